@@ -1,0 +1,185 @@
+"""The Rasa side: its virtual environment, training inputs, model file, and how to start it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+from sqlalchemy.engine import make_url
+
+from bot.settings import PROJECT_ROOT, Settings
+
+MODEL_NAME = "lotsen"
+TRAINING_INPUTS = ("config.yml", "domain.yml", "nlu", "stories")
+
+
+class RasaUnavailable(RuntimeError):
+    """The Rasa environment or model is missing."""
+
+
+def rasa_bin(settings: Settings) -> Path:
+    """Return the `rasa` executable of the Rasa environment."""
+    path = settings.rasa_venv / "bin" / "rasa"
+    if not path.exists():
+        raise RasaUnavailable(f"No Rasa environment at {settings.rasa_venv}: run `make setup`.")
+    return path
+
+
+def rasa_python(settings: Settings) -> Path:
+    """Return the Python interpreter of the Rasa environment."""
+    path = settings.rasa_venv / "bin" / "python"
+    if not path.exists():
+        raise RasaUnavailable(f"No Rasa environment at {settings.rasa_venv}: run `make setup`.")
+    return path
+
+
+def rasa_env() -> dict[str, str]:
+    """Return the environment for Rasa processes: quiet, no telemetry, two threads."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "PYTHONWARNINGS": "ignore",
+            "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "2"),
+            "TF_NUM_INTRAOP_THREADS": env.get("TF_NUM_INTRAOP_THREADS", "2"),
+            "TF_NUM_INTEROP_THREADS": env.get("TF_NUM_INTEROP_THREADS", "1"),
+        }
+    )
+    return env
+
+
+def training_files(root: Path = PROJECT_ROOT) -> list[Path]:
+    """Return every file the model is trained from, in a stable order."""
+    files: list[Path] = []
+    for name in TRAINING_INPUTS:
+        path = root / name
+        if path.is_dir():
+            files.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml"})
+            )
+        elif path.exists():
+            files.append(path)
+    return files
+
+
+def training_hash(root: Path = PROJECT_ROOT) -> str:
+    """Return a digest of the training inputs (names and contents)."""
+    digest = hashlib.sha256()
+    for path in training_files(root):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def model_path(settings: Settings) -> Path:
+    """Return where the trained model lives."""
+    return settings.model_dir / f"{MODEL_NAME}.tar.gz"
+
+
+def _stamp(settings: Settings) -> Path:
+    return settings.model_dir / f"{MODEL_NAME}.inputs.sha256"
+
+
+def model_is_current(settings: Settings) -> bool:
+    """Tell whether the model exists and was trained from the current inputs."""
+    stamp = _stamp(settings)
+    return (
+        model_path(settings).exists()
+        and stamp.exists()
+        and stamp.read_text().strip() == training_hash()
+    )
+
+
+def train(settings: Settings, *, force: bool = False) -> bool:
+    """Train the model unless it is current; return whether training ran."""
+    if not force and model_is_current(settings):
+        return False
+    settings.model_dir.mkdir(parents=True, exist_ok=True)
+    digest = training_hash()
+    cmd = [
+        str(rasa_bin(settings)),
+        "train",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+        "--data",
+        "nlu",
+        "stories",
+        "--out",
+        str(settings.model_dir),
+        "--fixed-model-name",
+        MODEL_NAME,
+    ]
+    subprocess.run(cmd, cwd=PROJECT_ROOT, env=rasa_env(), check=True)
+    _stamp(settings).write_text(digest + "\n")
+    return True
+
+
+def write_endpoints(settings: Settings) -> Path:
+    """Write the Rasa endpoints file for these settings (action server, SQL tracker store)."""
+    url = make_url(settings.tracker_url)
+    tracker: dict[str, object] = {"type": "SQL"}
+    if url.get_backend_name() == "sqlite":
+        tracker.update({"dialect": "sqlite", "db": url.database})
+    else:
+        tracker.update(
+            {
+                "dialect": "postgresql",
+                "url": url.host or "localhost",
+                "port": url.port or 5432,
+                "db": url.database,
+                "username": url.username,
+                "password": url.password,
+            }
+        )
+    data = {
+        "action_endpoint": {"url": f"http://127.0.0.1:{settings.action_port}/webhook"},
+        "tracker_store": tracker,
+    }
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.var_dir / "endpoints.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.chmod(0o600)
+    return path
+
+
+def server_command(settings: Settings) -> list[str]:
+    """Return the command that starts the Rasa server with the REST channel and HTTP API."""
+    return [
+        str(rasa_bin(settings)),
+        "run",
+        "--enable-api",
+        "--model",
+        str(model_path(settings)),
+        "--endpoints",
+        str(write_endpoints(settings)),
+        "--credentials",
+        str(PROJECT_ROOT / "credentials.yml"),
+        "--interface",
+        "127.0.0.1",
+        "--port",
+        str(settings.rasa_port),
+    ]
+
+
+def action_server_command(settings: Settings) -> list[str]:
+    """Return the command that starts the rasa-sdk action server of the app environment."""
+    import sys
+
+    return [
+        sys.executable,
+        "-m",
+        "rasa_sdk",
+        "--actions",
+        "bot.actions",
+        "--port",
+        str(settings.action_port),
+    ]

@@ -1,0 +1,101 @@
+"""Runtime settings: one object, read from the environment and `.env`, passed into builders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(RuntimeError):
+    """Raised with one readable line when the settings are invalid."""
+
+
+class Settings(BaseSettings):
+    """Everything Lotsen can be configured with. Defaults run the embedded demo."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'lotsen.db'}",
+        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://… in production.",
+    )
+    telegram_bot_token: SecretStr | None = None
+    telegram_bot_username: str = "LotsenBot"
+    telegram_api_base_url: str = "https://api.telegram.org"
+    telegram_mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    coordinator_chat_id: int | None = None
+
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_port: int = Field(default=5005, ge=1, le=65535)
+    action_port: int = Field(default=5055, ge=1, le=65535)
+    web_port: int = Field(default=8080, ge=1, le=65535)
+    rasa_timeout_seconds: float = Field(default=10.0, gt=0)
+    rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
+    model_dir: Path = PROJECT_ROOT / "models"
+    tracker_db_url: str | None = Field(
+        default=None,
+        description="Rasa tracker store URL; defaults to a SQLite file beside the app database.",
+    )
+
+    municipality_file: Path = PROJECT_ROOT / "db" / "municipality.yml"
+    routes_file: Path = PROJECT_ROOT / "db" / "seed_routes.yml"
+    max_message_chars: int = Field(default=4000, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("telegram_api_base_url", "rasa_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def token(self) -> str | None:
+        """Return the bot token in clear text, or None when running without Telegram."""
+        return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+
+    @property
+    def var_dir(self) -> Path:
+        """Return the folder for runtime state (SQLite files, logs, pid files)."""
+        return PROJECT_ROOT / "var"
+
+    @property
+    def tracker_url(self) -> str:
+        """Return the Rasa tracker store URL (SQL, so conversations survive restarts)."""
+        if self.tracker_db_url:
+            return self.tracker_db_url
+        if self.database_url.startswith("sqlite"):
+            return f"sqlite:///{self.var_dir / 'rasa-tracker.db'}"
+        return self.database_url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper() or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"Invalid settings: {problems}") from None

@@ -1,0 +1,1 @@
+"""The Telegram side of Lotsen, on python-telegram-bot."""

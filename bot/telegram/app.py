@@ -1,0 +1,189 @@
+"""Build the Telegram application (all wiring in one place) and run it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.conversation import Conversation
+from bot.services import create_services
+from bot.settings import Settings
+from bot.telegram import association, coordinator, department
+from bot.telegram.common import Context, services
+from bot.telegram.inbox import InboxProcessor
+from bot.telegram.outbox import run_dispatcher
+from db.models import utcnow
+from db.session import session_scope
+from db.workflow import sweep_deadlines
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    BotCommand("start", "Börja här / Start here"),
+    BotCommand("help", "Hjälp / Help"),
+    BotCommand("status", "Mina ärenden / My enquiries"),
+    BotCommand("language", "Byt språk / Change language"),
+    BotCommand("cancel", "Avbryt / Cancel"),
+]
+
+
+async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Create the services, start the outbox dispatcher and the deadline sweep."""
+    settings: Settings = application.bot_data["settings"]
+    svc = create_services(settings)
+    application.bot_data["services"] = svc
+    application.bot_data["conversation"] = Conversation(svc)
+    kick = asyncio.Event()
+    application.bot_data["outbox_kick"] = kick
+    application.bot_data["outbox_task"] = asyncio.get_running_loop().create_task(
+        run_dispatcher(application.bot, svc.engine, kick)
+    )
+    with contextlib.suppress(Exception):
+        await application.bot.set_my_commands(COMMANDS)
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(sweep_job, interval=timedelta(minutes=1), first=1)
+
+
+async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stop the dispatcher and close the services."""
+    task = application.bot_data.pop("outbox_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    svc = application.bot_data.pop("services", None)
+    if svc is not None:
+        await svc.aclose()
+
+
+async def sweep_job(context: Context) -> None:
+    """Send due reminders and escalate enquiries past their deadline."""
+    svc = services(context)
+
+    def sweep() -> None:
+        with session_scope(svc.engine) as session:
+            sweep_deadlines(
+                session=session, now=utcnow(), coordinator_chat_id=svc.settings.coordinator_chat_id
+            )
+
+    await asyncio.to_thread(sweep)
+    kick = context.bot_data.get("outbox_kick")
+    if kick is not None:
+        kick.set()
+
+
+async def error_handler(update: object, context: Context) -> None:
+    """Log any error with its traceback."""
+    log.error("Error while handling an update", exc_info=context.error)
+
+
+def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+    """Wire every handler into one application (updates arrive through the durable inbox)."""
+    if not settings.token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    application = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(f"{settings.telegram_api_base_url}/bot")
+        .base_file_url(f"{settings.telegram_api_base_url}/file/bot")
+        .updater(None)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.bot_data["settings"] = settings
+    private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+
+    application.add_handler(CommandHandler("start", association.start, filters=private))
+    application.add_handler(CommandHandler("help", association.help_command, filters=private))
+    application.add_handler(
+        CommandHandler("language", association.language_command, filters=private)
+    )
+    application.add_handler(CommandHandler("status", association.status_command, filters=private))
+    application.add_handler(CommandHandler("cancel", association.cancel_command, filters=private))
+    application.add_handler(CommandHandler("queue", coordinator.queue_command))
+
+    application.add_handler(CallbackQueryHandler(association.language_button, pattern=r"^lang:"))
+    application.add_handler(CallbackQueryHandler(association.feedback_button, pattern=r"^fb:"))
+    application.add_handler(CallbackQueryHandler(department.department_button, pattern=r"^dept:"))
+    application.add_handler(CallbackQueryHandler(coordinator.queue_button, pattern=r"^q:"))
+    application.add_handler(CallbackQueryHandler(department.unknown_button))
+
+    application.add_handler(
+        MessageHandler(
+            filters.REPLY & filters.TEXT & ~filters.COMMAND & groups, department.staff_reply
+        )
+    )
+    application.add_handler(
+        MessageHandler(filters.TEXT & ~filters.COMMAND & private, association.text_message)
+    )
+    application.add_handler(
+        MessageHandler(
+            ~filters.TEXT & ~filters.COMMAND & private & ~filters.StatusUpdate.ALL,
+            association.non_text_message,
+        )
+    )
+    application.add_error_handler(error_handler)
+    return application
+
+
+async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the bot in polling or webhook mode until `stop` is set (or forever)."""
+    from aiohttp import web
+
+    from bot.telegram.runner import poll_forever, webhook_app
+
+    stop = stop or asyncio.Event()
+    application = build_application(settings)
+    async with application:
+        await application.start()
+        svc = services_from(application)
+        processor = InboxProcessor(application, svc.engine)
+        runner: web.AppRunner | None = None
+        try:
+            if settings.telegram_mode == "webhook":
+                if not settings.webhook_url or not settings.webhook_secret:
+                    raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
+                runner = web.AppRunner(webhook_app(settings, processor))
+                await runner.setup()
+                await web.TCPSite(runner, settings.webhook_listen, settings.webhook_port).start()
+                await application.bot.set_webhook(
+                    settings.webhook_url,
+                    secret_token=settings.webhook_secret.get_secret_value(),
+                    allowed_updates=Update.ALL_TYPES,
+                )
+                await processor.process_pending()
+                await stop.wait()
+            else:
+                poller = asyncio.get_running_loop().create_task(
+                    poll_forever(application, processor, stop)
+                )
+                await stop.wait()
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+            await application.stop()
+
+
+def services_from(application: Application[Any, Any, Any, Any, Any, Any]) -> Any:
+    """Return the services created in post_init."""
+    return application.bot_data["services"]

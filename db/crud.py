@@ -1,0 +1,313 @@
+"""Keyword-only data operations. Each receives the session; callers own the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from db.models import (
+    OPEN_STATUSES,
+    Association,
+    AssociationUser,
+    Contact,
+    Department,
+    Enquiry,
+    EnquiryEvent,
+    EnquiryStatus,
+    Escalation,
+    EventKind,
+    Municipality,
+    OutboxMessage,
+    Route,
+    StaffMember,
+    utcnow,
+)
+from db.sla import add_working_hours
+
+REFERENCE_PREFIX = "LOT"
+
+
+def format_reference(enquiry_id: int, created_at: datetime) -> str:
+    """Return the human reference number for an enquiry, e.g. LOT-2026-00042."""
+    return f"{REFERENCE_PREFIX}-{created_at.year}-{enquiry_id:05d}"
+
+
+def get_municipality(*, session: Session) -> Municipality:
+    """Return the municipality row (the database must be seeded)."""
+    row = session.exec(select(Municipality)).first()
+    if row is None:
+        raise LookupError("the database is not seeded: run `lotsen db seed`")
+    return row
+
+
+def get_or_create_user(
+    *, session: Session, telegram_user_id: int, chat_id: int | None, language: str = "sv"
+) -> AssociationUser:
+    """Return the association user for a Telegram user id, creating it on first contact."""
+    user = session.exec(
+        select(AssociationUser).where(AssociationUser.telegram_user_id == telegram_user_id)
+    ).first()
+    if user is None:
+        user = AssociationUser(
+            telegram_user_id=telegram_user_id, chat_id=chat_id, language=language
+        )
+        session.add(user)
+        session.flush()
+    else:
+        user.last_seen_at = utcnow()
+        if chat_id is not None:
+            user.chat_id = chat_id
+    return user
+
+
+def set_user_association(
+    *, session: Session, user: AssociationUser, name: str, org_number: str | None
+) -> Association:
+    """Tie a user to an association, reusing an existing one with the same org number or name."""
+    query = select(Association)
+    if org_number:
+        query = query.where(Association.org_number == org_number)
+    else:
+        query = query.where(func.lower(Association.name) == name.lower())
+    association = session.exec(query).first()
+    if association is None:
+        association = Association(name=name, org_number=org_number)
+        session.add(association)
+        session.flush()
+    user.association_id = association.id
+    return association
+
+
+def add_event(
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    kind: EventKind,
+    actor: str,
+    now: datetime | None = None,
+    **detail: Any,
+) -> EnquiryEvent:
+    """Append one step to an enquiry's history."""
+    assert enquiry.id is not None
+    event = EnquiryEvent(
+        enquiry_id=enquiry.id, kind=kind, actor=actor, at=now or utcnow(), detail=detail
+    )
+    session.add(event)
+    return event
+
+
+def create_enquiry(
+    *,
+    session: Session,
+    text: str,
+    language: str,
+    user: AssociationUser | None,
+    message_key: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Enquiry, bool]:
+    """Record an enquiry with a reference number; return (enquiry, created).
+
+    `message_key` identifies the inbound message; the same key never makes two enquiries.
+    """
+    if message_key is not None:
+        found = session.exec(select(Enquiry).where(Enquiry.message_key == message_key)).first()
+        if found is not None:
+            return found, False
+    now = now or utcnow()
+    enquiry = Enquiry(
+        text=text,
+        language=language,
+        message_key=message_key,
+        user_id=user.id if user else None,
+        association_id=user.association_id if user else None,
+        chat_id=user.chat_id if user else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(enquiry)
+    session.flush()
+    assert enquiry.id is not None
+    enquiry.reference = format_reference(enquiry.id, now)
+    add_event(
+        session=session, enquiry=enquiry, kind=EventKind.RECEIVED, actor="association", now=now
+    )
+    return enquiry, True
+
+
+def department_by_key(*, session: Session, key: str) -> Department | None:
+    """Return the department with this key, or None."""
+    return session.exec(select(Department).where(Department.key == key)).first()
+
+
+def routes_map(*, session: Session) -> dict[str, str]:
+    """Return the routing table as {intent: department key}."""
+    rows = session.exec(
+        select(Route.intent, Department.key).join(
+            Department, col(Route.department_id) == Department.id
+        )
+    ).all()
+    return {intent: key for intent, key in rows}
+
+
+def active_contact(
+    *, session: Session, department: Department, now: datetime | None = None
+) -> Contact | None:
+    """Return the department's contact, or its deputy while the contact is marked absent."""
+    now = now or utcnow()
+    contacts = {
+        c.kind: c
+        for c in session.exec(select(Contact).where(Contact.department_id == department.id))
+    }
+    main = contacts.get("contact")
+    deputy = contacts.get("deputy")
+    if main is not None and is_absent(main, now) and deputy is not None:
+        return deputy
+    return main or deputy
+
+
+def is_absent(contact: Contact, now: datetime) -> bool:
+    """Tell whether a contact is marked absent at this moment."""
+    if contact.absent_from is None and contact.absent_until is None:
+        return False
+    starts = contact.absent_from is None or contact.absent_from <= now
+    ends = contact.absent_until is None or now < contact.absent_until
+    return starts and ends
+
+
+def route_enquiry(
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    department: Department,
+    actor: str,
+    now: datetime | None = None,
+    kind: EventKind = EventKind.ROUTED,
+) -> None:
+    """Hand an enquiry to a department with a fresh deadline in working hours."""
+    now = now or utcnow()
+    municipality = get_municipality(session=session)
+    hours = department.sla_hours or municipality.default_sla_hours
+    window = {
+        "day_start": municipality.workday_start_hour,
+        "day_end": municipality.workday_end_hour,
+    }
+    enquiry.department_id = department.id
+    enquiry.status = EnquiryStatus.ROUTED
+    enquiry.routed_at = now
+    enquiry.updated_at = now
+    enquiry.sla_due_at = add_working_hours(now, hours, **window)
+    enquiry.reminder_due_at = add_working_hours(now, hours * 0.75, **window)
+    enquiry.reminded_at = None
+    add_event(
+        session=session,
+        enquiry=enquiry,
+        kind=kind,
+        actor=actor,
+        now=now,
+        department=department.key,
+        sla_due_at=enquiry.sla_due_at.isoformat(),
+    )
+
+
+def escalate_enquiry(
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    reason: str,
+    actor: str,
+    now: datetime | None = None,
+) -> Escalation:
+    """Put an enquiry in the coordinator's queue (once: an open escalation is reused)."""
+    now = now or utcnow()
+    open_one = session.exec(
+        select(Escalation).where(
+            Escalation.enquiry_id == enquiry.id, col(Escalation.resolved_at).is_(None)
+        )
+    ).first()
+    enquiry.status = EnquiryStatus.ESCALATED
+    enquiry.escalated_at = now
+    enquiry.updated_at = now
+    enquiry.sla_due_at = None
+    enquiry.reminder_due_at = None
+    if open_one is not None:
+        return open_one
+    assert enquiry.id is not None
+    escalation = Escalation(enquiry_id=enquiry.id, reason=reason, created_at=now)
+    session.add(escalation)
+    session.flush()
+    add_event(
+        session=session,
+        enquiry=enquiry,
+        kind=EventKind.ESCALATED,
+        actor=actor,
+        now=now,
+        reason=reason,
+    )
+    return escalation
+
+
+def enquiry_by_reference(*, session: Session, reference: str) -> Enquiry | None:
+    """Return the enquiry with this reference number (case-insensitive), or None."""
+    return session.exec(
+        select(Enquiry).where(Enquiry.reference == reference.strip().upper())
+    ).first()
+
+
+def open_enquiries_for_user(*, session: Session, user: AssociationUser) -> Sequence[Enquiry]:
+    """Return the user's enquiries that are not closed, newest first."""
+    return session.exec(
+        select(Enquiry)
+        .where(
+            Enquiry.user_id == user.id,
+            col(Enquiry.status).in_([*OPEN_STATUSES, EnquiryStatus.ANSWERED]),
+        )
+        .order_by(col(Enquiry.created_at).desc())
+    ).all()
+
+
+def enqueue_message(
+    *,
+    session: Session,
+    chat_id: int,
+    text: str,
+    purpose: str,
+    reply_markup: dict[str, Any] | None = None,
+    enquiry_id: int | None = None,
+    escalation_id: int | None = None,
+) -> OutboxMessage:
+    """Queue a Telegram message in the same transaction as the change it reports."""
+    message = OutboxMessage(
+        chat_id=chat_id,
+        text=text,
+        purpose=purpose,
+        reply_markup=reply_markup,
+        enquiry_id=enquiry_id,
+        escalation_id=escalation_id,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def staff_roles(*, session: Session, telegram_user_id: int) -> Sequence[StaffMember]:
+    """Return every role held by a Telegram user (checked on the numeric id)."""
+    return session.exec(
+        select(StaffMember).where(StaffMember.telegram_user_id == telegram_user_id)
+    ).all()
+
+
+def has_role(
+    *, session: Session, telegram_user_id: int, roles: set[str], department_id: int | None = None
+) -> bool:
+    """Tell whether the user holds one of the roles (admins hold them all)."""
+    for member in staff_roles(session=session, telegram_user_id=telegram_user_id):
+        if member.role == "admin":
+            return True
+        if member.role in roles and (
+            department_id is None or member.role != "staff" or member.department_id == department_id
+        ):
+            return True
+    return False

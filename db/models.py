@@ -1,0 +1,317 @@
+"""The data model: municipality, departments, routes, associations, enquiries and their history."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC (the storage convention)."""
+    return datetime.now(UTC)
+
+
+class EnquiryStatus(enum.StrEnum):
+    """Where an enquiry stands."""
+
+    RECEIVED = "received"
+    ROUTED = "routed"
+    FORWARDED = "forwarded"
+    ANSWERED = "answered"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = (
+    EnquiryStatus.RECEIVED,
+    EnquiryStatus.ROUTED,
+    EnquiryStatus.FORWARDED,
+    EnquiryStatus.ESCALATED,
+)
+
+
+class EventKind(enum.StrEnum):
+    """What happened to an enquiry (the append-only history)."""
+
+    RECEIVED = "received"
+    ROUTED = "routed"
+    FORWARDED = "forwarded"
+    REMINDED = "reminded"
+    ANSWERED = "answered"
+    ESCALATED = "escalated"
+    CLAIMED = "claimed"
+    REROUTED = "rerouted"
+    FEEDBACK = "feedback"
+    REOPENED = "reopened"
+    CLOSED = "closed"
+
+
+class EscalationReason(enum.StrEnum):
+    """Why an enquiry landed with the coordinator."""
+
+    UNSURE = "unsure"
+    OUT_OF_SCOPE = "out_of_scope"
+    HUMAN = "human"
+    NOT_OURS = "not_ours"
+    NOT_HELPED = "not_helped"
+    SLA = "sla"
+    UNAVAILABLE = "unavailable"
+
+
+class StaffRole(enum.StrEnum):
+    """What a staff member may do."""
+
+    STAFF = "staff"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+
+class Municipality(SQLModel, table=True):
+    """The municipality this installation serves (one row)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    languages: list[str] = Field(default_factory=lambda: ["sv", "en"], sa_type=JSON)
+    coordinator_role: str = ""
+    coordinator_department: str | None = None
+    coordinator_email: str | None = None
+    coordinator_phone: str | None = None
+    default_sla_hours: int = 48
+    workday_start_hour: int = 8
+    workday_end_hour: int = 16
+
+
+class Department(SQLModel, table=True):
+    """A municipal department that answers associations' questions."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(64), unique=True, nullable=False, index=True))
+    name: str
+    name_en: str | None = None
+    languages: list[str] = Field(default_factory=lambda: ["sv"], sa_type=JSON)
+    sla_hours: int = 48
+    telegram_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    handles: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Contact(SQLModel, table=True):
+    """A functional contact of a department: the main contact or its deputy."""
+
+    __table_args__ = (UniqueConstraint("department_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    kind: str = Field(default="contact", max_length=16)  # "contact" or "deputy"
+    role: str
+    email: str | None = None
+    phone: str | None = None
+    hours: str | None = None
+    telegram_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    absent_from: datetime | None = None
+    absent_until: datetime | None = None
+    updated_by: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Route(SQLModel, table=True):
+    """One line of the routing table: an intent handled by a department."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    intent: str = Field(sa_column=Column(String(128), unique=True, nullable=False, index=True))
+    department_id: int = Field(foreign_key="department.id", index=True)
+    description: str = ""
+    owner: str | None = None
+    last_verified_at: datetime | None = None
+    review_interval_days: int = 180
+    changed_by: str = "seed"
+    changed_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    """An append-only record of a change to the routing table or to contacts."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str
+    entity: str
+    entity_key: str
+    action: str
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class Association(SQLModel, table=True):
+    """A civil-society association (förening)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    org_number: str | None = Field(default=None, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AssociationUser(SQLModel, table=True):
+    """A Telegram user (or console user) who speaks for an association."""
+
+    __tablename__ = "association_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_column=Column(BigInteger, unique=True, nullable=False))
+    chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    association_id: int | None = Field(default=None, foreign_key="association.id", index=True)
+    language: str = "sv"
+    awaiting: str | None = None  # what the bot asked for and waits on, e.g. "association"
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class Enquiry(SQLModel, table=True):
+    """A question from an association, from arrival to closing."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str | None = Field(
+        default=None, sa_column=Column(String(32), unique=True, nullable=True, index=True)
+    )
+    message_key: str | None = Field(
+        default=None, sa_column=Column(String(64), unique=True, nullable=True)
+    )
+    user_id: int | None = Field(default=None, foreign_key="association_user.id", index=True)
+    association_id: int | None = Field(default=None, foreign_key="association.id", index=True)
+    chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    text: str = Field(sa_type=Text)
+    language: str = "sv"
+    intent: str | None = None
+    confidence: float | None = None
+    guesses: list[list[Any]] = Field(default_factory=list, sa_type=JSON)
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    status: str = Field(default=EnquiryStatus.RECEIVED, max_length=16, index=True)
+    answer_text: str | None = Field(default=None, sa_type=Text)
+    answered_by: str | None = None
+    helpful: bool | None = None
+    forward_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    forward_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    sla_due_at: datetime | None = None
+    reminder_due_at: datetime | None = None
+    reminded_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    routed_at: datetime | None = None
+    forwarded_at: datetime | None = None
+    answered_at: datetime | None = None
+    escalated_at: datetime | None = None
+    closed_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class EnquiryEvent(SQLModel, table=True):
+    """One step in an enquiry's history. Rows are only ever added."""
+
+    __tablename__ = "enquiry_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    enquiry_id: int = Field(foreign_key="enquiry.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    kind: str = Field(max_length=16)
+    actor: str
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class Escalation(SQLModel, table=True):
+    """An enquiry in the coordinator's queue."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    enquiry_id: int = Field(foreign_key="enquiry.id", index=True)
+    reason: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    claimed_by: int | None = Field(default=None, sa_type=BigInteger)
+    claimed_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+    card_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    card_message_id: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class StaffMember(SQLModel, table=True):
+    """A municipal employee known to the bot by numeric Telegram user id."""
+
+    __tablename__ = "staff_member"
+    __table_args__ = (UniqueConstraint("telegram_user_id", "role", "department_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_type=BigInteger, index=True)
+    name: str | None = None
+    role: str = Field(max_length=16)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str = "cli"
+
+
+class StaffInvite(SQLModel, table=True):
+    """A one-time code that lets a new staff member join a department."""
+
+    __tablename__ = "staff_invite"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    role: str = Field(default=StaffRole.STAFF, max_length=16)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    expires_at: datetime
+    used_at: datetime | None = None
+    used_by: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class InboxUpdate(SQLModel, table=True):
+    """A Telegram update, stored before it is acknowledged and processed from here."""
+
+    __tablename__ = "inbox_update"
+
+    update_id: int = Field(sa_type=BigInteger, primary_key=True)
+    payload: dict[str, Any] = Field(sa_type=JSON)
+    received_at: datetime = Field(default_factory=utcnow)
+    processed_at: datetime | None = None
+    attempts: int = 0
+    error: str | None = None
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to send to Telegram, written in the same transaction as the change it reports."""
+
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_type=BigInteger, index=True)
+    text: str = Field(sa_type=Text)
+    reply_markup: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    purpose: str = Field(default="notice", max_length=32)
+    enquiry_id: int | None = Field(default=None, foreign_key="enquiry.id")
+    escalation_id: int | None = Field(default=None, foreign_key="escalation.id")
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    not_before: datetime | None = None
+    attempts: int = 0
+    sent_at: datetime | None = None
+    telegram_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    error: str | None = None
+
+
+class TrainingCandidate(SQLModel, table=True):
+    """A corrected question proposed as a training example; used only after review."""
+
+    __tablename__ = "training_candidate"
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_type=Text)
+    intent: str
+    enquiry_id: int | None = Field(default=None, foreign_key="enquiry.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    reviewed_at: datetime | None = None
+    reviewed_by: str | None = None
+    accepted: bool | None = None
+
+
+# Registers the append-only guard on AuditEntry (kept last: db.audit imports this module).
+import db.audit  # noqa: E402, F401

@@ -1,0 +1,372 @@
+"""The coordinator's escalation queue: list, claim, answer, route to a department, close."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.callbacks import CLOSE_REASONS
+from bot.workflow_messages import closed_text
+from db import crud
+from db.models import (
+    Department,
+    Enquiry,
+    EnquiryEvent,
+    EnquiryStatus,
+    Escalation,
+    EventKind,
+    OutboxMessage,
+    Route,
+    TrainingCandidate,
+    utcnow,
+)
+from db.queue_facts import (
+    QueueItem,
+    association_language,
+    queue_item,
+    staff_actor,
+    staff_name,
+)
+from db.workflow import WorkflowError, answer_enquiry, forward_to_department
+
+__all__ = [
+    "CLOSE_REASONS",
+    "ClaimResult",
+    "QueueError",
+    "QueueItem",
+    "RouteResult",
+    "answer",
+    "claim",
+    "close",
+    "list_queue",
+    "open_escalation",
+    "route",
+]
+
+QueueFilter = Literal["all", "unclaimed", "mine"]
+
+
+class QueueError(WorkflowError):
+    """A queue operation on something unknown, or not allowed now; nothing was changed."""
+
+
+@dataclass
+class ClaimResult:
+    """The outcome of a claim: ok, or refused because someone else holds it."""
+
+    ok: bool
+    escalation: Escalation
+    holder: int | None
+    holder_name: str | None
+    already_mine: bool = False
+
+    def message(self) -> str:
+        """Return one English line describing the outcome (for the CLI and logs)."""
+        if self.ok:
+            return "Already yours." if self.already_mine else "Claimed."
+        if self.escalation.resolved_at is not None:
+            return f"Escalation {self.escalation.id} is already resolved."
+        return f"Escalation {self.escalation.id} is claimed by {self.holder_name}."
+
+
+@dataclass
+class RouteResult:
+    """What routing an escalation did."""
+
+    enquiry: Enquiry
+    department: Department
+    forwarded: OutboxMessage | None
+    candidate: TrainingCandidate | None
+
+
+def list_queue(
+    *,
+    session: Session,
+    now: datetime | None = None,
+    filter: QueueFilter = "all",
+    staff_user_id: int | None = None,
+    department_key: str | None = None,
+) -> list[QueueItem]:
+    """Return open escalations, oldest first, optionally unclaimed, mine, or one department's."""
+    now = now or utcnow()
+    query = (
+        select(Escalation)
+        .join(Enquiry, col(Enquiry.id) == Escalation.enquiry_id)
+        .where(col(Escalation.resolved_at).is_(None))
+    )
+    if filter == "unclaimed":
+        query = query.where(col(Escalation.claimed_by).is_(None))
+    elif filter == "mine":
+        if staff_user_id is None:
+            raise QueueError("The 'mine' filter needs the staff member's id.")
+        query = query.where(Escalation.claimed_by == staff_user_id)
+    elif filter != "all":
+        raise QueueError(f"Unknown filter {filter!r}: use all, unclaimed or mine.")
+    if department_key is not None:
+        department = _department(session=session, key=department_key)
+        query = query.where(Enquiry.department_id == department.id)
+    query = query.order_by(col(Escalation.created_at), col(Escalation.id))
+    return [
+        queue_item(session=session, escalation=escalation, now=now)
+        for escalation in session.exec(query).all()
+    ]
+
+
+def _department(*, session: Session, key: str) -> Department:
+    department = crud.department_by_key(session=session, key=key)
+    if department is None:
+        known = ", ".join(sorted(d.key for d in session.exec(select(Department)).all()))
+        raise QueueError(f"Unknown department {key!r}. Known departments: {known}.")
+    return department
+
+
+def open_escalation(*, session: Session, escalation_id: int) -> Escalation:
+    """Return an open escalation, or raise QueueError saying why not."""
+    escalation = session.get(Escalation, escalation_id)
+    if escalation is None:
+        raise QueueError(f"No escalation with id {escalation_id}.")
+    if escalation.resolved_at is not None:
+        raise QueueError(
+            f"Escalation {escalation_id} is already resolved ({escalation.resolution})."
+        )
+    return escalation
+
+
+def _enquiry(*, session: Session, escalation: Escalation) -> Enquiry:
+    enquiry = session.get(Enquiry, escalation.enquiry_id)
+    if enquiry is None:
+        raise QueueError(f"Escalation {escalation.id} has no enquiry.")
+    return enquiry
+
+
+def claim(
+    *, session: Session, escalation_id: int, staff_user_id: int, now: datetime | None = None
+) -> ClaimResult:
+    """Claim an escalation atomically: of two coordinators claiming at once, exactly one wins."""
+    now = now or utcnow()
+    result = session.execute(
+        update(Escalation)
+        .where(
+            col(Escalation.id) == escalation_id,
+            col(Escalation.claimed_by).is_(None),
+            col(Escalation.resolved_at).is_(None),
+        )
+        .values(claimed_by=staff_user_id, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    won = getattr(result, "rowcount", 0) == 1
+    escalation = session.exec(
+        select(Escalation)
+        .where(Escalation.id == escalation_id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if escalation is None:
+        raise QueueError(f"No escalation with id {escalation_id}.")
+    holder = escalation.claimed_by
+    if won:
+        crud.add_event(
+            session=session,
+            enquiry=_enquiry(session=session, escalation=escalation),
+            kind=EventKind.CLAIMED,
+            actor=staff_actor(staff_user_id),
+            now=now,
+            escalation_id=escalation_id,
+        )
+    ok = won or (holder == staff_user_id and escalation.resolved_at is None)
+    return ClaimResult(
+        ok=ok,
+        escalation=escalation,
+        holder=holder,
+        holder_name=staff_name(session=session, telegram_user_id=holder),
+        already_mine=ok and not won,
+    )
+
+
+def _claimed_for(
+    *, session: Session, escalation_id: int, staff_user_id: int, now: datetime
+) -> Escalation:
+    """Return the open escalation held by (or now claimed for) the staff member, else refuse."""
+    open_escalation(session=session, escalation_id=escalation_id)
+    result = claim(
+        session=session, escalation_id=escalation_id, staff_user_id=staff_user_id, now=now
+    )
+    if not result.ok:
+        raise QueueError(result.message())
+    return result.escalation
+
+
+def answer(
+    *,
+    session: Session,
+    escalation_id: int,
+    text: str,
+    staff_user_id: int,
+    now: datetime | None = None,
+) -> OutboxMessage | None:
+    """Answer the association as the coordinator (claiming the escalation if nobody holds it)."""
+    now = now or utcnow()
+    if not (text or "").strip():
+        raise QueueError("The answer is empty: write the text to send to the association.")
+    escalation = open_escalation(session=session, escalation_id=escalation_id)
+    enquiry = _enquiry(session=session, escalation=escalation)
+    if enquiry.status in (EnquiryStatus.CLOSED, EnquiryStatus.ANSWERED):
+        raise QueueError(f"{enquiry.reference} is {enquiry.status} and cannot be answered.")
+    _claimed_for(session=session, escalation_id=escalation_id, staff_user_id=staff_user_id, now=now)
+    return answer_enquiry(
+        session=session,
+        enquiry=enquiry,
+        text=text,
+        actor=staff_actor(staff_user_id),
+        now=now,
+        by_coordinator=True,
+    )
+
+
+def _training_intent(*, session: Session, department: Department) -> tuple[str | None, int]:
+    """Return the intent a correction to this department teaches (first by name) and the count."""
+    intents = sorted(
+        session.exec(select(Route.intent).where(Route.department_id == department.id)).all()
+    )
+    return (intents[0] if intents else None), len(intents)
+
+
+def _learn_from_correction(
+    *, session: Session, enquiry: Enquiry, department: Department, now: datetime
+) -> tuple[TrainingCandidate | None, dict[str, object]]:
+    """Store the enquiry as an unreviewed training example for the department's intent."""
+    intent, count = _training_intent(session=session, department=department)
+    note: dict[str, object] = {"previous_intent": enquiry.intent, "department_intents": count}
+    if intent is None:
+        note["training"] = "skipped: the department has no routes"
+        return None, note
+    model_routes = crud.routes_map(session=session)
+    if enquiry.intent is not None and model_routes.get(enquiry.intent) == department.key:
+        note["training"] = "skipped: the model's intent already leads to this department"
+        return None, note
+    existing = session.exec(
+        select(TrainingCandidate).where(
+            TrainingCandidate.enquiry_id == enquiry.id, TrainingCandidate.intent == intent
+        )
+    ).first()
+    if existing is not None:
+        note.update(training="already a candidate", training_candidate=existing.id)
+        return existing, note
+    candidate = TrainingCandidate(
+        text=enquiry.text, intent=intent, enquiry_id=enquiry.id, created_at=now
+    )
+    session.add(candidate)
+    session.flush()
+    note.update(
+        training_candidate=candidate.id,
+        training_intent=intent,
+        training_choice="only route" if count == 1 else f"first of {count} routes by intent name",
+    )
+    return candidate, note
+
+
+def _annotate_pending_event(
+    *, session: Session, enquiry: Enquiry, kind: EventKind, note: dict[str, object]
+) -> None:
+    """Add details to the event of this kind just appended (same transaction, not yet flushed)."""
+    for obj in session.new:
+        if isinstance(obj, EnquiryEvent) and obj.enquiry_id == enquiry.id and obj.kind == kind:
+            obj.detail = {**obj.detail, **note}
+
+
+def route(
+    *,
+    session: Session,
+    escalation_id: int,
+    department_key: str,
+    staff_user_id: int,
+    now: datetime | None = None,
+) -> RouteResult:
+    """Send the enquiry to a department with a fresh deadline, and learn from the correction."""
+    now = now or utcnow()
+    escalation = open_escalation(session=session, escalation_id=escalation_id)
+    department = _department(session=session, key=department_key)
+    enquiry = _enquiry(session=session, escalation=escalation)
+    if enquiry.status == EnquiryStatus.CLOSED:
+        raise QueueError(f"{enquiry.reference} is closed.")
+    _claimed_for(session=session, escalation_id=escalation_id, staff_user_id=staff_user_id, now=now)
+    escalation.resolved_at = now
+    escalation.resolution = "rerouted"
+    actor = staff_actor(staff_user_id)
+    candidate, note = _learn_from_correction(
+        session=session, enquiry=enquiry, department=department, now=now
+    )
+    crud.route_enquiry(
+        session=session,
+        enquiry=enquiry,
+        department=department,
+        actor=actor,
+        now=now,
+        kind=EventKind.REROUTED,
+    )
+    _annotate_pending_event(session=session, enquiry=enquiry, kind=EventKind.REROUTED, note=note)
+    forwarded = forward_to_department(
+        session=session, enquiry=enquiry, department=department, now=now
+    )
+    return RouteResult(
+        enquiry=enquiry, department=department, forwarded=forwarded, candidate=candidate
+    )
+
+
+def close(
+    *,
+    session: Session,
+    escalation_id: int,
+    reason_code: str,
+    staff_user_id: int,
+    now: datetime | None = None,
+) -> OutboxMessage | None:
+    """Close the enquiry with a reason and tell the association in its language."""
+    now = now or utcnow()
+    if reason_code not in CLOSE_REASONS:
+        raise QueueError(f"Unknown reason {reason_code!r}. Use one of: {', '.join(CLOSE_REASONS)}.")
+    escalation = open_escalation(session=session, escalation_id=escalation_id)
+    enquiry = _enquiry(session=session, escalation=escalation)
+    _claimed_for(session=session, escalation_id=escalation_id, staff_user_id=staff_user_id, now=now)
+    escalation.resolved_at = now
+    escalation.resolution = f"closed:{reason_code}"
+    enquiry.status = EnquiryStatus.CLOSED
+    enquiry.closed_at = now
+    enquiry.updated_at = now
+    enquiry.sla_due_at = None
+    enquiry.reminder_due_at = None
+    crud.add_event(
+        session=session,
+        enquiry=enquiry,
+        kind=EventKind.CLOSED,
+        actor=staff_actor(staff_user_id),
+        now=now,
+        reason=reason_code,
+    )
+    if enquiry.chat_id is None:
+        return None
+    language = association_language(session=session, enquiry=enquiry)
+    return crud.enqueue_message(
+        session=session,
+        chat_id=enquiry.chat_id,
+        text=closed_text(
+            reference=enquiry.reference or f"#{enquiry.id}",
+            reason_code=reason_code,
+            language=language,
+        ),
+        purpose="notice",
+        enquiry_id=enquiry.id,
+    )
+
+
+def history(*, session: Session, enquiry: Enquiry) -> Sequence[EnquiryEvent]:
+    """Return the enquiry's events in order."""
+    return session.exec(
+        select(EnquiryEvent)
+        .where(EnquiryEvent.enquiry_id == enquiry.id)
+        .order_by(col(EnquiryEvent.at), col(EnquiryEvent.id))
+    ).all()

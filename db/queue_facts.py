@@ -1,0 +1,159 @@
+"""Facts about an enquiry shown to staff: who asked, in which language, how long it has waited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from sqlmodel import Session, col, func, select
+
+from db.models import (
+    Association,
+    AssociationUser,
+    Department,
+    Enquiry,
+    Escalation,
+    Municipality,
+    StaffMember,
+)
+from db.sla import LOCAL
+
+# Fairness: an association with at most this many enquiries in the window (this one included)
+# is marked "rarely in contact" so the coordinator does not let it drown among regulars.
+RARE_CONTACT_MAX_ENQUIRIES = 2
+RARE_CONTACT_WINDOW_DAYS = 365
+
+# The pseudo staff id of a local operator acting through the command line (`--as cli`).
+LOCAL_OPERATOR_ID = 0
+
+
+def association_language(*, session: Session, enquiry: Enquiry) -> str:
+    """Return the language to write to the association in (its choice, else the enquiry's)."""
+    if enquiry.user_id is not None:
+        user = session.get(AssociationUser, enquiry.user_id)
+        if user is not None and user.language:
+            return user.language
+    return enquiry.language or "sv"
+
+
+def association_name(*, session: Session, enquiry: Enquiry) -> str | None:
+    """Return the name of the association behind the enquiry, or None when unknown."""
+    association_id = enquiry.association_id
+    if association_id is None and enquiry.user_id is not None:
+        user = session.get(AssociationUser, enquiry.user_id)
+        association_id = user.association_id if user else None
+    if association_id is None:
+        return None
+    association = session.get(Association, association_id)
+    return association.name if association else None
+
+
+def rarely_in_contact(*, session: Session, enquiry: Enquiry, now: datetime) -> bool:
+    """Tell whether the association (or the lone user) has written at most a few times this year."""
+    since = now - timedelta(days=RARE_CONTACT_WINDOW_DAYS)
+    query = select(func.count()).select_from(Enquiry).where(col(Enquiry.created_at) >= since)
+    if enquiry.association_id is not None:
+        query = query.where(Enquiry.association_id == enquiry.association_id)
+    elif enquiry.user_id is not None:
+        query = query.where(Enquiry.user_id == enquiry.user_id)
+    else:
+        return True
+    count = session.exec(query).one()
+    # The enquiry itself counts even if it is older than the window.
+    if enquiry.created_at < since:
+        count += 1
+    return int(count) <= RARE_CONTACT_MAX_ENQUIRIES
+
+
+def working_hours_between(
+    start: datetime, end: datetime, *, day_start: int = 8, day_end: int = 16
+) -> float:
+    """Return the working hours (Mon–Fri, day_start–day_end local) between two moments."""
+    if end <= start:
+        return 0.0
+    first, last = start.astimezone(LOCAL), end.astimezone(LOCAL)
+    seconds = 0.0
+    day = first.date()
+    while day <= last.date():
+        if day.weekday() < 5:
+            opening = datetime.combine(day, time(day_start), LOCAL)
+            closing = datetime.combine(day, time(day_end), LOCAL)
+            low, high = max(opening, first), min(closing, last)
+            if high > low:
+                seconds += (high - low).total_seconds()
+        day += timedelta(days=1)
+    return seconds / 3600
+
+
+def department_name(department: Department | None, language: str) -> str | None:
+    """Return a department's name in the language (English name when there is one)."""
+    if department is None:
+        return None
+    if language == "en" and department.name_en:
+        return department.name_en
+    return department.name
+
+
+def staff_name(*, session: Session, telegram_user_id: int | None) -> str | None:
+    """Return how to call a staff member: the stored name, else the numeric id."""
+    if telegram_user_id is None:
+        return None
+    if telegram_user_id == LOCAL_OPERATOR_ID:
+        return "cli"
+    row = session.exec(
+        select(StaffMember).where(
+            StaffMember.telegram_user_id == telegram_user_id, col(StaffMember.name).is_not(None)
+        )
+    ).first()
+    return row.name if row is not None and row.name else str(telegram_user_id)
+
+
+def staff_actor(telegram_user_id: int) -> str:
+    """Return the actor string recorded in the history for a staff member."""
+    return "cli" if telegram_user_id == LOCAL_OPERATOR_ID else f"staff:{telegram_user_id}"
+
+
+@dataclass
+class QueueItem:
+    """One open escalation as the coordinator sees it."""
+
+    escalation: Escalation
+    enquiry: Enquiry
+    association: str | None
+    department: Department | None
+    waited: timedelta
+    waited_working_hours: float
+    rarely_in_contact: bool
+    guesses: list[tuple[str, float]] = field(default_factory=list)
+    claimed_by_name: str | None = None
+
+
+def queue_item(*, session: Session, escalation: Escalation, now: datetime) -> QueueItem:
+    """Gather what the coordinator needs to know about one escalation."""
+    enquiry = session.get(Enquiry, escalation.enquiry_id)
+    if enquiry is None:
+        raise LookupError(f"escalation {escalation.id} has no enquiry")
+    department = session.get(Department, enquiry.department_id) if enquiry.department_id else None
+    municipality = session.exec(select(Municipality)).first()
+    hours = (
+        {"day_start": municipality.workday_start_hour, "day_end": municipality.workday_end_hour}
+        if municipality
+        else {}
+    )
+    guesses: list[tuple[str, float]] = []
+    for guess in enquiry.guesses or []:
+        if isinstance(guess, list | tuple) and len(guess) == 2:
+            key, score = guess
+            if isinstance(key, str) and isinstance(score, int | float):
+                guesses.append((key, float(score)))
+    return QueueItem(
+        escalation=escalation,
+        enquiry=enquiry,
+        association=association_name(session=session, enquiry=enquiry),
+        department=department,
+        waited=max(now - escalation.created_at, timedelta(0)),
+        waited_working_hours=working_hours_between(escalation.created_at, now, **hours),
+        rarely_in_contact=rarely_in_contact(session=session, enquiry=enquiry, now=now),
+        guesses=guesses,
+        claimed_by_name=staff_name(session=session, telegram_user_id=escalation.claimed_by),
+    )

@@ -1,0 +1,1068 @@
+"""The staff-maintained routing table: the single place where routes, departments and contacts change.
+
+Every change writes an audit row in the caller's transaction. The CLI, the Telegram staff
+handlers and the web page all call these keyword-only functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlmodel import Session, col, select
+
+from db.audit import record
+from db.crud import department_by_key, is_absent
+from db.models import Contact, Department, Route, utcnow
+from db.sla import LOCAL
+from db.validation import (
+    DEPARTMENT_KEY_RE,
+    ValidationProblem,
+    check_email,
+    check_phone,
+    check_positive_int,
+    clean_text,
+    parse_telegram_id,
+)
+
+CONTACT_KINDS = ("contact", "deputy")
+CONTACT_FIELDS = ("role", "email", "phone", "hours", "telegram_chat_id")
+DEPARTMENT_FIELDS = ("name", "name_en", "sla_hours", "telegram_chat_id")
+ROUTABLE_PREFIX = "topic_"
+DEFAULT_REVIEW_DAYS = 180
+
+
+class DomainError(ValueError):
+    """The Rasa domain file is missing or has no usable intents list."""
+
+
+# --- dates: the YAML and the CLI speak in local (Swedish) calendar days ----------------------
+
+
+def day_start(day: date) -> datetime:
+    """Return the UTC moment a local calendar day begins."""
+    return datetime.combine(day, time(0), tzinfo=LOCAL).astimezone(UTC)
+
+
+def local_day(moment: datetime) -> date:
+    """Return the local calendar day of a moment."""
+    return moment.astimezone(LOCAL).date()
+
+
+def _absence_start(value: date | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return _aware(value)
+    return day_start(value)
+
+
+def _absence_end(value: date | datetime | None) -> datetime | None:
+    """Turn an inclusive last day into the exclusive end moment (a datetime is kept as is)."""
+    if value is None or isinstance(value, datetime):
+        return _aware(value)
+    return day_start(value + timedelta(days=1))
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.utcoffset() is None:
+        raise ValueError("datetimes must be timezone-aware")
+    return value
+
+
+def _last_absent_day(moment: datetime | None) -> date | None:
+    if moment is None:
+        return None
+    return (moment.astimezone(LOCAL) - timedelta(microseconds=1)).date()
+
+
+# --- the domain ---------------------------------------------------------------------------
+
+
+def load_domain_intents(path: Path) -> list[str]:
+    """Return the intent names listed under `intents:` in a Rasa domain file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DomainError(f"{path}: domain file not found") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise DomainError(f"{path}: not valid YAML ({exc})") from None
+    items = data.get("intents") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise DomainError(f"{path}: no 'intents:' list")
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            names.append(item)
+        elif isinstance(item, dict) and len(item) == 1:
+            names.append(str(next(iter(item))))
+    return names
+
+
+def routable(intents: Iterable[str]) -> list[str]:
+    """Return the intents that should have a route (the topic intents)."""
+    return sorted(i for i in intents if i.startswith(ROUTABLE_PREFIX))
+
+
+# --- snapshots (audit) and the exported representation -----------------------------------
+
+
+def department_snapshot(department: Department) -> dict[str, Any]:
+    """Return the audited fields of a department."""
+    return {"key": department.key, **{f: getattr(department, f) for f in DEPARTMENT_FIELDS}}
+
+
+def contact_snapshot(contact: Contact, department_key: str) -> dict[str, Any]:
+    """Return the audited fields of a contact."""
+    return {
+        "department": department_key,
+        "kind": contact.kind,
+        **{f: getattr(contact, f) for f in CONTACT_FIELDS},
+        "absent_from": contact.absent_from,
+        "absent_until": contact.absent_until,
+    }
+
+
+def route_snapshot(route: Route, department_key: str) -> dict[str, Any]:
+    """Return the audited fields of a route."""
+    return {
+        "intent": route.intent,
+        "department": department_key,
+        "description": route.description,
+        "owner": route.owner,
+        "last_verified_at": route.last_verified_at,
+        "review_interval_days": route.review_interval_days,
+    }
+
+
+def _contact_out(contact: Contact) -> dict[str, Any]:
+    return {
+        "role": contact.role,
+        "email": contact.email,
+        "phone": contact.phone,
+        "hours": contact.hours,
+        "absent_from": local_day(contact.absent_from) if contact.absent_from else None,
+        "absent_until": _last_absent_day(contact.absent_until),
+    }
+
+
+def _department_out(department: Department, contacts: Mapping[str, Contact]) -> dict[str, Any]:
+    main = contacts.get("contact")
+    deputy = contacts.get("deputy")
+    return {
+        "key": department.key,
+        "name": department.name,
+        "name_en": department.name_en,
+        "sla_hours": department.sla_hours,
+        "telegram_chat_id": department.telegram_chat_id,
+        "contact": _contact_out(main) if main else None,
+        "deputy": _contact_out(deputy) if deputy else None,
+    }
+
+
+def _route_out(route: Route, department_key: str) -> dict[str, Any]:
+    return {
+        "intent": route.intent,
+        "department": department_key,
+        "description": route.description,
+        "owner": route.owner,
+        "last_verified": local_day(route.last_verified_at) if route.last_verified_at else None,
+        "review_interval_days": route.review_interval_days,
+    }
+
+
+def _contacts_by_department(session: Session) -> dict[int, dict[str, Contact]]:
+    found: dict[int, dict[str, Contact]] = {}
+    for contact in session.exec(select(Contact)).all():
+        found.setdefault(contact.department_id, {})[contact.kind] = contact
+    return found
+
+
+def export_table(*, session: Session) -> dict[str, Any]:
+    """Return the whole routing table (departments with contacts, and routes) as plain data."""
+    departments = session.exec(select(Department).order_by(col(Department.key))).all()
+    contacts = _contacts_by_department(session)
+    keys = {d.id: d.key for d in departments}
+    routes = session.exec(select(Route).order_by(col(Route.intent))).all()
+    return {
+        "departments": [_department_out(d, contacts.get(d.id or 0, {})) for d in departments],
+        "routes": [_route_out(r, keys[r.department_id]) for r in routes],
+    }
+
+
+EXPORT_HEADER = """\
+# Lotsen routing table. Edit, then `lotsen routes import FILE` (the whole file is checked
+# first; nothing changes when any line is wrong). Routes missing from the file are removed.
+# Dates are Swedish calendar days (YYYY-MM-DD); absent_from/absent_until are inclusive.
+"""
+
+
+def dump_table(data: Mapping[str, Any]) -> str:
+    """Return the table as YAML text with an explanatory header."""
+    body = yaml.safe_dump(
+        dict(data), allow_unicode=True, sort_keys=False, default_flow_style=False, width=100
+    )
+    return EXPORT_HEADER + body
+
+
+# --- validation of a YAML file, with line numbers -----------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong in an imported file, at a line (1-based)."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class _Collector:
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, node: yaml.Node, message: str) -> None:
+        self.problems.append(Problem(node.start_mark.line + 1, message))
+
+
+def _pairs(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    return {str(k.value): (k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+
+
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+def _value(node: yaml.Node) -> Any:
+    """Construct the Python value of a node (ints, dates, nulls resolved as safe_load would)."""
+    return _CONSTRUCTOR.construct_object(node, deep=True)
+
+
+def _duplicate_keys(node: yaml.Node, out: _Collector) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = str(key.value)
+            if name in seen:
+                out.add(key, f"the key '{name}' appears twice here")
+            seen.add(name)
+            _duplicate_keys(value, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _duplicate_keys(item, out)
+
+
+def _check_contact(
+    node: yaml.Node | None, where: str, kind: str, required: bool, out: _Collector, at: yaml.Node
+) -> dict[str, Any] | None:
+    if node is None or (isinstance(node, yaml.ScalarNode) and _value(node) is None):
+        if required:
+            out.add(node or at, f"{where}: contact is missing (every department needs one)")
+        return None
+    if not isinstance(node, yaml.MappingNode):
+        out.add(node, f"{where}: {kind} must be a mapping with role, email, phone, hours")
+        return None
+    fields = _pairs(node)
+    clean: dict[str, Any] = {}
+    allowed = {"role", "email", "phone", "hours", "absent_from", "absent_until"}
+    for name, (key, _value_node) in fields.items():
+        if name not in allowed:
+            out.add(key, f"{where}: {kind}: unknown field '{name}'")
+    role = clean_text(_value(fields["role"][1])) if "role" in fields else None
+    if role is None:
+        out.add(
+            fields["role"][1] if "role" in fields else node, f"{where}: {kind}: role is missing"
+        )
+    clean["role"] = role
+    for name, check in (("email", check_email), ("phone", check_phone)):
+        if name not in fields:
+            clean[name] = None
+            continue
+        raw = fields[name][1]
+        value = _value(raw)
+        if value is not None and isinstance(raw, yaml.ScalarNode):
+            value = raw.value  # as written: an unquoted +46… or 070… must not become a number
+        try:
+            clean[name] = check(value, name)
+        except ValidationProblem as exc:
+            out.add(fields[name][1], f"{where}: {kind}: {exc.message('en')}")
+    clean["hours"] = clean_text(_value(fields["hours"][1])) if "hours" in fields else None
+    for name in ("absent_from", "absent_until"):
+        clean[name] = _date_field(fields, name, f"{where}: {kind}", out)
+    start, end = clean["absent_from"], clean["absent_until"]
+    if isinstance(start, date) and isinstance(end, date) and end < start:
+        out.add(fields["absent_until"][1], f"{where}: {kind}: absent_until is before absent_from")
+    return clean
+
+
+def _date_field(
+    fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str, where: str, out: _Collector
+) -> date | None:
+    if name not in fields:
+        return None
+    node = fields[name][1]
+    value = _value(node)
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        out.add(node, f"{where}: {name} must be a date (YYYY-MM-DD) without a time")
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        out.add(node, f"{where}: {name} must be a date (YYYY-MM-DD), not {value!r}")
+        return None
+
+
+def _int_field(
+    fields: dict[str, tuple[yaml.Node, yaml.Node]],
+    name: str,
+    where: str,
+    out: _Collector,
+    *,
+    default: int | None,
+    chat_id: bool = False,
+) -> int | None:
+    if name not in fields or _value(fields[name][1]) is None:
+        return default
+    node = fields[name][1]
+    try:
+        if chat_id:
+            return parse_telegram_id(_value(node), name)
+        return check_positive_int(_value(node), name)
+    except ValidationProblem as exc:
+        out.add(node, f"{where}: {name}: {exc.message('en')}")
+        return default
+
+
+def _text_field(fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str) -> str | None:
+    return clean_text(_value(fields[name][1])) if name in fields else None
+
+
+def _unknown_fields(
+    fields: dict[str, tuple[yaml.Node, yaml.Node]], allowed: set[str], where: str, out: _Collector
+) -> None:
+    for name, (key, _node) in fields.items():
+        if name not in allowed:
+            out.add(key, f"{where}: unknown field '{name}'")
+
+
+def _check_department(node: yaml.Node, out: _Collector) -> dict[str, Any] | None:
+    if not isinstance(node, yaml.MappingNode):
+        out.add(node, "each department must be a mapping (key, name, contact, …)")
+        return None
+    fields = _pairs(node)
+    key = _text_field(fields, "key")
+    where = f"department '{key}'" if key else "department"
+    allowed = {"key", "name", "name_en", "sla_hours", "telegram_chat_id", "contact", "deputy"}
+    _unknown_fields(fields, allowed, where, out)
+    if key is None:
+        out.add(node, "department: key is missing")
+    elif not _is_key(key):
+        out.add(fields["key"][1], f"{where}: key must be lower-case letters, digits and _")
+    name = _text_field(fields, "name")
+    if name is None:
+        out.add(fields["name"][1] if "name" in fields else node, f"{where}: name is missing")
+    contact_node = fields["contact"][1] if "contact" in fields else None
+    deputy_node = fields["deputy"][1] if "deputy" in fields else None
+    return {
+        "key": key,
+        "name": name,
+        "name_en": _text_field(fields, "name_en"),
+        "sla_hours": _int_field(fields, "sla_hours", where, out, default=48),
+        "telegram_chat_id": _int_field(
+            fields, "telegram_chat_id", where, out, default=None, chat_id=True
+        ),
+        "contact": _check_contact(contact_node, where, "contact", True, out, node),
+        "deputy": _check_contact(deputy_node, where, "deputy", False, out, node),
+        "_node": node,
+    }
+
+
+def _is_key(key: str) -> bool:
+    return bool(DEPARTMENT_KEY_RE.match(key))
+
+
+def _check_route(node: yaml.Node, out: _Collector) -> dict[str, Any] | None:
+    if not isinstance(node, yaml.MappingNode):
+        out.add(node, "each route must be a mapping (intent, department, …)")
+        return None
+    fields = _pairs(node)
+    intent = _text_field(fields, "intent")
+    where = f"route '{intent}'" if intent else "route"
+    allowed = {
+        "intent",
+        "department",
+        "description",
+        "owner",
+        "last_verified",
+        "review_interval_days",
+    }
+    _unknown_fields(fields, allowed, where, out)
+    if intent is None:
+        out.add(node, "route: intent is missing")
+    department = _text_field(fields, "department")
+    if department is None:
+        out.add(
+            fields["department"][1] if "department" in fields else node,
+            f"{where}: department is missing",
+        )
+    return {
+        "intent": intent,
+        "department": department,
+        "description": _text_field(fields, "description") or "",
+        "owner": _text_field(fields, "owner"),
+        "last_verified": _date_field(fields, "last_verified", where, out),
+        "review_interval_days": _int_field(
+            fields, "review_interval_days", where, out, default=DEFAULT_REVIEW_DAYS
+        ),
+        "_node": node,
+    }
+
+
+@dataclass
+class ParsedTable:
+    """A checked table file: departments and routes as plain dicts, plus any problems."""
+
+    departments: list[dict[str, Any]]
+    routes: list[dict[str, Any]]
+    problems: list[Problem]
+
+
+def parse_table(
+    text: str, *, domain_intents: Iterable[str], known_departments: Iterable[str] = ()
+) -> ParsedTable:
+    """Read and check a whole table file, collecting every problem with its line."""
+    out = _Collector()
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        return ParsedTable([], [], [Problem(line, f"not valid YAML: {exc.problem}")])
+    if root is None:
+        return ParsedTable([], [], [Problem(1, "the file is empty")])
+    if not isinstance(root, yaml.MappingNode):
+        out.add(root, "the file must be a mapping with 'departments:' and 'routes:'")
+        return ParsedTable([], [], out.problems)
+    _duplicate_keys(root, out)
+    top = _pairs(root)
+    _unknown_fields(top, {"departments", "routes"}, "file", out)
+    sections: dict[str, list[yaml.Node]] = {}
+    for name in ("departments", "routes"):
+        if name not in top:
+            out.add(root, f"'{name}:' is missing")
+            continue
+        node = top[name][1]
+        if isinstance(node, yaml.SequenceNode):
+            sections[name] = list(node.value)
+        elif not (isinstance(node, yaml.ScalarNode) and _value(node) is None):
+            out.add(node, f"'{name}:' must be a list")
+    departments = [
+        d for d in (_check_department(n, out) for n in sections.get("departments", [])) if d
+    ]
+    routes = [r for r in (_check_route(n, out) for n in sections.get("routes", [])) if r]
+
+    first_line: dict[str, int] = {}
+    for dep in departments:
+        if dep["key"] is None:
+            continue
+        line = dep["_node"].start_mark.line + 1
+        if dep["key"] in first_line:
+            out.add(
+                dep["_node"],
+                f"duplicate department '{dep['key']}' (first at line {first_line[dep['key']]})",
+            )
+        else:
+            first_line[dep["key"]] = line
+    departments_known = set(first_line) | set(known_departments)
+    intents = set(domain_intents)
+    first_route: dict[str, int] = {}
+    for route in routes:
+        intent, node = route["intent"], route["_node"]
+        if intent is not None:
+            if intent in first_route:
+                out.add(node, f"duplicate route '{intent}' (first at line {first_route[intent]})")
+            else:
+                first_route[intent] = node.start_mark.line + 1
+            if intent not in intents:
+                out.add(node, f"route '{intent}': unknown intent (not in domain.yml)")
+        department = route["department"]
+        if department is not None and department not in departments_known:
+            out.add(node, f"route '{intent}': unknown department '{department}'")
+    return ParsedTable(departments, routes, sorted(set(out.problems)))
+
+
+def validate_table(
+    text: str, *, domain_intents: Iterable[str], known_departments: Iterable[str] = ()
+) -> list[Problem]:
+    """Return every problem in a table file (empty when it can be imported)."""
+    return parse_table(
+        text, domain_intents=domain_intents, known_departments=known_departments
+    ).problems
+
+
+# --- audited changes (the single place where the table changes) ---------------------------
+
+
+def _department(session: Session, key: str) -> Department:
+    department = department_by_key(session=session, key=key)
+    if department is None or department.id is None:
+        raise ValidationProblem("department", "admin_err_department", value=key)
+    return department
+
+
+def _contact(session: Session, department: Department, kind: str) -> Contact | None:
+    if kind not in CONTACT_KINDS:
+        raise ValidationProblem("kind", "admin_err_kind", value=kind)
+    return session.exec(
+        select(Contact).where(Contact.department_id == department.id, Contact.kind == kind)
+    ).first()
+
+
+def update_department(
+    *,
+    session: Session,
+    department_key: str,
+    changes: Mapping[str, Any],
+    actor: str,
+    now: datetime | None = None,
+) -> Department:
+    """Change a department's name, English name, SLA hours or forwarding chat (audited)."""
+    department = _department(session, department_key)
+    clean: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in DEPARTMENT_FIELDS:
+            raise ValidationProblem(name, "admin_err_field", value=name)
+        if name == "sla_hours":
+            clean[name] = check_positive_int(value, name)
+        elif name == "telegram_chat_id":
+            clean[name] = None if clean_text(value) is None else parse_telegram_id(value, name)
+        elif name == "name":
+            text = clean_text(value)
+            if text is None:
+                raise ValidationProblem(name, "admin_err_field", value=name)
+            clean[name] = text
+        else:
+            clean[name] = clean_text(value)
+    _apply_department(session, department, clean, actor, now or utcnow())
+    return department
+
+
+def _apply_department(
+    session: Session, department: Department, values: Mapping[str, Any], actor: str, now: datetime
+) -> bool:
+    diff = {k: v for k, v in values.items() if getattr(department, k) != v}
+    if not diff:
+        return False
+    before = department_snapshot(department)
+    for name, value in diff.items():
+        setattr(department, name, value)
+    session.add(department)
+    record(
+        session=session,
+        actor=actor,
+        entity="department",
+        key=department.key,
+        action="update",
+        before=before,
+        after=department_snapshot(department),
+        now=now,
+    )
+    return True
+
+
+def update_contact(
+    *,
+    session: Session,
+    department_key: str,
+    kind: str,
+    changes: Mapping[str, Any],
+    actor: str,
+    now: datetime | None = None,
+) -> Contact:
+    """Change (or create) a department's contact or deputy; checks e-mail and phone (audited)."""
+    department = _department(session, department_key)
+    contact = _contact(session, department, kind)
+    clean: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in CONTACT_FIELDS:
+            raise ValidationProblem(name, "admin_err_field", value=name)
+        if name == "email":
+            clean[name] = check_email(value, name)
+        elif name == "phone":
+            clean[name] = check_phone(value, name)
+        elif name == "telegram_chat_id":
+            clean[name] = None if clean_text(value) is None else parse_telegram_id(value, name)
+        else:
+            clean[name] = clean_text(value)
+    if "role" in clean and clean["role"] is None:
+        raise ValidationProblem("role", "admin_err_role_text")
+    if contact is None and not clean.get("role"):
+        raise ValidationProblem("role", "admin_err_role_text")
+    return _apply_contact(session, department, kind, contact, clean, actor, now or utcnow())
+
+
+def _apply_contact(
+    session: Session,
+    department: Department,
+    kind: str,
+    contact: Contact | None,
+    values: Mapping[str, Any],
+    actor: str,
+    now: datetime,
+) -> Contact:
+    assert department.id is not None
+    if contact is None:
+        contact = Contact(department_id=department.id, kind=kind, updated_by=actor, updated_at=now)
+        for name, value in values.items():
+            setattr(contact, name, value)
+        session.add(contact)
+        record(
+            session=session,
+            actor=actor,
+            entity="contact",
+            key=f"{department.key}/{kind}",
+            action="create",
+            before=None,
+            after=contact_snapshot(contact, department.key),
+            now=now,
+        )
+        return contact
+    diff = {k: v for k, v in values.items() if getattr(contact, k) != v}
+    if not diff:
+        return contact
+    before = contact_snapshot(contact, department.key)
+    for name, value in diff.items():
+        setattr(contact, name, value)
+    contact.updated_by = actor
+    contact.updated_at = now
+    session.add(contact)
+    record(
+        session=session,
+        actor=actor,
+        entity="contact",
+        key=f"{department.key}/{kind}",
+        action="update",
+        before=before,
+        after=contact_snapshot(contact, department.key),
+        now=now,
+    )
+    return contact
+
+
+def _delete_contact(
+    session: Session, department: Department, contact: Contact, actor: str, now: datetime
+) -> None:
+    record(
+        session=session,
+        actor=actor,
+        entity="contact",
+        key=f"{department.key}/{contact.kind}",
+        action="delete",
+        before=contact_snapshot(contact, department.key),
+        after=None,
+        now=now,
+    )
+    session.delete(contact)
+
+
+def set_absence(
+    *,
+    session: Session,
+    department_key: str,
+    absent_from: date | datetime | None,
+    absent_until: date | datetime | None,
+    actor: str,
+    kind: str = "contact",
+    now: datetime | None = None,
+) -> Contact:
+    """Mark a contact absent (dates are inclusive local days; None and None clears it)."""
+    department = _department(session, department_key)
+    contact = _contact(session, department, kind)
+    if contact is None:
+        raise ValidationProblem("department", "admin_err_no_contact", value=department_key)
+    start, end = _absence_start(absent_from), _absence_end(absent_until)
+    if start is not None and end is not None and end <= start:
+        raise ValidationProblem("absent_until", "admin_err_absence_order")
+    values = {"absent_from": start, "absent_until": end}
+    return _apply_contact(session, department, kind, contact, values, actor, now or utcnow())
+
+
+def clear_absence(
+    *,
+    session: Session,
+    department_key: str,
+    actor: str,
+    kind: str = "contact",
+    now: datetime | None = None,
+) -> Contact:
+    """Mark a contact present again."""
+    return set_absence(
+        session=session,
+        department_key=department_key,
+        absent_from=None,
+        absent_until=None,
+        actor=actor,
+        kind=kind,
+        now=now,
+    )
+
+
+def route_by_intent(*, session: Session, intent: str) -> Route | None:
+    """Return the route for an intent, or None."""
+    return session.exec(select(Route).where(Route.intent == intent)).first()
+
+
+def set_route(
+    *,
+    session: Session,
+    intent: str,
+    department_key: str,
+    actor: str,
+    domain_intents: Iterable[str] | None = None,
+    description: str | None = None,
+    owner: str | None = None,
+    review_interval_days: int | None = None,
+    now: datetime | None = None,
+) -> Route:
+    """Send an intent to a department, creating the route if needed (audited)."""
+    now = now or utcnow()
+    intent = intent.strip()
+    if domain_intents is not None and intent not in set(domain_intents):
+        raise ValidationProblem("intent", "admin_err_intent", value=intent)
+    department = _department(session, department_key)
+    values: dict[str, Any] = {"department_id": department.id}
+    if description is not None:
+        values["description"] = description.strip()
+    if owner is not None:
+        values["owner"] = clean_text(owner)
+    if review_interval_days is not None:
+        values["review_interval_days"] = check_positive_int(
+            review_interval_days, "review_interval_days"
+        )
+    route = route_by_intent(session=session, intent=intent)
+    keys = _department_keys(session)
+    _apply_route(session, intent, route, values, keys, actor, now)
+    found = route_by_intent(session=session, intent=intent)
+    assert found is not None
+    return found
+
+
+def _department_keys(session: Session) -> dict[int, str]:
+    return {d.id: d.key for d in session.exec(select(Department)).all() if d.id is not None}
+
+
+def _apply_route(
+    session: Session,
+    intent: str,
+    route: Route | None,
+    values: Mapping[str, Any],
+    keys: Mapping[int, str],
+    actor: str,
+    now: datetime,
+) -> bool:
+    if route is None:
+        route = Route(intent=intent, changed_by=actor, changed_at=now, **values)
+        session.add(route)
+        record(
+            session=session,
+            actor=actor,
+            entity="route",
+            key=intent,
+            action="create",
+            before=None,
+            after=route_snapshot(route, keys[route.department_id]),
+            now=now,
+        )
+        session.flush()
+        return True
+    diff = {k: v for k, v in values.items() if getattr(route, k) != v}
+    if not diff:
+        return False
+    before = route_snapshot(route, keys[route.department_id])
+    for name, value in diff.items():
+        setattr(route, name, value)
+    route.changed_by = actor
+    route.changed_at = now
+    session.add(route)
+    action = "verify" if set(diff) == {"last_verified_at"} else "update"
+    record(
+        session=session,
+        actor=actor,
+        entity="route",
+        key=intent,
+        action=action,
+        before=before,
+        after=route_snapshot(route, keys[route.department_id]),
+        now=now,
+    )
+    return True
+
+
+def remove_route(*, session: Session, intent: str, actor: str, now: datetime | None = None) -> None:
+    """Delete a route (its intent then goes to the coordinator) (audited)."""
+    route = route_by_intent(session=session, intent=intent)
+    if route is None:
+        raise ValidationProblem("intent", "admin_err_route", value=intent)
+    record(
+        session=session,
+        actor=actor,
+        entity="route",
+        key=intent,
+        action="delete",
+        before=route_snapshot(route, _department_keys(session)[route.department_id]),
+        after=None,
+        now=now,
+    )
+    session.delete(route)
+
+
+def mark_verified(
+    *,
+    session: Session,
+    intent: str,
+    actor: str,
+    owner: str | None = None,
+    now: datetime | None = None,
+) -> Route:
+    """Record that someone checked a route is still right (resets its review clock)."""
+    now = now or utcnow()
+    route = route_by_intent(session=session, intent=intent)
+    if route is None:
+        raise ValidationProblem("intent", "admin_err_route", value=intent)
+    values: dict[str, Any] = {"last_verified_at": now}
+    if owner is not None:
+        values["owner"] = clean_text(owner)
+    _apply_route(session, intent, route, values, _department_keys(session), actor, now)
+    return route
+
+
+# --- review reminders and consistency checks ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverdueRoute:
+    """A route whose review date has passed."""
+
+    route: Route
+    department_key: str
+    due_at: datetime
+
+    @property
+    def never_verified(self) -> bool:
+        """Tell whether nobody has verified the route yet."""
+        return self.route.last_verified_at is None
+
+
+def overdue_routes(*, session: Session, now: datetime | None = None) -> list[OverdueRoute]:
+    """Return routes not verified within their review interval, most overdue first."""
+    now = now or utcnow()
+    keys = _department_keys(session)
+    found: list[OverdueRoute] = []
+    for route in session.exec(select(Route)).all():
+        basis = route.last_verified_at or route.changed_at
+        due = basis + timedelta(days=route.review_interval_days)
+        if due <= now:
+            found.append(OverdueRoute(route, keys[route.department_id], due))
+    return sorted(found, key=lambda o: (o.due_at, o.route.intent))
+
+
+def check_table(
+    *, session: Session, domain_intents: Iterable[str], now: datetime | None = None
+) -> list[str]:
+    """Return problems: unrouted topic intents, routes to unknown intents, contactless departments."""
+    now = now or utcnow()
+    intents = set(domain_intents)
+    routes = session.exec(select(Route)).all()
+    routed = {r.intent for r in routes}
+    problems = [
+        f"intent '{i}' has no route (its questions go to the coordinator)"
+        for i in routable(intents)
+        if i not in routed
+    ]
+    problems += [
+        f"route '{r.intent}' points to an intent the domain no longer has"
+        for r in sorted(routes, key=lambda r: r.intent)
+        if r.intent not in intents
+    ]
+    contacts = _contacts_by_department(session)
+    for department in session.exec(select(Department).order_by(col(Department.key))).all():
+        mine = contacts.get(department.id or 0, {})
+        main, deputy = mine.get("contact"), mine.get("deputy")
+        if main is None:
+            problems.append(f"department '{department.key}' has no contact")
+        elif is_absent(main, now) and (deputy is None or is_absent(deputy, now)):
+            problems.append(f"department '{department.key}': contact absent and no deputy present")
+    return problems
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    """What an import did (changes) or why it did nothing (problems)."""
+
+    problems: list[Problem] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether the file was accepted."""
+        return not self.problems
+
+
+def _contact_values(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "role": item["role"],
+        "email": item["email"],
+        "phone": item["phone"],
+        "hours": item["hours"],
+        "absent_from": item["absent_from"],
+        "absent_until": item["absent_until"],
+    }
+
+
+def _contact_diff(contact: Contact, wanted: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the model values to set, comparing in the exported (file) representation."""
+    current = _contact_out(contact)
+    diff: dict[str, Any] = {}
+    for name, value in wanted.items():
+        if current[name] == value:
+            continue
+        if name == "absent_from":
+            diff[name] = _absence_start(value)
+        elif name == "absent_until":
+            diff[name] = _absence_end(value)
+        else:
+            diff[name] = value
+    return diff
+
+
+def _import_contacts(
+    session: Session,
+    department: Department,
+    item: Mapping[str, Any],
+    have: Mapping[str, Contact],
+    actor: str,
+    now: datetime,
+    changes: list[str],
+) -> None:
+    for kind in CONTACT_KINDS:
+        wanted, contact = item[kind], have.get(kind)
+        if wanted is None:
+            if contact is not None:
+                _delete_contact(session, department, contact, actor, now)
+                changes.append(f"{department.key}/{kind}: removed")
+            continue
+        values = _contact_values(wanted)
+        if contact is None:
+            values["absent_from"] = _absence_start(values["absent_from"])
+            values["absent_until"] = _absence_end(values["absent_until"])
+            _apply_contact(session, department, kind, None, values, actor, now)
+            changes.append(f"{department.key}/{kind}: added")
+            continue
+        diff = _contact_diff(contact, values)
+        if diff:
+            _apply_contact(session, department, kind, contact, diff, actor, now)
+            changes.append(f"{department.key}/{kind}: {', '.join(sorted(diff))} changed")
+
+
+def _import_departments(
+    session: Session, table: ParsedTable, actor: str, now: datetime, changes: list[str]
+) -> dict[str, Department]:
+    by_key = {d.key: d for d in session.exec(select(Department)).all()}
+    contacts = _contacts_by_department(session)
+    for item in table.departments:
+        values = {f: item[f] for f in DEPARTMENT_FIELDS}
+        department = by_key.get(item["key"])
+        if department is None:
+            department = Department(key=item["key"], created_at=now, **values)
+            session.add(department)
+            session.flush()
+            by_key[department.key] = department
+            record(
+                session=session,
+                actor=actor,
+                entity="department",
+                key=department.key,
+                action="create",
+                before=None,
+                after=department_snapshot(department),
+                now=now,
+            )
+            changes.append(f"department {department.key}: added")
+        elif _apply_department(session, department, values, actor, now):
+            changes.append(f"department {department.key}: changed")
+        _import_contacts(
+            session, department, item, contacts.get(department.id or 0, {}), actor, now, changes
+        )
+    return by_key
+
+
+def _import_routes(
+    session: Session,
+    table: ParsedTable,
+    by_key: Mapping[str, Department],
+    actor: str,
+    now: datetime,
+    changes: list[str],
+) -> None:
+    keys = {d.id: d.key for d in by_key.values() if d.id is not None}
+    existing = {r.intent: r for r in session.exec(select(Route)).all()}
+    for item in table.routes:
+        department = by_key[item["department"]]
+        route = existing.get(item["intent"])
+        wanted = {
+            "department_id": department.id,
+            "description": item["description"],
+            "owner": item["owner"],
+            "review_interval_days": item["review_interval_days"],
+        }
+        verified = item["last_verified"]
+        if route is None or (
+            (local_day(route.last_verified_at) if route.last_verified_at else None) != verified
+        ):
+            wanted["last_verified_at"] = day_start(verified) if verified else None
+        if _apply_route(session, item["intent"], route, wanted, keys, actor, now):
+            changes.append(f"route {item['intent']}: {'added' if route is None else 'changed'}")
+    listed = {item["intent"] for item in table.routes}
+    for intent in sorted(set(existing) - listed):
+        remove_route(session=session, intent=intent, actor=actor, now=now)
+        changes.append(f"route {intent}: removed")
+
+
+def import_table(
+    *,
+    session: Session,
+    text: str,
+    actor: str,
+    domain_intents: Iterable[str],
+    now: datetime | None = None,
+) -> ImportResult:
+    """Check the whole file, then make the table match it; changes nothing on any problem."""
+    now = now or utcnow()
+    known = [d.key for d in session.exec(select(Department)).all()]
+    table = parse_table(text, domain_intents=domain_intents, known_departments=known)
+    if table.problems:
+        return ImportResult(problems=table.problems)
+    changes: list[str] = []
+    by_key = _import_departments(session, table, actor, now, changes)
+    _import_routes(session, table, by_key, actor, now, changes)
+    session.flush()
+    return ImportResult(changes=changes)
+
+
+def list_table(*, session: Session) -> Sequence[tuple[Route, Department]]:
+    """Return every route with its department, ordered by department and intent."""
+    return session.exec(
+        select(Route, Department)
+        .join(Department, col(Route.department_id) == Department.id)
+        .order_by(col(Department.key), col(Route.intent))
+    ).all()

@@ -1,0 +1,202 @@
+"""Load the demo municipality and the default routing table; safe to run again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlmodel import Session, select
+
+from db.models import Contact, Department, Municipality, Route
+
+
+class SeedError(ValueError):
+    """A seed file is missing, unreadable or malformed."""
+
+
+class _ContactIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: str
+    email: str | None = None
+    phone: str | None = None
+    hours: str | None = None
+    telegram_chat_id: int | None = None
+
+
+class _DepartmentIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    key: str
+    name: str
+    name_en: str | None = None
+    languages: list[str] | None = None
+    sla_hours: int | None = None
+    telegram_chat_id: int | None = None
+    contact: _ContactIn
+    deputy: _ContactIn | None = None
+    handles: list[str] = []
+
+
+class _CoordinatorIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: str = ""
+    department: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class _MunicipalityIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str
+    languages: list[str] = ["sv", "en"]
+    coordinator: _CoordinatorIn = _CoordinatorIn()
+    default_sla_hours: int = 48
+
+
+class _MunicipalityFile(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    municipality: _MunicipalityIn
+    departments: list[_DepartmentIn]
+
+
+class _RouteIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    intent: str
+    department: str
+    description: str = ""
+
+
+class _RoutesFile(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    routes: list[_RouteIn]
+
+
+@dataclass
+class SeedReport:
+    """What a seed run added (nothing already present is changed)."""
+
+    added: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)
+
+    def count(self, what: str, *, added: bool) -> None:
+        """Count one added or kept row."""
+        bucket = self.added if added else self.kept
+        bucket[what] = bucket.get(what, 0) + 1
+
+    def summary(self) -> str:
+        """Return a one-line summary."""
+        names = sorted(set(self.added) | set(self.kept))
+        parts = [f"{n}: {self.added.get(n, 0)} added, {self.kept.get(n, 0)} kept" for n in names]
+        return "; ".join(parts) or "nothing to seed"
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SeedError(f"{path}: file not found") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SeedError(f"{path}: not valid YAML ({exc})") from None
+
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def _parse(model: type[T], path: Path) -> T:
+    try:
+        return model.model_validate(_read_yaml(path))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SeedError(f"{path}: {where}: {first['msg']}") from None
+
+
+def load_municipality_file(path: Path) -> _MunicipalityFile:
+    """Read and validate a municipality file."""
+    return _parse(_MunicipalityFile, path)
+
+
+def load_routes_file(path: Path) -> _RoutesFile:
+    """Read and validate a default routing-table file."""
+    return _parse(_RoutesFile, path)
+
+
+def seed(*, session: Session, municipality_file: Path, routes_file: Path | None) -> SeedReport:
+    """Add what the seed files describe and the database lacks; never overwrite edits."""
+    data = load_municipality_file(municipality_file)
+    routes = load_routes_file(routes_file) if routes_file and routes_file.exists() else None
+    report = SeedReport()
+
+    m = data.municipality
+    existing = session.exec(select(Municipality)).first()
+    if existing is None:
+        session.add(
+            Municipality(
+                name=m.name,
+                languages=m.languages,
+                coordinator_role=m.coordinator.role,
+                coordinator_department=m.coordinator.department,
+                coordinator_email=m.coordinator.email,
+                coordinator_phone=m.coordinator.phone,
+                default_sla_hours=m.default_sla_hours,
+            )
+        )
+    report.count("municipality", added=existing is None)
+
+    by_key = {d.key: d for d in session.exec(select(Department)).all()}
+    for dep in data.departments:
+        row = by_key.get(dep.key)
+        if row is None:
+            row = Department(
+                key=dep.key,
+                name=dep.name,
+                name_en=dep.name_en,
+                languages=dep.languages or m.languages,
+                sla_hours=dep.sla_hours or m.default_sla_hours,
+                telegram_chat_id=dep.telegram_chat_id,
+                handles=dep.handles,
+            )
+            session.add(row)
+            session.flush()
+            by_key[dep.key] = row
+            report.count("departments", added=True)
+        else:
+            report.count("departments", added=False)
+        assert row.id is not None
+        have = {
+            c.kind for c in session.exec(select(Contact).where(Contact.department_id == row.id))
+        }
+        for kind, contact in (("contact", dep.contact), ("deputy", dep.deputy)):
+            if contact is None:
+                continue
+            if kind in have:
+                report.count("contacts", added=False)
+                continue
+            session.add(Contact(department_id=row.id, kind=kind, **contact.model_dump()))
+            report.count("contacts", added=True)
+
+    if routes is not None:
+        known = {r.intent for r in session.exec(select(Route)).all()}
+        for line in routes.routes:
+            if line.intent in known:
+                report.count("routes", added=False)
+                continue
+            department = by_key.get(line.department)
+            if department is None or department.id is None:
+                raise SeedError(
+                    f"{routes_file}: route {line.intent}: no department {line.department}"
+                )
+            session.add(
+                Route(
+                    intent=line.intent,
+                    department_id=department.id,
+                    description=line.description,
+                    changed_by="seed",
+                )
+            )
+            known.add(line.intent)
+            report.count("routes", added=True)
+    session.commit()
+    return report
