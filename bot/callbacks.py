@@ -17,13 +17,14 @@ import re
 from dataclasses import dataclass
 
 MAX_BYTES = 64
+MAX_ID = 10**12  # ids and department keys (≤ 40 chars) keep every format under 64 bytes
 LANGUAGES = ("sv", "en")
 CLOSE_REASONS = ("answered_elsewhere", "duplicate", "spam", "not_municipal", "other")
 DEPARTMENT_ACTIONS = ("answer", "notours")
 QUEUE_ACTIONS = ("claim", "answer", "route", "close")
 
-_ID = re.compile(r"[1-9][0-9]{0,17}")
-_KEY = re.compile(r"[a-z0-9_][a-z0-9_-]{0,47}")
+_ID = re.compile(r"[1-9][0-9]{0,11}")
+_KEY = re.compile(r"[a-z0-9_][a-z0-9_-]{0,39}")
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def _checked(data: str) -> str:
 
 
 def _positive(object_id: int) -> int:
-    if isinstance(object_id, bool) or not isinstance(object_id, int) or object_id < 1:
+    if isinstance(object_id, bool) or not isinstance(object_id, int) or not 0 < object_id < MAX_ID:
         raise ValueError(f"id must be a positive integer, not {object_id!r}")
     return object_id
 

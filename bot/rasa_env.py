@@ -145,7 +145,7 @@ def write_endpoints(settings: Settings) -> Path:
         "tracker_store": tracker,
     }
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.var_dir / "endpoints.yml"
+    path = settings.var_dir / f"endpoints-{settings.rasa_port}.yml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     path.chmod(0o600)
     return path

@@ -54,6 +54,19 @@ def _healthy(url: str) -> bool:
     return True
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Return the environment that gives a child process the same settings as this one."""
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "RASA_URL": settings.rasa_url,
+        "RASA_PORT": str(settings.rasa_port),
+        "ACTION_PORT": str(settings.action_port),
+    }
+    if settings.coordinator_chat_id is not None:
+        env["COORDINATOR_CHAT_ID"] = str(settings.coordinator_chat_id)
+    return env
+
+
 @dataclass
 class Supervisor:
     """Run child services; report a crash clearly and restart the child."""
@@ -69,6 +82,7 @@ class Supervisor:
         logs = self.settings.var_dir / "log"
         logs.mkdir(parents=True, exist_ok=True)
         app_env = dict(os.environ)
+        app_env.update(settings_env(self.settings))
         app_env["PYTHONUNBUFFERED"] = "1"
         return [
             Child(

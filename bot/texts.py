@@ -208,6 +208,28 @@ TEXTS: dict[str, dict[str, str]] = {
     "state_escalated": {"sv": "hos samordnaren", "en": "with the coordinator"},
     "state_closed": {"sv": "avslutat", "en": "closed"},
     "no_department": {"sv": "samordnaren", "en": "the coordinator"},
+    # --- buttons, roles and the queue list ---------------------------------------------------
+    "button_invalid": {
+        "sv": "Den här knappen fungerar inte längre.",
+        "en": "This button no longer works.",
+    },
+    "not_allowed": {
+        "sv": "Du har inte behörighet att göra det här.",
+        "en": "You are not allowed to do this.",
+    },
+    "queue_empty": {"sv": "Kön är tom.", "en": "The queue is empty."},
+    "queue_header": {
+        "sv": "Öppna ärenden i kön ({count}), äldst först (★ = hör sällan av sig):",
+        "en": "Open enquiries in the queue ({count}), oldest first (★ = rarely in contact):",
+    },
+    "invite_ok": {
+        "sv": "Välkommen! Du är nu registrerad i Lotsen med rollen {role}.",
+        "en": "Welcome! You are now registered in Lotsen with the role {role}.",
+    },
+    "invite_invalid": {
+        "sv": "Inbjudan fungerar inte. Den kan vara använd eller för gammal. Be om en ny.",
+        "en": "The invitation does not work. It may be used or too old. Ask for a new one.",
+    },
     # --- bad input ------------------------------------------------------------------------
     "empty_message": {
         "sv": "Ditt meddelande var tomt. Skriv din fråga med ord.",

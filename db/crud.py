@@ -311,3 +311,9 @@ def has_role(
         ):
             return True
     return False
+
+
+def enquiry_reference_for(*, session: Session, escalation: Escalation) -> str:
+    """Return the reference number of the enquiry behind an escalation."""
+    enquiry = session.get(Enquiry, escalation.enquiry_id)
+    return (enquiry.reference if enquiry else None) or f"#{escalation.id}"

@@ -88,7 +88,7 @@ def list_queue(
     *,
     session: Session,
     now: datetime | None = None,
-    filter: QueueFilter = "all",
+    filter: QueueFilter | str = "all",
     staff_user_id: int | None = None,
     department_key: str | None = None,
 ) -> list[QueueItem]:

@@ -1,4 +1,4 @@
-"""The staff-maintained routing table: the single place where routes, departments and contacts change.
+"""The staff-maintained routing table: the one place where routes, departments, contacts change.
 
 Every change writes an audit row in the caller's transaction. The CLI, the Telegram staff
 handlers and the web page all call these keyword-only functions.
@@ -619,7 +619,13 @@ def _apply_contact(
 ) -> Contact:
     assert department.id is not None
     if contact is None:
-        contact = Contact(department_id=department.id, kind=kind, updated_by=actor, updated_at=now)
+        contact = Contact(
+            department_id=department.id,
+            kind=kind,
+            role=values.get("role") or "",
+            updated_by=actor,
+            updated_at=now,
+        )
         for name, value in values.items():
             setattr(contact, name, value)
         session.add(contact)
@@ -766,6 +772,7 @@ def _apply_route(
     keys: Mapping[int, str],
     actor: str,
     now: datetime,
+    action: str = "update",
 ) -> bool:
     if route is None:
         route = Route(intent=intent, changed_by=actor, changed_at=now, **values)
@@ -791,7 +798,6 @@ def _apply_route(
     route.changed_by = actor
     route.changed_at = now
     session.add(route)
-    action = "verify" if set(diff) == {"last_verified_at"} else "update"
     record(
         session=session,
         actor=actor,
@@ -839,7 +845,8 @@ def mark_verified(
     values: dict[str, Any] = {"last_verified_at": now}
     if owner is not None:
         values["owner"] = clean_text(owner)
-    _apply_route(session, intent, route, values, _department_keys(session), actor, now)
+    keys = _department_keys(session)
+    _apply_route(session, intent, route, values, keys, actor, now, action="verify")
     return route
 
 
@@ -876,7 +883,7 @@ def overdue_routes(*, session: Session, now: datetime | None = None) -> list[Ove
 def check_table(
     *, session: Session, domain_intents: Iterable[str], now: datetime | None = None
 ) -> list[str]:
-    """Return problems: unrouted topic intents, routes to unknown intents, contactless departments."""
+    """Return problems: unrouted topic intents, routes to unknown intents, contactless units."""
     now = now or utcnow()
     intents = set(domain_intents)
     routes = session.exec(select(Route)).all()

@@ -93,3 +93,13 @@ def engine(database_url: str) -> Iterator[Engine]:
         yield eng
     finally:
         eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Yield settings of a running Rasa server and action server on a seeded SQLite database."""
+    from tests.stack import running_stack, stack_settings
+
+    settings = stack_settings(tmp_path_factory.mktemp("stack"), coordinator_chat_id=-1000000000001)
+    with running_stack(settings):
+        yield settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import logging
 from typing import Any
 
@@ -23,8 +24,12 @@ log = logging.getLogger(__name__)
 SMALLTALK = {"greet", "goodbye", "thanks", "affirm", "deny"}
 
 
-class _LotsenAction(Action):  # type: ignore[misc]
-    """Base class holding the shared context."""
+class _LotsenAction(Action, abc.ABC):  # type: ignore[misc]
+    """Base class holding the shared context (abstract, so rasa-sdk does not register it)."""
+
+    @abc.abstractmethod
+    def name(self) -> str:
+        """Return the action's name in the domain."""
 
     def __init__(self, context: ActionContext | None = None) -> None:
         self._context = context

@@ -25,7 +25,7 @@ async def start(update: Update, context: Context) -> None:
     """Greet the user, offer the language choice and ask which association they speak for."""
     user_id, chat_id = _ids(update)
     if context.args:
-        from bot.telegram.staff import redeem_invite_code
+        from bot.telegram.department import redeem_invite_code
 
         if await redeem_invite_code(update, context, context.args[0]):
             return
@@ -141,10 +141,8 @@ async def feedback_button(update: Update, context: Context) -> None:
                 coordinator_chat_id=svc.settings.coordinator_chat_id,
             )
         except WorkflowError:
-            await query.answer(t("feedback_already", language))
+            await query.answer(t("wf_already_handled", language))
             return
     await query.answer()
-    key = "feedback_thanks_yes" if parsed.action == "y" else "feedback_thanks_no"
     await query.edit_message_reply_markup(None)
-    await send_replies(context, chat_id, [Reply(t(key, language))])
     kick_outbox(context)

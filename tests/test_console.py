@@ -1,0 +1,58 @@
+"""The console chat end to end: real Rasa model, real action server, real database."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlmodel import Session, select
+
+from bot.console import CONSOLE_USER_ID, run_console
+from bot.services import create_services
+from bot.settings import Settings
+from db.models import AssociationUser, Enquiry
+from db.session import make_engine
+
+
+def _script(lines: list[str]) -> Callable[[str], Awaitable[str | None]]:
+    queue = list(lines)
+
+    async def read(_prompt: str) -> str | None:
+        return queue.pop(0) if queue else None
+
+    return read
+
+
+async def test_console_routes_a_question(rasa_stack: Settings) -> None:
+    output: list[str] = []
+    services = create_services(rasa_stack)
+    try:
+        await run_console(
+            services,
+            _script(
+                [
+                    "1",
+                    "Storåsa Bollklubb, 802400-1234",
+                    "Hur söker vi bidrag för vår förening?",
+                    "/status",
+                    "/quit",
+                ]
+            ),
+            output.append,
+        )
+    finally:
+        await services.aclose()
+    transcript = "\n".join(output)
+    engine = make_engine(rasa_stack.database_url)
+    with Session(engine) as session:
+        user = session.exec(
+            select(AssociationUser).where(AssociationUser.telegram_user_id == CONSOLE_USER_ID)
+        ).one()
+        enquiry = session.exec(select(Enquiry).where(Enquiry.user_id == user.id)).one()
+    engine.dispose()
+    assert "Vilket språk" in transcript
+    assert "Storåsa Bollklubb" in transcript
+    assert enquiry.reference is not None and enquiry.reference in transcript
+    assert "Kultur- och fritidsförvaltningen" in transcript
+    assert "foreningsservice@storasa.example" in transcript
+    assert enquiry.association_id is not None
+    assert transcript.count(enquiry.reference) >= 2  # the answer and /status

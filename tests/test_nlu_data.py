@@ -1,0 +1,168 @@
+"""Consistency of the NLU training data, the domain and the default routing table."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.routing import CONVERSATION_INTENTS, NON_TOPIC_INTENTS
+
+ROOT = Path(__file__).resolve().parent.parent
+NLU_DIR = ROOT / "nlu"
+EVAL_DEV = ROOT.parent / "shared" / "reference" / "eval-dev.jsonl"
+REQUIRED_INTENTS = CONVERSATION_INTENTS | {"ask_human", "ask_status", "out_of_scope"}
+REQUIRED_ACTIONS = {"action_handle_enquiry", "action_enquiry_status", "action_smalltalk"}
+_ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}")
+
+
+def _load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _plain(example: str) -> str:
+    """Remove entity annotations: '[LOT-2026-00042](reference)' -> 'LOT-2026-00042'."""
+    return _ANNOTATION.sub(lambda m: m.group(1) or m.group(2), example)
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+@cache
+def training_examples() -> dict[str, tuple[str, ...]]:
+    """Return {intent: examples} over every file in nlu/."""
+    out: dict[str, list[str]] = {}
+    for path in sorted(NLU_DIR.glob("*.yml")):
+        for block in _load(path).get("nlu") or []:
+            if "intent" not in block:
+                continue
+            lines = [
+                _plain(line.strip()[2:].strip())
+                for line in str(block["examples"]).splitlines()
+                if line.strip().startswith("- ")
+            ]
+            out.setdefault(block["intent"], []).extend(lines)
+    return {intent: tuple(lines) for intent, lines in out.items()}
+
+
+@cache
+def domain_intents() -> frozenset[str]:
+    return frozenset(_load(ROOT / "domain.yml")["intents"])
+
+
+@cache
+def seed_routes() -> tuple[dict[str, str], ...]:
+    return tuple(_load(ROOT / "db" / "seed_routes.yml")["routes"])
+
+
+@cache
+def department_keys() -> frozenset[str]:
+    municipality = ROOT / "db" / "municipality.yml"
+    if not municipality.exists():
+        municipality = ROOT.parent / "shared" / "reference" / "municipality.yml"
+    return frozenset(d["key"] for d in _load(municipality)["departments"])
+
+
+def topic_intents() -> set[str]:
+    return {i for i in domain_intents() if i not in NON_TOPIC_INTENTS}
+
+
+def test_domain_and_training_data_have_the_same_intents() -> None:
+    assert set(training_examples()) == set(domain_intents())
+
+
+def test_required_intents_exist() -> None:
+    assert domain_intents() >= REQUIRED_INTENTS
+
+
+def test_topic_intents_are_named_consistently() -> None:
+    for intent in topic_intents():
+        assert re.fullmatch(r"topic_[a-z0-9_]+", intent), intent
+
+
+@pytest.mark.parametrize("intent", sorted(_load(ROOT / "domain.yml")["intents"]))
+def test_every_intent_has_enough_examples(intent: str) -> None:
+    examples = training_examples()[intent]
+    minimum = 10 if intent in REQUIRED_INTENTS else 15
+    assert len(examples) >= minimum, f"{intent}: only {len(examples)} examples"
+    assert all(example for example in examples)
+
+
+def test_no_example_is_duplicated_or_shared_between_intents() -> None:
+    seen: dict[str, str] = {}
+    for intent, examples in training_examples().items():
+        for example in examples:
+            key = _normalise(example)
+            assert key not in seen, f"{example!r} in {intent} and {seen[key]}"
+            seen[key] = intent
+
+
+def test_domain_declares_actions_slots_and_entity() -> None:
+    domain = _load(ROOT / "domain.yml")
+    assert set(domain["actions"]) == REQUIRED_ACTIONS
+    assert "reference" in domain["entities"]
+    assert set(domain["slots"]) >= {"reference", "language"}
+    assert domain["slots"]["reference"]["influence_conversation"] is False
+    assert domain["slots"]["language"]["mappings"] == [{"type": "custom"}]
+    assert "responses" not in domain
+
+
+def test_every_topic_intent_has_exactly_one_route_to_a_known_department() -> None:
+    routes = seed_routes()
+    intents = [r["intent"] for r in routes]
+    assert len(intents) == len(set(intents)), "duplicate route"
+    assert set(intents) == topic_intents()
+    for route in routes:
+        assert route["department"] in department_keys(), route
+        assert str(route.get("description") or "").strip(), route
+
+
+def test_every_department_has_a_route() -> None:
+    assert {r["department"] for r in seed_routes()} == department_keys()
+
+
+def test_every_intent_has_a_rule() -> None:
+    rules = _load(ROOT / "stories" / "rules.yml")["rules"]
+    ruled = {step["intent"] for rule in rules for step in rule["steps"] if "intent" in step}
+    assert ruled == set(domain_intents()) | {"nlu_fallback"}
+
+
+def test_reference_regex_and_annotations_agree() -> None:
+    regex_blocks = [
+        block
+        for path in NLU_DIR.glob("*.yml")
+        for block in _load(path).get("nlu") or []
+        if block.get("regex") == "reference"
+    ]
+    assert len(regex_blocks) == 1
+    pattern = re.compile(str(regex_blocks[0]["examples"]).strip()[2:].strip())
+    annotated = re.findall(
+        r"\[([^\]]+)\]\(reference\)", (NLU_DIR / "status.yml").read_text(encoding="utf-8")
+    )
+    assert annotated, "ask_status examples should annotate references"
+    for value in annotated:
+        assert pattern.fullmatch(value), value
+    assert not pattern.search("LOT-26-42")
+
+
+def test_no_training_example_equals_a_dev_line() -> None:
+    if not EVAL_DEV.exists():
+        pytest.skip(f"{EVAL_DEV} not available")
+    dev = {
+        _normalise(json.loads(line)["text"])
+        for line in EVAL_DEV.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    }
+    leaked = [
+        example
+        for examples in training_examples().values()
+        for example in examples
+        if _normalise(example) in dev
+    ]
+    assert not leaked, leaked

@@ -1,0 +1,508 @@
+"""The coordinator's queue on real databases: list, claim (concurrently), answer, route, close."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from db import crud
+from db import queue as q
+from db.models import (
+    Enquiry,
+    EnquiryEvent,
+    EnquiryStatus,
+    Escalation,
+    EscalationReason,
+    EventKind,
+    StaffMember,
+    TrainingCandidate,
+)
+from db.queue_facts import RARE_CONTACT_MAX_ENQUIRIES, working_hours_between
+from db.session import make_engine, session_scope
+from db.training import export_nlu_yaml, review
+from tests.workflow_helpers import (
+    ASSOCIATION_CHAT,
+    DEPARTMENT_CHAT,
+    buttons,
+    escalated_enquiry,
+    events,
+    local,
+    new_enquiry,
+    outbox,
+    routed_enquiry,
+)
+
+MONDAY_9 = local(2026, 3, 16, 9)
+ALICE, BOB = 111, 222
+
+
+def _one_escalation(engine: Engine, **kwargs: object) -> tuple[int, int]:
+    with session_scope(engine) as session:
+        enquiry, escalation_id = escalated_enquiry(session, now=MONDAY_9, **kwargs)  # type: ignore[arg-type]
+        assert enquiry.id is not None
+        return enquiry.id, escalation_id
+
+
+def test_list_queue_oldest_first_with_filters_and_fairness(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        # A regular: three enquiries this year, the last one escalated.
+        for day in (1, 2):
+            new_enquiry(session, now=local(2026, 3, day, 10), association="Flitiga FK")
+        regular, regular_esc = escalated_enquiry(
+            session, now=local(2026, 3, 10, 10), association="Flitiga FK"
+        )
+        # A newcomer: one enquiry, escalated later.
+        newcomer, newcomer_esc = escalated_enquiry(
+            session, now=local(2026, 3, 12, 10), association="Lilla Syföreningen"
+        )
+        newcomer.guesses = [["teknik", 0.41], ["kultur_fritid", 0.38]]
+        # A lone user without an association, routed and then declined by kultur_fritid.
+        lone = routed_enquiry(session, now=local(2026, 3, 13, 9), association=None)
+        lone_esc = crud.escalate_enquiry(
+            session=session,
+            enquiry=lone,
+            reason=EscalationReason.NOT_OURS,
+            actor="staff:1",
+            now=local(2026, 3, 13, 10),
+        )
+        q.claim(session=session, escalation_id=newcomer_esc, staff_user_id=ALICE, now=MONDAY_9)
+
+    with session_scope(engine) as session:
+        items = q.list_queue(session=session, now=MONDAY_9)
+        assert [i.escalation.id for i in items] == [regular_esc, newcomer_esc, lone_esc.id]
+        by_id = {i.escalation.id: i for i in items}
+        assert by_id[regular_esc].rarely_in_contact is False
+        assert by_id[regular_esc].association == "Flitiga FK"
+        assert by_id[newcomer_esc].rarely_in_contact is True
+        assert by_id[newcomer_esc].guesses == [("teknik", 0.41), ("kultur_fritid", 0.38)]
+        assert by_id[lone_esc.id].rarely_in_contact is True
+        assert by_id[lone_esc.id].association is None
+        assert by_id[lone_esc.id].department is not None
+        # Escalated Thursday 12 March 10:00, seen Monday 16 March 09:00 local.
+        assert by_id[newcomer_esc].waited == timedelta(days=3, hours=23)
+        assert by_id[newcomer_esc].waited_working_hours == pytest.approx(6 + 8 + 1)
+
+        unclaimed = q.list_queue(session=session, now=MONDAY_9, filter="unclaimed")
+        assert [i.escalation.id for i in unclaimed] == [regular_esc, lone_esc.id]
+        mine = q.list_queue(session=session, now=MONDAY_9, filter="mine", staff_user_id=ALICE)
+        assert [i.escalation.id for i in mine] == [newcomer_esc]
+        assert q.list_queue(session=session, filter="mine", staff_user_id=BOB) == []
+        dept = q.list_queue(session=session, now=MONDAY_9, department_key="kultur_fritid")
+        assert [i.escalation.id for i in dept] == [lone_esc.id]
+        with pytest.raises(q.QueueError, match="Unknown department 'nope'"):
+            q.list_queue(session=session, department_key="nope")
+        with pytest.raises(q.QueueError, match="Unknown filter"):
+            q.list_queue(session=session, filter="everything")
+        assert regular.id and newcomer.id
+
+
+def test_rare_contact_threshold_counts_this_enquiry(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        for day in range(1, RARE_CONTACT_MAX_ENQUIRIES):
+            new_enquiry(session, now=local(2026, 3, day, 10), association="Tvåan")
+        _, at_limit = escalated_enquiry(session, now=MONDAY_9, association="Tvåan")
+        [item] = [i for i in q.list_queue(session=session, now=MONDAY_9)]
+        assert item.escalation.id == at_limit
+        assert item.rarely_in_contact is True
+        # Enquiries older than a year do not count.
+        new_enquiry(session, now=local(2025, 3, 1, 10), association="Tvåan")
+        assert q.list_queue(session=session, now=MONDAY_9)[0].rarely_in_contact is True
+        new_enquiry(session, now=local(2026, 3, 15, 10), association="Tvåan")
+        assert q.list_queue(session=session, now=MONDAY_9)[0].rarely_in_contact is False
+
+
+def test_working_hours_between_skips_nights_and_weekends() -> None:
+    friday_15 = local(2026, 3, 13, 15)
+    assert working_hours_between(friday_15, local(2026, 3, 16, 13)) == pytest.approx(6)
+    assert working_hours_between(friday_15, local(2026, 3, 14, 12)) == pytest.approx(1)
+    assert working_hours_between(friday_15, friday_15) == 0
+
+
+def test_claim_own_again_and_refuse_other(engine: Engine) -> None:
+    enquiry_id, escalation_id = _one_escalation(engine)
+    with session_scope(engine) as session:
+        session.add(StaffMember(telegram_user_id=ALICE, name="Alice", role="coordinator"))
+        first = q.claim(session=session, escalation_id=escalation_id, staff_user_id=ALICE)
+        assert first.ok and not first.already_mine
+        again = q.claim(session=session, escalation_id=escalation_id, staff_user_id=ALICE)
+        assert again.ok and again.already_mine
+        other = q.claim(session=session, escalation_id=escalation_id, staff_user_id=BOB)
+        assert not other.ok
+        assert other.holder == ALICE
+        assert other.holder_name == "Alice"
+        assert "claimed by Alice" in other.message()
+        enquiry = session.get(Enquiry, enquiry_id)
+        assert enquiry is not None
+        assert events(session, enquiry).count(EventKind.CLAIMED) == 1
+        with pytest.raises(q.QueueError, match="No escalation"):
+            q.claim(session=session, escalation_id=99999, staff_user_id=ALICE)
+
+
+def test_claim_is_atomic_across_sessions(engine: Engine) -> None:
+    """Bob claims while Alice's claim is uncommitted: he waits, then loses to her."""
+    _, escalation_id = _one_escalation(engine)
+    outcome: dict[str, q.ClaimResult] = {}
+
+    alice = Session(engine, expire_on_commit=False)
+    try:
+        mine = q.claim(session=alice, escalation_id=escalation_id, staff_user_id=ALICE)
+        assert mine.ok
+
+        def bob_claims() -> None:
+            with session_scope(engine) as bob:
+                outcome["bob"] = q.claim(
+                    session=bob, escalation_id=escalation_id, staff_user_id=BOB
+                )
+
+        thread = threading.Thread(target=bob_claims)
+        thread.start()
+        time.sleep(0.5)
+        assert thread.is_alive(), "Bob's claim should wait for Alice's transaction"
+        alice.commit()
+    finally:
+        alice.close()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert outcome["bob"].ok is False
+    assert outcome["bob"].holder == ALICE
+    with session_scope(engine) as session:
+        escalation = session.get(Escalation, escalation_id)
+        assert escalation is not None and escalation.claimed_by == ALICE
+
+
+def test_many_concurrent_claims_exactly_one_wins(engine: Engine) -> None:
+    _, escalation_id = _one_escalation(engine)
+    contenders = [1001, 1002, 1003, 1004, 1005]
+    barrier = threading.Barrier(len(contenders))
+    results: dict[int, bool] = {}
+    errors: list[BaseException] = []
+
+    def contend(user_id: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            with session_scope(engine) as session:
+                results[user_id] = q.claim(
+                    session=session, escalation_id=escalation_id, staff_user_id=user_id
+                ).ok
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=contend, args=(u,)) for u in contenders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    winners = [u for u, ok in results.items() if ok]
+    assert len(winners) == 1
+    with session_scope(engine) as session:
+        escalation = session.get(Escalation, escalation_id)
+        assert escalation is not None and escalation.claimed_by == winners[0]
+        claimed = session.exec(
+            select(EnquiryEvent).where(EnquiryEvent.kind == EventKind.CLAIMED)
+        ).all()
+        assert len(claimed) == 1
+
+
+def test_answer_claims_implicitly_and_refuses_other_holder(engine: Engine) -> None:
+    enquiry_id, escalation_id = _one_escalation(engine)
+    with session_scope(engine) as session:
+        with pytest.raises(q.QueueError, match="empty"):
+            q.answer(session=session, escalation_id=escalation_id, text=" ", staff_user_id=BOB)
+        q.claim(session=session, escalation_id=escalation_id, staff_user_id=ALICE)
+        with pytest.raises(q.QueueError, match="claimed by"):
+            q.answer(session=session, escalation_id=escalation_id, text="Hej", staff_user_id=BOB)
+        assert outbox(session, purpose="answer") == []
+    _, second = _one_escalation(engine)
+    with session_scope(engine) as session:
+        message = q.answer(
+            session=session,
+            escalation_id=second,
+            text="Kontakta föreningsservice.",
+            staff_user_id=BOB,
+            now=MONDAY_9,
+        )
+        assert message is not None
+        escalation = session.get(Escalation, second)
+        assert escalation is not None
+        assert escalation.claimed_by == BOB
+        assert escalation.resolution == "answered"
+        assert "samordnaren" in message.text
+        assert buttons(message)[0].startswith("fb:")
+        with pytest.raises(q.QueueError, match="already resolved"):
+            q.answer(session=session, escalation_id=second, text="Igen", staff_user_id=BOB)
+    assert enquiry_id
+
+
+def test_route_gives_fresh_deadline_training_candidate_and_forward(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        department = crud.department_by_key(session=session, key="teknik")
+        assert department is not None
+        department.telegram_chat_id = DEPARTMENT_CHAT
+        enquiry, escalation_id = escalated_enquiry(
+            session, now=local(2026, 3, 13, 15), text="Får vi ha loppis på torget i maj?"
+        )
+        enquiry.intent = "topic_bidrag"
+        result = q.route(
+            session=session,
+            escalation_id=escalation_id,
+            department_key="teknik",
+            staff_user_id=ALICE,
+            now=MONDAY_9,
+        )
+        enquiry_id = enquiry.id
+    with session_scope(engine) as session:
+        enquiry = session.get(Enquiry, enquiry_id)
+        assert enquiry is not None
+        assert enquiry.status == EnquiryStatus.FORWARDED
+        assert enquiry.routed_at == MONDAY_9
+        # Fresh deadline from Monday 09:00: 48 working hours = six working days later.
+        assert enquiry.sla_due_at == local(2026, 3, 24, 9)
+        assert enquiry.reminded_at is None
+        escalation = session.get(Escalation, escalation_id)
+        assert escalation is not None
+        assert escalation.resolution == "rerouted" and escalation.claimed_by == ALICE
+        [forward] = outbox(session, purpose="forward")
+        assert forward.chat_id == DEPARTMENT_CHAT
+        assert "loppis" in forward.text
+        [candidate] = session.exec(select(TrainingCandidate)).all()
+        assert candidate.enquiry_id == enquiry_id
+        assert candidate.text == "Får vi ha loppis på torget i maj?"
+        teknik_intents = sorted(
+            intent for intent, key in crud.routes_map(session=session).items() if key == "teknik"
+        )
+        assert candidate.intent == teknik_intents[0]
+        assert candidate.accepted is None and candidate.reviewed_at is None
+        assert result.candidate is not None
+        [rerouted] = session.exec(
+            select(EnquiryEvent).where(
+                EnquiryEvent.enquiry_id == enquiry_id, EnquiryEvent.kind == EventKind.REROUTED
+            )
+        ).all()
+        assert rerouted.actor == f"staff:{ALICE}"
+        assert rerouted.detail["department"] == "teknik"
+        assert rerouted.detail["training_intent"] == candidate.intent
+        assert rerouted.detail["previous_intent"] == "topic_bidrag"
+        assert "first of" in rerouted.detail["training_choice"]
+        assert events(session, enquiry)[-4:] == ["escalated", "claimed", "rerouted", "forwarded"]
+
+
+def test_route_to_unknown_department_changes_nothing(engine: Engine) -> None:
+    enquiry_id, escalation_id = _one_escalation(engine)
+    with session_scope(engine) as session:
+        with pytest.raises(q.QueueError, match="Unknown department 'nope'"):
+            q.route(
+                session=session, escalation_id=escalation_id, department_key="nope", staff_user_id=1
+            )
+        escalation = session.get(Escalation, escalation_id)
+        assert escalation is not None and escalation.claimed_by is None
+        assert escalation.resolved_at is None
+        assert session.exec(select(TrainingCandidate)).all() == []
+
+
+def test_close_tells_association_in_its_language(engine: Engine) -> None:
+    enquiry_id, escalation_id = _one_escalation(engine, language="en")
+    with session_scope(engine) as session:
+        with pytest.raises(q.QueueError, match="Unknown reason 'bored'"):
+            q.close(
+                session=session, escalation_id=escalation_id, reason_code="bored", staff_user_id=1
+            )
+        message = q.close(
+            session=session,
+            escalation_id=escalation_id,
+            reason_code="duplicate",
+            staff_user_id=ALICE,
+            now=MONDAY_9,
+        )
+        assert message is not None
+        assert message.chat_id == ASSOCIATION_CHAT
+        assert message.purpose == "notice"
+        assert "is closed" in message.text and "already in another enquiry" in message.text
+    with session_scope(engine) as session:
+        enquiry = session.get(Enquiry, enquiry_id)
+        assert enquiry is not None
+        assert enquiry.status == EnquiryStatus.CLOSED and enquiry.closed_at == MONDAY_9
+        escalation = session.get(Escalation, escalation_id)
+        assert escalation is not None and escalation.resolution == "closed:duplicate"
+        assert events(session, enquiry)[-1] == "closed"
+        with pytest.raises(q.QueueError, match="already resolved"):
+            q.close(
+                session=session, escalation_id=escalation_id, reason_code="spam", staff_user_id=1
+            )
+
+
+def test_training_export_contains_only_accepted_and_loads(engine: Engine, tmp_path: Path) -> None:
+    with session_scope(engine) as session:
+        texts = {
+            "ok": 'Får vi sälja "korv" på torget? [inte en entitet](x) #1\nrad två: ja',
+            "no": "Det här är skräp",
+            "fixed": "Hur bokar vi idrottshallen?",
+        }
+        rows = {key: TrainingCandidate(text=value, intent="topic_parker") for key, value in texts.items()}
+        for row in rows.values():
+            session.add(row)
+        session.flush()
+        review(session=session, candidate_id=rows["ok"].id, accept=True, reviewer="cli")  # type: ignore[arg-type]
+        review(session=session, candidate_id=rows["no"].id, accept=False, reviewer="cli")  # type: ignore[arg-type]
+        review(
+            session=session,
+            candidate_id=rows["fixed"].id,  # type: ignore[arg-type]
+            accept=True,
+            reviewer="cli",
+            intent="topic_lokalbokning",
+        )
+        text, count = export_nlu_yaml(session=session)
+    assert count == 2
+    data = yaml.safe_load(text)
+    assert data["version"] == "3.1"
+    examples = {item["intent"]: item["examples"] for item in data["nlu"]}
+    assert set(examples) == {"topic_parker", "topic_lokalbokning"}
+    assert examples["topic_lokalbokning"] == "- Hur bokar vi idrottshallen?\n"
+    assert examples["topic_parker"] == (
+        '- Får vi sälja "korv" på torget? (inte en entitet)(x) #1 rad två: ja\n'
+    )
+    assert "skräp" not in text
+
+
+def test_training_review_refuses_unknown_intent(engine: Engine) -> None:
+    from db.training import TrainingError
+
+    with session_scope(engine) as session:
+        row = TrainingCandidate(text="x", intent="topic_parker")
+        session.add(row)
+        session.flush()
+        with pytest.raises(TrainingError, match="Unknown intent"):
+            review(session=session, candidate_id=row.id, accept=True, reviewer="cli", intent="nope")  # type: ignore[arg-type]
+        assert row.accepted is None
+
+
+# --- command line ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(sqlite_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Return (invoke, engine) for the CLI on a migrated, seeded SQLite file."""
+    from bot import cli as cli_module
+    from tests.conftest import migrate_and_seed
+
+    engine = migrate_and_seed(sqlite_url)
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("COORDINATOR_CHAT_ID", "-100900")
+    monkeypatch.chdir(Path(sqlite_url.split("///", 1)[1]).parent)
+    if not getattr(cli_module, "_queue_test_registered", False):
+        cli_module._register()
+        cli_module._queue_test_registered = True  # type: ignore[attr-defined]
+    runner = CliRunner()
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(cli_module.app, list(args))
+
+    yield invoke, engine
+    engine.dispose()
+
+
+def test_cli_queue_flow(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    invoke, engine = cli
+    with session_scope(engine) as session:
+        session.add(StaffMember(telegram_user_id=ALICE, name="Alice", role="coordinator"))
+        session.add(StaffMember(telegram_user_id=BOB, name="Bob", role="staff"))
+        enquiry, first = escalated_enquiry(session, now=MONDAY_9, text="Vem äger fotbollsplanen?")
+        reference = enquiry.reference
+        _, second = escalated_enquiry(session, now=MONDAY_9, text="Kan vi få bidrag?")
+        _, third = escalated_enquiry(session, now=MONDAY_9, text="Köp billiga klockor")
+
+    result = invoke("queue", "list")
+    assert result.exit_code == 0, result.output
+    assert reference in result.output and str(second) in result.output
+
+    result = invoke("queue", "answer", str(first), "Teknik äger planen.", "--as", str(BOB))
+    assert result.exit_code == 1
+    assert "not a coordinator" in result.output
+    result = invoke("queue", "answer", str(first), "Teknik äger planen.")
+    assert result.exit_code == 2
+
+    result = invoke("queue", "answer", str(first), "Teknik äger planen.", "--as", str(ALICE))
+    assert result.exit_code == 0, result.output
+    result = invoke("queue", "list", "--mine", "--as", str(ALICE))
+    assert result.exit_code == 0 and "The queue is empty." in result.output
+
+    result = invoke("queue", "show", reference)
+    assert result.exit_code == 0, result.output
+    assert "History:" in result.output and "answered" in result.output
+    assert "staff:111" in result.output
+
+    result = invoke("queue", "route", str(second), "nope", "--as", "cli")
+    assert result.exit_code == 1 and "Unknown department 'nope'" in result.output
+    result = invoke("queue", "route", str(second), "kultur_fritid", "--as", "cli")
+    assert result.exit_code == 0, result.output
+    assert "Training candidate" in result.output
+
+    result = invoke("queue", "close", str(third), "bored", "--as", "cli")
+    assert result.exit_code == 1 and "Unknown reason" in result.output
+    result = invoke("queue", "close", str(third), "spam", "--as", "cli")
+    assert result.exit_code == 0, result.output
+
+    result = invoke("queue", "list", "--unclaimed")
+    assert result.exit_code == 0 and "The queue is empty." in result.output
+    result = invoke("queue", "sweep")
+    assert result.exit_code == 0 and "0 reminded, 0 escalated" in result.output
+
+    result = invoke("training", "list")
+    assert result.exit_code == 0 and "pending" in result.output
+    with session_scope(engine) as session:
+        [candidate] = session.exec(select(TrainingCandidate)).all()
+        candidate_id = str(candidate.id)
+    result = invoke("training", "review", candidate_id)
+    assert result.exit_code == 2
+    result = invoke("training", "review", candidate_id, "--accept", "--intent", "nope")
+    assert result.exit_code == 1 and "Unknown intent" in result.output
+    result = invoke("training", "review", candidate_id, "--accept")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "export" / "nlu_new.yml"
+    result = invoke("training", "export", str(out))
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert data["nlu"][0]["examples"] == "- Kan vi få bidrag?\n"
+
+    with session_scope(engine) as session:
+        cards = outbox(session, purpose="notice")
+        assert len(cards) == 1  # the spam close told the association
+        assert session.exec(select(Enquiry).where(Enquiry.status == "closed")).first()
+
+
+def test_cli_sweep_fires_due_deadlines(cli) -> None:  # type: ignore[no-untyped-def]
+    invoke, engine = cli
+    with session_scope(engine) as session:
+        routed_enquiry(session, now=local(2020, 1, 3, 15), sla_hours=8)
+    result = invoke("queue", "sweep")
+    assert result.exit_code == 0, result.output
+    assert "0 reminded, 1 escalated" in result.output
+    with session_scope(engine) as session:
+        [card] = outbox(session, purpose="card")
+        assert card.chat_id == -100900
+    result = invoke("queue", "sweep")
+    assert "0 reminded, 0 escalated" in result.output
+
+
+def test_make_engine_new_process_view(sqlite_url: str) -> None:
+    """The queue reads what another engine wrote (the bot and the CLI share the database)."""
+    from tests.conftest import migrate_and_seed
+
+    writer = migrate_and_seed(sqlite_url)
+    with session_scope(writer) as session:
+        escalated_enquiry(session, now=MONDAY_9)
+    writer.dispose()
+    reader = make_engine(sqlite_url)
+    try:
+        with session_scope(reader) as session:
+            assert len(q.list_queue(session=session, now=MONDAY_9)) == 1
+    finally:
+        reader.dispose()
