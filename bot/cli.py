@@ -47,7 +47,13 @@ def _register() -> None:
     app.add_typer(cli_db.app, name="db")
     cli_nlu.register(app)
     cli_run.register(app)
-    for optional in ("bot.cli_routes", "bot.cli_staff", "bot.cli_queue", "bot.cli_privacy"):
+    for optional in (
+        "bot.cli_routes",
+        "bot.cli_staff",
+        "bot.cli_queue",
+        "bot.cli_privacy",
+        "bot.cli_desk",
+    ):
         try:
             module = __import__(optional, fromlist=["register"])
         except ModuleNotFoundError as exc:
@@ -67,3 +73,7 @@ def main() -> None:
 
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,8 @@ import logging
 
 from bot.settings import Settings
 
+_FORMATTER = logging.Formatter()
+
 
 class RedactSecrets(logging.Filter):
     """Replace every occurrence of a secret in a log record with a placeholder."""
@@ -14,16 +16,26 @@ class RedactSecrets(logging.Filter):
         super().__init__()
         self._secrets = [s for s in secrets if s]
 
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[REDACTED]")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
-        """Redact the formatted message and drop the raw args."""
+        """Redact the formatted message, the traceback and the stack; drop the raw args."""
         if not self._secrets:
             return True
         message = record.getMessage()
-        redacted = message
-        for secret in self._secrets:
-            redacted = redacted.replace(secret, "[REDACTED]")
+        redacted = self._redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        # Exception texts carry URLs too (httpx: "... for url 'https://…/bot<TOKEN>/…'").
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._redact(record.stack_info)
         return True
 
 
@@ -39,7 +51,7 @@ def setup_logging(settings: Settings) -> None:
     if settings.webhook_secret:
         secrets.append(settings.webhook_secret.get_secret_value())
     redact = RedactSecrets(secrets)
-    for handler in root.handlers:
-        handler.addFilter(redact)
+    for existing in root.handlers:
+        existing.addFilter(redact)
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

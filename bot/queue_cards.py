@@ -29,12 +29,18 @@ def reason_text(item: QueueItem, language: str = "sv") -> str:
 
 def waited_text(item: QueueItem, language: str = "sv") -> str:
     """Return how long the escalation has waited: days and hours, and working hours."""
-    total_hours = int(item.waited.total_seconds() // 3600)
+    minutes = int(item.waited.total_seconds() // 60)
+    days, hours = divmod(minutes // 60, 24)
+    if days:
+        duration = f"{days} d {hours} h"
+    elif hours:
+        duration = f"{hours} h"
+    else:
+        duration = f"{minutes} min"
     return t(
         "q_waited",
         language,
-        days=total_hours // 24,
-        hours=total_hours % 24,
+        duration=duration,
         work=f"{item.waited_working_hours:.1f}".rstrip("0").rstrip("."),
     )
 

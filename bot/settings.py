@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     coordinator_chat_id: int | None = None
+    telegram_poll_timeout: int = Field(default=25, ge=0, le=50)
 
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_port: int = Field(default=5005, ge=1, le=65535)
@@ -52,6 +53,13 @@ class Settings(BaseSettings):
     routes_file: Path = PROJECT_ROOT / "db" / "seed_routes.yml"
     max_message_chars: int = Field(default=4000, gt=0)
     log_level: str = "INFO"
+
+    # Retention (days): closed enquiries' texts, Rasa tracker events, the audit trail, and
+    # processed Telegram updates / sent outbox texts. `lotsen purge` and the daily job apply them.
+    retention_enquiry_text_days: int = Field(default=730, ge=1)
+    retention_tracker_days: int = Field(default=90, ge=1)
+    retention_audit_days: int = Field(default=3650, ge=1)
+    retention_inbox_days: int = Field(default=30, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -405,6 +405,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Samordnaren har avslutat ärendet.",
         "en": "The coordinator has closed the enquiry.",
     },
+    "wf_rerouted": {
+        "sv": (
+            "Ärende {reference} är nu skickat till {department}. "
+            "De svarar inom {sla_days} arbetsdagar. Du får svaret här."
+        ),
+        "en": (
+            "Enquiry {reference} has now been sent to {department}. "
+            "They answer within {sla_days} working days. You will get the answer here."
+        ),
+    },
     "wf_already_handled": {
         "sv": "Det här ärendet är redan hanterat.",
         "en": "This enquiry has already been handled.",
@@ -444,8 +454,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "q_nobody": {"sv": "ingen än", "en": "nobody yet"},
     "q_no_guesses": {"sv": "inga", "en": "none"},
     "q_waited": {
-        "sv": "{days} d {hours} h ({work} arbetstimmar)",
-        "en": "{days} d {hours} h ({work} working hours)",
+        "sv": "{duration} ({work} arbetstimmar)",
+        "en": "{duration} ({work} working hours)",
     },
     "q_reason_unsure": {"sv": "osäker tolkning", "en": "uncertain interpretation"},
     "q_reason_out_of_scope": {"sv": "utanför kommunens område", "en": "outside the municipality"},
@@ -495,6 +505,15 @@ TEXTS: dict[str, dict[str, str]] = {
     "q_closed": {"sv": "Ärende {reference} är avslutat.", "en": "Enquiry {reference} is closed."},
     "q_pick_department": {"sv": "Välj förvaltning:", "en": "Choose a department:"},
     "q_pick_reason": {"sv": "Varför avslutas ärendet?", "en": "Why is it closed?"},
+    # --- privacy and retention (db/personal_data.py, bot/cli_privacy.py) -------------------
+    "q_reason_erasure": {
+        "sv": "begäran om radering av personuppgifter",
+        "en": "request to erase personal data",
+    },
+    "privacy_erasure_request": {
+        "sv": "Begäran om radering av personuppgifter",
+        "en": "Request to erase personal data",
+    },
 }
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -22,8 +23,25 @@ def _refuse_change(_mapper: Mapper[Any], _connection: Any, target: AuditEntry) -
     raise AppendOnlyError(f"audit_entry is append-only: row {target.id} cannot be changed")
 
 
+# The one exception: a bulk DELETE inside `retention_purge(session)` (db/retention.py removes
+# audit rows older than the audit retention period). Updates stay refused, always.
+_RETENTION_FLAG = "lotsen_audit_retention_purge"
+
+
+@contextmanager
+def retention_purge(session: OrmSession) -> Iterator[None]:
+    """Allow bulk deletes of audit rows in this session, only inside the block (retention)."""
+    session.info[_RETENTION_FLAG] = True
+    try:
+        yield
+    finally:
+        session.info.pop(_RETENTION_FLAG, None)
+
+
 def _refuse_bulk(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete):
+        return
+    if state.is_delete and state.session.info.get(_RETENTION_FLAG):
         return
     if any(m.class_ is AuditEntry for m in state.all_mappers):
         raise AppendOnlyError("audit_entry is append-only: bulk update/delete refused")

@@ -60,6 +60,7 @@ class EscalationReason(enum.StrEnum):
     NOT_HELPED = "not_helped"
     SLA = "sla"
     UNAVAILABLE = "unavailable"
+    ERASURE = "erasure"  # a request to erase personal data, for the coordinator to decide
 
 
 class StaffRole(enum.StrEnum):
@@ -311,6 +312,49 @@ class TrainingCandidate(SQLModel, table=True):
     reviewed_at: datetime | None = None
     reviewed_by: str | None = None
     accepted: bool | None = None
+
+
+class DeskAccount(SQLModel, table=True):
+    """A local desk login for a machine without Telegram; carries its own role and department."""
+
+    __tablename__ = "desk_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    password_hash: str = Field(sa_type=Text)
+    role: str = Field(max_length=16)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    disabled_at: datetime | None = None
+
+
+class DeskLoginToken(SQLModel, table=True):
+    """A one-time desk sign-in link sent through Telegram (only the token's hash is stored)."""
+
+    __tablename__ = "desk_login_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    telegram_user_id: int = Field(sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class DeskSession(SQLModel, table=True):
+    """A signed-in desk browser: the cookie holds a random id, the row holds its hash."""
+
+    __tablename__ = "desk_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    telegram_user_id: int | None = Field(default=None, sa_type=BigInteger)
+    account_id: int | None = Field(default=None, foreign_key="desk_account.id")
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    ended_at: datetime | None = None
 
 
 # Registers the append-only guard on AuditEntry (kept last: db.audit imports this module).

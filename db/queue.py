@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.callbacks import CLOSE_REASONS
+from bot.texts import t
 from bot.workflow_messages import closed_text
 from db import crud
 from db.models import (
@@ -28,6 +30,7 @@ from db.models import (
 from db.queue_facts import (
     QueueItem,
     association_language,
+    department_name,
     queue_item,
     staff_actor,
     staff_name,
@@ -278,6 +281,29 @@ def _annotate_pending_event(
             obj.detail = {**obj.detail, **note}
 
 
+def _tell_rerouted(*, session: Session, enquiry: Enquiry, department: Department) -> None:
+    """Queue a notice telling the association which department now has its enquiry."""
+    if enquiry.chat_id is None:
+        return
+    language = association_language(session=session, enquiry=enquiry)
+    municipality = crud.get_municipality(session=session)
+    hours = department.sla_hours or municipality.default_sla_hours
+    day_length = max(municipality.workday_end_hour - municipality.workday_start_hour, 1)
+    crud.enqueue_message(
+        session=session,
+        chat_id=enquiry.chat_id,
+        text=t(
+            "wf_rerouted",
+            language,
+            reference=enquiry.reference or f"#{enquiry.id}",
+            department=department_name(department, language) or department.key,
+            sla_days=math.ceil(hours / day_length),
+        ),
+        purpose="notice",
+        enquiry_id=enquiry.id,
+    )
+
+
 def route(
     *,
     session: Session,
@@ -312,6 +338,7 @@ def route(
     forwarded = forward_to_department(
         session=session, enquiry=enquiry, department=department, now=now
     )
+    _tell_rerouted(session=session, enquiry=enquiry, department=department)
     return RouteResult(
         enquiry=enquiry, department=department, forwarded=forwarded, candidate=candidate
     )

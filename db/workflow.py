@@ -197,7 +197,7 @@ def answer_enquiry(
         actor=actor,
         now=now,
         by="coordinator" if by_coordinator or department is None else department.key,
-        text=cleaned,
+        chars=len(cleaned),
     )
     if enquiry.chat_id is None:
         return None

@@ -260,8 +260,9 @@ def test_route_gives_fresh_deadline_training_candidate_and_forward(engine: Engin
         )
         enquiry_id = enquiry.id
     with session_scope(engine) as session:
-        enquiry = session.get(Enquiry, enquiry_id)
-        assert enquiry is not None
+        found = session.get(Enquiry, enquiry_id)
+        assert found is not None
+        enquiry = found
         assert enquiry.status == EnquiryStatus.FORWARDED
         assert enquiry.routed_at == MONDAY_9
         # Fresh deadline from Monday 09:00: 48 working hours = six working days later.
@@ -293,10 +294,14 @@ def test_route_gives_fresh_deadline_training_candidate_and_forward(engine: Engin
         assert rerouted.detail["previous_intent"] == "topic_bidrag"
         assert "first of" in rerouted.detail["training_choice"]
         assert events(session, enquiry)[-4:] == ["escalated", "claimed", "rerouted", "forwarded"]
+        [notice] = outbox(session, purpose="notice")
+        assert notice.chat_id == ASSOCIATION_CHAT
+        assert f"{enquiry.reference} är nu skickat till Tekniska förvaltningen" in notice.text
+        assert "6 arbetsdagar" in notice.text
 
 
 def test_route_to_unknown_department_changes_nothing(engine: Engine) -> None:
-    enquiry_id, escalation_id = _one_escalation(engine)
+    _, escalation_id = _one_escalation(engine)
     with session_scope(engine) as session:
         with pytest.raises(q.QueueError, match="Unknown department 'nope'"):
             q.route(
@@ -346,7 +351,10 @@ def test_training_export_contains_only_accepted_and_loads(engine: Engine, tmp_pa
             "no": "Det här är skräp",
             "fixed": "Hur bokar vi idrottshallen?",
         }
-        rows = {key: TrainingCandidate(text=value, intent="topic_parker") for key, value in texts.items()}
+        rows = {
+            key: TrainingCandidate(text=value, intent="topic_parker")
+            for key, value in texts.items()
+        }
         for row in rows.values():
             session.add(row)
         session.flush()
@@ -473,8 +481,8 @@ def test_cli_queue_flow(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped
     assert data["nlu"][0]["examples"] == "- Kan vi få bidrag?\n"
 
     with session_scope(engine) as session:
-        cards = outbox(session, purpose="notice")
-        assert len(cards) == 1  # the spam close told the association
+        notices = outbox(session, purpose="notice")
+        assert len(notices) == 2  # the reroute and the spam close told the association
         assert session.exec(select(Enquiry).where(Enquiry.status == "closed")).first()
 
 
@@ -506,3 +514,52 @@ def test_make_engine_new_process_view(sqlite_url: str) -> None:
             assert len(q.list_queue(session=session, now=MONDAY_9)) == 1
     finally:
         reader.dispose()
+
+
+def test_render_card_shows_what_the_coordinator_needs(engine: Engine) -> None:
+    from bot.queue_cards import close_picker, render_card, route_picker
+
+    with session_scope(engine) as session:
+        session.add(StaffMember(telegram_user_id=ALICE, name="Alice", role="coordinator"))
+        enquiry, escalation_id = escalated_enquiry(
+            session,
+            now=local(2026, 3, 12, 10),
+            association="Lilla Syföreningen",
+            reason=EscalationReason.HUMAN,
+        )
+        enquiry.guesses = [["kultur_fritid", 0.38], ["teknik", 0.41], ["okand", 0.05], ["x", 0.01]]
+        q.claim(session=session, escalation_id=escalation_id, staff_user_id=ALICE)
+        escalation = session.get(Escalation, escalation_id)
+        assert escalation is not None
+        text, keyboard = render_card(session=session, escalation=escalation, now=MONDAY_9)
+        assert text.splitlines()[:5] == [
+            f"Ärende {enquiry.reference} – vill prata med en människa",
+            "Förening: Lilla Syföreningen (hör sällan av sig)",
+            "Väntat: 3 d 23 h (15 arbetstimmar)",
+            "Förslag: Tekniska förvaltningen 41 %, Kultur- och fritidsförvaltningen 38 %, "
+            "okand 5 %",
+            "Tagen av: Alice",
+        ]
+        assert text.endswith(enquiry.text)
+        assert [b["callback_data"] for row in keyboard["inline_keyboard"] for b in row] == [
+            f"q:claim:{escalation_id}",
+            f"q:answer:{escalation_id}",
+            f"q:route:{escalation_id}",
+            f"q:close:{escalation_id}",
+        ]
+        fresh, _ = render_card(
+            session=session, escalation=escalation, now=local(2026, 3, 12, 10, 7), language="en"
+        )
+        assert "Waited: 7 min (0.1 working hours)" in fresh
+        picks = [
+            b["callback_data"]
+            for row in route_picker(session=session, escalation_id=escalation_id)["inline_keyboard"]
+            for b in row
+        ]
+        assert f"q:to:{escalation_id}:teknik" in picks and len(picks) >= 8
+        reasons = [
+            b["callback_data"]
+            for row in close_picker(escalation_id)["inline_keyboard"]
+            for b in row
+        ]
+        assert reasons[-1] == f"q:why:{escalation_id}:other" and len(reasons) == 5

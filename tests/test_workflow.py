@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -13,6 +14,7 @@ from db import crud
 from db.models import Enquiry, EnquiryStatus, Escalation, EscalationReason
 from db.session import make_engine, session_scope
 from db.workflow import (
+    SweepReport,
     WorkflowError,
     answer_enquiry,
     find_by_message,
@@ -56,15 +58,16 @@ def test_forward_with_department_chat_queues_message_with_buttons(engine: Engine
         enquiry_id = enquiry.id
     assert message is not None
     with session_scope(engine) as session:
-        enquiry = session.get(Enquiry, enquiry_id)
-        assert enquiry is not None
+        found = session.get(Enquiry, enquiry_id)
+        assert found is not None
+        enquiry = found
         assert enquiry.status == EnquiryStatus.FORWARDED
         assert enquiry.forwarded_at == MONDAY_9
         assert enquiry.forward_chat_id == DEPARTMENT_CHAT
         [sent] = outbox(session, purpose="forward")
         assert sent.chat_id == DEPARTMENT_CHAT
         assert sent.enquiry_id == enquiry_id
-        assert enquiry.reference in sent.text
+        assert str(enquiry.reference) in sent.text
         assert "Storåsa IF" in sent.text
         assert "aktivitetsstöd" in sent.text
         assert "Svara senast" in sent.text
@@ -102,8 +105,9 @@ def test_answer_is_relayed_with_feedback_buttons(engine: Engine) -> None:
         enquiry_id = enquiry.id
     assert message is not None
     with session_scope(engine) as session:
-        enquiry = session.get(Enquiry, enquiry_id)
-        assert enquiry is not None
+        found = session.get(Enquiry, enquiry_id)
+        assert found is not None
+        enquiry = found
         assert enquiry.status == EnquiryStatus.ANSWERED
         assert enquiry.answered_at == later
         assert enquiry.answer_text == "Ansök i e-tjänsten senast 15 april."
@@ -111,7 +115,7 @@ def test_answer_is_relayed_with_feedback_buttons(engine: Engine) -> None:
         assert enquiry.sla_due_at is None
         [sent] = outbox(session, purpose="answer")
         assert sent.chat_id == ASSOCIATION_CHAT
-        assert enquiry.reference in sent.text
+        assert str(enquiry.reference) in sent.text
         assert "Kultur- och fritidsförvaltningen" in sent.text
         assert "Ansök i e-tjänsten senast 15 april." in sent.text
         assert "Hjälpte svaret?" in sent.text
@@ -271,7 +275,7 @@ def test_deadlines_in_working_hours_reminder_then_escalation(engine: Engine) -> 
         assert enquiry.reminder_due_at == local(2026, 3, 16, 13)
         assert enquiry.sla_due_at == local(2026, 3, 16, 15)
 
-    def sweep(at):  # type: ignore[no-untyped-def]
+    def sweep(at: datetime) -> SweepReport:
         with session_scope(engine) as session:
             return sweep_deadlines(session=session, now=at, coordinator_chat_id=COORDINATOR_CHAT)
 
@@ -286,8 +290,9 @@ def test_deadlines_in_working_hours_reminder_then_escalation(engine: Engine) -> 
     assert sweep(local(2026, 3, 16, 15, 1)).summary() == "0 reminded, 0 escalated"
 
     with session_scope(engine) as session:
-        enquiry = session.get(Enquiry, enquiry_id)
-        assert enquiry is not None
+        found = session.get(Enquiry, enquiry_id)
+        assert found is not None
+        enquiry = found
         assert enquiry.status == EnquiryStatus.ESCALATED
         assert enquiry.reminded_at == local(2026, 3, 16, 13)
         [reminder] = outbox(session, purpose="reminder")
@@ -419,13 +424,14 @@ def test_malformed_callback_data_is_none(data: object) -> None:
 
 
 def test_callback_formatters_refuse_bad_input() -> None:
-    for bad in (
+    bad_calls: list[Callable[[], str]] = [
         lambda: callbacks.language("de"),
         lambda: callbacks.department_answer(0),
         lambda: callbacks.department_answer(10**12),
         lambda: callbacks.queue("nuke", 1),
         lambda: callbacks.route_to(1, "Bad Key"),
         lambda: callbacks.close_reason(1, "bored"),
-    ):
+    ]
+    for bad in bad_calls:
         with pytest.raises(ValueError):
             bad()

@@ -152,11 +152,13 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
     stop = stop or asyncio.Event()
     application = build_application(settings)
     async with application:
-        await application.start()
+        # post_init/post_shutdown are only called by PTB's run_polling/run_webhook, so here.
+        await post_init(application)
         svc = services_from(application)
         processor = InboxProcessor(application, svc.engine)
         runner: web.AppRunner | None = None
         try:
+            await application.start()
             if settings.telegram_mode == "webhook":
                 if not settings.webhook_url or not settings.webhook_secret:
                     raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
@@ -172,7 +174,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
                 await stop.wait()
             else:
                 poller = asyncio.get_running_loop().create_task(
-                    poll_forever(application, processor, stop)
+                    poll_forever(
+                        application, processor, stop, timeout=settings.telegram_poll_timeout
+                    )
                 )
                 await stop.wait()
                 poller.cancel()
@@ -181,7 +185,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
         finally:
             if runner is not None:
                 await runner.cleanup()
-            await application.stop()
+            if application.running:
+                await application.stop()
+            await post_shutdown(application)
 
 
 def services_from(application: Application[Any, Any, Any, Any, Any, Any]) -> Any:

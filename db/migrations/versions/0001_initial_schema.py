@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:53:52.295581
+Create Date: 2026-11-23 16:06:06.957165
 """
 
 from collections.abc import Sequence
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -62,6 +63,17 @@ def upgrade() -> None:
     with op.batch_alter_table("department", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_department_key"), ["key"], unique=True)
 
+    op.create_table(
+        "desk_login_token",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("telegram_user_id", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("used_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
+    )
     op.create_table(
         "inbox_update",
         sa.Column("update_id", sa.BigInteger(), nullable=False),
@@ -135,6 +147,22 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "desk_account",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("password_hash", sa.Text(), nullable=False),
+        sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("department_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("disabled_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["department_id"],
+            ["department.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("username"),
+    )
+    op.create_table(
         "route",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("intent", sa.String(length=128), nullable=False),
@@ -192,6 +220,24 @@ def upgrade() -> None:
             batch_op.f("ix_staff_member_telegram_user_id"), ["telegram_user_id"], unique=False
         )
 
+    op.create_table(
+        "desk_session",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("session_hash", sa.String(length=64), nullable=False),
+        sa.Column("telegram_user_id", sa.BigInteger(), nullable=True),
+        sa.Column("account_id", sa.Integer(), nullable=True),
+        sa.Column("csrf_token", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("last_seen_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("ended_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["desk_account.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("session_hash"),
+    )
     op.create_table(
         "enquiry",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -367,6 +413,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_enquiry_association_id"))
 
     op.drop_table("enquiry")
+    op.drop_table("desk_session")
     with op.batch_alter_table("staff_member", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_staff_member_telegram_user_id"))
 
@@ -377,6 +424,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_route_department_id"))
 
     op.drop_table("route")
+    op.drop_table("desk_account")
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contact_department_id"))
 
@@ -387,6 +435,7 @@ def downgrade() -> None:
     op.drop_table("association_user")
     op.drop_table("municipality")
     op.drop_table("inbox_update")
+    op.drop_table("desk_login_token")
     with op.batch_alter_table("department", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_department_key"))
 

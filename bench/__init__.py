@@ -1,0 +1,1 @@
+"""Lotsen's benchmarks: routing quality, latency, footprint and scaling (`python -m bench`)."""

@@ -1,0 +1,181 @@
+"""Routing quality of every approach on the same labelled lines, plus cross-validation."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.baselines import KeywordRouter, department_keywords, tfidf_baseline
+from bench.data import (
+    Example,
+    load_eval,
+    load_routes,
+    nlu_examples,
+    stratified_folds,
+    training_examples,
+)
+from bench.rasa_models import (
+    alternative_config,
+    decisions,
+    parse_with,
+    temp_dir,
+    threshold_for,
+    train_nlu,
+    write_nlu,
+)
+from bot.cli_nlu import decide_all
+from bot.evaluation import Metrics, predicted_label, score
+from bot.settings import PROJECT_ROOT, Settings
+
+FOLDS = 5
+METRICS = ("accuracy", "escalation_recall", "false_escalation_rate", "macro_f1")
+
+
+def metrics_dict(metrics: Metrics) -> dict[str, Any]:
+    """Return the figures of one scoring as plain JSON values."""
+    return {
+        "lines": metrics.total,
+        "in_scope": metrics.in_scope,
+        "out_of_scope": metrics.out_of_scope,
+        **{name: round(float(getattr(metrics, name)), 4) for name in METRICS},
+    }
+
+
+def cv_summary(
+    examples: Sequence[Example], folds: Sequence[int], predictions: Sequence[str]
+) -> dict[str, Any]:
+    """Return mean and standard deviation of each metric over the folds."""
+    per_fold = []
+    for fold in sorted(set(folds)):
+        pairs = [
+            (e.label, p) for e, f, p in zip(examples, folds, predictions, strict=True) if f == fold
+        ]
+        per_fold.append(score(pairs))
+    summary: dict[str, Any] = {"folds": len(per_fold), "lines": len(examples)}
+    for name in METRICS:
+        values = [float(getattr(m, name)) for m in per_fold]
+        summary[name] = round(statistics.fmean(values), 4)
+        summary[f"{name}_std"] = round(statistics.pstdev(values), 4)
+    return summary
+
+
+def _labels(decided: Sequence[tuple[str | None, bool]]) -> list[str]:
+    return [predicted_label(department, escalate) for department, escalate in decided]
+
+
+def _rasa_cv(
+    settings: Settings,
+    examples: Sequence[Example],
+    folds: Sequence[int],
+    routes: dict[str, str],
+    report: Callable[[str], None],
+) -> dict[str, Any]:
+    """Train the shipped pipeline once per fold and route the held-out examples."""
+    held = {(e.intent, e.text) for e in examples}
+    always = [(i, t) for i, t in nlu_examples(PROJECT_ROOT / "nlu") if (i, t) not in held]
+    threshold = threshold_for(PROJECT_ROOT / "config.yml")
+    predictions = [""] * len(examples)
+    seconds = []
+    for fold in range(FOLDS):
+        report(f"rasa cross-validation: fold {fold + 1}/{FOLDS}")
+        train = always + [
+            (e.intent, e.text) for e, f in zip(examples, folds, strict=True) if f != fold
+        ]
+        test = [i for i, f in enumerate(folds) if f == fold]
+        with temp_dir() as tmp:
+            folder = Path(tmp)
+            write_nlu(train, folder / "train.yml")
+            model = train_nlu(settings, PROJECT_ROOT / "config.yml", folder / "train.yml", folder)
+            seconds.append(model.seconds)
+            parses = parse_with(settings, model.path, [examples[i].text for i in test])
+        for i, label in zip(test, _labels(decisions(parses, routes, threshold)), strict=True):
+            predictions[i] = label
+    summary = cv_summary(examples, folds, predictions)
+    summary["train_seconds_mean"] = round(statistics.fmean(seconds), 1)
+    return summary
+
+
+def baseline_quality(
+    settings: Settings,
+    *,
+    eval_path: Path,
+    smoke: bool,
+    rasa_cv: bool,
+    report: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Score the keyword and TF-IDF baselines, and (full mode) the alternative pipeline."""
+    routes = load_routes(settings.routes_file)
+    train = training_examples(PROJECT_ROOT / "nlu", routes)
+    evaluation = load_eval(eval_path)
+    seen = {e.text.strip().lower() for e in train}
+    folds = stratified_folds(train, FOLDS)
+    expected = [e.label for e in evaluation]
+    texts = [e.text for e in evaluation]
+    results: dict[str, Any] = {
+        "eval_file": str(eval_path),
+        "eval_lines": len(evaluation),
+        "train_lines": len(train),
+        "eval_lines_also_in_training": sum(e.text.strip().lower() in seen for e in evaluation),
+    }
+
+    report("quality: keyword baseline")
+    router = KeywordRouter(department_keywords(settings.municipality_file))
+    results["keyword"] = {
+        "eval": metrics_dict(score(list(zip(expected, map(router.predict, texts), strict=True)))),
+        "cv": cv_summary(train, folds, [router.predict(e.text) for e in train]),
+    }
+
+    report("quality: TF-IDF + logistic regression")
+    tfidf = tfidf_baseline(settings, [(e.text, e.label) for e in train], folds, texts)
+    results["tfidf"] = {
+        "eval": metrics_dict(score(list(zip(expected, tfidf.eval_predictions, strict=True)))),
+        "cv": cv_summary(train, folds, tfidf.cv_predictions),
+        "threshold": tfidf.threshold,
+        "fit_seconds": round(tfidf.fit_seconds, 3),
+    }
+
+    if rasa_cv and not smoke:
+        results["rasa_cv"] = _rasa_cv(settings, train, folds, routes, report)
+    else:
+        results["rasa_cv"] = {"skipped": "expensive (5 trainings); run with --rasa-cv"}
+
+    alternative = alternative_config()
+    if smoke:
+        results["rasa_alt"] = {"skipped": "smoke mode"}
+    elif alternative is None:
+        results["rasa_alt"] = {"skipped": "nlu/EVALUATION.md names no alternative pipeline"}
+    else:
+        report(f"quality: alternative pipeline {alternative.name} (training)")
+        with temp_dir() as tmp:
+            model = train_nlu(settings, alternative, PROJECT_ROOT / "nlu", Path(tmp))
+            parses = parse_with(settings, model.path, texts)
+        alt = _labels(decisions(parses, routes, threshold_for(alternative)))
+        results["rasa_alt"] = {
+            "config": str(alternative.relative_to(PROJECT_ROOT)),
+            "eval": metrics_dict(score(list(zip(expected, alt, strict=True)))),
+            "train_seconds": round(model.seconds, 1),
+        }
+    return results
+
+
+@dataclass
+class LiveQuality:
+    """The shipped pipeline's figures, and the eval texts it turns into enquiries."""
+
+    results: dict[str, Any] = field(default_factory=dict)
+    enquiry_texts: list[str] = field(default_factory=list)
+
+
+def live_quality(settings: Settings, *, eval_path: Path) -> LiveQuality:
+    """Score the shipped Rasa pipeline exactly as the bot decides (`decide_all`)."""
+    evaluation = load_eval(eval_path)
+    decided = decide_all(settings, [e.text for e in evaluation])
+    predicted = [predicted_label(d["department"], d["escalate"]) for d in decided]
+    pairs = list(zip([e.label for e in evaluation], predicted, strict=True))
+    return LiveQuality(
+        {"eval": metrics_dict(score(pairs))},
+        [d["text"] for d in decided if d["escalate"] or d["department"]],
+    )

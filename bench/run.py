@@ -1,0 +1,132 @@
+"""Run every benchmark in order and collect the results in one dictionary."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.data import DEFAULT_EVAL
+from bench.footprint import training_seconds
+from bench.latency import LoadPlan, run_load
+from bench.quality import baseline_quality, live_quality
+from bench.report import targets
+from bench.stack import Stack, fresh_postgres, own_stack
+from bot.settings import Settings
+
+FULL_PLAN = LoadPlan(
+    levels={1: 30, 10: 10, 50: 4, 200: 2},
+    scaling_users=10,
+    scaling_per_user=5,
+    history_factors=(1, 10, 100),
+)
+SMOKE_PLAN = LoadPlan(
+    levels={1: 3, 5: 2}, scaling_users=2, scaling_per_user=2, history_factors=(1, 10)
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to run."""
+
+    smoke: bool = False
+    eval_path: Path = DEFAULT_EVAL
+    postgres_url: str | None = None
+    train: bool = False
+    rasa_cv: bool = False
+
+
+def _machine() -> str:
+    return f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def _backend(
+    stack: Stack,
+    texts: list[str],
+    plan: LoadPlan,
+    *,
+    history: bool,
+    report: Callable[[str], None],
+) -> dict[str, Any]:
+    load = asyncio.run(run_load(stack.settings, texts, plan, history=history, report=report))
+    cold = load.setdefault("cold_start", {})
+    cold["stack_ready_s"] = stack.ready_seconds
+    first = cold.get("bot_start_to_first_answer_s")
+    cold["total_s"] = (
+        round(stack.ready_seconds + first, 1)
+        if stack.ready_seconds is not None and first is not None
+        else None
+    )
+    return load
+
+
+def run_all(
+    options: Options,
+    *,
+    running: Settings | None = None,
+    report: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run the benchmarks; with `running`, use that stack (no cold start, no history seeding)."""
+    plan = SMOKE_PLAN if options.smoke else FULL_PLAN
+    results: dict[str, Any] = {
+        "mode": "smoke" if options.smoke else "full",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "plan": {"levels": plan.levels, "history_factors": list(plan.history_factors)},
+        "backends": {},
+    }
+    started = time.perf_counter()
+    base_settings = running or Settings(_env_file=None)
+    quality = baseline_quality(
+        base_settings,
+        eval_path=options.eval_path,
+        smoke=options.smoke,
+        rasa_cv=options.rasa_cv,
+        report=report,
+    )
+    if options.train and not options.smoke:
+        report("training: lotsen train --force (into a temporary folder)")
+        results["training"] = {"seconds": training_seconds(base_settings)}
+    else:
+        results["training"] = {"skipped": "full mode with --train only"}
+
+    with ExitStack() as stacks:
+        folder = Path(stacks.enter_context(tempfile.TemporaryDirectory(prefix="lotsen-bench-")))
+        if running is not None:
+            stack = Stack(running, "sqlite", None)
+        else:
+            report("starting the action server and Rasa on SQLite …")
+            stack = stacks.enter_context(own_stack(folder / "sqlite"))
+        report("load: cold start, then quality of the shipped pipeline")
+        live = live_quality(stack.settings, eval_path=options.eval_path)
+        quality["rasa"] = live.results
+        results["quality"] = quality
+        texts = live.enquiry_texts or [options.eval_path.name]
+        results["backends"][stack.backend] = _backend(
+            stack, texts, plan, history=running is None, report=report
+        )
+
+    if options.postgres_url and running is None:
+        with ExitStack() as stacks:
+            folder = Path(stacks.enter_context(tempfile.TemporaryDirectory(prefix="lotsen-bench-")))
+            url = stacks.enter_context(fresh_postgres(options.postgres_url))
+            report("starting the action server and Rasa on PostgreSQL …")
+            stack = stacks.enter_context(own_stack(folder / "pg", database_url=url))
+            results["backends"]["postgresql"] = _backend(
+                stack, texts, plan, history=True, report=report
+            )
+    else:
+        results["backends"]["postgresql"] = {
+            "skipped": "no --postgres URL" if running is None else "using a running stack"
+        }
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results["targets"] = targets(results)
+    return results

@@ -1,0 +1,50 @@
+"""An inbound rate limit per user: a token bucket, with one polite notice per flood."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+    notified: bool = False
+
+
+@dataclass
+class RateLimiter:
+    """Allow `burst` messages at once and `rate` messages per second after that, per user."""
+
+    rate: float = 0.5
+    burst: int = 6
+    clock: Callable[[], float] = time.monotonic
+    max_users: int = 100_000
+    _buckets: dict[int, _Bucket] = field(default_factory=dict)
+
+    def check(self, user_id: int) -> str:
+        """Return "ok", "notify" (first refusal of a flood) or "drop" (further refusals)."""
+        now = self.clock()
+        bucket = self._buckets.get(user_id)
+        if bucket is None:
+            if len(self._buckets) >= self.max_users:
+                self._forget_idle(now)
+            bucket = _Bucket(tokens=float(self.burst), updated=now)
+            self._buckets[user_id] = bucket
+        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            bucket.notified = False
+            return "ok"
+        if bucket.notified:
+            return "drop"
+        bucket.notified = True
+        return "notify"
+
+    def _forget_idle(self, now: float) -> None:
+        full_after = self.burst / self.rate if self.rate > 0 else float("inf")
+        for user_id in [u for u, b in self._buckets.items() if now - b.updated > full_after]:
+            del self._buckets[user_id]

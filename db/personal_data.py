@@ -1,0 +1,411 @@
+"""A user's personal data: export everything held, request erasure, and carry it out.
+
+Erasure is never silent: `request_erasure` puts a task in the coordinator's queue, and only
+`erase_user` (run by the coordinator or an admin once decided) changes anything. Enquiries
+are public records, so their rows stay; their texts are replaced by the "[gallrad]" marker.
+
+Pseudonymous id: an erased association user keeps its row (enquiry statistics), but its
+`telegram_user_id` becomes minus the row id (e.g. -17). Telegram user ids are positive, so the
+pseudonym never clashes with a real user and stays unique; if the person writes again, the bot
+sees a new user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, SQLModel, col, select
+
+from bot.privacy import clean_text, mask_personal_data
+from bot.texts import t
+from db import crud
+from db.audit import jsonable, record
+from db.models import (
+    OPEN_STATUSES,
+    Association,
+    AssociationUser,
+    Enquiry,
+    EnquiryEvent,
+    EnquiryStatus,
+    Escalation,
+    EscalationReason,
+    EventKind,
+    InboxUpdate,
+    OutboxMessage,
+    TrainingCandidate,
+    utcnow,
+)
+from db.retention import PURGED, anonymise_enquiry
+
+ERASURE_RESOLUTION = "erased"
+
+
+class UnknownUser(LookupError):
+    """No data is held about this Telegram user id."""
+
+
+def parse_telegram_user_id(value: str) -> int:
+    """Return a Telegram user id from text (a whole number ≥ 0), or raise ValueError."""
+    text = value.strip()
+    if not text.isdigit():
+        raise ValueError(f"{value!r} is not a Telegram user id (a positive whole number).")
+    number = int(text)
+    if number >= 2**63:
+        raise ValueError(f"{value!r} is too large for a Telegram user id.")
+    return number
+
+
+def _row(model: SQLModel | None) -> dict[str, Any] | None:
+    """Return a model row as JSON-friendly data."""
+    return jsonable(model.model_dump()) if model is not None else None
+
+
+def update_sender_ids(payload: dict[str, Any]) -> set[int]:
+    """Return the ids of the users who sent a Telegram update (from.id of its parts)."""
+    ids: set[int] = set()
+    for part in payload.values():
+        if isinstance(part, dict):
+            sender = part.get("from")
+            if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+                ids.add(sender["id"])
+    return ids
+
+
+def _inbox_from(*, session: Session, telegram_user_id: int) -> list[InboxUpdate]:
+    """Return the stored Telegram updates sent by the user (kept only a few weeks)."""
+    return [
+        row
+        for row in session.exec(select(InboxUpdate).order_by(col(InboxUpdate.update_id)))
+        if telegram_user_id in update_sender_ids(row.payload or {})
+    ]
+
+
+def find_user(*, session: Session, telegram_user_id: int) -> AssociationUser | None:
+    """Return the association user with this Telegram id, or None."""
+    return session.exec(
+        select(AssociationUser).where(AssociationUser.telegram_user_id == telegram_user_id)
+    ).first()
+
+
+def _enquiries(*, session: Session, user: AssociationUser) -> list[Enquiry]:
+    return list(
+        session.exec(
+            select(Enquiry).where(Enquiry.user_id == user.id).order_by(col(Enquiry.id))
+        ).all()
+    )
+
+
+def _chat_ids(user: AssociationUser | None, telegram_user_id: int) -> set[int]:
+    """Return the chats that are the user's own (the private chat has the user's id)."""
+    chats = {telegram_user_id}
+    if user is not None and user.chat_id is not None:
+        chats.add(user.chat_id)
+    return chats
+
+
+def export_user(
+    *,
+    session: Session,
+    telegram_user_id: int,
+    tracker_url: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Return everything held about a Telegram user as JSON-friendly data."""
+    user = find_user(session=session, telegram_user_id=telegram_user_id)
+    roles = crud.staff_roles(session=session, telegram_user_id=telegram_user_id)
+    inbox = _inbox_from(session=session, telegram_user_id=telegram_user_id)
+    if user is None and not roles and not inbox:
+        raise UnknownUser(f"No data is held about Telegram user {telegram_user_id}.")
+    association = (
+        session.get(Association, user.association_id)
+        if user is not None and user.association_id is not None
+        else None
+    )
+    enquiries = _enquiries(session=session, user=user) if user is not None else []
+    chats = _chat_ids(user, telegram_user_id)
+    outbox = session.exec(
+        select(OutboxMessage)
+        .where(col(OutboxMessage.chat_id).in_(chats))
+        .order_by(col(OutboxMessage.id))
+    ).all()
+    data: dict[str, Any] = {
+        "exported_at": (now or utcnow()).isoformat(),
+        "telegram_user_id": telegram_user_id,
+        "association_user": _row(user),
+        "association": _row(association),
+        "enquiries": [_enquiry_export(session=session, enquiry=e) for e in enquiries],
+        "staff_roles": [_row(member) for member in roles],
+        "inbox_updates": [_row(row) for row in inbox],
+        "outbox_messages": [_row(row) for row in outbox],
+        "tracker_events": None,
+    }
+    if tracker_url is not None:
+        from db.tracker_events import tracker_store, user_events
+
+        with tracker_store(tracker_url) as connection:
+            data["tracker_events"] = (
+                user_events(connection, telegram_user_id) if connection is not None else []
+            )
+    return data
+
+
+def _enquiry_export(*, session: Session, enquiry: Enquiry) -> dict[str, Any]:
+    """Return one enquiry with its history and queue entries."""
+    row = _row(enquiry) or {}
+    row["events"] = [
+        _row(event)
+        for event in session.exec(
+            select(EnquiryEvent)
+            .where(EnquiryEvent.enquiry_id == enquiry.id)
+            .order_by(col(EnquiryEvent.at), col(EnquiryEvent.id))
+        )
+    ]
+    row["escalations"] = [
+        _row(escalation)
+        for escalation in session.exec(
+            select(Escalation)
+            .where(Escalation.enquiry_id == enquiry.id)
+            .order_by(col(Escalation.id))
+        )
+    ]
+    return row
+
+
+def _open_erasure(*, session: Session, user: AssociationUser) -> Escalation | None:
+    """Return the user's open erasure request in the queue, if there is one."""
+    return session.exec(
+        select(Escalation)
+        .join(Enquiry, col(Enquiry.id) == Escalation.enquiry_id)
+        .where(
+            Enquiry.user_id == user.id,
+            Escalation.reason == EscalationReason.ERASURE,
+            col(Escalation.resolved_at).is_(None),
+        )
+    ).first()
+
+
+@dataclass
+class ErasureRequest:
+    """An erasure request in the coordinator's queue."""
+
+    enquiry: Enquiry
+    escalation: Escalation
+    created: bool
+
+
+def request_erasure(
+    *,
+    session: Session,
+    telegram_user_id: int,
+    actor: str,
+    note: str | None = None,
+    coordinator_chat_id: int | None = None,
+    now: datetime | None = None,
+) -> ErasureRequest:
+    """Put a request to erase the user's data in the coordinator's queue (once while open)."""
+    from db.workflow import notify_coordinator
+
+    now = now or utcnow()
+    user = find_user(session=session, telegram_user_id=telegram_user_id)
+    if user is None:
+        raise UnknownUser(f"No association user with Telegram id {telegram_user_id}.")
+    existing = _open_erasure(session=session, user=user)
+    if existing is not None:
+        enquiry = session.get(Enquiry, existing.enquiry_id)
+        assert enquiry is not None
+        return ErasureRequest(enquiry=enquiry, escalation=existing, created=False)
+    text = t("privacy_erasure_request", "sv")
+    cleaned = mask_personal_data(clean_text(note or ""))
+    if cleaned:
+        text = f"{text}\n{cleaned}"
+    enquiry, _ = crud.create_enquiry(
+        session=session, text=text, language=user.language, user=user, now=now
+    )
+    escalation = crud.escalate_enquiry(
+        session=session, enquiry=enquiry, reason=EscalationReason.ERASURE, actor=actor, now=now
+    )
+    notify_coordinator(
+        session=session, escalation=escalation, coordinator_chat_id=coordinator_chat_id, now=now
+    )
+    return ErasureRequest(enquiry=enquiry, escalation=escalation, created=True)
+
+
+@dataclass
+class ErasureReport:
+    """What an erasure changed, counted per kind of data."""
+
+    user_row_id: int
+    pseudonym: int
+    counts: dict[str, int] = field(default_factory=dict)
+    open_references: list[str] = field(default_factory=list)
+    staff_roles_kept: int = 0
+    tracker_store: str = "not checked"
+
+    def lines(self) -> list[str]:
+        """Return the report as readable English lines."""
+        lines = [f"Erased association user #{self.user_row_id} (now id {self.pseudonym}):"]
+        lines += [f"  {name.replace('_', ' ')}: {count}" for name, count in self.counts.items()]
+        lines.append(f"  tracker store: {self.tracker_store}")
+        if self.open_references:
+            lines.append("  Note: still open, now without text: " + ", ".join(self.open_references))
+        if self.staff_roles_kept:
+            lines.append(
+                f"  Note: {self.staff_roles_kept} staff role(s) kept; "
+                "remove them with `lotsen staff remove` if they should go too."
+            )
+        return lines
+
+
+def erase_user(
+    *,
+    session: Session,
+    telegram_user_id: int,
+    actor: str,
+    tracker_url: str | None = None,
+    now: datetime | None = None,
+) -> ErasureReport:
+    """Erase a user's personal data, keeping enquiry rows (public records) without their texts."""
+    now = now or utcnow()
+    user = find_user(session=session, telegram_user_id=telegram_user_id)
+    if user is None:
+        raise UnknownUser(f"No association user with Telegram id {telegram_user_id}.")
+    assert user.id is not None
+    chats = _chat_ids(user, telegram_user_id)
+    enquiries = _enquiries(session=session, user=user)
+    erasure_requests = {
+        e.enquiry_id
+        for e in session.exec(
+            select(Escalation).where(
+                col(Escalation.enquiry_id).in_([q.id for q in enquiries]),
+                Escalation.reason == EscalationReason.ERASURE,
+            )
+        )
+    }
+    counts = {
+        "enquiries_anonymised": 0,
+        "erasure_requests_closed": 0,
+        "training_candidates_redacted": 0,
+        "inbox_updates_deleted": 0,
+        "outbox_messages_deleted": 0,
+        "outbox_texts_redacted": 0,
+        "tracker_events_deleted": 0,
+    }
+    tracker_state = "not checked"
+    if tracker_url is not None:
+        # First, before this session writes: on SQLite the tracker store may share the file.
+        from db.tracker_events import delete_user_events, tracker_store
+
+        with tracker_store(tracker_url) as connection:
+            tracker_state = "no events table yet" if connection is None else "checked"
+            if connection is not None:
+                counts["tracker_events_deleted"] = delete_user_events(connection, telegram_user_id)
+    open_references: list[str] = []
+    for enquiry in enquiries:
+        if enquiry.id in erasure_requests:
+            counts["erasure_requests_closed"] += _close_request(
+                session=session, enquiry=enquiry, actor=actor, now=now
+            )
+        else:
+            anonymise_enquiry(session=session, enquiry=enquiry)
+            counts["enquiries_anonymised"] += 1
+            if enquiry.status in OPEN_STATUSES:
+                open_references.append(enquiry.reference or f"#{enquiry.id}")
+        enquiry.chat_id = None
+        enquiry.message_key = None  # tg:<chat>:<message>: holds the private chat id
+    for candidate in session.exec(
+        select(TrainingCandidate).where(
+            col(TrainingCandidate.enquiry_id).in_([q.id for q in enquiries])
+        )
+    ):
+        candidate.text = PURGED
+        candidate.accepted = False
+        candidate.reviewed_at = now
+        candidate.reviewed_by = "erasure"
+        counts["training_candidates_redacted"] += 1
+    for row in _inbox_from(session=session, telegram_user_id=telegram_user_id):
+        session.delete(row)
+        counts["inbox_updates_deleted"] += 1
+    pseudonym = -user.id
+    _erase_outbox(
+        session=session, chats=chats, enquiries=enquiries, pseudonym=pseudonym, counts=counts
+    )
+    user.telegram_user_id = pseudonym
+    user.chat_id = None
+    user.awaiting = None
+    report = ErasureReport(
+        user_row_id=user.id,
+        pseudonym=pseudonym,
+        counts=counts,
+        open_references=open_references,
+        staff_roles_kept=len(crud.staff_roles(session=session, telegram_user_id=telegram_user_id)),
+        tracker_store=tracker_state,
+    )
+    # The audit row names the pseudonym only: the erased Telegram id is not written anywhere.
+    record(
+        session=session,
+        actor=actor,
+        entity="association_user",
+        key=f"user#{user.id}",
+        action="erase",
+        before=None,
+        after={"telegram_user_id": pseudonym, **counts},
+        now=now,
+    )
+    session.flush()
+    return report
+
+
+def _close_request(*, session: Session, enquiry: Enquiry, actor: str, now: datetime) -> int:
+    """Resolve an open erasure request as carried out; return 1 if it was open."""
+    open_ones = session.exec(
+        select(Escalation).where(
+            Escalation.enquiry_id == enquiry.id, col(Escalation.resolved_at).is_(None)
+        )
+    ).all()
+    for escalation in open_ones:
+        escalation.resolved_at = now
+        escalation.resolution = ERASURE_RESOLUTION
+    if enquiry.status == EnquiryStatus.CLOSED:
+        return 0
+    enquiry.status = EnquiryStatus.CLOSED
+    enquiry.closed_at = now
+    enquiry.updated_at = now
+    crud.add_event(
+        session=session,
+        enquiry=enquiry,
+        kind=EventKind.CLOSED,
+        actor=actor,
+        now=now,
+        reason=ERASURE_RESOLUTION,
+    )
+    return 1
+
+
+def _erase_outbox(
+    *,
+    session: Session,
+    chats: set[int],
+    enquiries: list[Enquiry],
+    pseudonym: int,
+    counts: dict[str, int],
+) -> None:
+    """Delete unsent messages to the user; redact sent ones and those about their enquiries."""
+    enquiry_ids = [q.id for q in enquiries]
+    rows = session.exec(
+        select(OutboxMessage).where(
+            col(OutboxMessage.chat_id).in_(chats) | col(OutboxMessage.enquiry_id).in_(enquiry_ids)
+        )
+    ).all()
+    for message in rows:
+        to_user = message.chat_id in chats
+        if to_user and message.sent_at is None:
+            session.delete(message)
+            counts["outbox_messages_deleted"] += 1
+            continue
+        if to_user:
+            message.chat_id = pseudonym
+        if message.sent_at is not None and message.text != PURGED:
+            message.text = PURGED
+            counts["outbox_texts_redacted"] += 1

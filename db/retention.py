@@ -1,0 +1,278 @@
+"""Retention (gallring): personal data is kept only as long as the settings say, then removed.
+
+Enquiries are public records: a closed enquiry's texts are replaced by the marker "[gallrad]"
+but the row, reference, department, timestamps and history stay (statistics and public-records
+duty). Processed Telegram updates are deleted; sent outbox messages lose their text; audit
+rows older than the audit retention are deleted (the only way they are ever deleted); Rasa
+tracker events older than the tracker retention are deleted from the tracker store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from db.audit import record, retention_purge
+from db.models import (
+    AuditEntry,
+    Enquiry,
+    EnquiryEvent,
+    EnquiryStatus,
+    InboxUpdate,
+    OutboxMessage,
+    TrainingCandidate,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PURGED = "[gallrad]"
+RETENTION_ACTOR = "retention"
+
+
+class RetentionSettings(Protocol):
+    """The retention periods in days (bot.settings.Settings has them)."""
+
+    @property
+    def retention_enquiry_text_days(self) -> int: ...
+
+    @property
+    def retention_tracker_days(self) -> int: ...
+
+    @property
+    def retention_audit_days(self) -> int: ...
+
+    @property
+    def retention_inbox_days(self) -> int: ...
+
+
+@dataclass
+class PurgeReport:
+    """What a purge did (or, in a dry run, would do), counted per kind of data."""
+
+    now: datetime
+    dry_run: bool = False
+    enquiries_anonymised: int = 0
+    training_candidates_redacted: int = 0
+    inbox_updates_deleted: int = 0
+    outbox_texts_redacted: int = 0
+    audit_entries_deleted: int = 0
+    tracker_events_deleted: int = 0
+    tracker_store: str = "not checked"
+    cutoffs: dict[str, datetime] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """Return the counts per kind of data."""
+        return {
+            "enquiries_anonymised": self.enquiries_anonymised,
+            "training_candidates_redacted": self.training_candidates_redacted,
+            "inbox_updates_deleted": self.inbox_updates_deleted,
+            "outbox_texts_redacted": self.outbox_texts_redacted,
+            "audit_entries_deleted": self.audit_entries_deleted,
+            "tracker_events_deleted": self.tracker_events_deleted,
+        }
+
+    @property
+    def total(self) -> int:
+        """Return how many rows were (or would be) changed in all."""
+        return sum(self.counts().values())
+
+    def lines(self) -> list[str]:
+        """Return the report as readable English lines (for the CLI and logs)."""
+        head = "Dry run, nothing changed. Would purge:" if self.dry_run else "Purged:"
+        lines = [head]
+        lines += [f"  {name.replace('_', ' ')}: {count}" for name, count in self.counts().items()]
+        lines.append(f"  tracker store: {self.tracker_store}")
+        lines += [f"  cutoff {name}: {moment.isoformat()}" for name, moment in self.cutoffs.items()]
+        return lines
+
+
+def _redact_detail(detail: dict[str, object]) -> dict[str, object] | None:
+    """Return the event detail with free text replaced, or None when it holds none."""
+    if "text" not in detail or detail["text"] == PURGED:
+        return None
+    return {**detail, "text": PURGED}
+
+
+def anonymise_enquiry(*, session: Session, enquiry: Enquiry) -> None:
+    """Replace an enquiry's free texts (question, answer, answer in history) with the marker."""
+    enquiry.text = PURGED
+    if enquiry.answer_text is not None:
+        enquiry.answer_text = PURGED
+    for event in session.exec(select(EnquiryEvent).where(EnquiryEvent.enquiry_id == enquiry.id)):
+        redacted = _redact_detail(event.detail or {})
+        if redacted is not None:
+            event.detail = redacted
+
+
+def _expired_enquiries(*, session: Session, cutoff: datetime) -> list[Enquiry]:
+    """Return closed enquiries closed before the cutoff whose texts are still there."""
+    closed_at = func.coalesce(col(Enquiry.closed_at), col(Enquiry.updated_at))
+    return list(
+        session.exec(
+            select(Enquiry).where(
+                Enquiry.status == EnquiryStatus.CLOSED,
+                closed_at < cutoff,
+                (col(Enquiry.text) != PURGED)
+                | (col(Enquiry.answer_text).is_not(None) & (col(Enquiry.answer_text) != PURGED)),
+            )
+        ).all()
+    )
+
+
+def _candidates_to_redact(
+    *, session: Session, enquiry_ids: Iterable[int | None]
+) -> list[TrainingCandidate]:
+    """Return the not-accepted training candidates of these enquiries that still hold text."""
+    ids = [i for i in enquiry_ids if i is not None]
+    if not ids:
+        return []
+    return list(
+        session.exec(
+            select(TrainingCandidate).where(
+                col(TrainingCandidate.enquiry_id).in_(ids),
+                col(TrainingCandidate.accepted).is_not(True),
+                TrainingCandidate.text != PURGED,
+            )
+        ).all()
+    )
+
+
+def _count(session: Session, query: SelectOfScalar[int]) -> int:
+    return int(session.exec(query).one())
+
+
+def purge(
+    *,
+    session: Session,
+    retention: RetentionSettings,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    tracker_url: str | None = None,
+) -> PurgeReport:
+    """Apply the retention periods; idempotent (a second run finds nothing to do)."""
+    now = now or utcnow()
+    report = PurgeReport(now=now, dry_run=dry_run)
+    enquiry_cutoff = now - timedelta(days=retention.retention_enquiry_text_days)
+    inbox_cutoff = now - timedelta(days=retention.retention_inbox_days)
+    audit_cutoff = now - timedelta(days=retention.retention_audit_days)
+    tracker_cutoff = now - timedelta(days=retention.retention_tracker_days)
+    report.cutoffs = {
+        "enquiry texts": enquiry_cutoff,
+        "inbox and outbox": inbox_cutoff,
+        "audit": audit_cutoff,
+        "tracker": tracker_cutoff,
+    }
+
+    # Closed enquiries: anonymise, keep the rows. Training candidates that were not accepted
+    # into the training data go with them (accepted ones are reviewed training examples).
+    enquiries = _expired_enquiries(session=session, cutoff=enquiry_cutoff)
+    candidates = _candidates_to_redact(session=session, enquiry_ids=(e.id for e in enquiries))
+    report.enquiries_anonymised = len(enquiries)
+    report.training_candidates_redacted = len(candidates)
+
+    inbox_expired = (
+        col(InboxUpdate.processed_at).is_not(None),
+        col(InboxUpdate.processed_at) < inbox_cutoff,
+    )
+    outbox_expired = (
+        col(OutboxMessage.sent_at).is_not(None),
+        col(OutboxMessage.sent_at) < inbox_cutoff,
+        col(OutboxMessage.text) != PURGED,
+    )
+    audit_expired = col(AuditEntry.at) < audit_cutoff
+    report.inbox_updates_deleted = _count(
+        session, select(func.count()).select_from(InboxUpdate).where(*inbox_expired)
+    )
+    report.outbox_texts_redacted = _count(
+        session, select(func.count()).select_from(OutboxMessage).where(*outbox_expired)
+    )
+    report.audit_entries_deleted = _count(
+        session, select(func.count()).select_from(AuditEntry).where(audit_expired)
+    )
+
+    # The tracker store first: on SQLite it may share the file, so before this session writes.
+    if tracker_url is not None:
+        _purge_tracker(report, tracker_url=tracker_url, cutoff=tracker_cutoff, dry_run=dry_run)
+
+    if not dry_run:
+        for enquiry in enquiries:
+            anonymise_enquiry(session=session, enquiry=enquiry)
+        for candidate in candidates:
+            candidate.text = PURGED
+            if candidate.reviewed_at is None:
+                candidate.accepted = False
+                candidate.reviewed_at = now
+                candidate.reviewed_by = RETENTION_ACTOR
+        session.exec(delete(InboxUpdate).where(*inbox_expired))
+        session.exec(update(OutboxMessage).where(*outbox_expired).values(text=PURGED))
+        with retention_purge(session):
+            session.exec(delete(AuditEntry).where(audit_expired))
+
+    if not dry_run and report.total:
+        # The purge itself is recorded (gallring is documented), after the audit cutoff.
+        record(
+            session=session,
+            actor=RETENTION_ACTOR,
+            entity="retention",
+            key=now.date().isoformat(),
+            action="purge",
+            before=None,
+            after={**report.counts(), "cutoffs": report.cutoffs},
+            now=now,
+        )
+    session.flush()
+    return report
+
+
+def _purge_tracker(
+    report: PurgeReport, *, tracker_url: str, cutoff: datetime, dry_run: bool
+) -> None:
+    """Delete Rasa tracker events before the cutoff (nothing when the store has no table)."""
+    from db.tracker_events import events_before, tracker_store
+
+    with tracker_store(tracker_url) as connection:
+        if connection is None:
+            report.tracker_store = "no events table yet"
+            return
+        report.tracker_events_deleted = events_before(connection, cutoff, dry_run=dry_run)
+        report.tracker_store = "checked"
+
+
+def run_purge(
+    settings: Settings, now: datetime | None = None, dry_run: bool = False
+) -> PurgeReport:
+    """Purge the app database and the tracker store with the settings; log and return the report.
+
+    Blocking (database I/O): from the bot's job queue call it via `asyncio.to_thread`.
+    """
+    from db.session import make_engine, session_scope
+
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            report = purge(
+                session=session,
+                retention=settings,
+                now=now,
+                dry_run=dry_run,
+                tracker_url=settings.tracker_url,
+            )
+    finally:
+        engine.dispose()
+    log.info(
+        "Retention purge%s: %s",
+        " (dry run)" if dry_run else "",
+        ", ".join(f"{name}={count}" for name, count in report.counts().items()),
+    )
+    return report

@@ -1,0 +1,356 @@
+"""Reading and checking a routing-table YAML file: every problem with its line number."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from db.validation import (
+    DEPARTMENT_KEY_RE,
+    ValidationProblem,
+    check_email,
+    check_phone,
+    check_positive_int,
+    clean_text,
+    parse_telegram_id,
+)
+
+ROUTABLE_PREFIX = "topic_"
+DEFAULT_REVIEW_DAYS = 180
+
+
+class DomainError(ValueError):
+    """The Rasa domain file is missing or has no usable intents list."""
+
+
+# --- the domain ---------------------------------------------------------------------------
+
+
+def load_domain_intents(path: Path) -> list[str]:
+    """Return the intent names listed under `intents:` in a Rasa domain file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DomainError(f"{path}: domain file not found") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise DomainError(f"{path}: not valid YAML ({exc})") from None
+    items = data.get("intents") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise DomainError(f"{path}: no 'intents:' list")
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            names.append(item)
+        elif isinstance(item, dict) and len(item) == 1:
+            names.append(str(next(iter(item))))
+    return names
+
+
+def routable(intents: Iterable[str]) -> list[str]:
+    """Return the intents that should have a route (the topic intents)."""
+    return sorted(i for i in intents if i.startswith(ROUTABLE_PREFIX))
+
+
+# --- validation of a YAML file, with line numbers -----------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong in an imported file, at a line (1-based)."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class _Collector:
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, node: yaml.Node, message: str) -> None:
+        self.problems.append(Problem(node.start_mark.line + 1, message))
+
+
+def _pairs(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    return {str(k.value): (k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+
+
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+def _value(node: yaml.Node) -> Any:
+    """Construct the Python value of a node (ints, dates, nulls resolved as safe_load would)."""
+    return _CONSTRUCTOR.construct_object(node, deep=True)
+
+
+def _duplicate_keys(node: yaml.Node, out: _Collector) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = str(key.value)
+            if name in seen:
+                out.add(key, f"the key '{name}' appears twice here")
+            seen.add(name)
+            _duplicate_keys(value, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _duplicate_keys(item, out)
+
+
+def _check_contact(
+    node: yaml.Node | None, where: str, kind: str, required: bool, out: _Collector, at: yaml.Node
+) -> dict[str, Any] | None:
+    if node is None or (isinstance(node, yaml.ScalarNode) and _value(node) is None):
+        if required:
+            out.add(node or at, f"{where}: contact is missing (every department needs one)")
+        return None
+    if not isinstance(node, yaml.MappingNode):
+        out.add(node, f"{where}: {kind} must be a mapping with role, email, phone, hours")
+        return None
+    fields = _pairs(node)
+    clean: dict[str, Any] = {}
+    allowed = {"role", "email", "phone", "hours", "absent_from", "absent_until"}
+    for name, (key, _value_node) in fields.items():
+        if name not in allowed:
+            out.add(key, f"{where}: {kind}: unknown field '{name}'")
+    role = clean_text(_value(fields["role"][1])) if "role" in fields else None
+    if role is None:
+        out.add(
+            fields["role"][1] if "role" in fields else node, f"{where}: {kind}: role is missing"
+        )
+    clean["role"] = role
+    for name, check in (("email", check_email), ("phone", check_phone)):
+        if name not in fields:
+            clean[name] = None
+            continue
+        raw = fields[name][1]
+        value = _value(raw)
+        if value is not None and isinstance(raw, yaml.ScalarNode):
+            value = raw.value  # as written: an unquoted +46… or 070… must not become a number
+        try:
+            clean[name] = check(value, name)
+        except ValidationProblem as exc:
+            out.add(fields[name][1], f"{where}: {kind}: {exc.message('en')}")
+    clean["hours"] = clean_text(_value(fields["hours"][1])) if "hours" in fields else None
+    for name in ("absent_from", "absent_until"):
+        clean[name] = _date_field(fields, name, f"{where}: {kind}", out)
+    start, end = clean["absent_from"], clean["absent_until"]
+    if isinstance(start, date) and isinstance(end, date) and end < start:
+        out.add(fields["absent_until"][1], f"{where}: {kind}: absent_until is before absent_from")
+    return clean
+
+
+def _date_field(
+    fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str, where: str, out: _Collector
+) -> date | None:
+    if name not in fields:
+        return None
+    node = fields[name][1]
+    value = _value(node)
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        out.add(node, f"{where}: {name} must be a date (YYYY-MM-DD) without a time")
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        out.add(node, f"{where}: {name} must be a date (YYYY-MM-DD), not {value!r}")
+        return None
+
+
+def _int_field(
+    fields: dict[str, tuple[yaml.Node, yaml.Node]],
+    name: str,
+    where: str,
+    out: _Collector,
+    *,
+    default: int | None,
+    chat_id: bool = False,
+) -> int | None:
+    if name not in fields or _value(fields[name][1]) is None:
+        return default
+    node = fields[name][1]
+    try:
+        if chat_id:
+            return parse_telegram_id(_value(node), name)
+        return check_positive_int(_value(node), name)
+    except ValidationProblem as exc:
+        out.add(node, f"{where}: {name}: {exc.message('en')}")
+        return default
+
+
+def _text_field(fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str) -> str | None:
+    return clean_text(_value(fields[name][1])) if name in fields else None
+
+
+def _unknown_fields(
+    fields: dict[str, tuple[yaml.Node, yaml.Node]], allowed: set[str], where: str, out: _Collector
+) -> None:
+    for name, (key, _node) in fields.items():
+        if name not in allowed:
+            out.add(key, f"{where}: unknown field '{name}'")
+
+
+def _check_department(node: yaml.Node, out: _Collector) -> dict[str, Any] | None:
+    if not isinstance(node, yaml.MappingNode):
+        out.add(node, "each department must be a mapping (key, name, contact, …)")
+        return None
+    fields = _pairs(node)
+    key = _text_field(fields, "key")
+    where = f"department '{key}'" if key else "department"
+    allowed = {"key", "name", "name_en", "sla_hours", "telegram_chat_id", "contact", "deputy"}
+    _unknown_fields(fields, allowed, where, out)
+    if key is None:
+        out.add(node, "department: key is missing")
+    elif not _is_key(key):
+        out.add(fields["key"][1], f"{where}: key must be lower-case letters, digits and _")
+    name = _text_field(fields, "name")
+    if name is None:
+        out.add(fields["name"][1] if "name" in fields else node, f"{where}: name is missing")
+    contact_node = fields["contact"][1] if "contact" in fields else None
+    deputy_node = fields["deputy"][1] if "deputy" in fields else None
+    return {
+        "key": key,
+        "name": name,
+        "name_en": _text_field(fields, "name_en"),
+        "sla_hours": _int_field(fields, "sla_hours", where, out, default=48),
+        "telegram_chat_id": _int_field(
+            fields, "telegram_chat_id", where, out, default=None, chat_id=True
+        ),
+        "contact": _check_contact(contact_node, where, "contact", True, out, node),
+        "deputy": _check_contact(deputy_node, where, "deputy", False, out, node),
+        "_node": node,
+    }
+
+
+def _is_key(key: str) -> bool:
+    return bool(DEPARTMENT_KEY_RE.match(key))
+
+
+def _check_route(node: yaml.Node, out: _Collector) -> dict[str, Any] | None:
+    if not isinstance(node, yaml.MappingNode):
+        out.add(node, "each route must be a mapping (intent, department, …)")
+        return None
+    fields = _pairs(node)
+    intent = _text_field(fields, "intent")
+    where = f"route '{intent}'" if intent else "route"
+    allowed = {
+        "intent",
+        "department",
+        "description",
+        "owner",
+        "last_verified",
+        "review_interval_days",
+    }
+    _unknown_fields(fields, allowed, where, out)
+    if intent is None:
+        out.add(node, "route: intent is missing")
+    department = _text_field(fields, "department")
+    if department is None:
+        out.add(
+            fields["department"][1] if "department" in fields else node,
+            f"{where}: department is missing",
+        )
+    return {
+        "intent": intent,
+        "department": department,
+        "description": _text_field(fields, "description") or "",
+        "owner": _text_field(fields, "owner"),
+        "last_verified": _date_field(fields, "last_verified", where, out),
+        "review_interval_days": _int_field(
+            fields, "review_interval_days", where, out, default=DEFAULT_REVIEW_DAYS
+        ),
+        "_node": node,
+    }
+
+
+@dataclass
+class ParsedTable:
+    """A checked table file: departments and routes as plain dicts, plus any problems."""
+
+    departments: list[dict[str, Any]]
+    routes: list[dict[str, Any]]
+    problems: list[Problem]
+
+
+def parse_table(
+    text: str, *, domain_intents: Iterable[str], known_departments: Iterable[str] = ()
+) -> ParsedTable:
+    """Read and check a whole table file, collecting every problem with its line."""
+    out = _Collector()
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        return ParsedTable([], [], [Problem(line, f"not valid YAML: {exc.problem}")])
+    if root is None:
+        return ParsedTable([], [], [Problem(1, "the file is empty")])
+    if not isinstance(root, yaml.MappingNode):
+        out.add(root, "the file must be a mapping with 'departments:' and 'routes:'")
+        return ParsedTable([], [], out.problems)
+    _duplicate_keys(root, out)
+    top = _pairs(root)
+    _unknown_fields(top, {"departments", "routes"}, "file", out)
+    sections: dict[str, list[yaml.Node]] = {}
+    for name in ("departments", "routes"):
+        if name not in top:
+            out.add(root, f"'{name}:' is missing")
+            continue
+        node = top[name][1]
+        if isinstance(node, yaml.SequenceNode):
+            sections[name] = list(node.value)
+        elif not (isinstance(node, yaml.ScalarNode) and _value(node) is None):
+            out.add(node, f"'{name}:' must be a list")
+    departments = [
+        d for d in (_check_department(n, out) for n in sections.get("departments", [])) if d
+    ]
+    routes = [r for r in (_check_route(n, out) for n in sections.get("routes", [])) if r]
+
+    first_line: dict[str, int] = {}
+    for dep in departments:
+        if dep["key"] is None:
+            continue
+        line = dep["_node"].start_mark.line + 1
+        if dep["key"] in first_line:
+            out.add(
+                dep["_node"],
+                f"duplicate department '{dep['key']}' (first at line {first_line[dep['key']]})",
+            )
+        else:
+            first_line[dep["key"]] = line
+    departments_known = set(first_line) | set(known_departments)
+    intents = set(domain_intents)
+    first_route: dict[str, int] = {}
+    for route in routes:
+        intent, node = route["intent"], route["_node"]
+        if intent is not None:
+            if intent in first_route:
+                out.add(node, f"duplicate route '{intent}' (first at line {first_route[intent]})")
+            else:
+                first_route[intent] = node.start_mark.line + 1
+            if intent not in intents:
+                out.add(node, f"route '{intent}': unknown intent (not in domain.yml)")
+        department = route["department"]
+        if department is not None and department not in departments_known:
+            out.add(node, f"route '{intent}': unknown department '{department}'")
+    return ParsedTable(departments, routes, sorted(set(out.problems)))
+
+
+def validate_table(
+    text: str, *, domain_intents: Iterable[str], known_departments: Iterable[str] = ()
+) -> list[Problem]:
+    """Return every problem in a table file (empty when it can be imported)."""
+    return parse_table(
+        text, domain_intents=domain_intents, known_departments=known_departments
+    ).problems

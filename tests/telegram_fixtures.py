@@ -1,0 +1,254 @@
+"""Run the real Lotsen bot against the fake Telegram server and the real Rasa stack."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from bot.settings import Settings
+from bot.telegram.app import run_bot
+from db.models import (
+    AssociationUser,
+    Department,
+    Enquiry,
+    EnquiryEvent,
+    Escalation,
+    InboxUpdate,
+    OutboxMessage,
+    StaffMember,
+)
+from db.session import session_scope
+from tests.fake_telegram import FakeTelegram
+
+COORDINATOR_CHAT = -1000000000001
+TIMEOUT = 30.0
+_ids = itertools.count(1)
+
+
+def new_user_id() -> int:
+    """Return a Telegram user id no other test in this session uses."""
+    return 7_100_000_000 + next(_ids)
+
+
+def new_group_id() -> int:
+    """Return a supergroup chat id no other test in this session uses."""
+    return -1_002_000_000_000 - next(_ids)
+
+
+def bot_settings(stack: Settings, fake: FakeTelegram, **overrides: Any) -> Settings:
+    """Return the stack's settings pointed at the fake Telegram server."""
+    values: dict[str, Any] = {
+        "telegram_bot_token": SecretStr(fake.token),
+        "telegram_api_base_url": fake.api_root,
+        "telegram_poll_timeout": 1,
+    }
+    values.update(overrides)
+    return stack.model_copy(update=values)
+
+
+def reset_transport_tables(engine: Engine) -> None:
+    """Forget inbox and outbox rows of earlier tests (each fake restarts update and message ids)."""
+    with session_scope(engine) as session:
+        session.execute(delete(InboxUpdate))
+        session.execute(delete(OutboxMessage))
+
+
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
+    """Run `run_bot` as a task until the block ends; fail if it crashed."""
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(run_bot(settings, stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=20)
+
+
+@dataclass
+class Harness:
+    """The fake Telegram server, the bot's settings and a database engine for assertions."""
+
+    fake: FakeTelegram
+    settings: Settings
+    engine: Engine
+
+    # ------------------------------------------------------------------ Telegram side
+
+    async def message_to(
+        self,
+        chat_id: int,
+        predicate: Callable[[dict[str, Any]], bool] = lambda message: True,
+        *,
+        after: int = 0,
+        count: int = 1,
+        timeout: float = TIMEOUT,
+    ) -> dict[str, Any]:
+        """Wait until the bot has sent `count` matching messages to a chat; return the last."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            found = self.sent_to(chat_id, predicate, after=after)
+            if len(found) >= count:
+                return found[count - 1]
+            if loop.time() > deadline:
+                texts = [m["text"][:100] for m in self.sent_to(chat_id)]
+                raise AssertionError(
+                    f"expected {count} matching message(s) to {chat_id}, got {len(found)}; "
+                    f"all sent there: {texts}"
+                )
+            await asyncio.sleep(0.05)
+
+    def sent_to(
+        self,
+        chat_id: int,
+        predicate: Callable[[dict[str, Any]], bool] = lambda message: True,
+        *,
+        after: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Return messages the bot sent to a chat so far (answered 200), as Telegram echoed them."""
+        return [
+            r.response
+            for r in self.fake.requests[after:]
+            if r.method == "sendMessage"
+            and r.ok
+            and r.params.get("chat_id") == chat_id
+            and predicate(r.response)
+        ]
+
+    def mark(self) -> int:
+        """Return a position in the request log (for 'only what comes after this')."""
+        return len(self.fake.requests)
+
+    async def callback_answer(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Wait for the bot's answerCallbackQuery to a queued callback update."""
+        query_id = query["callback_query"]["id"]
+        return await self.fake.wait_for(
+            "answerCallbackQuery",
+            lambda p: str(p.get("callback_query_id")) == query_id,
+            timeout=TIMEOUT,
+        )
+
+    async def processed(self, update: dict[str, Any], timeout: float = TIMEOUT) -> None:
+        """Wait until the bot has committed and processed an update from its inbox."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            with Session(self.engine) as session:
+                row = session.get(InboxUpdate, update["update_id"])
+                if row is not None and row.processed_at is not None:
+                    assert row.error is None, row.error
+                    return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"update {update['update_id']} was not processed")
+
+    async def settle(self) -> None:
+        """Wait until every pending update has been fetched and processed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TIMEOUT
+        while self.fake.pending_updates() and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        with Session(self.engine) as session:
+            while (
+                session.exec(select(InboxUpdate).where(col(InboxUpdate.processed_at).is_(None)))
+                .first()
+                is not None
+                and loop.time() < deadline
+            ):
+                await asyncio.sleep(0.05)
+                session.expire_all()
+
+    # ------------------------------------------------------------------ database side
+
+    def enquiries_of(self, telegram_user_id: int) -> list[Enquiry]:
+        """Return the enquiries of a Telegram user, oldest first."""
+        with Session(self.engine) as session:
+            user = session.exec(
+                select(AssociationUser).where(AssociationUser.telegram_user_id == telegram_user_id)
+            ).first()
+            if user is None:
+                return []
+            return list(
+                session.exec(
+                    select(Enquiry).where(Enquiry.user_id == user.id).order_by(col(Enquiry.id))
+                ).all()
+            )
+
+    def enquiry(self, enquiry_id: int) -> Enquiry:
+        """Return an enquiry as it is now."""
+        with Session(self.engine) as session:
+            found = session.get(Enquiry, enquiry_id)
+            assert found is not None
+            return found
+
+    def events(self, enquiry_id: int) -> list[EnquiryEvent]:
+        """Return an enquiry's events in order."""
+        with Session(self.engine) as session:
+            return list(
+                session.exec(
+                    select(EnquiryEvent)
+                    .where(EnquiryEvent.enquiry_id == enquiry_id)
+                    .order_by(col(EnquiryEvent.id))
+                ).all()
+            )
+
+    def escalations(self, enquiry_id: int) -> list[Escalation]:
+        """Return an enquiry's escalations in order."""
+        with Session(self.engine) as session:
+            return list(
+                session.exec(
+                    select(Escalation)
+                    .where(Escalation.enquiry_id == enquiry_id)
+                    .order_by(col(Escalation.id))
+                ).all()
+            )
+
+    def department(self, key: str) -> Department:
+        """Return a department by key."""
+        with Session(self.engine) as session:
+            found = session.exec(select(Department).where(Department.key == key)).first()
+            assert found is not None
+            return found
+
+    def add_staff(self, telegram_user_id: int, role: str, department_key: str | None) -> None:
+        """Give a Telegram user a staff role (department staff need a department)."""
+        department_id = self.department(department_key).id if department_key else None
+        with session_scope(self.engine) as session:
+            session.add(
+                StaffMember(
+                    telegram_user_id=telegram_user_id,
+                    name=f"Test {role} {telegram_user_id}",
+                    role=role,
+                    department_id=department_id,
+                    created_by="test",
+                )
+            )
+
+    @contextlib.contextmanager
+    def department_chat(self, key: str, chat_id: int) -> Iterator[int]:
+        """Give a department a Telegram chat for the block, then restore the old value."""
+        with session_scope(self.engine) as session:
+            department = session.exec(select(Department).where(Department.key == key)).one()
+            old, department.telegram_chat_id = department.telegram_chat_id, chat_id
+        try:
+            yield chat_id
+        finally:
+            with session_scope(self.engine) as session:
+                department = session.exec(select(Department).where(Department.key == key)).one()
+                department.telegram_chat_id = old
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    """Return the callback data of every inline button on a sent message."""
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+    return [b["callback_data"] for row in rows for b in row if "callback_data" in b]

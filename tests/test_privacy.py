@@ -1,0 +1,483 @@
+"""Personal data: masking, 64-bit Telegram ids, export, erasure requests and carried-out erasure."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, insert
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+from typer.testing import CliRunner
+
+from bot.privacy import mask_personal_data
+from bot.queue_cards import reason_text
+from db import crud
+from db.audit import history
+from db.models import (
+    AssociationUser,
+    Enquiry,
+    EnquiryEvent,
+    EnquiryStatus,
+    Escalation,
+    EscalationReason,
+    EventKind,
+    InboxUpdate,
+    OutboxMessage,
+    StaffMember,
+)
+from db.personal_data import (
+    UnknownUser,
+    erase_user,
+    export_user,
+    find_user,
+    parse_telegram_user_id,
+    request_erasure,
+)
+from db.queue import list_queue
+from db.retention import PURGED
+from db.session import session_scope
+from db.tracker_events import EVENTS, METADATA, sender_id, tracker_store
+from tests.conftest import migrate_and_seed
+
+NOW = datetime(2026, 5, 12, 9, 0, tzinfo=UTC)
+USER = 7_000_000_000  # above 2^32: Telegram ids need 64 bits
+OTHER = 7_000_000_001
+GROUP_CHAT = -1001234567890
+COORDINATOR_CHAT = -1009999999999
+
+
+# --- masking -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "850312-1234",
+        "19850312-1234",
+        "8503121234",
+        "198503121234",
+        "850312+1234",
+        "19850312 1234",
+        "070123-4567",  # born 2007, written as a personnummer
+        "850372-1234",  # samordningsnummer (day + 60)
+    ],
+)
+def test_personnummer_is_masked(text: str) -> None:
+    masked = mask_personal_data(f"Mitt personnummer är {text}, tack.")
+    assert masked == "Mitt personnummer är [personnummer], tack."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "070-123 45 67",
+        "070 123 45 67",
+        "0701234567",
+        "073-1234567",
+        "0701-23 45 67",
+        "08-123 456 78",
+        "031-12 34 56",
+        "+46 70 123 45 67",
+        "+46701234567",
+        "+46-70-123 45 67",
+        "+46 (0)70-123 45 67",
+        "0046 70 123 45 67",
+    ],
+)
+def test_phone_numbers_are_masked(text: str) -> None:
+    assert mask_personal_data(f"Ring {text} efter kl 17.") == "Ring [telefon] efter kl 17."
+
+
+@pytest.mark.parametrize(
+    "text", ["anna.berg@example.se", "kassor+fotboll@storasa-if.se", "a_b@sub.kommun.se"]
+)
+def test_email_addresses_are_masked(text: str) -> None:
+    assert mask_personal_data(f"Mejla {text} så svarar vi.") == "Mejla [e-post] så svarar vi."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Vår förening har orgnr 802400-1234.",
+        "Organisationsnummer 8024001234",
+        "Organisationsnummer 16802400-1234",
+        "Vi söker 15 000 kr i bidrag.",
+        "Budgeten är 1 500 000 kronor.",
+        "Mötet är 2026-05-12 kl 18.30.",
+        "Från 2026-05-12 till 2026-06-30, kl. 18:30–20:00.",
+        "Vi har 1 200 medlemmar sedan år 1998.",
+        "Gäller ärende LOT-2026-00042.",
+        "Bankgiro 5050-1055, datum 20260512.",
+        "Säsongen 2025-2026 kostar 10 000–20 000 kr.",
+    ],
+)
+def test_organisation_numbers_dates_and_amounts_are_kept(text: str) -> None:
+    assert mask_personal_data(text) == text
+
+
+def test_mixed_message_masks_only_the_personal_data() -> None:
+    text = (
+        "Hej! Jag är kassör i Storåsa IF (802400-1234), pnr 850312-1234. "
+        "Vi söker 15 000 kr till lägret 2026-07-01. Nå mig på 070-123 45 67 eller anna@ex.se."
+    )
+    assert mask_personal_data(text) == (
+        "Hej! Jag är kassör i Storåsa IF (802400-1234), pnr [personnummer]. "
+        "Vi söker 15 000 kr till lägret 2026-07-01. Nå mig på [telefon] eller [e-post]."
+    )
+
+
+# --- 64-bit Telegram ids ----------------------------------------------------------------------
+
+
+def test_telegram_ids_above_32_bits_are_stored_exactly(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        user = crud.get_or_create_user(session=session, telegram_user_id=USER, chat_id=GROUP_CHAT)
+        session.add(StaffMember(telegram_user_id=USER, role="coordinator"))
+        enquiry, _ = crud.create_enquiry(
+            session=session, text="Fråga", language="sv", user=user, now=NOW
+        )
+        enquiry.forward_chat_id = GROUP_CHAT
+        session.add(InboxUpdate(update_id=9_000_000_000, payload={"update_id": 9_000_000_000}))
+        crud.enqueue_message(session=session, chat_id=GROUP_CHAT, text="Hej", purpose="notice")
+        enquiry_id = enquiry.id
+    with session_scope(engine) as session:
+        found = session.exec(
+            select(AssociationUser).where(AssociationUser.telegram_user_id == USER)
+        ).one()
+        assert (found.telegram_user_id, found.chat_id) == (USER, GROUP_CHAT)
+        member = session.exec(select(StaffMember).where(StaffMember.telegram_user_id == USER))
+        assert member.one().telegram_user_id == USER
+        stored = session.get(Enquiry, enquiry_id)
+        assert stored is not None and stored.chat_id == GROUP_CHAT
+        assert stored.forward_chat_id == GROUP_CHAT
+        assert session.get(InboxUpdate, 9_000_000_000) is not None
+        message = session.exec(select(OutboxMessage)).one()
+        assert message.chat_id == GROUP_CHAT
+
+
+# --- a user with data of every kind ---------------------------------------------------------
+
+
+def _tracker(url: str) -> None:
+    engine = create_engine(url)
+    METADATA.create_all(engine)
+    engine.dispose()
+    with tracker_store(url) as connection:
+        assert connection is not None
+        for sender, text in [
+            (sender_id(USER, USER), "Hur söker vi bidrag?"),
+            (sender_id(GROUP_CHAT, USER), "Fråga i gruppen"),
+            (sender_id(OTHER, OTHER), "Någon annans fråga"),
+            (sender_id(USER, 17_000_000_000), "Fel användare, samma början"),
+        ]:
+            connection.execute(
+                insert(EVENTS).values(
+                    sender_id=sender,
+                    type_name="user",
+                    timestamp=NOW.timestamp(),
+                    data=json.dumps({"event": "user", "text": text}),
+                )
+            )
+
+
+def _tracker_senders(url: str) -> list[str]:
+    with tracker_store(url) as connection:
+        assert connection is not None
+        return sorted(connection.execute(sa_select(EVENTS.c.sender_id)).scalars())
+
+
+def _user_with_data(engine: Engine) -> dict[str, int]:
+    """Write a user with an association, two enquiries, updates, messages; return ids."""
+    with session_scope(engine) as session:
+        user = crud.get_or_create_user(session=session, telegram_user_id=USER, chat_id=USER)
+        crud.set_user_association(
+            session=session, user=user, name="Storåsa IF", org_number="802400-1234"
+        )
+        closed, _ = crud.create_enquiry(
+            session=session,
+            text="Hur söker vi bidrag? Ring [telefon].",
+            language="sv",
+            user=user,
+            message_key=f"tg:{USER}:11",
+            now=NOW,
+        )
+        closed.answer_text = "Via e-tjänsten."
+        closed.status = EnquiryStatus.CLOSED
+        closed.closed_at = NOW
+        crud.add_event(
+            session=session,
+            enquiry=closed,
+            kind=EventKind.ANSWERED,
+            actor="staff:1",
+            now=NOW,
+            text="Via e-tjänsten.",
+        )
+        crud.enqueue_message(
+            session=session,
+            chat_id=USER,
+            text="Svar på LOT: Via e-tjänsten.",
+            purpose="answer",
+            enquiry_id=closed.id,
+        ).sent_at = NOW
+        crud.enqueue_message(
+            session=session, chat_id=USER, text="Ännu inte skickat", purpose="notice"
+        )
+        crud.enqueue_message(
+            session=session,
+            chat_id=-100200,
+            text="Ny fråga: Hur söker vi bidrag?",
+            purpose="forward",
+            enquiry_id=closed.id,
+        ).sent_at = NOW
+        crud.enqueue_message(session=session, chat_id=OTHER, text="Till någon annan", purpose="x")
+        session.add_all(
+            [
+                InboxUpdate(
+                    update_id=1001,
+                    payload={
+                        "update_id": 1001,
+                        "message": {
+                            "message_id": 11,
+                            "from": {"id": USER, "first_name": "Anna"},
+                            "chat": {"id": USER, "type": "private"},
+                            "text": "Hur söker vi bidrag?",
+                        },
+                    },
+                    processed_at=NOW,
+                ),
+                InboxUpdate(
+                    update_id=1002,
+                    payload={
+                        "update_id": 1002,
+                        "callback_query": {"id": "x", "from": {"id": USER}, "data": "fb:1:y"},
+                    },
+                ),
+                InboxUpdate(
+                    update_id=1003,
+                    payload={"update_id": 1003, "message": {"from": {"id": OTHER}, "text": "Hej"}},
+                ),
+            ]
+        )
+        other = crud.get_or_create_user(session=session, telegram_user_id=OTHER, chat_id=OTHER)
+        other_enquiry, _ = crud.create_enquiry(
+            session=session, text="Annan förenings fråga", language="sv", user=other, now=NOW
+        )
+        session.flush()
+        assert user.id is not None and closed.id is not None and other_enquiry.id is not None
+        return {"user": user.id, "closed": closed.id, "other": other_enquiry.id}
+
+
+def test_export_user_holds_everything_about_the_user(engine: Engine, database_url: str) -> None:
+    _tracker(database_url)
+    ids = _user_with_data(engine)
+    with session_scope(engine) as session:
+        session.add(StaffMember(telegram_user_id=USER, role="staff", department_id=None))
+        request_erasure(session=session, telegram_user_id=USER, actor="cli:test", now=NOW)
+    with session_scope(engine) as session:
+        data = export_user(
+            session=session, telegram_user_id=USER, tracker_url=database_url, now=NOW
+        )
+    json.dumps(data)  # JSON-ready
+    assert data["exported_at"] == NOW.isoformat()
+    assert data["association_user"]["telegram_user_id"] == USER
+    assert data["association"]["name"] == "Storåsa IF"
+    first = data["enquiries"][0]
+    assert first["id"] == ids["closed"]
+    assert first["text"] == "Hur söker vi bidrag? Ring [telefon]."
+    assert [ev["kind"] for ev in first["events"]] == ["received", "answered"]
+    assert data["enquiries"][1]["escalations"][0]["reason"] == "erasure"
+    assert [r["role"] for r in data["staff_roles"]] == ["staff"]
+    assert [u["update_id"] for u in data["inbox_updates"]] == [1001, 1002]
+    assert sorted(m["text"] for m in data["outbox_messages"]) == [
+        "Svar på LOT: Via e-tjänsten.",
+        "Ännu inte skickat",
+    ]
+    assert sorted(e["sender_id"] for e in data["tracker_events"]) == [
+        sender_id(GROUP_CHAT, USER),
+        sender_id(USER, USER),
+    ]
+    assert all(ids["other"] != e["id"] for e in data["enquiries"])
+
+    with session_scope(engine) as session, pytest.raises(UnknownUser):
+        export_user(session=session, telegram_user_id=123456789)
+
+
+def test_erasure_request_lands_in_the_coordinators_queue(engine: Engine) -> None:
+    _user_with_data(engine)
+    with session_scope(engine) as session:
+        request = request_erasure(
+            session=session,
+            telegram_user_id=USER,
+            actor="cli:registrator",
+            note="Begärd per e-post, svara till anna@example.se",
+            coordinator_chat_id=COORDINATOR_CHAT,
+            now=NOW,
+        )
+        assert request.created
+        again = request_erasure(session=session, telegram_user_id=USER, actor="x", now=NOW)
+        assert not again.created and again.escalation.id == request.escalation.id
+    with session_scope(engine) as session:
+        items = list_queue(session=session, now=NOW + timedelta(hours=2))
+        [item] = [i for i in items if i.escalation.reason == EscalationReason.ERASURE]
+        assert item.association == "Storåsa IF"
+        assert item.enquiry.text == (
+            "Begäran om radering av personuppgifter\nBegärd per e-post, svara till [e-post]"
+        )
+        assert reason_text(item, "sv") == "begäran om radering av personuppgifter"
+        assert reason_text(item, "en") == "request to erase personal data"
+        card = session.exec(
+            select(OutboxMessage).where(OutboxMessage.chat_id == COORDINATOR_CHAT)
+        ).one()
+        assert item.enquiry.reference is not None
+        assert card.purpose == "card" and item.enquiry.reference in card.text
+        # Nothing was erased by the request.
+        assert session.exec(select(InboxUpdate)).all() != []
+    with session_scope(engine) as session, pytest.raises(UnknownUser):
+        request_erasure(session=session, telegram_user_id=424242, actor="x")
+
+
+def test_erase_user_anonymises_and_deletes_but_keeps_public_records(
+    engine: Engine, database_url: str
+) -> None:
+    _tracker(database_url)
+    ids = _user_with_data(engine)
+    with session_scope(engine) as session:
+        request = request_erasure(session=session, telegram_user_id=USER, actor="cli", now=NOW)
+        request_id = request.enquiry.id
+    later = NOW + timedelta(days=3)
+    with session_scope(engine) as session:
+        report = erase_user(
+            session=session,
+            telegram_user_id=USER,
+            actor="staff:42",
+            tracker_url=database_url,
+            now=later,
+        )
+    assert report.pseudonym == -ids["user"]
+    assert report.counts == {
+        "enquiries_anonymised": 1,
+        "erasure_requests_closed": 1,
+        "training_candidates_redacted": 0,
+        "inbox_updates_deleted": 2,
+        "outbox_messages_deleted": 1,
+        "outbox_texts_redacted": 2,
+        "tracker_events_deleted": 2,
+    }
+    assert report.tracker_store == "checked"
+    with session_scope(engine) as session:
+        user = session.get(AssociationUser, ids["user"])
+        assert user is not None
+        assert (user.telegram_user_id, user.chat_id, user.association_id) == (
+            -ids["user"],
+            None,
+            user.association_id,
+        )
+        assert user.association_id is not None  # statistics per association stay
+        closed = session.get(Enquiry, ids["closed"])
+        assert closed is not None
+        assert (closed.text, closed.answer_text, closed.chat_id, closed.message_key) == (
+            PURGED,
+            PURGED,
+            None,
+            None,
+        )
+        assert closed.reference is not None and closed.status == EnquiryStatus.CLOSED
+        answered = session.exec(
+            select(EnquiryEvent).where(
+                EnquiryEvent.enquiry_id == closed.id, EnquiryEvent.kind == "answered"
+            )
+        ).one()
+        assert answered.detail["text"] == PURGED
+        erasure = session.get(Enquiry, request_id)
+        assert erasure is not None and erasure.status == EnquiryStatus.CLOSED
+        assert erasure.text == "Begäran om radering av personuppgifter"
+        escalation = session.exec(
+            select(Escalation).where(Escalation.enquiry_id == request_id)
+        ).one()
+        assert (escalation.resolved_at, escalation.resolution) == (later, "erased")
+        assert [u.update_id for u in session.exec(select(InboxUpdate))] == [1003]
+        messages = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+        assert [(m.chat_id, m.text) for m in messages] == [
+            (-ids["user"], PURGED),
+            (-100200, PURGED),
+            (OTHER, "Till någon annan"),
+        ]
+        other = session.get(Enquiry, ids["other"])
+        assert other is not None and other.text == "Annan förenings fråga"
+        [entry] = history(session=session, entity="association_user")
+        assert (entry.actor, entry.action, entry.entity_key) == (
+            "staff:42",
+            "erase",
+            f"user#{ids['user']}",
+        )
+        assert str(USER) not in json.dumps(entry.after)
+        with pytest.raises(UnknownUser):
+            export_user(session=session, telegram_user_id=USER)
+    assert _tracker_senders(database_url) == sorted(
+        [sender_id(OTHER, OTHER), sender_id(USER, 17_000_000_000)]
+    )
+    # Writing again later makes a new, separate user (the pseudonym keeps the unique id free).
+    with session_scope(engine) as session:
+        again = crud.get_or_create_user(session=session, telegram_user_id=USER, chat_id=USER)
+        assert again.id != ids["user"]
+
+
+def test_parse_telegram_user_id() -> None:
+    assert parse_telegram_user_id(" 7000000000 ") == USER
+    for bad in ["anna", "-5", "1.5", "", str(2**63)]:
+        with pytest.raises(ValueError):
+            parse_telegram_user_id(bad)
+
+
+def test_cli_export_request_and_erase(tmp_path: Path) -> None:
+    import bot.cli
+
+    if not bot.cli.app.registered_groups:
+        bot.cli._register()
+    url = f"sqlite:///{tmp_path / 'lotsen.db'}"
+    tracker_url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    engine = migrate_and_seed(url)
+    _tracker(tracker_url)
+    _user_with_data(engine)
+    env = {"DATABASE_URL": url, "TRACKER_DB_URL": tracker_url}
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(bot.cli.app, list(args), env=env)
+
+    bad = run("export-user", "anna")
+    assert bad.exit_code == 1 and "not a Telegram user id" in bad.stderr
+    unknown = run("export-user", "123")
+    assert unknown.exit_code == 1 and "No data is held about Telegram user 123" in unknown.stderr
+    out = tmp_path / "export.json"
+    result = run("export-user", str(USER), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["association"]["name"] == "Storåsa IF" and len(data["tracker_events"]) == 2
+    printed = run("export-user", str(USER))
+    assert json.loads(printed.stdout)["telegram_user_id"] == USER
+
+    assert run("erasure-request", "999").exit_code == 1
+    result = run("erasure-request", str(USER), "--note", "Begärd i telefon")
+    assert result.exit_code == 0, result.output
+    assert "is in the coordinator's queue" in result.stdout
+    queue = run("queue", "list")
+    assert queue.exit_code == 0, queue.output
+    assert "request to erase personal data" in queue.stdout
+
+    refused = run("erase-user", str(USER))
+    assert refused.exit_code == 2 and "--confirm" in refused.stderr
+    with session_scope(engine) as session:
+        assert find_user(session=session, telegram_user_id=USER) is not None  # nothing changed
+    result = run("erase-user", str(USER), "--confirm", "--actor", "samordnaren")
+    assert result.exit_code == 0, result.output
+    assert "enquiries anonymised: 1" in result.stdout
+    assert "tracker events deleted: 2" in result.stdout
+    assert run("erase-user", str(USER), "--confirm").exit_code == 1
+    queue = run("queue", "list")
+    assert "request to erase personal data" not in queue.stdout
+    engine.dispose()
