@@ -58,7 +58,7 @@ test: setup
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check bot db tests bench
 	$(VENV)/bin/ruff format --check bot db tests bench
-	$(VENV)/bin/mypy bot db
+	$(VENV)/bin/mypy bot db bench
 
 eval: setup
 	$(LOTSEN) eval --jsonl ../shared/reference/eval-dev.jsonl

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from bot.settings import Settings
 from db.models import Enquiry
 from db.session import make_engine, session_scope
 
-ANSWER_TIMEOUT = 120.0
+ANSWER_TIMEOUT = 60.0
 WATCH_INTERVAL = 0.002
 E2E_USER_BASE = 7_100_000_000
 RASA_USER_BASE = 7_900_000_000
@@ -75,18 +76,30 @@ class PhaseResult:
         }
 
 
+REFERENCE = re.compile(r"\bLOT-\d{4}-\d{5,}\b")
+
+
 class AnswerWatcher:
-    """Resolve a chat's waiter when the fake receives the next sendMessage for that chat."""
+    """Resolve a chat's waiter when a sendMessage for that chat names a new reference number.
+
+    The answer to a question is the first message to its chat that carries a reference the
+    chat has not been sent before; other messages to the chat are counted as extras.
+    """
 
     def __init__(self, fake: Any) -> None:
         self.fake = fake
         self.seen = 0
         self.waiting: dict[int, asyncio.Future[float]] = {}
+        self.references: dict[int, set[str]] = {}
+        self.users: set[int] = set()
+        self.extra_messages = 0
+        self.extra_samples: list[str] = []
 
     def expect(self, chat_id: int) -> asyncio.Future[float]:
-        """Return a future for the arrival time (monotonic) of the chat's next message."""
+        """Return a future for the arrival time (monotonic) of the chat's next answer."""
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self.waiting[chat_id] = future
+        self.users.add(chat_id)
         return future
 
     def drain(self) -> None:
@@ -95,9 +108,21 @@ class AnswerWatcher:
         for request in requests[self.seen :]:
             if request.method != "sendMessage":
                 continue
-            future = self.waiting.pop(request.params.get("chat_id"), None)
-            if future is not None and not future.done():
-                future.set_result(request.at)
+            chat = request.params.get("chat_id")
+            if not isinstance(chat, int):
+                continue
+            known = self.references.setdefault(chat, set())
+            new = set(REFERENCE.findall(str(request.params.get("text") or ""))) - known
+            known |= new
+            future = self.waiting.get(chat)
+            if new and future is not None:
+                del self.waiting[chat]
+                if not future.done():
+                    future.set_result(request.at)
+            elif chat in self.users:
+                self.extra_messages += 1
+                if len(self.extra_samples) < 5:
+                    self.extra_samples.append(str(request.params.get("text"))[:100])
         self.seen = len(requests)
 
     async def run(self) -> None:
@@ -211,7 +236,7 @@ class Load:
                     )
                 except RasaError:
                     continue
-                if any(m.get("text") for m in messages):
+                if any(REFERENCE.search(str(m.get("text") or "")) for m in messages):
                     result.latencies.append(time.perf_counter() - started)
 
         started = time.monotonic()
@@ -232,15 +257,22 @@ def _ratio(e2e: dict[str, Any], rasa: dict[str, Any], key: str) -> float | None:
     return round(float(e2e[key]) / float(rasa[key]) - 1.0, 3)
 
 
+FIRST_QUESTION = "Hej! Hur söker vår förening aktivitetsstöd för barn och unga?"
+
+
 async def run_load(
     settings: Settings,
-    texts: Sequence[str],
+    questions: Callable[[], Sequence[str]],
     plan: LoadPlan,
     *,
     history: bool,
     report: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Start the bot against a fake Telegram server and measure every phase of the plan."""
+    """Start the bot against a fake Telegram server and measure every phase of the plan.
+
+    The first question measures the cold start; `questions` is called after it (in a thread)
+    to get the texts for the load.
+    """
     from bot.telegram.app import run_bot
     from tests.fake_telegram import start_fake_telegram
 
@@ -253,16 +285,17 @@ async def run_load(
                 "telegram_poll_timeout": 10,
             }
         )
-        load = Load(settings, fake, texts)
+        load = Load(settings, fake, [FIRST_QUESTION])
         watcher = asyncio.get_running_loop().create_task(load.watcher.run())
         stop = asyncio.Event()
         rss_before = rss_mb_self()
         bot = asyncio.get_running_loop().create_task(run_bot(bot_settings, stop))
         try:
-            latency, _, _ = await load.ask(E2E_USER_BASE, texts[0])
+            latency, _, _ = await load.ask(E2E_USER_BASE, FIRST_QUESTION)
             if latency is None:
                 raise RuntimeError("the bot never answered the first question")
             out["cold_start"] = {"bot_start_to_first_answer_s": round(latency, 2)}
+            load.texts = list(await asyncio.to_thread(questions)) or [FIRST_QUESTION]
             for users, per_user in plan.levels.items():
                 report(f"load: Rasa alone, {users} users × {per_user}")
                 rasa = (await load.rasa_alone(users, per_user)).summary()
@@ -280,6 +313,8 @@ async def run_load(
                 )
             if history:
                 out["scaling"] = await _scaling(load, plan, report)
+            out["extra_messages_to_users"] = load.watcher.extra_messages
+            out["extra_message_samples"] = load.watcher.extra_samples
             out["footprint"] = {
                 **process_peaks(settings),
                 "bot_process": own_peak_rss_mb(),

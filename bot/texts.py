@@ -230,6 +230,58 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Inbjudan fungerar inte. Den kan vara använd eller för gammal. Be om en ny.",
         "en": "The invitation does not work. It may be used or too old. Ask for a new one.",
     },
+    # --- staff in a private chat (routes, contacts, absence) ------------------------------
+    "staff_contact": {"sv": "Kontakt", "en": "Contact"},
+    "staff_deputy": {"sv": "Ersättare", "en": "Deputy"},
+    "staff_absent_range": {"sv": "frånvarande {start} – {end}", "en": "absent {start} – {end}"},
+    "staff_routes_header": {"sv": "Ämnen som kommer till er:", "en": "Topics routed to you:"},
+    "staff_verified": {"sv": "kontrollerad", "en": "verified"},
+    "staff_help": {
+        "sv": (
+            "Ändra: /contact email|phone|hours|role VÄRDE (ersättare: /contact deputy …)\n"
+            "Frånvaro: /absent 2026-12-01 2026-12-10 eller /absent clear\n"
+            "Kontrollerat: /verify ÄMNE eller /verify all"
+        ),
+        "en": (
+            "Change: /contact email|phone|hours|role VALUE (deputy: /contact deputy …)\n"
+            "Absence: /absent 2026-12-01 2026-12-10 or /absent clear\n"
+            "Checked: /verify TOPIC or /verify all"
+        ),
+    },
+    "staff_contact_usage": {
+        "sv": "Skriv så här: /contact email namn@kommun.se (eller phone, hours, role).",
+        "en": "Write like this: /contact email name@municipality.se (or phone, hours, role).",
+    },
+    "staff_absent_usage": {
+        "sv": "Skriv så här: /absent 2026-12-01 2026-12-10 (från och till), eller /absent clear.",
+        "en": "Write like this: /absent 2026-12-01 2026-12-10 (from and until), or /absent clear.",
+    },
+    "staff_verify_usage": {
+        "sv": "Skriv så här: /verify topic_bidrag eller /verify all.",
+        "en": "Write like this: /verify topic_bidrag or /verify all.",
+    },
+    "staff_unknown_route": {
+        "sv": "Ämnet {intent} finns inte hos er förvaltning. Skriv /routes för att se ämnena.",
+        "en": "The topic {intent} is not routed to your department. Write /routes to see them.",
+    },
+    "staff_saved": {
+        "sv": "Sparat. Ändringen gäller från nästa fråga.",
+        "en": "Saved. The change applies from the next question.",
+    },
+    "staff_verified_done": {
+        "sv": "Tack! {count} ämnen är markerade som kontrollerade i dag.",
+        "en": "Thank you! {count} topics are marked as verified today.",
+    },
+    "staff_route_reminder": {
+        "sv": "Påminnelse: de här ämnena behöver kontrolleras (stämmer kontakten?):\n{routes}\n"
+        "Skriv /routes för att se dem och /verify all när de stämmer.",
+        "en": "Reminder: these topics need checking (is the contact right?):\n{routes}\n"
+        "Write /routes to see them and /verify all when they are right.",
+    },
+    "desk_link": {
+        "sv": "Här är din inloggningslänk till skrivbordet. Den fungerar en gång och i 10 minuter:\n{link}",
+        "en": "Here is your sign-in link to the desk. It works once, for 10 minutes:\n{link}",
+    },
     # --- bad input ------------------------------------------------------------------------
     "empty_message": {
         "sv": "Ditt meddelande var tomt. Skriv din fråga med ord.",

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.queue_cards import render_card
+from bot.queue_cards import MAX_QUESTION_CHARS, render_card
 from bot.texts import t
 from bot.workflow_messages import (
     answer_text,
@@ -55,6 +55,13 @@ def _association_label(*, session: Session, enquiry: Enquiry, language: str) -> 
     )
 
 
+def _shortened(question: str) -> str:
+    """Cut a question to what fits in one Telegram message with its header."""
+    if len(question) <= MAX_QUESTION_CHARS:
+        return question
+    return question[:MAX_QUESTION_CHARS] + " …"
+
+
 def _touch(enquiry: Enquiry, status: EnquiryStatus, now: datetime) -> None:
     enquiry.status = status
     enquiry.updated_at = now
@@ -90,7 +97,7 @@ def forward_to_department(
             association=_association_label(
                 session=session, enquiry=enquiry, language=STAFF_LANGUAGE
             ),
-            question=enquiry.text,
+            question=_shortened(enquiry.text),
             deadline=enquiry.sla_due_at,
             language=STAFF_LANGUAGE,
         ),
@@ -347,7 +354,7 @@ def _remind(*, session: Session, enquiry: Enquiry, now: datetime) -> bool:
                 association=_association_label(
                     session=session, enquiry=enquiry, language=STAFF_LANGUAGE
                 ),
-                question=enquiry.text,
+                question=_shortened(enquiry.text),
                 deadline=enquiry.sla_due_at,
                 language=STAFF_LANGUAGE,
             ),

@@ -160,8 +160,9 @@ class Harness:
         await asyncio.sleep(0.3)
         with Session(self.engine) as session:
             while (
-                session.exec(select(InboxUpdate).where(col(InboxUpdate.processed_at).is_(None)))
-                .first()
+                session.exec(
+                    select(InboxUpdate).where(col(InboxUpdate.processed_at).is_(None))
+                ).first()
                 is not None
                 and loop.time() < deadline
             ):

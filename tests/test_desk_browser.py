@@ -150,7 +150,7 @@ def test_sign_in_with_link_and_refuse_used_or_expired(
 
 def test_claim_and_answer_a_case(page: Any, desk: LiveDesk, engine: Engine) -> None:
     with session_scope(engine) as session:
-        enquiry, escalation_id = escalated_enquiry(
+        enquiry, _ = escalated_enquiry(
             session, now=NOW - timedelta(hours=5), association="Storåsa Schackklubb"
         )
         enquiry_id = enquiry.id

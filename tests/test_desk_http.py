@@ -1,4 +1,4 @@
-"""The desk over HTTP (aiohttp test client) on real databases: sign-in, CSRF, roles, edits, queue."""
+"""The desk over HTTP (aiohttp test client): sign-in, CSRF, roles, edits, queue, report."""
 
 from __future__ import annotations
 
@@ -329,3 +329,27 @@ async def test_public_report_and_downloads(desk: tuple[TestClient, Clock], engin
     assert data["rows"] == [] and data["suppression_threshold"] == 5
     csv = await (await client.get("/rapport.csv")).text()
     assert csv.splitlines()[0].startswith("month,department,")
+
+
+async def test_desk_answer_reaches_the_association_through_the_dispatcher(
+    desk: tuple[TestClient, Clock], engine: Engine
+) -> None:
+    from telegram import Bot
+
+    from bot.telegram.outbox import dispatch_once
+    from tests.fake_telegram import start_fake_telegram
+
+    client, _ = desk
+    with session_scope(engine) as session:
+        _, escalation_id = escalated_enquiry(session, now=NOW - timedelta(hours=1))
+    await _login(client, engine, COORDINATOR_ID)
+    csrf = await _csrf(client, f"/desk/queue/{escalation_id}")
+    response = await client.post(
+        f"/desk/queue/{escalation_id}/answer",
+        data={"csrf": csrf, "text": "Välkomna att boka lokalen via kommunens webb."},
+    )
+    assert response.status == 200
+    async with start_fake_telegram() as fake, Bot(fake.token, base_url=fake.base_url) as bot:
+        assert await dispatch_once(bot, engine) >= 1
+    (sent,) = fake.sent_messages(ASSOCIATION_CHAT)
+    assert "Välkomna att boka lokalen via kommunens webb." in sent["text"]

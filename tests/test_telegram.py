@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -45,6 +45,18 @@ FOOD_QUESTION = "Vi vill sälja hamburgare på vår marknad, behöver vi registr
 JOKE = "Tell me a joke about cats"
 KULTUR = "Kultur- och fritidsförvaltningen"
 KULTUR_EMAIL = "foreningsservice@storasa.example"
+
+
+@pytest.fixture(autouse=True)
+def no_handler_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail a test whose bot logged an error (PTB hands handler exceptions to the error log)."""
+    yield
+    errors = [
+        f"{r.name}: {r.getMessage()} {r.exc_text or ''}"
+        for r in caplog.get_records("call") + caplog.get_records("teardown")
+        if r.levelno >= logging.ERROR and r.name.startswith("bot.")
+    ]
+    assert errors == []
 
 
 @pytest_asyncio.fixture
@@ -278,7 +290,9 @@ async def test_non_staff_cannot_use_department_buttons_or_reply(
         for who in (stranger, other_clerk):
             for action in ("answer", "notours"):
                 press = fake.callback(
-                    who, f"dept:{action}:{enquiry_id}", chat_id=dept_chat,
+                    who,
+                    f"dept:{action}:{enquiry_id}",
+                    chat_id=dept_chat,
                     message_id=forward["message_id"],
                 )
                 refusal = await h.callback_answer(press)
@@ -304,8 +318,9 @@ async def test_non_staff_cannot_use_department_buttons_or_reply(
         assert h.sent_to(COORDINATOR_CHAT, has(enquiry.reference or "?")) == []
         refusals = [r for r in caplog.records if "Refused" in r.getMessage()]
         assert len(refusals) == 5
-        assert all(str(stranger) in r.getMessage() or str(other_clerk) in r.getMessage()
-                   for r in refusals)
+        assert all(
+            str(stranger) in r.getMessage() or str(other_clerk) in r.getMessage() for r in refusals
+        )
 
 
 # ---------------------------------------------------------------------- 5. language and /status
@@ -321,7 +336,9 @@ async def test_english_replies_and_status(harness: Harness) -> None:
     await h.message_to(user, has("I will now write in English."), after=mark)
     mark = h.mark()
     fake.user_message(user, "Storåsa Schackklubb")
-    await h.message_to(user, has("Thank you! I now know you write for Storåsa Schackklubb"), after=mark)
+    await h.message_to(
+        user, has("Thank you! I now know you write for Storåsa Schackklubb"), after=mark
+    )
 
     reply, joke_id = await ask(h, user, JOKE)
     assert "coordinator" in reply["text"]
@@ -563,8 +580,7 @@ async def test_rasa_down_still_registers_the_enquiry(
 async def test_very_long_message_is_stored_whole(harness: Harness) -> None:
     h, fake = harness, harness.fake
     user = new_user_id()
-    filler = " Vi har många medlemmar och vill göra mer för barnen i kommunen."
-    text = KULTUR_QUESTION + filler * 80
+    text = " ".join([KULTUR_QUESTION] * 120)
     assert len(text) > 4000
     with h.department_chat("kultur_fritid", new_group_id()) as dept_chat:
         mark = h.mark()

@@ -20,6 +20,13 @@ from db.workflow import WorkflowError
 FILTERS = ("all", "unclaimed", "mine")
 SORTS = ("waited", "created")
 ACTIONS = ("claim", "answer", "route", "close")
+CLOSE_LABELS = {
+    "answered_elsewhere": "Besvarad på annat sätt / answered elsewhere",
+    "duplicate": "Dubblett / duplicate",
+    "spam": "Skräp / spam",
+    "not_municipal": "Inte kommunens fråga / not for the municipality",
+    "other": "Annat / other",
+}
 DONE = {
     "claim": ("Ärendet är ditt.", "The case is yours."),
     "answer": ("Svaret skickas till föreningen.", "The answer is sent to the association."),
@@ -126,7 +133,7 @@ async def _render_case(
         status=status,
         case=case,
         departments=departments,
-        reasons=CLOSE_REASONS,
+        reasons=[(r, CLOSE_LABELS.get(r, r)) for r in CLOSE_REASONS],
         done=DONE.get(done),
         mine=case.escalation.claimed_by == principal.staff_user_id,
         **context,

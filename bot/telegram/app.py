@@ -22,7 +22,7 @@ from telegram.ext import (
 from bot.conversation import Conversation
 from bot.services import create_services
 from bot.settings import Settings
-from bot.telegram import association, coordinator, department
+from bot.telegram import association, coordinator, department, staff
 from bot.telegram.common import Context, services
 from bot.telegram.inbox import InboxProcessor
 from bot.telegram.outbox import run_dispatcher
@@ -118,6 +118,11 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
     application.add_handler(CommandHandler("status", association.status_command, filters=private))
     application.add_handler(CommandHandler("cancel", association.cancel_command, filters=private))
     application.add_handler(CommandHandler("queue", coordinator.queue_command))
+    application.add_handler(CommandHandler("routes", staff.routes_command, filters=private))
+    application.add_handler(CommandHandler("contact", staff.contact_command, filters=private))
+    application.add_handler(CommandHandler("absent", staff.absent_command, filters=private))
+    application.add_handler(CommandHandler("verify", staff.verify_command, filters=private))
+    application.add_handler(CommandHandler("desk", staff.desk_command, filters=private))
 
     application.add_handler(CallbackQueryHandler(association.language_button, pattern=r"^lang:"))
     application.add_handler(CallbackQueryHandler(association.feedback_button, pattern=r"^fb:"))

@@ -8,7 +8,7 @@ from telegram import ForceReply, Update
 from telegram.error import BadRequest
 
 from bot import callbacks
-from bot.queue_cards import close_picker, render_card, route_picker
+from bot.queue_cards import close_picker, reason_text, render_card, route_picker
 from bot.telegram.common import Context, kick_outbox, markup_from_dict, services
 from bot.telegram.department import record_prompt, refused
 from bot.texts import t
@@ -47,7 +47,7 @@ async def queue_command(update: Update, context: Context) -> None:
                 session=session,
                 filter=filter_,
                 staff_user_id=user.id,
-                department_key=department,  # type: ignore[arg-type]
+                department_key=department,
             )
         except coordinator_queue.QueueError as exc:
             await message.reply_text(str(exc))
@@ -67,7 +67,7 @@ async def queue_command(update: Update, context: Context) -> None:
             lines.append(
                 f"#{item.escalation.id} {item.enquiry.reference} · "
                 f"{item.association or '–'}{marker}"
-                f" · {hours:.0f} h · {t('q_reason_' + item.escalation.reason, 'sv')}{holder}"
+                f" · {hours:.0f} h · {reason_text(item)}{holder}"
             )
     await message.reply_text("\n".join(lines))
 
