@@ -29,23 +29,39 @@ def _start_services(settings: Settings) -> object:
 
 async def _chat(settings: Settings) -> None:
     from bot.console import read_stdin, run_console
+    from bot.desk.app import start_desk
     from bot.services import create_services
 
     services = create_services(settings)
+    desk = await start_desk(settings, services.engine)
+    typer.echo(
+        f"[lotsen] the desk and the public report: http://127.0.0.1:{settings.web_port}/rapport",
+        err=True,
+    )
     try:
         await run_console(services, read_stdin, typer.echo)
     finally:
+        await desk.cleanup()
         await services.aclose()
 
 
-async def _bot_until_signal(settings: Settings) -> None:
+async def _bot_until_signal(settings: Settings, *, desk: bool = False) -> None:
+    from bot.desk.app import start_desk
     from bot.telegram.app import run_bot
+    from db.session import make_engine
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_bot(settings, stop)
+    engine = make_engine(settings.database_url)
+    runner = await start_desk(settings, engine) if desk else None
+    try:
+        await run_bot(settings, stop)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        engine.dispose()
 
 
 def _run(settings: Settings, *, console: bool) -> None:
@@ -57,7 +73,7 @@ def _run(settings: Settings, *, console: bool) -> None:
             typer.echo(
                 f"[lotsen] Telegram bot running ({settings.telegram_mode}); Ctrl-C stops.", err=True
             )
-            asyncio.run(_bot_until_signal(settings))
+            asyncio.run(_bot_until_signal(settings, desk=True))
     except KeyboardInterrupt:
         pass
     finally:

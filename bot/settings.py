@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     rasa_port: int = Field(default=5005, ge=1, le=65535)
     action_port: int = Field(default=5055, ge=1, le=65535)
     web_port: int = Field(default=8080, ge=1, le=65535)
-    desk_base_url: str = "http://127.0.0.1:8080"
+    desk_base_url: str | None = None
     rasa_timeout_seconds: float = Field(default=10.0, gt=0)
     rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
     model_dir: Path = PROJECT_ROOT / "models"

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot import rasa_env
@@ -38,6 +39,15 @@ def stack_settings(folder: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def _warm_up(settings: Settings) -> None:
+    """Send one parse and one conversation turn, so the first test does not pay for warm-up."""
+    with httpx.Client(base_url=settings.rasa_url, timeout=120) as client:
+        client.post("/model/parse", json={"text": "hej"}).raise_for_status()
+        client.post(
+            "/webhooks/rest/webhook", json={"sender": "warm-up", "message": "hej"}
+        ).raise_for_status()
+
+
 @contextmanager
 def running_stack(settings: Settings) -> Iterator[Supervisor]:
     """Run the action server and Rasa for these settings until the block ends."""
@@ -46,6 +56,7 @@ def running_stack(settings: Settings) -> Iterator[Supervisor]:
     migrate_and_seed(settings.database_url).dispose()
     supervisor = Supervisor(settings, report=lambda _line: None)
     supervisor.start()
+    _warm_up(settings)
     try:
         yield supervisor
     finally:

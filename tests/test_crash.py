@@ -17,6 +17,7 @@ from bot.settings import PROJECT_ROOT, Settings
 from db.models import Enquiry, InboxUpdate
 from db.session import make_engine
 from tests.fake_telegram import FakeTelegram, start_fake_telegram
+from tests.telegram_fixtures import reset_transport_tables
 
 QUESTIONS = [
     "Hur söker vår förening aktivitetsstöd för barn och unga?",
@@ -82,6 +83,9 @@ async def test_kill_minus_nine_loses_and_doubles_nothing(
     rasa_stack: Settings, fake: FakeTelegram, tmp_path: Path
 ) -> None:
     log = tmp_path / "bot.log"
+    engine = make_engine(rasa_stack.database_url)
+    reset_transport_tables(engine)  # a new fake numbers its updates from 1 again
+    engine.dispose()
     users = [9_100_000_000 + n for n in range(6)]
     keys: list[str] = []
     bot = _start_bot(rasa_stack, fake, log)

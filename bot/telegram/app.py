@@ -56,6 +56,7 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
         await application.bot.set_my_commands(COMMANDS)
     if application.job_queue is not None:
         application.job_queue.run_repeating(sweep_job, interval=timedelta(minutes=1), first=1)
+        application.job_queue.run_repeating(daily_job, interval=timedelta(hours=24), first=60)
 
 
 async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -86,9 +87,33 @@ async def sweep_job(context: Context) -> None:
         kick.set()
 
 
+async def daily_job(context: Context) -> None:
+    """Remind staff of routes due for review and purge what is past its retention."""
+    svc = services(context)
+
+    def daily() -> None:
+        from bot.telegram.staff import queue_route_reminders
+
+        with session_scope(svc.engine) as session:
+            queue_route_reminders(session, utcnow())
+        try:
+            from db.retention import run_purge
+        except ImportError:
+            return
+        report = run_purge(svc.settings)
+        log.info("Daily purge: %s", report)
+
+    await asyncio.to_thread(daily)
+    kick = context.bot_data.get("outbox_kick")
+    if kick is not None:
+        kick.set()
+
+
 async def error_handler(update: object, context: Context) -> None:
-    """Log any error with its traceback."""
+    """Log any error with its traceback and mark the update for another try from the inbox."""
     log.error("Error while handling an update", exc_info=context.error)
+    if isinstance(update, Update):
+        context.bot_data.setdefault("failed_updates", set()).add(update.update_id)
 
 
 def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -152,7 +177,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
     """Run the bot in polling or webhook mode until `stop` is set (or forever)."""
     from aiohttp import web
 
-    from bot.telegram.runner import poll_forever, webhook_app
+    from bot.telegram.runner import poll_forever, process_safely, webhook_app
 
     stop = stop or asyncio.Event()
     application = build_application(settings)
@@ -175,8 +200,10 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
                     secret_token=settings.webhook_secret.get_secret_value(),
                     allowed_updates=Update.ALL_TYPES,
                 )
-                await processor.process_pending()
-                await stop.wait()
+                while not stop.is_set():
+                    await process_safely(processor)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=10)
             else:
                 poller = asyncio.get_running_loop().create_task(
                     poll_forever(

@@ -49,6 +49,7 @@ async def poll_forever(
             continue
         backoff = 1.0
         if not updates:
+            await process_safely(processor)
             continue
         payloads = [u.to_dict() for u in updates]
         while True:
@@ -60,7 +61,15 @@ async def poll_forever(
                 await asyncio.sleep(backoff)
                 backoff = min(60.0, backoff * 2)
         offset = max(u.update_id for u in updates) + 1
+        await process_safely(processor)
+
+
+async def process_safely(processor: InboxProcessor) -> None:
+    """Process pending updates; a database outage only delays them."""
+    try:
         await processor.process_pending()
+    except Exception:
+        log.exception("Could not process stored updates; they will be retried")
 
 
 def webhook_app(settings: Settings, processor: InboxProcessor) -> web.Application:

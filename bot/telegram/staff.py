@@ -194,17 +194,15 @@ def staff_chat_ids(session: Session, department_id: int) -> list[int]:
 async def desk_command(update: Update, context: Context) -> None:
     """Send a one-time sign-in link to the desk (staff and coordinators only)."""
     assert update.message is not None and update.effective_user is not None
-    try:
-        from bot.desk.auth import create_login_link
-    except ImportError:
-        await update.message.reply_text(t("not_allowed", "sv"))
-        return
+    from bot.desk.app import desk_base_url
+    from bot.desk.auth import create_login_link
+
     svc = services(context)
     with session_scope(svc.engine) as session:
         link = create_login_link(
             session=session,
             telegram_user_id=update.effective_user.id,
-            base_url=svc.settings.desk_base_url,
+            base_url=desk_base_url(svc.settings),
         )
     if link is None:
         refused(update, "/desk")
