@@ -4,7 +4,9 @@ SHELL := /bin/bash
 
 PYTHON311 ?= $(shell command -v python3.11 || command -v python3)
 PYENV_ROOT ?= $(HOME)/.pyenv
-PYTHON310 ?= $(shell command -v python3.10 || ls -d $(PYENV_ROOT)/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
+# Rasa 3.6 needs Python 3.10: the newest pyenv 3.10, else a python3.10 on PATH that really runs.
+PYTHON310 ?= $(shell for p in $$(ls -d $(PYENV_ROOT)/versions/3.10*/bin/python3.10 2>/dev/null | sort -V -r) $$(command -v python3.10); do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && echo "$$p" && break; done)
 VENV := .venv
 RASA_VENV := .venv-rasa
 LOTSEN := $(VENV)/bin/lotsen

@@ -68,8 +68,20 @@ def rss_mb(pid: int) -> float | None:
     return round(kb / 1024, 1) if kb is not None else None
 
 
+def reset_own_peak() -> bool:
+    """Reset this process's peak RSS (VmHWM) so that a new measurement starts; True if done."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 def own_peak_rss_mb() -> float:
-    """Return this process's peak resident memory in MB (ru_maxrss is in KB on Linux)."""
+    """Return this process's peak resident memory in MB since the last reset."""
+    peak = peak_rss_mb(os.getpid())
+    if peak is not None:
+        return peak
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 

@@ -30,12 +30,12 @@ USERS = 500
 USER_ID_BASE = 9_100_000_000
 UPDATE_ID_BASE = 5_000_000_000
 BATCH = 2_000
-STATUSES = (
-    [EnquiryStatus.CLOSED] * 5
-    + [EnquiryStatus.ANSWERED] * 2
-    + [EnquiryStatus.FORWARDED] * 2
-    + [EnquiryStatus.ESCALATED]
-)
+FORWARDED_SHARE = 0.01
+"""Open enquiries waiting for a department (recent, deadline ahead: the sweep leaves them)."""
+ESCALATED_SHARE = 0.005
+"""Open enquiries in the coordinator's queue."""
+ANSWERED_SHARE = 0.25
+"""Answered, not yet closed; the rest is closed (a tenth of those after an escalation)."""
 
 
 def stored_enquiries(engine: Engine) -> int:
@@ -69,8 +69,18 @@ def _users(engine: Engine) -> list[int]:
 
 
 def _enquiry_row(n: int, rng: random.Random, user: int, department: int) -> dict[str, Any]:
-    created = utcnow() - timedelta(days=2 + rng.random() * 365)
-    status = rng.choice(STATUSES)
+    """Return one past enquiry in a state the deadline sweep has already dealt with."""
+    now = utcnow()
+    roll = rng.random()
+    if roll < FORWARDED_SHARE:
+        status, created = EnquiryStatus.FORWARDED, now - timedelta(hours=rng.random() * 20)
+    elif roll < FORWARDED_SHARE + ESCALATED_SHARE:
+        status, created = EnquiryStatus.ESCALATED, now - timedelta(days=rng.random() * 7)
+    elif roll < FORWARDED_SHARE + ESCALATED_SHARE + ANSWERED_SHARE:
+        status, created = EnquiryStatus.ANSWERED, now - timedelta(days=2 + rng.random() * 60)
+    else:
+        status, created = EnquiryStatus.CLOSED, now - timedelta(days=7 + rng.random() * 365)
+    waiting = status == EnquiryStatus.FORWARDED
     answered = status in (EnquiryStatus.ANSWERED, EnquiryStatus.CLOSED)
     return {
         "reference": f"LOT-2025-{n:06d}",
@@ -92,7 +102,8 @@ def _enquiry_row(n: int, rng: random.Random, user: int, department: int) -> dict
         "answered_at": created + timedelta(hours=5) if answered else None,
         "escalated_at": created if status == EnquiryStatus.ESCALATED else None,
         "closed_at": created + timedelta(days=1) if status == EnquiryStatus.CLOSED else None,
-        "sla_due_at": created + timedelta(days=2),
+        "sla_due_at": created + timedelta(days=3) if waiting else None,
+        "reminder_due_at": created + timedelta(days=2) if waiting else None,
     }
 
 
@@ -174,6 +185,16 @@ def _children(session: Any, rows: list[dict[str, Any]], ids: dict[str | None, in
             }
         )
         if row["status"] == str(EnquiryStatus.ESCALATED):
+            escalations.append(
+                {
+                    "enquiry_id": enquiry_id,
+                    "reason": "unsure",
+                    "created_at": at,
+                    "resolved_at": None,
+                    "resolution": None,
+                }
+            )
+        elif row["status"] == str(EnquiryStatus.CLOSED) and n % 10 == 0:
             escalations.append(
                 {
                     "enquiry_id": enquiry_id,

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bench.footprint import own_peak_rss_mb, process_peaks, rss_mb
+from bench.footprint import own_peak_rss_mb, process_peaks, reset_own_peak, rss_mb
 from bench.history import seed_history, stored_enquiries
 from bot.rasa_client import RasaClient, RasaError
 from bot.settings import Settings
@@ -174,8 +174,8 @@ class Load:
     def _text(self, user: int, n: int) -> str:
         return self.texts[(user * 7 + n) % len(self.texts)]
 
-    async def ask(self, user_id: int, text: str) -> tuple[float | None, str, float]:
-        """Queue one question; return (latency or None, message key, arrival time)."""
+    async def ask(self, user_id: int, text: str) -> tuple[float | None, str]:
+        """Queue one question; return its latency in seconds (None if unanswered) and key."""
         future = self.watcher.expect(user_id)
         queued = time.monotonic()
         update = self.fake.user_message(user_id, text, first_name="Bench")
@@ -184,8 +184,8 @@ class Load:
             arrived = await asyncio.wait_for(future, ANSWER_TIMEOUT)
         except TimeoutError:
             self.watcher.waiting.pop(user_id, None)
-            return None, key, 0.0
-        return arrived - queued, key, arrived
+            return None, key
+        return arrived - queued, key
 
     async def end_to_end(self, users: int, per_user: int) -> PhaseResult:
         """Run `users` closed-loop users, each asking `per_user` questions in turn."""
@@ -195,7 +195,7 @@ class Load:
 
         async def user(index: int) -> None:
             for n in range(per_user):
-                latency, key, _ = await self.ask(base + index, self._text(index, n))
+                latency, key = await self.ask(base + index, self._text(index, n))
                 result.keys.append(key)
                 if latency is not None:
                     result.latencies.append(latency)
@@ -288,10 +288,11 @@ async def run_load(
         load = Load(settings, fake, [FIRST_QUESTION])
         watcher = asyncio.get_running_loop().create_task(load.watcher.run())
         stop = asyncio.Event()
+        reset_own_peak()
         rss_before = rss_mb_self()
         bot = asyncio.get_running_loop().create_task(run_bot(bot_settings, stop))
         try:
-            latency, _, _ = await load.ask(E2E_USER_BASE, FIRST_QUESTION)
+            latency, _ = await load.ask(E2E_USER_BASE, FIRST_QUESTION)
             if latency is None:
                 raise RuntimeError("the bot never answered the first question")
             out["cold_start"] = {"bot_start_to_first_answer_s": round(latency, 2)}
@@ -311,8 +312,6 @@ async def run_load(
                         "overhead_p95": _ratio(e2e, rasa, "p95_ms"),
                     }
                 )
-            if history:
-                out["scaling"] = await _scaling(load, plan, report)
             out["extra_messages_to_users"] = load.watcher.extra_messages
             out["extra_message_samples"] = load.watcher.extra_samples
             out["footprint"] = {
@@ -320,6 +319,8 @@ async def run_load(
                 "bot_process": own_peak_rss_mb(),
                 "bot_process_before_bot_mb": rss_before,
             }
+            if history:
+                out["scaling"] = await _scaling(load, plan, report)
         finally:
             stop.set()
             with contextlib.suppress(Exception):

@@ -1,4 +1,4 @@
-"""Shared fixtures: real databases (SQLite and, when configured, PostgreSQL), migrated and seeded."""
+"""Shared fixtures: real databases (SQLite, and PostgreSQL when configured), migrated and seeded."""
 
 from __future__ import annotations
 
