@@ -26,6 +26,7 @@ from bench.rasa_models import (
     train_nlu,
     write_nlu,
 )
+from bot import rasa_env
 from bot.cli_nlu import decide_all
 from bot.evaluation import Metrics, predicted_label, score
 from bot.settings import PROJECT_ROOT, Settings
@@ -146,7 +147,7 @@ def baseline_quality(
     if smoke:
         results["rasa_alt"] = {"skipped": "smoke mode"}
     elif alternative is None:
-        results["rasa_alt"] = {"skipped": "nlu/EVALUATION.md names no alternative pipeline"}
+        results["rasa_alt"] = {"skipped": "nlu/EVALUATION.md names no alternative config file"}
     else:
         report(f"quality: alternative pipeline {alternative.name} (training)")
         with temp_dir() as tmp:
@@ -176,6 +177,9 @@ def live_quality(settings: Settings, *, eval_path: Path) -> LiveQuality:
     predicted = [predicted_label(d["department"], d["escalate"]) for d in decided]
     pairs = list(zip([e.label for e in evaluation], predicted, strict=True))
     return LiveQuality(
-        {"eval": metrics_dict(score(pairs))},
+        {
+            "eval": metrics_dict(score(pairs)),
+            "model_current": rasa_env.model_is_current(settings),
+        },
         [d["text"] for d in decided if d["escalate"] or d["department"]],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import tempfile
@@ -14,12 +15,9 @@ from typing import Any
 import yaml
 
 from bot import rasa_env
-from bot.nlu_batch import parse_texts
 from bot.routing import decide, load_threshold
 from bot.settings import PROJECT_ROOT, Settings
 
-NO_SERVER = "http://127.0.0.1:9"
-"""A URL where no Rasa server answers, so that parsing uses the model file."""
 _YAML_NAME = re.compile(r"[\w./-]+\.ya?ml")
 
 
@@ -76,9 +74,32 @@ def train_nlu(settings: Settings, config: Path, nlu: Path, out: Path) -> Trained
 
 
 def parse_with(settings: Settings, model: Path, texts: Sequence[str]) -> list[dict[str, Any]]:
-    """Parse texts with a model file in the Rasa environment (never a running server)."""
-    offline = settings.model_copy(update={"model_dir": model.parent, "rasa_url": NO_SERVER})
-    return parse_texts(offline, list(texts))
+    """Parse texts with a model file in the Rasa environment (never a running server).
+
+    Runs bot/rasa_parse_batch.py and keeps only its JSON lines: Rasa's structlog writes
+    debug lines to stdout when it is not configured.
+    """
+    stdin = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts)
+    done = subprocess.run(
+        [
+            str(rasa_env.rasa_python(settings)),
+            str(PROJECT_ROOT / "bot" / "rasa_parse_batch.py"),
+            str(model),
+        ],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=rasa_env.rasa_env(),
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"the Rasa parser failed: {tail[0]}")
+    parses = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if len(parses) != len(texts):
+        raise RuntimeError(f"the Rasa parser returned {len(parses)} parses for {len(texts)} texts")
+    return parses
 
 
 def decisions(

@@ -48,6 +48,10 @@ def _quality(quality: dict[str, Any]) -> list[str]:
             f"{_pct(cv.get('accuracy')):>8}{_pct(cv.get('escalation_recall')):>8}"
             f"{_pct(cv.get('false_escalation_rate')):>9}{_num(cv.get('macro_f1')):>7}"
         )
+    if (quality.get("rasa") or {}).get("model_current") is False:
+        lines.append(
+            "note: models/lotsen.tar.gz is older than the training data (run `make setup`)"
+        )
     return lines
 
 

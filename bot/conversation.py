@@ -213,5 +213,12 @@ def merge_rasa_messages(messages: list[dict[str, object]]) -> list[Reply]:
                 if isinstance(button, dict) and button.get("title"):
                     payload = str(button.get("payload") or button["title"])
                     buttons.append([(str(button["title"]), f"say:{payload}"[:64])])
+        previous = replies[-1] if replies else None
+        if previous is not None and not previous.buttons and not buttons:
+            # Rasa splits a text at blank lines; keep one answer in one message.
+            previous.text = f"{previous.text}\n\n{text}"
+            if isinstance(enquiry_id, int):
+                previous.enquiry_id = enquiry_id
+            continue
         replies.append(Reply(text, buttons, enquiry_id if isinstance(enquiry_id, int) else None))
     return replies

@@ -53,7 +53,8 @@ def _parse_via_model(settings: Settings, texts: list[str]) -> list[dict[str, Any
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
         raise RuntimeError(f"the Rasa parser failed: {tail[0]}")
-    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    # Rasa may log to stdout before the results: keep only the JSON lines.
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
 def parse_texts(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:

@@ -393,10 +393,21 @@ def _escalate_late(
     return True
 
 
+SWEEP_BATCH = 200
+
+
 def sweep_deadlines(
-    *, session: Session, now: datetime, coordinator_chat_id: int | None
+    *,
+    session: Session,
+    now: datetime,
+    coordinator_chat_id: int | None,
+    limit: int = SWEEP_BATCH,
 ) -> SweepReport:
-    """Send due reminders and escalate enquiries past their deadline; running twice adds nothing."""
+    """Send due reminders and escalate enquiries past their deadline; running twice adds nothing.
+
+    At most `limit` enquiries are handled per call, oldest first, so a backlog after downtime is
+    worked off over several sweeps instead of one long transaction that blocks the bot.
+    """
     report = SweepReport()
     due = session.exec(
         select(Enquiry)
@@ -406,6 +417,7 @@ def sweep_deadlines(
             | ((col(Enquiry.reminder_due_at) <= now) & col(Enquiry.reminded_at).is_(None)),
         )
         .order_by(col(Enquiry.id))
+        .limit(limit)
     ).all()
     for enquiry in due:
         if enquiry.sla_due_at is not None and enquiry.sla_due_at <= now:

@@ -47,6 +47,7 @@ def test_smoke_run_reports_every_figure(rasa_stack: Settings) -> None:
     # A learned model beats keyword overlap on the department question.
     assert quality["tfidf"]["eval"]["accuracy"] > quality["keyword"]["eval"]["accuracy"]
     assert "skipped" in quality["rasa_alt"] and "skipped" in quality["rasa_cv"]
+    assert isinstance(quality["rasa"]["model_current"], bool)
 
     sqlite = results["backends"]["sqlite"]
     assert [level["users"] for level in sqlite["levels"]] == list(SMOKE_PLAN.levels)
