@@ -283,6 +283,8 @@ async def run_load(
                 "telegram_bot_token": SecretStr(fake.token),
                 "telegram_api_base_url": fake.api_root,
                 "telegram_poll_timeout": 10,
+                # The load generator's users send faster than a person would.
+                "rate_limit_burst": 1_000_000,
             }
         )
         load = Load(settings, fake, [FIRST_QUESTION])

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     municipality_file: Path = PROJECT_ROOT / "db" / "municipality.yml"
     routes_file: Path = PROJECT_ROOT / "db" / "seed_routes.yml"
     max_message_chars: int = Field(default=4000, gt=0)
+    rate_limit_per_second: float = Field(default=0.5, gt=0)
+    rate_limit_burst: int = Field(default=6, ge=1)
     log_level: str = "INFO"
 
     # Retention (days): closed enquiries' texts, Rasa tracker events, the audit trail, and

@@ -20,6 +20,7 @@ from telegram.ext import (
 )
 
 from bot.conversation import Conversation
+from bot.ratelimit import RateLimiter
 from bot.services import create_services
 from bot.settings import Settings
 from bot.telegram import association, coordinator, department, staff
@@ -47,6 +48,9 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
     svc = create_services(settings)
     application.bot_data["services"] = svc
     application.bot_data["conversation"] = Conversation(svc)
+    application.bot_data["rate_limiter"] = RateLimiter(
+        rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+    )
     kick = asyncio.Event()
     application.bot_data["outbox_kick"] = kick
     application.bot_data["outbox_task"] = asyncio.get_running_loop().create_task(

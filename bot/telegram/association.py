@@ -21,6 +21,18 @@ def _ids(update: Update) -> tuple[int, int]:
     return update.effective_user.id, update.effective_chat.id
 
 
+async def _within_rate_limit(context: Context, user_id: int, chat_id: int) -> bool:
+    """Tell whether the user may go on; the first refusal of a flood gets one polite notice."""
+    verdict = context.bot_data["rate_limiter"].check(user_id)
+    if verdict == "ok":
+        return True
+    log.info("Rate limit for Telegram user %s: %s", user_id, verdict)
+    if verdict == "notify":
+        language = conversation(context).user_language(user_id=user_id, chat_id=chat_id)
+        await send_replies(context, chat_id, [Reply(t("rate_limited", language))])
+    return False
+
+
 async def start(update: Update, context: Context) -> None:
     """Greet the user, offer the language choice and ask which association they speak for."""
     user_id, chat_id = _ids(update)
@@ -69,6 +81,8 @@ async def text_message(update: Update, context: Context) -> None:
     """Record the question, route it through Rasa and answer with department and reference."""
     assert update.message is not None and update.message.text is not None
     user_id, chat_id = _ids(update)
+    if not await _within_rate_limit(context, user_id, chat_id):
+        return
     key = f"tg:{chat_id}:{update.message.message_id}"
     await context.bot.send_chat_action(chat_id, "typing")
     replies = await conversation(context).handle_text(
@@ -82,6 +96,8 @@ async def non_text_message(update: Update, context: Context) -> None:
     """Explain politely that only text can be read; keep any caption as the question."""
     assert update.message is not None
     user_id, chat_id = _ids(update)
+    if not await _within_rate_limit(context, user_id, chat_id):
+        return
     caption = update.message.caption
     if caption and caption.strip():
         key = f"tg:{chat_id}:{update.message.message_id}"
