@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from bot.settings import PROJECT_ROOT, Settings
+from bot.supervisor import Supervisor
 from db.migrate import upgrade
 from db.seed import seed
 from db.session import make_engine, session_scope
@@ -96,10 +97,16 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """Yield settings of a running Rasa server and action server on a seeded SQLite database."""
+def rasa_supervisor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervisor]:
+    """Yield the supervisor of a running Rasa server and action server (to crash one on purpose)."""
     from tests.stack import running_stack, stack_settings
 
     settings = stack_settings(tmp_path_factory.mktemp("stack"), coordinator_chat_id=-1000000000001)
-    with running_stack(settings):
-        yield settings
+    with running_stack(settings) as supervisor:
+        yield supervisor
+
+
+@pytest.fixture(scope="session")
+def rasa_stack(rasa_supervisor: Supervisor) -> Settings:
+    """Return settings of a running Rasa server and action server on a seeded SQLite database."""
+    return rasa_supervisor.settings

@@ -1,0 +1,498 @@
+"""Reliability end to end: floods, bad input, deadlines across restarts, a soak, a database restart.
+
+Real bot (in-process), real Rasa stack, fake Telegram server; assertions on what the fake saw
+and on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from bot.settings import Settings
+from bot.supervisor import Supervisor
+from bot.texts import t
+from db import crud, workflow
+from db.models import (
+    Enquiry,
+    EnquiryStatus,
+    Escalation,
+    EscalationReason,
+    InboxUpdate,
+    OutboxMessage,
+)
+from db.session import make_engine, session_scope
+from db.sla import LOCAL, add_working_hours
+from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres, migrate_and_seed
+from tests.fake_telegram import FakeTelegram, start_fake_telegram
+from tests.stack import free_port
+from tests.telegram_fixtures import (
+    COORDINATOR_CHAT,
+    TIMEOUT,
+    Harness,
+    bot_settings,
+    buttons,
+    new_group_id,
+    new_user_id,
+    reset_transport_tables,
+    running_bot,
+)
+
+QUESTIONS = [
+    "Hur söker vår förening aktivitetsstöd för barn och unga?",
+    "Vi vill boka en idrottshall på söndagar, hur gör vi?",
+    "Behöver vi bygglov för att bygga ett förråd vid klubbstugan?",
+    "Vi vill ha en marknad på torget i maj, vem ger tillstånd att använda torget?",
+]
+
+
+@pytest.fixture(autouse=True)
+def no_handler_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail a test whose bot logged an error (PTB hands handler exceptions to the error log)."""
+    yield
+    errors = [
+        f"{r.name}: {r.getMessage()} {r.exc_text or ''}"
+        for r in caplog.get_records("call") + caplog.get_records("teardown")
+        if r.levelno >= logging.ERROR and r.name.startswith("bot.")
+    ]
+    assert errors == []
+
+
+@pytest_asyncio.fixture
+async def bare(rasa_stack: Settings) -> AsyncIterator[tuple[FakeTelegram, Engine]]:
+    """Start only the fake Telegram server on the Rasa stack's database (bot started per test)."""
+    engine = make_engine(rasa_stack.database_url)
+    reset_transport_tables(engine)
+    async with start_fake_telegram() as fake:
+        yield fake, engine
+    engine.dispose()
+
+
+def has(*parts: str) -> Any:
+    """Return a predicate: the message text contains every part."""
+    return lambda message: all(part in message.get("text", "") for part in parts)
+
+
+def row_counts(engine: Engine) -> tuple[int, int, int]:
+    """Return how many enquiries, escalations and outbox messages there are."""
+    with Session(engine) as session:
+        return tuple(  # type: ignore[return-value]
+            int(session.exec(select(func.count()).select_from(model)).one())
+            for model in (Enquiry, Escalation, OutboxMessage)
+        )
+
+
+async def wait_until(predicate: Any, timeout: float, step: float = 0.2) -> bool:
+    """Poll a predicate until it holds or the timeout passes; tell whether it held."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(step)
+    return bool(predicate())
+
+
+# ---------------------------------------------------------------------- 1. rate limit
+
+
+async def test_flood_is_limited_with_one_notice_then_recovers(
+    bare: tuple[FakeTelegram, Engine], rasa_stack: Settings
+) -> None:
+    fake, engine = bare
+    burst = 3
+    settings = bot_settings(rasa_stack, fake, rate_limit_burst=burst, rate_limit_per_second=2.0)
+    h = Harness(fake=fake, settings=settings, engine=engine)
+    flooder, calm = new_user_id(), new_user_id()
+    notice = t("rate_limited", "sv")
+    async with running_bot(settings):
+        await fake.wait_for("getUpdates", timeout=TIMEOUT)
+        flood = [fake.user_message(flooder, f"{QUESTIONS[n % 4]} ({n})") for n in range(15)]
+        calm_update = fake.user_message(calm, QUESTIONS[0])
+        for update in [*flood, calm_update]:
+            await h.processed(update)
+        assert 1 <= len(h.enquiries_of(flooder)) <= burst
+        assert len(h.sent_to(flooder, has(notice))) == 1
+        assert len(h.sent_to(flooder, has("LOT-"))) == len(h.enquiries_of(flooder))
+        (calm_enquiry,) = h.enquiries_of(calm)
+        assert calm_enquiry.reference and h.sent_to(calm, has(calm_enquiry.reference))
+        assert not h.sent_to(calm, has(notice))
+
+        # The bucket refills at 2 tokens a second: after a pause the user is heard again.
+        await asyncio.sleep(2.0)
+        before = len(h.enquiries_of(flooder))
+        mark = h.mark()
+        later = fake.user_message(flooder, QUESTIONS[2] + " (senare)")
+        await h.processed(later)
+        reply = await h.message_to(flooder, has("LOT-"), after=mark)
+        enquiries = h.enquiries_of(flooder)
+        assert len(enquiries) == before + 1
+        assert enquiries[-1].reference and enquiries[-1].reference in reply["text"]
+        assert enquiries[-1].message_key == f"tg:{flooder}:{later['message']['message_id']}"
+        assert len(h.sent_to(flooder, has(notice))) == 1
+
+
+# ---------------------------------------------------------------------- 2. bad input
+
+
+async def test_bad_input_is_answered_politely_and_changes_nothing(
+    bare: tuple[FakeTelegram, Engine], rasa_stack: Settings
+) -> None:
+    fake, engine = bare
+    settings = bot_settings(rasa_stack, fake)
+    h = Harness(fake=fake, settings=settings, engine=engine)
+    user, clerk, coordinator = new_user_id(), new_user_id(), new_user_id()
+    h.add_staff(clerk, "staff", "kultur_fritid")
+    h.add_staff(coordinator, "coordinator", None)
+    async with running_bot(settings):
+        await fake.wait_for("getUpdates", timeout=TIMEOUT)
+        fake.command(user, "/start")
+        welcome = await h.message_to(user, has("Storåsa kommun"))
+        await h.settle()
+
+        # Malformed and forged button data: an answer, and not one row changed.
+        before = row_counts(engine)
+        for data in [
+            "q:claim:notanumber",
+            "dept:answer:999999999",
+            "fb:1:x",
+            "fb:999999999:y",
+            "q:to:1:../../etc",
+            "\x00\x01\xff",
+            "lang:xx",
+            "%s%s%n" * 4,
+            "",
+        ]:
+            press = fake.callback(user, data, message_id=welcome["message_id"])
+            answer = await h.callback_answer(press)
+            await h.processed(press)
+            assert "Traceback" not in str(answer.get("text", "")), data
+        assert row_counts(engine) == before
+
+        # Commands with bad arguments: a clear answer saying how to write them.
+        mark = h.mark()
+        fake.command(clerk, "/absent", "tomorrow")
+        await h.message_to(clerk, has("/absent 2026-12-01 2026-12-10"), after=mark)
+        fake.command(clerk, "/verify")
+        await h.message_to(clerk, has("/verify topic_bidrag"), after=mark)
+        fake.command(coordinator, "/queue", "nonsense")
+        await h.message_to(coordinator, has("Unknown department 'nonsense'"), after=mark)
+        await h.settle()
+        assert row_counts(engine) == before
+
+        # An unknown reference number: "cannot find", no new enquiry.
+        fake.user_message(user, "IF Tålamod")  # the association the bot asked for
+        await h.message_to(user, has("IF Tålamod"), after=mark)
+        mark = h.mark()
+        fake.user_message(user, "Hur går det med LOT-2026-99999?")
+        await h.message_to(user, has("hittar inget ärende", "LOT-2026-99999"), after=mark)
+        assert h.enquiries_of(user) == []
+
+        # Empty, invisible and control-character-only text: the empty-message answer.
+        for text in ["   ", "\u200b\u0007 ", "\u2060\u200e\t"]:
+            mark = h.mark()
+            update = fake.user_message(user, text)
+            await h.message_to(user, has(t("empty_message", "sv")), after=mark)
+            await h.processed(update)
+        assert h.enquiries_of(user) == []
+
+        # Binary-looking text is cleaned and handled like any question.
+        mark = h.mark()
+        update = fake.user_message(user, "\x00\x01\x02 hej")
+        await h.processed(update)
+        await h.settle()
+        assert h.sent_to(user, after=mark)
+        for enquiry in h.enquiries_of(user):
+            assert "\x00" not in enquiry.text
+        with Session(engine) as session:
+            errors = session.exec(
+                select(InboxUpdate).where(col(InboxUpdate.error).is_not(None))
+            ).all()
+            assert errors == []
+
+
+# ---------------------------------------------------------------------- 3. deadlines
+
+
+def _last_friday_15(weeks_back: int) -> datetime:
+    """Return Friday 15:00 Stockholm time at least `weeks_back` weeks ago."""
+    day = datetime.now(LOCAL) - timedelta(weeks=weeks_back)
+    day -= timedelta(days=(day.weekday() - 4) % 7)
+    return day.replace(hour=15, minute=0, second=0, microsecond=0)
+
+
+async def test_sla_reminder_and_escalation_once_across_a_restart(
+    bare: tuple[FakeTelegram, Engine], rasa_stack: Settings
+) -> None:
+    # Weekends and evenings not counting is asserted at the DB level in
+    # tests/test_workflow.py::test_deadlines_in_working_hours_reminder_then_escalation.
+    fake, engine = bare
+    settings = bot_settings(rasa_stack, fake)
+    h = Harness(fake=fake, settings=settings, engine=engine)
+    clerk, asker = new_user_id(), new_user_id()
+    h.add_staff(clerk, "staff", "kultur_fritid")
+    friday = _last_friday_15(weeks_back=3)
+    now = datetime.now(LOCAL)
+    with h.department_chat("kultur_fritid", new_group_id()) as dept_chat:
+        with session_scope(engine) as session:
+            department = crud.department_by_key(session=session, key="kultur_fritid")
+            assert department is not None and department.sla_hours == 48
+            user = crud.get_or_create_user(session=session, telegram_user_id=asker, chat_id=asker)
+
+            # A: routed a frozen Friday 15:00 three weeks ago. 48 working hours (8–16) = 6
+            # working days: reminder (36 h) Thursday 11:00, deadline Monday 15:00 the week
+            # after, so both deadlines lie at least a week in the past.
+            late, _ = crud.create_enquiry(
+                session=session, text=QUESTIONS[0], language="sv", user=user, now=friday
+            )
+            crud.route_enquiry(
+                session=session, enquiry=late, department=department, actor="test", now=friday
+            )
+            workflow.forward_to_department(
+                session=session, enquiry=late, department=department, now=friday
+            )
+            assert late.sla_due_at is not None and late.sla_due_at < now - timedelta(days=7)
+
+            # B: routed now, so its deadline is 48 working hours (≥ 6 days) ahead; its reminder
+            # was due 36 working hours after the frozen Friday, i.e. two weeks ago: the sweep
+            # must remind, not escalate.
+            nearly, _ = crud.create_enquiry(
+                session=session, text=QUESTIONS[1], language="sv", user=user, now=now
+            )
+            crud.route_enquiry(
+                session=session, enquiry=nearly, department=department, actor="test", now=now
+            )
+            workflow.forward_to_department(
+                session=session, enquiry=nearly, department=department, now=now
+            )
+            nearly.reminder_due_at = add_working_hours(friday, 36)
+            assert nearly.reminder_due_at.astimezone(LOCAL).weekday() == 3  # Thursday 11:00
+            assert nearly.sla_due_at is not None and nearly.sla_due_at > now + timedelta(days=5)
+            late_id, nearly_id = late.id, nearly.id
+            late_ref, nearly_ref = late.reference or "?", nearly.reference or "?"
+
+        def reminders() -> list[dict[str, Any]]:
+            return h.sent_to(dept_chat, has("Påminnelse", nearly_ref))
+
+        def cards() -> list[dict[str, Any]]:
+            return h.sent_to(
+                COORDINATOR_CHAT,
+                lambda m: late_ref in m["text"] and any(b.startswith("q:") for b in buttons(m)),
+            )
+
+        async with running_bot(settings):
+            await fake.wait_for("getUpdates", timeout=TIMEOUT)
+            assert await wait_until(lambda: reminders() and cards(), 20)
+            await asyncio.sleep(2.5)  # let a second sweep pass too (none comes within a minute)
+        assert len(reminders()) == 1 and len(cards()) == 1
+        assert not h.sent_to(dept_chat, has("Påminnelse", late_ref))
+        assert not h.sent_to(COORDINATOR_CHAT, has(nearly_ref))
+        assert late_id is not None and nearly_id is not None
+        assert h.enquiry(late_id).status == EnquiryStatus.ESCALATED
+        assert [e.reason for e in h.escalations(late_id)] == [EscalationReason.SLA]
+        assert h.enquiry(nearly_id).status == EnquiryStatus.FORWARDED
+        assert h.enquiry(nearly_id).reminded_at is not None
+        assert h.escalations(nearly_id) == []
+        counts = row_counts(engine)
+
+        async with running_bot(settings):
+            await fake.wait_for("getUpdates", timeout=TIMEOUT)
+            await asyncio.sleep(4)  # the restarted bot's first sweep runs about 1 s after start
+        assert len(reminders()) == 1 and len(cards()) == 1
+        assert row_counts(engine) == counts
+        assert [e.reason for e in h.escalations(late_id)] == [EscalationReason.SLA]
+
+
+# ---------------------------------------------------------------------- 4. soak
+
+
+def _kill_rasa(supervisor: Supervisor) -> int:
+    """Kill the Rasa server child with SIGKILL (its whole process group); return its pid."""
+    child = next(c for c in supervisor.children if c.name == "Rasa server")
+    assert child.process is not None and not child.external, "Rasa was not started by the tests"
+    os.killpg(child.process.pid, signal.SIGKILL)
+    return child.process.pid
+
+
+def _rasa_healthy(settings: Settings) -> bool:
+    try:
+        response = httpx.get(f"{settings.rasa_url}/status", timeout=2.0)
+        return response.status_code == 200 and bool(response.json().get("model_file"))
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def _soak_counts(engine: Engine, keys: set[str]) -> tuple[int, int]:
+    with Session(engine) as session:
+        unprocessed = session.exec(
+            select(func.count())
+            .select_from(InboxUpdate)
+            .where(col(InboxUpdate.processed_at).is_(None))
+        ).one()
+        done = session.exec(
+            select(func.count()).select_from(Enquiry).where(col(Enquiry.message_key).in_(keys))
+        ).one()
+    return int(done), int(unprocessed)
+
+
+@pytest.mark.soak
+async def test_soak_with_a_rasa_restart_in_the_middle(
+    bare: tuple[FakeTelegram, Engine], rasa_stack: Settings, rasa_supervisor: Supervisor
+) -> None:
+    fake, engine = bare
+    settings = bot_settings(rasa_stack, fake)
+    users = [new_user_id() for _ in range(300)]
+    per_user = 5
+    sent: dict[str, int] = {}  # message key -> user
+
+    def send_round(round_: int) -> None:
+        for n, user in enumerate(users):
+            update = fake.user_message(user, f"{QUESTIONS[(n + round_) % 4]} ({round_})")
+            sent[f"tg:{user}:{update['message']['message_id']}"] = user
+
+    started = time.monotonic()
+    async with running_bot(settings):
+        await fake.wait_for("getUpdates", timeout=TIMEOUT)
+        send_round(0)
+        send_round(1)
+        assert await wait_until(lambda: _soak_counts(engine, set(sent))[0] >= 300, 90)
+        killed = _kill_rasa(rasa_supervisor)
+        killed_at = time.monotonic()
+        send_round(2)
+        send_round(3)
+        assert await wait_until(lambda: _rasa_healthy(settings), 120, step=0.5), "Rasa not back"
+        back_after = time.monotonic() - killed_at
+        send_round(4)
+        keys = set(sent)
+        assert await wait_until(lambda: _soak_counts(engine, keys) == (len(keys), 0), 150, 0.5), (
+            _soak_counts(engine, keys),
+            len(keys),
+        )
+        # Let the last replies go out.
+        await asyncio.sleep(1)
+    elapsed = time.monotonic() - started
+    rasa = next(c for c in rasa_supervisor.children if c.name == "Rasa server")
+    assert rasa.process is not None and rasa.process.pid != killed
+
+    with Session(engine) as session:
+        enquiries = session.exec(select(Enquiry).where(col(Enquiry.message_key).in_(keys))).all()
+        inbox = session.exec(select(InboxUpdate)).all()
+        unavailable = session.exec(
+            select(func.count())
+            .select_from(Escalation)
+            .join(Enquiry, col(Enquiry.id) == Escalation.enquiry_id)
+            .where(
+                col(Enquiry.message_key).in_(keys),
+                Escalation.reason == EscalationReason.UNAVAILABLE,
+            )
+        ).one()
+    assert len(sent) == len(users) * per_user
+    assert Counter(e.message_key for e in enquiries) == Counter(keys)
+    assert all(row.processed_at is not None and row.error is None for row in inbox)
+    assert len(inbox) == len(keys)
+    by_user: dict[int, set[str]] = {}
+    for enquiry in enquiries:
+        assert enquiry.reference is not None
+        by_user.setdefault(sent[enquiry.message_key or ""], set()).add(enquiry.reference)
+    for user in users:
+        replies = [m["text"] for m in fake.sent_messages(chat_id=user) if "LOT-" in m["text"]]
+        assert len(replies) == per_user, (user, replies)
+        assert {ref for ref in by_user[user] if any(ref in text for text in replies)} == (
+            by_user[user]
+        )
+    print(
+        f"\nsoak: {len(keys)} messages from {len(users)} users in {elapsed:.1f} s "
+        f"({len(keys) / elapsed:.1f} msg/s); Rasa back after {back_after:.1f} s; "
+        f"{unavailable} registered while Rasa was unavailable"
+    )
+
+
+# ---------------------------------------------------------------------- 5. database restart
+
+
+def _postgres_version() -> str | None:
+    if not POSTGRES_URL or shutil.which("pg_ctlcluster") is None:
+        return None
+    versions = sorted(p.name for p in Path("/etc/postgresql").glob("*") if p.name[:1].isdigit())
+    return versions[-1] if versions else None
+
+
+def _pg_ready(timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], check=False).returncode == 0:
+            return
+        time.sleep(0.5)
+    raise AssertionError("PostgreSQL did not come back")
+
+
+@pytest.mark.postgres
+async def test_postgres_restart_loses_and_doubles_nothing(rasa_stack: Settings) -> None:
+    version = _postgres_version()
+    if version is None:
+        pytest.skip("needs LOTSEN_TEST_POSTGRES_URL and pg_ctlcluster (a local PostgreSQL)")
+    assert POSTGRES_URL is not None
+    url, name = _fresh_postgres(POSTGRES_URL)
+    engine = migrate_and_seed(url)
+    try:
+        async with start_fake_telegram() as fake:
+            settings = bot_settings(
+                rasa_stack, fake, database_url=url, rasa_url=f"http://127.0.0.1:{free_port()}"
+            )
+            users = [new_user_id() for _ in range(4)]
+            keys: list[str] = []
+
+            def send(label: str) -> None:
+                for n, user in enumerate(users):
+                    update = fake.user_message(user, f"{QUESTIONS[n]} ({label})")
+                    keys.append(f"tg:{user}:{update['message']['message_id']}")
+
+            async with running_bot(settings) as task:
+                await fake.wait_for("getUpdates", timeout=TIMEOUT)
+                send("före")
+                assert await wait_until(lambda: _soak_counts(engine, set(keys))[0] == 4, 30)
+                restart = asyncio.create_task(
+                    asyncio.to_thread(
+                        subprocess.run,
+                        ["pg_ctlcluster", version, "main", "restart"],
+                        check=True,
+                        capture_output=True,
+                    )
+                )
+                await asyncio.sleep(0.2)
+                send("under")
+                await restart
+                await asyncio.to_thread(_pg_ready)
+                send("efter")
+                done = await wait_until(
+                    lambda: _soak_counts(engine, set(keys)) == (len(keys), 0), 90, 0.5
+                )
+                assert not task.done(), "the bot died"
+                assert done, _soak_counts(engine, set(keys))
+            with Session(engine) as session:
+                found = session.exec(
+                    select(Enquiry.message_key).where(col(Enquiry.message_key).in_(keys))
+                ).all()
+            assert Counter(found) == Counter(keys)
+            for user in users:
+                replies = [m for m in fake.sent_messages(chat_id=user) if "LOT-" in m["text"]]
+                assert len(replies) == 3
+    finally:
+        await asyncio.to_thread(_pg_ready)
+        engine.dispose()
+        _drop_postgres(POSTGRES_URL, name)
