@@ -24,17 +24,22 @@ class RateLimiter:
     max_users: int = 100_000
     _buckets: dict[int, _Bucket] = field(default_factory=dict)
 
-    def check(self, user_id: int) -> str:
-        """Return "ok", "notify" (first refusal of a flood) or "drop" (further refusals)."""
-        now = self.clock()
+    def check(self, user_id: int, now: float | None = None) -> str:
+        """Return "ok", "notify" (first refusal of a flood) or "drop" (further refusals).
+
+        `now` is when the user sent the message (default: the clock), so time spent processing
+        a backlog does not count as the user slowing down.
+        """
+        now = self.clock() if now is None else now
         bucket = self._buckets.get(user_id)
         if bucket is None:
             if len(self._buckets) >= self.max_users:
                 self._forget_idle(now)
             bucket = _Bucket(tokens=float(self.burst), updated=now)
             self._buckets[user_id] = bucket
-        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
+        elapsed = max(0.0, now - bucket.updated)
+        bucket.tokens = min(float(self.burst), bucket.tokens + elapsed * self.rate)
+        bucket.updated = max(now, bucket.updated)
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
             bucket.notified = False

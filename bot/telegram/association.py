@@ -21,9 +21,15 @@ def _ids(update: Update) -> tuple[int, int]:
     return update.effective_user.id, update.effective_chat.id
 
 
-async def _within_rate_limit(context: Context, user_id: int, chat_id: int) -> bool:
-    """Tell whether the user may go on; the first refusal of a flood gets one polite notice."""
-    verdict = context.bot_data["rate_limiter"].check(user_id)
+async def _within_rate_limit(update: Update, context: Context, user_id: int, chat_id: int) -> bool:
+    """Tell whether the user may go on; the first refusal of a flood gets one polite notice.
+
+    The rate is measured by when the user sent the messages (Telegram's date), not by when we
+    process them: a flood handled slowly is still a flood, and a backlog after downtime is not.
+    """
+    message = update.effective_message
+    sent = message.date.timestamp() if message is not None and message.date else None
+    verdict = context.bot_data["rate_limiter"].check(user_id, sent)
     if verdict == "ok":
         return True
     log.info("Rate limit for Telegram user %s: %s", user_id, verdict)
@@ -81,7 +87,7 @@ async def text_message(update: Update, context: Context) -> None:
     """Record the question, route it through Rasa and answer with department and reference."""
     assert update.message is not None and update.message.text is not None
     user_id, chat_id = _ids(update)
-    if not await _within_rate_limit(context, user_id, chat_id):
+    if not await _within_rate_limit(update, context, user_id, chat_id):
         return
     key = f"tg:{chat_id}:{update.message.message_id}"
     await context.bot.send_chat_action(chat_id, "typing")
@@ -96,7 +102,7 @@ async def non_text_message(update: Update, context: Context) -> None:
     """Explain politely that only text can be read; keep any caption as the question."""
     assert update.message is not None
     user_id, chat_id = _ids(update)
-    if not await _within_rate_limit(context, user_id, chat_id):
+    if not await _within_rate_limit(update, context, user_id, chat_id):
         return
     caption = update.message.caption
     if caption and caption.strip():
