@@ -41,7 +41,12 @@ async def run_console(
             write(render(reply))
             choices.extend(data for row in reply.buttons for _label, data in row)
 
-    show([conversation.start(user_id=user, chat_id=chat)])
+    show(
+        [
+            conversation.resume(user_id=user, chat_id=chat)
+            or conversation.start(user_id=user, chat_id=chat)
+        ]
+    )
     write("(Skriv /help för hjälp och /quit för att avsluta. Type /quit to leave.)")
     while True:
         line = await read("> ")

@@ -13,7 +13,7 @@ from bot.replies import escalated_reply, status_reply
 from bot.services import Services
 from bot.texts import normalise_language, t
 from db import crud
-from db.models import EscalationReason
+from db.models import Association, EscalationReason
 from db.session import session_scope
 from db.workflow import notify_coordinator
 
@@ -74,6 +74,18 @@ class Conversation:
             name = municipality or crud.get_municipality(session=session).name
             language = user.language
         return Reply(t("welcome", language, municipality=name), language_buttons())
+
+    def resume(self, *, user_id: int, chat_id: int | None) -> Reply | None:
+        """Welcome back a user whose association is known; None for a first visit."""
+        with session_scope(self.services.engine) as session:
+            user = crud.get_or_create_user(
+                session=session, telegram_user_id=user_id, chat_id=chat_id
+            )
+            if user.association_id is None:
+                return None
+            association = session.get(Association, user.association_id)
+            name = association.name if association else ""
+            return Reply(t("welcome_back", user.language, name=name))
 
     def set_language(self, *, user_id: int, chat_id: int | None, language: str) -> list[Reply]:
         """Store the user's language and say so; ask for the association if still missing."""

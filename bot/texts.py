@@ -25,6 +25,10 @@ TEXTS: dict[str, dict[str, str]] = {
             "Which language would you like to use?"
         ),
     },
+    "welcome_back": {
+        "sv": "Välkommen tillbaka! Du skriver för {name}. Skriv din fråga med egna ord. (/start för att byta förening)",
+        "en": "Welcome back! You write for {name}. Write your question in your own words. (/start to change association)",
+    },
     "ask_association": {
         "sv": (
             "Vilken förening skriver du för? Skriv föreningens namn. "

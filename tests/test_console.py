@@ -56,3 +56,20 @@ async def test_console_routes_a_question(rasa_stack: Settings) -> None:
     assert "foreningsservice@storasa.example" in transcript
     assert enquiry.association_id is not None
     assert transcript.count(enquiry.reference) >= 2  # the answer and /status
+
+
+async def test_console_welcomes_a_returning_association_back(rasa_stack: Settings) -> None:
+    output: list[str] = []
+    services = create_services(rasa_stack)
+    try:
+        await run_console(
+            services, _script(["/start", "1", "Lilla Körföreningen", "/quit"]), output.append
+        )
+        output.clear()
+        await run_console(services, _script(["/help", "/quit"]), output.append)
+    finally:
+        await services.aclose()
+    transcript = "\n".join(output)
+    assert "Välkommen tillbaka! Du skriver för Lilla Körföreningen." in transcript
+    assert "Vilket språk" not in transcript
+    assert "/status" in transcript  # the help text

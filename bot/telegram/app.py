@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from telegram import BotCommand, Update
 from telegram.ext import (
     AIORateLimiter,
@@ -115,7 +116,11 @@ async def daily_job(context: Context) -> None:
 
 async def error_handler(update: object, context: Context) -> None:
     """Log any error with its traceback and mark the update for another try from the inbox."""
-    log.error("Error while handling an update", exc_info=context.error)
+    if isinstance(context.error, OperationalError):
+        # The database is briefly unreachable (e.g. restarting): the update is tried again.
+        log.warning("Database unavailable while handling an update (%s)", context.error)
+    else:
+        log.error("Error while handling an update", exc_info=context.error)
     if isinstance(update, Update):
         context.bot_data.setdefault("failed_updates", set()).add(update.update_id)
 
@@ -155,6 +160,7 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
 
     application.add_handler(CallbackQueryHandler(association.language_button, pattern=r"^lang:"))
     application.add_handler(CallbackQueryHandler(association.feedback_button, pattern=r"^fb:"))
+    application.add_handler(CallbackQueryHandler(association.rasa_button, pattern=r"^say:"))
     application.add_handler(CallbackQueryHandler(department.department_button, pattern=r"^dept:"))
     application.add_handler(CallbackQueryHandler(coordinator.queue_button, pattern=r"^q:"))
     application.add_handler(CallbackQueryHandler(department.unknown_button))

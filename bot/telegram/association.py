@@ -134,6 +134,23 @@ async def language_button(update: Update, context: Context) -> None:
     await send_replies(context, chat_id, replies)
 
 
+async def rasa_button(update: Update, context: Context) -> None:
+    """Send the payload of a button from Rasa as if the user had typed it."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    await query.answer()
+    payload = (query.data or "").removeprefix("say:").strip()
+    if not payload:
+        return
+    user_id, chat_id = _ids(update)
+    key = f"tg:{chat_id}:cb:{query.id}"
+    replies = await conversation(context).handle_text(
+        user_id=user_id, chat_id=chat_id, text=payload, message_key=key
+    )
+    await send_replies(context, chat_id, replies)
+    kick_outbox(context)
+
+
 async def feedback_button(update: Update, context: Context) -> None:
     """Record whether the answer helped; 'no' reopens the enquiry to the coordinator."""
     query = update.callback_query

@@ -91,7 +91,15 @@ class InboxProcessor:
             try:
                 update = Update.de_json(row.payload, self.application.bot)
                 await self.application.process_update(update)
+                # PTB hands a handler's exception to the error handler instead of raising it;
+                # the error handler notes the update, so it is tried again, not lost.
+                failed: set[int] = self.application.bot_data.get("failed_updates", set())
+                if row.update_id in failed:
+                    failed.discard(row.update_id)
+                    error = "a handler failed; see the log"
             except Exception as exc:
                 log.exception("Update %s failed", row.update_id)
                 error = f"{type(exc).__name__}: {exc}"[:500]
             await asyncio.to_thread(_finish, self.engine, row.update_id, error)
+            if error is not None:
+                break  # keep the chat's order: its later updates wait for the retry

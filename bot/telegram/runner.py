@@ -56,8 +56,10 @@ async def poll_forever(
             try:
                 await asyncio.to_thread(store_updates, engine, payloads)
                 break
-            except Exception:
-                log.exception("Could not store updates; retrying in %.0f s", backoff)
+            except Exception as exc:
+                # A brief outage (a database restart) is expected; a long one is an error.
+                level = logging.ERROR if backoff >= 30 else logging.WARNING
+                log.log(level, "Could not store updates (%s); retrying in %.0f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(60.0, backoff * 2)
         offset = max(u.update_id for u in updates) + 1
