@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import tempfile
@@ -15,6 +14,7 @@ from typing import Any
 import yaml
 
 from bot import rasa_env
+from bot.nlu_batch import parse_with_model
 from bot.routing import decide, load_threshold
 from bot.settings import PROJECT_ROOT, Settings
 
@@ -74,32 +74,8 @@ def train_nlu(settings: Settings, config: Path, nlu: Path, out: Path) -> Trained
 
 
 def parse_with(settings: Settings, model: Path, texts: Sequence[str]) -> list[dict[str, Any]]:
-    """Parse texts with a model file in the Rasa environment (never a running server).
-
-    Runs bot/rasa_parse_batch.py and keeps only its JSON lines: Rasa's structlog writes
-    debug lines to stdout when it is not configured.
-    """
-    stdin = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts)
-    done = subprocess.run(
-        [
-            str(rasa_env.rasa_python(settings)),
-            str(PROJECT_ROOT / "bot" / "rasa_parse_batch.py"),
-            str(model),
-        ],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=rasa_env.rasa_env(),
-        cwd=PROJECT_ROOT,
-        check=False,
-    )
-    if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"the Rasa parser failed: {tail[0]}")
-    parses = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    if len(parses) != len(texts):
-        raise RuntimeError(f"the Rasa parser returned {len(parses)} parses for {len(texts)} texts")
-    return parses
+    """Parse texts with a model file in the Rasa environment (never a running server)."""
+    return parse_with_model(settings, model, texts)
 
 
 def decisions(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,8 +37,8 @@ async def _parse_via_server(settings: Settings, texts: list[str]) -> list[dict[s
         return list(await asyncio.gather(*(one(t) for t in texts)))
 
 
-def _parse_via_model(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
-    model = rasa_env.model_path(settings)
+def parse_with_model(settings: Settings, model: Path, texts: Sequence[str]) -> list[dict[str, Any]]:
+    """Parse texts with a model file in the Rasa environment (no server needed)."""
     if not model.exists():
         raise rasa_env.RasaUnavailable("No trained model: run `make setup` (or `lotsen train`).")
     script = PROJECT_ROOT / "bot" / "rasa_parse_batch.py"
@@ -54,7 +56,10 @@ def _parse_via_model(settings: Settings, texts: list[str]) -> list[dict[str, Any
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
         raise RuntimeError(f"the Rasa parser failed: {tail[0]}")
     # Rasa may log to stdout before the results: keep only the JSON lines.
-    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    parses = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if len(parses) != len(texts):
+        raise RuntimeError(f"the Rasa parser returned {len(parses)} parses for {len(texts)} texts")
+    return parses
 
 
 def parse_texts(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
@@ -63,4 +68,4 @@ def parse_texts(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
         return []
     if _server_has_model(settings):
         return asyncio.run(_parse_via_server(settings, texts))
-    return _parse_via_model(settings, texts)
+    return parse_with_model(settings, rasa_env.model_path(settings), texts)

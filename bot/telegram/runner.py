@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import OperationalError
 from telegram import Update
 from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application
@@ -70,6 +71,8 @@ async def process_safely(processor: InboxProcessor) -> None:
     """Process pending updates; a database outage only delays them."""
     try:
         await processor.process_pending()
+    except OperationalError as exc:
+        log.warning("Database unavailable (%s); stored updates will be retried", exc)
     except Exception:
         log.exception("Could not process stored updates; they will be retried")
 
