@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from telegram import BotCommand, Update
+from telegram.error import NetworkError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -116,9 +117,9 @@ async def daily_job(context: Context) -> None:
 
 async def error_handler(update: object, context: Context) -> None:
     """Log any error with its traceback and mark the update for another try from the inbox."""
-    if isinstance(context.error, OperationalError):
-        # The database is briefly unreachable (e.g. restarting): the update is tried again.
-        log.warning("Database unavailable while handling an update (%s)", context.error)
+    if isinstance(context.error, OperationalError | NetworkError):
+        # The database or Telegram is briefly unreachable: the update is tried again.
+        log.warning("Transient failure while handling an update (%r)", context.error)
     else:
         log.error("Error while handling an update", exc_info=context.error)
     if isinstance(update, Update):

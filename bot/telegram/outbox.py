@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, or_, select
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -108,6 +109,8 @@ async def run_dispatcher(
     while True:
         try:
             await dispatch_once(bot, engine)
+        except OperationalError as exc:
+            log.warning("Database unavailable (%s); outbox dispatch will retry", exc)
         except Exception:
             log.exception("Outbox dispatch failed; retrying")
         kick.clear()
