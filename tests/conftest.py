@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -16,6 +17,8 @@ from bot.supervisor import Supervisor
 from db.migrate import upgrade
 from db.seed import seed
 from db.session import make_engine, session_scope
+from tests.fake_telegram import FakeTelegram
+from tests.telegram_fixtures import Harness
 
 POSTGRES_URL = os.environ.get("LOTSEN_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"]
@@ -110,3 +113,46 @@ def rasa_supervisor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Superv
 def rasa_stack(rasa_supervisor: Supervisor) -> Settings:
     """Return settings of a running Rasa server and action server on a seeded SQLite database."""
     return rasa_supervisor.settings
+
+
+@pytest.fixture
+def no_handler_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail a test whose bot logged an error (PTB hands handler exceptions to the error log)."""
+    import logging
+
+    yield
+    errors = [
+        f"{r.name}: {r.getMessage()} {r.exc_text or ''}"
+        for r in caplog.get_records("call") + caplog.get_records("teardown")
+        if r.levelno >= logging.ERROR and r.name.startswith("bot.")
+    ]
+    assert errors == []
+
+
+@pytest_asyncio.fixture
+async def harness(rasa_stack: Settings) -> AsyncIterator[Harness]:
+    """Start the fake Telegram server and the real bot (polling) on the Rasa stack's database."""
+    from tests.fake_telegram import start_fake_telegram
+    from tests.telegram_fixtures import TIMEOUT, bot_settings, reset_transport_tables, running_bot
+
+    engine = make_engine(rasa_stack.database_url)
+    reset_transport_tables(engine)
+    async with start_fake_telegram() as fake:
+        settings = bot_settings(rasa_stack, fake)
+        async with running_bot(settings):
+            await fake.wait_for("getUpdates", timeout=TIMEOUT)
+            yield Harness(fake=fake, settings=settings, engine=engine)
+    engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def bare(rasa_stack: Settings) -> AsyncIterator[tuple[FakeTelegram, Engine]]:
+    """Start only the fake Telegram server on the Rasa stack's database (bot started per test)."""
+    from tests.fake_telegram import start_fake_telegram
+    from tests.telegram_fixtures import reset_transport_tables
+
+    engine = make_engine(rasa_stack.database_url)
+    reset_transport_tables(engine)
+    async with start_fake_telegram() as fake:
+        yield fake, engine
+    engine.dispose()

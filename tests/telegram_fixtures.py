@@ -253,3 +253,8 @@ def buttons(message: dict[str, Any]) -> list[str]:
     """Return the callback data of every inline button on a sent message."""
     rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
     return [b["callback_data"] for row in rows for b in row if "callback_data" in b]
+
+
+def has(*parts: str) -> Callable[[dict[str, Any]], bool]:
+    """Return a predicate: the message text contains every part."""
+    return lambda message: all(part in message.get("text", "") for part in parts)

@@ -31,7 +31,7 @@ async def test_console_routes_a_question(rasa_stack: Settings) -> None:
             _script(
                 [
                     "1",
-                    "Storåsa Bollklubb, 802400-1234",
+                    "Storåsa Bollklubb, 802455-0101",
                     "Hur söker vi bidrag för vår förening?",
                     "/status",
                     "/quit",

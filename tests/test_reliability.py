@@ -7,21 +7,18 @@ and on the database.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import shutil
 import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
@@ -37,7 +34,7 @@ from db.models import (
     InboxUpdate,
     OutboxMessage,
 )
-from db.session import make_engine, session_scope
+from db.session import session_scope
 from db.sla import LOCAL, add_working_hours
 from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres, migrate_and_seed
 from tests.fake_telegram import FakeTelegram, start_fake_telegram
@@ -48,11 +45,13 @@ from tests.telegram_fixtures import (
     Harness,
     bot_settings,
     buttons,
+    has,
     new_group_id,
     new_user_id,
-    reset_transport_tables,
     running_bot,
 )
+
+pytestmark = pytest.mark.usefixtures("no_handler_errors")
 
 QUESTIONS = [
     "Hur söker vår förening aktivitetsstöd för barn och unga?",
@@ -60,33 +59,6 @@ QUESTIONS = [
     "Behöver vi bygglov för att bygga ett förråd vid klubbstugan?",
     "Vi vill ha en marknad på torget i maj, vem ger tillstånd att använda torget?",
 ]
-
-
-@pytest.fixture(autouse=True)
-def no_handler_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Fail a test whose bot logged an error (PTB hands handler exceptions to the error log)."""
-    yield
-    errors = [
-        f"{r.name}: {r.getMessage()} {r.exc_text or ''}"
-        for r in caplog.get_records("call") + caplog.get_records("teardown")
-        if r.levelno >= logging.ERROR and r.name.startswith("bot.")
-    ]
-    assert errors == []
-
-
-@pytest_asyncio.fixture
-async def bare(rasa_stack: Settings) -> AsyncIterator[tuple[FakeTelegram, Engine]]:
-    """Start only the fake Telegram server on the Rasa stack's database (bot started per test)."""
-    engine = make_engine(rasa_stack.database_url)
-    reset_transport_tables(engine)
-    async with start_fake_telegram() as fake:
-        yield fake, engine
-    engine.dispose()
-
-
-def has(*parts: str) -> Any:
-    """Return a predicate: the message text contains every part."""
-    return lambda message: all(part in message.get("text", "") for part in parts)
 
 
 def row_counts(engine: Engine) -> tuple[int, int, int]:

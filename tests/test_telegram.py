@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -25,8 +23,8 @@ from db.models import (
     InboxUpdate,
     OutboxMessage,
 )
-from db.session import make_engine, session_scope
-from tests.fake_telegram import FakeTelegram, start_fake_telegram
+from db.session import session_scope
+from tests.fake_telegram import FakeTelegram
 from tests.stack import free_port
 from tests.telegram_fixtures import (
     COORDINATOR_CHAT,
@@ -34,57 +32,19 @@ from tests.telegram_fixtures import (
     Harness,
     bot_settings,
     buttons,
+    has,
     new_group_id,
     new_user_id,
-    reset_transport_tables,
     running_bot,
 )
+
+pytestmark = pytest.mark.usefixtures("no_handler_errors")
 
 KULTUR_QUESTION = "Hur söker vår förening aktivitetsstöd?"
 FOOD_QUESTION = "Vi vill sälja hamburgare på vår marknad, behöver vi registrera livsmedel?"
 JOKE = "Tell me a joke about cats"
 KULTUR = "Kultur- och fritidsförvaltningen"
 KULTUR_EMAIL = "foreningsservice@storasa.example"
-
-
-@pytest.fixture(autouse=True)
-def no_handler_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Fail a test whose bot logged an error (PTB hands handler exceptions to the error log)."""
-    yield
-    errors = [
-        f"{r.name}: {r.getMessage()} {r.exc_text or ''}"
-        for r in caplog.get_records("call") + caplog.get_records("teardown")
-        if r.levelno >= logging.ERROR and r.name.startswith("bot.")
-    ]
-    assert errors == []
-
-
-@pytest_asyncio.fixture
-async def harness(rasa_stack: Settings) -> AsyncIterator[Harness]:
-    """Start the fake Telegram server and the real bot (polling) on the Rasa stack's database."""
-    engine = make_engine(rasa_stack.database_url)
-    reset_transport_tables(engine)
-    async with start_fake_telegram() as fake:
-        settings = bot_settings(rasa_stack, fake)
-        async with running_bot(settings):
-            await fake.wait_for("getUpdates", timeout=TIMEOUT)
-            yield Harness(fake=fake, settings=settings, engine=engine)
-    engine.dispose()
-
-
-@pytest_asyncio.fixture
-async def bare(rasa_stack: Settings) -> AsyncIterator[tuple[FakeTelegram, Engine]]:
-    """Start only the fake Telegram server (for tests that run the bot with other settings)."""
-    engine = make_engine(rasa_stack.database_url)
-    reset_transport_tables(engine)
-    async with start_fake_telegram() as fake:
-        yield fake, engine
-    engine.dispose()
-
-
-def has(*parts: str) -> Any:
-    """Return a predicate: the message text contains every part."""
-    return lambda message: all(part in message.get("text", "") for part in parts)
 
 
 async def ask(h: Harness, user_id: int, text: str) -> tuple[dict[str, Any], int]:

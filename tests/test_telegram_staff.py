@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlmodel import Session, select
 
 from bot.settings import Settings
 from db import routing_table as table
 from db.models import AuditEntry, Contact, Route
 from db.session import make_engine, session_scope
-from tests.fake_telegram import start_fake_telegram
 from tests.telegram_fixtures import (
-    TIMEOUT,
     Harness,
-    bot_settings,
+    has,
     new_user_id,
-    reset_transport_tables,
-    running_bot,
 )
 
 DEPARTMENT = "upphandling"
@@ -30,17 +25,12 @@ MAIN_EMAIL = "upphandling@storasa.example"
 DEPUTY_EMAIL = "upphandlare@storasa.example"
 
 
-@pytest_asyncio.fixture
-async def harness(rasa_stack: Settings) -> AsyncIterator[Harness]:
-    """Run the real bot against the fake Telegram server on the Rasa stack's database."""
+@pytest.fixture(autouse=True)
+def restore_demo_contact(rasa_stack: Settings) -> Iterator[None]:
+    """Put the department's demo contact back for the other tests sharing the database."""
+    yield
     engine = make_engine(rasa_stack.database_url)
-    reset_transport_tables(engine)
-    async with start_fake_telegram() as fake:
-        settings = bot_settings(rasa_stack, fake)
-        async with running_bot(settings):
-            await fake.wait_for("getUpdates", timeout=TIMEOUT)
-            yield Harness(fake=fake, settings=settings, engine=engine)
-    with session_scope(engine) as session:  # put the demo contact back for other tests
+    with session_scope(engine) as session:
         table.update_contact(
             session=session,
             department_key=DEPARTMENT,
@@ -50,11 +40,6 @@ async def harness(rasa_stack: Settings) -> AsyncIterator[Harness]:
         )
         table.clear_absence(session=session, department_key=DEPARTMENT, actor="test")
     engine.dispose()
-
-
-def has(*parts: str) -> Any:
-    """Return a predicate: the message text contains every part."""
-    return lambda message: all(part in message.get("text", "") for part in parts)
 
 
 def audit_rows(h: Harness, actor: str) -> list[AuditEntry]:
