@@ -74,8 +74,14 @@ class Supervisor:
     settings: Settings
     report: Callable[[str], None] = print
     children: list[Child] = field(default_factory=list)
+    reported: list[str] = field(default_factory=list)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
+
+    def _say(self, line: str) -> None:
+        """Report a line to the operator and keep it (tests read `reported`)."""
+        self.reported.append(line)
+        self.report(line)
 
     def plan(self) -> list[Child]:
         """Return the services in start order: action server first, then Rasa."""
@@ -109,11 +115,11 @@ class Supervisor:
         for child in self.children:
             if _healthy(child.health_url):
                 child.external = True
-                self.report(f"{child.name}: already running at {child.health_url}")
+                self._say(f"{child.name}: already running at {child.health_url}")
                 continue
             self._spawn(child)
             self._wait_ready(child, timeout)
-            self.report(f"{child.name}: ready")
+            self._say(f"{child.name}: ready")
         self._watcher = threading.Thread(target=self._watch, name="supervisor", daemon=True)
         self._watcher.start()
 
@@ -153,7 +159,7 @@ class Supervisor:
                 if code is None or self._stopping.is_set():
                     continue
                 child.restarts += 1
-                self.report(
+                self._say(
                     f"!! {child.name} stopped unexpectedly (exit code {code}); "
                     f"see {child.log_path}. Restarting (restart {child.restarts})."
                 )
