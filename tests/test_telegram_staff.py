@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.settings import Settings
 from db import routing_table as table
@@ -139,3 +139,22 @@ async def test_non_staff_are_refused_and_logged(
         r for r in caplog.records if "Refused" in r.getMessage() and str(stranger) in r.getMessage()
     ]
     assert len(refusals) == 4
+
+
+async def test_invite_link_works_once(harness: Harness) -> None:
+    from db.models import StaffMember
+    from db.staff import create_invite
+
+    h = harness
+    newcomer, latecomer = new_user_id(), new_user_id()
+    with session_scope(h.engine) as session:
+        code = create_invite(session=session, department_key=DEPARTMENT, actor="admin").code
+    await command(h, newcomer, f"/start {code}", "registrerad i Lotsen med rollen staff")
+    await command(h, latecomer, f"/start {code}", "Inbjudan fungerar inte")
+    with Session(h.engine) as session:
+        members = session.exec(
+            select(StaffMember).where(col(StaffMember.telegram_user_id).in_([newcomer, latecomer]))
+        ).all()
+    assert [(m.telegram_user_id, m.role) for m in members] == [(newcomer, "staff")]
+    assert members[0].department_id == h.department(DEPARTMENT).id
+    await command(h, newcomer, "/routes", "Ämnen som kommer till er")
