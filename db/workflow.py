@@ -6,6 +6,7 @@ same transaction (the caller's session); nothing is sent from here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -77,6 +78,34 @@ def _open_escalations(*, session: Session, enquiry: Enquiry) -> list[Escalation]
     )
 
 
+def _queue_for_department(
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    chat_id: int,
+    render: Callable[..., str],
+    purpose: str,
+) -> OutboxMessage:
+    """Queue a forward or reminder with the Answer / Not ours buttons in a department chat."""
+    assert enquiry.id is not None
+    return crud.enqueue_message(
+        session=session,
+        chat_id=chat_id,
+        text=render(
+            reference=_reference(enquiry),
+            association=_association_label(
+                session=session, enquiry=enquiry, language=STAFF_LANGUAGE
+            ),
+            question=_shortened(enquiry.text),
+            deadline=enquiry.sla_due_at,
+            language=STAFF_LANGUAGE,
+        ),
+        purpose=purpose,
+        reply_markup=department_keyboard(enquiry.id, STAFF_LANGUAGE),
+        enquiry_id=enquiry.id,
+    )
+
+
 def forward_to_department(
     *, session: Session, enquiry: Enquiry, department: Department, now: datetime | None = None
 ) -> OutboxMessage | None:
@@ -89,21 +118,12 @@ def forward_to_department(
         )
     if department.telegram_chat_id is None:
         return None
-    message = crud.enqueue_message(
+    message = _queue_for_department(
         session=session,
+        enquiry=enquiry,
         chat_id=department.telegram_chat_id,
-        text=forward_text(
-            reference=_reference(enquiry),
-            association=_association_label(
-                session=session, enquiry=enquiry, language=STAFF_LANGUAGE
-            ),
-            question=_shortened(enquiry.text),
-            deadline=enquiry.sla_due_at,
-            language=STAFF_LANGUAGE,
-        ),
+        render=forward_text,
         purpose="forward",
-        reply_markup=department_keyboard(enquiry.id, STAFF_LANGUAGE),
-        enquiry_id=enquiry.id,
     )
     _touch(enquiry, EnquiryStatus.FORWARDED, now)
     enquiry.forwarded_at = now
@@ -346,21 +366,12 @@ def _remind(*, session: Session, enquiry: Enquiry, now: datetime) -> bool:
     message = None
     if department is not None and department.telegram_chat_id is not None:
         assert enquiry.id is not None
-        message = crud.enqueue_message(
+        message = _queue_for_department(
             session=session,
+            enquiry=enquiry,
             chat_id=department.telegram_chat_id,
-            text=reminder_text(
-                reference=_reference(enquiry),
-                association=_association_label(
-                    session=session, enquiry=enquiry, language=STAFF_LANGUAGE
-                ),
-                question=_shortened(enquiry.text),
-                deadline=enquiry.sla_due_at,
-                language=STAFF_LANGUAGE,
-            ),
+            render=reminder_text,
             purpose="reminder",
-            reply_markup=department_keyboard(enquiry.id, STAFF_LANGUAGE),
-            enquiry_id=enquiry.id,
         )
     crud.add_event(
         session=session,
