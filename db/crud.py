@@ -317,3 +317,18 @@ def enquiry_reference_for(*, session: Session, escalation: Escalation) -> str:
     """Return the reference number of the enquiry behind an escalation."""
     enquiry = session.get(Enquiry, escalation.enquiry_id)
     return (enquiry.reference if enquiry else None) or f"#{escalation.id}"
+
+
+def close_enquiry(
+    *, session: Session, enquiry: Enquiry, actor: str, reason: str, now: datetime | None = None
+) -> None:
+    """Close an enquiry for good: no more deadlines, a CLOSED event with the reason."""
+    now = now or utcnow()
+    enquiry.status = EnquiryStatus.CLOSED
+    enquiry.closed_at = now
+    enquiry.updated_at = now
+    enquiry.sla_due_at = None
+    enquiry.reminder_due_at = None
+    add_event(
+        session=session, enquiry=enquiry, kind=EventKind.CLOSED, actor=actor, now=now, reason=reason
+    )

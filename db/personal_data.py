@@ -31,7 +31,6 @@ from db.models import (
     EnquiryStatus,
     Escalation,
     EscalationReason,
-    EventKind,
     InboxUpdate,
     OutboxMessage,
     TrainingCandidate,
@@ -369,16 +368,8 @@ def _close_request(*, session: Session, enquiry: Enquiry, actor: str, now: datet
         escalation.resolution = ERASURE_RESOLUTION
     if enquiry.status == EnquiryStatus.CLOSED:
         return 0
-    enquiry.status = EnquiryStatus.CLOSED
-    enquiry.closed_at = now
-    enquiry.updated_at = now
-    crud.add_event(
-        session=session,
-        enquiry=enquiry,
-        kind=EventKind.CLOSED,
-        actor=actor,
-        now=now,
-        reason=ERASURE_RESOLUTION,
+    crud.close_enquiry(
+        session=session, enquiry=enquiry, actor=actor, reason=ERASURE_RESOLUTION, now=now
     )
     return 1
 

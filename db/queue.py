@@ -361,18 +361,12 @@ def close(
     _claimed_for(session=session, escalation_id=escalation_id, staff_user_id=staff_user_id, now=now)
     escalation.resolved_at = now
     escalation.resolution = f"closed:{reason_code}"
-    enquiry.status = EnquiryStatus.CLOSED
-    enquiry.closed_at = now
-    enquiry.updated_at = now
-    enquiry.sla_due_at = None
-    enquiry.reminder_due_at = None
-    crud.add_event(
+    crud.close_enquiry(
         session=session,
         enquiry=enquiry,
-        kind=EventKind.CLOSED,
         actor=staff_actor(staff_user_id),
-        now=now,
         reason=reason_code,
+        now=now,
     )
     if enquiry.chat_id is None:
         return None

@@ -284,16 +284,7 @@ def record_feedback(
     )
     escalation: Escalation | None = None
     if helpful:
-        _touch(enquiry, EnquiryStatus.CLOSED, now)
-        enquiry.closed_at = now
-        crud.add_event(
-            session=session,
-            enquiry=enquiry,
-            kind=EventKind.CLOSED,
-            actor=actor,
-            now=now,
-            reason="helpful",
-        )
+        crud.close_enquiry(session=session, enquiry=enquiry, actor=actor, reason="helpful", now=now)
         notice = "wf_feedback_closed"
     else:
         crud.add_event(
