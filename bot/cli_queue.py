@@ -138,6 +138,20 @@ def show_command(ident: str = typer.Argument(..., help="Escalation id or referen
             typer.echo(f"  {event.at:%Y-%m-%d %H:%M} UTC  {event.kind:<10} {event.actor}  {detail}")
 
 
+@contextmanager
+def _acting_on(ident: str, who: str | None) -> Iterator[tuple[Session, int, int]]:
+    """Open a session as the acting coordinator on one escalation; a refusal is one error line."""
+    from db.workflow import WorkflowError
+
+    with _session() as session:
+        staff_id = _staff_id(session, who)
+        escalation_id = _escalation_id(session, ident)
+        try:
+            yield session, staff_id, escalation_id
+        except WorkflowError as exc:
+            raise fail(str(exc)) from None
+
+
 @queue_app.command("claim")
 def claim_command(
     ident: str = typer.Argument(..., help="Escalation id or reference."),
@@ -146,9 +160,7 @@ def claim_command(
     """Claim an escalation so that other coordinators see you handle it."""
     from db.queue import claim
 
-    with _session() as session:
-        staff_id = _staff_id(session, who)
-        escalation_id = _escalation_id(session, ident)
+    with _acting_on(ident, who) as (session, staff_id, escalation_id):
         if session.get(Escalation, escalation_id) is None:
             raise fail(f"No escalation with id {escalation_id}.")
         result = claim(session=session, escalation_id=escalation_id, staff_user_id=staff_id)
@@ -165,17 +177,11 @@ def answer_command(
 ) -> None:
     """Answer the association as the coordinator (claims the escalation if nobody holds it)."""
     from db.queue import answer
-    from db.workflow import WorkflowError
 
-    with _session() as session:
-        staff_id = _staff_id(session, who)
-        escalation_id = _escalation_id(session, ident)
-        try:
-            message = answer(
-                session=session, escalation_id=escalation_id, text=text, staff_user_id=staff_id
-            )
-        except WorkflowError as exc:
-            raise fail(str(exc)) from None
+    with _acting_on(ident, who) as (session, staff_id, escalation_id):
+        message = answer(
+            session=session, escalation_id=escalation_id, text=text, staff_user_id=staff_id
+        )
         sent = "queued for the association" if message else "recorded (no chat to send to)"
         typer.echo(f"Answer {sent}.")
 
@@ -188,20 +194,14 @@ def route_command(
 ) -> None:
     """Send the enquiry to a department with a fresh deadline (and propose a training example)."""
     from db.queue import route
-    from db.workflow import WorkflowError
 
-    with _session() as session:
-        staff_id = _staff_id(session, who)
-        escalation_id = _escalation_id(session, ident)
-        try:
-            result = route(
-                session=session,
-                escalation_id=escalation_id,
-                department_key=department,
-                staff_user_id=staff_id,
-            )
-        except WorkflowError as exc:
-            raise fail(str(exc)) from None
+    with _acting_on(ident, who) as (session, staff_id, escalation_id):
+        result = route(
+            session=session,
+            escalation_id=escalation_id,
+            department_key=department,
+            staff_user_id=staff_id,
+        )
         how = "forwarded to its chat" if result.forwarded else "waiting (no department chat)"
         typer.echo(f"{result.enquiry.reference} routed to {result.department.key}, {how}.")
         if result.candidate is not None:
@@ -221,20 +221,14 @@ def close_command(
 ) -> None:
     """Close the enquiry with a reason and tell the association."""
     from db.queue import close
-    from db.workflow import WorkflowError
 
-    with _session() as session:
-        staff_id = _staff_id(session, who)
-        escalation_id = _escalation_id(session, ident)
-        try:
-            close(
-                session=session,
-                escalation_id=escalation_id,
-                reason_code=reason,
-                staff_user_id=staff_id,
-            )
-        except WorkflowError as exc:
-            raise fail(str(exc)) from None
+    with _acting_on(ident, who) as (session, staff_id, escalation_id):
+        close(
+            session=session,
+            escalation_id=escalation_id,
+            reason_code=reason,
+            staff_user_id=staff_id,
+        )
         typer.echo(f"Escalation {escalation_id} closed ({reason}).")
 
 
