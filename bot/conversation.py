@@ -123,13 +123,13 @@ class Conversation:
     ) -> list[Reply]:
         """Handle a text message: association name when asked for, otherwise a question."""
         cleaned = clean_text(text)
-        preferred = self.user_language(user_id=user_id, chat_id=chat_id)
-        if not cleaned:
-            return [Reply(t("empty_message", preferred))]
         with session_scope(self.services.engine) as session:
             user = crud.get_or_create_user(
                 session=session, telegram_user_id=user_id, chat_id=chat_id
             )
+            preferred = normalise_language(user.language)
+            if not cleaned:
+                return [Reply(t("empty_message", preferred))]
             if user.awaiting == "association":
                 parsed = parse_association(cleaned)
                 if parsed is None:

@@ -23,7 +23,7 @@ from telegram.ext import (
 
 from bot.conversation import Conversation
 from bot.ratelimit import RateLimiter
-from bot.services import create_services
+from bot.services import Services, create_services
 from bot.settings import Settings
 from bot.telegram import association, coordinator, department, staff
 from bot.telegram.common import Context, services
@@ -195,7 +195,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
     async with application:
         # post_init/post_shutdown are only called by PTB's run_polling/run_webhook, so here.
         await post_init(application)
-        svc = services_from(application)
+        svc: Services = application.bot_data["services"]
         processor = InboxProcessor(application, svc.engine)
         runner: web.AppRunner | None = None
         try:
@@ -231,8 +231,3 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
             if application.running:
                 await application.stop()
             await post_shutdown(application)
-
-
-def services_from(application: Application[Any, Any, Any, Any, Any, Any]) -> Any:
-    """Return the services created in post_init."""
-    return application.bot_data["services"]
