@@ -18,6 +18,7 @@ help:
 	@echo "make run    – set everything up and start Lotsen (console chat without a Telegram token)"
 	@echo "make test   – set everything up and run the whole test suite"
 	@echo "make setup  – environments, database, model (skips what is already done)"
+	@echo "make test-fast – the fast loop: no Rasa, no browser, no soak (about a minute)"
 	@echo "make lint   – ruff and mypy"
 	@echo "make eval   – routing quality on the development set"
 	@echo "make bench  – benchmarks (prints figures, writes var/bench.json)"
@@ -56,6 +57,11 @@ chat: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+# The fast loop: domain, database, rendering, CLI and lint; no Rasa, no browser, no soak.
+test-fast: $(VENV)/.installed
+	@mkdir -p var
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check bot db tests bench

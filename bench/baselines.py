@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from bot import rasa_env
-from bot.evaluation import ESCALATE, score
 from bot.settings import PROJECT_ROOT, Settings
+from bot.understanding import rasa_env
+from bot.understanding.evaluation import ESCALATE, score
 
 _FOLD = str.maketrans({"å": "a", "ä": "a", "ö": "o", "é": "e", "ü": "u"})
 _WORD = re.compile(r"[a-z0-9]+")

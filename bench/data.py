@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from bot.evaluation import ESCALATE
-from bot.routing import CONVERSATION_INTENTS, STATUS_INTENT
 from bot.settings import PROJECT_ROOT
+from bot.understanding.evaluation import ESCALATE
+from bot.understanding.routing import CONVERSATION_INTENTS, STATUS_INTENT
 
 DEFAULT_EVAL = PROJECT_ROOT.parent / "shared" / "reference" / "eval-dev.jsonl"
 ESCALATING_INTENTS = frozenset({"out_of_scope", "ask_human"})

@@ -8,8 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot import rasa_env
 from bot.settings import Settings
+from bot.understanding import rasa_env
 
 LISTEN = "0A"
 

@@ -18,8 +18,8 @@ from sqlmodel import col, select
 
 from bench.footprint import own_peak_rss_mb, process_peaks, reset_own_peak, rss_mb
 from bench.history import seed_history, stored_enquiries
-from bot.rasa_client import RasaClient, RasaError
 from bot.settings import Settings
+from bot.understanding.rasa_client import RasaClient, RasaError
 from db.models import Enquiry
 from db.session import make_engine, session_scope
 
@@ -273,7 +273,7 @@ async def run_load(
     The first question measures the cold start; `questions` is called after it (in a thread)
     to get the texts for the load.
     """
-    from bot.telegram.app import run_bot
+    from bot.channels.telegram.app import run_bot
     from tests.fake_telegram import start_fake_telegram
 
     out: dict[str, Any] = {"levels": [], "scaling": []}

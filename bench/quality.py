@@ -26,10 +26,10 @@ from bench.rasa_models import (
     train_nlu,
     write_nlu,
 )
-from bot import rasa_env
-from bot.cli_nlu import decide_all
-from bot.evaluation import Metrics, predicted_label, score
+from bot.cli.nlu import decide_all
 from bot.settings import PROJECT_ROOT, Settings
+from bot.understanding import rasa_env
+from bot.understanding.evaluation import Metrics, predicted_label, score
 
 FOLDS = 5
 METRICS = ("accuracy", "escalation_recall", "false_escalation_rate", "macro_f1")

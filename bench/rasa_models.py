@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from bot import rasa_env
-from bot.nlu_batch import parse_with_model
-from bot.routing import decide, load_threshold
 from bot.settings import PROJECT_ROOT, Settings
+from bot.understanding import rasa_env
+from bot.understanding.batch import parse_with_model
+from bot.understanding.routing import decide, load_threshold
 
 _YAML_NAME = re.compile(r"[\w./-]+\.ya?ml")
 

@@ -6,13 +6,13 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from bot.language import detect_language
-from bot.privacy import clean_text, mask_personal_data
-from bot.rasa_client import RasaError
-from bot.replies import escalated_reply, status_reply
+from bot.messages.replies import escalated_reply, status_reply
+from bot.messages.texts import normalise_language, t
 from bot.services import Services
-from bot.texts import normalise_language, t
+from bot.understanding.language import detect_language
+from bot.understanding.rasa_client import RasaError
 from db import crud
+from db.masking import clean_text, mask_personal_data
 from db.models import Association, EscalationReason
 from db.session import session_scope
 from db.workflow import notify_coordinator

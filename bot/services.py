@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from bot.rasa_client import RasaClient
 from bot.settings import Settings
+from bot.understanding.rasa_client import RasaClient
 from db.session import make_engine
 
 

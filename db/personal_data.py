@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel, col, select
 
-from bot.privacy import clean_text, mask_personal_data
-from bot.texts import t
+from bot.messages.texts import t
 from db import crud
 from db.audit import jsonable, record
+from db.masking import clean_text, mask_personal_data
 from db.models import (
     OPEN_STATUSES,
     Association,

@@ -11,9 +11,9 @@ from typing import Literal
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.callbacks import CLOSE_REASONS
-from bot.texts import t
-from bot.workflow_messages import closed_text
+from bot.messages.choices import CLOSE_REASONS
+from bot.messages.texts import t
+from bot.messages.workflow import closed_text
 from db import crud
 from db.models import (
     Department,

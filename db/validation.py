@@ -12,7 +12,7 @@ MAX_TELEGRAM_ID = 2**63 - 1
 
 
 class ValidationProblem(ValueError):
-    """A value a person typed cannot be used; carries the field and a text key from bot.texts."""
+    """A value a person typed cannot be used; carries the field and a text key."""
 
     def __init__(self, field: str, text_key: str, **values: Any) -> None:
         self.field = field
@@ -22,7 +22,7 @@ class ValidationProblem(ValueError):
 
     def message(self, language: str | None = "sv") -> str:
         """Return the explanation in the given language (Swedish by default)."""
-        from bot.texts import t
+        from bot.messages.texts import t
 
         return t(self.text_key, language, **self.values)
 

@@ -13,9 +13,9 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.queue_cards import MAX_QUESTION_CHARS, render_card
-from bot.texts import t
-from bot.workflow_messages import (
+from bot.messages.cards import MAX_QUESTION_CHARS, render_card
+from bot.messages.texts import t
+from bot.messages.workflow import (
     answer_text,
     department_keyboard,
     feedback_keyboard,

@@ -12,8 +12,8 @@ import pytest_asyncio
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
+from bot.processes.supervisor import Supervisor
 from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import Supervisor
 from db.migrate import upgrade
 from db.seed import seed
 from db.session import make_engine, session_scope
@@ -22,6 +22,23 @@ from tests.telegram_fixtures import Harness
 
 POSTGRES_URL = os.environ.get("LOTSEN_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"]
+
+# Tests that need the running Rasa stack (fixtures below), Rasa's own environment, a browser or
+# minutes of load are kept out of the fast loop (`make test-fast`: -m "not slow").
+STACK_FIXTURES = {"rasa_supervisor", "rasa_stack", "harness", "bare"}
+SLOW_FILES = {"test_rasa_project.py", "test_route_cli.py", "test_desk_browser.py", "test_crash.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs Rasa, a browser or a soak as slow."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if (
+            fixtures & STACK_FIXTURES
+            or item.path.name in SLOW_FILES
+            or item.get_closest_marker("soak")
+        ):
+            item.add_marker(pytest.mark.slow)
 
 
 def _fresh_postgres(base_url: str) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from bot.desk.auth import create_login_link
+from bot.channels.desk.auth import create_login_link
 from db import crud
 from db.models import StaffMember
 from db.session import session_scope

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot import rasa_env
+from bot.processes.supervisor import Supervisor
 from bot.settings import Settings
-from bot.supervisor import Supervisor
+from bot.understanding import rasa_env
 from tests.conftest import migrate_and_seed
 
 

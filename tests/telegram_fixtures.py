@@ -14,8 +14,8 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.channels.telegram.app import run_bot
 from bot.settings import Settings
-from bot.telegram.app import run_bot
 from db.models import (
     AssociationUser,
     Department,

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlmodel import Session, select
 
-from bot.console import CONSOLE_USER_ID, run_console
+from bot.channels.console import CONSOLE_USER_ID, run_console
 from bot.services import create_services
 from bot.settings import Settings
 from db.models import AssociationUser, Enquiry

@@ -7,8 +7,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from bot.cli import _register, app
-from bot.desk.auth import authenticate
+from bot.channels.desk.auth import authenticate
+from bot.cli import app
 from db.models import DeskAccount
 from db.session import session_scope
 
@@ -17,7 +17,6 @@ from db.session import session_scope
 def cli(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """Point the command line at the test database."""
     monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    _register()
     return CliRunner()
 
 

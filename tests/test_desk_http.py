@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bot.desk.app import build_desk_app
-from bot.desk.auth import add_account, create_login_link
+from bot.channels.desk.app import build_desk_app
+from bot.channels.desk.auth import add_account, create_login_link
 from bot.settings import Settings
 from db.models import AuditEntry, Contact, DeskSession, Enquiry, OutboxMessage
 from db.session import session_scope
@@ -336,7 +336,7 @@ async def test_desk_answer_reaches_the_association_through_the_dispatcher(
 ) -> None:
     from telegram import Bot
 
-    from bot.telegram.outbox import dispatch_once
+    from bot.channels.telegram.outbox import dispatch_once
     from tests.fake_telegram import start_fake_telegram
 
     client, _ = desk

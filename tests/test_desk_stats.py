@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.desk.stats import SUPPRESS_BELOW, csv_rows, public_report, report_cells
+from bot.channels.desk.stats import SUPPRESS_BELOW, csv_rows, public_report, report_cells
 from db import crud
 from db import queue as q
 from db.models import EscalationReason

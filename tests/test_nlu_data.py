@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.routing import CONVERSATION_INTENTS, NON_TOPIC_INTENTS
+from bot.understanding.routing import CONVERSATION_INTENTS, NON_TOPIC_INTENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 NLU_DIR = ROOT / "nlu"

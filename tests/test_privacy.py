@@ -13,10 +13,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
-from bot.privacy import mask_personal_data
-from bot.queue_cards import reason_text
+from bot.messages.cards import reason_text
 from db import crud
 from db.audit import history
+from db.masking import mask_personal_data
 from db.models import (
     AssociationUser,
     Enquiry,
@@ -436,8 +436,6 @@ def test_parse_telegram_user_id() -> None:
 def test_cli_export_request_and_erase(tmp_path: Path) -> None:
     import bot.cli
 
-    if not bot.cli.app.registered_groups:
-        bot.cli._register()
     url = f"sqlite:///{tmp_path / 'lotsen.db'}"
     tracker_url = f"sqlite:///{tmp_path / 'tracker.db'}"
     engine = migrate_and_seed(url)

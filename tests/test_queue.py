@@ -405,9 +405,6 @@ def cli(sqlite_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-un
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("COORDINATOR_CHAT_ID", "-100900")
     monkeypatch.chdir(Path(sqlite_url.split("///", 1)[1]).parent)
-    if not getattr(cli_module, "_queue_test_registered", False):
-        cli_module._register()
-        cli_module._queue_test_registered = True  # type: ignore[attr-defined]
     runner = CliRunner()
 
     def invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -517,7 +514,7 @@ def test_make_engine_new_process_view(sqlite_url: str) -> None:
 
 
 def test_render_card_shows_what_the_coordinator_needs(engine: Engine) -> None:
-    from bot.queue_cards import close_picker, render_card, route_picker
+    from bot.messages.cards import close_picker, render_card, route_picker
 
     with session_scope(engine) as session:
         session.add(StaffMember(telegram_user_id=ALICE, name="Alice", role="coordinator"))

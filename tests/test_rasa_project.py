@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import rasa_env
 from bot.settings import PROJECT_ROOT, Settings
+from bot.understanding import rasa_env
 
 
 def _rasa(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

@@ -22,9 +22,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from bot.messages.texts import t
+from bot.processes.supervisor import Supervisor
 from bot.settings import Settings
-from bot.supervisor import Supervisor
-from bot.texts import t
 from db import crud, workflow
 from db.models import (
     Enquiry,
@@ -350,6 +350,7 @@ def _soak_counts(engine: Engine, keys: set[str]) -> tuple[int, int]:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(900)
 async def test_soak_with_a_rasa_restart_in_the_middle(
     bare: tuple[FakeTelegram, Engine], rasa_stack: Settings, rasa_supervisor: Supervisor
 ) -> None:

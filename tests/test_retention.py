@@ -348,9 +348,6 @@ def test_run_purge_with_settings_and_cli(tmp_path: Path) -> None:
     )
     report = run_purge(settings, now=NOW, dry_run=True)
     assert report.inbox_updates_deleted == 0 and report.enquiries_anonymised == 1
-
-    if not bot.cli.app.registered_groups:
-        bot.cli._register()
     env = {"DATABASE_URL": url, "TRACKER_DB_URL": tracker_url}
     runner = CliRunner()
     dry = runner.invoke(bot.cli.app, ["purge", "--dry-run"], env=env)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.language import detect_language
-from bot.routing import (
+from bot.understanding.language import detect_language
+from bot.understanding.routing import (
     DEFAULT_THRESHOLD,
     Decision,
     decide,

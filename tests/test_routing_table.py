@@ -383,8 +383,6 @@ def cli_app():  # type: ignore[no-untyped-def]
     """Return the `lotsen` Typer app with every sub-command registered once."""
     import bot.cli
 
-    if not bot.cli.app.registered_groups:
-        bot.cli._register()
     return bot.cli.app
 
 

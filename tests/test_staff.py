@@ -146,8 +146,6 @@ def test_invite_works_once_and_expires(engine: Engine) -> None:
 def test_cli_staff_commands(tmp_path: Path) -> None:
     import bot.cli
 
-    if not bot.cli.app.registered_groups:
-        bot.cli._register()
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     engine = migrate_and_seed(url)
     env = {"DATABASE_URL": url, "TELEGRAM_BOT_USERNAME": "StorasaLotsBot"}

@@ -240,7 +240,7 @@ async def test_non_staff_cannot_use_department_buttons_or_reply(
     h, fake = harness, harness.fake
     user, stranger, other_clerk = new_user_id(), new_user_id(), new_user_id()
     h.add_staff(other_clerk, "staff", "samhallsbyggnad")
-    caplog.set_level(logging.WARNING, logger="bot.telegram")
+    caplog.set_level(logging.WARNING, logger="bot.channels.telegram")
     with h.department_chat("kultur_fritid", new_group_id()) as dept_chat:
         _, enquiry_id = await ask(h, user, KULTUR_QUESTION)
         forward = await forwarded(h, dept_chat, enquiry_id)

@@ -130,7 +130,7 @@ async def test_non_staff_are_refused_and_logged(
 ) -> None:
     h = harness
     stranger = new_user_id()
-    caplog.set_level(logging.WARNING, logger="bot.telegram.department")
+    caplog.set_level(logging.WARNING, logger="bot.channels.telegram.department")
     for text in ("/routes", "/contact email x@y.se", "/absent clear", "/verify all"):
         await command(h, stranger, text, "inte behörighet")
     assert contact(h).email == MAIN_EMAIL

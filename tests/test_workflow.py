@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import callbacks
+from bot.messages import choices as callbacks
 from db import crud
 from db.models import Enquiry, EnquiryStatus, Escalation, EscalationReason
 from db.session import make_engine, session_scope

@@ -7,8 +7,8 @@ from functools import cache
 
 from sqlalchemy.engine import Engine
 
-from bot.routing import load_threshold
 from bot.settings import PROJECT_ROOT, Settings, load_settings
+from bot.understanding.routing import load_threshold
 from db.session import make_engine
 
 

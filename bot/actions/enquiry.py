@@ -10,10 +10,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import ActionContext, default_context
-from bot.language import detect_language
-from bot.replies import enquiry_reply, escalated_reply, routed_reply, status_reply
-from bot.routing import decide
-from bot.texts import normalise_language, t
+from bot.messages.replies import enquiry_reply, escalated_reply, routed_reply, status_reply
+from bot.messages.texts import normalise_language, t
+from bot.understanding.language import detect_language
+from bot.understanding.routing import decide
 from db import crud
 from db.models import Enquiry
 from db.session import session_scope

@@ -1,0 +1,137 @@
+"""The desk web application: every route wired in one place, and its start for `lotsen run`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+from sqlalchemy.engine import Engine
+
+from bot.channels.desk import (
+    views_auth,
+    views_department,
+    views_enquiries,
+    views_queue,
+    views_report,
+)
+from bot.channels.desk.web import CLOCK, ENGINE, SETTINGS, TEMPLATES
+from bot.settings import Settings
+from db.models import utcnow
+from db.sla import LOCAL
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_HOST = "127.0.0.1"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+def _local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Format a stored UTC moment in Swedish local time for the page."""
+    if value is None:
+        return ""
+    return value.astimezone(LOCAL).strftime(fmt)
+
+
+def _last_day(value: datetime | None) -> str:
+    """Format an exclusive absence end as the inclusive last local day."""
+    if value is None:
+        return ""
+    return (value.astimezone(LOCAL) - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+
+
+def _hours(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}".replace(".", ",")
+
+
+def make_templates() -> jinja2.Environment:
+    """Return the Jinja environment (autoescaped) with the desk's filters."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["local"] = _local_time
+    env.filters["hours"] = _hours
+    env.filters["lastday"] = _last_day
+    return env
+
+
+@web.middleware
+async def security_headers(
+    request: web.Request, handler: Callable[[web.Request], object]
+) -> web.StreamResponse:
+    """Add defensive headers to every response."""
+    try:
+        response = await handler(request)  # type: ignore[misc]
+    except web.HTTPException as exc:
+        exc.headers.update(SECURITY_HEADERS)
+        raise
+    assert isinstance(response, web.StreamResponse)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+async def _root(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/desk")
+
+
+def build_desk_app(
+    settings: Settings, engine: Engine, *, clock: Callable[[], datetime] = utcnow
+) -> web.Application:
+    """Build the desk application; `clock` is the current time (frozen in tests)."""
+    app = web.Application(middlewares=[security_headers], client_max_size=256 * 1024)
+    app[SETTINGS] = settings
+    app[ENGINE] = engine
+    app[TEMPLATES] = make_templates()
+    app[CLOCK] = clock
+    app.router.add_get("/", _root)
+    app.router.add_get("/desk", views_auth.home)
+    app.router.add_get("/desk/login", views_auth.login_page)
+    app.router.add_post("/desk/login", views_auth.login_submit)
+    app.router.add_post("/desk/logout", views_auth.logout)
+    app.router.add_get("/desk/queue", views_queue.queue_page)
+    app.router.add_get(r"/desk/queue/{escalation_id:\d+}", views_queue.case_page)
+    app.router.add_post(r"/desk/queue/{escalation_id:\d+}/{action}", views_queue.case_action)
+    app.router.add_get("/desk/department", views_department.department_index)
+    app.router.add_get("/desk/department/{key}", views_department.department_page)
+    app.router.add_post("/desk/department/{key}/{what}/{kind}", views_department.department_edit)
+    app.router.add_post("/desk/department/{key}/{what}", views_department.department_edit)
+    app.router.add_get("/desk/enquiries", views_enquiries.enquiries_page)
+    app.router.add_get("/desk/enquiries/{reference}", views_enquiries.enquiry_page)
+    app.router.add_get("/rapport", views_report.report_page)
+    app.router.add_get("/rapport.csv", views_report.report_csv)
+    app.router.add_get("/rapport.json", views_report.report_json)
+    app.router.add_static("/static", HERE / "static", append_version=True)
+    return app
+
+
+def desk_base_url(settings: Settings) -> str:
+    """Return the address put into sign-in links (DESK_BASE_URL when set, else local)."""
+    configured = getattr(settings, "desk_base_url", None)
+    if isinstance(configured, str) and configured:
+        return configured.rstrip("/")
+    return f"http://{DEFAULT_HOST}:{settings.web_port}"
+
+
+async def start_desk(
+    settings: Settings, engine: Engine, *, host: str | None = None
+) -> web.AppRunner:
+    """Start serving the desk on the web port; call `await runner.cleanup()` to stop."""
+    runner = web.AppRunner(build_desk_app(settings, engine), access_log=None)
+    await runner.setup()
+    listen = host or getattr(settings, "web_listen", None) or DEFAULT_HOST
+    await web.TCPSite(runner, str(listen), settings.web_port).start()
+    return runner

@@ -1,0 +1,102 @@
+"""Sign in with a one-time link or a local account, and sign out."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from aiohttp import web
+from sqlmodel import Session
+
+from bot.channels.desk.auth import authenticate, end_session, redeem_login_token, start_session
+from bot.channels.desk.web import (
+    PRE_COOKIE,
+    SESSION_COOKIE,
+    checked_form,
+    now_of,
+    principal_of,
+    render,
+    require,
+    run_db,
+    set_session_cookie,
+)
+
+
+def _login_page(
+    request: web.Request, status: int = 200, token: str = "", **context: object
+) -> web.Response:
+    """Render the sign-in page with a fresh pre-session CSRF token (double-submit cookie)."""
+    pre = secrets.token_urlsafe(24)
+    response = render(request, "login.html", status=status, pre_csrf=pre, token=token, **context)
+    response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="Strict", secure=request.secure)
+    return response
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    """Show the sign-in page (a link's confirm button, or the local account form)."""
+    if await principal_of(request) is not None and "token" not in request.query:
+        raise web.HTTPSeeOther("/desk")
+    return _login_page(request, token=request.query.get("token", ""))
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    """Redeem a one-time link or check a local password, then open a session."""
+    form = await request.post()
+    sent, cookie = str(form.get("csrf", "")), request.cookies.get(PRE_COOKIE, "")
+    if not cookie or not hmac.compare_digest(sent, cookie):
+        return _login_page(request, status=403, error="csrf")
+    now = now_of(request)
+    token = str(form.get("token", "")).strip()
+    if token:
+
+        def with_token(session: Session) -> str | None:
+            user_id = redeem_login_token(session=session, token=token, now=now)
+            if user_id is None:
+                return None
+            return start_session(session=session, telegram_user_id=user_id, now=now)
+
+        value = await run_db(request, with_token)
+        if value is None:
+            return _login_page(request, status=400, error="link")
+    else:
+        username, password = str(form.get("username", "")), str(form.get("password", ""))
+
+        def with_password(session: Session) -> str | None:
+            account = authenticate(session=session, username=username, password=password)
+            if account is None or account.id is None:
+                return None
+            return start_session(session=session, account_id=account.id, now=now)
+
+        value = await run_db(request, with_password)
+        if value is None:
+            return _login_page(request, status=400, error="password", username=username)
+    response = web.Response(status=303, headers={"Location": "/desk"})
+    set_session_cookie(request, response, value)
+    response.del_cookie(PRE_COOKIE)
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """End the session and return to the sign-in page."""
+    principal = await require(request)
+    await checked_form(request, principal)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    now = now_of(request)
+    await run_db(request, lambda s: end_session(session=s, cookie=cookie, now=now))
+    response = web.Response(status=303, headers={"Location": "/desk/login"})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    """Show the start page: what this person can do."""
+    principal = await require(request)
+    from db.models import Department
+
+    def departments(session: Session) -> list[Department]:
+        from sqlmodel import col, select
+
+        rows = session.exec(select(Department).order_by(col(Department.name))).all()
+        return [d for d in rows if principal.may_edit_department(d.id)]
+
+    return render(request, "home.html", departments=await run_db(request, departments))

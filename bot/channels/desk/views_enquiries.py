@@ -1,0 +1,143 @@
+"""The enquiry log: search by reference, association, department, state and date."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bot.channels.desk.auth import Principal
+from bot.channels.desk.web import forbidden, render, require, run_db
+from db import queue
+from db.models import Association, Department, Enquiry, EnquiryEvent, EnquiryStatus
+from db.queue_facts import association_name
+from db.routing_table import day_start
+
+MAX_RESULTS = 200
+STATUSES = tuple(s.value for s in EnquiryStatus)
+
+
+@dataclass
+class Hit:
+    """One enquiry in the search results."""
+
+    enquiry: Enquiry
+    association: str | None
+    department: Department | None
+
+
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value.strip()) if value.strip() else None
+    except ValueError:
+        return None
+
+
+def search_enquiries(
+    *, session: Session, principal: Principal, criteria: dict[str, str]
+) -> list[Hit]:
+    """Return matching enquiries, newest first; staff see only their own departments'."""
+    query = select(Enquiry)
+    if not principal.is_coordinator:
+        if not principal.department_ids:
+            return []
+        query = query.where(col(Enquiry.department_id).in_(sorted(principal.department_ids)))
+    reference = criteria.get("reference", "").strip().upper()
+    if reference:
+        query = query.where(col(Enquiry.reference).contains(reference))
+    association = criteria.get("association", "").strip().lower()
+    if association:
+        query = query.join(Association, col(Association.id) == Enquiry.association_id).where(
+            func.lower(Association.name).contains(association)
+        )
+    key = criteria.get("department", "").strip()
+    if key:
+        query = query.join(Department, col(Department.id) == Enquiry.department_id).where(
+            Department.key == key
+        )
+    status = criteria.get("status", "")
+    if status in STATUSES:
+        query = query.where(Enquiry.status == status)
+    start, end = _day(criteria.get("from", "")), _day(criteria.get("to", ""))
+    if start is not None:
+        query = query.where(col(Enquiry.created_at) >= day_start(start))
+    if end is not None:
+        query = query.where(col(Enquiry.created_at) < day_start(end + timedelta(days=1)))
+    query = query.order_by(col(Enquiry.created_at).desc(), col(Enquiry.id).desc())
+    departments = {d.id: d for d in session.exec(select(Department)).all()}
+    return [
+        Hit(
+            enquiry=e,
+            association=association_name(session=session, enquiry=e),
+            department=departments.get(e.department_id),
+        )
+        for e in session.exec(query.limit(MAX_RESULTS)).all()
+    ]
+
+
+def _visible_departments(session: Session, principal: Principal) -> Sequence[Department]:
+    rows = session.exec(select(Department).order_by(col(Department.name))).all()
+    return [d for d in rows if principal.may_edit_department(d.id)]
+
+
+async def enquiries_page(request: web.Request) -> web.StreamResponse:
+    """Show the search form and, when asked, the matching enquiries."""
+    principal = await require(request)
+    criteria = {
+        k: request.query.get(k, "")
+        for k in ("reference", "association", "department", "status", "from", "to")
+    }
+    searched = any(criteria.values()) or "go" in request.query
+
+    def load(session: Session) -> tuple[list[Hit], Sequence[Department]]:
+        hits = (
+            search_enquiries(session=session, principal=principal, criteria=criteria)
+            if searched
+            else []
+        )
+        return hits, _visible_departments(session, principal)
+
+    hits, departments = await run_db(request, load)
+    return render(
+        request,
+        "enquiries.html",
+        hits=hits,
+        searched=searched,
+        criteria=criteria,
+        departments=departments,
+        statuses=STATUSES,
+        limit=MAX_RESULTS,
+    )
+
+
+async def enquiry_page(request: web.Request) -> web.StreamResponse:
+    """Show one enquiry and its history (staff: only their own departments')."""
+    principal = await require(request)
+    reference = request.match_info["reference"].upper()
+
+    def load(session: Session) -> dict[str, Any] | None:
+        enquiry = session.exec(select(Enquiry).where(Enquiry.reference == reference)).first()
+        if enquiry is None:
+            raise web.HTTPNotFound(text="Inget sådant ärende / no such enquiry.")
+        if not principal.may_edit_department(enquiry.department_id):
+            return None
+        events: Sequence[EnquiryEvent] = queue.history(session=session, enquiry=enquiry)
+        department = (
+            session.get(Department, enquiry.department_id) if enquiry.department_id else None
+        )
+        return {
+            "enquiry": enquiry,
+            "events": events,
+            "department": department,
+            "association": association_name(session=session, enquiry=enquiry),
+        }
+
+    found = await run_db(request, load)
+    if found is None:
+        raise forbidden(request)
+    return render(request, "enquiry.html", **found)

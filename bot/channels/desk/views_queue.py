@@ -1,0 +1,213 @@
+"""The coordinator's escalation queue: list with filters, one case with history, and actions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from sqlmodel import Session, col, select
+
+from bot.channels.desk.auth import Principal
+from bot.channels.desk.web import checked_form, now_of, render, require, run_db, see_other
+from bot.messages.choices import CLOSE_REASONS
+from db import queue
+from db.models import Department, Enquiry, EnquiryEvent, Escalation
+from db.queue_facts import QueueItem, association_name, queue_item, staff_name
+from db.workflow import WorkflowError
+
+FILTERS = ("all", "unclaimed", "mine")
+SORTS = ("waited", "created")
+ACTIONS = ("claim", "answer", "route", "close")
+CLOSE_LABELS = {
+    "answered_elsewhere": "Besvarad på annat sätt / answered elsewhere",
+    "duplicate": "Dubblett / duplicate",
+    "spam": "Skräp / spam",
+    "not_municipal": "Inte kommunens fråga / not for the municipality",
+    "other": "Annat / other",
+}
+DONE = {
+    "claim": ("Ärendet är ditt.", "The case is yours."),
+    "answer": ("Svaret skickas till föreningen.", "The answer is sent to the association."),
+    "route": ("Ärendet skickades till förvaltningen.", "The case was sent to the department."),
+    "close": ("Ärendet är stängt.", "The case is closed."),
+}
+
+
+def _departments(session: Session) -> Sequence[Department]:
+    return session.exec(select(Department).order_by(col(Department.name))).all()
+
+
+async def queue_page(request: web.Request) -> web.StreamResponse:
+    """List open escalations with filters (unclaimed/mine/department) and sorting."""
+    principal = await require(request, coordinator=True)
+    chosen = request.query.get("filter", "all")
+    chosen = chosen if chosen in FILTERS else "all"
+    sort = request.query.get("sort", "waited")
+    sort = sort if sort in SORTS else "waited"
+    department = request.query.get("department", "") or None
+    now = now_of(request)
+
+    def load(session: Session) -> tuple[list[QueueItem], Sequence[Department], str | None]:
+        departments = _departments(session)
+        key = department if department in {d.key for d in departments} else None
+        items = queue.list_queue(
+            session=session,
+            now=now,
+            filter=chosen,
+            staff_user_id=principal.staff_user_id,
+            department_key=key,
+        )
+        if sort == "created":
+            items.sort(key=lambda i: i.enquiry.created_at, reverse=True)
+        return items, departments, key
+
+    items, departments, key = await run_db(request, load)
+    return render(
+        request,
+        "queue.html",
+        items=items,
+        departments=departments,
+        filter=chosen,
+        sort=sort,
+        department=key,
+        filters=FILTERS,
+    )
+
+
+@dataclass
+class Case:
+    """One escalation with everything the case page shows."""
+
+    escalation: Escalation
+    enquiry: Enquiry
+    item: QueueItem | None
+    association: str | None
+    department: Department | None
+    events: Sequence[EnquiryEvent]
+    claimed_by_name: str | None
+
+
+def _case(session: Session, escalation_id: int, principal: Principal, now: Any) -> Case:
+    escalation = session.get(Escalation, escalation_id)
+    if escalation is None:
+        raise web.HTTPNotFound(text="Inget sådant ärende / no such case.")
+    enquiry = session.get(Enquiry, escalation.enquiry_id)
+    if enquiry is None:
+        raise web.HTTPNotFound(text="Inget sådant ärende / no such case.")
+    item = (
+        queue_item(session=session, escalation=escalation, now=now)
+        if escalation.resolved_at is None
+        else None
+    )
+    department = session.get(Department, enquiry.department_id) if enquiry.department_id else None
+    return Case(
+        escalation=escalation,
+        enquiry=enquiry,
+        item=item,
+        association=association_name(session=session, enquiry=enquiry),
+        department=department,
+        events=queue.history(session=session, enquiry=enquiry),
+        claimed_by_name=staff_name(session=session, telegram_user_id=escalation.claimed_by),
+    )
+
+
+async def _render_case(
+    request: web.Request,
+    principal: Principal,
+    escalation_id: int,
+    status: int = 200,
+    **context: Any,
+) -> web.Response:
+    now = now_of(request)
+
+    def load(session: Session) -> tuple[Case, Sequence[Department]]:
+        return _case(session, escalation_id, principal, now), _departments(session)
+
+    case, departments = await run_db(request, load)
+    done = request.query.get("done", "")
+    return render(
+        request,
+        "case.html",
+        status=status,
+        case=case,
+        departments=departments,
+        reasons=[(r, CLOSE_LABELS.get(r, r)) for r in CLOSE_REASONS],
+        done=DONE.get(done),
+        mine=case.escalation.claimed_by == principal.staff_user_id,
+        **context,
+    )
+
+
+def _escalation_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["escalation_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+async def case_page(request: web.Request) -> web.StreamResponse:
+    """Show one case: the question, the facts, the full history and the action forms."""
+    principal = await require(request, coordinator=True)
+    return await _render_case(request, principal, _escalation_id(request))
+
+
+async def case_action(request: web.Request) -> web.StreamResponse:
+    """Claim, answer, route or close a case; a refusal is shown next to its form."""
+    principal = await require(request, coordinator=True)
+    form = await checked_form(request, principal)
+    escalation_id = _escalation_id(request)
+    action = request.match_info["action"]
+    if action not in ACTIONS:
+        raise web.HTTPNotFound()
+    now = now_of(request)
+    staff_id = principal.staff_user_id
+
+    def act(session: Session) -> str | None:
+        try:
+            if action == "claim":
+                result = queue.claim(
+                    session=session, escalation_id=escalation_id, staff_user_id=staff_id, now=now
+                )
+                return None if result.ok else result.message()
+            if action == "answer":
+                queue.answer(
+                    session=session,
+                    escalation_id=escalation_id,
+                    text=form.get("text", ""),
+                    staff_user_id=staff_id,
+                    now=now,
+                )
+            elif action == "route":
+                queue.route(
+                    session=session,
+                    escalation_id=escalation_id,
+                    department_key=form.get("department", ""),
+                    staff_user_id=staff_id,
+                    now=now,
+                )
+            else:
+                queue.close(
+                    session=session,
+                    escalation_id=escalation_id,
+                    reason_code=form.get("reason", ""),
+                    staff_user_id=staff_id,
+                    now=now,
+                )
+        except WorkflowError as exc:
+            session.rollback()
+            return str(exc)
+        return None
+
+    error = await run_db(request, act)
+    if error is not None:
+        return await _render_case(
+            request,
+            principal,
+            escalation_id,
+            status=409,
+            errors={action: error},
+            values=form,
+        )
+    raise see_other(f"/desk/queue/{escalation_id}?done={action}")

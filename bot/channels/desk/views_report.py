@@ -1,0 +1,143 @@
+"""The public transparency report at /rapport, with CSV and JSON downloads of the same figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from markupsafe import Markup
+
+from bot.channels.desk.charts import Bar, bar_chart
+from bot.channels.desk.stats import SUPPRESS_BELOW, csv_rows, public_report
+from bot.channels.desk.web import now_of, render, run_db
+
+REASON_NAMES = {
+    "unsure": "osäker tolkning",
+    "out_of_scope": "utanför kommunens uppdrag",
+    "human": "ville tala med en människa",
+    "not_ours": "fel förvaltning",
+    "not_helped": "svaret hjälpte inte",
+    "sla": "inte besvarad i tid",
+    "unavailable": "tjänsten otillgänglig",
+}
+DEFAULT_MONTHS = 12
+MAX_MONTHS = 36
+
+
+def _months(request: web.Request) -> int:
+    try:
+        value = int(request.query.get("months", DEFAULT_MONTHS))
+    except ValueError:
+        return DEFAULT_MONTHS
+    return min(max(value, 1), MAX_MONTHS)
+
+
+async def _report(request: web.Request) -> dict[str, Any]:
+    now, months = now_of(request), _months(request)
+    return await run_db(request, lambda s: public_report(session=s, now=now, months=months))
+
+
+@dataclass
+class DepartmentCharts:
+    """The charts of one department over the period."""
+
+    key: str
+    name: str
+    name_en: str
+    received: Markup
+    sla: Markup
+
+
+def _charts(report: dict[str, Any]) -> list[DepartmentCharts]:
+    rows = report["rows"]
+    months = sorted({r["month"] for r in rows})
+    peak = max((r["received"] for r in rows if not r["suppressed"]), default=0)
+    found: list[DepartmentCharts] = []
+    keys: list[str] = []
+    for row in rows:
+        key = row["department"] or "-"
+        if key not in keys:
+            keys.append(key)
+    for index, key in enumerate(sorted(keys)):
+        mine = {r["month"]: r for r in rows if (r["department"] or "-") == key}
+        if all(r["suppressed"] for r in mine.values()):
+            continue
+        first = next(iter(mine.values()))
+        received, sla = [], []
+        for month in months:
+            row = mine.get(month)
+            label = month[2:]
+            if row is None:
+                received.append(Bar(label, 0, "0"))
+                sla.append(Bar(label, None, "–"))
+            elif row["suppressed"]:
+                received.append(Bar(label, None, f"<{SUPPRESS_BELOW}"))
+                sla.append(Bar(label, None, f"<{SUPPRESS_BELOW}"))
+            else:
+                received.append(Bar(label, row["received"], str(row["received"])))
+                share = row["answered_within_sla_share"]
+                sla.append(
+                    Bar(label, None, "–")
+                    if share is None
+                    else Bar(label, share * 100, f"{round(share * 100)}%")
+                )
+        found.append(
+            DepartmentCharts(
+                key=key,
+                name=first["department_name"],
+                name_en=first["department_name_en"],
+                received=bar_chart(
+                    title=f"Inkomna frågor per månad: {first['department_name']}",
+                    bars=received,
+                    maximum=peak,
+                    chart_id=f"chart-received-{index}",
+                ),
+                sla=bar_chart(
+                    title=f"Andel besvarade inom tidsgränsen per månad: {first['department_name']}",
+                    bars=sla,
+                    maximum=100,
+                    chart_id=f"chart-sla-{index}",
+                ),
+            )
+        )
+    return found
+
+
+async def report_page(request: web.Request) -> web.StreamResponse:
+    """Show the public report (no sign-in needed)."""
+    report = await _report(request)
+    return render(
+        request,
+        "report.html",
+        report=report,
+        charts=_charts(report),
+        months=_months(request),
+        threshold=SUPPRESS_BELOW,
+        reason_names=REASON_NAMES,
+        public=True,
+    )
+
+
+async def report_csv(request: web.Request) -> web.StreamResponse:
+    """Download the report's figures as CSV (suppressed values left empty)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(csv_rows(await _report(request)))
+    return web.Response(
+        text=buffer.getvalue(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="lotsen-rapport.csv"'},
+    )
+
+
+async def report_json(request: web.Request) -> web.StreamResponse:
+    """Download the report's figures as JSON (suppressed values left out)."""
+    return web.Response(
+        text=json.dumps(await _report(request), ensure_ascii=False, indent=2),
+        content_type="application/json",
+        charset="utf-8",
+    )

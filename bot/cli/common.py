@@ -1,0 +1,62 @@
+"""What every command group shares: settings, one-line failures, the session, the actor."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from sqlmodel import Session
+
+from bot.settings import Settings, SettingsError, load_settings
+
+ActorOption = typer.Option(None, "--actor", help="Who makes the change (default: cli:<user>).")
+
+
+def settings_or_exit() -> Settings:
+    """Load the settings, or print one clear line and exit with status 2."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error line to stderr and return the Exit to raise."""
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send logs to stderr at the configured level, keeping secrets out of them."""
+    from bot.logging_setup import setup_logging
+
+    setup_logging(settings)
+
+
+def default_actor(actor: str | None) -> str:
+    """Return the audit name for a CLI change."""
+    if actor and actor.strip():
+        return actor.strip()
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:
+        return "cli"
+
+
+@contextmanager
+def open_session(settings: Settings | None = None) -> Iterator[Session]:
+    """Open one transaction on the configured database; a validation problem is one line."""
+    from db.session import make_engine, session_scope
+    from db.validation import ValidationProblem
+
+    engine = make_engine((settings or settings_or_exit()).database_url)
+    try:
+        with session_scope(engine) as session:
+            yield session
+    except ValidationProblem as exc:
+        raise fail(f"Error: {exc}") from None
+    finally:
+        engine.dispose()

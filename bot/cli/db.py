@@ -1,0 +1,50 @@
+"""`lotsen db …`: migrate and seed the database."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli.common import fail, settings_or_exit
+
+app = typer.Typer(help="Database: migrations and demo data.", no_args_is_help=True)
+
+
+@app.command()
+def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Migrate the database to the newest schema."""
+    from db.migrate import upgrade as run_upgrade
+
+    settings = settings_or_exit()
+    try:
+        run_upgrade(settings.database_url, revision)
+    except Exception as exc:
+        raise fail(f"Could not migrate the database: {exc}") from None
+    typer.echo(f"Database at revision {revision}.")
+
+
+@app.command()
+def seed() -> None:
+    """Load the demo municipality and default routes; never overwrites staff edits."""
+    from db.seed import SeedError
+    from db.seed import seed as run_seed
+    from db.session import make_engine, session_scope
+
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            report = run_seed(
+                session=session,
+                municipality_file=settings.municipality_file,
+                routes_file=settings.routes_file,
+            )
+    except SeedError as exc:
+        raise fail(f"Seed failed: {exc}") from None
+    finally:
+        engine.dispose()
+    typer.echo(f"Seeded: {report.summary()}.")
+
+
+def register(root: typer.Typer) -> None:
+    """Add `lotsen db …`."""
+    root.add_typer(app, name="db")

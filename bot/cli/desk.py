@@ -1,0 +1,111 @@
+"""`lotsen desk …`: serve the desk web page and manage local desk accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+
+import typer
+
+from bot.cli.common import configure_logging, fail, settings_or_exit
+
+desk_app = typer.Typer(
+    help="The desk: web page for staff and the public report.", no_args_is_help=True
+)
+
+
+async def _serve_until_signal(port: int | None, host: str) -> None:
+    from bot.channels.desk.app import start_desk
+    from db.session import make_engine
+
+    settings = settings_or_exit()
+    if port is not None:
+        settings = settings.model_copy(update={"web_port": port})
+    configure_logging(settings)
+    engine = make_engine(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        runner = await start_desk(settings, engine, host=host)
+    except OSError as exc:
+        engine.dispose()
+        raise fail(f"Could not listen on {host}:{settings.web_port}: {exc.strerror}") from None
+    typer.echo(
+        f"[lotsen] desk on http://{host}:{settings.web_port}/desk "
+        f"(public report: /rapport); Ctrl-C stops.",
+        err=True,
+    )
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        engine.dispose()
+
+
+@desk_app.command("serve")
+def serve_command(
+    port: int | None = typer.Option(None, "--port", help="Port (default: WEB_PORT, 8080)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+) -> None:
+    """Serve the desk and the public report until Ctrl-C."""
+    if port is not None and not 1 <= port <= 65535:
+        raise fail(f"--port must be between 1 and 65535, not {port}.", 2)
+    asyncio.run(_serve_until_signal(port, host))
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = typer.prompt("Password", hide_input=True)
+    second = typer.prompt("Repeat the password", hide_input=True)
+    if first != second:
+        raise fail("The passwords differ; nothing was changed.")
+    return str(first)
+
+
+@desk_app.command("add-user")
+def add_user_command(
+    username: str = typer.Argument(..., help="Login name (a-z, 0-9, . _ -)."),
+    role: str = typer.Option(..., "--role", help="coordinator, staff or admin."),
+    department: str | None = typer.Option(
+        None, "--department", help="Department key (required for staff)."
+    ),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from the first line of stdin."
+    ),
+) -> None:
+    """Create a local desk account for a machine without Telegram (password hashed with scrypt)."""
+    from bot.channels.desk.auth import add_account
+    from db.session import make_engine, session_scope
+    from db.validation import ValidationProblem
+
+    settings = settings_or_exit()
+    password = _read_password(password_stdin)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            account = add_account(
+                session=session,
+                username=username,
+                password=password,
+                role=role.strip().lower(),
+                department_key=department,
+            )
+            name = account.username
+    except ValidationProblem as exc:
+        raise fail(f"{exc.message('en')} Nothing was changed.") from None
+    except ValueError as exc:
+        raise fail(f"{str(exc).capitalize()}; nothing was changed.") from None
+    finally:
+        engine.dispose()
+    typer.echo(f"Desk account {name!r} created ({role}).")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `lotsen desk`."""
+    app.add_typer(desk_app, name="desk")

@@ -1,0 +1,131 @@
+"""`lotsen route` and `lotsen eval`: the live routing decision over JSON lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bot.cli.common import fail, settings_or_exit
+from bot.settings import PROJECT_ROOT, Settings
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    try:
+        handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"Cannot read {path}: {exc.strerror}") from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                raise fail(f"{path}:{number}: not valid JSON") from None
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise fail(f'{path}:{number}: expected an object with a "text" string') from None
+            rows.append(row)
+    return rows
+
+
+def decide_all(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
+    """Route texts exactly as the live bot does: same model, threshold and routing table."""
+    from bot.understanding import rasa_env
+    from bot.understanding.batch import parse_texts
+    from bot.understanding.routing import decide, load_threshold
+    from db import crud
+    from db.session import make_engine, session_scope
+
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            routes = crud.routes_map(session=session)
+    except Exception as exc:
+        raise fail(
+            f"Cannot read the routing table ({type(exc).__name__}); run `make setup`."
+        ) from None
+    finally:
+        engine.dispose()
+    threshold = load_threshold(PROJECT_ROOT / "config.yml")
+    try:
+        parses = parse_texts(settings, texts)
+    except (rasa_env.RasaUnavailable, RuntimeError) as exc:
+        raise fail(str(exc)) from None
+    out = []
+    for text, parse in zip(texts, parses, strict=True):
+        decision = decide(parse, routes, threshold)
+        out.append(
+            {
+                "text": text,
+                "intent": decision.intent,
+                "confidence": round(decision.confidence, 4),
+                "department": None if decision.escalate else decision.department,
+                "escalate": decision.escalate,
+            }
+        )
+    return out
+
+
+def route(
+    jsonl: Path = typer.Option(
+        ..., "--jsonl", help='Input: one {"text": ...} per line (- for stdin).'
+    ),
+) -> None:
+    """Route JSON lines and write one decision per line to stdout."""
+    settings = settings_or_exit()
+    rows = _read_jsonl(jsonl)
+    for result in decide_all(settings, [r["text"] for r in rows]):
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+
+def evaluate(
+    jsonl: Path = typer.Option(..., "--jsonl", help='Labelled lines: {"text", "expected"}.'),
+    errors: bool = typer.Option(False, "--errors", help="Also list the misrouted lines."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the figures as JSON here."),
+) -> None:
+    """Measure routing quality on labelled JSON lines."""
+    from bot.understanding.evaluation import predicted_label, report, score
+
+    settings = settings_or_exit()
+    rows = _read_jsonl(jsonl)
+    if any(not isinstance(r.get("expected"), str) for r in rows):
+        raise fail('every line needs an "expected" label (a department key or "escalate")')
+    results = decide_all(settings, [r["text"] for r in rows])
+    pairs = [
+        (r["expected"], predicted_label(res["department"], res["escalate"]))
+        for r, res in zip(rows, results, strict=True)
+    ]
+    metrics = score(pairs)
+    typer.echo(report(metrics))
+    if errors:
+        typer.echo("\nmisrouted:")
+        for (expected, predicted), res in zip(pairs, results, strict=True):
+            if expected != predicted:
+                typer.echo(
+                    f"  {expected:>15} → {predicted:<15} {res['intent']} "
+                    f"{res['confidence']:.2f}  {res['text'][:90]}"
+                )
+    if json_out is not None:
+        json_out.write_text(
+            json.dumps(
+                {
+                    "lines": metrics.total,
+                    "accuracy": metrics.accuracy,
+                    "escalation_recall": metrics.escalation_recall,
+                    "false_escalation_rate": metrics.false_escalation_rate,
+                    "macro_f1": metrics.macro_f1,
+                },
+                indent=2,
+            )
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the routing commands."""
+    app.command()(route)
+    app.command("eval")(evaluate)

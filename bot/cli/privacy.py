@@ -1,0 +1,126 @@
+"""`lotsen purge`, `export-user`, `erasure-request`, `erase-user`: retention and personal data.
+
+Logic lives in db/retention.py and db/personal_data.py; this module only parses and prints.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from bot.cli.common import default_actor, fail, open_session, settings_or_exit
+
+
+def _user_id(value: str) -> int:
+    from db.personal_data import parse_telegram_user_id
+
+    try:
+        return parse_telegram_user_id(value)
+    except ValueError as exc:
+        raise fail(f"Error: {exc}") from None
+
+
+def purge_command(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be purged."),
+) -> None:
+    """Apply the retention periods now (the bot also does this daily)."""
+    from db.retention import run_purge
+
+    settings = settings_or_exit()
+    report = run_purge(settings, dry_run=dry_run)
+    for line in report.lines():
+        typer.echo(line)
+
+
+def export_user_command(
+    telegram_user_id: str = typer.Argument(..., help="Numeric Telegram user id."),
+    out: Path | None = typer.Option(None, "--out", help="Write the JSON to this file."),
+) -> None:
+    """Export everything held about a Telegram user as JSON (register extract)."""
+    from db.personal_data import UnknownUser, export_user
+
+    user_id = _user_id(telegram_user_id)
+    settings = settings_or_exit()
+    with open_session(settings) as session:
+        try:
+            data = export_user(
+                session=session, telegram_user_id=user_id, tracker_url=settings.tracker_url
+            )
+        except UnknownUser as exc:
+            raise fail(f"Error: {exc}") from None
+    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"Error: cannot write {out}: {exc}") from None
+    typer.echo(f"Wrote {out}.")
+
+
+def erasure_request_command(
+    telegram_user_id: str = typer.Argument(..., help="Numeric Telegram user id."),
+    note: str | None = typer.Option(None, "--note", help="How and when the request came in."),
+    actor: str | None = typer.Option(
+        None, "--actor", help="Who registers it (default: cli:<user>)."
+    ),
+) -> None:
+    """Register a request to erase a user's data as a task in the coordinator's queue."""
+    from db.personal_data import UnknownUser, request_erasure
+
+    user_id = _user_id(telegram_user_id)
+    settings = settings_or_exit()
+    with open_session(settings) as session:
+        try:
+            request = request_erasure(
+                session=session,
+                telegram_user_id=user_id,
+                actor=default_actor(actor),
+                note=note,
+                coordinator_chat_id=settings.coordinator_chat_id,
+            )
+        except UnknownUser as exc:
+            raise fail(f"Error: {exc}") from None
+        reference = request.enquiry.reference
+        escalation_id = request.escalation.id
+    if request.created:
+        typer.echo(f"Erasure request {reference} is in the coordinator's queue (#{escalation_id}).")
+    else:
+        typer.echo(f"An erasure request is already open: {reference} (#{escalation_id}).")
+
+
+def erase_user_command(
+    telegram_user_id: str = typer.Argument(..., help="Numeric Telegram user id."),
+    confirm: bool = typer.Option(False, "--confirm", help="Required: the erasure is decided."),
+    actor: str | None = typer.Option(None, "--actor", help="Who decided (default: cli:<user>)."),
+) -> None:
+    """Carry out a decided erasure: texts anonymised, updates and Rasa history deleted."""
+    from db.personal_data import UnknownUser, erase_user
+
+    user_id = _user_id(telegram_user_id)
+    if not confirm:
+        raise fail("Refusing without --confirm (the erasure cannot be undone); nothing changed.", 2)
+    settings = settings_or_exit()
+    with open_session(settings) as session:
+        try:
+            report = erase_user(
+                session=session,
+                telegram_user_id=user_id,
+                actor=default_actor(actor),
+                tracker_url=settings.tracker_url,
+            )
+        except UnknownUser as exc:
+            raise fail(f"Error: {exc}") from None
+    for line in report.lines():
+        typer.echo(line)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the privacy and retention commands."""
+    app.command("purge")(purge_command)
+    app.command("export-user")(export_user_command)
+    app.command("erasure-request")(erasure_request_command)
+    app.command("erase-user")(erase_user_command)

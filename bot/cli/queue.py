@@ -1,0 +1,309 @@
+"""`lotsen queue …` and `lotsen training …`: the coordinator's queue and reviewed corrections.
+
+Acting commands take `--as USER`: a numeric Telegram user id holding the coordinator (or
+admin) role, or `cli` for a local operator. `cli` needs no role: whoever can run this command
+already holds the database credentials; the history records the actor as "cli".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from sqlmodel import Session, col, select
+
+from bot.cli.common import fail, open_session, settings_or_exit
+from db.models import Enquiry, Escalation, StaffRole
+
+queue_app = typer.Typer(help="The coordinator's escalation queue.", no_args_is_help=True)
+training_app = typer.Typer(
+    help="Training candidates from corrections (used only after review).", no_args_is_help=True
+)
+
+AS_HELP = "Act as this Telegram user id (coordinator or admin), or 'cli' for a local operator."
+
+
+def _staff_id(session: Session, who: str | None) -> int:
+    """Return the acting staff id for `--as`, refusing users without the coordinator role."""
+    from db import crud
+    from db.queue_facts import LOCAL_OPERATOR_ID
+
+    if who is None:
+        raise fail("Say who acts: --as USER_ID (a coordinator) or --as cli.", 2)
+    if who.strip().lower() == "cli":
+        return LOCAL_OPERATOR_ID
+    try:
+        user_id = int(who)
+    except ValueError:
+        raise fail(f"--as must be a numeric Telegram user id or 'cli', not {who!r}.", 2) from None
+    if not crud.has_role(session=session, telegram_user_id=user_id, roles={StaffRole.COORDINATOR}):
+        raise fail(f"User {user_id} is not a coordinator or admin; nothing was changed.")
+    return user_id
+
+
+def _escalation_id(session: Session, ident: str) -> int:
+    """Return an escalation id from an id or a reference number (its newest escalation)."""
+    from db import crud
+
+    if ident.isdigit():
+        return int(ident)
+    enquiry = crud.enquiry_by_reference(session=session, reference=ident)
+    if enquiry is None:
+        raise fail(f"No escalation or enquiry {ident!r}.")
+    escalation = session.exec(
+        select(Escalation)
+        .where(Escalation.enquiry_id == enquiry.id)
+        .order_by(col(Escalation.id).desc())
+    ).first()
+    if escalation is None or escalation.id is None:
+        raise fail(f"{enquiry.reference} has never been in the queue.")
+    return escalation.id
+
+
+@queue_app.command("list")
+def list_command(
+    unclaimed: bool = typer.Option(False, "--unclaimed", help="Only escalations nobody holds."),
+    mine: bool = typer.Option(False, "--mine", help="Only escalations held by --as."),
+    who: str | None = typer.Option(None, "--as", help=AS_HELP),
+    department: str | None = typer.Option(None, "--department", help="Department key."),
+) -> None:
+    """List open escalations, oldest first (* = association rarely in contact)."""
+    from bot.messages.cards import reason_text, waited_text
+    from db.queue import QueueError, list_queue
+
+    if unclaimed and mine:
+        raise fail("Use either --unclaimed or --mine, not both.", 2)
+    with open_session() as session:
+        staff_id = _staff_id(session, who) if mine or who is not None else None
+        try:
+            items = list_queue(
+                session=session,
+                filter="unclaimed" if unclaimed else "mine" if mine else "all",
+                staff_user_id=staff_id,
+                department_key=department,
+            )
+        except QueueError as exc:
+            raise fail(str(exc)) from None
+        if not items:
+            typer.echo("The queue is empty.")
+            return
+        for item in items:
+            rare = "*" if item.rarely_in_contact else " "
+            typer.echo(
+                f"{item.escalation.id:>5}  {item.enquiry.reference}  {rare} "
+                f"{(item.association or '-')[:28]:<28}  {waited_text(item, 'en'):<28}  "
+                f"{reason_text(item, 'en')}"
+                + (f"  [claimed by {item.claimed_by_name}]" if item.claimed_by_name else "")
+            )
+
+
+@queue_app.command("show")
+def show_command(ident: str = typer.Argument(..., help="Escalation id or reference.")) -> None:
+    """Show an escalation's card and the enquiry's full history."""
+    from bot.messages.cards import render_card
+    from db.queue import history
+
+    with open_session() as session:
+        escalation = session.get(Escalation, _escalation_id(session, ident))
+        if escalation is None:
+            raise fail(f"No escalation with id {ident}.")
+        enquiry = session.get(Enquiry, escalation.enquiry_id)
+        assert enquiry is not None
+        text, _ = render_card(session=session, escalation=escalation, language="en")
+        state = (
+            f"resolved {escalation.resolved_at:%Y-%m-%d %H:%M} UTC ({escalation.resolution})"
+            if escalation.resolved_at
+            else "open"
+        )
+        typer.echo(f"Escalation {escalation.id} – {state}; enquiry status: {enquiry.status}")
+        typer.echo(text)
+        typer.echo("\nHistory:")
+        for event in history(session=session, enquiry=enquiry):
+            detail = ", ".join(f"{k}={v}" for k, v in event.detail.items())
+            typer.echo(f"  {event.at:%Y-%m-%d %H:%M} UTC  {event.kind:<10} {event.actor}  {detail}")
+
+
+@contextmanager
+def _acting_on(ident: str, who: str | None) -> Iterator[tuple[Session, int, int]]:
+    """Open a session as the acting coordinator on one escalation; a refusal is one error line."""
+    from db.workflow import WorkflowError
+
+    with open_session() as session:
+        staff_id = _staff_id(session, who)
+        escalation_id = _escalation_id(session, ident)
+        try:
+            yield session, staff_id, escalation_id
+        except WorkflowError as exc:
+            raise fail(str(exc)) from None
+
+
+@queue_app.command("claim")
+def claim_command(
+    ident: str = typer.Argument(..., help="Escalation id or reference."),
+    who: str | None = typer.Option(None, "--as", help=AS_HELP),
+) -> None:
+    """Claim an escalation so that other coordinators see you handle it."""
+    from db.queue import claim
+
+    with _acting_on(ident, who) as (session, staff_id, escalation_id):
+        if session.get(Escalation, escalation_id) is None:
+            raise fail(f"No escalation with id {escalation_id}.")
+        result = claim(session=session, escalation_id=escalation_id, staff_user_id=staff_id)
+        if not result.ok:
+            raise fail(result.message())
+        typer.echo(result.message())
+
+
+@queue_app.command("answer")
+def answer_command(
+    ident: str = typer.Argument(..., help="Escalation id or reference."),
+    text: str = typer.Argument(..., help="The answer to send to the association."),
+    who: str | None = typer.Option(None, "--as", help=AS_HELP),
+) -> None:
+    """Answer the association as the coordinator (claims the escalation if nobody holds it)."""
+    from db.queue import answer
+
+    with _acting_on(ident, who) as (session, staff_id, escalation_id):
+        message = answer(
+            session=session, escalation_id=escalation_id, text=text, staff_user_id=staff_id
+        )
+        sent = "queued for the association" if message else "recorded (no chat to send to)"
+        typer.echo(f"Answer {sent}.")
+
+
+@queue_app.command("route")
+def route_command(
+    ident: str = typer.Argument(..., help="Escalation id or reference."),
+    department: str = typer.Argument(..., help="Department key, e.g. kultur_fritid."),
+    who: str | None = typer.Option(None, "--as", help=AS_HELP),
+) -> None:
+    """Send the enquiry to a department with a fresh deadline (and propose a training example)."""
+    from db.queue import route
+
+    with _acting_on(ident, who) as (session, staff_id, escalation_id):
+        result = route(
+            session=session,
+            escalation_id=escalation_id,
+            department_key=department,
+            staff_user_id=staff_id,
+        )
+        how = "forwarded to its chat" if result.forwarded else "waiting (no department chat)"
+        typer.echo(f"{result.enquiry.reference} routed to {result.department.key}, {how}.")
+        if result.candidate is not None:
+            typer.echo(
+                f"Training candidate {result.candidate.id} ({result.candidate.intent}) awaits "
+                "review: lotsen training list"
+            )
+
+
+@queue_app.command("close")
+def close_command(
+    ident: str = typer.Argument(..., help="Escalation id or reference."),
+    reason: str = typer.Argument(
+        ..., help="answered_elsewhere, duplicate, spam, not_municipal or other."
+    ),
+    who: str | None = typer.Option(None, "--as", help=AS_HELP),
+) -> None:
+    """Close the enquiry with a reason and tell the association."""
+    from db.queue import close
+
+    with _acting_on(ident, who) as (session, staff_id, escalation_id):
+        close(
+            session=session,
+            escalation_id=escalation_id,
+            reason_code=reason,
+            staff_user_id=staff_id,
+        )
+        typer.echo(f"Escalation {escalation_id} closed ({reason}).")
+
+
+@queue_app.command("sweep")
+def sweep_command() -> None:
+    """Send due reminders and escalate enquiries past their deadline, now."""
+    from db.models import utcnow
+    from db.workflow import sweep_deadlines
+
+    settings = settings_or_exit()
+    with open_session() as session:
+        report = sweep_deadlines(
+            session=session, now=utcnow(), coordinator_chat_id=settings.coordinator_chat_id
+        )
+    typer.echo(f"Sweep: {report.summary()}.")
+    for reference in report.reminded:
+        typer.echo(f"  reminded  {reference}")
+    for reference in report.escalated:
+        typer.echo(f"  escalated {reference}")
+
+
+@training_app.command("list")
+def training_list(
+    pending: bool = typer.Option(False, "--pending", help="Only candidates not yet reviewed."),
+) -> None:
+    """List training candidates proposed by corrections."""
+    from db.training import example_line, list_candidates
+
+    with open_session() as session:
+        rows = list_candidates(session=session, only_pending=pending)
+        if not rows:
+            typer.echo("No training candidates.")
+            return
+        for row in rows:
+            state = (
+                "pending"
+                if row.reviewed_at is None
+                else ("accepted" if row.accepted else "rejected") + f" by {row.reviewed_by}"
+            )
+            text = example_line(row.text)
+            text = text if len(text) <= 70 else text[:69] + "…"
+            typer.echo(f"{row.id:>5}  {row.intent:<28} {state:<22} {text}")
+
+
+@training_app.command("review")
+def training_review(
+    candidate_id: int = typer.Argument(..., help="Candidate id (see `lotsen training list`)."),
+    accept: bool = typer.Option(False, "--accept", help="Use it as a training example."),
+    reject: bool = typer.Option(False, "--reject", help="Never use it."),
+    intent: str | None = typer.Option(None, "--intent", help="Correct the intent first."),
+) -> None:
+    """Accept or reject a training candidate."""
+    from db.training import TrainingError, review
+
+    if accept == reject:
+        raise fail("Say --accept or --reject (one of them).", 2)
+    with open_session() as session:
+        try:
+            row = review(
+                session=session,
+                candidate_id=candidate_id,
+                accept=accept,
+                reviewer="cli",
+                intent=intent,
+            )
+        except TrainingError as exc:
+            raise fail(str(exc)) from None
+        typer.echo(f"Candidate {row.id} {'accepted' if accept else 'rejected'} ({row.intent}).")
+
+
+@training_app.command("export")
+def training_export(
+    file: Path = typer.Argument(..., help="Where to write the Rasa NLU YAML, e.g. nlu/new.yml."),
+) -> None:
+    """Write accepted candidates as Rasa 3 NLU YAML (for review before adding to nlu/)."""
+    from db.training import export_nlu_yaml
+
+    with open_session() as session:
+        text, count = export_nlu_yaml(session=session)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"Could not write {file}: {exc}") from None
+    typer.echo(f"Wrote {count} accepted example(s) to {file}.")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the `queue` and `training` groups."""
+    app.add_typer(queue_app, name="queue")
+    app.add_typer(training_app, name="training")

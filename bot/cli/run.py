@@ -1,0 +1,142 @@
+"""`lotsen run`, `lotsen chat`, `lotsen bot`, `lotsen actions`: start the services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+import typer
+
+from bot.cli.common import configure_logging, fail, settings_or_exit
+from bot.settings import Settings
+
+
+def _start_services(settings: Settings) -> object:
+    from bot.processes.supervisor import StartError, Supervisor
+
+    supervisor = Supervisor(settings, report=lambda line: typer.echo(f"[lotsen] {line}", err=True))
+    typer.echo(
+        "[lotsen] starting the action server and Rasa (this takes about a minute)…", err=True
+    )
+    try:
+        supervisor.start()
+    except StartError as exc:
+        supervisor.stop()
+        raise fail(f"Could not start: {exc}") from None
+    return supervisor
+
+
+async def _chat(settings: Settings) -> None:
+    from bot.channels.console import read_stdin, run_console
+    from bot.channels.desk.app import start_desk
+    from bot.services import create_services
+
+    services = create_services(settings)
+    desk = await start_desk(settings, services.engine)
+    typer.echo(
+        f"[lotsen] the desk and the public report: http://127.0.0.1:{settings.web_port}/rapport",
+        err=True,
+    )
+    try:
+        await run_console(services, read_stdin, typer.echo)
+    finally:
+        await desk.cleanup()
+        await services.aclose()
+
+
+async def _bot_until_signal(settings: Settings, *, desk: bool = False) -> None:
+    from bot.channels.desk.app import start_desk
+    from bot.channels.telegram.app import run_bot
+    from db.session import make_engine
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    engine = make_engine(settings.database_url)
+    runner = await start_desk(settings, engine) if desk else None
+    try:
+        await run_bot(settings, stop)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        engine.dispose()
+
+
+def _run(settings: Settings, *, console: bool) -> None:
+    supervisor = _start_services(settings)
+    try:
+        if console:
+            asyncio.run(_chat(settings))
+        else:
+            typer.echo(
+                f"[lotsen] Telegram bot running ({settings.telegram_mode}); Ctrl-C stops.", err=True
+            )
+            asyncio.run(_bot_until_signal(settings, desk=True))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        typer.echo("[lotsen] stopping…", err=True)
+        supervisor.stop()  # type: ignore[attr-defined]
+
+
+def run() -> None:
+    """Start everything: Telegram bot with TELEGRAM_BOT_TOKEN, else the console chat."""
+    settings = settings_or_exit()
+    configure_logging(settings)
+    _run(settings, console=settings.token is None)
+
+
+def chat() -> None:
+    """Chat as an association in the terminal (starts Rasa and the action server if needed)."""
+    settings = settings_or_exit()
+    _run(settings, console=True)
+
+
+def bot() -> None:
+    """Run only the Telegram bot (Rasa and the action server must already be running)."""
+    settings = settings_or_exit()
+    configure_logging(settings)
+    if not settings.token:
+        raise fail(
+            "TELEGRAM_BOT_TOKEN is not set; use `lotsen chat` to try Lotsen without Telegram."
+        )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_bot_until_signal(settings))
+
+
+def actions() -> None:
+    """Run only the Rasa action server (in this environment)."""
+    import os
+
+    from bot.understanding import rasa_env
+
+    settings = settings_or_exit()
+    command = rasa_env.action_server_command(settings)
+    os.execv(command[0], command)
+
+
+def train(
+    force: bool = typer.Option(False, "--force", help="Train even if nothing changed."),
+) -> None:
+    """Train the Rasa model if the training data changed since the last training."""
+    from bot.understanding import rasa_env
+
+    settings = settings_or_exit()
+    try:
+        ran = rasa_env.train(settings, force=force)
+    except rasa_env.RasaUnavailable as exc:
+        raise fail(str(exc)) from None
+    except Exception as exc:
+        raise fail(f"Training failed: {exc}") from None
+    typer.echo("Model trained." if ran else "Model is up to date; nothing to train.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands that start services."""
+    app.command()(run)
+    app.command()(chat)
+    app.command()(bot)
+    app.command()(actions)
+    app.command()(train)
