@@ -1,39 +1,46 @@
-"""The association's side of a conversation, shared by the Telegram bot and the console chat."""
+"""The association's side of a conversation, shared by every channel (Telegram, the console).
+
+Each method records what the association said or asked for and what it must hear back, in
+one transaction: replies are outbox notifications (db/notifications.py), keyed by the inbound
+message so that handling a message twice answers it once. The channel's dispatcher renders
+and sends them. Questions go to Rasa outside any transaction; if Rasa cannot handle one, it is
+still recorded and escalated, and the association gets its reference number.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from bot.messages.replies import escalated_reply, status_reply
-from bot.messages.texts import normalise_language, t
+from sqlmodel import Session
+
+from bot.i18n import normalise_language
 from bot.services import Services
 from bot.understanding.language import detect_language
 from bot.understanding.rasa_client import RasaError
 from db import crud
+from db import notifications as notify
 from db.masking import clean_text, mask_personal_data
-from db.models import Association, EscalationReason
-from db.session import session_scope
-from db.workflow import notify_coordinator
+from db.models import AssociationUser, Enquiry, EscalationReason
+from db.notifications import Channel, Kind
+from db.workflow import SYSTEM_ACTOR, escalate
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ORG_NUMBER = re.compile(r"\b(\d{6}-?\d{4})\b")
 
 
 @dataclass
 class Reply:
-    """One message for the association: text and optional buttons (label, callback data)."""
+    """A text Rasa itself said (a response, not an action): text, buttons and enquiry id."""
 
     text: str
     buttons: list[list[tuple[str, str]]] = field(default_factory=list)
     enquiry_id: int | None = None
-
-
-def language_buttons() -> list[list[tuple[str, str]]]:
-    """Return the language choice as one row of buttons."""
-    return [[("Svenska", "lang:sv"), ("English", "lang:en")]]
 
 
 def parse_association(text: str) -> tuple[str, str | None] | None:
@@ -50,160 +57,227 @@ def parse_association(text: str) -> tuple[str, str | None] | None:
     return name, org_number
 
 
+class Turn:
+    """The replies to one inbound message, each deduplicated by the message's key."""
+
+    def __init__(self, session: Session, user: AssociationUser, key: str | None) -> None:
+        self.session = session
+        self.user = user
+        self.key = key
+        self._count = 0
+
+    @property
+    def language(self) -> str:
+        """Return the user's language."""
+        return normalise_language(self.user.language)
+
+    def say(
+        self, kind: Kind, *, enquiry: Enquiry | None = None, tag: str | None = None, **params: Any
+    ) -> None:
+        """Queue one reply (in the user's language) for this message."""
+        self._count += 1
+        dedupe = f"{self.key}:{tag or self._count}" if self.key else None
+        notify.to_association(
+            session=self.session,
+            user=self.user,
+            kind=kind,
+            language=params.pop("language", None) or self.language,
+            enquiry=enquiry,
+            dedupe_key=dedupe,
+            **params,
+        )
+
+
 class Conversation:
-    """Turn an association's message into replies: record, ask Rasa, fall back safely."""
+    """Turn what an association writes or presses into recorded replies."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, channel: Channel = Channel.TELEGRAM) -> None:
         self.services = services
+        self.channel = channel
 
-    def user_language(self, *, user_id: int, chat_id: int | None) -> str:
+    async def _turn(
+        self, user_id: int, chat_id: int | None, key: str | None, work: Callable[[Turn], T]
+    ) -> T:
+        """Run one turn: find (or create) the user and let `work` record what happens."""
+
+        def call(session: Session) -> T:
+            user = crud.get_or_create_user(
+                session=session, telegram_user_id=user_id, chat_id=chat_id
+            )
+            user.channel = self.channel
+            return work(Turn(session, user, key))
+
+        return await self.services.db(call)
+
+    async def language_of(self, *, user_id: int, chat_id: int | None) -> str:
         """Return the language the user chose (Swedish by default)."""
-        with session_scope(self.services.engine) as session:
-            user = crud.get_or_create_user(
-                session=session, telegram_user_id=user_id, chat_id=chat_id
-            )
-            return normalise_language(user.language)
+        return await self._turn(user_id, chat_id, None, lambda turn: turn.language)
 
-    def start(self, *, user_id: int, chat_id: int | None, municipality: str | None = None) -> Reply:
+    async def start(self, *, user_id: int, chat_id: int | None, key: str | None) -> None:
         """Greet a new user, offer the language choice and ask for the association."""
-        with session_scope(self.services.engine) as session:
-            user = crud.get_or_create_user(
-                session=session, telegram_user_id=user_id, chat_id=chat_id
-            )
-            user.awaiting = "association"
-            name = municipality or crud.get_municipality(session=session).name
-            language = user.language
-        return Reply(t("welcome", language, municipality=name), language_buttons())
 
-    def resume(self, *, user_id: int, chat_id: int | None) -> Reply | None:
-        """Welcome back a user whose association is known; None for a first visit."""
-        with session_scope(self.services.engine) as session:
-            user = crud.get_or_create_user(
-                session=session, telegram_user_id=user_id, chat_id=chat_id
-            )
-            if user.association_id is None:
-                return None
-            association = session.get(Association, user.association_id)
-            name = association.name if association else ""
-            return Reply(t("welcome_back", user.language, name=name))
+        def work(turn: Turn) -> None:
+            turn.user.awaiting = "association"
+            turn.say(Kind.WELCOME)
 
-    def set_language(self, *, user_id: int, chat_id: int | None, language: str) -> list[Reply]:
+        await self._turn(user_id, chat_id, key, work)
+
+    async def resume(self, *, user_id: int, chat_id: int | None, key: str | None) -> bool:
+        """Welcome back a user whose association is known; False for a first visit."""
+
+        def work(turn: Turn) -> bool:
+            if turn.user.association_id is None:
+                return False
+            turn.say(Kind.WELCOME_BACK)
+            return True
+
+        return await self._turn(user_id, chat_id, key, work)
+
+    async def set_language(
+        self, *, user_id: int, chat_id: int | None, language: str, key: str | None
+    ) -> None:
         """Store the user's language and say so; ask for the association if still missing."""
-        language = normalise_language(language)
-        with session_scope(self.services.engine) as session:
-            user = crud.get_or_create_user(
-                session=session, telegram_user_id=user_id, chat_id=chat_id
-            )
-            user.language = language
-            replies = [Reply(t("language_set", language))]
-            if user.awaiting == "association":
-                replies.append(Reply(t("ask_association", language)))
-        return replies
 
-    def cancel(self, *, user_id: int, chat_id: int | None) -> Reply:
+        def work(turn: Turn) -> None:
+            turn.user.language = normalise_language(language)
+            turn.say(Kind.LANGUAGE_SET)
+            if turn.user.awaiting == "association":
+                turn.say(Kind.ASK_ASSOCIATION)
+
+        await self._turn(user_id, chat_id, key, work)
+
+    async def cancel(self, *, user_id: int, chat_id: int | None, key: str | None) -> None:
         """Stop whatever the bot is waiting for."""
-        with session_scope(self.services.engine) as session:
-            user = crud.get_or_create_user(
-                session=session, telegram_user_id=user_id, chat_id=chat_id
-            )
-            waited, user.awaiting = user.awaiting, None
-            return Reply(t("cancelled" if waited else "nothing_to_cancel", user.language))
 
-    def status(self, *, user_id: int, chat_id: int | None) -> Reply:
-        """List the user's open enquiries."""
-        with session_scope(self.services.engine) as session:
-            user = crud.get_or_create_user(
-                session=session, telegram_user_id=user_id, chat_id=chat_id
-            )
-            enquiries = crud.open_enquiries_for_user(session=session, user=user)
-            return Reply(status_reply(session=session, enquiries=enquiries, language=user.language))
+        def work(turn: Turn) -> None:
+            waited, turn.user.awaiting = turn.user.awaiting, None
+            turn.say(Kind.CANCELLED, waited=bool(waited))
+
+        await self._turn(user_id, chat_id, key, work)
+
+    async def reply(
+        self, *, user_id: int, chat_id: int | None, kind: Kind, key: str | None
+    ) -> None:
+        """Queue one reply that changes nothing (help, status, language choice, notices)."""
+        await self._turn(user_id, chat_id, key, lambda turn: turn.say(kind))
 
     async def handle_text(
         self, *, user_id: int, chat_id: int, text: str, message_key: str | None
-    ) -> list[Reply]:
-        """Handle a text message: association name when asked for, otherwise a question."""
+    ) -> None:
+        """Handle a text message: the association's name when asked for, otherwise a question."""
         cleaned = clean_text(text)
-        with session_scope(self.services.engine) as session:
-            user = crud.get_or_create_user(
-                session=session, telegram_user_id=user_id, chat_id=chat_id
-            )
-            preferred = normalise_language(user.language)
+
+        def work(turn: Turn) -> str | None:
             if not cleaned:
-                return [Reply(t("empty_message", preferred))]
-            if user.awaiting == "association":
+                turn.say(Kind.EMPTY_MESSAGE)
+                return None
+            if turn.user.awaiting == "association":
                 parsed = parse_association(cleaned)
                 if parsed is None:
-                    return [Reply(t("association_invalid", user.language))]
-                association = crud.set_user_association(
-                    session=session, user=user, name=parsed[0], org_number=parsed[1]
+                    turn.say(Kind.ASSOCIATION_INVALID)
+                    return None
+                crud.set_user_association(
+                    session=turn.session, user=turn.user, name=parsed[0], org_number=parsed[1]
                 )
-                user.awaiting = None
-                return [Reply(t("association_saved", user.language, name=association.name))]
-        return await self.ask(
-            user_id=user_id,
-            chat_id=chat_id,
-            text=cleaned,
-            message_key=message_key,
-            preferred=preferred,
-        )
+                turn.user.awaiting = None
+                turn.say(Kind.ASSOCIATION_SAVED)
+                return None
+            return turn.language
+
+        preferred = await self._turn(user_id, chat_id, message_key, work)
+        if preferred is not None:
+            await self.ask(
+                user_id=user_id,
+                chat_id=chat_id,
+                text=cleaned,
+                message_key=message_key,
+                preferred=preferred,
+            )
 
     async def ask(
         self, *, user_id: int, chat_id: int, text: str, message_key: str | None, preferred: str
-    ) -> list[Reply]:
+    ) -> None:
         """Mask personal data, let Rasa route the question, and never lose it if Rasa fails."""
         masked = mask_personal_data(text)
         language = detect_language(masked, default=preferred)
         limit = self.services.settings.max_message_chars
-        replies: list[Reply] = []
         if len(masked) > limit:
-            replies.append(Reply(t("too_long", language, length=len(masked))))
+            await self._turn(
+                user_id,
+                chat_id,
+                message_key,
+                lambda turn: turn.say(
+                    Kind.TOO_LONG, tag="long", language=language, length=len(masked)
+                ),
+            )
         metadata = {
             "message_key": message_key,
             "telegram_user_id": user_id,
             "chat_id": chat_id,
+            "channel": self.channel.value,
             "language": preferred,
             "reply_language": language,
             "text": masked,
         }
         try:
             messages = await self.services.rasa.send(
-                sender=f"tg:{chat_id}:{user_id}", text=masked[:limit], metadata=metadata
+                sender=f"{self.channel.value}:{chat_id}:{user_id}",
+                text=masked[:limit],
+                metadata=metadata,
             )
         except RasaError as exc:
             log.warning("Rasa unavailable, registering the enquiry for the coordinator: %s", exc)
             messages = []
-        answers = merge_rasa_messages(messages)
-        if not answers:
-            answers = [self._register_unrouted(user_id, chat_id, masked, language, message_key)]
-        return replies + answers
+        if handled_by_actions(messages):
+            return
+        said = merge_rasa_messages(messages)
 
-    def _register_unrouted(
-        self, user_id: int, chat_id: int, text: str, language: str, message_key: str | None
-    ) -> Reply:
+        def work(turn: Turn) -> None:
+            if said:
+                for n, reply in enumerate(said):
+                    turn.say(
+                        Kind.TEXT,
+                        tag=f"rasa:{n}",
+                        language=language,
+                        text=reply.text,
+                        choices=[[list(button) for button in row] for row in reply.buttons],
+                    )
+                return
+            self._register_unrouted(turn, masked, language)
+
+        await self._turn(user_id, chat_id, message_key, work)
+
+    def _register_unrouted(self, turn: Turn, text: str, language: str) -> None:
         """Record the question as an enquiry for the coordinator when Rasa could not handle it."""
-        with session_scope(self.services.engine) as session:
-            user = crud.get_or_create_user(
-                session=session, telegram_user_id=user_id, chat_id=chat_id
+        enquiry, created = crud.create_enquiry(
+            session=turn.session,
+            text=text,
+            language=language,
+            user=turn.user,
+            message_key=turn.key,
+        )
+        if created:
+            escalate(
+                session=turn.session,
+                enquiry=enquiry,
+                reason=EscalationReason.UNAVAILABLE,
+                actor=SYSTEM_ACTOR,
             )
-            enquiry, created = crud.create_enquiry(
-                session=session, text=text, language=language, user=user, message_key=message_key
-            )
-            if created:
-                escalation = crud.escalate_enquiry(
-                    session=session,
-                    enquiry=enquiry,
-                    reason=EscalationReason.UNAVAILABLE,
-                    actor="lotsen",
-                )
-                notify_coordinator(
-                    session=session,
-                    escalation=escalation,
-                    coordinator_chat_id=self.services.settings.coordinator_chat_id,
-                )
-            reply = escalated_reply(
-                enquiry=enquiry, reason=EscalationReason.UNAVAILABLE, language=language
-            )
-            return Reply(reply, enquiry_id=enquiry.id)
+        turn.say(
+            Kind.ESCALATED,
+            enquiry=enquiry,
+            tag="answer",
+            language=language,
+            reason=EscalationReason.UNAVAILABLE,
+        )
+
+
+def handled_by_actions(messages: list[dict[str, Any]]) -> bool:
+    """Tell whether Lotsen's actions handled the message (they mark what they send)."""
+    return any(
+        isinstance(m.get("custom"), dict) and isinstance(m["custom"].get("lotsen"), dict)
+        for m in messages
+    )
 
 
 def merge_rasa_messages(messages: list[dict[str, object]]) -> list[Reply]:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from bot.settings import Settings
 from bot.understanding.rasa_client import RasaClient
-from db.session import make_engine
+from db.session import make_engine, session_scope
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -18,6 +24,15 @@ class Services:
     settings: Settings
     engine: Engine
     rasa: RasaClient
+
+    async def db(self, work: Callable[[Session], T]) -> T:
+        """Run database work in one transaction on a worker thread (the event loop stays free)."""
+
+        def call() -> T:
+            with session_scope(self.engine) as session:
+                return work(session)
+
+        return await asyncio.to_thread(call)
 
     async def aclose(self) -> None:
         """Close the Rasa client and dispose of the engine."""

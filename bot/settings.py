@@ -86,6 +86,13 @@ class Settings(BaseSettings):
         return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
 
     @property
+    def desk_url(self) -> str:
+        """Return the desk's address for links (DESK_BASE_URL when set, else this machine)."""
+        if self.desk_base_url:
+            return self.desk_base_url.rstrip("/")
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
     def var_dir(self) -> Path:
         """Return the folder for runtime state (SQLite files, logs, pid files)."""
         return PROJECT_ROOT / "var"

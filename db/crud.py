@@ -20,7 +20,6 @@ from db.models import (
     Escalation,
     EventKind,
     Municipality,
-    OutboxMessage,
     Route,
     StaffMember,
     utcnow,
@@ -266,30 +265,6 @@ def open_enquiries_for_user(*, session: Session, user: AssociationUser) -> Seque
         )
         .order_by(col(Enquiry.created_at).desc())
     ).all()
-
-
-def enqueue_message(
-    *,
-    session: Session,
-    chat_id: int,
-    text: str,
-    purpose: str,
-    reply_markup: dict[str, Any] | None = None,
-    enquiry_id: int | None = None,
-    escalation_id: int | None = None,
-) -> OutboxMessage:
-    """Queue a Telegram message in the same transaction as the change it reports."""
-    message = OutboxMessage(
-        chat_id=chat_id,
-        text=text,
-        purpose=purpose,
-        reply_markup=reply_markup,
-        enquiry_id=enquiry_id,
-        escalation_id=escalation_id,
-    )
-    session.add(message)
-    session.flush()
-    return message
 
 
 def staff_roles(*, session: Session, telegram_user_id: int) -> Sequence[StaffMember]:

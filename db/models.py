@@ -165,6 +165,7 @@ class AssociationUser(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     telegram_user_id: int = Field(sa_column=Column(BigInteger, unique=True, nullable=False))
     chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    channel: str = Field(default="telegram", max_length=16)  # where the user writes from
     association_id: int | None = Field(default=None, foreign_key="association.id", index=True)
     language: str = "sv"
     awaiting: str | None = None  # what the bot asked for and waits on, e.g. "association"
@@ -195,8 +196,6 @@ class Enquiry(SQLModel, table=True):
     answer_text: str | None = Field(default=None, sa_type=Text)
     answered_by: str | None = None
     helpful: bool | None = None
-    forward_chat_id: int | None = Field(default=None, sa_type=BigInteger)
-    forward_message_id: int | None = Field(default=None, sa_type=BigInteger)
     sla_due_at: datetime | None = None
     reminder_due_at: datetime | None = None
     reminded_at: datetime | None = None
@@ -233,8 +232,6 @@ class Escalation(SQLModel, table=True):
     claimed_at: datetime | None = None
     resolved_at: datetime | None = None
     resolution: str | None = None
-    card_chat_id: int | None = Field(default=None, sa_type=BigInteger)
-    card_message_id: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class StaffMember(SQLModel, table=True):
@@ -280,22 +277,33 @@ class InboxUpdate(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """A message to send to Telegram, written in the same transaction as the change it reports."""
+    """A notification for one recipient on one channel: a message kind and its parameters.
+
+    Written in the same transaction as the change it reports; a channel's dispatcher resolves
+    the recipient to an address (a chat id, a mailbox), renders the kind in the row's language
+    and sends it once. Rows never hold rendered text (see db/notifications.py).
+    """
 
     __tablename__ = "outbox_message"
 
     id: int | None = Field(default=None, primary_key=True)
-    chat_id: int = Field(sa_type=BigInteger, index=True)
-    text: str = Field(sa_type=Text)
-    reply_markup: dict[str, Any] | None = Field(default=None, sa_type=JSON)
-    purpose: str = Field(default="notice", max_length=32)
-    enquiry_id: int | None = Field(default=None, foreign_key="enquiry.id")
-    escalation_id: int | None = Field(default=None, foreign_key="escalation.id")
+    kind: str = Field(max_length=32)
+    channel: str = Field(default="telegram", max_length=16, index=True)
+    recipient: str = Field(max_length=16)
+    recipient_id: int | None = Field(default=None, sa_type=BigInteger)
+    language: str = Field(default="sv", max_length=8)
+    params: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    dedupe_key: str | None = Field(
+        default=None, sa_column=Column(String(128), unique=True, nullable=True)
+    )
+    enquiry_id: int | None = Field(default=None, foreign_key="enquiry.id", index=True)
+    escalation_id: int | None = Field(default=None, foreign_key="escalation.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     not_before: datetime | None = None
     attempts: int = 0
-    sent_at: datetime | None = None
-    telegram_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    sent_at: datetime | None = Field(default=None, index=True)
+    address: str | None = Field(default=None, max_length=320)
+    external_id: str | None = Field(default=None, max_length=64)
     error: str | None = None
 
 

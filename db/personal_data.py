@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel, col, select
 
-from bot.messages.texts import t
 from db import crud
 from db.audit import jsonable, record
 from db.masking import clean_text, mask_personal_data
@@ -36,9 +35,13 @@ from db.models import (
     TrainingCandidate,
     utcnow,
 )
+from db.notifications import Recipient
+from db.phrases import N_
 from db.retention import PURGED, anonymise_enquiry
 
 ERASURE_RESOLUTION = "erased"
+ERASURE_REQUEST_TEXT = N_("Begäran om radering av personuppgifter")
+"""The text of the queue entry that asks the coordinator to erase a user's data (Swedish)."""
 
 
 class UnknownUser(LookupError):
@@ -123,12 +126,18 @@ def export_user(
         else None
     )
     enquiries = _enquiries(session=session, user=user) if user is not None else []
-    chats = _chat_ids(user, telegram_user_id)
-    outbox = session.exec(
-        select(OutboxMessage)
-        .where(col(OutboxMessage.chat_id).in_(chats))
-        .order_by(col(OutboxMessage.id))
-    ).all()
+    outbox = (
+        session.exec(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.recipient == Recipient.ASSOCIATION,
+                OutboxMessage.recipient_id == user.id,
+            )
+            .order_by(col(OutboxMessage.id))
+        ).all()
+        if user is not None
+        else []
+    )
     data: dict[str, Any] = {
         "exported_at": (now or utcnow()).isoformat(),
         "telegram_user_id": telegram_user_id,
@@ -200,11 +209,10 @@ def request_erasure(
     telegram_user_id: int,
     actor: str,
     note: str | None = None,
-    coordinator_chat_id: int | None = None,
     now: datetime | None = None,
 ) -> ErasureRequest:
     """Put a request to erase the user's data in the coordinator's queue (once while open)."""
-    from db.workflow import notify_coordinator
+    from db.workflow import escalate
 
     now = now or utcnow()
     user = find_user(session=session, telegram_user_id=telegram_user_id)
@@ -215,18 +223,15 @@ def request_erasure(
         enquiry = session.get(Enquiry, existing.enquiry_id)
         assert enquiry is not None
         return ErasureRequest(enquiry=enquiry, escalation=existing, created=False)
-    text = t("privacy_erasure_request", "sv")
+    text = ERASURE_REQUEST_TEXT
     cleaned = mask_personal_data(clean_text(note or ""))
     if cleaned:
         text = f"{text}\n{cleaned}"
     enquiry, _ = crud.create_enquiry(
         session=session, text=text, language=user.language, user=user, now=now
     )
-    escalation = crud.escalate_enquiry(
+    escalation = escalate(
         session=session, enquiry=enquiry, reason=EscalationReason.ERASURE, actor=actor, now=now
-    )
-    notify_coordinator(
-        session=session, escalation=escalation, coordinator_chat_id=coordinator_chat_id, now=now
     )
     return ErasureRequest(enquiry=enquiry, escalation=escalation, created=True)
 
@@ -271,7 +276,6 @@ def erase_user(
     if user is None:
         raise UnknownUser(f"No association user with Telegram id {telegram_user_id}.")
     assert user.id is not None
-    chats = _chat_ids(user, telegram_user_id)
     enquiries = _enquiries(session=session, user=user)
     erasure_requests = {
         e.enquiry_id
@@ -288,7 +292,7 @@ def erase_user(
         "training_candidates_redacted": 0,
         "inbox_updates_deleted": 0,
         "outbox_messages_deleted": 0,
-        "outbox_texts_redacted": 0,
+        "outbox_messages_redacted": 0,
         "tracker_events_deleted": 0,
     }
     tracker_state = "not checked"
@@ -327,9 +331,7 @@ def erase_user(
         session.delete(row)
         counts["inbox_updates_deleted"] += 1
     pseudonym = -user.id
-    _erase_outbox(
-        session=session, chats=chats, enquiries=enquiries, pseudonym=pseudonym, counts=counts
-    )
+    _erase_outbox(session=session, user=user, enquiries=enquiries, counts=counts)
     user.telegram_user_id = pseudonym
     user.chat_id = None
     user.awaiting = None
@@ -377,26 +379,26 @@ def _close_request(*, session: Session, enquiry: Enquiry, actor: str, now: datet
 def _erase_outbox(
     *,
     session: Session,
-    chats: set[int],
+    user: AssociationUser,
     enquiries: list[Enquiry],
-    pseudonym: int,
     counts: dict[str, int],
 ) -> None:
-    """Delete unsent messages to the user; redact sent ones and those about their enquiries."""
+    """Delete unsent messages to the user; strip sent ones and those about their enquiries."""
     enquiry_ids = [q.id for q in enquiries]
+    to_user = (col(OutboxMessage.recipient) == Recipient.ASSOCIATION) & (
+        col(OutboxMessage.recipient_id) == user.id
+    )
     rows = session.exec(
-        select(OutboxMessage).where(
-            col(OutboxMessage.chat_id).in_(chats) | col(OutboxMessage.enquiry_id).in_(enquiry_ids)
-        )
+        select(OutboxMessage).where(to_user | col(OutboxMessage.enquiry_id).in_(enquiry_ids))
     ).all()
     for message in rows:
-        to_user = message.chat_id in chats
-        if to_user and message.sent_at is None:
+        mine = message.recipient == Recipient.ASSOCIATION and message.recipient_id == user.id
+        if mine and message.sent_at is None:
             session.delete(message)
             counts["outbox_messages_deleted"] += 1
             continue
-        if to_user:
-            message.chat_id = pseudonym
-        if message.sent_at is not None and message.text != PURGED:
-            message.text = PURGED
-            counts["outbox_texts_redacted"] += 1
+        if message.params or (mine and message.address is not None):
+            message.params = {}
+            if mine:
+                message.address = None
+            counts["outbox_messages_redacted"] += 1

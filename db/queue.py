@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,10 +10,8 @@ from typing import Literal
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.messages.choices import CLOSE_REASONS
-from bot.messages.texts import t
-from bot.messages.workflow import closed_text
 from db import crud
+from db import notifications as notify
 from db.models import (
     Department,
     Enquiry,
@@ -27,15 +24,9 @@ from db.models import (
     TrainingCandidate,
     utcnow,
 )
-from db.queue_facts import (
-    QueueItem,
-    association_language,
-    department_name,
-    queue_item,
-    staff_actor,
-    staff_name,
-)
-from db.workflow import WorkflowError, answer_enquiry, forward_to_department
+from db.phrases import N_, Phrase
+from db.queue_facts import QueueItem, association_language, queue_item, staff_actor, staff_name
+from db.workflow import WorkflowError, answer_enquiry, forward_to_department, reference_of
 
 __all__ = [
     "CLOSE_REASONS",
@@ -52,6 +43,8 @@ __all__ = [
 ]
 
 QueueFilter = Literal["all", "unclaimed", "mine"]
+CLOSE_REASONS = ("answered_elsewhere", "duplicate", "spam", "not_municipal", "other")
+"""Why the coordinator may close an enquiry (the association is told, except for spam)."""
 
 
 class QueueError(WorkflowError):
@@ -68,13 +61,16 @@ class ClaimResult:
     holder_name: str | None
     already_mine: bool = False
 
-    def message(self) -> str:
-        """Return one English line describing the outcome (for the CLI and logs)."""
+    def message(self) -> Phrase:
+        """Return one line describing the outcome (for the CLI, the desk and the log)."""
         if self.ok:
-            return "Already yours." if self.already_mine else "Claimed."
+            return Phrase(N_("Redan ditt.") if self.already_mine else N_("Taget."))
         if self.escalation.resolved_at is not None:
-            return f"Escalation {self.escalation.id} is already resolved."
-        return f"Escalation {self.escalation.id} is claimed by {self.holder_name}."
+            return Phrase(N_("Eskalering {id} är redan löst."), {"id": self.escalation.id})
+        return Phrase(
+            N_("Eskalering {id} är tagen av {holder}."),
+            {"id": self.escalation.id, "holder": self.holder_name},
+        )
 
 
 @dataclass
@@ -83,7 +79,7 @@ class RouteResult:
 
     enquiry: Enquiry
     department: Department
-    forwarded: OutboxMessage | None
+    forwarded: list[OutboxMessage]
     candidate: TrainingCandidate | None
 
 
@@ -106,10 +102,12 @@ def list_queue(
         query = query.where(col(Escalation.claimed_by).is_(None))
     elif filter == "mine":
         if staff_user_id is None:
-            raise QueueError("The 'mine' filter needs the staff member's id.")
+            raise QueueError(N_("Filtret 'mine' behöver personalens id."))
         query = query.where(Escalation.claimed_by == staff_user_id)
     elif filter != "all":
-        raise QueueError(f"Unknown filter {filter!r}: use all, unclaimed or mine.")
+        raise QueueError(
+            N_("Okänt filter {filter!r}: använd all, unclaimed eller mine."), filter=filter
+        )
     if department_key is not None:
         department = _department(session=session, key=department_key)
         query = query.where(Enquiry.department_id == department.id)
@@ -124,7 +122,9 @@ def _department(*, session: Session, key: str) -> Department:
     department = crud.department_by_key(session=session, key=key)
     if department is None:
         known = ", ".join(sorted(d.key for d in session.exec(select(Department)).all()))
-        raise QueueError(f"Unknown department {key!r}. Known departments: {known}.")
+        raise QueueError(
+            N_("Okänd förvaltning {key!r}. Kända förvaltningar: {known}."), key=key, known=known
+        )
     return department
 
 
@@ -132,10 +132,12 @@ def open_escalation(*, session: Session, escalation_id: int) -> Escalation:
     """Return an open escalation, or raise QueueError saying why not."""
     escalation = session.get(Escalation, escalation_id)
     if escalation is None:
-        raise QueueError(f"No escalation with id {escalation_id}.")
+        raise QueueError(N_("Ingen eskalering med id {id}."), id=escalation_id)
     if escalation.resolved_at is not None:
         raise QueueError(
-            f"Escalation {escalation_id} is already resolved ({escalation.resolution})."
+            N_("Eskalering {id} är redan löst ({resolution})."),
+            id=escalation_id,
+            resolution=escalation.resolution,
         )
     return escalation
 
@@ -143,7 +145,7 @@ def open_escalation(*, session: Session, escalation_id: int) -> Escalation:
 def _enquiry(*, session: Session, escalation: Escalation) -> Enquiry:
     enquiry = session.get(Enquiry, escalation.enquiry_id)
     if enquiry is None:
-        raise QueueError(f"Escalation {escalation.id} has no enquiry.")
+        raise QueueError(N_("Eskalering {id} har inget ärende."), id=escalation.id)
     return enquiry
 
 
@@ -169,7 +171,7 @@ def claim(
         .execution_options(populate_existing=True)
     ).first()
     if escalation is None:
-        raise QueueError(f"No escalation with id {escalation_id}.")
+        raise QueueError(N_("Ingen eskalering med id {id}."), id=escalation_id)
     holder = escalation.claimed_by
     if won:
         crud.add_event(
@@ -199,7 +201,8 @@ def _claimed_for(
         session=session, escalation_id=escalation_id, staff_user_id=staff_user_id, now=now
     )
     if not result.ok:
-        raise QueueError(result.message())
+        phrase = result.message()
+        raise QueueError(phrase.message, **phrase.values)
     return result.escalation
 
 
@@ -214,11 +217,15 @@ def answer(
     """Answer the association as the coordinator (claiming the escalation if nobody holds it)."""
     now = now or utcnow()
     if not (text or "").strip():
-        raise QueueError("The answer is empty: write the text to send to the association.")
+        raise QueueError(N_("Svaret är tomt: skriv texten som ska skickas till föreningen."))
     escalation = open_escalation(session=session, escalation_id=escalation_id)
     enquiry = _enquiry(session=session, escalation=escalation)
     if enquiry.status in (EnquiryStatus.CLOSED, EnquiryStatus.ANSWERED):
-        raise QueueError(f"{enquiry.reference} is {enquiry.status} and cannot be answered.")
+        raise QueueError(
+            N_("{reference} är {status} och kan inte besvaras."),
+            reference=reference_of(enquiry),
+            status=enquiry.status,
+        )
     _claimed_for(session=session, escalation_id=escalation_id, staff_user_id=staff_user_id, now=now)
     return answer_enquiry(
         session=session,
@@ -282,25 +289,13 @@ def _annotate_pending_event(
 
 
 def _tell_rerouted(*, session: Session, enquiry: Enquiry, department: Department) -> None:
-    """Queue a notice telling the association which department now has its enquiry."""
-    if enquiry.chat_id is None:
-        return
-    language = association_language(session=session, enquiry=enquiry)
-    municipality = crud.get_municipality(session=session)
-    hours = department.sla_hours or municipality.default_sla_hours
-    day_length = max(municipality.workday_end_hour - municipality.workday_start_hour, 1)
-    crud.enqueue_message(
+    """Tell the association which department now has its enquiry."""
+    notify.to_enquirer(
         session=session,
-        chat_id=enquiry.chat_id,
-        text=t(
-            "wf_rerouted",
-            language,
-            reference=enquiry.reference or f"#{enquiry.id}",
-            department=department_name(department, language) or department.key,
-            sla_days=math.ceil(hours / day_length),
-        ),
-        purpose="notice",
-        enquiry_id=enquiry.id,
+        enquiry=enquiry,
+        kind=notify.Kind.REROUTED,
+        language=association_language(session=session, enquiry=enquiry),
+        department=department.key,
     )
 
 
@@ -318,7 +313,7 @@ def route(
     department = _department(session=session, key=department_key)
     enquiry = _enquiry(session=session, escalation=escalation)
     if enquiry.status == EnquiryStatus.CLOSED:
-        raise QueueError(f"{enquiry.reference} is closed.")
+        raise QueueError(N_("{reference} är avslutat."), reference=reference_of(enquiry))
     _claimed_for(session=session, escalation_id=escalation_id, staff_user_id=staff_user_id, now=now)
     escalation.resolved_at = now
     escalation.resolution = "rerouted"
@@ -355,7 +350,11 @@ def close(
     """Close the enquiry with a reason and tell the association in its language."""
     now = now or utcnow()
     if reason_code not in CLOSE_REASONS:
-        raise QueueError(f"Unknown reason {reason_code!r}. Use one of: {', '.join(CLOSE_REASONS)}.")
+        raise QueueError(
+            N_("Okänd orsak {reason!r}. Använd en av: {reasons}."),
+            reason=reason_code,
+            reasons=", ".join(CLOSE_REASONS),
+        )
     escalation = open_escalation(session=session, escalation_id=escalation_id)
     enquiry = _enquiry(session=session, escalation=escalation)
     _claimed_for(session=session, escalation_id=escalation_id, staff_user_id=staff_user_id, now=now)
@@ -368,19 +367,12 @@ def close(
         reason=reason_code,
         now=now,
     )
-    if enquiry.chat_id is None:
-        return None
-    language = association_language(session=session, enquiry=enquiry)
-    return crud.enqueue_message(
+    return notify.to_enquirer(
         session=session,
-        chat_id=enquiry.chat_id,
-        text=closed_text(
-            reference=enquiry.reference or f"#{enquiry.id}",
-            reason_code=reason_code,
-            language=language,
-        ),
-        purpose="notice",
-        enquiry_id=enquiry.id,
+        enquiry=enquiry,
+        kind=notify.Kind.CLOSED,
+        language=association_language(session=session, enquiry=enquiry),
+        reason=reason_code,
     )
 
 

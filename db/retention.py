@@ -2,7 +2,8 @@
 
 Enquiries are public records: a closed enquiry's texts are replaced by the marker "[gallrad]"
 but the row, reference, department, timestamps and history stay (statistics and public-records
-duty). Processed Telegram updates are deleted; sent outbox messages lose their text; audit
+duty). Processed Telegram updates are deleted; sent outbox messages lose their parameters and
+address; audit
 rows older than the audit retention are deleted (the only way they are ever deleted); Rasa
 tracker events older than the tracker retention are deleted from the tracker store.
 """
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
@@ -30,9 +31,6 @@ from db.models import (
     TrainingCandidate,
     utcnow,
 )
-
-if TYPE_CHECKING:
-    from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +54,16 @@ class RetentionSettings(Protocol):
     def retention_inbox_days(self) -> int: ...
 
 
+class PurgeSettings(RetentionSettings, Protocol):
+    """The retention periods and where the data lives."""
+
+    @property
+    def database_url(self) -> str: ...
+
+    @property
+    def tracker_url(self) -> str: ...
+
+
 @dataclass
 class PurgeReport:
     """What a purge did (or, in a dry run, would do), counted per kind of data."""
@@ -65,7 +73,7 @@ class PurgeReport:
     enquiries_anonymised: int = 0
     training_candidates_redacted: int = 0
     inbox_updates_deleted: int = 0
-    outbox_texts_redacted: int = 0
+    outbox_messages_redacted: int = 0
     audit_entries_deleted: int = 0
     tracker_events_deleted: int = 0
     tracker_store: str = "not checked"
@@ -77,7 +85,7 @@ class PurgeReport:
             "enquiries_anonymised": self.enquiries_anonymised,
             "training_candidates_redacted": self.training_candidates_redacted,
             "inbox_updates_deleted": self.inbox_updates_deleted,
-            "outbox_texts_redacted": self.outbox_texts_redacted,
+            "outbox_messages_redacted": self.outbox_messages_redacted,
             "audit_entries_deleted": self.audit_entries_deleted,
             "tracker_events_deleted": self.tracker_events_deleted,
         }
@@ -188,13 +196,13 @@ def purge(
     outbox_expired = (
         col(OutboxMessage.sent_at).is_not(None),
         col(OutboxMessage.sent_at) < inbox_cutoff,
-        col(OutboxMessage.text) != PURGED,
+        col(OutboxMessage.address).is_not(None),
     )
     audit_expired = col(AuditEntry.at) < audit_cutoff
     report.inbox_updates_deleted = _count(
         session, select(func.count()).select_from(InboxUpdate).where(*inbox_expired)
     )
-    report.outbox_texts_redacted = _count(
+    report.outbox_messages_redacted = _count(
         session, select(func.count()).select_from(OutboxMessage).where(*outbox_expired)
     )
     report.audit_entries_deleted = _count(
@@ -215,7 +223,7 @@ def purge(
                 candidate.reviewed_at = now
                 candidate.reviewed_by = RETENTION_ACTOR
         session.exec(delete(InboxUpdate).where(*inbox_expired))
-        session.exec(update(OutboxMessage).where(*outbox_expired).values(text=PURGED))
+        session.exec(update(OutboxMessage).where(*outbox_expired).values(params={}, address=None))
         with retention_purge(session):
             session.exec(delete(AuditEntry).where(audit_expired))
 
@@ -250,7 +258,7 @@ def _purge_tracker(
 
 
 def run_purge(
-    settings: Settings, now: datetime | None = None, dry_run: bool = False
+    settings: PurgeSettings, now: datetime | None = None, dry_run: bool = False
 ) -> PurgeReport:
     """Purge the app database and the tracker store with the settings; log and return the report.
 

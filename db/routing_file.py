@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from db.phrases import N_, Phrase
 from db.validation import (
     DEPARTMENT_KEY_RE,
     ValidationProblem,
@@ -61,21 +62,33 @@ def routable(intents: Iterable[str]) -> list[str]:
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One thing wrong in an imported file, at a line (1-based)."""
+    """One thing wrong in an imported file, at a line (1-based), as a phrase."""
 
     line: int
-    message: str
+    message: Phrase = field(compare=False)
+    text: str = field(default="", compare=True)  # the Swedish text: orders and deduplicates
+
+    @classmethod
+    def at(cls, line: int, message: str, /, **values: Any) -> Problem:
+        """Return a problem at a line: a catalogue message and its values."""
+        phrase = Phrase(message, values)
+        return cls(line, phrase, str(phrase))
+
+    @property
+    def phrase(self) -> Phrase:
+        """Return the whole problem, line included, as one phrase."""
+        return Phrase(N_("rad {line}: {problem}"), {"line": self.line, "problem": self.message})
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
+        return str(self.phrase)
 
 
 @dataclass
 class _Collector:
     problems: list[Problem] = field(default_factory=list)
 
-    def add(self, node: yaml.Node, message: str) -> None:
-        self.problems.append(Problem(node.start_mark.line + 1, message))
+    def add(self, node: yaml.Node, message: str, /, **values: Any) -> None:
+        self.problems.append(Problem.at(node.start_mark.line + 1, message, **values))
 
 
 def _pairs(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
@@ -96,7 +109,7 @@ def _duplicate_keys(node: yaml.Node, out: _Collector) -> None:
         for key, value in node.value:
             name = str(key.value)
             if name in seen:
-                out.add(key, f"the key '{name}' appears twice here")
+                out.add(key, N_("nyckeln '{name}' finns två gånger här"), name=name)
             seen.add(name)
             _duplicate_keys(value, out)
     elif isinstance(node, yaml.SequenceNode):
@@ -105,25 +118,44 @@ def _duplicate_keys(node: yaml.Node, out: _Collector) -> None:
 
 
 def _check_contact(
-    node: yaml.Node | None, where: str, kind: str, required: bool, out: _Collector, at: yaml.Node
+    node: yaml.Node | None,
+    where: Phrase,
+    kind: str,
+    required: bool,
+    out: _Collector,
+    at: yaml.Node,
 ) -> dict[str, Any] | None:
     if node is None or (isinstance(node, yaml.ScalarNode) and _value(node) is None):
         if required:
-            out.add(node or at, f"{where}: contact is missing (every department needs one)")
+            out.add(
+                node or at,
+                N_("{where}: kontakt saknas (varje förvaltning behöver en)"),
+                where=where,
+            )
         return None
     if not isinstance(node, yaml.MappingNode):
-        out.add(node, f"{where}: {kind} must be a mapping with role, email, phone, hours")
+        out.add(
+            node,
+            N_("{where}: {kind} ska vara en mappning med role, email, phone, hours"),
+            where=where,
+            kind=kind,
+        )
         return None
     fields = _pairs(node)
     clean: dict[str, Any] = {}
     allowed = {"role", "email", "phone", "hours", "absent_from", "absent_until"}
     for name, (key, _value_node) in fields.items():
         if name not in allowed:
-            out.add(key, f"{where}: {kind}: unknown field '{name}'")
+            out.add(
+                key, N_("{where}: {kind}: okänt fält '{name}'"), where=where, kind=kind, name=name
+            )
     role = clean_text(_value(fields["role"][1])) if "role" in fields else None
     if role is None:
         out.add(
-            fields["role"][1] if "role" in fields else node, f"{where}: {kind}: role is missing"
+            fields["role"][1] if "role" in fields else node,
+            N_("{where}: {kind}: role saknas"),
+            where=where,
+            kind=kind,
         )
     clean["role"] = role
     for name, check in (("email", check_email), ("phone", check_phone)):
@@ -137,18 +169,31 @@ def _check_contact(
         try:
             clean[name] = check(value, name)
         except ValidationProblem as exc:
-            out.add(fields[name][1], f"{where}: {kind}: {exc.message('en')}")
+            out.add(
+                fields[name][1],
+                N_("{where}: {kind}: {problem}"),
+                where=where,
+                kind=kind,
+                problem=exc.phrase,
+            )
     clean["hours"] = clean_text(_value(fields["hours"][1])) if "hours" in fields else None
     for name in ("absent_from", "absent_until"):
-        clean[name] = _date_field(fields, name, f"{where}: {kind}", out)
+        clean[name] = _date_field(
+            fields, name, Phrase(N_("{where}: {kind}"), {"where": where, "kind": kind}), out
+        )
     start, end = clean["absent_from"], clean["absent_until"]
     if isinstance(start, date) and isinstance(end, date) and end < start:
-        out.add(fields["absent_until"][1], f"{where}: {kind}: absent_until is before absent_from")
+        out.add(
+            fields["absent_until"][1],
+            N_("{where}: {kind}: absent_until är före absent_from"),
+            where=where,
+            kind=kind,
+        )
     return clean
 
 
 def _date_field(
-    fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str, where: str, out: _Collector
+    fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str, where: Phrase, out: _Collector
 ) -> date | None:
     if name not in fields:
         return None
@@ -157,21 +202,32 @@ def _date_field(
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        out.add(node, f"{where}: {name} must be a date (YYYY-MM-DD) without a time")
+        out.add(
+            node,
+            N_("{where}: {name} ska vara ett datum (ÅÅÅÅ-MM-DD) utan klockslag"),
+            where=where,
+            name=name,
+        )
         return None
     if isinstance(value, date):
         return value
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        out.add(node, f"{where}: {name} must be a date (YYYY-MM-DD), not {value!r}")
+        out.add(
+            node,
+            N_("{where}: {name} ska vara ett datum (ÅÅÅÅ-MM-DD), inte {value!r}"),
+            where=where,
+            name=name,
+            value=value,
+        )
         return None
 
 
 def _int_field(
     fields: dict[str, tuple[yaml.Node, yaml.Node]],
     name: str,
-    where: str,
+    where: Phrase,
     out: _Collector,
     *,
     default: int | None,
@@ -185,7 +241,7 @@ def _int_field(
             return parse_telegram_id(_value(node), name)
         return check_positive_int(_value(node), name)
     except ValidationProblem as exc:
-        out.add(node, f"{where}: {name}: {exc.message('en')}")
+        out.add(node, N_("{where}: {name}: {problem}"), where=where, name=name, problem=exc.phrase)
         return default
 
 
@@ -194,29 +250,38 @@ def _text_field(fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str) -> st
 
 
 def _unknown_fields(
-    fields: dict[str, tuple[yaml.Node, yaml.Node]], allowed: set[str], where: str, out: _Collector
+    fields: dict[str, tuple[yaml.Node, yaml.Node]],
+    allowed: set[str],
+    where: Phrase,
+    out: _Collector,
 ) -> None:
     for name, (key, _node) in fields.items():
         if name not in allowed:
-            out.add(key, f"{where}: unknown field '{name}'")
+            out.add(key, N_("{where}: okänt fält '{name}'"), where=where, name=name)
 
 
 def _check_department(node: yaml.Node, out: _Collector) -> dict[str, Any] | None:
     if not isinstance(node, yaml.MappingNode):
-        out.add(node, "each department must be a mapping (key, name, contact, …)")
+        out.add(node, N_("varje förvaltning ska vara en mappning (key, name, contact, …)"))
         return None
     fields = _pairs(node)
     key = _text_field(fields, "key")
-    where = f"department '{key}'" if key else "department"
+    where = Phrase(N_("förvaltning '{key}'"), {"key": key}) if key else Phrase(N_("förvaltning"))
     allowed = {"key", "name", "name_en", "sla_hours", "telegram_chat_id", "contact", "deputy"}
     _unknown_fields(fields, allowed, where, out)
     if key is None:
-        out.add(node, "department: key is missing")
+        out.add(node, N_("förvaltning: key saknas"))
     elif not _is_key(key):
-        out.add(fields["key"][1], f"{where}: key must be lower-case letters, digits and _")
+        out.add(
+            fields["key"][1], N_("{where}: key ska vara små bokstäver, siffror och _"), where=where
+        )
     name = _text_field(fields, "name")
     if name is None:
-        out.add(fields["name"][1] if "name" in fields else node, f"{where}: name is missing")
+        out.add(
+            fields["name"][1] if "name" in fields else node,
+            N_("{where}: name saknas"),
+            where=where,
+        )
     contact_node = fields["contact"][1] if "contact" in fields else None
     deputy_node = fields["deputy"][1] if "deputy" in fields else None
     return {
@@ -239,11 +304,11 @@ def _is_key(key: str) -> bool:
 
 def _check_route(node: yaml.Node, out: _Collector) -> dict[str, Any] | None:
     if not isinstance(node, yaml.MappingNode):
-        out.add(node, "each route must be a mapping (intent, department, …)")
+        out.add(node, N_("varje väg ska vara en mappning (intent, department, …)"))
         return None
     fields = _pairs(node)
     intent = _text_field(fields, "intent")
-    where = f"route '{intent}'" if intent else "route"
+    where = Phrase(N_("väg '{intent}'"), {"intent": intent}) if intent else Phrase(N_("väg"))
     allowed = {
         "intent",
         "department",
@@ -254,12 +319,13 @@ def _check_route(node: yaml.Node, out: _Collector) -> dict[str, Any] | None:
     }
     _unknown_fields(fields, allowed, where, out)
     if intent is None:
-        out.add(node, "route: intent is missing")
+        out.add(node, N_("väg: intent saknas"))
     department = _text_field(fields, "department")
     if department is None:
         out.add(
             fields["department"][1] if "department" in fields else node,
-            f"{where}: department is missing",
+            N_("{where}: department saknas"),
+            where=where,
         )
     return {
         "intent": intent,
@@ -293,25 +359,26 @@ def parse_table(
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        return ParsedTable([], [], [Problem(line, f"not valid YAML: {exc.problem}")])
+        problem = Problem.at(line, N_("inte giltig YAML: {problem}"), problem=exc.problem)
+        return ParsedTable([], [], [problem])
     if root is None:
-        return ParsedTable([], [], [Problem(1, "the file is empty")])
+        return ParsedTable([], [], [Problem.at(1, N_("filen är tom"))])
     if not isinstance(root, yaml.MappingNode):
-        out.add(root, "the file must be a mapping with 'departments:' and 'routes:'")
+        out.add(root, N_("filen ska vara en mappning med 'departments:' och 'routes:'"))
         return ParsedTable([], [], out.problems)
     _duplicate_keys(root, out)
     top = _pairs(root)
-    _unknown_fields(top, {"departments", "routes"}, "file", out)
+    _unknown_fields(top, {"departments", "routes"}, Phrase(N_("filen")), out)
     sections: dict[str, list[yaml.Node]] = {}
     for name in ("departments", "routes"):
         if name not in top:
-            out.add(root, f"'{name}:' is missing")
+            out.add(root, N_("'{name}:' saknas"), name=name)
             continue
         node = top[name][1]
         if isinstance(node, yaml.SequenceNode):
             sections[name] = list(node.value)
         elif not (isinstance(node, yaml.ScalarNode) and _value(node) is None):
-            out.add(node, f"'{name}:' must be a list")
+            out.add(node, N_("'{name}:' ska vara en lista"), name=name)
     departments = [
         d for d in (_check_department(n, out) for n in sections.get("departments", [])) if d
     ]
@@ -325,7 +392,9 @@ def parse_table(
         if dep["key"] in first_line:
             out.add(
                 dep["_node"],
-                f"duplicate department '{dep['key']}' (first at line {first_line[dep['key']]})",
+                N_("förvaltningen '{key}' finns två gånger (först på rad {first})"),
+                key=dep["key"],
+                first=first_line[dep["key"]],
             )
         else:
             first_line[dep["key"]] = line
@@ -336,14 +405,26 @@ def parse_table(
         intent, node = route["intent"], route["_node"]
         if intent is not None:
             if intent in first_route:
-                out.add(node, f"duplicate route '{intent}' (first at line {first_route[intent]})")
+                out.add(
+                    node,
+                    N_("vägen '{intent}' finns två gånger (först på rad {first})"),
+                    intent=intent,
+                    first=first_route[intent],
+                )
             else:
                 first_route[intent] = node.start_mark.line + 1
             if intent not in intents:
-                out.add(node, f"route '{intent}': unknown intent (not in domain.yml)")
+                out.add(
+                    node, N_("väg '{intent}': okänt ämne (finns inte i domain.yml)"), intent=intent
+                )
         department = route["department"]
         if department is not None and department not in departments_known:
-            out.add(node, f"route '{intent}': unknown department '{department}'")
+            out.add(
+                node,
+                N_("väg '{intent}': okänd förvaltning '{department}'"),
+                intent=intent,
+                department=department,
+            )
     return ParsedTable(departments, routes, sorted(set(out.problems)))
 
 

@@ -26,6 +26,14 @@ from db.routing_file import routable as routable
 from db.routing_file import validate_table as validate_table
 from db.sla import LOCAL
 from db.validation import (
+    ABSENCE_ORDER_PROBLEM,
+    DEPARTMENT_PROBLEM,
+    FIELD_PROBLEM,
+    INTENT_PROBLEM,
+    KIND_PROBLEM,
+    NO_CONTACT_PROBLEM,
+    ROLE_TEXT_PROBLEM,
+    ROUTE_PROBLEM,
     ValidationProblem,
     check_email,
     check_phone,
@@ -184,13 +192,13 @@ def dump_table(data: Mapping[str, Any]) -> str:
 def _department(session: Session, key: str) -> Department:
     department = department_by_key(session=session, key=key)
     if department is None or department.id is None:
-        raise ValidationProblem("department", "admin_err_department", value=key)
+        raise ValidationProblem("department", DEPARTMENT_PROBLEM, value=key)
     return department
 
 
 def _contact(session: Session, department: Department, kind: str) -> Contact | None:
     if kind not in CONTACT_KINDS:
-        raise ValidationProblem("kind", "admin_err_kind", value=kind)
+        raise ValidationProblem("kind", KIND_PROBLEM, value=kind)
     return session.exec(
         select(Contact).where(Contact.department_id == department.id, Contact.kind == kind)
     ).first()
@@ -209,7 +217,7 @@ def update_department(
     clean: dict[str, Any] = {}
     for name, value in changes.items():
         if name not in DEPARTMENT_FIELDS:
-            raise ValidationProblem(name, "admin_err_field", value=name)
+            raise ValidationProblem(name, FIELD_PROBLEM, value=name)
         if name == "sla_hours":
             clean[name] = check_positive_int(value, name)
         elif name == "telegram_chat_id":
@@ -217,7 +225,7 @@ def update_department(
         elif name == "name":
             text = clean_text(value)
             if text is None:
-                raise ValidationProblem(name, "admin_err_field", value=name)
+                raise ValidationProblem(name, FIELD_PROBLEM, value=name)
             clean[name] = text
         else:
             clean[name] = clean_text(value)
@@ -263,7 +271,7 @@ def update_contact(
     clean: dict[str, Any] = {}
     for name, value in changes.items():
         if name not in CONTACT_FIELDS:
-            raise ValidationProblem(name, "admin_err_field", value=name)
+            raise ValidationProblem(name, FIELD_PROBLEM, value=name)
         if name == "email":
             clean[name] = check_email(value, name)
         elif name == "phone":
@@ -273,9 +281,9 @@ def update_contact(
         else:
             clean[name] = clean_text(value)
     if "role" in clean and clean["role"] is None:
-        raise ValidationProblem("role", "admin_err_role_text")
+        raise ValidationProblem("role", ROLE_TEXT_PROBLEM)
     if contact is None and not clean.get("role"):
-        raise ValidationProblem("role", "admin_err_role_text")
+        raise ValidationProblem("role", ROLE_TEXT_PROBLEM)
     return _apply_contact(session, department, kind, contact, clean, actor, now or utcnow())
 
 
@@ -363,10 +371,14 @@ def set_absence(
     department = _department(session, department_key)
     contact = _contact(session, department, kind)
     if contact is None:
-        raise ValidationProblem("department", "admin_err_no_contact", value=department_key)
+        raise ValidationProblem(
+            "department",
+            NO_CONTACT_PROBLEM,
+            value=department_key,
+        )
     start, end = _absence_start(absent_from), _absence_end(absent_until)
     if start is not None and end is not None and end <= start:
-        raise ValidationProblem("absent_until", "admin_err_absence_order")
+        raise ValidationProblem("absent_until", ABSENCE_ORDER_PROBLEM)
     values = {"absent_from": start, "absent_until": end}
     return _apply_contact(session, department, kind, contact, values, actor, now or utcnow())
 
@@ -412,7 +424,7 @@ def set_route(
     now = now or utcnow()
     intent = intent.strip()
     if domain_intents is not None and intent not in set(domain_intents):
-        raise ValidationProblem("intent", "admin_err_intent", value=intent)
+        raise ValidationProblem("intent", INTENT_PROBLEM, value=intent)
     department = _department(session, department_key)
     values: dict[str, Any] = {"department_id": department.id}
     if description is not None:
@@ -486,7 +498,7 @@ def remove_route(*, session: Session, intent: str, actor: str, now: datetime | N
     """Delete a route (its intent then goes to the coordinator) (audited)."""
     route = route_by_intent(session=session, intent=intent)
     if route is None:
-        raise ValidationProblem("intent", "admin_err_route", value=intent)
+        raise ValidationProblem("intent", ROUTE_PROBLEM, value=intent)
     record(
         session=session,
         actor=actor,
@@ -512,7 +524,7 @@ def mark_verified(
     now = now or utcnow()
     route = route_by_intent(session=session, intent=intent)
     if route is None:
-        raise ValidationProblem("intent", "admin_err_route", value=intent)
+        raise ValidationProblem("intent", ROUTE_PROBLEM, value=intent)
     values: dict[str, Any] = {"last_verified_at": now}
     if owner is not None:
         values["owner"] = clean_text(owner)

@@ -13,7 +13,17 @@ from sqlmodel import Session, col, select
 from db.audit import record
 from db.crud import department_by_key
 from db.models import Department, StaffInvite, StaffMember, StaffRole, utcnow
-from db.validation import ValidationProblem, check_positive_int, clean_text, parse_telegram_id
+from db.validation import (
+    DEPARTMENT_PROBLEM,
+    INVITE_ROLE_PROBLEM,
+    STAFF_DEPARTMENT_PROBLEM,
+    STAFF_ROLE_PROBLEM,
+    TELEGRAM_ID_PROBLEM,
+    ValidationProblem,
+    check_positive_int,
+    clean_text,
+    parse_telegram_id,
+)
 
 INVITE_ROLES = (StaffRole.STAFF, StaffRole.COORDINATOR)
 
@@ -22,7 +32,7 @@ def parse_user_id(value: object) -> int:
     """Return a positive 64-bit Telegram user id, or raise ValidationProblem."""
     number = parse_telegram_id(value, "telegram_user_id")
     if number <= 0:
-        raise ValidationProblem("telegram_user_id", "admin_err_telegram_id", value=value)
+        raise ValidationProblem("telegram_user_id", TELEGRAM_ID_PROBLEM, value=value)
     return number
 
 
@@ -30,7 +40,11 @@ def _role(value: str) -> StaffRole:
     try:
         return StaffRole(value.strip().lower())
     except ValueError:
-        raise ValidationProblem("role", "admin_err_staff_role", value=value) from None
+        raise ValidationProblem(
+            "role",
+            STAFF_ROLE_PROBLEM,
+            value=value,
+        ) from None
 
 
 def _department_id(session: Session, key: str | None) -> Department | None:
@@ -38,7 +52,7 @@ def _department_id(session: Session, key: str | None) -> Department | None:
         return None
     department = department_by_key(session=session, key=key.strip())
     if department is None:
-        raise ValidationProblem("department", "admin_err_department", value=key)
+        raise ValidationProblem("department", DEPARTMENT_PROBLEM, value=key)
     return department
 
 
@@ -80,7 +94,7 @@ def add_staff(
     staff_role = _role(role)
     department = _department_id(session, department_key)
     if staff_role == StaffRole.STAFF and department is None:
-        raise ValidationProblem("department", "admin_err_staff_department")
+        raise ValidationProblem("department", STAFF_DEPARTMENT_PROBLEM)
     department_id = department.id if department else None
     key = department.key if department else None
     member = _find(session, user_id, staff_role, department_id)
@@ -184,7 +198,7 @@ def create_invite(
     now = now or utcnow()
     staff_role = _role(role)
     if staff_role not in INVITE_ROLES:
-        raise ValidationProblem("role", "admin_err_invite_role", value=role)
+        raise ValidationProblem("role", INVITE_ROLE_PROBLEM, value=role)
     department = _department_id(session, department_key)
     assert department is not None
     lifetime = check_positive_int(hours, "hours")

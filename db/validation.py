@@ -1,9 +1,11 @@
-"""Field checks shared by staff edits (CLI, Telegram, web): one exception, friendly in sv and en."""
+"""Field checks shared by staff edits (CLI, Telegram, web): one exception that names the field."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from db.phrases import N_, DomainError
 
 EMAIL_RE = re.compile(r"^[^@\s,;:<>()\[\]\"]+@[^@\s,;:<>()\[\]\"]+\.[A-Za-z]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-/]*$")
@@ -11,20 +13,33 @@ DEPARTMENT_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_TELEGRAM_ID = 2**63 - 1
 
 
-class ValidationProblem(ValueError):
-    """A value a person typed cannot be used; carries the field and a text key."""
+class ValidationProblem(DomainError):
+    """A value a person typed cannot be used; names the field and says why (a phrase)."""
 
-    def __init__(self, field: str, text_key: str, **values: Any) -> None:
+    def __init__(self, field: str, message: str, /, **values: Any) -> None:
         self.field = field
-        self.text_key = text_key
-        self.values = values
-        super().__init__(f"{field}: {self.message('en')}")
+        super().__init__(message, **values)
 
-    def message(self, language: str | None = "sv") -> str:
-        """Return the explanation in the given language (Swedish by default)."""
-        from bot.messages.texts import t
 
-        return t(self.text_key, language, **self.values)
+EMAIL_PROBLEM = N_(
+    "Det ser inte ut som en e-postadress: {value}. Skriv till exempel namn@kommun.se."
+)
+PHONE_PROBLEM = N_(
+    "Telefonnumret går inte att använda: {value}. Skriv siffror, gärna med +46 först."
+)
+NUMBER_PROBLEM = N_("Skriv ett heltal som är större än noll (inte {value}).")
+TELEGRAM_ID_PROBLEM = N_("{value} är inte ett Telegram-id. Ett id är bara siffror.")
+DEPARTMENT_PROBLEM = N_("Det finns ingen förvaltning med nyckeln {value}.")
+INTENT_PROBLEM = N_("Ämnet {value} finns inte hos boten.")
+ROUTE_PROBLEM = N_("Det finns ingen väg för ämnet {value}.")
+ROLE_TEXT_PROBLEM = N_("Skriv vilken funktion kontakten har, till exempel Föreningsservice.")
+NO_CONTACT_PROBLEM = N_("Förvaltningen {value} har ingen sådan kontakt ännu.")
+ABSENCE_ORDER_PROBLEM = N_("Sista dagen måste vara samma dag som första dagen eller senare.")
+FIELD_PROBLEM = N_("Fältet {value} kan inte ändras här.")
+KIND_PROBLEM = N_("Välj kontakt (contact) eller ersättare (deputy), inte {value}.")
+STAFF_ROLE_PROBLEM = N_("Rollen {value} finns inte. Välj staff, coordinator eller admin.")
+STAFF_DEPARTMENT_PROBLEM = N_("Personal med rollen staff måste höra till en förvaltning.")
+INVITE_ROLE_PROBLEM = N_("En inbjudan kan bara ge rollen staff eller coordinator.")
 
 
 def clean_text(value: object) -> str | None:
@@ -39,7 +54,7 @@ def check_email(value: object, field: str = "email") -> str | None:
     """Return the cleaned e-mail address (None when empty) or raise ValidationProblem."""
     text = clean_text(value)
     if text is not None and not EMAIL_RE.match(text):
-        raise ValidationProblem(field, "admin_err_email", value=text)
+        raise ValidationProblem(field, EMAIL_PROBLEM, value=text)
     return text
 
 
@@ -50,20 +65,20 @@ def check_phone(value: object, field: str = "phone") -> str | None:
         return None
     digits = sum(ch.isdigit() for ch in text)
     if not PHONE_RE.match(text) or not 5 <= digits <= 15:
-        raise ValidationProblem(field, "admin_err_phone", value=text)
+        raise ValidationProblem(field, PHONE_PROBLEM, value=text)
     return text
 
 
 def check_positive_int(value: object, field: str) -> int:
     """Return the value as a whole number above zero or raise ValidationProblem."""
     if isinstance(value, bool):
-        raise ValidationProblem(field, "admin_err_number", value=value)
+        raise ValidationProblem(field, NUMBER_PROBLEM, value=value)
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise ValidationProblem(field, "admin_err_number", value=value) from None
+        raise ValidationProblem(field, NUMBER_PROBLEM, value=value) from None
     if number <= 0:
-        raise ValidationProblem(field, "admin_err_number", value=value)
+        raise ValidationProblem(field, NUMBER_PROBLEM, value=value)
     return number
 
 
@@ -71,8 +86,8 @@ def parse_telegram_id(value: object, field: str = "telegram_user_id") -> int:
     """Return a numeric Telegram id (64-bit) or raise ValidationProblem."""
     text = str(value).strip()
     if isinstance(value, bool) or not re.fullmatch(r"-?[0-9]{1,19}", text):
-        raise ValidationProblem(field, "admin_err_telegram_id", value=text)
+        raise ValidationProblem(field, TELEGRAM_ID_PROBLEM, value=text)
     number = int(text)
     if number == 0 or abs(number) > MAX_TELEGRAM_ID:
-        raise ValidationProblem(field, "admin_err_telegram_id", value=text)
+        raise ValidationProblem(field, TELEGRAM_ID_PROBLEM, value=text)
     return number

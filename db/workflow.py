@@ -1,28 +1,20 @@
 """The enquiry's way through the municipality: forward, answer, not ours, feedback, deadlines.
 
-Every step changes the enquiry, appends an EnquiryEvent and queues its Telegram messages in the
-same transaction (the caller's session); nothing is sent from here.
+Every step changes the enquiry, appends an EnquiryEvent and records who must hear of it
+(db/notifications.py) in the same transaction (the caller's session); nothing is rendered or
+sent from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.messages.cards import MAX_QUESTION_CHARS, render_card
-from bot.messages.texts import t
-from bot.messages.workflow import (
-    answer_text,
-    department_keyboard,
-    feedback_keyboard,
-    forward_text,
-    reminder_text,
-)
 from db import crud
+from db import notifications as notify
 from db.models import (
     Department,
     Enquiry,
@@ -34,33 +26,26 @@ from db.models import (
     StaffRole,
     utcnow,
 )
-from db.queue_facts import association_language, association_name, department_name
+from db.phrases import N_, DomainError
+from db.queue_facts import association_language
 
 SYSTEM_ACTOR = "lotsen"
-STAFF_LANGUAGE = "sv"
 MAX_ANSWER_CHARS = 3500
 WAITING_STATUSES = (EnquiryStatus.ROUTED, EnquiryStatus.FORWARDED)
 
 
-class WorkflowError(ValueError):
+class WorkflowError(DomainError):
     """A step that does not fit the enquiry's state or input; nothing was changed."""
 
 
-def _reference(enquiry: Enquiry) -> str:
+def reference_of(enquiry: Enquiry) -> str:
+    """Return the enquiry's reference number (its row id before it has one)."""
     return enquiry.reference or f"#{enquiry.id}"
 
 
-def _association_label(*, session: Session, enquiry: Enquiry, language: str) -> str:
-    return association_name(session=session, enquiry=enquiry) or t(
-        "q_unknown_association", language
-    )
-
-
-def _shortened(question: str) -> str:
-    """Cut a question to what fits in one Telegram message with its header."""
-    if len(question) <= MAX_QUESTION_CHARS:
-        return question
-    return question[:MAX_QUESTION_CHARS] + " …"
+def _iso(moment: datetime | None) -> str | None:
+    """Return a moment as ISO text for a notification's parameters."""
+    return moment.isoformat() if moment is not None else None
 
 
 def _touch(enquiry: Enquiry, status: EnquiryStatus, now: datetime) -> None:
@@ -78,57 +63,29 @@ def _open_escalations(*, session: Session, enquiry: Enquiry) -> list[Escalation]
     )
 
 
-def _queue_for_department(
-    *,
-    session: Session,
-    enquiry: Enquiry,
-    chat_id: int,
-    render: Callable[..., str],
-    purpose: str,
-) -> OutboxMessage:
-    """Queue a forward or reminder with the Answer / Not ours buttons in a department chat."""
-    assert enquiry.id is not None
-    return crud.enqueue_message(
-        session=session,
-        chat_id=chat_id,
-        text=render(
-            reference=_reference(enquiry),
-            association=_association_label(
-                session=session, enquiry=enquiry, language=STAFF_LANGUAGE
-            ),
-            question=_shortened(enquiry.text),
-            deadline=enquiry.sla_due_at,
-            language=STAFF_LANGUAGE,
-        ),
-        purpose=purpose,
-        reply_markup=department_keyboard(enquiry.id, STAFF_LANGUAGE),
-        enquiry_id=enquiry.id,
-    )
-
-
 def forward_to_department(
     *, session: Session, enquiry: Enquiry, department: Department, now: datetime | None = None
-) -> OutboxMessage | None:
-    """Queue the enquiry to the department's chat and mark it FORWARDED; without a chat leave it."""
+) -> list[OutboxMessage]:
+    """Send the enquiry to the department's channels and mark it FORWARDED (if it has any)."""
     assert enquiry.id is not None
     now = now or utcnow()
     if enquiry.status not in WAITING_STATUSES:
         raise WorkflowError(
-            f"{_reference(enquiry)} is {enquiry.status}; only a routed enquiry can be forwarded"
+            N_("{reference} är {status}; bara ett ärende som väntar kan skickas vidare."),
+            reference=reference_of(enquiry),
+            status=enquiry.status,
         )
-    if department.telegram_chat_id is None:
-        return None
-    message = _queue_for_department(
+    messages = notify.to_department(
         session=session,
+        department=department,
+        kind=notify.Kind.FORWARD,
         enquiry=enquiry,
-        chat_id=department.telegram_chat_id,
-        render=forward_text,
-        purpose="forward",
+        deadline=_iso(enquiry.sla_due_at),
     )
+    if not messages:
+        return []
     _touch(enquiry, EnquiryStatus.FORWARDED, now)
     enquiry.forwarded_at = now
-    enquiry.forward_chat_id = department.telegram_chat_id
-    enquiry.forward_message_id = None
     crud.add_event(
         session=session,
         enquiry=enquiry,
@@ -136,45 +93,30 @@ def forward_to_department(
         actor=SYSTEM_ACTOR,
         now=now,
         department=department.key,
-        chat_id=department.telegram_chat_id,
-        outbox_id=message.id,
+        channels=[m.channel for m in messages],
+        outbox_ids=[m.id for m in messages],
     )
-    return message
+    return messages
 
 
 def notify_coordinator(
-    *,
-    session: Session,
-    escalation: Escalation,
-    coordinator_chat_id: int | None,
-    now: datetime | None = None,
-    again: bool = False,
+    *, session: Session, escalation: Escalation, again: bool = False
 ) -> OutboxMessage | None:
-    """Queue the escalation's card in the coordinator chat (once, unless `again`)."""
-    if coordinator_chat_id is None:
+    """Queue the escalation's card for the coordinators (once, unless `again`)."""
+    if not again and notify.card_sent(session=session, escalation=escalation):
         return None
-    assert escalation.id is not None
-    if not again:
-        already = session.exec(
-            select(OutboxMessage).where(
-                OutboxMessage.escalation_id == escalation.id, OutboxMessage.purpose == "card"
-            )
-        ).first()
-        if already is not None:
-            return None
-    text, markup = render_card(session=session, escalation=escalation, now=now or utcnow())
-    message = crud.enqueue_message(
-        session=session,
-        chat_id=coordinator_chat_id,
-        text=text,
-        purpose="card",
-        reply_markup=markup,
-        enquiry_id=escalation.enquiry_id,
-        escalation_id=escalation.id,
+    return notify.to_coordinators(session=session, kind=notify.Kind.CARD, escalation=escalation)
+
+
+def escalate(
+    *, session: Session, enquiry: Enquiry, reason: str, actor: str, now: datetime | None = None
+) -> Escalation:
+    """Put an enquiry in the coordinator's queue and queue its card."""
+    escalation = crud.escalate_enquiry(
+        session=session, enquiry=enquiry, reason=reason, actor=actor, now=now
     )
-    escalation.card_chat_id = coordinator_chat_id
-    escalation.card_message_id = None
-    return message
+    notify_coordinator(session=session, escalation=escalation)
+    return escalation
 
 
 def answer_enquiry(
@@ -191,22 +133,21 @@ def answer_enquiry(
     now = now or utcnow()
     cleaned = (text or "").strip()
     if not cleaned:
-        raise WorkflowError("The answer is empty: write the text to send to the association.")
+        raise WorkflowError(N_("Svaret är tomt: skriv texten som ska skickas till föreningen."))
     if len(cleaned) > MAX_ANSWER_CHARS:
         raise WorkflowError(
-            f"The answer is {len(cleaned)} characters; the limit is {MAX_ANSWER_CHARS}."
+            N_("Svaret har {length} tecken; gränsen är {limit}."),
+            length=len(cleaned),
+            limit=MAX_ANSWER_CHARS,
         )
     if enquiry.status == EnquiryStatus.CLOSED:
-        raise WorkflowError(f"{_reference(enquiry)} is closed and cannot be answered.")
+        raise WorkflowError(
+            N_("{reference} är avslutat och kan inte besvaras."), reference=reference_of(enquiry)
+        )
     if enquiry.status == EnquiryStatus.ANSWERED:
-        raise WorkflowError(f"{_reference(enquiry)} has already been answered.")
-    language = association_language(session=session, enquiry=enquiry)
+        raise WorkflowError(N_("{reference} är redan besvarat."), reference=reference_of(enquiry))
     department = session.get(Department, enquiry.department_id) if enquiry.department_id else None
-    who = (
-        t("no_department", language)
-        if by_coordinator or department is None
-        else department_name(department, language) or t("no_department", language)
-    )
+    by_department = not by_coordinator and department is not None
     _touch(enquiry, EnquiryStatus.ANSWERED, now)
     enquiry.answer_text = cleaned
     enquiry.answered_by = actor
@@ -223,56 +164,37 @@ def answer_enquiry(
         kind=EventKind.ANSWERED,
         actor=actor,
         now=now,
-        by="coordinator" if by_coordinator or department is None else department.key,
+        by=department.key if by_department and department else "coordinator",
         chars=len(cleaned),
     )
-    if enquiry.chat_id is None:
-        return None
-    return crud.enqueue_message(
+    return notify.to_enquirer(
         session=session,
-        chat_id=enquiry.chat_id,
-        text=answer_text(reference=_reference(enquiry), who=who, text=cleaned, language=language),
-        purpose="answer",
-        reply_markup=feedback_keyboard(enquiry.id, language),
-        enquiry_id=enquiry.id,
+        enquiry=enquiry,
+        kind=notify.Kind.ANSWER,
+        language=association_language(session=session, enquiry=enquiry),
+        department=department.key if by_department and department else None,
     )
 
 
 def not_ours(
-    *,
-    session: Session,
-    enquiry: Enquiry,
-    actor: str,
-    coordinator_chat_id: int | None,
-    now: datetime | None = None,
+    *, session: Session, enquiry: Enquiry, actor: str, now: datetime | None = None
 ) -> Escalation:
     """Take the department's word that the enquiry is not theirs: escalate it with a card."""
     now = now or utcnow()
     if enquiry.status not in WAITING_STATUSES:
-        raise WorkflowError(f"{_reference(enquiry)} has already been handled.")
-    escalation = crud.escalate_enquiry(
+        raise WorkflowError(N_("{reference} är redan hanterat."), reference=reference_of(enquiry))
+    return escalate(
         session=session, enquiry=enquiry, reason=EscalationReason.NOT_OURS, actor=actor, now=now
     )
-    notify_coordinator(
-        session=session, escalation=escalation, coordinator_chat_id=coordinator_chat_id, now=now
-    )
-    return escalation
 
 
 def record_feedback(
-    *,
-    session: Session,
-    enquiry: Enquiry,
-    helpful: bool,
-    actor: str,
-    coordinator_chat_id: int | None,
-    now: datetime | None = None,
+    *, session: Session, enquiry: Enquiry, helpful: bool, actor: str, now: datetime | None = None
 ) -> Escalation | None:
     """Close a helpful answer, or reopen an unhelpful one to the coordinator (its escalation)."""
     now = now or utcnow()
     if enquiry.status != EnquiryStatus.ANSWERED:
-        raise WorkflowError(f"{_reference(enquiry)} has already been handled.")
-    language = association_language(session=session, enquiry=enquiry)
+        raise WorkflowError(N_("{reference} är redan hanterat."), reference=reference_of(enquiry))
     enquiry.helpful = helpful
     crud.add_event(
         session=session,
@@ -285,33 +207,25 @@ def record_feedback(
     escalation: Escalation | None = None
     if helpful:
         crud.close_enquiry(session=session, enquiry=enquiry, actor=actor, reason="helpful", now=now)
-        notice = "wf_feedback_closed"
+        kind = notify.Kind.FEEDBACK_CLOSED
     else:
         crud.add_event(
             session=session, enquiry=enquiry, kind=EventKind.REOPENED, actor=actor, now=now
         )
-        escalation = crud.escalate_enquiry(
+        escalation = escalate(
             session=session,
             enquiry=enquiry,
             reason=EscalationReason.NOT_HELPED,
             actor=actor,
             now=now,
         )
-        notify_coordinator(
-            session=session,
-            escalation=escalation,
-            coordinator_chat_id=coordinator_chat_id,
-            now=now,
-        )
-        notice = "wf_feedback_reopened"
-    if enquiry.chat_id is not None:
-        crud.enqueue_message(
-            session=session,
-            chat_id=enquiry.chat_id,
-            text=t(notice, language, reference=_reference(enquiry)),
-            purpose="notice",
-            enquiry_id=enquiry.id,
-        )
+        kind = notify.Kind.FEEDBACK_REOPENED
+    notify.to_enquirer(
+        session=session,
+        enquiry=enquiry,
+        kind=kind,
+        language=association_language(session=session, enquiry=enquiry),
+    )
     return escalation
 
 
@@ -354,16 +268,17 @@ def _remind(*, session: Session, enquiry: Enquiry, now: datetime) -> bool:
         return False
     enquiry.reminded_at = now
     department = session.get(Department, enquiry.department_id) if enquiry.department_id else None
-    message = None
-    if department is not None and department.telegram_chat_id is not None:
-        assert enquiry.id is not None
-        message = _queue_for_department(
+    messages = (
+        notify.to_department(
             session=session,
+            department=department,
+            kind=notify.Kind.REMINDER,
             enquiry=enquiry,
-            chat_id=department.telegram_chat_id,
-            render=reminder_text,
-            purpose="reminder",
+            deadline=_iso(enquiry.sla_due_at),
         )
+        if department is not None
+        else []
+    )
     crud.add_event(
         session=session,
         enquiry=enquiry,
@@ -371,14 +286,12 @@ def _remind(*, session: Session, enquiry: Enquiry, now: datetime) -> bool:
         actor=SYSTEM_ACTOR,
         now=now,
         department=department.key if department else None,
-        delivered=message is not None,
+        delivered=bool(messages),
     )
     return True
 
 
-def _escalate_late(
-    *, session: Session, enquiry: Enquiry, now: datetime, coordinator_chat_id: int | None
-) -> bool:
+def _escalate_late(*, session: Session, enquiry: Enquiry, now: datetime) -> bool:
     if not _claim_enquiry_row(
         session=session,
         enquiry=enquiry,
@@ -386,11 +299,8 @@ def _escalate_late(
         extra=col(Enquiry.sla_due_at) <= now,
     ):
         return False
-    escalation = crud.escalate_enquiry(
+    escalate(
         session=session, enquiry=enquiry, reason=EscalationReason.SLA, actor=SYSTEM_ACTOR, now=now
-    )
-    notify_coordinator(
-        session=session, escalation=escalation, coordinator_chat_id=coordinator_chat_id, now=now
     )
     return True
 
@@ -398,13 +308,7 @@ def _escalate_late(
 SWEEP_BATCH = 200
 
 
-def sweep_deadlines(
-    *,
-    session: Session,
-    now: datetime,
-    coordinator_chat_id: int | None,
-    limit: int = SWEEP_BATCH,
-) -> SweepReport:
+def sweep_deadlines(*, session: Session, now: datetime, limit: int = SWEEP_BATCH) -> SweepReport:
     """Send due reminders and escalate enquiries past their deadline; running twice adds nothing.
 
     At most `limit` enquiries are handled per call, oldest first, so a backlog after downtime is
@@ -424,39 +328,31 @@ def sweep_deadlines(
     for enquiry in due:
         if enquiry.sla_due_at is not None and enquiry.sla_due_at <= now:
             # Past the deadline: escalate (a reminder would come too late to help).
-            if _escalate_late(
-                session=session,
-                enquiry=enquiry,
-                now=now,
-                coordinator_chat_id=coordinator_chat_id,
-            ):
-                report.escalated.append(_reference(enquiry))
+            if _escalate_late(session=session, enquiry=enquiry, now=now):
+                report.escalated.append(reference_of(enquiry))
         elif _remind(session=session, enquiry=enquiry, now=now):
-            report.reminded.append(_reference(enquiry))
+            report.reminded.append(reference_of(enquiry))
     return report
 
 
 def find_by_message(
-    *, session: Session, chat_id: int, message_id: int
+    *, session: Session, channel: str, address: str, external_id: str
 ) -> tuple[Enquiry | None, Escalation | None]:
     """Return the enquiry (and escalation) behind a sent message, e.g. the one staff replied to."""
     sent = session.exec(
         select(OutboxMessage).where(
-            OutboxMessage.chat_id == chat_id, OutboxMessage.telegram_message_id == message_id
+            OutboxMessage.channel == channel,
+            OutboxMessage.address == address,
+            OutboxMessage.external_id == external_id,
         )
     ).first()
-    if sent is not None:
-        enquiry = session.get(Enquiry, sent.enquiry_id) if sent.enquiry_id else None
-        escalation = session.get(Escalation, sent.escalation_id) if sent.escalation_id else None
-        if enquiry is None and escalation is not None:
-            enquiry = session.get(Enquiry, escalation.enquiry_id)
-        return enquiry, escalation
-    enquiry = session.exec(
-        select(Enquiry).where(
-            Enquiry.forward_chat_id == chat_id, Enquiry.forward_message_id == message_id
-        )
-    ).first()
-    return enquiry, None
+    if sent is None:
+        return None, None
+    enquiry = session.get(Enquiry, sent.enquiry_id) if sent.enquiry_id else None
+    escalation = session.get(Escalation, sent.escalation_id) if sent.escalation_id else None
+    if enquiry is None and escalation is not None:
+        enquiry = session.get(Enquiry, escalation.enquiry_id)
+    return enquiry, escalation
 
 
 def may_answer_for_department(*, session: Session, enquiry: Enquiry, telegram_user_id: int) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.channels.telegram.app import run_bot
+from bot.channels.telegram.outbox import MAX_ATTEMPTS as OUTBOX_MAX_ATTEMPTS
 from bot.settings import Settings
 from db.models import (
     AssociationUser,
@@ -25,6 +26,7 @@ from db.models import (
     InboxUpdate,
     OutboxMessage,
     StaffMember,
+    utcnow,
 )
 from db.session import session_scope
 from tests.fake_telegram import FakeTelegram
@@ -139,7 +141,7 @@ class Harness:
         )
 
     async def processed(self, update: dict[str, Any], timeout: float = TIMEOUT) -> None:
-        """Wait until the bot has committed and processed an update from its inbox."""
+        """Wait until the bot has processed an update and sent the replies it queued."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
@@ -147,9 +149,31 @@ class Harness:
                 row = session.get(InboxUpdate, update["update_id"])
                 if row is not None and row.processed_at is not None:
                     assert row.error is None, row.error
+                    await self.delivered(deadline - loop.time())
                     return
             await asyncio.sleep(0.05)
         raise AssertionError(f"update {update['update_id']} was not processed")
+
+    async def delivered(self, timeout: float = TIMEOUT) -> None:
+        """Wait until the outbox holds no Telegram message that is due and still unsent."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            with Session(self.engine) as session:
+                due = session.exec(
+                    select(OutboxMessage).where(
+                        OutboxMessage.channel == "telegram",
+                        col(OutboxMessage.sent_at).is_(None),
+                        OutboxMessage.attempts < OUTBOX_MAX_ATTEMPTS,
+                        col(OutboxMessage.not_before).is_(None)
+                        | (col(OutboxMessage.not_before) <= utcnow()),
+                    )
+                ).first()
+            if due is None:
+                return
+            if loop.time() > deadline:
+                raise AssertionError(f"outbox message {due.id} ({due.kind}) was not sent")
+            await asyncio.sleep(0.05)
 
     async def settle(self) -> None:
         """Wait until every pending update has been fetched and processed."""

@@ -13,9 +13,8 @@ from sqlmodel import Session, select
 from bot.actions.context import ActionContext
 from bot.actions.enquiry import ActionEnquiryStatus, ActionHandleEnquiry, ActionSmalltalk
 from bot.settings import Settings
-from db.models import Enquiry, EnquiryEvent, Escalation, OutboxMessage
-
-COORDINATOR_CHAT = -100555
+from db.models import AssociationUser, Enquiry, EnquiryEvent, Escalation, OutboxMessage
+from tests.workflow_helpers import COORDINATOR_CHAT, as_sent
 
 
 def _context(engine: Engine) -> ActionContext:
@@ -59,6 +58,20 @@ async def _run(action: Any, tracker: Tracker) -> list[dict[str, Any]]:
     return dispatcher.messages
 
 
+def _replies(engine: Engine, user_id: int = 4242) -> list[str]:
+    """Return the texts queued for the association user, as Telegram would show them."""
+    with Session(engine) as session:
+        user = session.exec(
+            select(AssociationUser).where(AssociationUser.telegram_user_id == user_id)
+        ).one()
+        rows = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.recipient == "association", OutboxMessage.recipient_id == user.id)
+            .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+        ).all()
+        return [as_sent(session, row).text for row in rows]
+
+
 async def test_routed_question_is_logged_before_the_reply(engine: Engine) -> None:
     action = ActionHandleEnquiry(_context(engine))
     tracker = _tracker(
@@ -77,7 +90,7 @@ async def test_routed_question_is_logged_before_the_reply(engine: Engine) -> Non
     assert enquiry.reference is not None and enquiry.reference.startswith("LOT-")
     assert [e.kind for e in events] == ["received", "routed"]
     assert enquiry.sla_due_at is not None
-    text = messages[0]["text"]
+    [text] = _replies(engine)
     assert "Kultur- och fritidsförvaltningen" in text
     assert "foreningsservice@storasa.example" in text
     assert enquiry.reference in text
@@ -93,7 +106,9 @@ async def test_same_message_twice_makes_one_enquiry(engine: Engine) -> None:
     second = await _run(action, tracker)
     with Session(engine) as session:
         assert len(session.exec(select(Enquiry)).all()) == 1
-    assert first[0]["text"] == second[0]["text"]
+    assert first == second  # both name the one enquiry
+    [reply] = _replies(engine)  # and the association hears of it once
+    assert "Samhällsbyggnadsförvaltningen" in reply
 
 
 async def test_unsure_question_is_escalated_with_card(engine: Engine) -> None:
@@ -106,29 +121,35 @@ async def test_unsure_question_is_escalated_with_card(engine: Engine) -> None:
     with Session(engine) as session:
         enquiry = session.exec(select(Enquiry)).one()
         escalation = session.exec(select(Escalation)).one()
-        cards = session.exec(select(OutboxMessage).where(OutboxMessage.purpose == "card")).all()
+        cards = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "card")).all()
+        card_chats = [as_sent(session, card).chat_id for card in cards]
     assert enquiry.status == "escalated"
     assert escalation.reason == "unsure"
-    assert [c.chat_id for c in cards] == [COORDINATOR_CHAT]
-    assert enquiry.reference in messages[0]["text"]
-    assert "samordnare" in messages[0]["text"]
+    assert card_chats == [COORDINATOR_CHAT]
+    [text] = _replies(engine)
+    assert enquiry.reference in text
+    assert "samordnare" in text
+    assert messages[-1]["custom"]["lotsen"]["enquiry_id"] == enquiry.id
 
 
 async def test_ask_human_is_escalated_as_human(engine: Engine) -> None:
     action = ActionHandleEnquiry(_context(engine))
     tracker = _tracker("I want to talk to a person", [("ask_human", 0.95)], language="en")
-    messages = await _run(action, tracker)
+    await _run(action, tracker)
     with Session(engine) as session:
         escalation = session.exec(select(Escalation)).one()
     assert escalation.reason == "human"
-    assert "coordinator" in messages[0]["text"]
+    [text] = _replies(engine)
+    assert "coordinator" in text
 
 
 async def test_smalltalk_makes_no_enquiry(engine: Engine) -> None:
     messages = await _run(ActionSmalltalk(_context(engine)), _tracker("hej", [("greet", 0.99)]))
     with Session(engine) as session:
         assert session.exec(select(Enquiry)).all() == []
-    assert messages[0]["text"].startswith("Hej")
+    assert messages == [{**messages[0], "custom": {"lotsen": {"handled": True}}}]
+    [text] = _replies(engine)
+    assert text.startswith("Hej")
 
 
 async def test_status_shows_only_own_enquiries(engine: Engine) -> None:
@@ -141,18 +162,28 @@ async def test_status_shows_only_own_enquiries(engine: Engine) -> None:
         reference = session.exec(select(Enquiry)).one().reference
     assert reference is not None
     entity = [{"entity": "reference", "value": reference}]
-    own = await _run(
+    await _run(
         ActionEnquiryStatus(context),
         _tracker(
-            f"Hur går det med {reference}?", [("ask_status", 0.9)], user_id=1, entities=entity
+            f"Hur går det med {reference}?",
+            [("ask_status", 0.9)],
+            user_id=1,
+            key="b",
+            entities=entity,
         ),
     )
-    other = await _run(
+    await _run(
         ActionEnquiryStatus(context),
         _tracker(
-            f"Hur går det med {reference}?", [("ask_status", 0.9)], user_id=2, entities=entity
+            f"Hur går det med {reference}?",
+            [("ask_status", 0.9)],
+            user_id=2,
+            key="c",
+            entities=entity,
         ),
     )
-    assert reference in own[0]["text"]
-    assert "väntar på svar" in own[0]["text"]
-    assert "hittar inget ärende" in other[0]["text"]
+    own = _replies(engine, user_id=1)[-1]
+    other = _replies(engine, user_id=2)[-1]
+    assert reference in own
+    assert "väntar på svar" in own
+    assert "hittar inget ärende" in other

@@ -167,7 +167,7 @@ def test_claim_and_answer_a_case(page: Any, desk: LiveDesk, engine: Engine) -> N
     with session_scope(engine) as session:
         message = session.exec(
             select(OutboxMessage).where(
-                OutboxMessage.enquiry_id == enquiry_id, OutboxMessage.purpose == "answer"
+                OutboxMessage.enquiry_id == enquiry_id, OutboxMessage.kind == "answer"
             )
         ).one()
     assert message.chat_id == ASSOCIATION_CHAT

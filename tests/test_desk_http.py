@@ -24,7 +24,13 @@ from tests.desk_helpers import (
     csrf_of,
     login_path,
 )
-from tests.workflow_helpers import ASSOCIATION_CHAT, escalated_enquiry, local
+from tests.workflow_helpers import (
+    ASSOCIATION_CHAT,
+    COORDINATOR_CHAT,
+    as_sent,
+    escalated_enquiry,
+    local,
+)
 
 NOW = local(2026, 3, 16, 9)
 
@@ -248,13 +254,16 @@ async def test_queue_claim_and_answer_queue_a_message_for_the_association(
     )
     assert answered.status == 200
     with session_scope(engine) as session:
-        messages = session.exec(
-            select(OutboxMessage).where(OutboxMessage.enquiry_id == enquiry_id)
-        ).all()
+        messages = [
+            as_sent(session, row)
+            for row in session.exec(
+                select(OutboxMessage).where(OutboxMessage.enquiry_id == enquiry_id)
+            ).all()
+        ]
         stored = session.get(Enquiry, enquiry_id)
     assert stored is not None and stored.status == "answered"
     assert stored.answered_by == f"staff:{COORDINATOR_ID}"
-    (message,) = [m for m in messages if m.purpose == "answer"]
+    (message,) = [m for m in messages if m.kind == "answer"]
     assert message.chat_id == ASSOCIATION_CHAT
     assert "Ni kan söka bidraget senast 1 maj." in message.text
     again = await client.post(
@@ -350,6 +359,6 @@ async def test_desk_answer_reaches_the_association_through_the_dispatcher(
     )
     assert response.status == 200
     async with start_fake_telegram() as fake, Bot(fake.token, base_url=fake.base_url) as bot:
-        assert await dispatch_once(bot, engine) >= 1
+        assert await dispatch_once(bot, engine, COORDINATOR_CHAT) >= 1
     (sent,) = fake.sent_messages(ASSOCIATION_CHAT)
     assert "Välkomna att boka lokalen via kommunens webb." in sent["text"]

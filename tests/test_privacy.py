@@ -13,8 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
-from bot.messages.cards import reason_text
+from bot.messages.coordinator import reason_text
 from db import crud
+from db import notifications as notify
 from db.audit import history
 from db.masking import mask_personal_data
 from db.models import (
@@ -42,12 +43,12 @@ from db.retention import PURGED
 from db.session import session_scope
 from db.tracker_events import EVENTS, METADATA, sender_id, tracker_store
 from tests.conftest import migrate_and_seed
+from tests.workflow_helpers import COORDINATOR_CHAT, outbox
 
 NOW = datetime(2026, 5, 12, 9, 0, tzinfo=UTC)
 USER = 7_000_000_000  # above 2^32: Telegram ids need 64 bits
 OTHER = 7_000_000_001
 GROUP_CHAT = -1001234567890
-COORDINATOR_CHAT = -1009999999999
 
 
 # --- masking -----------------------------------------------------------------------------
@@ -140,9 +141,13 @@ def test_telegram_ids_above_32_bits_are_stored_exactly(engine: Engine) -> None:
         enquiry, _ = crud.create_enquiry(
             session=session, text="Fråga", language="sv", user=user, now=NOW
         )
-        enquiry.forward_chat_id = GROUP_CHAT
         session.add(InboxUpdate(update_id=9_000_000_000, payload={"update_id": 9_000_000_000}))
-        crud.enqueue_message(session=session, chat_id=GROUP_CHAT, text="Hej", purpose="notice")
+        sent = notify.to_association(
+            session=session, user=user, kind=notify.Kind.HELP, language="sv", enquiry=enquiry
+        )
+        assert sent is not None
+        sent.address = str(GROUP_CHAT)
+        notify.to_staff(session=session, telegram_user_id=USER, kind=notify.Kind.ROUTE_REVIEW)
         enquiry_id = enquiry.id
     with session_scope(engine) as session:
         found = session.exec(
@@ -153,10 +158,10 @@ def test_telegram_ids_above_32_bits_are_stored_exactly(engine: Engine) -> None:
         assert member.one().telegram_user_id == USER
         stored = session.get(Enquiry, enquiry_id)
         assert stored is not None and stored.chat_id == GROUP_CHAT
-        assert stored.forward_chat_id == GROUP_CHAT
         assert session.get(InboxUpdate, 9_000_000_000) is not None
-        message = session.exec(select(OutboxMessage)).one()
-        assert message.chat_id == GROUP_CHAT
+        to_user, to_staff = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))
+        assert int(to_user.address or 0) == GROUP_CHAT
+        assert to_staff.recipient_id == USER
 
 
 # --- a user with data of every kind ---------------------------------------------------------
@@ -216,24 +221,36 @@ def _user_with_data(engine: Engine) -> dict[str, int]:
             now=NOW,
             text="Via e-tjänsten.",
         )
-        crud.enqueue_message(
+        answer = notify.to_association(
             session=session,
-            chat_id=USER,
-            text="Svar på LOT: Via e-tjänsten.",
-            purpose="answer",
-            enquiry_id=closed.id,
-        ).sent_at = NOW
-        crud.enqueue_message(
-            session=session, chat_id=USER, text="Ännu inte skickat", purpose="notice"
+            user=user,
+            kind=notify.Kind.ANSWER,
+            language="sv",
+            enquiry=closed,
+            department="kultur_fritid",
         )
-        crud.enqueue_message(
+        assert answer is not None
+        answer.sent_at, answer.address = NOW, str(USER)
+        notify.to_association(session=session, user=user, kind=notify.Kind.HELP, language="sv")
+        department = crud.department_by_key(session=session, key="kultur_fritid")
+        assert department is not None
+        session.add(
+            OutboxMessage(
+                kind=notify.Kind.FORWARD,
+                recipient=notify.Recipient.DEPARTMENT,
+                recipient_id=department.id,
+                params={"deadline": NOW.isoformat()},
+                enquiry_id=closed.id,
+                sent_at=NOW,
+                address="-100200",
+            )
+        )
+        notify.to_staff(
             session=session,
-            chat_id=-100200,
-            text="Ny fråga: Hur söker vi bidrag?",
-            purpose="forward",
-            enquiry_id=closed.id,
-        ).sent_at = NOW
-        crud.enqueue_message(session=session, chat_id=OTHER, text="Till någon annan", purpose="x")
+            telegram_user_id=OTHER,
+            kind=notify.Kind.ROUTE_REVIEW,
+            intents=["topic_bidrag"],
+        )
         session.add_all(
             [
                 InboxUpdate(
@@ -292,10 +309,7 @@ def test_export_user_holds_everything_about_the_user(engine: Engine, database_ur
     assert data["enquiries"][1]["escalations"][0]["reason"] == "erasure"
     assert [r["role"] for r in data["staff_roles"]] == ["staff"]
     assert [u["update_id"] for u in data["inbox_updates"]] == [1001, 1002]
-    assert sorted(m["text"] for m in data["outbox_messages"]) == [
-        "Svar på LOT: Via e-tjänsten.",
-        "Ännu inte skickat",
-    ]
+    assert sorted(m["kind"] for m in data["outbox_messages"]) == ["answer", "help"]
     assert sorted(e["sender_id"] for e in data["tracker_events"]) == [
         sender_id(GROUP_CHAT, USER),
         sender_id(USER, USER),
@@ -314,7 +328,6 @@ def test_erasure_request_lands_in_the_coordinators_queue(engine: Engine) -> None
             telegram_user_id=USER,
             actor="cli:registrator",
             note="Begärd per e-post, svara till anna@example.se",
-            coordinator_chat_id=COORDINATOR_CHAT,
             now=NOW,
         )
         assert request.created
@@ -329,11 +342,9 @@ def test_erasure_request_lands_in_the_coordinators_queue(engine: Engine) -> None
         )
         assert reason_text(item, "sv") == "begäran om radering av personuppgifter"
         assert reason_text(item, "en") == "request to erase personal data"
-        card = session.exec(
-            select(OutboxMessage).where(OutboxMessage.chat_id == COORDINATOR_CHAT)
-        ).one()
+        [card] = [m for m in outbox(session) if m.chat_id == COORDINATOR_CHAT]
         assert item.enquiry.reference is not None
-        assert card.purpose == "card" and item.enquiry.reference in card.text
+        assert card.kind == "card" and item.enquiry.reference in card.text
         # Nothing was erased by the request.
         assert session.exec(select(InboxUpdate)).all() != []
     with session_scope(engine) as session, pytest.raises(UnknownUser):
@@ -364,7 +375,7 @@ def test_erase_user_anonymises_and_deletes_but_keeps_public_records(
         "training_candidates_redacted": 0,
         "inbox_updates_deleted": 2,
         "outbox_messages_deleted": 1,
-        "outbox_texts_redacted": 2,
+        "outbox_messages_redacted": 2,
         "tracker_events_deleted": 2,
     }
     assert report.tracker_store == "checked"
@@ -401,10 +412,11 @@ def test_erase_user_anonymises_and_deletes_but_keeps_public_records(
         assert (escalation.resolved_at, escalation.resolution) == (later, "erased")
         assert [u.update_id for u in session.exec(select(InboxUpdate))] == [1003]
         messages = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
-        assert [(m.chat_id, m.text) for m in messages] == [
-            (-ids["user"], PURGED),
-            (-100200, PURGED),
-            (OTHER, "Till någon annan"),
+        assert [(m.recipient, m.recipient_id, m.address, m.params) for m in messages] == [
+            ("association", ids["user"], None, {}),
+            ("department", messages[1].recipient_id, "-100200", {}),
+            ("staff", OTHER, None, {"intents": ["topic_bidrag"]}),
+            ("coordinators", None, None, {}),  # the erasure request's card: about no one's text
         ]
         other = session.get(Enquiry, ids["other"])
         assert other is not None and other.text == "Annan förenings fråga"

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from bot.messages.texts import t
+from bot.i18n import t
 from bot.processes.supervisor import Supervisor
 from bot.settings import Settings
 from db import crud, workflow
@@ -91,7 +91,9 @@ async def test_flood_is_limited_with_one_notice_then_recovers(
     settings = bot_settings(rasa_stack, fake, rate_limit_burst=burst, rate_limit_per_second=2.0)
     h = Harness(fake=fake, settings=settings, engine=engine)
     flooder, calm = new_user_id(), new_user_id()
-    notice = t("rate_limited", "sv")
+    notice = t(
+        "sv", "Du skickar många meddelanden på kort tid. Vänta en stund och skriv sedan igen."
+    )
     async with running_bot(settings):
         await fake.wait_for("getUpdates", timeout=TIMEOUT)
         # Telegram dates messages in whole seconds and the bucket refills by them: flood

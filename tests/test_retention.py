@@ -143,11 +143,19 @@ def _fill(engine: Engine, tracker_url: str) -> dict[str, int]:
                 ),
             ]
         )
-        sent_old = OutboxMessage(
-            chat_id=5001, text="Svar: ansök via e-tjänsten", sent_at=days_ago(40), purpose="answer"
-        )
-        sent_new = OutboxMessage(chat_id=5001, text="Ärende mottaget", sent_at=days_ago(5))
-        unsent = OutboxMessage(chat_id=5001, text="Väntar på att skickas")
+
+        def message(text: str, sent_at: datetime | None) -> OutboxMessage:
+            return OutboxMessage(
+                kind="text",
+                recipient="association",
+                params={"text": text},
+                sent_at=sent_at,
+                address="5001" if sent_at else None,
+            )
+
+        sent_old = message("Svar: ansök via e-tjänsten", days_ago(40))
+        sent_new = message("Ärende mottaget", days_ago(5))
+        unsent = message("Väntar på att skickas", None)
         session.add_all([sent_old, sent_new, unsent])
         record(
             session=session,
@@ -211,7 +219,7 @@ def test_purge_dry_run_then_purge_then_nothing_left(engine: Engine, database_url
         "enquiries_anonymised": 1,
         "training_candidates_redacted": 1,
         "inbox_updates_deleted": 1,
-        "outbox_texts_redacted": 1,
+        "outbox_messages_redacted": 1,
         "audit_entries_deleted": 1,
         "tracker_events_deleted": 1,
     }
@@ -263,11 +271,14 @@ def test_purge_dry_run_then_purge_then_nothing_left(engine: Engine, database_url
             select(InboxUpdate.update_id).order_by(col(InboxUpdate.update_id))
         ).all()
         assert list(inbox) == [7_000_000_002, 7_000_000_003]
-        texts = {m.id: m.text for m in session.exec(select(OutboxMessage)).all()}
-        assert texts == {
-            ids["sent_old"]: PURGED,
-            ids["sent_new"]: "Ärende mottaget",
-            ids["unsent"]: "Väntar på att skickas",
+        kept = {
+            m.id: (m.params.get("text"), m.address)
+            for m in session.exec(select(OutboxMessage)).all()
+        }
+        assert kept == {
+            ids["sent_old"]: (None, None),
+            ids["sent_new"]: ("Ärende mottaget", "5001"),
+            ids["unsent"]: ("Väntar på att skickas", None),
         }
         audit = session.exec(select(AuditEntry).order_by(col(AuditEntry.at))).all()
         assert [(a.entity, a.entity_key) for a in audit] == [

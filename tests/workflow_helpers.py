@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import count
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel import Session, col, select
 
+from bot.channels.telegram.common import keyboard
+from bot.channels.telegram.outbox import resolve_chat
+from bot.i18n import translate
+from bot.messages import render
 from db import crud
 from db.models import (
     Enquiry,
@@ -15,6 +25,7 @@ from db.models import (
     EscalationReason,
     OutboxMessage,
 )
+from db.phrases import DomainError
 
 LOCAL = ZoneInfo("Europe/Stockholm")
 ASSOCIATION_CHAT = 5001
@@ -89,12 +100,50 @@ def escalated_enquiry(
     return enquiry, escalation.id
 
 
-def outbox(session: Session, **where: object) -> list[OutboxMessage]:
-    """Return queued messages matching the given column values, oldest first."""
+@dataclass
+class Queued:
+    """An outbox row as the Telegram channel would send it: chat, text and buttons."""
+
+    row: OutboxMessage
+    chat_id: int | None
+    text: str
+    reply_markup: dict[str, Any] | None
+
+    @property
+    def kind(self) -> str:
+        """Return the message kind."""
+        return self.row.kind
+
+    @property
+    def enquiry_id(self) -> int | None:
+        """Return the enquiry the message is about."""
+        return self.row.enquiry_id
+
+    @property
+    def escalation_id(self) -> int | None:
+        """Return the escalation the message is about."""
+        return self.row.escalation_id
+
+
+def as_sent(session: Session, row: OutboxMessage) -> Queued:
+    """Render an outbox row for Telegram, as the dispatcher does."""
+    message = render(session, row)
+    markup = keyboard(message.choices)
+    return Queued(
+        row=row,
+        chat_id=resolve_chat(session, row, COORDINATOR_CHAT),
+        text=message.text,
+        reply_markup=markup.to_dict() if markup else None,
+    )
+
+
+def outbox(session: Session, **where: object) -> list[Queued]:
+    """Return queued messages matching the given column values, oldest first, rendered."""
     query = select(OutboxMessage)
     for name, value in where.items():
         query = query.where(getattr(OutboxMessage, name) == value)
-    return list(session.exec(query.order_by(col(OutboxMessage.id))).all())
+    rows = session.exec(query.order_by(col(OutboxMessage.id))).all()
+    return [as_sent(session, row) for row in rows]
 
 
 def events(session: Session, enquiry: Enquiry) -> list[str]:
@@ -107,7 +156,16 @@ def events(session: Session, enquiry: Enquiry) -> list[str]:
     return [row.kind for row in rows]
 
 
-def buttons(message: OutboxMessage) -> list[str]:
+def buttons(message: Queued) -> list[str]:
     """Return the callback data of a message's inline buttons, row by row flattened."""
     markup = message.reply_markup or {}
     return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+@contextmanager
+def refused(kind: type[DomainError], match: str) -> Iterator[None]:
+    """Expect a domain refusal whose English text matches (as the CLI and the desk show it)."""
+    with pytest.raises(kind) as caught:
+        yield
+    english = translate("en", caught.value.phrase)
+    assert re.search(match, english), f"{english!r} does not match {match!r}"

@@ -8,16 +8,18 @@ from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from sqlmodel import Session
 
 from bot.actions.context import ActionContext, default_context
-from bot.messages.replies import enquiry_reply, escalated_reply, routed_reply, status_reply
-from bot.messages.texts import normalise_language, t
+from bot.i18n import normalise_language
 from bot.understanding.language import detect_language
-from bot.understanding.routing import decide
+from bot.understanding.routing import Decision, decide
 from db import crud
-from db.models import Enquiry
+from db import notifications as notify
+from db.models import AssociationUser, Enquiry
+from db.notifications import Kind
 from db.session import session_scope
-from db.workflow import forward_to_department, notify_coordinator
+from db.workflow import SYSTEM_ACTOR, escalate, forward_to_department
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,56 @@ def _user_ids(tracker: Tracker) -> tuple[int | None, int | None]:
     )
 
 
+def _message_key(tracker: Tracker) -> str | None:
+    key = _metadata(tracker).get("message_key")
+    return key if isinstance(key, str) else None
+
+
+def _user(
+    session: Session, tracker: Tracker, language: str | None = None
+) -> AssociationUser | None:
+    """Return the association user who wrote the message (None when Rasa is used directly)."""
+    user_id, chat_id = _user_ids(tracker)
+    if user_id is None:
+        return None
+    channel = _metadata(tracker).get("channel")
+    user = crud.get_or_create_user(
+        session=session, telegram_user_id=user_id, chat_id=chat_id, language=language or "sv"
+    )
+    if isinstance(channel, str) and channel in set(notify.Channel):
+        user.channel = channel
+    return user
+
+
+HANDLED = {"lotsen": {"handled": True}}
+"""Marks a Rasa reply as handled by these actions (the replies themselves are in the outbox)."""
+
+
+def _reply(
+    session: Session,
+    tracker: Tracker,
+    kind: Kind,
+    language: str,
+    tag: str,
+    enquiry: Enquiry | None = None,
+    **params: Any,
+) -> None:
+    """Queue the reply to the message, once per message (keyed by the inbound message)."""
+    user = _user(session, tracker)
+    if user is None:
+        return
+    key = _message_key(tracker)
+    notify.to_association(
+        session=session,
+        user=user,
+        kind=kind,
+        language=language,
+        enquiry=enquiry,
+        dedupe_key=f"{key}:{tag}" if key else None,
+        **params,
+    )
+
+
 class ActionHandleEnquiry(_LotsenAction):
     """Log the enquiry, then route it to a department or escalate it to the coordinator."""
 
@@ -75,44 +127,36 @@ class ActionHandleEnquiry(_LotsenAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Decide, record the enquiry before replying, and reply."""
+        """Decide, record the enquiry and its reply in one transaction, and mark it handled."""
         parse = tracker.latest_message
         language = _language(tracker)
         meta = _metadata(tracker)
         with session_scope(self.context.engine) as session:
             decision = decide(parse, crud.routes_map(session=session), self.context.threshold)
             if not decision.escalate and decision.department is None:
-                dispatcher.utter_message(text=t(_smalltalk_key(decision.intent), language))
+                intent = decision.intent if decision.intent in SMALLTALK else "greet"
+                _reply(session, tracker, Kind.SMALLTALK, language, "smalltalk", intent=intent)
+                dispatcher.utter_message(json_message=HANDLED)
                 return []
-            user_id, chat_id = _user_ids(tracker)
-            user = (
-                crud.get_or_create_user(
-                    session=session, telegram_user_id=user_id, chat_id=chat_id, language=language
-                )
-                if user_id is not None
-                else None
-            )
             text = meta.get("text") if isinstance(meta.get("text"), str) else parse.get("text")
             enquiry, created = crud.create_enquiry(
                 session=session,
                 text=str(text or ""),
                 language=language,
-                user=user,
-                message_key=meta.get("message_key")
-                if isinstance(meta.get("message_key"), str)
-                else None,
+                user=_user(session, tracker, language),
+                message_key=_message_key(tracker),
             )
-            if not created:
-                reply = enquiry_reply(session=session, enquiry=enquiry, language=language)
-            else:
-                reply = self._decide_and_record(session, enquiry, decision, language)
+            if created:
+                kind, params = self._decide_and_record(session, enquiry, decision)
+                _reply(session, tracker, kind, language, "answer", enquiry, **params)
             payload = {"lotsen": {"enquiry_id": enquiry.id, "reference": enquiry.reference}}
-        dispatcher.utter_message(text=reply, json_message=payload)
+        dispatcher.utter_message(json_message=payload)
         return []
 
     def _decide_and_record(
-        self, session: Any, enquiry: Enquiry, decision: Any, language: str
-    ) -> str:
+        self, session: Session, enquiry: Enquiry, decision: Decision
+    ) -> tuple[Kind, dict[str, Any]]:
+        """Route or escalate the new enquiry; return the reply's kind and parameters."""
         enquiry.intent = decision.intent
         enquiry.confidence = decision.confidence
         enquiry.guesses = [[key, round(score, 4)] for key, score in decision.department_scores]
@@ -123,24 +167,13 @@ class ActionHandleEnquiry(_LotsenAction):
         )
         if decision.escalate or department is None:
             reason = decision.reason or "unsure"
-            escalation = crud.escalate_enquiry(
-                session=session, enquiry=enquiry, reason=reason, actor="lotsen"
-            )
-            notify_coordinator(
-                session=session,
-                escalation=escalation,
-                coordinator_chat_id=self.context.settings.coordinator_chat_id,
-            )
-            return escalated_reply(enquiry=enquiry, reason=reason, language=language)
-        crud.route_enquiry(session=session, enquiry=enquiry, department=department, actor="lotsen")
-        forward_to_department(session=session, enquiry=enquiry, department=department)
-        return routed_reply(
-            session=session, enquiry=enquiry, department=department, language=language
+            escalate(session=session, enquiry=enquiry, reason=reason, actor=SYSTEM_ACTOR)
+            return Kind.ESCALATED, {"reason": reason}
+        crud.route_enquiry(
+            session=session, enquiry=enquiry, department=department, actor=SYSTEM_ACTOR
         )
-
-
-def _smalltalk_key(intent: str) -> str:
-    return intent if intent in SMALLTALK else "greet"
+        forward_to_department(session=session, enquiry=enquiry, department=department)
+        return Kind.ROUTED, {"department": department.key}
 
 
 class ActionSmalltalk(_LotsenAction):
@@ -155,7 +188,16 @@ class ActionSmalltalk(_LotsenAction):
     ) -> list[dict[str, Any]]:
         """Reply in the association's language."""
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "greet"
-        dispatcher.utter_message(text=t(_smalltalk_key(intent), _language(tracker)))
+        with session_scope(self.context.engine) as session:
+            _reply(
+                session,
+                tracker,
+                Kind.SMALLTALK,
+                _language(tracker),
+                "smalltalk",
+                intent=intent if intent in SMALLTALK else "greet",
+            )
+        dispatcher.utter_message(json_message=HANDLED)
         return []
 
 
@@ -169,31 +211,20 @@ class ActionEnquiryStatus(_LotsenAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Look up the user's enquiries; never reveal someone else's."""
-        language = _language(tracker)
+        """Queue the status of the user's enquiries; never reveal someone else's."""
         references = [
-            str(e.get("value"))
+            str(e.get("value")).upper()
             for e in tracker.latest_message.get("entities") or []
             if e.get("entity") == "reference" and e.get("value")
         ]
-        user_id, chat_id = _user_ids(tracker)
         with session_scope(self.context.engine) as session:
-            user = (
-                crud.get_or_create_user(session=session, telegram_user_id=user_id, chat_id=chat_id)
-                if user_id is not None
-                else None
+            _reply(
+                session,
+                tracker,
+                Kind.STATUS,
+                _language(tracker),
+                "status",
+                reference=references[0] if references else None,
             )
-            mine = list(crud.open_enquiries_for_user(session=session, user=user)) if user else []
-            if references:
-                wanted = references[0].upper()
-                found: Enquiry | None = crud.enquiry_by_reference(session=session, reference=wanted)
-                if found is None or user is None or found.user_id != user.id:
-                    dispatcher.utter_message(
-                        text=t("status_unknown_reference", language, reference=wanted)
-                    )
-                    return []
-                text = status_reply(session=session, enquiries=[found], language=language)
-            else:
-                text = status_reply(session=session, enquiries=mine, language=language)
-        dispatcher.utter_message(text=text)
+        dispatcher.utter_message(json_message=HANDLED)
         return []

@@ -1,4 +1,9 @@
-"""`lotsen chat`: the association's conversation in a terminal, without Telegram."""
+"""`lotsen chat`: the association's conversation in a terminal, without Telegram.
+
+The console is a channel like Telegram: what the association writes goes through the same
+conversation, and what it hears comes from the outbox, rendered here as plain text with
+numbered choices.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +11,43 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 
-from bot.conversation import Conversation, Reply
+from sqlmodel import Session, col, select
+
+from bot.conversation import Conversation
+from bot.messages import Message, render
 from bot.services import Services
+from db.models import OutboxMessage, utcnow
+from db.notifications import Channel, Kind
 
 CONSOLE_USER_ID = 0
 QUIT = {"/quit", "/exit", "/sluta"}
+COMMANDS = {"/help": Kind.HELP, "/language": Kind.LANGUAGE_CHOICE, "/status": Kind.STATUS}
 
 
-def render(reply: Reply) -> str:
-    """Render a reply for the terminal; buttons become numbered choices."""
-    lines = [reply.text]
-    number = 1
-    for row in reply.buttons:
-        for label, _data in row:
-            lines.append(f"  [{number}] {label}")
-            number += 1
-    return "\n".join(lines)
+def show(message: Message) -> tuple[str, list[str]]:
+    """Render a message for the terminal: its text with numbered choices, and their actions."""
+    lines = [message.text]
+    actions = []
+    for row in message.choices:
+        for choice in row:
+            actions.append(choice.action)
+            lines.append(f"  [{len(actions)}] {choice.label}")
+    return "\n".join(lines), actions
+
+
+def take_messages(session: Session) -> list[Message]:
+    """Render and mark as sent everything queued for the console, oldest first."""
+    rows = session.exec(
+        select(OutboxMessage)
+        .where(OutboxMessage.channel == Channel.CONSOLE, col(OutboxMessage.sent_at).is_(None))
+        .order_by(col(OutboxMessage.id))
+    ).all()
+    messages = []
+    for row in rows:
+        messages.append(render(session, row))
+        row.sent_at = utcnow()
+        row.address = "console"
+    return messages
 
 
 async def run_console(
@@ -30,23 +56,24 @@ async def run_console(
     write: Callable[[str], None],
 ) -> None:
     """Chat as an association until end of input or /quit."""
-    conversation = Conversation(services)
-    user, chat = CONSOLE_USER_ID, CONSOLE_USER_ID
+    conversation = Conversation(services, channel=Channel.CONSOLE)
+    user = chat = CONSOLE_USER_ID
     choices: list[str] = []
 
-    def show(replies: list[Reply]) -> None:
+    async def deliver() -> None:
         nonlocal choices
         choices = []
-        for reply in replies:
-            write(render(reply))
-            choices.extend(data for row in reply.buttons for _label, data in row)
+        for message in await services.db(take_messages):
+            text, actions = show(message)
+            write(text)
+            choices.extend(actions)
 
-    show(
-        [
-            conversation.resume(user_id=user, chat_id=chat)
-            or conversation.start(user_id=user, chat_id=chat)
-        ]
-    )
+    def key() -> str:
+        return f"console:{uuid.uuid4().hex}"
+
+    if not await conversation.resume(user_id=user, chat_id=chat, key=key()):
+        await conversation.start(user_id=user, chat_id=chat, key=key())
+    await deliver()
     write("(Skriv /help för hjälp och /quit för att avsluta. Type /quit to leave.)")
     while True:
         line = await read("> ")
@@ -56,35 +83,23 @@ async def run_console(
         if text in QUIT:
             return
         if text.isdigit() and 1 <= int(text) <= len(choices):
-            data = choices[int(text) - 1]
-            if data.startswith("lang:"):
-                show(conversation.set_language(user_id=user, chat_id=chat, language=data[5:]))
-                continue
-            text = data.removeprefix("say:")
-        if text in {"/start"}:
-            show([conversation.start(user_id=user, chat_id=chat)])
-        elif text == "/help":
-            language = conversation.user_language(user_id=user, chat_id=chat)
-            from bot.messages.texts import t
-
-            show([Reply(t("help", language))])
-        elif text == "/language":
-            from bot.conversation import language_buttons
-            from bot.messages.texts import t
-
-            language = conversation.user_language(user_id=user, chat_id=chat)
-            show([Reply(t("language_choice", language), language_buttons())])
-        elif text == "/status":
-            show([conversation.status(user_id=user, chat_id=chat)])
-        elif text == "/cancel":
-            show([conversation.cancel(user_id=user, chat_id=chat)])
-        else:
-            key = f"console:{uuid.uuid4().hex}"
-            show(
-                await conversation.handle_text(
-                    user_id=user, chat_id=chat, text=line, message_key=key
+            action = choices[int(text) - 1]
+            if action.startswith("lang:"):
+                await conversation.set_language(
+                    user_id=user, chat_id=chat, language=action[5:], key=key()
                 )
-            )
+                await deliver()
+                continue
+            text = line = action.removeprefix("say:")
+        if text == "/start":
+            await conversation.start(user_id=user, chat_id=chat, key=key())
+        elif text in COMMANDS:
+            await conversation.reply(user_id=user, chat_id=chat, kind=COMMANDS[text], key=key())
+        elif text == "/cancel":
+            await conversation.cancel(user_id=user, chat_id=chat, key=key())
+        else:
+            await conversation.handle_text(user_id=user, chat_id=chat, text=line, message_key=key())
+        await deliver()
 
 
 async def read_stdin(prompt: str) -> str | None:

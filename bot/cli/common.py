@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
 from sqlmodel import Session
 
+from bot.i18n import translate
 from bot.settings import Settings, SettingsError, load_settings
+from db.phrases import DomainError, Phrase
 
 ActorOption = typer.Option(None, "--actor", help="Who makes the change (default: cli:<user>).")
 
@@ -21,6 +24,21 @@ def settings_or_exit() -> Settings:
     except SettingsError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+
+
+def cli_language() -> str:
+    """Return the operator's language: Swedish when the locale says so (LANG=sv_SE…), else en."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return "sv" if value.lower().startswith("sv") else "en"
+    return "en"
+
+
+def say(what: Phrase | DomainError) -> str:
+    """Return a domain phrase (or a domain refusal's phrase) in the operator's language."""
+    phrase = what.phrase if isinstance(what, DomainError) else what
+    return translate(cli_language(), phrase)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -57,6 +75,6 @@ def open_session(settings: Settings | None = None) -> Iterator[Session]:
         with session_scope(engine) as session:
             yield session
     except ValidationProblem as exc:
-        raise fail(f"Error: {exc}") from None
+        raise fail(f"Error: {exc.field}: {say(exc)}") from None
     finally:
         engine.dispose()

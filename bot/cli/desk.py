@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from bot.cli.common import configure_logging, fail, settings_or_exit
+from bot.cli.common import configure_logging, fail, say, settings_or_exit
 
 desk_app = typer.Typer(
     help="The desk: web page for staff and the public report.", no_args_is_help=True
@@ -98,7 +98,7 @@ def add_user_command(
             )
             name = account.username
     except ValidationProblem as exc:
-        raise fail(f"{exc.message('en')} Nothing was changed.") from None
+        raise fail(f"{say(exc)} Nothing was changed.") from None
     except ValueError as exc:
         raise fail(f"{str(exc).capitalize()}; nothing was changed.") from None
     finally:

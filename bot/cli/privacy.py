@@ -80,7 +80,6 @@ def erasure_request_command(
                 telegram_user_id=user_id,
                 actor=default_actor(actor),
                 note=note,
-                coordinator_chat_id=settings.coordinator_chat_id,
             )
         except UnknownUser as exc:
             raise fail(f"Error: {exc}") from None

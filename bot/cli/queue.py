@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 from sqlmodel import Session, col, select
 
-from bot.cli.common import fail, open_session, settings_or_exit
+from bot.cli.common import cli_language, fail, open_session, say
 from db.models import Enquiry, Escalation, StaffRole
 
 queue_app = typer.Typer(help="The coordinator's escalation queue.", no_args_is_help=True)
@@ -70,7 +70,7 @@ def list_command(
     department: str | None = typer.Option(None, "--department", help="Department key."),
 ) -> None:
     """List open escalations, oldest first (* = association rarely in contact)."""
-    from bot.messages.cards import reason_text, waited_text
+    from bot.messages.coordinator import reason_text, waited_text
     from db.queue import QueueError, list_queue
 
     if unclaimed and mine:
@@ -85,16 +85,17 @@ def list_command(
                 department_key=department,
             )
         except QueueError as exc:
-            raise fail(str(exc)) from None
+            raise fail(say(exc)) from None
         if not items:
             typer.echo("The queue is empty.")
             return
+        language = cli_language()
         for item in items:
             rare = "*" if item.rarely_in_contact else " "
             typer.echo(
                 f"{item.escalation.id:>5}  {item.enquiry.reference}  {rare} "
-                f"{(item.association or '-')[:28]:<28}  {waited_text(item, 'en'):<28}  "
-                f"{reason_text(item, 'en')}"
+                f"{(item.association or '-')[:28]:<28}  {waited_text(item, language):<28}  "
+                f"{reason_text(item, language)}"
                 + (f"  [claimed by {item.claimed_by_name}]" if item.claimed_by_name else "")
             )
 
@@ -102,7 +103,7 @@ def list_command(
 @queue_app.command("show")
 def show_command(ident: str = typer.Argument(..., help="Escalation id or reference.")) -> None:
     """Show an escalation's card and the enquiry's full history."""
-    from bot.messages.cards import render_card
+    from bot.messages.coordinator import card
     from db.queue import history
 
     with open_session() as session:
@@ -111,7 +112,7 @@ def show_command(ident: str = typer.Argument(..., help="Escalation id or referen
             raise fail(f"No escalation with id {ident}.")
         enquiry = session.get(Enquiry, escalation.enquiry_id)
         assert enquiry is not None
-        text, _ = render_card(session=session, escalation=escalation, language="en")
+        text = card(session=session, escalation=escalation, language=cli_language()).text
         state = (
             f"resolved {escalation.resolved_at:%Y-%m-%d %H:%M} UTC ({escalation.resolution})"
             if escalation.resolved_at
@@ -136,7 +137,7 @@ def _acting_on(ident: str, who: str | None) -> Iterator[tuple[Session, int, int]
         try:
             yield session, staff_id, escalation_id
         except WorkflowError as exc:
-            raise fail(str(exc)) from None
+            raise fail(say(exc)) from None
 
 
 @queue_app.command("claim")
@@ -152,8 +153,8 @@ def claim_command(
             raise fail(f"No escalation with id {escalation_id}.")
         result = claim(session=session, escalation_id=escalation_id, staff_user_id=staff_id)
         if not result.ok:
-            raise fail(result.message())
-        typer.echo(result.message())
+            raise fail(say(result.message()))
+        typer.echo(say(result.message()))
 
 
 @queue_app.command("answer")
@@ -225,11 +226,8 @@ def sweep_command() -> None:
     from db.models import utcnow
     from db.workflow import sweep_deadlines
 
-    settings = settings_or_exit()
     with open_session() as session:
-        report = sweep_deadlines(
-            session=session, now=utcnow(), coordinator_chat_id=settings.coordinator_chat_id
-        )
+        report = sweep_deadlines(session=session, now=utcnow())
     typer.echo(f"Sweep: {report.summary()}.")
     for reference in report.reminded:
         typer.echo(f"  reminded  {reference}")

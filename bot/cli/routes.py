@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bot.cli.common import ActorOption, default_actor, fail, open_session
+from bot.cli.common import ActorOption, default_actor, fail, open_session, say
 from bot.settings import PROJECT_ROOT
 
 app = typer.Typer(help="Routing table: routes, contacts, absences, audit.", no_args_is_help=True)
@@ -95,7 +95,7 @@ def import_routes(
             session.rollback()
     if not result.ok:
         for problem in result.problems:
-            typer.echo(f"{file}:{problem.line}: {problem.message}", err=True)
+            typer.echo(f"{file}:{problem.line}: {say(problem.message)}", err=True)
         raise fail(f"Nothing imported: {len(result.problems)} problem(s).")
     for change in result.changes:
         typer.echo(change)

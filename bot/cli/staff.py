@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli.common import ActorOption, default_actor, fail, open_session, settings_or_exit
+from bot.cli.common import (
+    ActorOption,
+    default_actor,
+    fail,
+    open_session,
+    say,
+    settings_or_exit,
+)
 
 app = typer.Typer(help="Staff members, roles and invitations.", no_args_is_help=True)
 
@@ -16,7 +23,7 @@ def _parse_id(value: str) -> int:
     try:
         return parse_user_id(value)
     except ValidationProblem as exc:
-        raise fail(f"Error: {exc}", 2) from None
+        raise fail(f"Error: {exc.field}: {say(exc)}", 2) from None
 
 
 @app.command()

@@ -1,4 +1,7 @@
-"""Telegram callback data: format and parse the short strings behind inline buttons.
+"""The actions behind choices (buttons): format and parse their short strings.
+
+Telegram sends them back as callback data, the console as a numbered choice; the grammar is
+the same, so one parser serves both.
 
 Formats (at most 64 bytes each):
   lang:<sv|en>
@@ -16,10 +19,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.i18n import LANGUAGES
+from db.queue import CLOSE_REASONS
+
 MAX_BYTES = 64
 MAX_ID = 10**12  # ids and department keys (≤ 40 chars) keep every format under 64 bytes
-LANGUAGES = ("sv", "en")
-CLOSE_REASONS = ("answered_elsewhere", "duplicate", "spam", "not_municipal", "other")
 DEPARTMENT_ACTIONS = ("answer", "notours")
 QUEUE_ACTIONS = ("claim", "answer", "route", "close")
 

@@ -120,10 +120,7 @@ def build_desk_app(
 
 def desk_base_url(settings: Settings) -> str:
     """Return the address put into sign-in links (DESK_BASE_URL when set, else local)."""
-    configured = getattr(settings, "desk_base_url", None)
-    if isinstance(configured, str) and configured:
-        return configured.rstrip("/")
-    return f"http://{DEFAULT_HOST}:{settings.web_port}"
+    return settings.desk_url
 
 
 async def start_desk(

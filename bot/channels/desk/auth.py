@@ -8,32 +8,31 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from db import crud
 from db.models import (
     Department,
     DeskAccount,
-    DeskLoginToken,
     DeskSession,
-    StaffMember,
     StaffRole,
     utcnow,
 )
-from db.validation import ValidationProblem
+from db.sign_in import create_login_link, redeem_login_token, token_hash
+from db.validation import (
+    DEPARTMENT_PROBLEM,
+    FIELD_PROBLEM,
+    STAFF_DEPARTMENT_PROBLEM,
+    STAFF_ROLE_PROBLEM,
+    ValidationProblem,
+)
 
-LOGIN_LINK_MINUTES = 10
 SESSION_IDLE = timedelta(hours=8)
 SESSION_MAX = timedelta(hours=12)
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 DESK_ROLES = (StaffRole.STAFF, StaffRole.COORDINATOR, StaffRole.ADMIN)
-
-
-def token_hash(token: str) -> str:
-    """Return the SHA-256 hex digest under which a random token is stored."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+__all__ = ["create_login_link", "redeem_login_token", "token_hash"]
 
 
 # --- passwords ------------------------------------------------------------------------------
@@ -136,51 +135,6 @@ def _account_principal(account: DeskAccount) -> Principal | None:
 # --- one-time links ---------------------------------------------------------------------------
 
 
-def create_login_link(
-    *, session: Session, telegram_user_id: int, base_url: str, now: datetime | None = None
-) -> str | None:
-    """Return a one-time sign-in link for a staff member; None when the user holds no role."""
-    now = now or utcnow()
-    if not session.exec(
-        select(StaffMember).where(StaffMember.telegram_user_id == telegram_user_id)
-    ).first():
-        return None
-    token = secrets.token_urlsafe(32)
-    session.add(
-        DeskLoginToken(
-            token_hash=token_hash(token),
-            telegram_user_id=telegram_user_id,
-            created_at=now,
-            expires_at=now + timedelta(minutes=LOGIN_LINK_MINUTES),
-        )
-    )
-    session.flush()
-    return f"{base_url.rstrip('/')}/desk/login?token={token}"
-
-
-def redeem_login_token(*, session: Session, token: str, now: datetime | None = None) -> int | None:
-    """Use up a one-time token atomically; return its Telegram user id, or None if unusable."""
-    now = now or utcnow()
-    digest = token_hash(token)
-    result = session.execute(
-        update(DeskLoginToken)
-        .where(
-            col(DeskLoginToken.token_hash) == digest,
-            col(DeskLoginToken.used_at).is_(None),
-            col(DeskLoginToken.expires_at) > now,
-        )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 0) != 1:
-        return None
-    row = session.exec(select(DeskLoginToken).where(DeskLoginToken.token_hash == digest)).one()
-    return row.telegram_user_id
-
-
-# --- sessions ---------------------------------------------------------------------------------
-
-
 def start_session(
     *,
     session: Session,
@@ -255,7 +209,7 @@ def check_username(value: str) -> str:
     """Return a normalised username, or raise ValidationProblem."""
     name = value.strip().lower()
     if not name or len(name) > 64 or not set(name) <= USERNAME_CHARS:
-        raise ValidationProblem("username", "admin_err_field", value=value)
+        raise ValidationProblem("username", FIELD_PROBLEM, value=value)
     return name
 
 
@@ -271,14 +225,14 @@ def add_account(
     """Create a local desk account with a hashed password (staff must name a department)."""
     name = check_username(username)
     if role not in DESK_ROLES:
-        raise ValidationProblem("role", "admin_err_staff_role", value=role)
+        raise ValidationProblem("role", STAFF_ROLE_PROBLEM, value=role)
     department: Department | None = None
     if department_key:
         department = crud.department_by_key(session=session, key=department_key.strip())
         if department is None:
-            raise ValidationProblem("department", "admin_err_department", value=department_key)
+            raise ValidationProblem("department", DEPARTMENT_PROBLEM, value=department_key)
     if role == StaffRole.STAFF and department is None:
-        raise ValidationProblem("department", "admin_err_staff_department")
+        raise ValidationProblem("department", STAFF_DEPARTMENT_PROBLEM)
     if len(password) < 12:
         raise ValueError("the password must be at least 12 characters long")
     if session.exec(select(DeskAccount).where(DeskAccount.username == name)).first():

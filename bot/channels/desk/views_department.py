@@ -20,10 +20,14 @@ from bot.channels.desk.web import (
     run_db,
     see_other,
 )
+from bot.i18n import translate
 from db import routing_table
 from db.crud import department_by_key, is_absent
 from db.models import AuditEntry, Contact, Department, Route
-from db.validation import ValidationProblem
+from db.validation import (
+    ROUTE_PROBLEM,
+    ValidationProblem,
+)
 
 CONTACT_FORM_FIELDS = ("role", "email", "phone", "hours")
 AUDIT_SCAN = 1000
@@ -150,7 +154,7 @@ async def department_page(request: web.Request) -> web.StreamResponse:
 
 
 def _problem(exc: ValidationProblem) -> tuple[str, str]:
-    return exc.message("sv"), exc.message("en")
+    return translate("sv", exc.phrase), translate("en", exc.phrase)
 
 
 class DateProblem(ValueError):
@@ -225,7 +229,7 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
                 intent = form.get("intent", "")
                 route = routing_table.route_by_intent(session=session, intent=intent)
                 if route is None or route.department_id != department.id:
-                    raise ValidationProblem("intent", "admin_err_route", value=intent)
+                    raise ValidationProblem("intent", ROUTE_PROBLEM, value=intent)
                 routing_table.mark_verified(
                     session=session, intent=intent, actor=principal.actor, now=now
                 )

@@ -11,9 +11,10 @@ from sqlmodel import Session, col, select
 
 from bot.channels.desk.auth import Principal
 from bot.channels.desk.web import checked_form, now_of, render, require, run_db, see_other
-from bot.messages.choices import CLOSE_REASONS
+from bot.i18n import translate
 from db import queue
 from db.models import Department, Enquiry, EnquiryEvent, Escalation
+from db.queue import CLOSE_REASONS
 from db.queue_facts import QueueItem, association_name, queue_item, staff_name
 from db.workflow import WorkflowError
 
@@ -170,7 +171,7 @@ async def case_action(request: web.Request) -> web.StreamResponse:
                 result = queue.claim(
                     session=session, escalation_id=escalation_id, staff_user_id=staff_id, now=now
                 )
-                return None if result.ok else result.message()
+                return None if result.ok else translate("en", result.message())
             if action == "answer":
                 queue.answer(
                     session=session,
@@ -197,7 +198,7 @@ async def case_action(request: web.Request) -> web.StreamResponse:
                 )
         except WorkflowError as exc:
             session.rollback()
-            return str(exc)
+            return translate("en", exc.phrase)
         return None
 
     error = await run_db(request, act)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.exc import OperationalError
 from telegram import BotCommand, Update
@@ -17,23 +17,28 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
+    ExtBot,
     MessageHandler,
     filters,
 )
 
 from bot.channels.telegram import association, coordinator, department, staff
-from bot.channels.telegram.common import Context, services
+from bot.channels.telegram.common import BotData, Context, Jobs, kick_outbox, run_db
 from bot.channels.telegram.inbox import InboxProcessor
 from bot.channels.telegram.outbox import run_dispatcher
 from bot.channels.telegram.ratelimit import RateLimiter
 from bot.conversation import Conversation
-from bot.services import Services, create_services
+from bot.services import create_services
 from bot.settings import Settings
 from db.models import utcnow
-from db.session import session_scope
+from db.retention import run_purge
+from db.route_review import remind_route_reviews
 from db.workflow import sweep_deadlines
 
 log = logging.getLogger(__name__)
+
+LotsenApp = Application[ExtBot[Any], Context, dict[Any, Any], dict[Any, Any], BotData, Jobs]
 
 COMMANDS = [
     BotCommand("start", "Börja här / Start here"),
@@ -44,19 +49,20 @@ COMMANDS = [
 ]
 
 
-async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def post_init(application: LotsenApp) -> None:
     """Create the services, start the outbox dispatcher and the deadline sweep."""
-    settings: Settings = application.bot_data["settings"]
-    svc = create_services(settings)
-    application.bot_data["services"] = svc
-    application.bot_data["conversation"] = Conversation(svc)
-    application.bot_data["rate_limiter"] = RateLimiter(
+    data = application.bot_data
+    settings = data.settings
+    assert settings is not None
+    data.services = create_services(settings)
+    data.conversation = Conversation(data.services)
+    data.rate_limiter = RateLimiter(
         rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
     )
-    kick = asyncio.Event()
-    application.bot_data["outbox_kick"] = kick
-    application.bot_data["outbox_task"] = asyncio.get_running_loop().create_task(
-        run_dispatcher(application.bot, svc.engine, kick)
+    data.outbox_task = asyncio.get_running_loop().create_task(
+        run_dispatcher(
+            application.bot, data.services.engine, settings.coordinator_chat_id, data.outbox_kick
+        )
     )
     with contextlib.suppress(Exception):
         await application.bot.set_my_commands(COMMANDS)
@@ -65,54 +71,33 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
         application.job_queue.run_repeating(daily_job, interval=timedelta(hours=24), first=60)
 
 
-async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def post_shutdown(application: LotsenApp) -> None:
     """Stop the dispatcher and close the services."""
-    task = application.bot_data.pop("outbox_task", None)
+    data = application.bot_data
+    task, data.outbox_task = data.outbox_task, None
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    svc = application.bot_data.pop("services", None)
-    if svc is not None:
-        await svc.aclose()
+    services, data.services = data.services, None
+    if services is not None:
+        await services.aclose()
 
 
 async def sweep_job(context: Context) -> None:
     """Send due reminders and escalate enquiries past their deadline."""
-    svc = services(context)
-
-    def sweep() -> None:
-        with session_scope(svc.engine) as session:
-            sweep_deadlines(
-                session=session, now=utcnow(), coordinator_chat_id=svc.settings.coordinator_chat_id
-            )
-
-    await asyncio.to_thread(sweep)
-    kick = context.bot_data.get("outbox_kick")
-    if kick is not None:
-        kick.set()
+    await run_db(context, lambda session: sweep_deadlines(session=session, now=utcnow()))
+    kick_outbox(context)
 
 
 async def daily_job(context: Context) -> None:
     """Remind staff of routes due for review and purge what is past its retention."""
-    svc = services(context)
-
-    def daily() -> None:
-        from bot.channels.telegram.staff import queue_route_reminders
-
-        with session_scope(svc.engine) as session:
-            queue_route_reminders(session, utcnow())
-        try:
-            from db.retention import run_purge
-        except ImportError:
-            return
-        report = run_purge(svc.settings)
-        log.info("Daily purge: %s", report)
-
-    await asyncio.to_thread(daily)
-    kick = context.bot_data.get("outbox_kick")
-    if kick is not None:
-        kick.set()
+    await run_db(context, lambda session: remind_route_reviews(session=session, now=utcnow()))
+    settings = context.bot_data.settings
+    assert settings is not None
+    report = await asyncio.to_thread(run_purge, settings)
+    log.info("Daily purge: %s", report.counts())
+    kick_outbox(context)
 
 
 async def error_handler(update: object, context: Context) -> None:
@@ -123,25 +108,26 @@ async def error_handler(update: object, context: Context) -> None:
     else:
         log.error("Error while handling an update", exc_info=context.error)
     if isinstance(update, Update):
-        context.bot_data.setdefault("failed_updates", set()).add(update.update_id)
+        context.bot_data.failed_updates.add(update.update_id)
 
 
-def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_application(settings: Settings) -> LotsenApp:
     """Wire every handler into one application (updates arrive through the durable inbox)."""
     if not settings.token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    application = (
+    builder = (
         ApplicationBuilder()
         .token(settings.token)
         .base_url(f"{settings.telegram_api_base_url}/bot")
         .base_file_url(f"{settings.telegram_api_base_url}/file/bot")
+        .context_types(ContextTypes(bot_data=BotData))
         .updater(None)
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .build()
     )
-    application.bot_data["settings"] = settings
+    application = cast(LotsenApp, builder.build())
+    application.bot_data.settings = settings
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
 
@@ -195,8 +181,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
     async with application:
         # post_init/post_shutdown are only called by PTB's run_polling/run_webhook, so here.
         await post_init(application)
-        svc: Services = application.bot_data["services"]
-        processor = InboxProcessor(application, svc.engine)
+        services, _ = application.bot_data.ready()
+        processor = InboxProcessor(application, services.engine)
         runner: web.AppRunner | None = None
         try:
             await application.start()

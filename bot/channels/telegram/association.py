@@ -1,137 +1,140 @@
-"""Handlers for associations: first contact, commands, questions and feedback."""
+"""Handlers for associations: first contact, commands, questions and feedback.
+
+Every reply to an association is queued in the outbox by the conversation (exactly once per
+inbound message); the handlers only call it and wake the dispatcher.
+"""
 
 from __future__ import annotations
 
 import logging
 
+from sqlmodel import Session
 from telegram import Update
 
-from bot.channels.telegram.common import Context, conversation, kick_outbox, send_replies, services
-from bot.conversation import Reply, language_buttons
-from bot.messages import choices as callbacks
-from bot.messages.texts import t
-from db.session import session_scope
+from bot.channels.telegram.common import (
+    Context,
+    conversation,
+    ids,
+    kick_outbox,
+    message_key,
+    run_db,
+)
+from bot.channels.telegram.staff import redeem_invite_code
+from bot.i18n import normalise_language
+from bot.messages import choices
+from bot.messages.department import already_handled, button_invalid
+from db import crud
+from db.models import Enquiry
+from db.notifications import Kind
 from db.workflow import WorkflowError, record_feedback
 
 log = logging.getLogger(__name__)
 
 
-def _ids(update: Update) -> tuple[int, int]:
-    assert update.effective_user is not None and update.effective_chat is not None
-    return update.effective_user.id, update.effective_chat.id
-
-
-async def _within_rate_limit(update: Update, context: Context, user_id: int, chat_id: int) -> bool:
+async def _within_rate_limit(update: Update, context: Context) -> bool:
     """Tell whether the user may go on; the first refusal of a flood gets one polite notice.
 
     The rate is measured by when the user sent the messages (Telegram's date), not by when we
     process them: a flood handled slowly is still a flood, and a backlog after downtime is not.
     """
+    user_id, chat_id = ids(update)
     message = update.effective_message
     sent = message.date.timestamp() if message is not None and message.date else None
-    verdict = context.bot_data["rate_limiter"].check(user_id, sent)
+    verdict = context.bot_data.rate_limiter.check(user_id, sent)
     if verdict == "ok":
         return True
     log.info("Rate limit for Telegram user %s: %s", user_id, verdict)
     if verdict == "notify":
-        language = conversation(context).user_language(user_id=user_id, chat_id=chat_id)
-        await send_replies(context, chat_id, [Reply(t("rate_limited", language))])
+        await conversation(context).reply(
+            user_id=user_id, chat_id=chat_id, kind=Kind.RATE_LIMITED, key=message_key(update)
+        )
+        kick_outbox(context)
     return False
 
 
 async def start(update: Update, context: Context) -> None:
     """Greet the user, offer the language choice and ask which association they speak for."""
-    user_id, chat_id = _ids(update)
-    if context.args:
-        from bot.channels.telegram.department import redeem_invite_code
+    user_id, chat_id = ids(update)
+    if context.args and await redeem_invite_code(update, context, context.args[0]):
+        return
+    await conversation(context).start(user_id=user_id, chat_id=chat_id, key=message_key(update))
+    kick_outbox(context)
 
-        if await redeem_invite_code(update, context, context.args[0]):
-            return
-    reply = conversation(context).start(user_id=user_id, chat_id=chat_id)
-    await send_replies(context, chat_id, [reply])
+
+async def _reply(update: Update, context: Context, kind: Kind) -> None:
+    user_id, chat_id = ids(update)
+    await conversation(context).reply(
+        user_id=user_id, chat_id=chat_id, kind=kind, key=message_key(update)
+    )
+    kick_outbox(context)
 
 
 async def help_command(update: Update, context: Context) -> None:
     """Explain how the bot works and list the commands."""
-    user_id, chat_id = _ids(update)
-    language = conversation(context).user_language(user_id=user_id, chat_id=chat_id)
-    await send_replies(context, chat_id, [Reply(t("help", language))])
+    await _reply(update, context, Kind.HELP)
 
 
 async def language_command(update: Update, context: Context) -> None:
     """Offer the language choice."""
-    user_id, chat_id = _ids(update)
-    language = conversation(context).user_language(user_id=user_id, chat_id=chat_id)
-    await send_replies(
-        context, chat_id, [Reply(t("language_choice", language), language_buttons())]
-    )
+    await _reply(update, context, Kind.LANGUAGE_CHOICE)
 
 
 async def status_command(update: Update, context: Context) -> None:
     """List the user's open enquiries with reference, department and state."""
-    user_id, chat_id = _ids(update)
-    await send_replies(
-        context, chat_id, [conversation(context).status(user_id=user_id, chat_id=chat_id)]
-    )
+    await _reply(update, context, Kind.STATUS)
 
 
 async def cancel_command(update: Update, context: Context) -> None:
     """Stop whatever the bot is waiting for."""
-    user_id, chat_id = _ids(update)
-    await send_replies(
-        context, chat_id, [conversation(context).cancel(user_id=user_id, chat_id=chat_id)]
-    )
+    user_id, chat_id = ids(update)
+    await conversation(context).cancel(user_id=user_id, chat_id=chat_id, key=message_key(update))
+    kick_outbox(context)
 
 
 async def text_message(update: Update, context: Context) -> None:
     """Record the question, route it through Rasa and answer with department and reference."""
     assert update.message is not None and update.message.text is not None
-    user_id, chat_id = _ids(update)
-    if not await _within_rate_limit(update, context, user_id, chat_id):
+    if not await _within_rate_limit(update, context):
         return
-    key = f"tg:{chat_id}:{update.message.message_id}"
+    user_id, chat_id = ids(update)
     await context.bot.send_chat_action(chat_id, "typing")
-    replies = await conversation(context).handle_text(
-        user_id=user_id, chat_id=chat_id, text=update.message.text, message_key=key
+    await conversation(context).handle_text(
+        user_id=user_id, chat_id=chat_id, text=update.message.text, message_key=message_key(update)
     )
-    await send_replies(context, chat_id, replies)
     kick_outbox(context)
 
 
 async def non_text_message(update: Update, context: Context) -> None:
     """Explain politely that only text can be read; keep any caption as the question."""
     assert update.message is not None
-    user_id, chat_id = _ids(update)
-    if not await _within_rate_limit(update, context, user_id, chat_id):
+    if not await _within_rate_limit(update, context):
         return
+    user_id, chat_id = ids(update)
+    key = message_key(update)
+    await conversation(context).reply(
+        user_id=user_id, chat_id=chat_id, kind=Kind.NON_TEXT, key=f"{key}:non-text"
+    )
     caption = update.message.caption
     if caption and caption.strip():
-        key = f"tg:{chat_id}:{update.message.message_id}"
-        language = conversation(context).user_language(user_id=user_id, chat_id=chat_id)
-        replies = [Reply(t("non_text", language))]
-        replies += await conversation(context).handle_text(
+        await conversation(context).handle_text(
             user_id=user_id, chat_id=chat_id, text=caption, message_key=key
         )
-        await send_replies(context, chat_id, replies)
-        kick_outbox(context)
-        return
-    language = conversation(context).user_language(user_id=user_id, chat_id=chat_id)
-    await send_replies(context, chat_id, [Reply(t("non_text", language))])
+    kick_outbox(context)
 
 
 async def language_button(update: Update, context: Context) -> None:
     """Store the chosen language."""
     query = update.callback_query
     assert query is not None
-    parsed = callbacks.parse(query.data)
+    parsed = choices.parse(query.data)
     await query.answer()
     if parsed is None or parsed.kind != "lang":
         return
-    user_id, chat_id = _ids(update)
-    replies = conversation(context).set_language(
-        user_id=user_id, chat_id=chat_id, language=parsed.action
+    user_id, chat_id = ids(update)
+    await conversation(context).set_language(
+        user_id=user_id, chat_id=chat_id, language=parsed.action, key=message_key(update)
     )
-    await send_replies(context, chat_id, replies)
+    kick_outbox(context)
 
 
 async def rasa_button(update: Update, context: Context) -> None:
@@ -142,12 +145,10 @@ async def rasa_button(update: Update, context: Context) -> None:
     payload = (query.data or "").removeprefix("say:").strip()
     if not payload:
         return
-    user_id, chat_id = _ids(update)
-    key = f"tg:{chat_id}:cb:{query.id}"
-    replies = await conversation(context).handle_text(
-        user_id=user_id, chat_id=chat_id, text=payload, message_key=key
+    user_id, chat_id = ids(update)
+    await conversation(context).handle_text(
+        user_id=user_id, chat_id=chat_id, text=payload, message_key=message_key(update)
     )
-    await send_replies(context, chat_id, replies)
     kick_outbox(context)
 
 
@@ -155,33 +156,31 @@ async def feedback_button(update: Update, context: Context) -> None:
     """Record whether the answer helped; 'no' reopens the enquiry to the coordinator."""
     query = update.callback_query
     assert query is not None
-    parsed = callbacks.parse(query.data)
-    user_id, chat_id = _ids(update)
-    svc = services(context)
-    language = conversation(context).user_language(user_id=user_id, chat_id=chat_id)
-    if parsed is None or parsed.kind != "fb":
-        await query.answer(t("button_invalid", language))
-        return
-    from db import crud
-    from db.models import Enquiry
+    parsed = choices.parse(query.data)
+    user_id, chat_id = ids(update)
 
-    with session_scope(svc.engine) as session:
-        enquiry = session.get(Enquiry, parsed.object_id)
+    def record(session: Session) -> str | None:
+        """Record the feedback; return the refusal to show, or None when it was recorded."""
         user = crud.get_or_create_user(session=session, telegram_user_id=user_id, chat_id=chat_id)
-        if enquiry is None or enquiry.user_id != user.id:
-            await query.answer(t("button_invalid", language))
-            return
+        language = normalise_language(user.language)
+        enquiry = session.get(Enquiry, parsed.object_id) if parsed and parsed.kind == "fb" else None
+        if parsed is None or enquiry is None or enquiry.user_id != user.id:
+            return button_invalid(language)
         try:
             record_feedback(
                 session=session,
                 enquiry=enquiry,
                 helpful=parsed.action == "y",
                 actor=f"association:{user_id}",
-                coordinator_chat_id=svc.settings.coordinator_chat_id,
             )
         except WorkflowError:
-            await query.answer(t("wf_already_handled", language))
-            return
+            return already_handled(language)
+        return None
+
+    refusal = await run_db(context, record)
+    if refusal is not None:
+        await query.answer(refusal)
+        return
     await query.answer()
     await query.edit_message_reply_markup(None)
     kick_outbox(context)

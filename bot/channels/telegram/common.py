@@ -1,52 +1,103 @@
-"""Small helpers shared by the Telegram handlers."""
+"""What the Telegram handlers share: typed bot data, database calls off the loop, small helpers."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.ext import ContextTypes
+from sqlmodel import Session
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackContext, ExtBot, JobQueue
 
-from bot.conversation import Conversation, Reply
+from bot.channels.telegram.ratelimit import RateLimiter
+from bot.conversation import Conversation
+from bot.messages import Choice
 from bot.services import Services
+from bot.settings import Settings
 
-Context = ContextTypes.DEFAULT_TYPE
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+STAFF_LANGUAGE = "sv"
+"""Staff and coordinators read Swedish in Telegram."""
+
+
+@dataclass
+class BotData:
+    """Everything the handlers share, created in post_init and closed in post_shutdown."""
+
+    settings: Settings | None = None
+    services: Services | None = None
+    conversation: Conversation | None = None
+    rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+    outbox_kick: asyncio.Event = field(default_factory=asyncio.Event)
+    outbox_task: asyncio.Task[None] | None = None
+    failed_updates: set[int] = field(default_factory=set)
+
+    def ready(self) -> tuple[Services, Conversation]:
+        """Return the services and the conversation (post_init has run)."""
+        assert self.services is not None and self.conversation is not None
+        return self.services, self.conversation
+
+
+Context = CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]
+Jobs = JobQueue[Context]
 
 
 def services(context: Context) -> Services:
-    """Return the services stored in bot_data by post_init."""
-    return cast(Services, context.bot_data["services"])
+    """Return the running services."""
+    return context.bot_data.ready()[0]
 
 
 def conversation(context: Context) -> Conversation:
-    """Return the shared association conversation."""
-    return cast(Conversation, context.bot_data["conversation"])
+    """Return the association conversation."""
+    return context.bot_data.ready()[1]
 
 
-def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
-    """Turn rows of (label, callback data) into an inline keyboard."""
+async def run_db(context: Context, work: Callable[[Session], T]) -> T:
+    """Run database work in one transaction on a worker thread, never on the event loop."""
+    return await services(context).db(work)
+
+
+def keyboard(rows: list[list[Choice]]) -> InlineKeyboardMarkup | None:
+    """Turn rows of choices into an inline keyboard (None without any)."""
     if not rows:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+        [[InlineKeyboardButton(c.label, callback_data=c.action) for c in row] for row in rows]
     )
-
-
-def markup_from_dict(data: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
-    """Turn a stored Telegram reply_markup dict back into an inline keyboard."""
-    if not data:
-        return None
-    return InlineKeyboardMarkup.de_json(data, None)
-
-
-async def send_replies(context: Context, chat_id: int, replies: list[Reply]) -> None:
-    """Send replies to a chat in order, with their buttons."""
-    for reply in replies:
-        await context.bot.send_message(chat_id, reply.text, reply_markup=keyboard(reply.buttons))
 
 
 def kick_outbox(context: Context) -> None:
     """Wake the outbox dispatcher so queued messages go out now."""
-    event = context.bot_data.get("outbox_kick")
-    if event is not None:
-        event.set()
+    context.bot_data.outbox_kick.set()
+
+
+def ids(update: Update) -> tuple[int, int]:
+    """Return the sender's user id and the chat id of an update."""
+    assert update.effective_user is not None and update.effective_chat is not None
+    return update.effective_user.id, update.effective_chat.id
+
+
+def message_key(update: Update) -> str:
+    """Return the key that identifies an inbound message or button press (for deduplication)."""
+    _, chat_id = ids(update)
+    if update.callback_query is not None:
+        return f"tg:{chat_id}:cb:{update.callback_query.id}"
+    message = update.effective_message
+    return f"tg:{chat_id}:{message.message_id if message else update.update_id}"
+
+
+def refused(update: Update, action: str) -> None:
+    """Log a refused staff action with the numeric user id."""
+    user = update.effective_user
+    chat = update.effective_chat
+    log.warning(
+        "Refused %s for Telegram user %s in chat %s (missing role)",
+        action,
+        user.id if user else None,
+        chat.id if chat else None,
+    )

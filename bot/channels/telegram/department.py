@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
+from sqlmodel import Session
 from telegram import ForceReply, Update
 
-from bot.channels.telegram.common import Context, kick_outbox, services
-from bot.messages import choices as callbacks
-from bot.messages.texts import t
+from bot.channels.telegram.common import (
+    STAFF_LANGUAGE,
+    Context,
+    kick_outbox,
+    refused,
+    run_db,
+)
+from bot.i18n import translate
+from bot.messages import choices
+from bot.messages.department import (
+    already_handled,
+    answer_prompt,
+    answer_sent,
+    button_invalid,
+    not_allowed,
+    not_ours_done,
+)
 from db import crud
 from db import queue as coordinator_queue
-from db.models import Enquiry, OutboxMessage, StaffRole, utcnow
-from db.session import session_scope
+from db.models import Enquiry, StaffRole
+from db.notifications import Channel, Recipient, record_prompt
 from db.workflow import (
     WorkflowError,
     answer_enquiry,
@@ -24,95 +40,94 @@ from db.workflow import (
 log = logging.getLogger(__name__)
 
 
-def record_prompt(
+@dataclass
+class Outcome:
+    """What a staff action did: a text to show, and the action refused for lack of a role."""
+
+    text: str | None = None
+    refused: str | None = None
+    reference: str | None = None
+
+
+async def remember_prompt(
     context: Context,
     *,
     chat_id: int,
     message_id: int,
-    text: str,
+    recipient: Recipient,
     enquiry_id: int | None,
     escalation_id: int | None,
 ) -> None:
     """Remember a sent 'reply to this message' prompt, so the reply finds its enquiry."""
-    with session_scope(services(context).engine) as session:
-        session.add(
-            OutboxMessage(
-                chat_id=chat_id,
-                text=text,
-                purpose="prompt",
-                enquiry_id=enquiry_id,
-                escalation_id=escalation_id,
-                sent_at=utcnow(),
-                telegram_message_id=message_id,
-            )
+
+    def work(session: Session) -> None:
+        recipient_id = None
+        if recipient == Recipient.DEPARTMENT and enquiry_id is not None:
+            enquiry = session.get(Enquiry, enquiry_id)
+            recipient_id = enquiry.department_id if enquiry else None
+        record_prompt(
+            session=session,
+            recipient=recipient,
+            recipient_id=recipient_id,
+            address=str(chat_id),
+            external_id=str(message_id),
+            enquiry_id=enquiry_id,
+            escalation_id=escalation_id,
         )
 
-
-def refused(update: Update, action: str) -> None:
-    """Log a refused staff action with the numeric user id."""
-    user = update.effective_user
-    chat = update.effective_chat
-    log.warning(
-        "Refused %s for Telegram user %s in chat %s (missing role)",
-        action,
-        user.id if user else None,
-        chat.id if chat else None,
-    )
+    await run_db(context, work)
 
 
 async def department_button(update: Update, context: Context) -> None:
     """Handle a department's Answer or Not ours button on a forwarded enquiry."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    parsed = callbacks.parse(query.data)
-    if parsed is None or parsed.kind != "dept":
-        await query.answer(t("button_invalid", "sv"))
+    parsed = choices.parse(query.data)
+    if parsed is None or parsed.kind != "dept" or query.message is None:
+        await query.answer(button_invalid(STAFF_LANGUAGE))
         return
-    svc = services(context)
     user_id = update.effective_user.id
-    with session_scope(svc.engine) as session:
+    chat_id = query.message.chat.id
+
+    def act(session: Session) -> Outcome:
         enquiry = session.get(Enquiry, parsed.object_id)
         if enquiry is None:
-            await query.answer(t("button_invalid", "sv"))
-            return
+            return Outcome(button_invalid(STAFF_LANGUAGE))
         if not may_answer_for_department(
             session=session, enquiry=enquiry, telegram_user_id=user_id
         ):
-            refused(update, f"dept:{parsed.action}")
-            await query.answer(t("not_allowed", "sv"), show_alert=True)
-            return
-        reference = enquiry.reference
+            return Outcome(not_allowed(STAFF_LANGUAGE), refused=f"dept:{parsed.action}")
         if parsed.action == "notours":
             try:
-                not_ours(
-                    session=session,
-                    enquiry=enquiry,
-                    actor=f"staff:{user_id}",
-                    coordinator_chat_id=svc.settings.coordinator_chat_id,
-                )
+                not_ours(session=session, enquiry=enquiry, actor=f"staff:{user_id}")
             except WorkflowError:
-                await query.answer(t("wf_already_handled", "sv"))
-                return
-    if parsed.action == "notours":
-        await query.answer()
-        await query.edit_message_reply_markup(None)
-        assert query.message is not None
-        await context.bot.send_message(
-            query.message.chat.id, t("wf_dept_not_ours_done", "sv", reference=reference)
-        )
-        kick_outbox(context)
+                return Outcome(already_handled(STAFF_LANGUAGE))
+        return Outcome(reference=enquiry.reference)
+
+    outcome = await run_db(context, act)
+    if outcome.refused:
+        refused(update, outcome.refused)
+        await query.answer(outcome.text, show_alert=True)
+        return
+    if outcome.reference is None:
+        await query.answer(outcome.text)
         return
     await query.answer()
-    assert query.message is not None
-    prompt = t("wf_dept_answer_prompt", "sv", reference=reference)
+    if parsed.action == "notours":
+        await query.edit_message_reply_markup(None)
+        await context.bot.send_message(chat_id, not_ours_done(STAFF_LANGUAGE, outcome.reference))
+        kick_outbox(context)
+        return
     sent = await context.bot.send_message(
-        query.message.chat.id, prompt, reply_markup=ForceReply(selective=True)
+        chat_id,
+        answer_prompt(STAFF_LANGUAGE, outcome.reference),
+        reply_markup=ForceReply(selective=True),
     )
-    record_prompt(
+    await remember_prompt(
         context,
         chat_id=sent.chat.id,
         message_id=sent.message_id,
-        text=prompt,
+        recipient=Recipient.DEPARTMENT,
         enquiry_id=parsed.object_id,
         escalation_id=None,
     )
@@ -123,44 +138,48 @@ async def staff_reply(update: Update, context: Context) -> None:
     message = update.message
     assert message is not None and message.reply_to_message is not None
     assert update.effective_user is not None and message.text is not None
-    svc = services(context)
     user_id = update.effective_user.id
-    with session_scope(svc.engine) as session:
+    text = message.text
+    chat_id, replied_to = message.chat.id, message.reply_to_message.message_id
+
+    def act(session: Session) -> Outcome | None:
         enquiry, escalation = find_by_message(
-            session=session, chat_id=message.chat.id, message_id=message.reply_to_message.message_id
+            session=session,
+            channel=Channel.TELEGRAM,
+            address=str(chat_id),
+            external_id=str(replied_to),
         )
         if enquiry is None:
-            return
-        reference = enquiry.reference
+            return None
         try:
             if escalation is not None:
                 if not crud.has_role(
                     session=session, telegram_user_id=user_id, roles={StaffRole.COORDINATOR}
                 ):
-                    refused(update, "queue answer")
-                    await message.reply_text(t("not_allowed", "sv"))
-                    return
+                    return Outcome(not_allowed(STAFF_LANGUAGE), refused="queue answer")
                 assert escalation.id is not None
                 coordinator_queue.answer(
-                    session=session,
-                    escalation_id=escalation.id,
-                    text=message.text,
-                    staff_user_id=user_id,
+                    session=session, escalation_id=escalation.id, text=text, staff_user_id=user_id
                 )
             else:
                 if not may_answer_for_department(
                     session=session, enquiry=enquiry, telegram_user_id=user_id
                 ):
-                    refused(update, "department answer")
-                    await message.reply_text(t("not_allowed", "sv"))
-                    return
+                    return Outcome(not_allowed(STAFF_LANGUAGE), refused="department answer")
                 answer_enquiry(
-                    session=session, enquiry=enquiry, text=message.text, actor=f"staff:{user_id}"
+                    session=session, enquiry=enquiry, text=text, actor=f"staff:{user_id}"
                 )
         except WorkflowError as exc:
-            await message.reply_text(str(exc))
-            return
-    await message.reply_text(t("wf_dept_answer_sent", "sv", reference=reference))
+            return Outcome(translate(STAFF_LANGUAGE, exc.phrase))
+        return Outcome(answer_sent(STAFF_LANGUAGE, enquiry.reference or ""))
+
+    outcome = await run_db(context, act)
+    if outcome is None:
+        return
+    if outcome.refused:
+        refused(update, outcome.refused)
+    if outcome.text:
+        await message.reply_text(outcome.text)
     kick_outbox(context)
 
 
@@ -169,23 +188,4 @@ async def unknown_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
     log.info("Unknown callback data %r", query.data)
-    await query.answer(t("button_invalid", "sv"))
-
-
-async def redeem_invite_code(update: Update, context: Context, code: str) -> bool:
-    """Redeem a staff invitation from a /start deep link; return whether it was one."""
-    from db.staff import redeem_invite
-
-    user = update.effective_user
-    chat = update.effective_chat
-    assert user is not None and chat is not None
-    if len(code) < 16:
-        return False
-    with session_scope(services(context).engine) as session:
-        member = redeem_invite(
-            session=session, code=code, telegram_user_id=user.id, name=user.full_name
-        )
-        role = member.role if member else None
-    text = t("invite_ok", "sv", role=role) if role else t("invite_invalid", "sv")
-    await context.bot.send_message(chat.id, text)
-    return True
+    await query.answer(button_invalid(STAFF_LANGUAGE))

@@ -93,7 +93,7 @@ class InboxProcessor:
                 await self.application.process_update(update)
                 # PTB hands a handler's exception to the error handler instead of raising it;
                 # the error handler notes the update, so it is tried again, not lost.
-                failed: set[int] = self.application.bot_data.get("failed_updates", set())
+                failed = self.application.bot_data.failed_updates
                 if row.update_id in failed:
                     failed.discard(row.update_id)
                     error = "a handler failed; see the log"

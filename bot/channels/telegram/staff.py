@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import date
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from telegram import Update
 
-from bot.channels.telegram.common import Context, services
-from bot.channels.telegram.department import refused
-from bot.messages.texts import t
+from bot.channels.telegram.common import STAFF_LANGUAGE, Context, refused, run_db, services
+from bot.i18n import translate
+from bot.messages import staff as texts
+from bot.messages.department import not_allowed
 from db import crud
 from db import routing_table as table
-from db.models import Contact, Department, OutboxMessage, Route, StaffMember, StaffRole
-from db.session import session_scope
+from db.models import Department, Route, StaffRole
+from db.sign_in import create_login_link
+from db.staff import redeem_invite
 from db.validation import ValidationProblem
 
 log = logging.getLogger(__name__)
 CONTACT_FIELDS = {"email", "phone", "hours", "role"}
+Change = Callable[[Session, Department, list[str], str], str]
+"""An edit of the sender's department: (session, department, arguments, actor) → the reply."""
 
 
 def _department_for(
@@ -36,90 +41,57 @@ def _department_for(
     return None, args
 
 
-def _overview(session: Session, department: Department) -> str:
-    """Describe a department's contacts and routes for staff."""
-    contacts = session.exec(select(Contact).where(Contact.department_id == department.id)).all()
-    lines = [f"{department.name} ({department.key})"]
-    for contact in sorted(contacts, key=lambda c: c.kind):
-        label = t("staff_contact" if contact.kind == "contact" else "staff_deputy", "sv")
-        absent = ""
-        if contact.absent_from or contact.absent_until:
-            start = contact.absent_from.date().isoformat() if contact.absent_from else "…"
-            end = contact.absent_until.date().isoformat() if contact.absent_until else "…"
-            absent = " · " + t("staff_absent_range", "sv", start=start, end=end)
-        lines.append(
-            f"{label}: {contact.role}, {contact.email or '–'}, {contact.phone or '–'}, "
-            f"{contact.hours or '–'}{absent}"
-        )
-    lines.append(t("staff_routes_header", "sv"))
-    routes = session.exec(
-        select(Route).where(Route.department_id == department.id).order_by(col(Route.intent))
-    ).all()
-    for route in routes:
-        verified = route.last_verified_at.date().isoformat() if route.last_verified_at else "–"
-        lines.append(
-            f"• {route.intent} – {route.description[:60]} ({t('staff_verified', 'sv')} {verified})"
-        )
-    lines.append(t("staff_help", "sv"))
-    return "\n".join(lines)
-
-
-async def _with_department(
-    update: Update, context: Context, command: str
-) -> tuple[Department, list[str]] | None:
-    """Return the department the sender may edit, or answer with a refusal."""
+async def _for_department(update: Update, context: Context, command: str, change: Change) -> None:
+    """Run a change on the sender's department in one transaction and reply; refuse others."""
     assert update.effective_user is not None and update.message is not None
-    with session_scope(services(context).engine) as session:
-        department, rest = _department_for(
-            session, update.effective_user.id, list(context.args or [])
-        )
-    if department is None:
+    user_id = update.effective_user.id
+    args = list(context.args or [])
+
+    def work(session: Session) -> str | None:
+        department, rest = _department_for(session, user_id, args)
+        if department is None:
+            return None
+        try:
+            return change(session, department, rest, f"telegram:{user_id}")
+        except ValidationProblem as problem:
+            session.rollback()
+            return translate(STAFF_LANGUAGE, problem.phrase)
+
+    reply = await run_db(context, work)
+    if reply is None:
         refused(update, command)
-        await update.message.reply_text(t("not_allowed", "sv"))
-        return None
-    return department, rest
+        reply = not_allowed(STAFF_LANGUAGE)
+    await update.message.reply_text(reply)
+
+
+def _show(session: Session, department: Department, _args: list[str], _actor: str) -> str:
+    return texts.overview(session=session, department=department, language=STAFF_LANGUAGE)
 
 
 async def routes_command(update: Update, context: Context) -> None:
     """Show the staff member's department: contact, deputy, absence and routes."""
-    found = await _with_department(update, context, "/routes")
-    if found is None:
-        return
-    assert update.message is not None
-    with session_scope(services(context).engine) as session:
-        department = session.get(Department, found[0].id)
-        assert department is not None
-        text = _overview(session, department)
-    await update.message.reply_text(text)
+    await _for_department(update, context, "/routes", _show)
 
 
-async def contact_command(update: Update, context: Context) -> None:
-    """Change a contact detail: /contact [deputy] email|phone|hours|role VALUE."""
-    found = await _with_department(update, context, "/contact")
-    if found is None:
-        return
-    department, args = found
-    assert update.message is not None and update.effective_user is not None
+def _contact(session: Session, department: Department, args: list[str], actor: str) -> str:
     kind = "contact"
     if args and args[0] in {"deputy", "ersättare", "ersattare"}:
         kind, args = "deputy", args[1:]
     if len(args) < 2 or args[0] not in CONTACT_FIELDS:
-        await update.message.reply_text(t("staff_contact_usage", "sv"))
-        return
-    field, value = args[0], " ".join(args[1:])
-    try:
-        with session_scope(services(context).engine) as session:
-            table.update_contact(
-                session=session,
-                department_key=department.key,
-                kind=kind,
-                changes={field: value},
-                actor=f"telegram:{update.effective_user.id}",
-            )
-    except ValidationProblem as problem:
-        await update.message.reply_text(problem.message("sv"))
-        return
-    await update.message.reply_text(t("staff_saved", "sv"))
+        return texts.contact_usage(STAFF_LANGUAGE)
+    table.update_contact(
+        session=session,
+        department_key=department.key,
+        kind=kind,
+        changes={args[0]: " ".join(args[1:])},
+        actor=actor,
+    )
+    return texts.saved(STAFF_LANGUAGE)
+
+
+async def contact_command(update: Update, context: Context) -> None:
+    """Change a contact detail: /contact [deputy] email|phone|hours|role VALUE."""
+    await _for_department(update, context, "/contact", _contact)
 
 
 def _parse_day(text: str) -> date | None:
@@ -129,110 +101,82 @@ def _parse_day(text: str) -> date | None:
         return None
 
 
+def _absent(session: Session, department: Department, args: list[str], actor: str) -> str:
+    if args in (["clear"], ["slut"]):
+        table.clear_absence(session=session, department_key=department.key, actor=actor)
+        return texts.saved(STAFF_LANGUAGE)
+    days = [_parse_day(a) for a in args]
+    if len(days) != 2 or None in days:
+        return texts.absent_usage(STAFF_LANGUAGE)
+    table.set_absence(
+        session=session,
+        department_key=department.key,
+        absent_from=days[0],
+        absent_until=days[1],
+        actor=actor,
+    )
+    return texts.saved(STAFF_LANGUAGE)
+
+
 async def absent_command(update: Update, context: Context) -> None:
     """Mark the contact absent: /absent FROM UNTIL (YYYY-MM-DD), or /absent clear."""
-    found = await _with_department(update, context, "/absent")
-    if found is None:
-        return
-    department, args = found
-    assert update.message is not None and update.effective_user is not None
-    actor = f"telegram:{update.effective_user.id}"
-    try:
-        with session_scope(services(context).engine) as session:
-            if args == ["clear"] or args == ["slut"]:
-                table.clear_absence(session=session, department_key=department.key, actor=actor)
-            else:
-                days = [_parse_day(a) for a in args]
-                if len(days) != 2 or None in days:
-                    await update.message.reply_text(t("staff_absent_usage", "sv"))
-                    return
-                table.set_absence(
-                    session=session,
-                    department_key=department.key,
-                    absent_from=days[0],
-                    absent_until=days[1],
-                    actor=actor,
-                )
-    except ValidationProblem as problem:
-        await update.message.reply_text(problem.message("sv"))
-        return
-    await update.message.reply_text(t("staff_saved", "sv"))
+    await _for_department(update, context, "/absent", _absent)
+
+
+def _verify(session: Session, department: Department, args: list[str], actor: str) -> str:
+    if len(args) != 1:
+        return texts.verify_usage(STAFF_LANGUAGE)
+    routes = session.exec(select(Route).where(Route.department_id == department.id)).all()
+    intents = [r.intent for r in routes] if args[0] == "all" else [args[0]]
+    if not set(intents) <= {r.intent for r in routes}:
+        return texts.unknown_route(STAFF_LANGUAGE, args[0])
+    for intent in intents:
+        table.mark_verified(session=session, intent=intent, actor=actor)
+    return texts.verified(STAFF_LANGUAGE, len(intents))
 
 
 async def verify_command(update: Update, context: Context) -> None:
     """Mark routes as checked: /verify INTENT, or /verify all for the whole department."""
-    found = await _with_department(update, context, "/verify")
-    if found is None:
-        return
-    department, args = found
-    assert update.message is not None and update.effective_user is not None
-    actor = f"telegram:{update.effective_user.id}"
-    if len(args) != 1:
-        await update.message.reply_text(t("staff_verify_usage", "sv"))
-        return
-    with session_scope(services(context).engine) as session:
-        routes = session.exec(select(Route).where(Route.department_id == department.id)).all()
-        intents = [r.intent for r in routes] if args[0] == "all" else [args[0]]
-        if not set(intents) <= {r.intent for r in routes}:
-            await update.message.reply_text(t("staff_unknown_route", "sv", intent=args[0]))
-            return
-        for intent in intents:
-            table.mark_verified(session=session, intent=intent, actor=actor)
-    await update.message.reply_text(t("staff_verified_done", "sv", count=len(intents)))
-
-
-def staff_chat_ids(session: Session, department_id: int) -> list[int]:
-    """Return the Telegram ids of a department's staff (their private chats)."""
-    members = session.exec(
-        select(StaffMember).where(
-            StaffMember.department_id == department_id, StaffMember.role == StaffRole.STAFF
-        )
-    ).all()
-    return sorted({m.telegram_user_id for m in members})
+    await _for_department(update, context, "/verify", _verify)
 
 
 async def desk_command(update: Update, context: Context) -> None:
     """Send a one-time sign-in link to the desk (staff and coordinators only)."""
     assert update.message is not None and update.effective_user is not None
-    from bot.channels.desk.app import desk_base_url
-    from bot.channels.desk.auth import create_login_link
-
-    svc = services(context)
-    with session_scope(svc.engine) as session:
-        link = create_login_link(
-            session=session,
-            telegram_user_id=update.effective_user.id,
-            base_url=desk_base_url(svc.settings),
-        )
+    user_id = update.effective_user.id
+    base_url = services(context).settings.desk_url
+    link = await run_db(
+        context,
+        lambda session: create_login_link(
+            session=session, telegram_user_id=user_id, base_url=base_url
+        ),
+    )
     if link is None:
         refused(update, "/desk")
-        await update.message.reply_text(t("not_allowed", "sv"))
+        await update.message.reply_text(not_allowed(STAFF_LANGUAGE))
         return
-    await update.message.reply_text(t("desk_link", "sv", link=link))
+    await update.message.reply_text(texts.desk_link(STAFF_LANGUAGE, link))
 
 
-def queue_route_reminders(session: Session, now: datetime) -> int:
-    """Remind each department's staff of overdue routes, at most once a day; return reminders."""
-    by_department: dict[str, list[str]] = {}
-    for overdue in table.overdue_routes(session=session, now=now):
-        by_department.setdefault(overdue.department_key, []).append(overdue.route.intent)
-    sent = 0
-    for key, intents in by_department.items():
-        department = crud.department_by_key(session=session, key=key)
-        if department is None or department.id is None:
-            continue
-        text = t("staff_route_reminder", "sv", routes="\n".join(f"• {i}" for i in intents))
-        for chat_id in staff_chat_ids(session, department.id):
-            recent = session.exec(
-                select(OutboxMessage).where(
-                    OutboxMessage.chat_id == chat_id,
-                    OutboxMessage.purpose == "route_reminder",
-                    col(OutboxMessage.created_at) > now - timedelta(hours=20),
-                )
-            ).first()
-            if recent is None:
-                crud.enqueue_message(
-                    session=session, chat_id=chat_id, text=text, purpose="route_reminder"
-                )
-                sent += 1
-    return sent
+async def redeem_invite_code(update: Update, context: Context, code: str) -> bool:
+    """Redeem a staff invitation from a /start deep link; return whether it was one."""
+    user = update.effective_user
+    chat = update.effective_chat
+    assert user is not None and chat is not None
+    if len(code) < 16:
+        return False
+
+    def redeem(session: Session) -> str | None:
+        member = redeem_invite(
+            session=session, code=code, telegram_user_id=user.id, name=user.full_name
+        )
+        return member.role if member else None
+
+    role = await run_db(context, redeem)
+    text = (
+        texts.invite_accepted(STAFF_LANGUAGE, role)
+        if role
+        else texts.invite_refused(STAFF_LANGUAGE)
+    )
+    await context.bot.send_message(chat.id, text)
+    return True

@@ -1,0 +1,83 @@
+"""Every user-facing word, from gettext catalogues: Swedish is the source, the rest translate it.
+
+The catalogues are `locale/<language>/LC_MESSAGES/lotsen.po` beside this module, read directly
+(no compile step). Message ids are the Swedish texts; `{name}` placeholders are filled after
+translation, so a translator may move them. Translator comments (`# Translators: …` above a
+call) travel into the catalogues. `python -m bot.i18n update` re-extracts and merges them.
+"""
+
+from __future__ import annotations
+
+import gettext
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from db.phrases import Phrase
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DOMAIN = "lotsen"
+SOURCE_LANGUAGE = "sv"
+LANGUAGES: tuple[str, ...] = ("sv", "en")
+"""The shipped languages, in the order they are offered."""
+
+LANGUAGE_NAMES = {"sv": "Svenska", "en": "English"}
+"""Each language's name in itself (for the language choice)."""
+
+
+def catalogue_path(language: str) -> Path:
+    """Return the .po file of a language."""
+    return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    """Return the compiled catalogue of a language (the Swedish source when there is none)."""
+    path = catalogue_path(language)
+    if not path.exists():
+        return gettext.NullTranslations()
+    with path.open("rb") as handle:
+        catalogue = read_po(handle, locale=language, domain=DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalogue, use_fuzzy=False)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+def normalise_language(code: object) -> str:
+    """Return a shipped language code for a code like 'en', 'EN' or 'sv-SE' (Swedish otherwise)."""
+    text = str(code or "").strip().lower().replace("_", "-").split("-")[0]
+    return text if text in LANGUAGES else SOURCE_LANGUAGE
+
+
+def _fill(text: str, values: dict[str, Any]) -> str:
+    return text.format(**values) if values else text
+
+
+def t(language: str, message: str, /, **values: Any) -> str:
+    """Return a message in the language, with its `{placeholders}` filled in."""
+    return _fill(translations(normalise_language(language)).gettext(message), values)
+
+
+def pt(language: str, context: str, message: str, /, **values: Any) -> str:
+    """Return a message that needs a context to be translated right (e.g. a button label)."""
+    return _fill(translations(normalise_language(language)).pgettext(context, message), values)
+
+
+def nt(language: str, singular: str, plural: str, count: int, /, **values: Any) -> str:
+    """Return the singular or plural form for `count` in the language (`{count}` is filled)."""
+    text = translations(normalise_language(language)).ngettext(singular, plural, count)
+    return _fill(text, {"count": count, **values})
+
+
+def translate(language: str, phrase: Phrase) -> str:
+    """Return a domain phrase in the language (phrases among its values are translated too)."""
+    values = {
+        name: translate(language, value) if isinstance(value, Phrase) else value
+        for name, value in phrase.values.items()
+    }
+    return t(language, phrase.message, **values)

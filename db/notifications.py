@@ -1,0 +1,242 @@
+"""Channel-neutral notifications: who is told what, written to the outbox with the change.
+
+The domain decides that someone must hear of something and records it here, in the caller's
+transaction: an outbox row per recipient and channel holding a message *kind* and its
+parameters (ids and short facts, never rendered text). Channels render the kinds in the row's
+language and resolve the recipient to an address when they send:
+
+- an association user: the channel the user writes from (Telegram or the console);
+- a department: every channel it uses (its Telegram group; its mailbox, see issue about e-mail);
+- the coordinators: their Telegram group (the queue itself is in the desk and the CLI);
+- a staff member: a private Telegram chat.
+
+`dedupe_key` makes a reply to one inbound message exactly-once: the same key never makes a
+second row, so handling a redelivered message again sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from sqlmodel import Session, select
+
+from db.models import AssociationUser, Department, Enquiry, Escalation, OutboxMessage, utcnow
+
+STAFF_LANGUAGE = "sv"
+
+
+class Recipient(enum.StrEnum):
+    """Whom a notification is for (resolved to an address by the channel)."""
+
+    ASSOCIATION = "association"
+    DEPARTMENT = "department"
+    COORDINATORS = "coordinators"
+    STAFF = "staff"
+
+
+class Channel(enum.StrEnum):
+    """How a notification travels."""
+
+    TELEGRAM = "telegram"
+    CONSOLE = "console"
+    EMAIL = "email"
+
+
+class Kind(enum.StrEnum):
+    """Every message Lotsen sends; README lists them with their parameters."""
+
+    # To an association, replying to what it wrote or did.
+    WELCOME = "welcome"
+    WELCOME_BACK = "welcome_back"
+    LANGUAGE_CHOICE = "language_choice"
+    LANGUAGE_SET = "language_set"
+    ASK_ASSOCIATION = "ask_association"
+    ASSOCIATION_SAVED = "association_saved"
+    ASSOCIATION_INVALID = "association_invalid"
+    HELP = "help"
+    CANCELLED = "cancelled"
+    STATUS = "status"
+    EMPTY_MESSAGE = "empty_message"
+    TOO_LONG = "too_long"
+    NON_TEXT = "non_text"
+    RATE_LIMITED = "rate_limited"
+    SMALLTALK = "smalltalk"
+    ROUTED = "routed"
+    ESCALATED = "escalated"
+    # To an association, about its enquiry's way through the municipality.
+    ANSWER = "answer"
+    FEEDBACK_CLOSED = "feedback_closed"
+    FEEDBACK_REOPENED = "feedback_reopened"
+    CLOSED = "closed"
+    REROUTED = "rerouted"
+    # To a department.
+    FORWARD = "forward"
+    REMINDER = "reminder"
+    PROMPT = "prompt"
+    # To the coordinators.
+    CARD = "card"
+    # To a staff member.
+    ROUTE_REVIEW = "route_review"
+    # A text written elsewhere (by Rasa, or carried over from an older outbox): params hold it.
+    TEXT = "text"
+
+
+def _add(session: Session, message: OutboxMessage) -> OutboxMessage | None:
+    """Add a row unless its dedupe key was used already; return it (None when deduplicated)."""
+    if message.dedupe_key is not None:
+        found = session.exec(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key == message.dedupe_key)
+        ).first()
+        if found is not None:
+            return None
+    session.add(message)
+    session.flush()
+    return message
+
+
+def to_association(
+    *,
+    session: Session,
+    user: AssociationUser,
+    kind: Kind,
+    language: str,
+    enquiry: Enquiry | None = None,
+    dedupe_key: str | None = None,
+    **params: Any,
+) -> OutboxMessage | None:
+    """Tell an association user something, on the channel the user writes from."""
+    assert user.id is not None
+    return _add(
+        session,
+        OutboxMessage(
+            kind=kind,
+            channel=user.channel,
+            recipient=Recipient.ASSOCIATION,
+            recipient_id=user.id,
+            language=language,
+            params=params,
+            dedupe_key=dedupe_key,
+            enquiry_id=enquiry.id if enquiry is not None else None,
+        ),
+    )
+
+
+def to_enquirer(
+    *, session: Session, enquiry: Enquiry, kind: Kind, language: str, **params: Any
+) -> OutboxMessage | None:
+    """Tell the association user behind an enquiry something about it (None without a user)."""
+    user = session.get(AssociationUser, enquiry.user_id) if enquiry.user_id else None
+    if user is None or user.telegram_user_id < 0:
+        return None  # an anonymous (console-less) or erased user: nobody to tell
+    return to_association(
+        session=session, user=user, kind=kind, language=language, enquiry=enquiry, **params
+    )
+
+
+def department_channels(department: Department) -> list[Channel]:
+    """Return the channels on which a department takes enquiries."""
+    return [Channel.TELEGRAM] if department.telegram_chat_id is not None else []
+
+
+def to_department(
+    *, session: Session, department: Department, kind: Kind, enquiry: Enquiry, **params: Any
+) -> list[OutboxMessage]:
+    """Tell a department something about an enquiry, on every channel it uses."""
+    rows = []
+    for channel in department_channels(department):
+        row = _add(
+            session,
+            OutboxMessage(
+                kind=kind,
+                channel=channel,
+                recipient=Recipient.DEPARTMENT,
+                recipient_id=department.id,
+                language=STAFF_LANGUAGE,
+                params=params,
+                enquiry_id=enquiry.id,
+            ),
+        )
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def to_coordinators(
+    *, session: Session, kind: Kind, escalation: Escalation, **params: Any
+) -> OutboxMessage | None:
+    """Tell the coordinators about an escalation (their Telegram group)."""
+    return _add(
+        session,
+        OutboxMessage(
+            kind=kind,
+            channel=Channel.TELEGRAM,
+            recipient=Recipient.COORDINATORS,
+            language=STAFF_LANGUAGE,
+            params=params,
+            enquiry_id=escalation.enquiry_id,
+            escalation_id=escalation.id,
+        ),
+    )
+
+
+def to_staff(
+    *,
+    session: Session,
+    telegram_user_id: int,
+    kind: Kind,
+    dedupe_key: str | None = None,
+    **params: Any,
+) -> OutboxMessage | None:
+    """Tell one staff member something, in a private Telegram chat."""
+    return _add(
+        session,
+        OutboxMessage(
+            kind=kind,
+            channel=Channel.TELEGRAM,
+            recipient=Recipient.STAFF,
+            recipient_id=telegram_user_id,
+            language=STAFF_LANGUAGE,
+            params=params,
+            dedupe_key=dedupe_key,
+        ),
+    )
+
+
+def card_sent(*, session: Session, escalation: Escalation) -> bool:
+    """Tell whether the escalation's card was queued already."""
+    return (
+        session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.escalation_id == escalation.id, OutboxMessage.kind == Kind.CARD
+            )
+        ).first()
+        is not None
+    )
+
+
+def record_prompt(
+    *,
+    session: Session,
+    recipient: Recipient,
+    recipient_id: int | None,
+    address: str,
+    external_id: str,
+    enquiry_id: int | None,
+    escalation_id: int | None,
+) -> OutboxMessage:
+    """Remember a "reply to this message" prompt a channel sent itself, so a reply finds it."""
+    row = OutboxMessage(
+        kind=Kind.PROMPT,
+        channel=Channel.TELEGRAM,
+        recipient=recipient,
+        recipient_id=recipient_id,
+        language=STAFF_LANGUAGE,
+        enquiry_id=enquiry_id,
+        escalation_id=escalation_id,
+        sent_at=utcnow(),
+        address=address,
+        external_id=external_id,
+    )
+    session.add(row)
+    return row
