@@ -58,6 +58,7 @@ def _users(engine: Engine) -> list[int]:
                 {
                     "telegram_user_id": USER_ID_BASE + k,
                     "chat_id": USER_ID_BASE + k,
+                    "channel": "telegram",
                     "language": "sv",
                     "created_at": now,
                     "last_seen_at": now,
@@ -164,15 +165,19 @@ def _children(session: Any, rows: list[dict[str, Any]], ids: dict[str | None, in
         )
         outbox.append(
             {
-                "chat_id": row["chat_id"],
-                "text": "Tack! Ditt ärende är registrerat.",
-                "reply_markup": None,
-                "purpose": "notice",
+                "kind": "routed",
+                "channel": "telegram",
+                "recipient": "association",
+                "recipient_id": row["user_id"],
+                "language": "sv",
+                "params": {"department": "kultur_fritid"},
+                "dedupe_key": f"bench-history:{n}",
                 "enquiry_id": enquiry_id,
                 "created_at": at,
                 "attempts": 1,
                 "sent_at": at,
-                "telegram_message_id": n + 1,
+                "address": str(row["chat_id"]),
+                "external_id": str(n + 1),
             }
         )
         inbox.append(

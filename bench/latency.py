@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import re
 import statistics
@@ -236,7 +237,9 @@ class Load:
                     )
                 except RasaError:
                     continue
-                if any(REFERENCE.search(str(m.get("text") or "")) for m in messages):
+                # The action names the enquiry's reference in its custom payload (the reply
+                # itself goes to the outbox, which this phase leaves out).
+                if any(REFERENCE.search(json.dumps(m.get("custom") or {})) for m in messages):
                     result.latencies.append(time.perf_counter() - started)
 
         started = time.monotonic()

@@ -363,7 +363,3 @@ class DeskSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     ended_at: datetime | None = None
-
-
-# Registers the append-only guard on AuditEntry (kept last: db.audit imports this module).
-import db.audit  # noqa: E402, F401

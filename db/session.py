@@ -10,6 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+import db.audit  # noqa: F401  (registers the append-only guard on audit rows)
+
 
 def make_engine(database_url: str) -> Engine:
     """Create an engine for the URL; SQLite gets WAL and foreign keys switched on."""

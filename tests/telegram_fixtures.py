@@ -154,21 +154,22 @@ class Harness:
             await asyncio.sleep(0.05)
         raise AssertionError(f"update {update['update_id']} was not processed")
 
-    async def delivered(self, timeout: float = TIMEOUT) -> None:
+    async def delivered(self, timeout: float = TIMEOUT, *, recipient: str | None = None) -> None:
         """Wait until the outbox holds no Telegram message that is due and still unsent."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             with Session(self.engine) as session:
-                due = session.exec(
-                    select(OutboxMessage).where(
-                        OutboxMessage.channel == "telegram",
-                        col(OutboxMessage.sent_at).is_(None),
-                        OutboxMessage.attempts < OUTBOX_MAX_ATTEMPTS,
-                        col(OutboxMessage.not_before).is_(None)
-                        | (col(OutboxMessage.not_before) <= utcnow()),
-                    )
-                ).first()
+                query = select(OutboxMessage).where(
+                    OutboxMessage.channel == "telegram",
+                    col(OutboxMessage.sent_at).is_(None),
+                    OutboxMessage.attempts < OUTBOX_MAX_ATTEMPTS,
+                    col(OutboxMessage.not_before).is_(None)
+                    | (col(OutboxMessage.not_before) <= utcnow()),
+                )
+                if recipient is not None:
+                    query = query.where(OutboxMessage.recipient == recipient)
+                due = session.exec(query).first()
             if due is None:
                 return
             if loop.time() > deadline:

@@ -19,7 +19,13 @@ from bot.settings import Settings
 from db.models import AuditEntry, Contact, Department, OutboxMessage
 from db.session import session_scope
 from tests.desk_helpers import COORDINATOR_ID, STAFF_ID, Clock, add_staff, login_path
-from tests.workflow_helpers import ASSOCIATION_CHAT, escalated_enquiry, local, routed_enquiry
+from tests.workflow_helpers import (
+    ASSOCIATION_CHAT,
+    as_sent,
+    escalated_enquiry,
+    local,
+    routed_enquiry,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -165,11 +171,14 @@ def test_claim_and_answer_a_case(page: Any, desk: LiveDesk, engine: Engine) -> N
     assert "Svaret skickas till föreningen." in page.locator("[role=status]").inner_text()
     assert "answered" in page.locator("main").inner_text()
     with session_scope(engine) as session:
-        message = session.exec(
-            select(OutboxMessage).where(
-                OutboxMessage.enquiry_id == enquiry_id, OutboxMessage.kind == "answer"
-            )
-        ).one()
+        message = as_sent(
+            session,
+            session.exec(
+                select(OutboxMessage).where(
+                    OutboxMessage.enquiry_id == enquiry_id, OutboxMessage.kind == "answer"
+                )
+            ).one(),
+        )
     assert message.chat_id == ASSOCIATION_CHAT
     assert "Ni kan låna lokalen gratis på vardagar." in message.text
 

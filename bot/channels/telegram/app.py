@@ -29,9 +29,11 @@ from bot.channels.telegram.inbox import InboxProcessor
 from bot.channels.telegram.outbox import run_dispatcher
 from bot.channels.telegram.ratelimit import RateLimiter
 from bot.conversation import Conversation
+from bot.i18n import LANGUAGES, SOURCE_LANGUAGE, t
 from bot.services import create_services
 from bot.settings import Settings
 from db.models import utcnow
+from db.phrases import N_
 from db.retention import run_purge
 from db.route_review import remind_route_reviews
 from db.workflow import sweep_deadlines
@@ -40,13 +42,26 @@ log = logging.getLogger(__name__)
 
 LotsenApp = Application[ExtBot[Any], Context, dict[Any, Any], dict[Any, Any], BotData, Jobs]
 
-COMMANDS = [
-    BotCommand("start", "Börja här / Start here"),
-    BotCommand("help", "Hjälp / Help"),
-    BotCommand("status", "Mina ärenden / My enquiries"),
-    BotCommand("language", "Byt språk / Change language"),
-    BotCommand("cancel", "Avbryt / Cancel"),
-]
+COMMANDS = {
+    # Translators: the bot's command menu in Telegram (short: at most a few words each).
+    "start": N_("Börja här"),
+    "help": N_("Hjälp"),
+    "status": N_("Mina ärenden"),
+    "language": N_("Byt språk"),
+    "cancel": N_("Avbryt"),
+}
+
+
+def command_menu(language: str) -> list[BotCommand]:
+    """Return the association commands as Telegram shows them, in a language."""
+    return [BotCommand(name, t(language, text)) for name, text in COMMANDS.items()]
+
+
+async def set_command_menus(application: LotsenApp) -> None:
+    """Show the command menu in each user's Telegram language (Swedish by default)."""
+    await application.bot.set_my_commands(command_menu(SOURCE_LANGUAGE))
+    for language in LANGUAGES:
+        await application.bot.set_my_commands(command_menu(language), language_code=language)
 
 
 async def post_init(application: LotsenApp) -> None:
@@ -65,7 +80,7 @@ async def post_init(application: LotsenApp) -> None:
         )
     )
     with contextlib.suppress(Exception):
-        await application.bot.set_my_commands(COMMANDS)
+        await set_command_menus(application)
     if application.job_queue is not None:
         application.job_queue.run_repeating(sweep_job, interval=timedelta(minutes=1), first=1)
         application.job_queue.run_repeating(daily_job, interval=timedelta(hours=24), first=60)

@@ -1,11 +1,12 @@
 """The Telegram outbox dispatcher: renders queued notifications and sends each once.
 
-Rows for the Telegram channel are taken oldest first. Each is resolved to a chat (the
-association's private chat, the department's group, the coordinators' group, a staff member's
-private chat), rendered in its language and sent outside any transaction; the row is marked
-sent with the chat and Telegram's message id, so a reply to it finds its enquiry. Telegram's
-flood limits are honoured (`retry_after`); a recipient with an unsent earlier message waits, so
-one chat's messages keep their order.
+Rows for the Telegram channel are taken per recipient, oldest first: each recipient (an
+association user, a department, the coordinators, a staff member) is a lane whose messages go
+out one after another, in order, while different lanes are sent concurrently, so a slow chat
+(Telegram allows a group 20 messages a minute) never holds up the others. A row is resolved to
+a chat, rendered in its language and sent outside any transaction; it is then marked sent with
+the chat and Telegram's message id, so a reply to it finds its enquiry. Telegram's flood
+limits are honoured (`retry_after` pauses everything); failures are retried with backoff.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
@@ -30,18 +32,22 @@ from db.session import session_scope
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
-BATCH = 50
+LANES = 32
+"""How many recipients are sent to at once."""
+
+Lane = tuple[str, int | None]
 
 
 @dataclass(frozen=True)
 class Ready:
-    """A rendered message and the chat it goes to."""
+    """A rendered message, the chat it goes to and the lane (recipient) it belongs to."""
 
     row_id: int
     chat_id: int
     text: str
     choices: list[list[Choice]]
     attempts: int
+    lane: Lane
 
 
 def resolve_chat(
@@ -70,30 +76,44 @@ def _give_up(row: OutboxMessage, error: str) -> None:
     row.error = error[:500]
 
 
-def prepare(engine: Engine, coordinator_chat_id: int | None, limit: int = BATCH) -> list[Ready]:
-    """Render the due Telegram messages, oldest first; give up on those nobody can receive."""
+def _heads(session: Session, limit: int) -> list[OutboxMessage]:
+    """Return the oldest unsent row of every lane (the only one that may go next)."""
+    pending = (
+        col(OutboxMessage.channel) == Channel.TELEGRAM,
+        col(OutboxMessage.sent_at).is_(None),
+        col(OutboxMessage.attempts) < MAX_ATTEMPTS,
+    )
+    first = (
+        select(func.min(OutboxMessage.id))
+        .where(*pending)
+        .group_by(col(OutboxMessage.recipient), col(OutboxMessage.recipient_id))
+    )
+    return list(
+        session.exec(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(first))
+            .order_by(col(OutboxMessage.id))
+            .limit(limit)
+        ).all()
+    )
+
+
+def prepare(
+    engine: Engine,
+    coordinator_chat_id: int | None,
+    *,
+    busy: frozenset[Lane] = frozenset(),
+    limit: int = LANES,
+) -> list[Ready]:
+    """Render the next due message of every free lane; give up on those nobody can receive."""
     now = utcnow()
     ready: list[Ready] = []
-    waiting: set[tuple[str, int | None]] = set()
     with session_scope(engine) as session:
-        rows = session.exec(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.channel == Channel.TELEGRAM,
-                col(OutboxMessage.sent_at).is_(None),
-                OutboxMessage.attempts < MAX_ATTEMPTS,
-            )
-            .order_by(col(OutboxMessage.id))
-            .limit(limit * 4)
-        ).all()
-        for row in rows:
+        for row in _heads(session, limit + len(busy)):
             assert row.id is not None
-            recipient = (row.recipient, row.recipient_id)
-            if recipient in waiting:
-                continue
-            if row.not_before is not None and row.not_before > now:
-                waiting.add(recipient)  # keep this chat's order: later rows wait for this one
-                continue
+            lane = (row.recipient, row.recipient_id)
+            if lane in busy or (row.not_before is not None and row.not_before > now):
+                continue  # in flight, or waiting for a retry: the lane's later rows wait too
             chat_id = resolve_chat(session, row, coordinator_chat_id)
             if chat_id is None:
                 _give_up(row, f"no Telegram chat for the {row.recipient}")
@@ -104,8 +124,7 @@ def prepare(engine: Engine, coordinator_chat_id: int | None, limit: int = BATCH)
                 log.error("Outbox message %s cannot be rendered: %r", row.id, exc)
                 _give_up(row, f"cannot be rendered: {exc!r}")
                 continue
-            ready.append(Ready(row.id, chat_id, message.text, message.choices, row.attempts))
-            waiting.add(recipient)  # one message per chat and pass: the next waits for this one
+            ready.append(Ready(row.id, chat_id, message.text, message.choices, row.attempts, lane))
             if len(ready) >= limit:
                 break
     return ready
@@ -135,57 +154,113 @@ def mark_failed(engine: Engine, row_id: int, error: str, retry_in: float, *, cou
         row.not_before = utcnow() + timedelta(seconds=retry_in)
 
 
+async def send(bot: Bot, engine: Engine, item: Ready) -> bool | float:
+    """Send one message and record the outcome: True if sent, Telegram's wait if it says so."""
+    try:
+        message = await bot.send_message(
+            item.chat_id, item.text, reply_markup=keyboard(item.choices)
+        )
+    except RetryAfter as exc:
+        delay = exc.retry_after
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+        await asyncio.to_thread(mark_failed, engine, item.row_id, str(exc), seconds, count=False)
+        return max(seconds, 0.001)
+    except (Forbidden, BadRequest) as exc:
+        log.warning("Outbox message %s refused by Telegram: %s", item.row_id, exc)
+        await asyncio.to_thread(mark_failed, engine, item.row_id, str(exc), 60.0, count=True)
+    except (TimedOut, NetworkError) as exc:
+        backoff = min(300.0, 2.0 ** (item.attempts + 1))
+        await asyncio.to_thread(mark_failed, engine, item.row_id, str(exc), backoff, count=True)
+    else:
+        await asyncio.to_thread(mark_sent, engine, item.row_id, item.chat_id, message.message_id)
+        return True
+    return False
+
+
 async def dispatch_once(bot: Bot, engine: Engine, coordinator_chat_id: int | None) -> int:
-    """Send what is due; stop early when Telegram asks us to slow down. Return messages sent."""
+    """Send everything that is due now, lane by lane; return how many messages were sent."""
     sent = 0
-    while True:
-        batch = await asyncio.to_thread(prepare, engine, coordinator_chat_id)
-        if not batch:
-            return sent
+    while batch := await asyncio.to_thread(prepare, engine, coordinator_chat_id):
+        outcomes = await asyncio.gather(*(send(bot, engine, item) for item in batch))
+        sent += sum(1 for outcome in outcomes if outcome is True)
+        if any(not isinstance(outcome, bool) for outcome in outcomes):
+            break  # Telegram asked us to wait
+    return sent
+
+
+class Dispatcher:
+    """Keep every lane moving: start a lane's next message as soon as its last one is done."""
+
+    def __init__(
+        self, bot: Bot, engine: Engine, coordinator_chat_id: int | None, kick: asyncio.Event
+    ) -> None:
+        self.bot = bot
+        self.engine = engine
+        self.coordinator_chat_id = coordinator_chat_id
+        self.kick = kick
+        self.busy: set[Lane] = set()
+        self.paused_until = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, interval: float = 1.0) -> None:
+        """Send queued messages whenever kicked, and at least every `interval` seconds."""
+        try:
+            while True:
+                self.kick.clear()
+                pause = self.paused_until - time.monotonic()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                try:
+                    self._start(await self._next())
+                except OperationalError as exc:
+                    log.warning("Database unavailable (%s); outbox dispatch will retry", exc)
+                except Exception:
+                    log.exception("Outbox dispatch failed; retrying")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.kick.wait(), timeout=interval)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+
+    async def _next(self) -> list[Ready]:
+        free = LANES - len(self.busy)
+        if free <= 0:
+            return []
+        return await asyncio.to_thread(
+            prepare,
+            self.engine,
+            self.coordinator_chat_id,
+            busy=frozenset(self.busy),
+            limit=free,
+        )
+
+    def _start(self, batch: list[Ready]) -> None:
         for item in batch:
-            try:
-                message = await bot.send_message(
-                    item.chat_id, item.text, reply_markup=keyboard(item.choices)
-                )
-            except RetryAfter as exc:
-                delay = exc.retry_after
-                seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+            self.busy.add(item.lane)
+            task = asyncio.get_running_loop().create_task(self._deliver(item))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, item: Ready) -> None:
+        try:
+            outcome = await send(self.bot, self.engine, item)
+            if not isinstance(outcome, bool):
+                self.paused_until = max(self.paused_until, time.monotonic() + outcome)
+        except OperationalError as exc:
+            log.warning("Database unavailable (%s); outbox message %s waits", exc, item.row_id)
+        except Exception as exc:
+            log.exception("Outbox message %s could not be sent; it will be retried", item.row_id)
+            with contextlib.suppress(Exception):
                 await asyncio.to_thread(
-                    mark_failed, engine, item.row_id, str(exc), seconds, count=False
+                    mark_failed, self.engine, item.row_id, repr(exc), 30.0, count=True
                 )
-                return sent
-            except (Forbidden, BadRequest) as exc:
-                log.warning("Outbox message %s refused by Telegram: %s", item.row_id, exc)
-                await asyncio.to_thread(
-                    mark_failed, engine, item.row_id, str(exc), 60.0, count=True
-                )
-            except (TimedOut, NetworkError) as exc:
-                backoff = min(300.0, 2.0 ** (item.attempts + 1))
-                await asyncio.to_thread(
-                    mark_failed, engine, item.row_id, str(exc), backoff, count=True
-                )
-            else:
-                await asyncio.to_thread(
-                    mark_sent, engine, item.row_id, item.chat_id, message.message_id
-                )
-                sent += 1
+        finally:
+            self.busy.discard(item.lane)
+            self.kick.set()
 
 
 async def run_dispatcher(
-    bot: Bot,
-    engine: Engine,
-    coordinator_chat_id: int | None,
-    kick: asyncio.Event,
-    interval: float = 1.0,
+    bot: Bot, engine: Engine, coordinator_chat_id: int | None, kick: asyncio.Event
 ) -> None:
-    """Send queued messages whenever kicked, and at least every `interval` seconds."""
-    while True:
-        kick.clear()
-        try:
-            await dispatch_once(bot, engine, coordinator_chat_id)
-        except OperationalError as exc:
-            log.warning("Database unavailable (%s); outbox dispatch will retry", exc)
-        except Exception:
-            log.exception("Outbox dispatch failed; retrying")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(kick.wait(), timeout=interval)
+    """Run the dispatcher until cancelled."""
+    await Dispatcher(bot, engine, coordinator_chat_id, kick).run()
