@@ -36,26 +36,35 @@ from db.models import (
     utcnow,
 )
 from db.notifications import Recipient
-from db.phrases import N_
-from db.retention import PURGED, anonymise_enquiry
+from db.phrases import N_, DomainError, Phrase
+from db.retention import PURGED, anonymise_enquiry, count_lines
 
 ERASURE_RESOLUTION = "erased"
 ERASURE_REQUEST_TEXT = N_("Begäran om radering av personuppgifter")
 """The text of the queue entry that asks the coordinator to erase a user's data (Swedish)."""
 
 
-class UnknownUser(LookupError):
+class UnknownUser(DomainError, LookupError):
     """No data is held about this Telegram user id."""
 
 
+class BadUserId(DomainError):
+    """A text that cannot be a Telegram user id."""
+
+
+NO_ASSOCIATION_USER = N_("Det finns ingen föreningsanvändare med Telegram-id {user_id}.")
+
+
 def parse_telegram_user_id(value: str) -> int:
-    """Return a Telegram user id from text (a whole number ≥ 0), or raise ValueError."""
+    """Return a Telegram user id from text (a whole number ≥ 0), or raise BadUserId."""
     text = value.strip()
     if not text.isdigit():
-        raise ValueError(f"{value!r} is not a Telegram user id (a positive whole number).")
+        raise BadUserId(
+            N_("{value!r} är inget Telegram-användar-id (ett positivt heltal)."), value=value
+        )
     number = int(text)
     if number >= 2**63:
-        raise ValueError(f"{value!r} is too large for a Telegram user id.")
+        raise BadUserId(N_("{value!r} är för stort för ett Telegram-användar-id."), value=value)
     return number
 
 
@@ -119,7 +128,10 @@ def export_user(
     roles = crud.staff_roles(session=session, telegram_user_id=telegram_user_id)
     inbox = _inbox_from(session=session, telegram_user_id=telegram_user_id)
     if user is None and not roles and not inbox:
-        raise UnknownUser(f"No data is held about Telegram user {telegram_user_id}.")
+        raise UnknownUser(
+            N_("Inga uppgifter finns sparade om Telegram-användaren {user_id}."),
+            user_id=telegram_user_id,
+        )
     association = (
         session.get(Association, user.association_id)
         if user is not None and user.association_id is not None
@@ -217,7 +229,7 @@ def request_erasure(
     now = now or utcnow()
     user = find_user(session=session, telegram_user_id=telegram_user_id)
     if user is None:
-        raise UnknownUser(f"No association user with Telegram id {telegram_user_id}.")
+        raise UnknownUser(NO_ASSOCIATION_USER, user_id=telegram_user_id)
     existing = _open_erasure(session=session, user=user)
     if existing is not None:
         enquiry = session.get(Enquiry, existing.enquiry_id)
@@ -247,17 +259,31 @@ class ErasureReport:
     staff_roles_kept: int = 0
     tracker_store: str = "not checked"
 
-    def lines(self) -> list[str]:
-        """Return the report as readable English lines."""
-        lines = [f"Erased association user #{self.user_row_id} (now id {self.pseudonym}):"]
-        lines += [f"  {name.replace('_', ' ')}: {count}" for name, count in self.counts.items()]
-        lines.append(f"  tracker store: {self.tracker_store}")
+    def lines(self) -> list[Phrase]:
+        """Return the report: a heading, then the lines that belong indented under it."""
+        head = Phrase(
+            N_("Föreningsanvändare #{row} raderad (nu id {pseudonym}):"),
+            {"row": self.user_row_id, "pseudonym": self.pseudonym},
+        )
+        lines = [head, *count_lines(self.counts, self.tracker_store)]
         if self.open_references:
-            lines.append("  Note: still open, now without text: " + ", ".join(self.open_references))
+            references = ", ".join(self.open_references)
+            lines.append(
+                Phrase(
+                    N_("Obs: fortfarande öppna, nu utan text: {references}"),
+                    {"references": references},
+                )
+            )
         if self.staff_roles_kept:
             lines.append(
-                f"  Note: {self.staff_roles_kept} staff role(s) kept; "
-                "remove them with `lotsen staff remove` if they should go too."
+                Phrase(
+                    # Translators: the staff roles belong to the same Telegram user.
+                    N_(
+                        "Obs: personalroller som finns kvar: {count}; ta bort dem med "
+                        "`lotsen staff remove` om de också ska bort."
+                    ),
+                    {"count": self.staff_roles_kept},
+                )
             )
         return lines
 
@@ -274,7 +300,7 @@ def erase_user(
     now = now or utcnow()
     user = find_user(session=session, telegram_user_id=telegram_user_id)
     if user is None:
-        raise UnknownUser(f"No association user with Telegram id {telegram_user_id}.")
+        raise UnknownUser(NO_ASSOCIATION_USER, user_id=telegram_user_id)
     assert user.id is not None
     enquiries = _enquiries(session=session, user=user)
     erasure_requests = {

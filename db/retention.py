@@ -11,7 +11,7 @@ tracker events older than the tracker retention are deleted from the tracker sto
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -31,11 +31,52 @@ from db.models import (
     TrainingCandidate,
     utcnow,
 )
+from db.phrases import N_, Phrase
 
 log = logging.getLogger(__name__)
 
 PURGED = "[gallrad]"
 RETENTION_ACTOR = "retention"
+
+COUNTED = {
+    "enquiries_anonymised": N_("ärenden anonymiserade"),
+    "erasure_requests_closed": N_("begäranden om radering avslutade"),
+    "training_candidates_redacted": N_("träningsförslag rensade"),
+    "inbox_updates_deleted": N_("Telegram-uppdateringar i inkorgen raderade"),
+    "outbox_messages_deleted": N_("meddelanden i utkorgen raderade"),
+    "outbox_messages_redacted": N_("meddelanden i utkorgen rensade"),
+    "audit_entries_deleted": N_("rader i ändringsloggen raderade"),
+    "tracker_events_deleted": N_("händelser i Rasas samtalshistorik raderade"),
+}
+"""What a purge or an erasure counts, by the name it counts it under."""
+
+TRACKER_STATES = {
+    "not checked": N_("inte undersökt"),
+    "no events table yet": N_("ingen händelsetabell ännu"),
+    "checked": N_("undersökt"),
+}
+"""What a purge or an erasure found in Rasa's tracker store, by its code."""
+
+CUTOFFS = {
+    "enquiry texts": N_("ärendetexter"),
+    "inbox and outbox": N_("inkorg och utkorg"),
+    "audit": N_("ändringsloggen"),
+    "tracker": N_("Rasas samtalshistorik"),
+}
+"""The retention limits a purge applies, by the name the audit records them under."""
+
+
+def count_lines(counts: Mapping[str, int], tracker_store: str) -> list[Phrase]:
+    """Return one phrase per count, then what was found in the tracker store."""
+    lines = [
+        # Translators: a line of a purge or erasure report, e.g. "enquiries anonymised: 3".
+        Phrase(N_("{what}: {count}"), {"what": Phrase(COUNTED.get(name, name)), "count": count})
+        for name, count in counts.items()
+    ]
+    state = Phrase(TRACKER_STATES.get(tracker_store, tracker_store))
+    # Translators: the tracker store is where Rasa keeps conversation history.
+    lines.append(Phrase(N_("Rasas samtalshistorik: {state}"), {"state": state}))
+    return lines
 
 
 class RetentionSettings(Protocol):
@@ -95,14 +136,22 @@ class PurgeReport:
         """Return how many rows were (or would be) changed in all."""
         return sum(self.counts().values())
 
-    def lines(self) -> list[str]:
-        """Return the report as readable English lines (for the CLI and logs)."""
-        head = "Dry run, nothing changed. Would purge:" if self.dry_run else "Purged:"
-        lines = [head]
-        lines += [f"  {name.replace('_', ' ')}: {count}" for name, count in self.counts().items()]
-        lines.append(f"  tracker store: {self.tracker_store}")
-        lines += [f"  cutoff {name}: {moment.isoformat()}" for name, moment in self.cutoffs.items()]
-        return lines
+    def lines(self) -> list[Phrase]:
+        """Return the report: a heading, then the lines that belong indented under it."""
+        head = (
+            Phrase(N_("Provkörning, inget ändrades. Skulle gallra:"))
+            if self.dry_run
+            else Phrase(N_("Gallrat:"))
+        )
+        cutoffs = [
+            # Translators: a line of a purge report: the limit before which data is removed.
+            Phrase(
+                N_("gräns för {what}: {moment}"),
+                {"what": Phrase(CUTOFFS.get(name, name)), "moment": moment.isoformat()},
+            )
+            for name, moment in self.cutoffs.items()
+        ]
+        return [head, *count_lines(self.counts(), self.tracker_store), *cutoffs]
 
 
 def _redact_detail(detail: dict[str, object]) -> dict[str, object] | None:

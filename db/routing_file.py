@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from db.phrases import N_, Phrase
+from db.phrases import N_, DomainError, Phrase
 from db.validation import (
     DEPARTMENT_KEY_RE,
     ValidationProblem,
@@ -23,10 +23,12 @@ from db.validation import (
 
 ROUTABLE_PREFIX = "topic_"
 DEFAULT_REVIEW_DAYS = 180
+# Translators: {problem} is the YAML reader's own (English) explanation.
+INVALID_YAML = N_("{path}: inte giltig YAML ({problem})")
 
 
-class DomainError(ValueError):
-    """The Rasa domain file is missing or has no usable intents list."""
+class RasaDomainFileError(DomainError):
+    """The Rasa domain file (domain.yml) is missing or has no usable intents list."""
 
 
 # --- the domain ---------------------------------------------------------------------------
@@ -37,12 +39,13 @@ def load_domain_intents(path: Path) -> list[str]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DomainError(f"{path}: domain file not found") from None
+        # Translators: the domain file is Rasa's domain.yml, which lists the bot's topics.
+        raise RasaDomainFileError(N_("{path}: domänfilen finns inte"), path=str(path)) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise DomainError(f"{path}: not valid YAML ({exc})") from None
+        raise RasaDomainFileError(INVALID_YAML, path=str(path), problem=str(exc)) from None
     items = data.get("intents") if isinstance(data, dict) else None
     if not isinstance(items, list):
-        raise DomainError(f"{path}: no 'intents:' list")
+        raise RasaDomainFileError(N_("{path}: listan 'intents:' saknas"), path=str(path))
     names: list[str] = []
     for item in items:
         if isinstance(item, str):

@@ -17,9 +17,10 @@ from sqlmodel import Session, col, select
 from db.audit import record
 from db.crud import department_by_key, is_absent
 from db.models import Contact, Department, Route, utcnow
-from db.routing_file import DomainError as DomainError
+from db.phrases import N_, Phrase
 from db.routing_file import ParsedTable as ParsedTable
 from db.routing_file import Problem as Problem
+from db.routing_file import RasaDomainFileError as RasaDomainFileError
 from db.routing_file import load_domain_intents as load_domain_intents
 from db.routing_file import parse_table as parse_table
 from db.routing_file import routable as routable
@@ -565,34 +566,64 @@ def overdue_routes(*, session: Session, now: datetime | None = None) -> list[Ove
 
 def check_table(
     *, session: Session, domain_intents: Iterable[str], now: datetime | None = None
-) -> list[str]:
+) -> list[Phrase]:
     """Return problems: unrouted topic intents, routes to unknown intents, contactless units."""
     now = now or utcnow()
     intents = set(domain_intents)
     routes = session.exec(select(Route)).all()
     routed = {r.intent for r in routes}
     problems = [
-        f"intent '{i}' has no route (its questions go to the coordinator)"
+        Phrase(N_("ämnet '{intent}' har ingen väg (frågorna går till samordnaren)"), {"intent": i})
         for i in routable(intents)
         if i not in routed
     ]
     problems += [
-        f"route '{r.intent}' points to an intent the domain no longer has"
+        Phrase(
+            N_("vägen '{intent}' gäller ett ämne som inte längre finns i domain.yml"),
+            {"intent": r.intent},
+        )
         for r in sorted(routes, key=lambda r: r.intent)
         if r.intent not in intents
     ]
     contacts = _contacts_by_department(session)
     for department in session.exec(select(Department).order_by(col(Department.key))).all():
-        mine = contacts.get(department.id or 0, {})
-        main, deputy = mine.get("contact"), mine.get("deputy")
-        if main is None:
-            problems.append(f"department '{department.key}' has no contact")
-        elif is_absent(main, now) and (deputy is None or is_absent(deputy, now)):
-            problems.append(f"department '{department.key}': contact absent and no deputy present")
+        problems += _contact_problems(contacts.get(department.id or 0, {}), department.key, now)
     return problems
 
 
+def _contact_problems(mine: Mapping[str, Contact], key: str, now: datetime) -> list[Phrase]:
+    """Return why nobody at a department can be reached (nothing when someone can)."""
+    main, deputy = mine.get("contact"), mine.get("deputy")
+    if main is None:
+        return [Phrase(N_("förvaltningen '{key}' har ingen kontakt"), {"key": key})]
+    if is_absent(main, now) and (deputy is None or is_absent(deputy, now)):
+        return [
+            Phrase(
+                N_("förvaltningen '{key}': kontakten är borta och ingen ersättare är på plats"),
+                {"key": key},
+            )
+        ]
+    return []
+
+
 # --- import ---------------------------------------------------------------------------------
+
+# Translators: lines of `lotsen routes import`; {kind} is the file's key, contact or deputy.
+CONTACT_ADDED = N_("{department}/{kind}: tillagd")
+# Translators: a line of `lotsen routes import`; {kind} is contact or deputy.
+CONTACT_REMOVED = N_("{department}/{kind}: borttagen")
+# Translators: a line of `lotsen routes import`; {fields} names the changed fields (email, …).
+CONTACT_CHANGED = N_("{department}/{kind}: ändrade fält: {fields}")
+DEPARTMENT_ADDED = N_("förvaltning {key}: tillagd")
+DEPARTMENT_CHANGED = N_("förvaltning {key}: ändrad")
+ROUTE_ADDED = N_("väg {intent}: tillagd")
+ROUTE_CHANGED = N_("väg {intent}: ändrad")
+ROUTE_REMOVED = N_("väg {intent}: borttagen")
+
+
+def _change(message: str, /, **values: str) -> Phrase:
+    """Return one line of an import's list of changes."""
+    return Phrase(message, values)
 
 
 @dataclass
@@ -600,7 +631,7 @@ class ImportResult:
     """What an import did (changes) or why it did nothing (problems)."""
 
     problems: list[Problem] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
+    changes: list[Phrase] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -642,30 +673,37 @@ def _import_contacts(
     have: Mapping[str, Contact],
     actor: str,
     now: datetime,
-    changes: list[str],
+    changes: list[Phrase],
 ) -> None:
     for kind in CONTACT_KINDS:
         wanted, contact = item[kind], have.get(kind)
         if wanted is None:
             if contact is not None:
                 _delete_contact(session, department, contact, actor, now)
-                changes.append(f"{department.key}/{kind}: removed")
+                changes.append(_change(CONTACT_REMOVED, department=department.key, kind=kind))
             continue
         values = _contact_values(wanted)
         if contact is None:
             values["absent_from"] = _absence_start(values["absent_from"])
             values["absent_until"] = _absence_end(values["absent_until"])
             _apply_contact(session, department, kind, None, values, actor, now)
-            changes.append(f"{department.key}/{kind}: added")
+            changes.append(_change(CONTACT_ADDED, department=department.key, kind=kind))
             continue
         diff = _contact_diff(contact, values)
         if diff:
             _apply_contact(session, department, kind, contact, diff, actor, now)
-            changes.append(f"{department.key}/{kind}: {', '.join(sorted(diff))} changed")
+            changes.append(
+                _change(
+                    CONTACT_CHANGED,
+                    department=department.key,
+                    kind=kind,
+                    fields=", ".join(sorted(diff)),
+                )
+            )
 
 
 def _import_departments(
-    session: Session, table: ParsedTable, actor: str, now: datetime, changes: list[str]
+    session: Session, table: ParsedTable, actor: str, now: datetime, changes: list[Phrase]
 ) -> dict[str, Department]:
     by_key = {d.key: d for d in session.exec(select(Department)).all()}
     contacts = _contacts_by_department(session)
@@ -687,9 +725,9 @@ def _import_departments(
                 after=department_snapshot(department),
                 now=now,
             )
-            changes.append(f"department {department.key}: added")
+            changes.append(_change(DEPARTMENT_ADDED, key=department.key))
         elif _apply_department(session, department, values, actor, now):
-            changes.append(f"department {department.key}: changed")
+            changes.append(_change(DEPARTMENT_CHANGED, key=department.key))
         _import_contacts(
             session, department, item, contacts.get(department.id or 0, {}), actor, now, changes
         )
@@ -702,7 +740,7 @@ def _import_routes(
     by_key: Mapping[str, Department],
     actor: str,
     now: datetime,
-    changes: list[str],
+    changes: list[Phrase],
 ) -> None:
     keys = {d.id: d.key for d in by_key.values() if d.id is not None}
     existing = {r.intent: r for r in session.exec(select(Route)).all()}
@@ -721,11 +759,12 @@ def _import_routes(
         ):
             wanted["last_verified_at"] = day_start(verified) if verified else None
         if _apply_route(session, item["intent"], route, wanted, keys, actor, now):
-            changes.append(f"route {item['intent']}: {'added' if route is None else 'changed'}")
+            added = route is None
+            changes.append(_change(ROUTE_ADDED if added else ROUTE_CHANGED, intent=item["intent"]))
     listed = {item["intent"] for item in table.routes}
     for intent in sorted(set(existing) - listed):
         remove_route(session=session, intent=intent, actor=actor, now=now)
-        changes.append(f"route {intent}: removed")
+        changes.append(_change(ROUTE_REMOVED, intent=intent))
 
 
 def import_table(
@@ -742,7 +781,7 @@ def import_table(
     table = parse_table(text, domain_intents=domain_intents, known_departments=known)
     if table.problems:
         return ImportResult(problems=table.problems)
-    changes: list[str] = []
+    changes: list[Phrase] = []
     by_key = _import_departments(session, table, actor, now, changes)
     _import_routes(session, table, by_key, actor, now, changes)
     session.flush()

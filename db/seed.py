@@ -11,10 +11,21 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session, select
 
 from db.models import Contact, Department, Municipality, Route
+from db.phrases import N_, DomainError, Phrase
+from db.routing_file import INVALID_YAML
 
 
-class SeedError(ValueError):
-    """A seed file is missing, unreadable or malformed."""
+class SeedError(DomainError):
+    """A seed file is missing, unreadable or malformed; nothing was seeded."""
+
+
+SEEDED_KINDS = {
+    "contacts": N_("kontakter"),
+    "departments": N_("förvaltningar"),
+    "municipality": N_("kommun"),
+    "routes": N_("vägar"),
+}
+"""What a seed run counts, by the name it counts it under."""
 
 
 class _ContactIn(BaseModel):
@@ -85,20 +96,32 @@ class SeedReport:
         bucket = self.added if added else self.kept
         bucket[what] = bucket.get(what, 0) + 1
 
-    def summary(self) -> str:
-        """Return a one-line summary."""
+    def summary(self) -> list[Phrase]:
+        """Return one phrase per kind of row (how many were added and kept), to join with "; "."""
         names = sorted(set(self.added) | set(self.kept))
-        parts = [f"{n}: {self.added.get(n, 0)} added, {self.kept.get(n, 0)} kept" for n in names]
-        return "; ".join(parts) or "nothing to seed"
+        if not names:
+            return [Phrase(N_("inget att läsa in"))]
+        return [
+            Phrase(
+                # Translators: part of `lotsen db seed`'s summary, e.g. "routes: 3 added, 29 kept".
+                N_("{what}: nya {added}, fanns redan {kept}"),
+                {
+                    "what": Phrase(SEEDED_KINDS.get(name, name)),
+                    "added": self.added.get(name, 0),
+                    "kept": self.kept.get(name, 0),
+                },
+            )
+            for name in names
+        ]
 
 
 def _read_yaml(path: Path) -> object:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SeedError(f"{path}: file not found") from None
+        raise SeedError(N_("{path}: filen finns inte"), path=str(path)) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise SeedError(f"{path}: not valid YAML ({exc})") from None
+        raise SeedError(INVALID_YAML, path=str(path), problem=str(exc)) from None
 
 
 T = TypeVar("T", bound=BaseModel)
@@ -110,7 +133,14 @@ def _parse(model: type[T], path: Path) -> T:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise SeedError(f"{path}: {where}: {first['msg']}") from None
+        raise SeedError(
+            # Translators: {where} is a place in the file (departments.0.key); {problem} is the
+            # validator's own (English) explanation.
+            N_("{path}: {where}: {problem}"),
+            path=str(path),
+            where=where,
+            problem=first["msg"],
+        ) from None
 
 
 def load_municipality_file(path: Path) -> _MunicipalityFile:
@@ -186,7 +216,10 @@ def seed(*, session: Session, municipality_file: Path, routes_file: Path | None)
             department = by_key.get(line.department)
             if department is None or department.id is None:
                 raise SeedError(
-                    f"{routes_file}: route {line.intent}: no department {line.department}"
+                    N_("{path}: väg {intent}: förvaltningen {department} finns inte"),
+                    path=str(routes_file),
+                    intent=line.intent,
+                    department=line.department,
                 )
             session.add(
                 Route(

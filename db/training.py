@@ -12,12 +12,13 @@ from sqlmodel import Session, col, select
 
 from db import crud
 from db.models import TrainingCandidate, utcnow
+from db.phrases import N_, DomainError
 
 _ENTITY_BRACKETS = str.maketrans({"[": "(", "]": ")"})
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
-class TrainingError(ValueError):
+class TrainingError(DomainError):
     """A review or export that cannot be done; nothing was changed."""
 
 
@@ -41,12 +42,14 @@ def review(
     """Accept or reject a candidate, optionally correcting its intent to a routed one."""
     candidate = session.get(TrainingCandidate, candidate_id)
     if candidate is None:
-        raise TrainingError(f"No training candidate with id {candidate_id}.")
+        raise TrainingError(N_("Det finns inget träningsförslag med id {id}."), id=candidate_id)
     if intent is not None:
         known = crud.routes_map(session=session)
         if intent not in known:
             raise TrainingError(
-                f"Unknown intent {intent!r}. Known intents: {', '.join(sorted(known))}."
+                N_("Okänt ämne {intent!r}. Kända ämnen: {known}."),
+                intent=intent,
+                known=", ".join(sorted(known)),
             )
         candidate.intent = intent
     candidate.accepted = accept

@@ -26,7 +26,7 @@ from db.models import (
     StaffRole,
     utcnow,
 )
-from db.phrases import N_, DomainError
+from db.phrases import N_, DomainError, Phrase
 from db.queue_facts import association_language
 
 SYSTEM_ACTOR = "lotsen"
@@ -236,9 +236,14 @@ class SweepReport:
     reminded: list[str] = field(default_factory=list)
     escalated: list[str] = field(default_factory=list)
 
-    def summary(self) -> str:
+    def summary(self) -> Phrase:
         """Return a one-line summary."""
-        return f"{len(self.reminded)} reminded, {len(self.escalated)} escalated"
+        return Phrase(
+            # Translators: the result of a deadline sweep: how many enquiries got a reminder,
+            # and how many went to the coordinator because their deadline passed.
+            N_("påminnelser: {reminded}, eskaleringar: {escalated}"),
+            {"reminded": len(self.reminded), "escalated": len(self.escalated)},
+        )
 
 
 def _claim_enquiry_row(

@@ -392,7 +392,7 @@ def test_training_review_refuses_unknown_intent(engine: Engine) -> None:
         row = TrainingCandidate(text="x", intent="topic_parker")
         session.add(row)
         session.flush()
-        with pytest.raises(TrainingError, match="Unknown intent"):
+        with refused(TrainingError, "Unknown intent"):
             review(session=session, candidate_id=row.id, accept=True, reviewer="cli", intent="nope")  # type: ignore[arg-type]
         assert row.accepted is None
 
@@ -500,6 +500,25 @@ def test_cli_sweep_fires_due_deadlines(cli) -> None:  # type: ignore[no-untyped-
         assert card.chat_id == -100900
     result = invoke("queue", "sweep")
     assert "0 reminded, 0 escalated" in result.output
+
+
+def test_cli_queue_speaks_swedish_to_a_swedish_locale(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    invoke, _engine = cli
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    monkeypatch.setenv("LANG", "sv_SE.UTF-8")
+    result = invoke("queue", "list")
+    assert result.exit_code == 0, result.output
+    assert result.output == "Kön är tom.\n"
+    result = invoke("queue", "sweep")
+    assert result.exit_code == 0, result.output
+    assert result.output == "Tidsfrister kontrollerade – påminnelser: 0, eskaleringar: 0.\n"
+    result = invoke("queue", "list", "--unclaimed", "--mine")
+    assert result.exit_code == 2
+    assert "Använd antingen --unclaimed eller --mine, inte båda." in result.output
+    result = invoke("training", "review", "999", "--accept")
+    assert result.exit_code == 1
+    assert "Det finns inget träningsförslag med id 999." in result.output
 
 
 def test_make_engine_new_process_view(sqlite_url: str) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
+from bot.i18n import translate
 from db import crud
 from db.audit import AppendOnlyError, record, retention_purge
 from db.models import (
@@ -229,7 +230,7 @@ def test_purge_dry_run_then_purge_then_nothing_left(engine: Engine, database_url
             session=session, retention=Retention(), now=NOW, dry_run=True, tracker_url=tracker_url
         )
     assert dry.dry_run and dry.counts() == expected
-    assert "Dry run" in dry.lines()[0]
+    assert "Dry run" in translate("en", dry.lines()[0])
     with session_scope(engine) as session:
         old = session.get(Enquiry, ids["old"])
         assert old is not None and old.text == "Hur söker vi lokalbidrag?"

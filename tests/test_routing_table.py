@@ -374,7 +374,10 @@ def test_check_finds_missing_route_unknown_intent_and_contactless_department(
         session.add(Department(key="tom", name="Tom förvaltning"))
         session.add(Route(intent="topic_gammal", department_id=1))
     with session_scope(engine) as session:
-        problems = check_table(session=session, domain_intents=intents, now=NOW)
+        problems = [
+            translate("en", p)
+            for p in check_table(session=session, domain_intents=intents, now=NOW)
+        ]
     assert len(problems) == 3
     assert any("'topic_ny' has no route" in p for p in problems)
     assert any("'topic_gammal'" in p and "no longer" in p for p in problems)
@@ -397,6 +400,39 @@ def cli_db(tmp_path: Path) -> tuple[str, Engine]:
     """Return (URL, engine) of a migrated, seeded SQLite file."""
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     return url, migrate_and_seed(url)
+
+
+def test_cli_routes_speak_swedish_to_a_swedish_locale(cli_app, cli_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url, _engine = cli_db
+    env = {"DATABASE_URL": url, "LC_ALL": "", "LC_MESSAGES": "", "LANG": "sv_SE.UTF-8"}
+    domain = write_domain(tmp_path / "domain.yml", INTENTS)
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(cli_app, ["routes", *args], env=env)
+
+    result = run("check", "--domain", str(domain))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Vägtabellen är komplett.\n"
+    write_domain(domain, [*INTENTS, "topic_ny"])
+    result = run("check", "--domain", str(domain))
+    assert result.exit_code == 1
+    assert "ämnet 'topic_ny' har ingen väg (frågorna går till samordnaren)" in result.stdout
+    assert "1 problem i vägtabellen." in result.stderr
+
+    out = tmp_path / "table.yml"
+    assert run("export", str(out)).stdout == f"Vägtabellen är exporterad till {out}.\n"
+    broken = out.read_text().replace("intent: topic_parker", "intent: topic_parkk")
+    bad = tmp_path / "bad.yml"
+    bad.write_text(broken)
+    result = run("import", str(bad), "--domain", str(domain))
+    assert result.exit_code == 1
+    line = line_of(broken, "topic_parkk")
+    assert f"{bad}:{line}: väg 'topic_parkk': okänt ämne (finns inte i domain.yml)" in result.stderr
+    assert "Inget importerades: 1 problem." in result.stderr
+    result = run("check", "--domain", str(tmp_path / "missing.yml"))
+    assert result.exit_code == 2
+    assert f"Fel: {tmp_path / 'missing.yml'}: domänfilen finns inte" in result.stderr
 
 
 def test_cli_routes_commands(cli_app, cli_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from bot.i18n import translate
 from bot.messages import choices as callbacks
 from db import crud
 from db.models import Enquiry, EnquiryStatus, Escalation, EscalationReason
@@ -273,15 +274,16 @@ def test_deadlines_in_working_hours_reminder_then_escalation(engine: Engine) -> 
         with session_scope(engine) as session:
             return sweep_deadlines(session=session, now=at)
 
-    assert sweep(local(2026, 3, 14, 12)).summary() == "0 reminded, 0 escalated"  # Saturday
-    assert sweep(local(2026, 3, 16, 12, 59)).summary() == "0 reminded, 0 escalated"
+    # Saturday
+    assert translate("en", sweep(local(2026, 3, 14, 12)).summary()) == "0 reminded, 0 escalated"
+    assert translate("en", sweep(local(2026, 3, 16, 12, 59)).summary()) == "0 reminded, 0 escalated"
     report = sweep(local(2026, 3, 16, 13))
     assert len(report.reminded) == 1 and report.escalated == []
-    assert sweep(local(2026, 3, 16, 13, 30)).summary() == "0 reminded, 0 escalated"
-    assert sweep(local(2026, 3, 16, 14, 59)).summary() == "0 reminded, 0 escalated"
+    assert translate("en", sweep(local(2026, 3, 16, 13, 30)).summary()) == "0 reminded, 0 escalated"
+    assert translate("en", sweep(local(2026, 3, 16, 14, 59)).summary()) == "0 reminded, 0 escalated"
     report = sweep(local(2026, 3, 16, 15))
     assert len(report.escalated) == 1 and report.reminded == []
-    assert sweep(local(2026, 3, 16, 15, 1)).summary() == "0 reminded, 0 escalated"
+    assert translate("en", sweep(local(2026, 3, 16, 15, 1)).summary()) == "0 reminded, 0 escalated"
 
     with session_scope(engine) as session:
         found = session.get(Enquiry, enquiry_id)
@@ -335,7 +337,7 @@ def test_deadlines_fire_after_restart(engine: Engine) -> None:
             assert enquiry.status == EnquiryStatus.ESCALATED
             assert len(outbox(session, kind="card")) == 1
             again = sweep_deadlines(session=session, now=local(2026, 3, 17, 11))
-            assert again.summary() == "0 reminded, 0 escalated"
+            assert translate("en", again.summary()) == "0 reminded, 0 escalated"
     finally:
         restarted.dispose()
 

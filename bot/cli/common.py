@@ -1,18 +1,24 @@
-"""What every command group shares: settings, one-line failures, the session, the actor."""
+"""What every command group shares: settings, one-line failures, the session, the actor.
+
+Every word the CLI prints is a catalogue message (Swedish message id), shown in the operator's
+language (`cli_language()`): `t(cli_language(), "…", **values)` for the CLI's own sentences,
+`say(…)` for the domain's phrases and refusals.
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import typer
 from sqlmodel import Session
 
-from bot.i18n import translate
+from bot.i18n import t, translate
 from bot.settings import Settings, SettingsError, load_settings
 from db.phrases import DomainError, Phrase
+from db.validation import ValidationProblem
 
 ActorOption = typer.Option(None, "--actor", help="Who makes the change (default: cli:<user>).")
 
@@ -42,9 +48,20 @@ def say(what: Phrase | DomainError) -> str:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error line to stderr and return the Exit to raise."""
+    """Print an error line (already in the operator's language) to stderr; return the Exit."""
     typer.echo(message, err=True)
     return typer.Exit(code)
+
+
+def refuse(what: Phrase | DomainError, code: int = 1) -> typer.Exit:
+    """Print "Error: <the domain's reason>" to stderr and return the Exit to raise."""
+    return fail(t(cli_language(), "Fel: {problem}", problem=say(what)), code)
+
+
+def echo_report(lines: Sequence[Phrase]) -> None:
+    """Print a domain report: its heading, then its other lines indented under it."""
+    for number, line in enumerate(lines):
+        typer.echo(("  " if number else "") + say(line))
 
 
 def configure_logging(settings: Settings) -> None:
@@ -64,17 +81,25 @@ def default_actor(actor: str | None) -> str:
         return "cli"
 
 
+def invalid(problem: ValidationProblem, code: int = 1) -> typer.Exit:
+    """Print "Error: <field>: <why>" for a value that cannot be used; return the Exit."""
+    # Translators: {field} is the name of the field or option (email, telegram_user_id, …).
+    message = t(
+        cli_language(), "Fel: {field}: {problem}", field=problem.field, problem=say(problem)
+    )
+    return fail(message, code)
+
+
 @contextmanager
 def open_session(settings: Settings | None = None) -> Iterator[Session]:
     """Open one transaction on the configured database; a validation problem is one line."""
     from db.session import make_engine, session_scope
-    from db.validation import ValidationProblem
 
     engine = make_engine((settings or settings_or_exit()).database_url)
     try:
         with session_scope(engine) as session:
             yield session
     except ValidationProblem as exc:
-        raise fail(f"Error: {exc.field}: {say(exc)}") from None
+        raise invalid(exc) from None
     finally:
         engine.dispose()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli.common import fail, settings_or_exit
+from bot.cli.common import cli_language, fail, say, settings_or_exit
+from bot.i18n import t
 
 app = typer.Typer(help="Database: migrations and demo data.", no_args_is_help=True)
 
@@ -18,8 +19,11 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     try:
         run_upgrade(settings.database_url, revision)
     except Exception as exc:
-        raise fail(f"Could not migrate the database: {exc}") from None
-    typer.echo(f"Database at revision {revision}.")
+        # Translators: {problem} is the database library's own (English) explanation.
+        message = t(cli_language(), "Databasen kunde inte migreras: {problem}", problem=exc)
+        raise fail(message) from None
+    # Translators: {revision} is an Alembic revision id, or "head" (the newest).
+    typer.echo(t(cli_language(), "Databasen är på version {revision}.", revision=revision))
 
 
 @app.command()
@@ -39,10 +43,13 @@ def seed() -> None:
                 routes_file=settings.routes_file,
             )
     except SeedError as exc:
-        raise fail(f"Seed failed: {exc}") from None
+        message = t(cli_language(), "Demodata kunde inte läsas in: {problem}", problem=say(exc))
+        raise fail(message) from None
     finally:
         engine.dispose()
-    typer.echo(f"Seeded: {report.summary()}.")
+    summary = "; ".join(say(part) for part in report.summary())
+    # Translators: after `lotsen db seed`; {summary} counts what was added and what was kept.
+    typer.echo(t(cli_language(), "Demodata inläst: {summary}.", summary=summary))
 
 
 def register(root: typer.Typer) -> None:

@@ -9,7 +9,8 @@ import sys
 
 import typer
 
-from bot.cli.common import configure_logging, fail, say, settings_or_exit
+from bot.cli.common import cli_language, configure_logging, fail, say, settings_or_exit
+from bot.i18n import t
 
 desk_app = typer.Typer(
     help="The desk: web page for staff and the public report.", no_args_is_help=True
@@ -34,12 +35,24 @@ async def _serve_until_signal(port: int | None, host: str) -> None:
         runner = await start_desk(settings, engine, host=host)
     except OSError as exc:
         engine.dispose()
-        raise fail(f"Could not listen on {host}:{settings.web_port}: {exc.strerror}") from None
-    typer.echo(
-        f"[lotsen] desk on http://{host}:{settings.web_port}/desk "
-        f"(public report: /rapport); Ctrl-C stops.",
-        err=True,
+        # Translators: {problem} is the operating system's own (English) explanation.
+        message = t(
+            cli_language(),
+            "Kan inte lyssna på {host}:{port}: {problem}",
+            host=host,
+            port=settings.web_port,
+            problem=exc.strerror,
+        )
+        raise fail(message) from None
+    # Translators: the desk is the web page for staff; /rapport is the public report.
+    started = t(
+        cli_language(),
+        "[lotsen] skrivbordet finns på http://{host}:{port}/desk (offentlig rapport: /rapport); "
+        "Ctrl-C avslutar.",
+        host=host,
+        port=settings.web_port,
     )
+    typer.echo(started, err=True)
     try:
         await stop.wait()
     finally:
@@ -54,17 +67,20 @@ def serve_command(
 ) -> None:
     """Serve the desk and the public report until Ctrl-C."""
     if port is not None and not 1 <= port <= 65535:
-        raise fail(f"--port must be between 1 and 65535, not {port}.", 2)
+        raise fail(
+            t(cli_language(), "--port ska vara mellan 1 och 65535, inte {port}.", port=port), 2
+        )
     asyncio.run(_serve_until_signal(port, host))
 
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    first = typer.prompt("Password", hide_input=True)
-    second = typer.prompt("Repeat the password", hide_input=True)
+    language = cli_language()
+    first = typer.prompt(t(language, "Lösenord"), hide_input=True)
+    second = typer.prompt(t(language, "Upprepa lösenordet"), hide_input=True)
     if first != second:
-        raise fail("The passwords differ; nothing was changed.")
+        raise fail(t(language, "Lösenorden är olika; inget ändrades."))
     return str(first)
 
 
@@ -98,12 +114,18 @@ def add_user_command(
             )
             name = account.username
     except ValidationProblem as exc:
-        raise fail(f"{say(exc)} Nothing was changed.") from None
+        raise fail(t(cli_language(), "{problem} Inget ändrades.", problem=say(exc))) from None
     except ValueError as exc:
-        raise fail(f"{str(exc).capitalize()}; nothing was changed.") from None
+        # Translators: {problem} is why the account cannot be made (in English, for now).
+        message = t(cli_language(), "{problem}; inget ändrades.", problem=str(exc).capitalize())
+        raise fail(message) from None
     finally:
         engine.dispose()
-    typer.echo(f"Desk account {name!r} created ({role}).")
+    # Translators: {role} is coordinator, staff or admin.
+    created = t(
+        cli_language(), "Skrivbordskontot {name!r} är skapat ({role}).", name=name, role=role
+    )
+    typer.echo(created)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,16 +9,20 @@ from typing import Any
 
 import typer
 
-from bot.cli.common import fail, settings_or_exit
+from bot.cli.common import cli_language, fail, settings_or_exit
+from bot.i18n import t
 from bot.settings import PROJECT_ROOT, Settings
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    language = cli_language()
     rows: list[dict[str, Any]] = []
     try:
         handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
     except OSError as exc:
-        raise fail(f"Cannot read {path}: {exc.strerror}") from None
+        # Translators: {problem} is the operating system's own (English) explanation.
+        message = t(language, "Kan inte läsa {path}: {problem}", path=path, problem=exc.strerror)
+        raise fail(message) from None
     with handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -26,9 +30,17 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
-                raise fail(f"{path}:{number}: not valid JSON") from None
+                message = t(language, "{path}:{line}: inte giltig JSON", path=path, line=number)
+                raise fail(message) from None
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                raise fail(f'{path}:{number}: expected an object with a "text" string') from None
+                # Translators: "text" is the JSON key and stays as it is.
+                message = t(
+                    language,
+                    '{path}:{line}: väntade ett objekt med en sträng under "text"',
+                    path=path,
+                    line=number,
+                )
+                raise fail(message) from None
             rows.append(row)
     return rows
 
@@ -46,9 +58,13 @@ def decide_all(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
         with session_scope(engine) as session:
             routes = crud.routes_map(session=session)
     except Exception as exc:
-        raise fail(
-            f"Cannot read the routing table ({type(exc).__name__}); run `make setup`."
-        ) from None
+        # Translators: {kind} is the technical name of the failure, e.g. OperationalError.
+        message = t(
+            cli_language(),
+            "Kan inte läsa vägtabellen ({kind}); kör `make setup`.",
+            kind=type(exc).__name__,
+        )
+        raise fail(message) from None
     finally:
         engine.dispose()
     threshold = load_threshold(PROJECT_ROOT / "config.yml")
@@ -94,7 +110,12 @@ def evaluate(
     settings = settings_or_exit()
     rows = _read_jsonl(jsonl)
     if any(not isinstance(r.get("expected"), str) for r in rows):
-        raise fail('every line needs an "expected" label (a department key or "escalate")')
+        # Translators: "expected" and "escalate" are JSON values and stay as they are.
+        message = t(
+            cli_language(),
+            'varje rad behöver ett "expected" (en förvaltningsnyckel eller "escalate")',
+        )
+        raise fail(message)
     results = decide_all(settings, [r["text"] for r in rows])
     pairs = [
         (r["expected"], predicted_label(res["department"], res["escalate"]))
@@ -103,7 +124,9 @@ def evaluate(
     metrics = score(pairs)
     typer.echo(report(metrics))
     if errors:
-        typer.echo("\nmisrouted:")
+        typer.echo()
+        # Translators: heading of the lines `lotsen eval --errors` sent to the wrong place.
+        typer.echo(t(cli_language(), "fel vägval:"))
         for (expected, predicted), res in zip(pairs, results, strict=True):
             if expected != predicted:
                 typer.echo(

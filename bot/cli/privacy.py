@@ -10,16 +10,25 @@ from pathlib import Path
 
 import typer
 
-from bot.cli.common import default_actor, fail, open_session, settings_or_exit
+from bot.cli.common import (
+    cli_language,
+    default_actor,
+    echo_report,
+    fail,
+    open_session,
+    refuse,
+    settings_or_exit,
+)
+from bot.i18n import t
 
 
 def _user_id(value: str) -> int:
-    from db.personal_data import parse_telegram_user_id
+    from db.personal_data import BadUserId, parse_telegram_user_id
 
     try:
         return parse_telegram_user_id(value)
-    except ValueError as exc:
-        raise fail(f"Error: {exc}") from None
+    except BadUserId as exc:
+        raise refuse(exc) from None
 
 
 def purge_command(
@@ -30,8 +39,7 @@ def purge_command(
 
     settings = settings_or_exit()
     report = run_purge(settings, dry_run=dry_run)
-    for line in report.lines():
-        typer.echo(line)
+    echo_report(report.lines())
 
 
 def export_user_command(
@@ -49,7 +57,7 @@ def export_user_command(
                 session=session, telegram_user_id=user_id, tracker_url=settings.tracker_url
             )
         except UnknownUser as exc:
-            raise fail(f"Error: {exc}") from None
+            raise refuse(exc) from None
     text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if out is None:
         typer.echo(text, nl=False)
@@ -57,8 +65,9 @@ def export_user_command(
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise fail(f"Error: cannot write {out}: {exc}") from None
-    typer.echo(f"Wrote {out}.")
+        message = t(cli_language(), "Fel: kan inte skriva {file}: {problem}", file=out, problem=exc)
+        raise fail(message) from None
+    typer.echo(t(cli_language(), "Skrev {file}.", file=out))
 
 
 def erasure_request_command(
@@ -82,13 +91,25 @@ def erasure_request_command(
                 note=note,
             )
         except UnknownUser as exc:
-            raise fail(f"Error: {exc}") from None
+            raise refuse(exc) from None
         reference = request.enquiry.reference
         escalation_id = request.escalation.id
     if request.created:
-        typer.echo(f"Erasure request {reference} is in the coordinator's queue (#{escalation_id}).")
+        # Translators: {reference} is the request's reference number, {id} its queue number.
+        message = t(
+            cli_language(),
+            "Begäran om radering {reference} ligger i samordnarens kö (#{id}).",
+            reference=reference,
+            id=escalation_id,
+        )
     else:
-        typer.echo(f"An erasure request is already open: {reference} (#{escalation_id}).")
+        message = t(
+            cli_language(),
+            "Det finns redan en öppen begäran om radering: {reference} (#{id}).",
+            reference=reference,
+            id=escalation_id,
+        )
+    typer.echo(message)
 
 
 def erase_user_command(
@@ -101,7 +122,11 @@ def erase_user_command(
 
     user_id = _user_id(telegram_user_id)
     if not confirm:
-        raise fail("Refusing without --confirm (the erasure cannot be undone); nothing changed.", 2)
+        message = t(
+            cli_language(),
+            "Raderar inte utan --confirm (raderingen går inte att ångra); inget ändrades.",
+        )
+        raise fail(message, 2)
     settings = settings_or_exit()
     with open_session(settings) as session:
         try:
@@ -112,9 +137,8 @@ def erase_user_command(
                 tracker_url=settings.tracker_url,
             )
         except UnknownUser as exc:
-            raise fail(f"Error: {exc}") from None
-    for line in report.lines():
-        typer.echo(line)
+            raise refuse(exc) from None
+    echo_report(report.lines())
 
 
 def register(app: typer.Typer) -> None:

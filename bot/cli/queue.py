@@ -15,7 +15,8 @@ import typer
 from sqlmodel import Session, col, select
 
 from bot.cli.common import cli_language, fail, open_session, say
-from db.models import Enquiry, Escalation, StaffRole
+from bot.i18n import nt, pt, t
+from db.models import Enquiry, Escalation, StaffRole, TrainingCandidate
 
 queue_app = typer.Typer(help="The coordinator's escalation queue.", no_args_is_help=True)
 training_app = typer.Typer(
@@ -30,16 +31,31 @@ def _staff_id(session: Session, who: str | None) -> int:
     from db import crud
     from db.queue_facts import LOCAL_OPERATOR_ID
 
+    language = cli_language()
     if who is None:
-        raise fail("Say who acts: --as USER_ID (a coordinator) or --as cli.", 2)
+        # Translators: USER_ID stands for a number the operator fills in.
+        message = t(
+            language, "Säg vem som agerar: --as ANVÄNDAR_ID (en samordnare) eller --as cli."
+        )
+        raise fail(message, 2)
     if who.strip().lower() == "cli":
         return LOCAL_OPERATOR_ID
     try:
         user_id = int(who)
     except ValueError:
-        raise fail(f"--as must be a numeric Telegram user id or 'cli', not {who!r}.", 2) from None
+        message = t(
+            language,
+            "--as ska vara ett Telegram-användar-id (siffror) eller 'cli', inte {who!r}.",
+            who=who,
+        )
+        raise fail(message, 2) from None
     if not crud.has_role(session=session, telegram_user_id=user_id, roles={StaffRole.COORDINATOR}):
-        raise fail(f"User {user_id} is not a coordinator or admin; nothing was changed.")
+        message = t(
+            language,
+            "Användaren {user_id} är inte samordnare eller admin; inget ändrades.",
+            user_id=user_id,
+        )
+        raise fail(message)
     return user_id
 
 
@@ -51,14 +67,19 @@ def _escalation_id(session: Session, ident: str) -> int:
         return int(ident)
     enquiry = crud.enquiry_by_reference(session=session, reference=ident)
     if enquiry is None:
-        raise fail(f"No escalation or enquiry {ident!r}.")
+        # Translators: {ident} is what the operator typed: an id or a reference number.
+        message = t(cli_language(), "Hittar varken eskalering eller ärende {ident!r}.", ident=ident)
+        raise fail(message)
     escalation = session.exec(
         select(Escalation)
         .where(Escalation.enquiry_id == enquiry.id)
         .order_by(col(Escalation.id).desc())
     ).first()
     if escalation is None or escalation.id is None:
-        raise fail(f"{enquiry.reference} has never been in the queue.")
+        message = t(
+            cli_language(), "{reference} har aldrig legat i kön.", reference=enquiry.reference
+        )
+        raise fail(message)
     return escalation.id
 
 
@@ -74,7 +95,7 @@ def list_command(
     from db.queue import QueueError, list_queue
 
     if unclaimed and mine:
-        raise fail("Use either --unclaimed or --mine, not both.", 2)
+        raise fail(t(cli_language(), "Använd antingen --unclaimed eller --mine, inte båda."), 2)
     with open_session() as session:
         staff_id = _staff_id(session, who) if mine or who is not None else None
         try:
@@ -86,17 +107,22 @@ def list_command(
             )
         except QueueError as exc:
             raise fail(say(exc)) from None
-        if not items:
-            typer.echo("The queue is empty.")
-            return
         language = cli_language()
+        if not items:
+            typer.echo(t(language, "Kön är tom."))
+            return
         for item in items:
             rare = "*" if item.rarely_in_contact else " "
+            claimed = (
+                # Translators: after a queue line: which coordinator has taken the escalation.
+                "  " + t(language, "[tagen av {name}]", name=item.claimed_by_name)
+                if item.claimed_by_name
+                else ""
+            )
             typer.echo(
                 f"{item.escalation.id:>5}  {item.enquiry.reference}  {rare} "
                 f"{(item.association or '-')[:28]:<28}  {waited_text(item, language):<28}  "
-                f"{reason_text(item, language)}"
-                + (f"  [claimed by {item.claimed_by_name}]" if item.claimed_by_name else "")
+                f"{reason_text(item, language)}{claimed}"
             )
 
 
@@ -106,24 +132,43 @@ def show_command(ident: str = typer.Argument(..., help="Escalation id or referen
     from bot.messages.coordinator import card
     from db.queue import history
 
+    language = cli_language()
     with open_session() as session:
         escalation = session.get(Escalation, _escalation_id(session, ident))
         if escalation is None:
-            raise fail(f"No escalation with id {ident}.")
+            raise fail(t(language, "Ingen eskalering med id {id}.", id=ident))
         enquiry = session.get(Enquiry, escalation.enquiry_id)
         assert enquiry is not None
-        text = card(session=session, escalation=escalation, language=cli_language()).text
-        state = (
-            f"resolved {escalation.resolved_at:%Y-%m-%d %H:%M} UTC ({escalation.resolution})"
-            if escalation.resolved_at
-            else "open"
+        text = card(session=session, escalation=escalation, language=language).text
+        # Translators: {status} is the enquiry's status code (routed, forwarded, answered, …).
+        heading = t(
+            language,
+            "Eskalering {id} – {state}; ärendets status: {status}",
+            id=escalation.id,
+            state=_state(escalation, language),
+            status=enquiry.status,
         )
-        typer.echo(f"Escalation {escalation.id} – {state}; enquiry status: {enquiry.status}")
+        typer.echo(heading)
         typer.echo(text)
-        typer.echo("\nHistory:")
+        typer.echo()
+        typer.echo(t(language, "Historik:"))
         for event in history(session=session, enquiry=enquiry):
             detail = ", ".join(f"{k}={v}" for k, v in event.detail.items())
             typer.echo(f"  {event.at:%Y-%m-%d %H:%M} UTC  {event.kind:<10} {event.actor}  {detail}")
+
+
+def _state(escalation: Escalation, language: str) -> str:
+    """Return whether an escalation is open, or when and how it was resolved."""
+    if escalation.resolved_at is None:
+        # Translators: the state of an escalation in `lotsen queue show`.
+        return pt(language, "escalation state", "öppen")
+    # Translators: {resolution} is how it was resolved (answered, closed, erased, …).
+    return t(
+        language,
+        "löst {at} UTC ({resolution})",
+        at=escalation.resolved_at.strftime("%Y-%m-%d %H:%M"),
+        resolution=escalation.resolution,
+    )
 
 
 @contextmanager
@@ -150,7 +195,7 @@ def claim_command(
 
     with _acting_on(ident, who) as (session, staff_id, escalation_id):
         if session.get(Escalation, escalation_id) is None:
-            raise fail(f"No escalation with id {escalation_id}.")
+            raise fail(t(cli_language(), "Ingen eskalering med id {id}.", id=escalation_id))
         result = claim(session=session, escalation_id=escalation_id, staff_user_id=staff_id)
         if not result.ok:
             raise fail(say(result.message()))
@@ -170,8 +215,12 @@ def answer_command(
         message = answer(
             session=session, escalation_id=escalation_id, text=text, staff_user_id=staff_id
         )
-        sent = "queued for the association" if message else "recorded (no chat to send to)"
-        typer.echo(f"Answer {sent}.")
+        if message:
+            typer.echo(t(cli_language(), "Svaret ligger i kö till föreningen."))
+        else:
+            typer.echo(
+                t(cli_language(), "Svaret är sparat (det finns ingen chatt att skicka till).")
+            )
 
 
 @queue_app.command("route")
@@ -190,13 +239,29 @@ def route_command(
             department_key=department,
             staff_user_id=staff_id,
         )
-        how = "forwarded to its chat" if result.forwarded else "waiting (no department chat)"
-        typer.echo(f"{result.enquiry.reference} routed to {result.department.key}, {how}.")
-        if result.candidate is not None:
-            typer.echo(
-                f"Training candidate {result.candidate.id} ({result.candidate.intent}) awaits "
-                "review: lotsen training list"
+        values = {"reference": result.enquiry.reference, "department": result.department.key}
+        if result.forwarded:
+            message = t(
+                cli_language(),
+                "{reference} skickat till {department} och vidare till förvaltningens chatt.",
+                **values,
             )
+        else:
+            message = t(
+                cli_language(),
+                "{reference} skickat till {department}; väntar (förvaltningen har ingen chatt).",
+                **values,
+            )
+        typer.echo(message)
+        if result.candidate is not None:
+            # Translators: {intent} is the topic the question becomes an example of.
+            proposed = t(
+                cli_language(),
+                "Träningsförslag {id} ({intent}) väntar på granskning: lotsen training list",
+                id=result.candidate.id,
+                intent=result.candidate.intent,
+            )
+            typer.echo(proposed)
 
 
 @queue_app.command("close")
@@ -217,7 +282,11 @@ def close_command(
             reason_code=reason,
             staff_user_id=staff_id,
         )
-        typer.echo(f"Escalation {escalation_id} closed ({reason}).")
+        # Translators: {reason} is the reason code (duplicate, spam, …).
+        closed = t(
+            cli_language(), "Eskalering {id} avslutad ({reason}).", id=escalation_id, reason=reason
+        )
+        typer.echo(closed)
 
 
 @queue_app.command("sweep")
@@ -228,11 +297,14 @@ def sweep_command() -> None:
 
     with open_session() as session:
         report = sweep_deadlines(session=session, now=utcnow())
-    typer.echo(f"Sweep: {report.summary()}.")
+    language = cli_language()
+    # Translators: after `lotsen queue sweep`, which checks every enquiry's deadline.
+    typer.echo(t(language, "Tidsfrister kontrollerade – {summary}.", summary=say(report.summary())))
     for reference in report.reminded:
-        typer.echo(f"  reminded  {reference}")
+        # Translators: the two lines are aligned: pad so that the references line up.
+        typer.echo("  " + t(language, "påmind    {reference}", reference=reference))
     for reference in report.escalated:
-        typer.echo(f"  escalated {reference}")
+        typer.echo("  " + t(language, "eskalerad {reference}", reference=reference))
 
 
 @training_app.command("list")
@@ -244,18 +316,25 @@ def training_list(
 
     with open_session() as session:
         rows = list_candidates(session=session, only_pending=pending)
+        language = cli_language()
         if not rows:
-            typer.echo("No training candidates.")
+            typer.echo(t(language, "Inga träningsförslag."))
             return
         for row in rows:
-            state = (
-                "pending"
-                if row.reviewed_at is None
-                else ("accepted" if row.accepted else "rejected") + f" by {row.reviewed_by}"
-            )
+            state = _review_state(row, language)
             text = example_line(row.text)
             text = text if len(text) <= 70 else text[:69] + "…"
             typer.echo(f"{row.id:>5}  {row.intent:<28} {state:<22} {text}")
+
+
+def _review_state(row: TrainingCandidate, language: str) -> str:
+    """Return whether a training candidate awaits review, or who accepted or rejected it."""
+    if row.reviewed_at is None:
+        # Translators: a training candidate nobody has reviewed yet (`lotsen training list`).
+        return pt(language, "training candidate", "väntar")
+    if row.accepted:
+        return t(language, "godkänt av {who}", who=row.reviewed_by)
+    return t(language, "avvisat av {who}", who=row.reviewed_by)
 
 
 @training_app.command("review")
@@ -269,7 +348,7 @@ def training_review(
     from db.training import TrainingError, review
 
     if accept == reject:
-        raise fail("Say --accept or --reject (one of them).", 2)
+        raise fail(t(cli_language(), "Ange --accept eller --reject (en av dem)."), 2)
     with open_session() as session:
         try:
             row = review(
@@ -280,8 +359,16 @@ def training_review(
                 intent=intent,
             )
         except TrainingError as exc:
-            raise fail(str(exc)) from None
-        typer.echo(f"Candidate {row.id} {'accepted' if accept else 'rejected'} ({row.intent}).")
+            raise fail(say(exc)) from None
+        if accept:
+            message = t(
+                cli_language(), "Förslag {id} godkänt ({intent}).", id=row.id, intent=row.intent
+            )
+        else:
+            message = t(
+                cli_language(), "Förslag {id} avvisat ({intent}).", id=row.id, intent=row.intent
+            )
+        typer.echo(message)
 
 
 @training_app.command("export")
@@ -297,8 +384,16 @@ def training_export(
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise fail(f"Could not write {file}: {exc}") from None
-    typer.echo(f"Wrote {count} accepted example(s) to {file}.")
+        message = t(cli_language(), "Kunde inte skriva {file}: {problem}", file=file, problem=exc)
+        raise fail(message) from None
+    written = nt(
+        cli_language(),
+        "Skrev {count} godkänt exempel till {file}.",
+        "Skrev {count} godkända exempel till {file}.",
+        count,
+        file=file,
+    )
+    typer.echo(written)
 
 
 def register(app: typer.Typer) -> None:

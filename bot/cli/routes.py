@@ -6,9 +6,20 @@ from datetime import date
 from pathlib import Path
 
 import typer
+from sqlmodel import Session
 
-from bot.cli.common import ActorOption, default_actor, fail, open_session, say
+from bot.cli.common import (
+    ActorOption,
+    cli_language,
+    default_actor,
+    fail,
+    open_session,
+    refuse,
+    say,
+)
+from bot.i18n import nt, pt, t
 from bot.settings import PROJECT_ROOT
+from db.models import Department
 
 app = typer.Typer(help="Routing table: routes, contacts, absences, audit.", no_args_is_help=True)
 
@@ -17,12 +28,12 @@ DomainOption = typer.Option(DOMAIN_DEFAULT, "--domain", help="Rasa domain file w
 
 
 def _intents(domain: Path) -> list[str]:
-    from db.routing_table import DomainError, load_domain_intents
+    from db.routing_table import RasaDomainFileError, load_domain_intents
 
     try:
         return load_domain_intents(domain)
-    except DomainError as exc:
-        raise fail(f"Error: {exc}", 2) from None
+    except RasaDomainFileError as exc:
+        raise refuse(exc, 2) from None
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -31,29 +42,60 @@ def _day(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise fail(f"Error: {option} must be a date like 2026-07-01, not {value!r}", 2) from None
+        # Translators: {option} is --from or --until.
+        message = t(
+            cli_language(),
+            "Fel: {option} ska vara ett datum som 2026-07-01, inte {value!r}",
+            option=option,
+            value=value,
+        )
+        raise fail(message, 2) from None
+
+
+def _contact_label(session: Session, department: Department) -> str:
+    """Return who answers for a department today: role and address, or that nobody does."""
+    from db.crud import active_contact
+
+    language = cli_language()
+    who = active_contact(session=session, department=department)
+    if who is None:
+        # Translators: in `lotsen routes list`, a department nobody answers for.
+        return t(language, "INGEN KONTAKT")
+    label = f"{who.role} <{who.email or who.phone or '-'}>"
+    if who.kind == "deputy":
+        # Translators: {contact} is the deputy's role and address (the contact is away).
+        return t(language, "{contact} (ersättare)", contact=label)
+    return label
 
 
 @app.command("list")
 def list_routes() -> None:
     """Show every route with the department and who answers today."""
-    from db.crud import active_contact
     from db.routing_table import list_table, local_day
 
+    language = cli_language()
     with open_session() as session:
         contacts: dict[str, str] = {}
         for route, department in list_table(session=session):
             if department.key not in contacts:
-                who = active_contact(session=session, department=department)
-                label = f"{who.role} <{who.email or who.phone or '-'}>" if who else "NO CONTACT"
-                if who is not None and who.kind == "deputy":
-                    label += " (deputy)"
-                contacts[department.key] = label
-            verified = local_day(route.last_verified_at) if route.last_verified_at else "never"
-            typer.echo(
-                f"{route.intent:32} {department.key:16} {contacts[department.key]}"
-                f"  owner={route.owner or '-'} verified={verified}"
+                contacts[department.key] = _contact_label(session, department)
+            verified = (
+                str(local_day(route.last_verified_at))
+                if route.last_verified_at
+                # Translators: in `lotsen routes list`: nobody has verified the route yet.
+                else pt(language, "verified", "aldrig")
             )
+            # Translators: a line of `lotsen routes list`; keep the widths (:32, :16).
+            line = t(
+                language,
+                "{intent:32} {department:16} {contact}  ägare={owner} kontrollerad={verified}",
+                intent=route.intent,
+                department=department.key,
+                contact=contacts[department.key],
+                owner=route.owner or "-",
+                verified=verified,
+            )
+            typer.echo(line)
 
 
 @app.command("export")
@@ -69,7 +111,7 @@ def export_routes(
         typer.echo(text, nl=False)
         return
     file.write_text(text, encoding="utf-8")
-    typer.echo(f"Exported the routing table to {file}.")
+    typer.echo(t(cli_language(), "Vägtabellen är exporterad till {file}.", file=file))
 
 
 @app.command("import")
@@ -85,7 +127,8 @@ def import_routes(
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise fail(f"Error: cannot read {file}: {exc}", 2) from None
+        message = t(cli_language(), "Fel: kan inte läsa {file}: {problem}", file=file, problem=exc)
+        raise fail(message, 2) from None
     intents = _intents(domain)
     with open_session() as session:
         result = import_table(
@@ -96,11 +139,28 @@ def import_routes(
     if not result.ok:
         for problem in result.problems:
             typer.echo(f"{file}:{problem.line}: {say(problem.message)}", err=True)
-        raise fail(f"Nothing imported: {len(result.problems)} problem(s).")
+        count = len(result.problems)
+        message = nt(
+            cli_language(),
+            "Inget importerades: {count} problem.",
+            "Inget importerades: {count} problem.",
+            count,
+        )
+        raise fail(message)
     for change in result.changes:
-        typer.echo(change)
-    verb = "Would change" if dry_run else "Changed"
-    typer.echo(f"{verb} {len(result.changes)} item(s)." if result.changes else "No changes.")
+        typer.echo(say(change))
+    typer.echo(_changed(len(result.changes), dry_run=dry_run))
+
+
+def _changed(count: int, *, dry_run: bool) -> str:
+    """Return the last line of an import: how many items changed (or would change)."""
+    language = cli_language()
+    if not count:
+        return t(language, "Inga ändringar.")
+    if dry_run:
+        # Translators: after `lotsen routes import --dry-run`: nothing was changed yet.
+        return nt(language, "Skulle ändra {count} post.", "Skulle ändra {count} poster.", count)
+    return nt(language, "Ändrade {count} post.", "Ändrade {count} poster.", count)
 
 
 @app.command()
@@ -112,10 +172,15 @@ def check(domain: Path = DomainOption) -> None:
     with open_session() as session:
         problems = check_table(session=session, domain_intents=intents)
     for problem in problems:
-        typer.echo(problem)
+        typer.echo(say(problem))
+    language = cli_language()
     if problems:
-        raise fail(f"{len(problems)} problem(s) in the routing table.")
-    typer.echo("The routing table is complete.")
+        count = len(problems)
+        message = nt(
+            language, "{count} problem i vägtabellen.", "{count} problem i vägtabellen.", count
+        )
+        raise fail(message)
+    typer.echo(t(language, "Vägtabellen är komplett."))
 
 
 @app.command()
@@ -123,19 +188,33 @@ def overdue() -> None:
     """List routes whose review is overdue, with their owners."""
     from db.routing_table import local_day, overdue_routes
 
+    language = cli_language()
     with open_session() as session:
         rows = overdue_routes(session=session)
     for row in rows:
         verified = (
-            "never verified"
+            t(language, "aldrig kontrollerad")
             if row.route.last_verified_at is None
-            else f"verified {local_day(row.route.last_verified_at)}"
+            else t(language, "kontrollerad {day}", day=local_day(row.route.last_verified_at))
         )
-        typer.echo(
-            f"{row.route.intent:32} {row.department_key:16} owner={row.route.owner or '-'}"
-            f"  {verified}, due {local_day(row.due_at)}"
+        # Translators: a line of `lotsen routes overdue`; keep the widths (:32, :16).
+        line = t(
+            language,
+            "{intent:32} {department:16} ägare={owner}  {verified}, skulle granskas {due}",
+            intent=row.route.intent,
+            department=row.department_key,
+            owner=row.route.owner or "-",
+            verified=verified,
+            due=local_day(row.due_at),
         )
-    typer.echo(f"{len(rows)} route(s) overdue for review.")
+        typer.echo(line)
+    message = nt(
+        language,
+        "{count} väg har passerat sitt granskningsdatum.",
+        "{count} vägar har passerat sitt granskningsdatum.",
+        len(rows),
+    )
+    typer.echo(message)
 
 
 @app.command()
@@ -150,15 +229,24 @@ def history(
 
     with open_session() as session:
         rows = audit_history(session=session, limit=limit, entity=entity)
+    language = cli_language()
     for row in rows:
-        before = json.dumps(row.before, ensure_ascii=False) if row.before else "-"
-        after = json.dumps(row.after, ensure_ascii=False) if row.after else "-"
-        typer.echo(
-            f"{row.at:%Y-%m-%d %H:%M} {row.actor} {row.action} {row.entity} {row.entity_key}"
-            f"\n    before: {before}\n    after:  {after}"
+        # Translators: one change in `lotsen routes history`: who did what, then the values
+        # before and after it, indented; keep the line breaks and the indentation.
+        entry = t(
+            language,
+            "{at} {actor} {action} {entity} {key}\n    före:  {before}\n    efter: {after}",
+            at=row.at.strftime("%Y-%m-%d %H:%M"),
+            actor=row.actor,
+            action=row.action,
+            entity=row.entity,
+            key=row.entity_key,
+            before=json.dumps(row.before, ensure_ascii=False) if row.before else "-",
+            after=json.dumps(row.after, ensure_ascii=False) if row.after else "-",
         )
+        typer.echo(entry)
     if not rows:
-        typer.echo("No audit rows yet.")
+        typer.echo(t(language, "Inga ändringar har loggats ännu."))
 
 
 @app.command()
@@ -172,7 +260,7 @@ def verify(
 
     with open_session() as session:
         mark_verified(session=session, intent=intent, actor=default_actor(actor), owner=owner)
-    typer.echo(f"Route {intent} verified.")
+    typer.echo(t(cli_language(), "Vägen {intent} är kontrollerad.", intent=intent))
 
 
 @app.command("set")
@@ -200,7 +288,9 @@ def set_route_command(
             owner=owner,
             review_interval_days=review_days,
         )
-    typer.echo(f"Route {intent} -> {department}.")
+    typer.echo(
+        t(cli_language(), "Vägen {intent} -> {department}.", intent=intent, department=department)
+    )
 
 
 @app.command("remove")
@@ -212,7 +302,7 @@ def remove_route_command(
 
     with open_session() as session:
         remove_route(session=session, intent=intent, actor=default_actor(actor))
-    typer.echo(f"Route {intent} removed.")
+    typer.echo(t(cli_language(), "Vägen {intent} är borttagen.", intent=intent))
 
 
 @app.command()
@@ -234,7 +324,8 @@ def contact(
         if value is not None
     }
     if not changes:
-        raise fail("Error: give at least one of --email, --phone, --hours, --role.", 2)
+        message = t(cli_language(), "Fel: ange minst en av --email, --phone, --hours, --role.")
+        raise fail(message, 2)
     kind = "deputy" if deputy else "contact"
     with open_session() as session:
         update_contact(
@@ -244,7 +335,14 @@ def contact(
             changes=changes,
             actor=default_actor(actor),
         )
-    typer.echo(f"{department} {kind} updated.")
+    if deputy:
+        typer.echo(
+            t(cli_language(), "{department}: ersättaren är uppdaterad.", department=department)
+        )
+    else:
+        typer.echo(
+            t(cli_language(), "{department}: kontakten är uppdaterad.", department=department)
+        )
 
 
 @app.command()
@@ -261,9 +359,9 @@ def absent(
 
     kind = "deputy" if deputy else "contact"
     if clear and (from_day or until_day):
-        raise fail("Error: use either --clear or --from/--until.", 2)
+        raise fail(t(cli_language(), "Fel: använd antingen --clear eller --from/--until."), 2)
     if not clear and (from_day is None or until_day is None):
-        raise fail("Error: give --from and --until (or --clear).", 2)
+        raise fail(t(cli_language(), "Fel: ange --from och --until (eller --clear)."), 2)
     start, end = _day(from_day, "--from"), _day(until_day, "--until")
     with open_session() as session:
         if clear:
@@ -279,10 +377,30 @@ def absent(
                 actor=default_actor(actor),
                 kind=kind,
             )
-    if clear:
-        typer.echo(f"{department} {kind} is present again.")
-    else:
-        typer.echo(f"{department} {kind} away {start} – {end} (inclusive).")
+    typer.echo(_absence_line(department, deputy=deputy, start=start, end=end))
+
+
+def _absence_line(department: str, *, deputy: bool, start: date | None, end: date | None) -> str:
+    """Return the line that confirms an absence (or that the person is back)."""
+    language = cli_language()
+    if start is None or end is None:
+        if deputy:
+            return t(language, "{department}: ersättaren är på plats igen.", department=department)
+        return t(language, "{department}: kontakten är på plats igen.", department=department)
+    values = {"department": department, "start": start, "end": end}
+    if deputy:
+        # Translators: both days count: the deputy is away from {start} through {end}.
+        return t(
+            language,
+            "{department}: ersättaren är borta {start} – {end} (båda dagarna medräknade).",
+            **values,
+        )
+    # Translators: both days count: the contact is away from {start} through {end}.
+    return t(
+        language,
+        "{department}: kontakten är borta {start} – {end} (båda dagarna medräknade).",
+        **values,
+    )
 
 
 def register(root: typer.Typer) -> None:

@@ -8,7 +8,8 @@ import signal
 
 import typer
 
-from bot.cli.common import configure_logging, fail, settings_or_exit
+from bot.cli.common import cli_language, configure_logging, fail, settings_or_exit
+from bot.i18n import t
 from bot.settings import Settings
 
 
@@ -16,14 +17,16 @@ def _start_services(settings: Settings) -> object:
     from bot.processes.supervisor import StartError, Supervisor
 
     supervisor = Supervisor(settings, report=lambda line: typer.echo(f"[lotsen] {line}", err=True))
-    typer.echo(
-        "[lotsen] starting the action server and Rasa (this takes about a minute)…", err=True
+    # Translators: the action server runs Lotsen's own steps for Rasa (a technical name).
+    starting = t(
+        cli_language(), "[lotsen] startar action-servern och Rasa (det tar ungefär en minut)…"
     )
+    typer.echo(starting, err=True)
     try:
         supervisor.start()
     except StartError as exc:
         supervisor.stop()
-        raise fail(f"Could not start: {exc}") from None
+        raise fail(t(cli_language(), "Kunde inte starta: {problem}", problem=exc)) from None
     return supervisor
 
 
@@ -34,10 +37,13 @@ async def _chat(settings: Settings) -> None:
 
     services = create_services(settings)
     desk = await start_desk(settings, services.engine)
-    typer.echo(
-        f"[lotsen] the desk and the public report: http://127.0.0.1:{settings.web_port}/rapport",
-        err=True,
+    # Translators: the desk is the web page for staff.
+    where = t(
+        cli_language(),
+        "[lotsen] skrivbordet och den offentliga rapporten: http://127.0.0.1:{port}/rapport",
+        port=settings.web_port,
     )
+    typer.echo(where, err=True)
     try:
         await run_console(services, read_stdin, typer.echo)
     finally:
@@ -70,14 +76,18 @@ def _run(settings: Settings, *, console: bool) -> None:
         if console:
             asyncio.run(_chat(settings))
         else:
-            typer.echo(
-                f"[lotsen] Telegram bot running ({settings.telegram_mode}); Ctrl-C stops.", err=True
+            # Translators: {mode} is polling or webhook.
+            running = t(
+                cli_language(),
+                "[lotsen] Telegram-boten är igång ({mode}); Ctrl-C avslutar.",
+                mode=settings.telegram_mode,
             )
+            typer.echo(running, err=True)
             asyncio.run(_bot_until_signal(settings, desk=True))
     except KeyboardInterrupt:
         pass
     finally:
-        typer.echo("[lotsen] stopping…", err=True)
+        typer.echo(t(cli_language(), "[lotsen] avslutar…"), err=True)
         supervisor.stop()  # type: ignore[attr-defined]
 
 
@@ -100,7 +110,10 @@ def bot() -> None:
     configure_logging(settings)
     if not settings.token:
         raise fail(
-            "TELEGRAM_BOT_TOKEN is not set; use `lotsen chat` to try Lotsen without Telegram."
+            t(
+                cli_language(),
+                "TELEGRAM_BOT_TOKEN är inte satt; prova Lotsen utan Telegram med `lotsen chat`.",
+            )
         )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_bot_until_signal(settings))
@@ -129,8 +142,11 @@ def train(
     except rasa_env.RasaUnavailable as exc:
         raise fail(str(exc)) from None
     except Exception as exc:
-        raise fail(f"Training failed: {exc}") from None
-    typer.echo("Model trained." if ran else "Model is up to date; nothing to train.")
+        raise fail(t(cli_language(), "Träningen misslyckades: {problem}", problem=exc)) from None
+    if ran:
+        typer.echo(t(cli_language(), "Modellen är tränad."))
+    else:
+        typer.echo(t(cli_language(), "Modellen är aktuell; det finns inget att träna."))
 
 
 def register(app: typer.Typer) -> None:

@@ -6,12 +6,14 @@ import typer
 
 from bot.cli.common import (
     ActorOption,
+    cli_language,
     default_actor,
     fail,
+    invalid,
     open_session,
-    say,
     settings_or_exit,
 )
+from bot.i18n import nt, t
 
 app = typer.Typer(help="Staff members, roles and invitations.", no_args_is_help=True)
 
@@ -23,7 +25,7 @@ def _parse_id(value: str) -> int:
     try:
         return parse_user_id(value)
     except ValidationProblem as exc:
-        raise fail(f"Error: {exc.field}: {say(exc)}", 2) from None
+        raise invalid(exc, 2) from None
 
 
 @app.command()
@@ -47,8 +49,23 @@ def add(
             name=name,
             actor=default_actor(actor),
         )
-        where = f" in {department}" if member.department_id else ""
-    typer.echo(f"{user_id} is {member.role}{where}.")
+        line = _role_line(user_id, str(member.role), department if member.department_id else None)
+    typer.echo(line)
+
+
+def _role_line(user_id: int, role: str, department: str | None) -> str:
+    """Return the line that confirms a user's role (and department)."""
+    if department is None:
+        # Translators: {role} is staff, coordinator or admin.
+        return t(cli_language(), "{user_id} är {role}.", user_id=user_id, role=role)
+    # Translators: {role} is staff, coordinator or admin; {department} is a department key.
+    return t(
+        cli_language(),
+        "{user_id} är {role} i {department}.",
+        user_id=user_id,
+        role=role,
+        department=department,
+    )
 
 
 @app.command("list")
@@ -64,7 +81,7 @@ def list_members() -> None:
                 f"{department.key if department else '-':16} {member.name or ''}"
             )
     if not rows:
-        typer.echo("No staff yet.")
+        typer.echo(t(cli_language(), "Ingen personal ännu."))
 
 
 @app.command()
@@ -87,8 +104,15 @@ def remove(
             actor=default_actor(actor),
         )
     if removed == 0:
-        raise fail(f"Error: {user_id} has no such role.")
-    typer.echo(f"Removed {removed} role(s) from {user_id}.")
+        raise fail(t(cli_language(), "Fel: {user_id} har ingen sådan roll.", user_id=user_id))
+    message = nt(
+        cli_language(),
+        "Tog bort {count} roll från {user_id}.",
+        "Tog bort {count} roller från {user_id}.",
+        removed,
+        user_id=user_id,
+    )
+    typer.echo(message)
 
 
 @app.command()
@@ -111,7 +135,9 @@ def invite(
             actor=default_actor(actor),
         )
     typer.echo(invite_link(settings.telegram_bot_username, created.code))
-    typer.echo(f"Valid once, until {created.expires_at:%Y-%m-%d %H:%M} UTC.", err=True)
+    until = f"{created.expires_at:%Y-%m-%d %H:%M}"
+    # Translators: how long the invitation link printed above works.
+    typer.echo(t(cli_language(), "Gäller en gång, till {until} UTC.", until=until), err=True)
 
 
 def register(root: typer.Typer) -> None:
