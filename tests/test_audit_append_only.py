@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from db.audit import AppendOnlyError, record, retention_purge
 from db.models import AuditEntry, utcnow
 from db.retention import purge
 from db.session import session_scope
-from tests.conftest import migrate_and_seed
+from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres, migrate_and_seed
 
 RETENTION_DAYS = 3650
 
@@ -61,11 +62,17 @@ def _ids(engine: Engine) -> set[int]:
 
 
 @pytest.fixture
-def postgres(engine: Engine) -> Engine:
-    """Return the engine of the PostgreSQL run only (the trigger exists only there)."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the database trigger is PostgreSQL's; SQLite keeps the ORM guard")
-    return engine
+def postgres() -> Iterator[Engine]:
+    """Yield an engine on a fresh, migrated PostgreSQL database (the trigger is PostgreSQL's)."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL not configured (set LOTSEN_TEST_POSTGRES_URL)")
+    url, name = _fresh_postgres(POSTGRES_URL)
+    engine = migrate_and_seed(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        _drop_postgres(POSTGRES_URL, name)
 
 
 @pytest.mark.parametrize(
