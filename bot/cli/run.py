@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.cli.common import configure_logging, fail, settings_or_exit
 from bot.settings import Settings
 
+if TYPE_CHECKING:
+    from bot.processes.supervisor import Supervisor
 
-def _start_services(settings: Settings) -> object:
+
+def _start_services(settings: Settings) -> Supervisor:
     from bot.processes.supervisor import StartError, Supervisor
 
     supervisor = Supervisor(settings, report=lambda line: typer.echo(f"[lotsen] {line}", err=True))
@@ -78,7 +82,7 @@ def _run(settings: Settings, *, console: bool) -> None:
         pass
     finally:
         typer.echo("[lotsen] stopping…", err=True)
-        supervisor.stop()  # type: ignore[attr-defined]
+        supervisor.stop()
 
 
 def run() -> None:
