@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,13 +18,15 @@ from bot.channels.desk import (
     views_queue,
     views_report,
 )
-from bot.channels.desk.web import CLOCK, ENGINE, SETTINGS, TEMPLATES
+from bot.channels.desk.web import CLOCK, ENGINE, SETTINGS, TEMPLATES, https_only, problem
 from bot.settings import Settings
 from db.models import utcnow
 from db.sla import LOCAL
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_HOST = "127.0.0.1"
+HSTS = "max-age=31536000"
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -73,14 +76,30 @@ def make_templates() -> jinja2.Environment:
 async def security_headers(
     request: web.Request, handler: Callable[[web.Request], object]
 ) -> web.StreamResponse:
-    """Add defensive headers to every response."""
+    """Add defensive headers to every response; an unexpected error is a plain 500 page."""
+    headers = dict(SECURITY_HEADERS)
+    if https_only(request.app[SETTINGS]):
+        headers["Strict-Transport-Security"] = HSTS
     try:
         response = await handler(request)  # type: ignore[misc]
     except web.HTTPException as exc:
-        exc.headers.update(SECURITY_HEADERS)
+        exc.headers.update(headers)
         raise
+    except Exception:
+        log.exception("desk: unexpected error on %s %s", request.method, request.path)
+        failure = problem(
+            request,
+            500,
+            ("Något gick fel", "Something went wrong"),
+            (
+                "Sidan kunde inte visas. Försök igen om en stund.",
+                "The page could not be shown. Please try again in a moment.",
+            ),
+        )
+        failure.headers.update(headers)
+        raise failure from None
     assert isinstance(response, web.StreamResponse)
-    response.headers.update(SECURITY_HEADERS)
+    response.headers.update(headers)
     return response
 
 

@@ -15,9 +15,11 @@ from bot.channels.desk.web import (
     checked_form,
     now_of,
     principal_of,
+    read_form,
     render,
     require,
     run_db,
+    secure_cookies,
     set_session_cookie,
 )
 
@@ -28,7 +30,9 @@ def _login_page(
     """Render the sign-in page with a fresh pre-session CSRF token (double-submit cookie)."""
     pre = secrets.token_urlsafe(24)
     response = render(request, "login.html", status=status, pre_csrf=pre, token=token, **context)
-    response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="Strict", secure=request.secure)
+    response.set_cookie(
+        PRE_COOKIE, pre, httponly=True, samesite="Strict", secure=secure_cookies(request)
+    )
     return response
 
 
@@ -41,7 +45,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     """Redeem a one-time link or check a local password, then open a session."""
-    form = await request.post()
+    form = await read_form(request)
     sent, cookie = str(form.get("csrf", "")), request.cookies.get(PRE_COOKIE, "")
     if not cookie or not hmac.compare_digest(sent, cookie):
         return _login_page(request, status=403, error="csrf")
