@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 
 from bot.channels.desk.app import build_desk_app
 from bot.channels.desk.auth import create_login_link
-from bot.channels.desk.web import PRE_COOKIE
+from bot.channels.desk.throttle import LoginLimits
+from bot.channels.desk.web import PRE_COOKIE, SESSION_COOKIE
 from bot.settings import Settings
 from db import crud
 from db.models import StaffMember
@@ -87,7 +88,8 @@ def desk_settings(base_url: str | None = None) -> Settings:
 async def desk_client(
     engine: Engine, clock: Clock, *, settings: Settings | None = None, **app_options: Any
 ) -> AsyncIterator[TestClient]:
-    """Serve the desk on a real local port and yield a client."""
+    """Serve the desk on a real local port and yield a client (refusals answered at once)."""
+    app_options.setdefault("login_limits", LoginLimits(refusal_delay=0))
     app = build_desk_app(settings or desk_settings(), engine, clock=clock, **app_options)
     client = TestClient(TestServer(app))
     await client.start_server()
@@ -127,3 +129,8 @@ async def password_attempt(
             cookies=dict(response.cookies),
             text=await response.text(),
         )
+
+
+def adopt_session(client: TestClient, answer: Answer) -> None:
+    """Put the session cookie of a successful sign-in into the client's cookie jar."""
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: answer.cookies[SESSION_COOKIE].value})

@@ -10,8 +10,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from bot.channels.desk.accounts import add_account
 from bot.channels.desk.app import build_desk_app
-from bot.channels.desk.auth import add_account, create_login_link
+from bot.channels.desk.auth import create_login_link
 from bot.settings import Settings
 from db.models import AuditEntry, Contact, DeskSession, Enquiry, OutboxMessage
 from db.session import session_scope

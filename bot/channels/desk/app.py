@@ -18,7 +18,18 @@ from bot.channels.desk import (
     views_queue,
     views_report,
 )
-from bot.channels.desk.web import CLOCK, ENGINE, SETTINGS, TEMPLATES, https_only, problem
+from bot.channels.desk.password_pool import PasswordPool
+from bot.channels.desk.throttle import LoginLimits
+from bot.channels.desk.web import (
+    CLOCK,
+    ENGINE,
+    LOGIN_LIMITS,
+    PASSWORD_POOL,
+    SETTINGS,
+    TEMPLATES,
+    https_only,
+    problem,
+)
 from bot.settings import Settings
 from db.models import utcnow
 from db.sla import LOCAL
@@ -108,7 +119,12 @@ async def _root(request: web.Request) -> web.StreamResponse:
 
 
 def build_desk_app(
-    settings: Settings, engine: Engine, *, clock: Callable[[], datetime] = utcnow
+    settings: Settings,
+    engine: Engine,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    password_pool: PasswordPool | None = None,
+    login_limits: LoginLimits | None = None,
 ) -> web.Application:
     """Build the desk application; `clock` is the current time (frozen in tests)."""
     app = web.Application(middlewares=[security_headers], client_max_size=256 * 1024)
@@ -116,6 +132,17 @@ def build_desk_app(
     app[ENGINE] = engine
     app[TEMPLATES] = make_templates()
     app[CLOCK] = clock
+    app[PASSWORD_POOL] = password_pool or PasswordPool()
+    app[LOGIN_LIMITS] = login_limits or LoginLimits()
+
+    async def warm_pool(app: web.Application) -> None:
+        await app[PASSWORD_POOL].warm()
+
+    async def close_pool(app: web.Application) -> None:
+        app[PASSWORD_POOL].close()
+
+    app.on_startup.append(warm_pool)
+    app.on_cleanup.append(close_pool)
     app.router.add_get("/", _root)
     app.router.add_get("/desk", views_auth.home)
     app.router.add_get("/desk/login", views_auth.login_page)

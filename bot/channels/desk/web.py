@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -16,6 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.channels.desk.auth import Principal, load_principal
+from bot.channels.desk.password_pool import PasswordPool
+from bot.channels.desk.throttle import LoginLimits
 from bot.settings import Settings
 from db.session import session_scope
 
@@ -30,6 +34,8 @@ SETTINGS = web.AppKey("settings", Settings)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 Clock = Callable[[], datetime]
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+PASSWORD_POOL = web.AppKey("password_pool", PasswordPool)
+LOGIN_LIMITS = web.AppKey("login_limits", LoginLimits)
 
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("desk_principal")
 
@@ -39,15 +45,22 @@ def now_of(request: web.Request) -> datetime:
     return request.app[CLOCK]()
 
 
-async def run_db(request: web.Request, work: Callable[[Session], T]) -> T:
-    """Run database work in one transaction on a worker thread (the event loop stays free)."""
+async def run_db(
+    request: web.Request, work: Callable[[Session], T], *, executor: Executor | None = None
+) -> T:
+    """Run database work in one transaction on a worker thread (the event loop stays free).
+
+    Pages use the default worker pool; sign-ins pass the password pool's own executor.
+    """
     engine = request.app[ENGINE]
 
     def call() -> T:
         with session_scope(engine) as session:
             return work(session)
 
-    return await asyncio.to_thread(call)
+    if executor is None:
+        return await asyncio.to_thread(call)
+    return await asyncio.get_running_loop().run_in_executor(executor, call)
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
@@ -101,6 +114,20 @@ async def require(request: web.Request, *, coordinator: bool = False) -> Princip
 def https_only(settings: Settings) -> bool:
     """Tell whether the desk is published over HTTPS (DESK_BASE_URL starts with https://)."""
     return (settings.desk_base_url or "").strip().lower().startswith("https://")
+
+
+def client_address(request: web.Request) -> str:
+    """Return the client's address: the peer, or behind a local HTTPS proxy the hop it added."""
+    peer = request.remote or ""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and https_only(request.app[SETTINGS]):
+        try:
+            local_proxy = ipaddress.ip_address(peer).is_loopback
+        except ValueError:
+            local_proxy = False
+        if local_proxy:
+            return forwarded.split(",")[-1].strip()[:64] or peer
+    return peer
 
 
 _PROBLEMS: dict[int, type[web.HTTPException]] = {
