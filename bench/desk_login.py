@@ -9,6 +9,8 @@ flood and the measuring client share the main loop. Four phases, side by side:
 - bounded pool: today's desk, attackers behind an HTTPS proxy from ever new addresses and names,
   so throttling does not help and only the bounded password pool protects the pages;
 - one address: today's desk, every attempt from one address (throttled after 20).
+
+Before them, the time of one failed sign-in for an existing, an unknown and a disabled name.
 """
 
 from __future__ import annotations
@@ -139,8 +141,9 @@ async def _flood(
 
 def flood_process(base: str, workers: int, rotate_addresses: bool, stop: Any, results: Any) -> None:
     """Run the flood in a process of its own (off the desk's interpreter lock) until `stop`."""
+    started = time.perf_counter()
     statuses = asyncio.run(_flood(base, workers, stop.is_set, rotate_addresses=rotate_addresses))
-    results.put(dict(statuses))
+    results.put((dict(statuses), time.perf_counter() - started))
 
 
 async def _measure(base: str, samples: int) -> list[float]:
@@ -170,19 +173,64 @@ def _phase(base: str, phase: Phase, samples: int, workers: int) -> dict[str, Any
     if flood is not None:
         flood.start()
         time.sleep(3.0)  # the process starts and the flood reaches its steady state
-    started = time.perf_counter()
     seconds = asyncio.run(_measure(base, samples))
-    wall = time.perf_counter() - started
     statuses: dict[int, int] = {}
+    flood_seconds = 0.0
     if flood is not None:
         stop.set()
-        statuses = results.get(timeout=120)
+        statuses, flood_seconds = results.get(timeout=120)
         flood.join(timeout=60)
     return {
         "rapport": percentiles(seconds),
         "flood_statuses": dict(sorted(statuses.items())),
-        "flood_per_s": round(sum(statuses.values()) / max(wall, 1e-9), 1),
+        "flood_per_s": round(sum(statuses.values()) / flood_seconds, 1) if flood_seconds else None,
     }
+
+
+FAILED_NAMES = {"existing": "bench.existing", "unknown": "bench.unknown", "disabled": "bench.off"}
+BENCH_PASSWORD = "ett långt bänklösenord"
+
+
+def _accounts(engine: Engine) -> None:
+    """Add the accounts the timing of failed sign-ins uses (one of them disabled)."""
+    from bot.channels.desk.accounts import add_account
+
+    with session_scope(engine) as session:
+        for kind in ("existing", "disabled"):
+            account = add_account(
+                session=session,
+                username=FAILED_NAMES[kind],
+                password=BENCH_PASSWORD,
+                role="coordinator",
+            )
+            if kind == "disabled":
+                account.disabled_at = account.created_at
+                session.add(account)
+
+
+async def _failed_sign_ins(base: str, samples: int) -> dict[str, Any]:
+    """Time failed sign-ins one after the other, per kind of name (disabled: right password)."""
+    figures: dict[str, Any] = {}
+    async with aiohttp.ClientSession(
+        cookie_jar=aiohttp.DummyCookieJar(), timeout=REQUEST_TIMEOUT
+    ) as http:
+        for kind, name in FAILED_NAMES.items():
+            password = BENCH_PASSWORD if kind == "disabled" else "gissning"
+            seconds, statuses = [], Counter[int]()
+            for _ in range(samples):
+                token = secrets.token_urlsafe(12)
+                started = time.perf_counter()
+                async with http.post(
+                    f"{base}/desk/login",
+                    data={"csrf": token, "username": name, "password": password},
+                    headers={"Cookie": f"lotsen_desk_pre={token}"},
+                    allow_redirects=False,
+                ) as response:
+                    await response.read()
+                    statuses[response.status] += 1
+                seconds.append(time.perf_counter() - started)
+            figures[kind] = {**percentiles(seconds), "statuses": dict(statuses)}
+    return figures
 
 
 def _engine(folder: Path, history: int) -> Engine:
@@ -201,13 +249,22 @@ def _engine(folder: Path, history: int) -> Engine:
 
 
 def run(
-    *, samples: int = 30, workers: int = 200, history: int = 2000, report: Callable[[str], None]
+    *, samples: int = 30, workers: int = 200, history: int = 200, report: Callable[[str], None]
 ) -> dict[str, Any]:
     """Run every phase on one seeded SQLite database; return the figures per phase."""
     results: dict[str, Any] = {"samples": samples, "flood_workers": workers, "history": history}
     with tempfile.TemporaryDirectory(prefix="lotsen-bench-desk-") as tmp:
         engine = _engine(Path(tmp), history)
         try:
+            # First, while no lock from a flood phase refuses the loopback address.
+            report("desk: failed sign-ins per kind of name …")
+            _accounts(engine)
+            settings = Settings(database_url=str(engine.url), _env_file=None)
+            app = build_desk_app(settings, engine, login_limits=UNLIMITED)
+            with serving(app) as port:
+                results["failed_sign_in"] = asyncio.run(
+                    _failed_sign_ins(f"http://127.0.0.1:{port}", samples)
+                )
             for phase in PHASES:
                 report(f"desk: {phase.name} …")
                 base_url = "https://desk.bench.invalid" if phase.https_proxy else None
@@ -251,7 +308,14 @@ def render(results: dict[str, Any]) -> str:
         f"/rapport latency, {results['samples']} requests per phase, beside "
         f"{results['flood_workers']} parallel bad sign-ins ({results['history']} past enquiries)"
     )
-    return "\n".join([head, "", *lines])
+    failed = results.get("failed_sign_in", {})
+    timing = [
+        f"{kind:<9} p50 {f['p50_ms']} ms, p95 {f['p95_ms']} ms, answers {f['statuses']}"
+        for kind, f in failed.items()
+    ]
+    return "\n".join(
+        [head, "", *lines, "", "failed sign-in, one at a time, per kind of name:", *timing]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.desk_login", description=__doc__)
     parser.add_argument("--samples", type=int, default=30, help="/rapport requests per phase.")
     parser.add_argument("--workers", type=int, default=200, help="Parallel bad sign-ins.")
-    parser.add_argument("--history", type=int, default=2000, help="Past enquiries to seed.")
+    parser.add_argument("--history", type=int, default=200, help="Past enquiries to seed.")
     args = parser.parse_args(argv)
     results = run(
         samples=args.samples,
