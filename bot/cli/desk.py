@@ -6,10 +6,19 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 
 import typer
+from sqlmodel import Session
 
-from bot.cli.common import configure_logging, fail, say, settings_or_exit
+from bot.cli.common import (
+    ActorOption,
+    configure_logging,
+    default_actor,
+    fail,
+    say,
+    settings_or_exit,
+)
 
 desk_app = typer.Typer(
     help="The desk: web page for staff and the public report.", no_args_is_help=True
@@ -79,8 +88,8 @@ def add_user_command(
         False, "--password-stdin", help="Read the password from the first line of stdin."
     ),
 ) -> None:
-    """Create a local desk account for a machine without Telegram (password hashed with scrypt)."""
-    from bot.channels.desk.auth import add_account
+    """Create a local desk account for a machine without Telegram (argon2id password hash)."""
+    from bot.channels.desk.accounts import add_account
     from db.session import make_engine, session_scope
     from db.validation import ValidationProblem
 
@@ -104,6 +113,91 @@ def add_user_command(
     finally:
         engine.dispose()
     typer.echo(f"Desk account {name!r} created ({role}).")
+
+
+def _change_account(describe: str, change: Callable[[Session], str]) -> None:
+    """Run one account change in a transaction; a refusal is one line and changes nothing."""
+    from db.session import make_engine, session_scope
+    from db.validation import ValidationProblem
+
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            done = change(session)
+    except ValidationProblem as exc:
+        raise fail(f"{say(exc)} Nothing was changed.") from None
+    except ValueError as exc:
+        raise fail(f"{str(exc).capitalize()}; nothing was changed.") from None
+    finally:
+        engine.dispose()
+    typer.echo(f"{describe}: {done}")
+
+
+def _sessions(count: int) -> str:
+    return f"{count} open session{'' if count == 1 else 's'} ended"
+
+
+@desk_app.command("disable")
+def disable_command(
+    username: str = typer.Argument(..., help="The local account's login name."),
+    actor: str | None = ActorOption,
+) -> None:
+    """Refuse an account's sign-ins and end all its sessions for good (audited)."""
+    from bot.channels.desk.accounts import disable_account
+
+    who = default_actor(actor)
+
+    def change(session: Session) -> str:
+        return _sessions(disable_account(session=session, username=username, actor=who))
+
+    _change_account(f"Desk account {username.strip().lower()!r} disabled", change)
+
+
+@desk_app.command("enable")
+def enable_command(
+    username: str = typer.Argument(..., help="The local account's login name."),
+    actor: str | None = ActorOption,
+) -> None:
+    """Let a disabled account sign in again; its old sessions stay ended (audited)."""
+    from bot.channels.desk.accounts import enable_account
+
+    who = default_actor(actor)
+
+    def change(session: Session) -> str:
+        enable_account(session=session, username=username, actor=who)
+        return "it can sign in again (old sessions stay ended)"
+
+    _change_account(f"Desk account {username.strip().lower()!r} enabled", change)
+
+
+@desk_app.command("set-role")
+def set_role_command(
+    username: str = typer.Argument(..., help="The local account's login name."),
+    role: str = typer.Option(..., "--role", help="coordinator, staff or admin."),
+    department: str | None = typer.Option(
+        None, "--department", help="Department key (required for staff)."
+    ),
+    actor: str | None = ActorOption,
+) -> None:
+    """Give an account another role or department; its sessions end (audited)."""
+    from bot.channels.desk.accounts import set_account_role
+
+    who = default_actor(actor)
+
+    def change(session: Session) -> str:
+        ended = set_account_role(
+            session=session,
+            username=username,
+            role=role.strip().lower(),
+            department_key=department,
+            actor=who,
+        )
+        return _sessions(ended)
+
+    _change_account(
+        f"Desk account {username.strip().lower()!r} is now {role.strip().lower()}", change
+    )
 
 
 def register(app: typer.Typer) -> None:
