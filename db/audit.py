@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.orm import Mapper, ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
@@ -23,17 +23,33 @@ def _refuse_change(_mapper: Mapper[Any], _connection: Any, target: AuditEntry) -
     raise AppendOnlyError(f"audit_entry is append-only: row {target.id} cannot be changed")
 
 
-# The one exception: a bulk DELETE inside `retention_purge(session)` (db/retention.py removes
-# audit rows older than the audit retention period). Updates stay refused, always.
+# The one exception: a bulk DELETE inside `retention_purge(session, before=cutoff)`
+# (db/retention.py removes audit rows older than the audit retention period). Updates stay
+# refused, always. On PostgreSQL a trigger (migration 0003) enforces the same in the database,
+# for raw SQL too: it lets a DELETE through only while the transaction-local setting below holds
+# a cutoff at least a day old, and only for rows older than that cutoff.
 _RETENTION_FLAG = "lotsen_audit_retention_purge"
+PURGE_SETTING = "lotsen.audit_purge_before"
+
+
+def _set_purge_cutoff(session: OrmSession, value: str) -> None:
+    session.execute(
+        text("SELECT set_config(:name, :value, true)"), {"name": PURGE_SETTING, "value": value}
+    )
 
 
 @contextmanager
-def retention_purge(session: OrmSession) -> Iterator[None]:
-    """Allow bulk deletes of audit rows in this session, only inside the block (retention)."""
+def retention_purge(session: OrmSession, *, before: datetime) -> Iterator[None]:
+    """Allow deleting audit rows older than `before` in this session, only inside the block."""
+    in_database = session.get_bind().dialect.name == "postgresql"
     session.info[_RETENTION_FLAG] = True
     try:
+        if in_database:
+            aware = before if before.tzinfo else before.replace(tzinfo=UTC)
+            _set_purge_cutoff(session, aware.isoformat())
         yield
+        if in_database:
+            _set_purge_cutoff(session, "")
     finally:
         session.info.pop(_RETENTION_FLAG, None)
 

@@ -363,3 +363,19 @@ class DeskSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     ended_at: datetime | None = None
+    # Digest of the roles and departments the session was opened with; a change ends it.
+    grants: str | None = Field(default=None, max_length=64)
+
+
+class DeskLoginThrottle(SQLModel, table=True):
+    """Recent password sign-in attempts for one username or one client address (hashed)."""
+
+    __tablename__ = "desk_login_throttle"
+    __table_args__ = (UniqueConstraint("scope", "key_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=16)
+    key_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    attempts: int = 0
+    window_started_at: datetime = Field(default_factory=utcnow, index=True)
+    locked_until: datetime | None = None

@@ -273,7 +273,7 @@ def purge(
                 candidate.reviewed_by = RETENTION_ACTOR
         session.exec(delete(InboxUpdate).where(*inbox_expired))
         session.exec(update(OutboxMessage).where(*outbox_expired).values(params={}, address=None))
-        with retention_purge(session):
+        with retention_purge(session, before=audit_cutoff):
             session.exec(delete(AuditEntry).where(audit_expired))
 
     if not dry_run and report.total:

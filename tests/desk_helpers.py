@@ -1,17 +1,27 @@
-"""Helpers for desk tests: staff members, sign-in through a one-time link, CSRF tokens."""
+"""Helpers for desk tests: staff members, sign-in by link or password, CSRF tokens, a server."""
 
 from __future__ import annotations
 
 import re
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import aiohttp
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import Engine
 
-from bot.channels.desk.auth import create_login_link
+from bot.channels.desk.app import build_desk_app
+from bot.channels.desk.throttle import LoginLimits
+from bot.channels.desk.web import PRE_COOKIE, SESSION_COOKIE
+from bot.settings import Settings
 from db import crud
 from db.models import StaffMember
 from db.session import session_scope
+from db.sign_in import create_login_link
 
 COORDINATOR_ID = 111
 STAFF_ID = 222
@@ -67,3 +77,60 @@ def csrf_of(html: str) -> str:
     found = CSRF_RE.search(html)
     assert found is not None, "no CSRF field on the page"
     return found.group(1)
+
+
+def desk_settings(base_url: str | None = None) -> Settings:
+    """Return settings for a desk under test (DESK_BASE_URL as given)."""
+    return Settings(database_url="sqlite://", desk_base_url=base_url, _env_file=None)  # type: ignore[call-arg]
+
+
+@asynccontextmanager
+async def desk_client(
+    engine: Engine, clock: Clock, *, settings: Settings | None = None, **app_options: Any
+) -> AsyncIterator[TestClient]:
+    """Serve the desk on a real local port and yield a client (refusals answered at once)."""
+    app_options.setdefault("login_limits", LoginLimits(refusal_delay=0))
+    app = build_desk_app(settings or desk_settings(), engine, clock=clock, **app_options)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@dataclass
+class Answer:
+    """A response read to the end: status, headers, cookies set and the body."""
+
+    status: int
+    headers: dict[str, str]
+    cookies: dict[str, Any]
+    text: str
+
+
+async def password_attempt(
+    client: TestClient, username: str, password: str, *, headers: dict[str, str] | None = None
+) -> Answer:
+    """POST the password form with its own CSRF pair, independent of the client's cookie jar."""
+    token = secrets.token_urlsafe(16)
+    async with (
+        aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http,
+        http.post(
+            client.make_url("/desk/login"),
+            data={"csrf": token, "username": username, "password": password},
+            headers={"Cookie": f"{PRE_COOKIE}={token}", **(headers or {})},
+            allow_redirects=False,
+        ) as response,
+    ):
+        return Answer(
+            status=response.status,
+            headers=dict(response.headers),
+            cookies=dict(response.cookies),
+            text=await response.text(),
+        )
+
+
+def adopt_session(client: TestClient, answer: Answer) -> None:
+    """Put the session cookie of a successful sign-in into the client's cookie jar."""
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: answer.cookies[SESSION_COOKIE].value})

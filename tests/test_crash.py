@@ -1,4 +1,4 @@
-"""Crash safety: kill -9 the real bot mid-stream; after a restart nothing is lost or doubled."""
+"""Crash safety: kill -9 the real bot mid-stream, or `lotsen run` itself; nothing is left over."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from sqlmodel import Session, col, func, select
 from bot.settings import PROJECT_ROOT, Settings
 from db.models import Enquiry, InboxUpdate
 from db.session import make_engine
+from tests.conftest import migrate_and_seed
 from tests.fake_telegram import FakeTelegram, start_fake_telegram
+from tests.process_helpers import alive, clean_env, descendants, kill_all, listening, wait_until
+from tests.stack import free_port
 from tests.telegram_fixtures import reset_transport_tables
 
 QUESTIONS = [
@@ -120,3 +123,48 @@ async def test_kill_minus_nine_loses_and_doubles_nothing(
             bot.wait(15)
         except subprocess.TimeoutExpired:
             bot.kill()
+
+
+def test_kill_minus_nine_of_lotsen_run_leaves_no_process_and_no_port_behind(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'lotsen.db'}"
+    migrate_and_seed(url).dispose()
+    rasa_port, action_port = free_port(), free_port()
+    env = clean_env(
+        DATABASE_URL=url,
+        TRACKER_DB_URL=f"sqlite:///{tmp_path / 'tracker.db'}",
+        RASA_PORT=str(rasa_port),
+        RASA_URL=f"http://127.0.0.1:{rasa_port}",
+        ACTION_PORT=str(action_port),
+        WEB_PORT=str(free_port()),
+    )
+    log = tmp_path / "run.log"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdin=subprocess.PIPE,  # the console chat waits for questions
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("a"),
+    )
+    tree: dict[tuple[int, int], str] = {}
+    try:
+        assert wait_until(
+            lambda: "Rasa server: ready" in log.read_text() or run.poll() is not None, 240
+        )
+        assert run.poll() is None, log.read_text()[-3000:]
+        tree = descendants(run.pid)
+        commands = "\n".join(tree.values())
+        assert "rasa run" in commands and "rasa_sdk" in commands, commands
+        assert "multiprocessing" in commands, commands  # the action server's worker
+        run.kill()
+        run.wait(10)
+        assert wait_until(lambda: not alive(tree), 60), f"still alive: {alive(tree)}"
+        assert not listening(rasa_port)
+        assert not listening(action_port)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait(10)
+        kill_all(tree)

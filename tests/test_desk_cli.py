@@ -1,16 +1,22 @@
-"""`lotsen desk add-user` on real databases: hashed password, clear refusals."""
+"""`lotsen desk add-user|disable|enable|set-role` on real databases: hashes, audit, refusals."""
 
 from __future__ import annotations
 
 import pytest
+from aiohttp.test_utils import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from bot.channels.desk.auth import authenticate
+from bot.channels.desk.passwords import Passwords
 from bot.cli import app
-from db.models import DeskAccount
+from db.models import AuditEntry, DeskAccount
 from db.session import session_scope
+from tests.desk_helpers import Answer, Clock, adopt_session, desk_client, password_attempt
+from tests.workflow_helpers import local
+
+NOW = local(2026, 3, 16, 9)
+PASSWORD = "ett riktigt långt lösenord"
 
 
 @pytest.fixture
@@ -38,13 +44,12 @@ def test_add_user_stores_a_hashed_password(cli: CliRunner, engine: Engine) -> No
     assert result.exit_code == 0, result.output
     with session_scope(engine) as session:
         account = session.exec(select(DeskAccount)).one()
-        assert account.username == "klara" and account.role == "staff"
-        assert account.password_hash.startswith("scrypt$")
-        assert "långt" not in account.password_hash
-        assert authenticate(
-            session=session, username="KLARA", password="ett riktigt långt lösenord"
-        )
-        assert authenticate(session=session, username="klara", password="fel") is None
+    assert account.username == "klara" and account.role == "staff"
+    assert account.password_hash.startswith("$argon2id$v=19$")
+    assert "långt" not in account.password_hash
+    passwords = Passwords()
+    assert passwords.verify("ett riktigt långt lösenord", account.password_hash).ok
+    assert not passwords.verify("fel", account.password_hash).ok
 
 
 @pytest.mark.parametrize(
@@ -72,3 +77,101 @@ def test_add_user_refuses_a_short_password(cli: CliRunner, engine: Engine) -> No
         app, ["desk", "add-user", "klara", "--role", "admin", "--password-stdin"], input="kort\n"
     )
     assert result.exit_code == 1 and "at least 12 characters" in result.output
+
+
+def _add(cli: CliRunner, *args: str) -> None:
+    result = cli.invoke(
+        app, ["desk", "add-user", "klara", *args, "--password-stdin"], input=f"{PASSWORD}\n"
+    )
+    assert result.exit_code == 0, result.output
+
+
+async def _signed_in(client: TestClient) -> Answer:
+    answer = await password_attempt(client, "klara", PASSWORD)
+    assert answer.status == 303
+    adopt_session(client, answer)
+    assert (await client.get("/desk", allow_redirects=False)).status == 200
+    return answer
+
+
+async def _signed_out(client: TestClient) -> bool:
+    response = await client.get("/desk", allow_redirects=False)
+    return response.status == 303 and response.headers["Location"] == "/desk/login"
+
+
+async def test_disable_ends_every_session_and_enable_does_not_revive_them(
+    cli: CliRunner, engine: Engine
+) -> None:
+    _add(cli, "--role", "coordinator")
+    async with desk_client(engine, Clock(NOW)) as first, desk_client(engine, Clock(NOW)) as second:
+        await _signed_in(first)
+        await _signed_in(second)
+        result = cli.invoke(app, ["desk", "disable", "Klara", "--actor", "it:anna"])
+        assert result.exit_code == 0, result.output
+        assert "2 open sessions ended" in result.output
+        assert await _signed_out(first) and await _signed_out(second)
+        assert (await password_attempt(first, "klara", PASSWORD)).status == 400
+        result = cli.invoke(app, ["desk", "enable", "klara", "--actor", "it:anna"])
+        assert result.exit_code == 0, result.output
+        # The old cookies stay dead; a new sign-in works.
+        assert await _signed_out(first) and await _signed_out(second)
+        await _signed_in(first)
+    with session_scope(engine) as session:
+        entries = session.exec(
+            select(AuditEntry).where(AuditEntry.entity == "desk_account").order_by(AuditEntry.id)
+        ).all()
+    assert [(e.action, e.actor, e.entity_key) for e in entries] == [
+        ("disable", "it:anna", "klara"),
+        ("enable", "it:anna", "klara"),
+    ]
+    assert entries[0].after is not None and entries[0].after["sessions_ended"] == 2
+
+
+async def test_set_role_ends_the_sessions_of_the_old_role(cli: CliRunner, engine: Engine) -> None:
+    _add(cli, "--role", "coordinator")
+    async with desk_client(engine, Clock(NOW)) as client:
+        await _signed_in(client)
+        assert (await client.get("/desk/queue")).status == 200
+        result = cli.invoke(
+            app, ["desk", "set-role", "klara", "--role", "staff", "--department", "teknik"]
+        )
+        assert result.exit_code == 0, result.output
+        assert "now staff: 1 open session ended" in result.output
+        assert await _signed_out(client)
+        await _signed_in(client)
+        assert (await client.get("/desk/queue")).status == 403
+    with session_scope(engine) as session:
+        account = session.exec(select(DeskAccount)).one()
+        assert account.role == "staff" and account.department_id is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["disable", "nobody"], "There is no desk account called 'nobody'"),
+        (["enable", "klara"], "The desk account 'klara' is not disabled"),
+        (["set-role", "klara", "--role", "coordinator"], "already has that role"),
+        (["set-role", "klara", "--role", "staff"], "must belong to a department"),
+        (["set-role", "klara", "--role", "boss"], "There is no role boss"),
+    ],
+)
+def test_account_changes_refuse_clearly_and_change_nothing(
+    cli: CliRunner, engine: Engine, args: list[str], message: str
+) -> None:
+    _add(cli, "--role", "coordinator")
+    result = cli.invoke(app, ["desk", *args])
+    assert result.exit_code == 1 and message in result.output
+    assert "nothing was changed" in result.output.lower()
+    with session_scope(engine) as session:
+        account = session.exec(select(DeskAccount)).one()
+        assert account.role == "coordinator" and account.disabled_at is None
+        assert (
+            session.exec(select(AuditEntry).where(AuditEntry.entity == "desk_account")).all() == []
+        )
+
+
+def test_disable_twice_is_refused(cli: CliRunner) -> None:
+    _add(cli, "--role", "admin")
+    assert cli.invoke(app, ["desk", "disable", "klara"]).exit_code == 0
+    again = cli.invoke(app, ["desk", "disable", "klara"])
+    assert again.exit_code == 1 and "already disabled" in again.output

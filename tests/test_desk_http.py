@@ -10,11 +10,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from bot.channels.desk.accounts import add_account
 from bot.channels.desk.app import build_desk_app
-from bot.channels.desk.auth import add_account, create_login_link
 from bot.settings import Settings
 from db.models import AuditEntry, Contact, DeskSession, Enquiry, OutboxMessage
 from db.session import session_scope
+from db.sign_in import create_login_link
 from tests.desk_helpers import (
     COORDINATOR_ID,
     OTHER_STAFF_ID,
@@ -146,14 +147,20 @@ async def test_roles_limit_what_staff_see(desk: tuple[TestClient, Clock], engine
     client, _ = desk
     await _login(client, engine, STAFF_ID)
     assert (await client.get("/desk/queue")).status == 403
-    assert (await client.get("/desk/department/teknik")).status == 403
+    # Another department's page is "not found", exactly like a department that does not exist.
+    other, missing = (
+        await client.get("/desk/department/teknik"),
+        await client.get("/desk/department/finns_inte"),
+    )
+    assert other.status == missing.status == 404
+    assert await other.text() == await missing.text()
     assert (await client.get("/desk/department/kultur_fritid")).status == 200
     csrf = await _csrf(client, "/desk/department/kultur_fritid")
     response = await client.post(
         "/desk/department/teknik/contact/contact",
         data={"csrf": csrf, "role": "X", "email": "x@storasa.se"},
     )
-    assert response.status == 403
+    assert response.status == 404
 
 
 async def test_invalid_email_shows_error_and_saves_nothing(
@@ -285,7 +292,11 @@ async def test_enquiry_search_is_limited_to_the_staff_department(
     await _login(client, engine, STAFF_ID)
     page = await (await client.get("/desk/enquiries?association=storåsa")).text()
     assert mine_ref in page and theirs_ref not in page
-    assert (await client.get(f"/desk/enquiries/{theirs_ref}")).status == 403
+    # Another department's enquiry answers exactly like one that does not exist (no oracle).
+    theirs_page = await client.get(f"/desk/enquiries/{theirs_ref}")
+    missing_page = await client.get("/desk/enquiries/LOT-2026-99999")
+    assert theirs_page.status == missing_page.status == 404
+    assert await theirs_page.text() == await missing_page.text()
     assert (await client.get(f"/desk/enquiries/{mine_ref}")).status == 200
     client.session.cookie_jar.clear()
     await _login(client, engine, OTHER_STAFF_ID)

@@ -333,15 +333,19 @@ def test_audit_rows_deleted_only_through_the_retention_path(engine: Engine) -> N
         )
     with pytest.raises(AppendOnlyError), session_scope(engine) as session:
         session.exec(delete(AuditEntry))
-    with pytest.raises(AppendOnlyError), session_scope(engine) as session, retention_purge(session):
+    with (
+        pytest.raises(AppendOnlyError),
+        session_scope(engine) as session,
+        retention_purge(session, before=days_ago(3650)),
+    ):
         session.exec(update(AuditEntry).values(actor="someone else"))  # updates: never
     with pytest.raises(AppendOnlyError), session_scope(engine) as session:
-        with retention_purge(session):
+        with retention_purge(session, before=days_ago(3650)):
             pass
         session.exec(delete(AuditEntry))  # the window is closed again
     with session_scope(engine) as session:
         assert len(session.exec(select(AuditEntry)).all()) == 1
-        with retention_purge(session):
+        with retention_purge(session, before=days_ago(3650)):
             session.exec(delete(AuditEntry).where(col(AuditEntry.at) < days_ago(3650)))
     with session_scope(engine) as session:
         assert session.exec(select(AuditEntry)).all() == []

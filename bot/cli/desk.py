@@ -6,11 +6,21 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 
 import typer
+from sqlmodel import Session
 
-from bot.cli.common import cli_language, configure_logging, fail, say, settings_or_exit
-from bot.i18n import t
+from bot.cli.common import (
+    ActorOption,
+    cli_language,
+    configure_logging,
+    default_actor,
+    fail,
+    say,
+    settings_or_exit,
+)
+from bot.i18n import nt, t
 
 desk_app = typer.Typer(
     help="The desk: web page for staff and the public report.", no_args_is_help=True
@@ -95,10 +105,10 @@ def add_user_command(
         False, "--password-stdin", help="Read the password from the first line of stdin."
     ),
 ) -> None:
-    """Create a local desk account for a machine without Telegram (password hashed with scrypt)."""
-    from bot.channels.desk.auth import add_account
+    """Create a local desk account for a machine without Telegram (argon2id password hash)."""
+    from bot.channels.desk.accounts import add_account
+    from db.phrases import DomainError
     from db.session import make_engine, session_scope
-    from db.validation import ValidationProblem
 
     settings = settings_or_exit()
     password = _read_password(password_stdin)
@@ -113,12 +123,8 @@ def add_user_command(
                 department_key=department,
             )
             name = account.username
-    except ValidationProblem as exc:
+    except DomainError as exc:
         raise fail(t(cli_language(), "{problem} Inget ändrades.", problem=say(exc))) from None
-    except ValueError as exc:
-        # Translators: {problem} is why the account cannot be made (in English, for now).
-        message = t(cli_language(), "{problem}; inget ändrades.", problem=str(exc).capitalize())
-        raise fail(message) from None
     finally:
         engine.dispose()
     # Translators: {role} is coordinator, staff or admin.
@@ -126,6 +132,95 @@ def add_user_command(
         cli_language(), "Skrivbordskontot {name!r} är skapat ({role}).", name=name, role=role
     )
     typer.echo(created)
+
+
+def _change_account(describe: str, change: Callable[[Session], str]) -> None:
+    """Run one account change in a transaction; a refusal is one line and changes nothing."""
+    from db.phrases import DomainError
+    from db.session import make_engine, session_scope
+
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            done = change(session)
+    except DomainError as exc:
+        raise fail(t(cli_language(), "{problem} Inget ändrades.", problem=say(exc))) from None
+    finally:
+        engine.dispose()
+    # Translators: {what} says what changed, {done} what followed (e.g. sessions ended).
+    typer.echo(t(cli_language(), "{what}: {done}", what=describe, done=done))
+
+
+def _sessions(count: int) -> str:
+    return nt(
+        cli_language(), "{count} öppen session avslutad", "{count} öppna sessioner avslutade", count
+    )
+
+
+@desk_app.command("disable")
+def disable_command(
+    username: str = typer.Argument(..., help="The local account's login name."),
+    actor: str | None = ActorOption,
+) -> None:
+    """Refuse an account's sign-ins and end all its sessions for good (audited)."""
+    from bot.channels.desk.accounts import disable_account
+
+    who = default_actor(actor)
+
+    def change(session: Session) -> str:
+        return _sessions(disable_account(session=session, username=username, actor=who))
+
+    name = username.strip().lower()
+    _change_account(t(cli_language(), "Skrivbordskontot {name!r} är avstängt", name=name), change)
+
+
+@desk_app.command("enable")
+def enable_command(
+    username: str = typer.Argument(..., help="The local account's login name."),
+    actor: str | None = ActorOption,
+) -> None:
+    """Let a disabled account sign in again; its old sessions stay ended (audited)."""
+    from bot.channels.desk.accounts import enable_account
+
+    who = default_actor(actor)
+
+    def change(session: Session) -> str:
+        enable_account(session=session, username=username, actor=who)
+        return t(cli_language(), "det kan logga in igen (gamla sessioner förblir avslutade)")
+
+    name = username.strip().lower()
+    _change_account(t(cli_language(), "Skrivbordskontot {name!r} är påslaget", name=name), change)
+
+
+@desk_app.command("set-role")
+def set_role_command(
+    username: str = typer.Argument(..., help="The local account's login name."),
+    role: str = typer.Option(..., "--role", help="coordinator, staff or admin."),
+    department: str | None = typer.Option(
+        None, "--department", help="Department key (required for staff)."
+    ),
+    actor: str | None = ActorOption,
+) -> None:
+    """Give an account another role or department; its sessions end (audited)."""
+    from bot.channels.desk.accounts import set_account_role
+
+    who = default_actor(actor)
+
+    def change(session: Session) -> str:
+        ended = set_account_role(
+            session=session,
+            username=username,
+            role=role.strip().lower(),
+            department_key=department,
+            actor=who,
+        )
+        return _sessions(ended)
+
+    name, new_role = username.strip().lower(), role.strip().lower()
+    # Translators: {role} is coordinator, staff or admin.
+    what = t(cli_language(), "Skrivbordskontot {name!r} är nu {role}", name=name, role=new_role)
+    _change_account(what, change)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,8 +13,11 @@ from bot.cli.common import cli_language, configure_logging, fail, settings_or_ex
 from bot.i18n import t
 from bot.settings import Settings
 
+if TYPE_CHECKING:
+    from bot.processes.supervisor import Supervisor
 
-def _start_services(settings: Settings) -> object:
+
+def _start_services(settings: Settings) -> Supervisor:
     from bot.processes.supervisor import StartError, Supervisor
 
     supervisor = Supervisor(settings, report=lambda line: typer.echo(f"[lotsen] {line}", err=True))
@@ -88,7 +92,7 @@ def _run(settings: Settings, *, console: bool) -> None:
         pass
     finally:
         typer.echo(t(cli_language(), "[lotsen] avslutar…"), err=True)
-        supervisor.stop()  # type: ignore[attr-defined]
+        supervisor.stop()
 
 
 def run() -> None:

@@ -90,8 +90,8 @@ def update(languages: Iterable[str] = LANGUAGES) -> None:
         catalogue.update(copy.deepcopy(template), no_fuzzy_matching=True)
         if language == SOURCE_LANGUAGE:
             for message in catalogue:
-                if message.id and not message.string:
-                    message.string = message.id
+                if message.id and not _translated(message):
+                    message.string = message.id  # the source: a plural copies both forms
         catalogue.obsolete.clear()
         _save(catalogue, catalogue_path(language))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,13 +18,26 @@ from bot.channels.desk import (
     views_queue,
     views_report,
 )
-from bot.channels.desk.web import CLOCK, ENGINE, SETTINGS, TEMPLATES
+from bot.channels.desk.password_pool import PasswordPool
+from bot.channels.desk.throttle import LoginLimits
+from bot.channels.desk.web import (
+    CLOCK,
+    ENGINE,
+    LOGIN_LIMITS,
+    PASSWORD_POOL,
+    SETTINGS,
+    TEMPLATES,
+    https_only,
+    problem,
+)
 from bot.settings import Settings
 from db.models import utcnow
 from db.sla import LOCAL
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_HOST = "127.0.0.1"
+HSTS = "max-age=31536000"
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -73,14 +87,30 @@ def make_templates() -> jinja2.Environment:
 async def security_headers(
     request: web.Request, handler: Callable[[web.Request], object]
 ) -> web.StreamResponse:
-    """Add defensive headers to every response."""
+    """Add defensive headers to every response; an unexpected error is a plain 500 page."""
+    headers = dict(SECURITY_HEADERS)
+    if https_only(request.app[SETTINGS]):
+        headers["Strict-Transport-Security"] = HSTS
     try:
         response = await handler(request)  # type: ignore[misc]
     except web.HTTPException as exc:
-        exc.headers.update(SECURITY_HEADERS)
+        exc.headers.update(headers)
         raise
+    except Exception:
+        log.exception("desk: unexpected error on %s %s", request.method, request.path)
+        failure = problem(
+            request,
+            500,
+            ("Något gick fel", "Something went wrong"),
+            (
+                "Sidan kunde inte visas. Försök igen om en stund.",
+                "The page could not be shown. Please try again in a moment.",
+            ),
+        )
+        failure.headers.update(headers)
+        raise failure from None
     assert isinstance(response, web.StreamResponse)
-    response.headers.update(SECURITY_HEADERS)
+    response.headers.update(headers)
     return response
 
 
@@ -89,7 +119,12 @@ async def _root(request: web.Request) -> web.StreamResponse:
 
 
 def build_desk_app(
-    settings: Settings, engine: Engine, *, clock: Callable[[], datetime] = utcnow
+    settings: Settings,
+    engine: Engine,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    password_pool: PasswordPool | None = None,
+    login_limits: LoginLimits | None = None,
 ) -> web.Application:
     """Build the desk application; `clock` is the current time (frozen in tests)."""
     app = web.Application(middlewares=[security_headers], client_max_size=256 * 1024)
@@ -97,6 +132,17 @@ def build_desk_app(
     app[ENGINE] = engine
     app[TEMPLATES] = make_templates()
     app[CLOCK] = clock
+    app[PASSWORD_POOL] = password_pool or PasswordPool()
+    app[LOGIN_LIMITS] = login_limits or LoginLimits()
+
+    async def warm_pool(app: web.Application) -> None:
+        await app[PASSWORD_POOL].warm()
+
+    async def close_pool(app: web.Application) -> None:
+        app[PASSWORD_POOL].close()
+
+    app.on_startup.append(warm_pool)
+    app.on_cleanup.append(close_pool)
     app.router.add_get("/", _root)
     app.router.add_get("/desk", views_auth.home)
     app.router.add_get("/desk/login", views_auth.login_page)

@@ -1,72 +1,21 @@
-"""Desk sign-in: one-time links from Telegram, local accounts, sessions and CSRF tokens."""
+"""Desk sign-in: who is signed in, one-time links from Telegram, sessions and CSRF tokens."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from db import crud
-from db.models import (
-    Department,
-    DeskAccount,
-    DeskSession,
-    StaffRole,
-    utcnow,
-)
-from db.sign_in import create_login_link, redeem_login_token, token_hash
-from db.validation import (
-    DEPARTMENT_PROBLEM,
-    FIELD_PROBLEM,
-    STAFF_DEPARTMENT_PROBLEM,
-    STAFF_ROLE_PROBLEM,
-    ValidationProblem,
-)
+from db.models import DeskAccount, DeskSession, StaffRole, utcnow
+from db.sign_in import token_hash
 
+LOGIN_LINK_MINUTES = 10
 SESSION_IDLE = timedelta(hours=8)
 SESSION_MAX = timedelta(hours=12)
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
-DESK_ROLES = (StaffRole.STAFF, StaffRole.COORDINATOR, StaffRole.ADMIN)
-__all__ = ["create_login_link", "redeem_login_token", "token_hash"]
-
-
-# --- passwords ------------------------------------------------------------------------------
-
-
-def hash_password(password: str) -> str:
-    """Return a salted scrypt hash of the password, self-describing for later checks."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
-    )
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    """Tell whether the password matches the stored hash (constant-time comparison)."""
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        computed = hashlib.scrypt(
-            password.encode("utf-8"),
-            salt=bytes.fromhex(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(digest) // 2,
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(computed.hex(), digest)
-
-
-# --- who is signed in -------------------------------------------------------------------------
 
 
 @dataclass
@@ -97,6 +46,13 @@ class Principal:
         return self.is_coordinator or (
             department_id is not None and department_id in self.department_ids
         )
+
+
+def grants_digest(principal: Principal) -> str:
+    """Return a digest of the roles and departments a session was opened with."""
+    roles = ",".join(sorted(principal.roles))
+    departments = ",".join(str(d) for d in sorted(principal.department_ids))
+    return token_hash(f"{roles}|{departments}")
 
 
 def _telegram_principal(session: Session, telegram_user_id: int) -> Principal | None:
@@ -135,16 +91,31 @@ def _account_principal(account: DeskAccount) -> Principal | None:
 # --- one-time links ---------------------------------------------------------------------------
 
 
+def _principal_of(
+    session: Session, *, telegram_user_id: int | None, account_id: int | None
+) -> Principal | None:
+    if telegram_user_id is not None:
+        return _telegram_principal(session, telegram_user_id)
+    account = session.get(DeskAccount, account_id) if account_id is not None else None
+    return _account_principal(account) if account is not None else None
+
+
 def start_session(
     *,
     session: Session,
     telegram_user_id: int | None = None,
     account_id: int | None = None,
     now: datetime | None = None,
-) -> str:
-    """Open a desk session for a Telegram user or a local account; return the cookie value."""
+) -> str | None:
+    """Open a desk session for a Telegram user or a local account; return the cookie value.
+
+    Returns None when the person holds no desk role (or the account is disabled).
+    """
     if (telegram_user_id is None) == (account_id is None):
         raise ValueError("a desk session belongs to exactly one Telegram user or local account")
+    principal = _principal_of(session, telegram_user_id=telegram_user_id, account_id=account_id)
+    if principal is None:
+        return None
     now = now or utcnow()
     cookie = secrets.token_urlsafe(32)
     session.add(
@@ -156,6 +127,7 @@ def start_session(
             created_at=now,
             last_seen_at=now,
             expires_at=now + SESSION_MAX,
+            grants=grants_digest(principal),
         )
     )
     session.flush()
@@ -165,7 +137,11 @@ def start_session(
 def load_principal(
     *, session: Session, cookie: str | None, now: datetime | None = None
 ) -> Principal | None:
-    """Return who holds this session cookie (refreshing its idle clock), or None."""
+    """Return who holds this session cookie (refreshing its idle clock), or None.
+
+    A session whose person lost every role, whose account was disabled, or whose roles or
+    departments changed since sign-in is ended for good: re-enabling never revives it.
+    """
     if not cookie:
         return None
     now = now or utcnow()
@@ -176,13 +152,12 @@ def load_principal(
         return None
     if row.expires_at <= now or row.last_seen_at + SESSION_IDLE <= now:
         return None
-    principal: Principal | None = None
-    if row.telegram_user_id is not None:
-        principal = _telegram_principal(session, row.telegram_user_id)
-    elif row.account_id is not None:
-        account = session.get(DeskAccount, row.account_id)
-        principal = _account_principal(account) if account is not None else None
-    if principal is None:
+    principal = _principal_of(
+        session, telegram_user_id=row.telegram_user_id, account_id=row.account_id
+    )
+    if principal is None or row.grants != grants_digest(principal):
+        row.ended_at = now
+        session.add(row)
         return None
     row.last_seen_at = now
     session.add(row)
@@ -202,61 +177,12 @@ def end_session(*, session: Session, cookie: str | None, now: datetime | None = 
         session.add(row)
 
 
-# --- local accounts ---------------------------------------------------------------------------
-
-
-def check_username(value: str) -> str:
-    """Return a normalised username, or raise ValidationProblem."""
-    name = value.strip().lower()
-    if not name or len(name) > 64 or not set(name) <= USERNAME_CHARS:
-        raise ValidationProblem("username", FIELD_PROBLEM, value=value)
-    return name
-
-
-def add_account(
-    *,
-    session: Session,
-    username: str,
-    password: str,
-    role: str,
-    department_key: str | None = None,
-    now: datetime | None = None,
-) -> DeskAccount:
-    """Create a local desk account with a hashed password (staff must name a department)."""
-    name = check_username(username)
-    if role not in DESK_ROLES:
-        raise ValidationProblem("role", STAFF_ROLE_PROBLEM, value=role)
-    department: Department | None = None
-    if department_key:
-        department = crud.department_by_key(session=session, key=department_key.strip())
-        if department is None:
-            raise ValidationProblem("department", DEPARTMENT_PROBLEM, value=department_key)
-    if role == StaffRole.STAFF and department is None:
-        raise ValidationProblem("department", STAFF_DEPARTMENT_PROBLEM)
-    if len(password) < 12:
-        raise ValueError("the password must be at least 12 characters long")
-    if session.exec(select(DeskAccount).where(DeskAccount.username == name)).first():
-        raise ValueError(f"there is already a desk account called {name!r}")
-    account = DeskAccount(
-        username=name,
-        password_hash=hash_password(password),
-        role=role,
-        department_id=department.id if department else None,
-        created_at=now or utcnow(),
+def end_account_sessions(*, session: Session, account_id: int, now: datetime) -> int:
+    """End every open session of a local account; return how many were ended."""
+    result = session.execute(
+        update(DeskSession)
+        .where(col(DeskSession.account_id) == account_id, col(DeskSession.ended_at).is_(None))
+        .values(ended_at=now)
+        .execution_options(synchronize_session=False)
     )
-    session.add(account)
-    session.flush()
-    return account
-
-
-def authenticate(*, session: Session, username: str, password: str) -> DeskAccount | None:
-    """Return the enabled local account whose password matches, else None."""
-    account = session.exec(
-        select(DeskAccount).where(DeskAccount.username == username.strip().lower())
-    ).first()
-    if account is None:
-        verify_password(password, hash_password("timing-equaliser"))
-        return None
-    if account.disabled_at is not None or not verify_password(password, account.password_hash):
-        return None
-    return account
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 
 from aiohttp import web
 from sqlmodel import Session
 
-from bot.channels.desk.auth import authenticate, end_session, redeem_login_token, start_session
+from bot.channels.desk.auth import end_session, start_session
+from bot.channels.desk.signin import sign_in_with_password
 from bot.channels.desk.web import (
     PRE_COOKIE,
     SESSION_COOKIE,
     checked_form,
     now_of,
     principal_of,
+    read_form,
     render,
     require,
     run_db,
+    secure_cookies,
     set_session_cookie,
 )
+from db.sign_in import redeem_login_token
+
+BUSY_RETRY_SECONDS = 5
 
 
 def _login_page(
@@ -28,7 +35,9 @@ def _login_page(
     """Render the sign-in page with a fresh pre-session CSRF token (double-submit cookie)."""
     pre = secrets.token_urlsafe(24)
     response = render(request, "login.html", status=status, pre_csrf=pre, token=token, **context)
-    response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="Strict", secure=request.secure)
+    response.set_cookie(
+        PRE_COOKIE, pre, httponly=True, samesite="Strict", secure=secure_cookies(request)
+    )
     return response
 
 
@@ -41,7 +50,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     """Redeem a one-time link or check a local password, then open a session."""
-    form = await request.post()
+    form = await read_form(request)
     sent, cookie = str(form.get("csrf", "")), request.cookies.get(PRE_COOKIE, "")
     if not cookie or not hmac.compare_digest(sent, cookie):
         return _login_page(request, status=403, error="csrf")
@@ -60,16 +69,25 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             return _login_page(request, status=400, error="link")
     else:
         username, password = str(form.get("username", "")), str(form.get("password", ""))
-
-        def with_password(session: Session) -> str | None:
-            account = authenticate(session=session, username=username, password=password)
-            if account is None or account.id is None:
-                return None
-            return start_session(session=session, account_id=account.id, now=now)
-
-        value = await run_db(request, with_password)
-        if value is None:
+        outcome = await sign_in_with_password(request, username, password)
+        if outcome.busy:
+            response = _login_page(request, status=503, error="busy", username=username)
+            response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+            return response
+        if outcome.refused_until is not None:
+            seconds = max(1, math.ceil((outcome.refused_until - now).total_seconds()))
+            response = _login_page(
+                request,
+                status=429,
+                error="throttled",
+                minutes=math.ceil(seconds / 60),
+                username=username,
+            )
+            response.headers["Retry-After"] = str(seconds)
+            return response
+        if outcome.cookie is None:
             return _login_page(request, status=400, error="password", username=username)
+        value = outcome.cookie
     response = web.Response(status=303, headers={"Location": "/desk"})
     set_session_cookie(request, response, value)
     response.del_cookie(PRE_COOKIE)

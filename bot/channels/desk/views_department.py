@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from sqlmodel import Session, col, select
 
 from bot.channels.desk.auth import Principal
+from bot.channels.desk.dates import DateProblem, parse_day
 from bot.channels.desk.web import (
     checked_form,
-    forbidden,
+    not_found,
     now_of,
     render,
     require,
@@ -80,12 +81,11 @@ def department_audit(
     return [r for r in rows if concerns(r)][:limit]
 
 
-def _load(session: Session, key: str, principal: Principal, now: datetime) -> DepartmentPage:
+def _load(session: Session, key: str, principal: Principal, now: datetime) -> DepartmentPage | None:
+    """Return the page's data; None when the department is missing or not the person's."""
     department = department_by_key(session=session, key=key)
-    if department is None:
-        raise web.HTTPNotFound(text="Ingen sådan förvaltning / no such department.")
-    if not principal.may_edit_department(department.id):
-        raise PermissionError(key)
+    if department is None or not principal.may_edit_department(department.id):
+        return None
     contacts = {
         c.kind: c
         for c in session.exec(select(Contact).where(Contact.department_id == department.id))
@@ -112,15 +112,9 @@ async def _render(
 ) -> web.Response:
     now = now_of(request)
 
-    def load(session: Session) -> DepartmentPage | None:
-        try:
-            return _load(session, key, principal, now)
-        except PermissionError:
-            return None
-
-    page = await run_db(request, load)
+    page = await run_db(request, lambda session: _load(session, key, principal, now))
     if page is None:
-        raise forbidden(request)
+        raise not_found(request)
     return render(
         request,
         "department.html",
@@ -157,32 +151,6 @@ def _problem(exc: ValidationProblem) -> tuple[str, str]:
     return translate("sv", exc.phrase), translate("en", exc.phrase)
 
 
-class DateProblem(ValueError):
-    """A date field that is not YYYY-MM-DD."""
-
-    def __init__(self, field: str, value: str) -> None:
-        self.field = field
-        self.value = value
-        super().__init__(f"{field}: not a date: {value}")
-
-    def messages(self) -> tuple[str, str]:
-        """Return the explanation in Swedish and English."""
-        return (
-            f"Skriv datumet som ÅÅÅÅ-MM-DD, till exempel 2026-07-01 (inte {self.value}).",
-            f"Write the date as YYYY-MM-DD, for example 2026-07-01 (not {self.value}).",
-        )
-
-
-def _parse_day(value: str, field: str) -> date | None:
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise DateProblem(field, text) from None
-
-
 async def department_edit(request: web.Request) -> web.StreamResponse:
     """Save a contact, an absence or a route check; problems are shown next to the field."""
     principal = await require(request)
@@ -191,14 +159,12 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
     what = request.match_info["what"]
     kind = request.match_info.get("kind", "contact")
     if what not in DONE or kind not in routing_table.CONTACT_KINDS:
-        raise web.HTTPNotFound()
+        raise not_found(request)
     now = now_of(request)
 
     def save(session: Session) -> tuple[str, tuple[str, str]] | bool | None:
         department = department_by_key(session=session, key=key)
-        if department is None:
-            raise web.HTTPNotFound()
-        if not principal.may_edit_department(department.id):
+        if department is None or not principal.may_edit_department(department.id):
             return False
         try:
             if what == "contact":
@@ -212,8 +178,8 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
                     now=now,
                 )
             elif what == "absence":
-                start = _parse_day(form.get("absent_from", ""), "absent_from")
-                end = _parse_day(form.get("absent_until", ""), "absent_until")
+                start = parse_day(form.get("absent_from", ""), "absent_from")
+                end = parse_day(form.get("absent_until", ""), "absent_until")
                 if form.get("clear"):
                     start = end = None
                 routing_table.set_absence(
@@ -243,7 +209,7 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
 
     outcome = await run_db(request, save)
     if outcome is False:
-        raise forbidden(request)
+        raise not_found(request)
     if isinstance(outcome, tuple):
         field, message = outcome
         return await _render(

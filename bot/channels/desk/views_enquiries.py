@@ -12,7 +12,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.channels.desk.auth import Principal
-from bot.channels.desk.web import forbidden, render, require, run_db
+from bot.channels.desk.dates import DateProblem, parse_day
+from bot.channels.desk.web import not_found, render, require, run_db
 from db import queue
 from db.models import Association, Department, Enquiry, EnquiryEvent, EnquiryStatus
 from db.queue_facts import association_name
@@ -31,11 +32,9 @@ class Hit:
     department: Department | None
 
 
-def _day(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value.strip()) if value.strip() else None
-    except ValueError:
-        return None
+def search_days(criteria: dict[str, str]) -> tuple[date | None, date | None]:
+    """Return the search's first and last day, or raise DateProblem for an unusable date."""
+    return parse_day(criteria.get("from", ""), "from"), parse_day(criteria.get("to", ""), "to")
 
 
 def search_enquiries(
@@ -63,7 +62,7 @@ def search_enquiries(
     status = criteria.get("status", "")
     if status in STATUSES:
         query = query.where(Enquiry.status == status)
-    start, end = _day(criteria.get("from", "")), _day(criteria.get("to", ""))
+    start, end = search_days(criteria)
     if start is not None:
         query = query.where(col(Enquiry.created_at) >= day_start(start))
     if end is not None:
@@ -93,6 +92,12 @@ async def enquiries_page(request: web.Request) -> web.StreamResponse:
         for k in ("reference", "association", "department", "status", "from", "to")
     }
     searched = any(criteria.values()) or "go" in request.query
+    errors: dict[str, tuple[str, str]] = {}
+    try:
+        search_days(criteria)
+    except DateProblem as exc:
+        errors[exc.field] = exc.messages()
+        searched = False
 
     def load(session: Session) -> tuple[list[Hit], Sequence[Department]]:
         hits = (
@@ -106,6 +111,8 @@ async def enquiries_page(request: web.Request) -> web.StreamResponse:
     return render(
         request,
         "enquiries.html",
+        status=400 if errors else 200,
+        errors=errors,
         hits=hits,
         searched=searched,
         criteria=criteria,
@@ -122,9 +129,7 @@ async def enquiry_page(request: web.Request) -> web.StreamResponse:
 
     def load(session: Session) -> dict[str, Any] | None:
         enquiry = session.exec(select(Enquiry).where(Enquiry.reference == reference)).first()
-        if enquiry is None:
-            raise web.HTTPNotFound(text="Inget sådant ärende / no such enquiry.")
-        if not principal.may_edit_department(enquiry.department_id):
+        if enquiry is None or not principal.may_edit_department(enquiry.department_id):
             return None
         events: Sequence[EnquiryEvent] = queue.history(session=session, enquiry=enquiry)
         department = (
@@ -139,5 +144,5 @@ async def enquiry_page(request: web.Request) -> web.StreamResponse:
 
     found = await run_db(request, load)
     if found is None:
-        raise forbidden(request)
+        raise not_found(request)
     return render(request, "enquiry.html", **found)

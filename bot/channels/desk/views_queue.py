@@ -21,6 +21,7 @@ from db.workflow import WorkflowError
 FILTERS = ("all", "unclaimed", "mine")
 SORTS = ("waited", "created")
 ACTIONS = ("claim", "answer", "route", "close")
+MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer
 CLOSE_LABELS = {
     "answered_elsewhere": "Besvarad på annat sätt / answered elsewhere",
     "duplicate": "Dubblett / duplicate",
@@ -142,10 +143,14 @@ async def _render_case(
 
 
 def _escalation_id(request: web.Request) -> int:
+    """Return the case id in the path; one no database row can have is a 404, not a crash."""
     try:
-        return int(request.match_info["escalation_id"])
+        value = int(request.match_info["escalation_id"])
     except ValueError:
         raise web.HTTPNotFound() from None
+    if not 0 < value <= MAX_ROW_ID:
+        raise web.HTTPNotFound()
+    return value
 
 
 async def case_page(request: web.Request) -> web.StreamResponse:

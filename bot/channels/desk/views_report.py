@@ -26,6 +26,12 @@ REASON_NAMES = {
 }
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 36
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: str) -> str:
+    """Keep a spreadsheet from reading a cell as a formula (OWASP: prefix a single quote)."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
 def _months(request: web.Request) -> int:
@@ -125,7 +131,10 @@ async def report_page(request: web.Request) -> web.StreamResponse:
 async def report_csv(request: web.Request) -> web.StreamResponse:
     """Download the report's figures as CSV (suppressed values left empty)."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(csv_rows(await _report(request)))
+    rows = csv_rows(await _report(request))
+    csv.writer(buffer, lineterminator="\n").writerows(
+        [[neutralise_cell(cell) for cell in row] for row in rows]
+    )
     return web.Response(
         text=buffer.getvalue(),
         content_type="text/csv",

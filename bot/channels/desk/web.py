@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from datetime import datetime
 from typing import Any, TypeVar
 
 import jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.channels.desk.auth import Principal, load_principal
+from bot.channels.desk.password_pool import PasswordPool
+from bot.channels.desk.throttle import LoginLimits
 from bot.settings import Settings
 from db.session import session_scope
 
@@ -28,6 +34,8 @@ SETTINGS = web.AppKey("settings", Settings)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 Clock = Callable[[], datetime]
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+PASSWORD_POOL = web.AppKey("password_pool", PasswordPool)
+LOGIN_LIMITS = web.AppKey("login_limits", LoginLimits)
 
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("desk_principal")
 
@@ -37,15 +45,22 @@ def now_of(request: web.Request) -> datetime:
     return request.app[CLOCK]()
 
 
-async def run_db(request: web.Request, work: Callable[[Session], T]) -> T:
-    """Run database work in one transaction on a worker thread (the event loop stays free)."""
+async def run_db(
+    request: web.Request, work: Callable[[Session], T], *, executor: Executor | None = None
+) -> T:
+    """Run database work in one transaction on a worker thread (the event loop stays free).
+
+    Pages use the default worker pool; sign-ins pass the password pool's own executor.
+    """
     engine = request.app[ENGINE]
 
     def call() -> T:
         with session_scope(engine) as session:
             return work(session)
 
-    return await asyncio.to_thread(call)
+    if executor is None:
+        return await asyncio.to_thread(call)
+    return await asyncio.get_running_loop().run_in_executor(executor, call)
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
@@ -96,6 +111,92 @@ async def require(request: web.Request, *, coordinator: bool = False) -> Princip
     return principal
 
 
+def https_only(settings: Settings) -> bool:
+    """Tell whether the desk is published over HTTPS (DESK_BASE_URL starts with https://)."""
+    return (settings.desk_base_url or "").strip().lower().startswith("https://")
+
+
+def client_address(request: web.Request) -> str:
+    """Return the client's address: the peer, or behind a local HTTPS proxy the hop it added."""
+    peer = request.remote or ""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and https_only(request.app[SETTINGS]):
+        try:
+            local_proxy = ipaddress.ip_address(peer).is_loopback
+        except ValueError:
+            local_proxy = False
+        if local_proxy:
+            return forwarded.split(",")[-1].strip()[:64] or peer
+    return peer
+
+
+_PROBLEMS: dict[int, type[web.HTTPException]] = {
+    400: web.HTTPBadRequest,
+    404: web.HTTPNotFound,
+    429: web.HTTPTooManyRequests,
+    500: web.HTTPInternalServerError,
+    503: web.HTTPServiceUnavailable,
+}
+
+
+def problem(
+    request: web.Request, status: int, title: tuple[str, str], text: tuple[str, str]
+) -> web.HTTPException:
+    """Return an HTTP error with a readable page (Swedish first, English beside it)."""
+    html = (
+        request.app[TEMPLATES]
+        .get_template("problem.html")
+        .render(
+            principal=request.get(PRINCIPAL),
+            csrf="",
+            path=request.path,
+            title=title,
+            text=text,
+        )
+    )
+    return _PROBLEMS[status](
+        text=html, content_type="text/html", headers={"Cache-Control": "no-store"}
+    )
+
+
+def not_found(request: web.Request) -> web.HTTPException:
+    """Return the one 404 for anything missing or not the person's to see (no existence oracle)."""
+    return problem(
+        request,
+        404,
+        ("Hittades inte", "Not found"),
+        (
+            "Det finns inget här, eller så hör det inte till dig.",
+            "There is nothing here, or it is not yours to see.",
+        ),
+    )
+
+
+def bad_request(request: web.Request) -> web.HTTPException:
+    """Return a 400 for a request body or address that cannot be read."""
+    return problem(
+        request,
+        400,
+        ("Felaktig begäran", "Bad request"),
+        (
+            "Begäran gick inte att läsa. Gå tillbaka och försök igen.",
+            "The request could not be read. Go back and try again.",
+        ),
+    )
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """Return the POSTed form; a body that cannot be decoded is a 400, never a crash."""
+    try:
+        return await request.post()
+    except web.HTTPException:
+        raise
+    except (ValueError, LookupError, AssertionError, HttpProcessingError):
+        # No multipart boundary, bytes not in the declared charset, an unknown charset, a part
+        # with broken headers.
+        raise bad_request(request) from None
+
+
 def forbidden(request: web.Request) -> web.HTTPForbidden:
     """Return a 403 with a readable page."""
     html = (
@@ -108,7 +209,7 @@ def forbidden(request: web.Request) -> web.HTTPForbidden:
 
 async def checked_form(request: web.Request, principal: Principal) -> dict[str, str]:
     """Return the POSTed form after checking its CSRF token against the session's."""
-    form = await request.post()
+    form = await read_form(request)
     sent = str(form.get("csrf", ""))
     if not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
         raise web.HTTPForbidden(text="Ogiltig eller saknad CSRF-token / invalid CSRF token.")
@@ -122,6 +223,11 @@ def set_session_cookie(request: web.Request, response: web.StreamResponse, value
         value,
         httponly=True,
         samesite="Lax",
-        secure=request.secure,
+        secure=secure_cookies(request),
         path="/",
     )
+
+
+def secure_cookies(request: web.Request) -> bool:
+    """Tell whether cookies get `Secure`: the request came over TLS, or DESK_BASE_URL is https."""
+    return request.secure or https_only(request.app[SETTINGS])
