@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ast
+import builtins
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 
+import jinja2
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -161,3 +165,169 @@ def test_the_literal_finder_finds_a_literal(tmp_path: Path) -> None:
         assert len(_literal_texts(module)) == 2
     finally:
         module.unlink()
+
+
+# --- the desk: no text outside the catalogues ----------------------------------------------
+
+DESK = PROJECT_ROOT / "bot" / "channels" / "desk"
+NON_WORDS = {"Lotsen", "CSV", "JSON", "LOT"}
+"""Words a desk page may show outside the catalogues: a name, formats, the reference prefix."""
+TEXT_HELPERS = {"_", "gettext", "ngettext", "bi", "plain", "sentence"}
+TEXT_ATTRIBUTES = {"aria-label", "placeholder", "title", "alt", "label"}
+WORD = re.compile(r"[^\W\d_]+")
+PROSE = re.compile(r"[^\W\d_]{2,} +[^\W\d_]{2,}")
+TAG = re.compile(r"<[^<>]*>|<[^<>]*$|^[^<>]*>")
+CAPITALISED = re.compile(r"\b[A-ZÅÄÖ][a-zåäö]+")
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in WORD.findall(text) if word not in NON_WORDS]
+
+
+def _reads_as_text(value: str, *, capitalised: bool = False) -> bool:
+    """Tell whether a literal reads as words for a person (not a key, a path or markup)."""
+    value = TAG.sub(" ", value)
+    if not _words(value):
+        return False
+    return bool(
+        PROSE.search(value)
+        or any(ch.isalpha() and not ch.isascii() for ch in value)
+        or (capitalised and CAPITALISED.search(value))
+    )
+
+
+class _ShownText(HTMLParser):
+    """Collect what a browser shows or reads out: text, and attributes that carry text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[int, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in TEXT_ATTRIBUTES and value and _words(value):
+                self.found.append((self.getpos()[0], f"{name}={value}"))
+
+    def handle_data(self, data: str) -> None:
+        if _words(data):
+            self.found.append((self.getpos()[0], data.strip(" \n§")))
+
+
+def _template_texts(path: Path) -> list[str]:
+    """Return every text of a template outside `_()`, `{% trans %}` and the desk's helpers."""
+    lexer = jinja2.Environment(extensions=["jinja2.ext.i18n"])
+    shown: list[str] = []  # the template with every Jinja construct blanked out
+    found: list[tuple[int, str]] = []
+    calls: list[str | None] = []
+    last: tuple[str, str] = ("", "")
+    in_trans = False
+    for line, kind, value in lexer.lex(path.read_text(encoding="utf-8")):
+        if kind == "whitespace":
+            shown.append("\n" * value.count("\n"))
+            continue
+        if kind == "name" and last[0] == "block_begin" and value in ("trans", "endtrans"):
+            in_trans = value == "trans"
+        if kind == "operator" and value == "(":
+            calls.append(last[1] if last[0] == "name" else None)
+        elif kind == "operator" and value == ")" and calls:
+            calls.pop()
+        elif kind == "string" and (not calls or calls[-1] not in TEXT_HELPERS):
+            found.extend([(line, value)] if _reads_as_text(value, capitalised=True) else [])
+        if kind == "data" and not in_trans:
+            shown.append(value)
+        else:
+            shown.append("§" if kind.endswith("_begin") else "")
+            shown.append("\n" * value.count("\n"))
+        last = (kind, value)
+    parser = _ShownText()
+    parser.feed("".join(shown))
+    parser.close()
+    name = path.relative_to(PROJECT_ROOT)
+    return [f"{name}:{line}: {text!r}" for line, text in sorted(found + parser.found)]
+
+
+LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical"}
+CATALOGUE_CALLS = {"N_", "t", "pt", "nt"}
+SILENT_MODULES = {"passwords.py", "password_pool.py", "throttle.py"}
+"""Desk modules that show a person nothing: password hashing, its pool, the sign-in counters."""
+BUILTIN_ERRORS = {name for name in dir(builtins) if name.endswith(("Error", "Exception"))}
+
+
+def _exempt(node: ast.Call) -> bool:
+    """Tell whether a call's literals are not for a person, or are catalogue messages already."""
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if isinstance(func, ast.Attribute) and name in LOG_METHODS:
+        return True  # a log line, for the operator
+    return name in CATALOGUE_CALLS or name in BUILTIN_ERRORS
+
+
+def _python_texts(path: Path) -> list[str]:
+    """Return every literal of a desk module that reads as text but is no catalogue message."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Expr):
+            skipped.add(id(node.value))  # a docstring: a string statement is never shown
+        if isinstance(node, ast.Call) and _exempt(node):
+            skipped.update(id(inner) for inner in ast.walk(node))
+    return [
+        f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}: {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in skipped
+        and _reads_as_text(node.value)
+    ]
+
+
+def test_no_desk_template_has_text_outside_the_catalogues() -> None:
+    templates = sorted((DESK / "templates").glob("*.html"))
+    assert len(templates) >= 14
+    found = [place for template in templates for place in _template_texts(template)]
+    assert found == [], "wrap these in _(), {% trans %}, bi() or plain():\n" + "\n".join(found)
+
+
+def test_no_desk_module_holds_a_literal_text() -> None:
+    modules = sorted(m for m in DESK.glob("*.py") if m.name not in SILENT_MODULES)
+    assert len(modules) > 10
+    found = [place for module in modules for place in _python_texts(module)]
+    assert found == [], "mark these with N_() and show them as a Phrase:\n" + "\n".join(found)
+
+
+def test_the_desk_finders_find_texts(tmp_path: Path) -> None:
+    template = PROJECT_ROOT / "var" / "literal_probe.html"
+    template.parent.mkdir(exist_ok=True)
+    template.write_text(
+        "<h1>{{ bi('Rubrik') }} Lotsen</h1>\n"
+        "<p>{% trans %}En mening med {{ x }}.{% endtrans %} CSV · JSON · 12 %</p>\n"
+        '<p>Kvar här <a href="/desk" aria-label="Till start">→</a></p>\n'
+        "<dd>{{ a or 'Okänd' }}{{ b or 'key' }}{{ plain('Alla %(n)s', n=c) }}</dd>\n",
+        encoding="utf-8",
+    )
+    module = PROJECT_ROOT / "var" / "literal_probe.py"
+    module.write_text(
+        '"""A docstring is no text."""\n'
+        'import logging\nlog = logging.getLogger("x")\n'
+        'DONE = {"claim": ("Ärendet är ditt.", "The case is yours.")}\n'
+        'OK = {"claim": N_("Ärendet är ditt."), "header": "Cache-Control"}\n'
+        'log.info("a line for the operator")\n'
+        'raise ValueError("a message for a developer")\n',
+        encoding="utf-8",
+    )
+    try:
+        assert [place.split(": ", 1)[1] for place in _template_texts(template)] == [
+            "'Kvar här'",
+            "'aria-label=Till start'",
+            "\"'Okänd'\"",
+        ]
+        assert len(_python_texts(module)) == 2
+    finally:
+        template.unlink()
+        module.unlink()
+
+
+def test_a_template_translator_comment_reaches_the_catalogue() -> None:
+    found = {message.id: message for message in extract() if message.id == "Stämmer"}
+    assert found["Stämmer"].auto_comments, "{# Translators: … #} above bi('Stämmer') is lost"
+    assert any("department.html" in place for place, _ in found["Stämmer"].locations)

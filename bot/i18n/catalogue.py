@@ -33,14 +33,29 @@ KEYWORDS: dict[str, Any] = {
     "gettext": None,
     "ngettext": (1, 2),
     "pgettext": ((1, "c"), 2),
+    # The desk's template helpers (bot/channels/desk/pages.py): a label, text for attributes,
+    # a sentence from Python.
+    "bi": None,
+    "plain": None,
+    "sentence": None,
 }
 METHODS = [
     ("**/templates/**.html", "jinja2"),
     ("**.py", "python"),
 ]
-OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
+OPTIONS = {
+    # As the desk renders them (bot/channels/desk/pages.py), so message ids match.
+    "**/templates/**.html": {
+        "extensions": "jinja2.ext.i18n",
+        "trimmed": "true",
+        "newstyle_gettext": "true",
+        "trim_blocks": "true",
+        "lstrip_blocks": "true",
+    }
+}
 COMMENT_TAGS = ("Translators:",)
-PLACEHOLDER = re.compile(r"\{(\w+)[^{}]*\}")
+PLACEHOLDER = re.compile(r"\{(\w+)[^{}]*\}|%\((\w+)\)")
+"""A `{name}` placeholder (Python code) or a `%(name)s` one (desk templates)."""
 
 
 def extract() -> Catalog:
@@ -105,7 +120,11 @@ def placeholders(text: object) -> set[str]:
         if isinstance(text, tuple | list)
         else ()
     )
-    return {name for form in forms for name in PLACEHOLDER.findall(str(form or ""))}
+    return {
+        brace or percent
+        for form in forms
+        for brace, percent in PLACEHOLDER.findall(str(form or ""))
+    }
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-import jinja2
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
@@ -26,13 +25,12 @@ from bot.channels.desk.web import (
     LOGIN_LIMITS,
     PASSWORD_POOL,
     SETTINGS,
-    TEMPLATES,
     https_only,
     problem,
 )
 from bot.settings import Settings
 from db.models import utcnow
-from db.sla import LOCAL
+from db.phrases import N_, Phrase
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_HOST = "127.0.0.1"
@@ -48,39 +46,6 @@ SECURITY_HEADERS = {
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
 }
-
-
-def _local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Format a stored UTC moment in Swedish local time for the page."""
-    if value is None:
-        return ""
-    return value.astimezone(LOCAL).strftime(fmt)
-
-
-def _last_day(value: datetime | None) -> str:
-    """Format an exclusive absence end as the inclusive last local day."""
-    if value is None:
-        return ""
-    return (value.astimezone(LOCAL) - timedelta(microseconds=1)).strftime("%Y-%m-%d")
-
-
-def _hours(value: float | None) -> str:
-    return "" if value is None else f"{value:.1f}".replace(".", ",")
-
-
-def make_templates() -> jinja2.Environment:
-    """Return the Jinja environment (autoescaped) with the desk's filters."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["local"] = _local_time
-    env.filters["hours"] = _hours
-    env.filters["lastday"] = _last_day
-    return env
 
 
 @web.middleware
@@ -101,11 +66,8 @@ async def security_headers(
         failure = problem(
             request,
             500,
-            ("Något gick fel", "Something went wrong"),
-            (
-                "Sidan kunde inte visas. Försök igen om en stund.",
-                "The page could not be shown. Please try again in a moment.",
-            ),
+            Phrase(N_("Något gick fel")),
+            Phrase(N_("Sidan kunde inte visas. Försök igen om en stund.")),
         )
         failure.headers.update(headers)
         raise failure from None
@@ -130,7 +92,6 @@ def build_desk_app(
     app = web.Application(middlewares=[security_headers], client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[ENGINE] = engine
-    app[TEMPLATES] = make_templates()
     app[CLOCK] = clock
     app[PASSWORD_POOL] = password_pool or PasswordPool()
     app[LOGIN_LIMITS] = login_limits or LoginLimits()

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+from db.phrases import N_, Phrase
+
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2199, 12, 31)
+OUT_OF_RANGE = N_("Datumet måste ligga mellan {first} och {last} (inte {value}).")
+NOT_A_DATE = N_("Skriv datumet som ÅÅÅÅ-MM-DD, till exempel 2026-07-01 (inte {value}).")
 
 
 class DateProblem(ValueError):
@@ -13,21 +17,12 @@ class DateProblem(ValueError):
 
     def __init__(self, field: str, value: str, *, out_of_range: bool = False) -> None:
         self.field = field
-        self.value = value
-        self.out_of_range = out_of_range
-        super().__init__(f"{field}: not a usable date: {value}")
-
-    def messages(self) -> tuple[str, str]:
-        """Return the explanation in Swedish and English."""
-        if self.out_of_range:
-            return (
-                f"Datumet måste ligga mellan {FIRST_DAY} och {LAST_DAY} (inte {self.value}).",
-                f"The date must lie between {FIRST_DAY} and {LAST_DAY} (not {self.value}).",
-            )
-        return (
-            f"Skriv datumet som ÅÅÅÅ-MM-DD, till exempel 2026-07-01 (inte {self.value}).",
-            f"Write the date as YYYY-MM-DD, for example 2026-07-01 (not {self.value}).",
+        self.phrase = (
+            Phrase(OUT_OF_RANGE, {"first": FIRST_DAY, "last": LAST_DAY, "value": value})
+            if out_of_range
+            else Phrase(NOT_A_DATE, {"value": value})
         )
+        super().__init__(field, value)
 
 
 def parse_day(value: str, field: str) -> date | None:

@@ -10,12 +10,16 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot.i18n import t
 from db.crud import get_municipality
 from db.models import Department, Enquiry, EnquiryEvent, Escalation, EventKind, utcnow
+from db.phrases import N_
 from db.sla import LOCAL, add_working_hours
 
 SUPPRESS_BELOW = 5
 NO_DEPARTMENT = ""
+# Translators: the department column of the public report for questions no department got.
+NOT_ROUTED = N_("Ej fördelade")
 
 
 @dataclass
@@ -154,10 +158,10 @@ def report_cells(*, session: Session, now: datetime | None = None, months: int =
         if cell is None:
             cell = cells[(key, month)] = Cell(
                 department_key=key,
-                department_name=department.name if department else "Ej fördelade",
+                department_name=department.name if department else NOT_ROUTED,
                 department_name_en=(department.name_en or department.name)
                 if department
-                else "Not routed",
+                else t("en", NOT_ROUTED),
                 month=month,
             )
         cell.received += 1

@@ -21,10 +21,10 @@ from bot.channels.desk.web import (
     run_db,
     see_other,
 )
-from bot.i18n import translate
 from db import routing_table
 from db.crud import department_by_key, is_absent
 from db.models import AuditEntry, Contact, Department, Route
+from db.phrases import N_, Phrase
 from db.validation import (
     ROUTE_PROBLEM,
     ValidationProblem,
@@ -34,9 +34,9 @@ CONTACT_FORM_FIELDS = ("role", "email", "phone", "hours")
 AUDIT_SCAN = 1000
 AUDIT_SHOWN = 50
 DONE = {
-    "contact": ("Kontaktuppgifterna är sparade.", "The contact details are saved."),
-    "absence": ("Frånvaron är sparad.", "The absence is saved."),
-    "verify": ("Vägen är markerad som kontrollerad.", "The route is marked as checked."),
+    "contact": Phrase(N_("Kontaktuppgifterna är sparade.")),
+    "absence": Phrase(N_("Frånvaron är sparad.")),
+    "verify": Phrase(N_("Vägen är markerad som kontrollerad.")),
 }
 
 
@@ -147,10 +147,6 @@ async def department_page(request: web.Request) -> web.StreamResponse:
     return await _render(request, principal, request.match_info["key"])
 
 
-def _problem(exc: ValidationProblem) -> tuple[str, str]:
-    return translate("sv", exc.phrase), translate("en", exc.phrase)
-
-
 async def department_edit(request: web.Request) -> web.StreamResponse:
     """Save a contact, an absence or a route check; problems are shown next to the field."""
     principal = await require(request)
@@ -162,7 +158,7 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
         raise not_found(request)
     now = now_of(request)
 
-    def save(session: Session) -> tuple[str, tuple[str, str]] | bool | None:
+    def save(session: Session) -> tuple[str, Phrase] | bool | None:
         department = department_by_key(session=session, key=key)
         if department is None or not principal.may_edit_department(department.id):
             return False
@@ -201,10 +197,10 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
                 )
         except ValidationProblem as exc:
             session.rollback()
-            return exc.field, _problem(exc)
+            return exc.field, exc.phrase
         except DateProblem as exc:
             session.rollback()
-            return exc.field, exc.messages()
+            return exc.field, exc.phrase
         return None
 
     outcome = await run_db(request, save)

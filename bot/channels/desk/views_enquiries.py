@@ -16,6 +16,7 @@ from bot.channels.desk.dates import DateProblem, parse_day
 from bot.channels.desk.web import not_found, render, require, run_db
 from db import queue
 from db.models import Association, Department, Enquiry, EnquiryEvent, EnquiryStatus
+from db.phrases import Phrase
 from db.queue_facts import association_name
 from db.routing_table import day_start
 
@@ -92,11 +93,11 @@ async def enquiries_page(request: web.Request) -> web.StreamResponse:
         for k in ("reference", "association", "department", "status", "from", "to")
     }
     searched = any(criteria.values()) or "go" in request.query
-    errors: dict[str, tuple[str, str]] = {}
+    errors: dict[str, Phrase] = {}
     try:
         search_days(criteria)
     except DateProblem as exc:
-        errors[exc.field] = exc.messages()
+        errors[exc.field] = exc.phrase
         searched = False
 
     def load(session: Session) -> tuple[list[Hit], Sequence[Department]]:

@@ -10,10 +10,19 @@ from aiohttp import web
 from sqlmodel import Session, col, select
 
 from bot.channels.desk.auth import Principal
-from bot.channels.desk.web import checked_form, now_of, render, require, run_db, see_other
-from bot.i18n import translate
+from bot.channels.desk.web import (
+    checked_form,
+    not_found,
+    now_of,
+    render,
+    require,
+    run_db,
+    see_other,
+)
+from bot.messages.coordinator import CLOSE_LABELS
 from db import queue
 from db.models import Department, Enquiry, EnquiryEvent, Escalation
+from db.phrases import N_, Phrase
 from db.queue import CLOSE_REASONS
 from db.queue_facts import QueueItem, association_name, queue_item, staff_name
 from db.workflow import WorkflowError
@@ -22,18 +31,11 @@ FILTERS = ("all", "unclaimed", "mine")
 SORTS = ("waited", "created")
 ACTIONS = ("claim", "answer", "route", "close")
 MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer
-CLOSE_LABELS = {
-    "answered_elsewhere": "Besvarad på annat sätt / answered elsewhere",
-    "duplicate": "Dubblett / duplicate",
-    "spam": "Skräp / spam",
-    "not_municipal": "Inte kommunens fråga / not for the municipality",
-    "other": "Annat / other",
-}
 DONE = {
-    "claim": ("Ärendet är ditt.", "The case is yours."),
-    "answer": ("Svaret skickas till föreningen.", "The answer is sent to the association."),
-    "route": ("Ärendet skickades till förvaltningen.", "The case was sent to the department."),
-    "close": ("Ärendet är stängt.", "The case is closed."),
+    "claim": Phrase(N_("Ärendet är ditt.")),
+    "answer": Phrase(N_("Svaret skickas till föreningen.")),
+    "route": Phrase(N_("Ärendet skickades till förvaltningen.")),
+    "close": Phrase(N_("Ärendet är stängt.")),
 }
 
 
@@ -91,13 +93,11 @@ class Case:
     claimed_by_name: str | None
 
 
-def _case(session: Session, escalation_id: int, principal: Principal, now: Any) -> Case:
+def _case(session: Session, escalation_id: int, now: Any) -> Case | None:
     escalation = session.get(Escalation, escalation_id)
-    if escalation is None:
-        raise web.HTTPNotFound(text="Inget sådant ärende / no such case.")
-    enquiry = session.get(Enquiry, escalation.enquiry_id)
-    if enquiry is None:
-        raise web.HTTPNotFound(text="Inget sådant ärende / no such case.")
+    enquiry = session.get(Enquiry, escalation.enquiry_id) if escalation else None
+    if escalation is None or enquiry is None:
+        return None
     item = (
         queue_item(session=session, escalation=escalation, now=now)
         if escalation.resolved_at is None
@@ -124,10 +124,12 @@ async def _render_case(
 ) -> web.Response:
     now = now_of(request)
 
-    def load(session: Session) -> tuple[Case, Sequence[Department]]:
-        return _case(session, escalation_id, principal, now), _departments(session)
+    def load(session: Session) -> tuple[Case | None, Sequence[Department]]:
+        return _case(session, escalation_id, now), _departments(session)
 
     case, departments = await run_db(request, load)
+    if case is None:
+        raise not_found(request)
     done = request.query.get("done", "")
     return render(
         request,
@@ -135,7 +137,7 @@ async def _render_case(
         status=status,
         case=case,
         departments=departments,
-        reasons=[(r, CLOSE_LABELS.get(r, r)) for r in CLOSE_REASONS],
+        reasons=[(r, Phrase(CLOSE_LABELS.get(r, r))) for r in CLOSE_REASONS],
         done=DONE.get(done),
         mine=case.escalation.claimed_by == principal.staff_user_id,
         **context,
@@ -147,9 +149,9 @@ def _escalation_id(request: web.Request) -> int:
     try:
         value = int(request.match_info["escalation_id"])
     except ValueError:
-        raise web.HTTPNotFound() from None
+        raise not_found(request) from None
     if not 0 < value <= MAX_ROW_ID:
-        raise web.HTTPNotFound()
+        raise not_found(request)
     return value
 
 
@@ -166,17 +168,17 @@ async def case_action(request: web.Request) -> web.StreamResponse:
     escalation_id = _escalation_id(request)
     action = request.match_info["action"]
     if action not in ACTIONS:
-        raise web.HTTPNotFound()
+        raise not_found(request)
     now = now_of(request)
     staff_id = principal.staff_user_id
 
-    def act(session: Session) -> str | None:
+    def act(session: Session) -> Phrase | None:
         try:
             if action == "claim":
                 result = queue.claim(
                     session=session, escalation_id=escalation_id, staff_user_id=staff_id, now=now
                 )
-                return None if result.ok else translate("en", result.message())
+                return None if result.ok else result.message()
             if action == "answer":
                 queue.answer(
                     session=session,
@@ -203,7 +205,7 @@ async def case_action(request: web.Request) -> web.StreamResponse:
                 )
         except WorkflowError as exc:
             session.rollback()
-            return translate("en", exc.phrase)
+            return exc.phrase
         return None
 
     error = await run_db(request, act)

@@ -12,18 +12,25 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot.channels.desk.charts import Bar, bar_chart
+from bot.channels.desk.pages import PageTexts
 from bot.channels.desk.stats import SUPPRESS_BELOW, csv_rows, public_report
-from bot.channels.desk.web import now_of, render, run_db
+from bot.channels.desk.web import now_of, render, run_db, texts_of
+from db.phrases import N_, Phrase
 
 REASON_NAMES = {
-    "unsure": "osäker tolkning",
-    "out_of_scope": "utanför kommunens uppdrag",
-    "human": "ville tala med en människa",
-    "not_ours": "fel förvaltning",
-    "not_helped": "svaret hjälpte inte",
-    "sla": "inte besvarad i tid",
-    "unavailable": "tjänsten otillgänglig",
+    # Translators: why questions went to the coordinator, in the public report's "Reasons" column.
+    "unsure": Phrase(N_("osäker tolkning")),
+    "out_of_scope": Phrase(N_("utanför kommunens uppdrag")),
+    "human": Phrase(N_("ville tala med en människa")),
+    "not_ours": Phrase(N_("fel förvaltning")),
+    "not_helped": Phrase(N_("svaret hjälpte inte")),
+    "sla": Phrase(N_("inte besvarad i tid")),
+    "unavailable": Phrase(N_("tjänsten otillgänglig")),
 }
+# Translators: the title of a chart (read out by screen readers); {department} is its name.
+RECEIVED_TITLE = N_("Inkomna frågor per månad: {department}")
+# Translators: the title of a chart (read out by screen readers); {department} is its name.
+SLA_TITLE = N_("Andel besvarade inom tidsgränsen per månad: {department}")
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 36
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -58,7 +65,7 @@ class DepartmentCharts:
     sla: Markup
 
 
-def _charts(report: dict[str, Any]) -> list[DepartmentCharts]:
+def _charts(report: dict[str, Any], texts: PageTexts) -> list[DepartmentCharts]:
     rows = report["rows"]
     months = sorted({r["month"] for r in rows})
     peak = max((r["received"] for r in rows if not r["suppressed"]), default=0)
@@ -91,19 +98,20 @@ def _charts(report: dict[str, Any]) -> list[DepartmentCharts]:
                     if share is None
                     else Bar(label, share * 100, f"{round(share * 100)}%")
                 )
+        department = {"department": first["department_name"]}
         found.append(
             DepartmentCharts(
                 key=key,
                 name=first["department_name"],
                 name_en=first["department_name_en"],
                 received=bar_chart(
-                    title=f"Inkomna frågor per månad: {first['department_name']}",
+                    title=texts.plain(Phrase(RECEIVED_TITLE, department)),
                     bars=received,
                     maximum=peak,
                     chart_id=f"chart-received-{index}",
                 ),
                 sla=bar_chart(
-                    title=f"Andel besvarade inom tidsgränsen per månad: {first['department_name']}",
+                    title=texts.plain(Phrase(SLA_TITLE, department)),
                     bars=sla,
                     maximum=100,
                     chart_id=f"chart-sla-{index}",
@@ -120,7 +128,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         request,
         "report.html",
         report=report,
-        charts=_charts(report),
+        charts=_charts(report, texts_of(request)),
         months=_months(request),
         threshold=SUPPRESS_BELOW,
         reason_names=REASON_NAMES,

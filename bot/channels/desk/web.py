@@ -10,7 +10,6 @@ from concurrent.futures import Executor
 from datetime import datetime
 from typing import Any, TypeVar
 
-import jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
@@ -18,9 +17,19 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.channels.desk.auth import Principal, load_principal
+from bot.channels.desk.pages import (
+    BILINGUAL,
+    LANGUAGE_COOKIE,
+    VIEWS,
+    PageTexts,
+    View,
+    environment,
+    view_named,
+)
 from bot.channels.desk.password_pool import PasswordPool
 from bot.channels.desk.throttle import LoginLimits
 from bot.settings import Settings
+from db.phrases import N_, Phrase
 from db.session import session_scope
 
 T = TypeVar("T")
@@ -28,10 +37,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SESSION_COOKIE = "lotsen_desk"
 PRE_COOKIE = "lotsen_desk_pre"
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 ENGINE = web.AppKey("engine", Engine)
 SETTINGS = web.AppKey("settings", Settings)
-TEMPLATES = web.AppKey("templates", jinja2.Environment)
 Clock = Callable[[], datetime]
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 PASSWORD_POOL = web.AppKey("password_pool", PasswordPool)
@@ -63,21 +72,71 @@ async def run_db(
     return await asyncio.get_running_loop().run_in_executor(executor, call)
 
 
-def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    """Render a template to an HTML response, with the signed-in person and CSRF token."""
+def view_of(request: web.Request) -> View:
+    """Return the languages of this request's page: `?lang=`, the one chosen before, or both.
+
+    Accept-Language is not consulted: every browser sends one, and the desk's default is the
+    page every colleague can read, Swedish with English beside it.
+    """
+    for value in (request.query.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
+        view = view_named(value) if value else None
+        if view is not None:
+            return view
+    return BILINGUAL
+
+
+def texts_of(request: web.Request) -> PageTexts:
+    """Return the text helpers of this request's view (for texts views build, e.g. chart titles)."""
+    return PageTexts(view_of(request))
+
+
+def _view_link(request: web.Request, view: View) -> str:
+    """Return the link that shows this page in another view (the path stays out: one 404)."""
+    if request.method not in ("GET", "HEAD"):
+        return f"/desk?lang={view.code}"
+    return f"?{request.rel_url.update_query(lang=view.code).raw_query_string}"
+
+
+def _page(request: web.Request, template: str, **context: Any) -> str:
+    """Return a template rendered in the request's view, for the signed-in person (if any)."""
     principal = request.get(PRINCIPAL)
-    html = (
-        request.app[TEMPLATES]
+    view = view_of(request)
+    languages = [
+        (_view_link(request, other), other.name, other.main if other.beside is None else None)
+        for other in VIEWS
+        if other != view
+    ]
+    return (
+        environment(view)
         .get_template(template)
         .render(
-            principal=principal,
-            csrf=principal.csrf_token if principal else "",
-            path=request.path,
-            **context,
+            **{
+                "principal": principal,
+                "csrf": principal.csrf_token if principal else "",
+                "path": request.path,
+                "languages": languages,
+                **context,
+            }
         )
     )
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    """Render a template to an HTML response; a `?lang=` choice is remembered in a cookie."""
+    html = _page(request, template, **context)
     response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = "no-store"
+    chosen = view_named(request.query.get("lang", ""))
+    if chosen is not None:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            chosen.code,
+            max_age=LANGUAGE_COOKIE_SECONDS,
+            httponly=True,
+            samesite="Lax",
+            secure=secure_cookies(request),
+            path="/",
+        )
     return response
 
 
@@ -132,6 +191,7 @@ def client_address(request: web.Request) -> str:
 
 _PROBLEMS: dict[int, type[web.HTTPException]] = {
     400: web.HTTPBadRequest,
+    403: web.HTTPForbidden,
     404: web.HTTPNotFound,
     429: web.HTTPTooManyRequests,
     500: web.HTTPInternalServerError,
@@ -139,21 +199,9 @@ _PROBLEMS: dict[int, type[web.HTTPException]] = {
 }
 
 
-def problem(
-    request: web.Request, status: int, title: tuple[str, str], text: tuple[str, str]
-) -> web.HTTPException:
-    """Return an HTTP error with a readable page (Swedish first, English beside it)."""
-    html = (
-        request.app[TEMPLATES]
-        .get_template("problem.html")
-        .render(
-            principal=request.get(PRINCIPAL),
-            csrf="",
-            path=request.path,
-            title=title,
-            text=text,
-        )
-    )
+def problem(request: web.Request, status: int, title: Phrase, text: Phrase) -> web.HTTPException:
+    """Return an HTTP error with a readable page in the request's view."""
+    html = _page(request, "problem.html", csrf="", title=title, text=text)
     return _PROBLEMS[status](
         text=html, content_type="text/html", headers={"Cache-Control": "no-store"}
     )
@@ -164,11 +212,8 @@ def not_found(request: web.Request) -> web.HTTPException:
     return problem(
         request,
         404,
-        ("Hittades inte", "Not found"),
-        (
-            "Det finns inget här, eller så hör det inte till dig.",
-            "There is nothing here, or it is not yours to see.",
-        ),
+        Phrase(N_("Hittades inte")),
+        Phrase(N_("Det finns inget här, eller så hör det inte till dig.")),
     )
 
 
@@ -177,11 +222,8 @@ def bad_request(request: web.Request) -> web.HTTPException:
     return problem(
         request,
         400,
-        ("Felaktig begäran", "Bad request"),
-        (
-            "Begäran gick inte att läsa. Gå tillbaka och försök igen.",
-            "The request could not be read. Go back and try again.",
-        ),
+        Phrase(N_("Felaktig begäran")),
+        Phrase(N_("Begäran gick inte att läsa. Gå tillbaka och försök igen.")),
     )
 
 
@@ -199,11 +241,7 @@ async def read_form(request: web.Request) -> MultiDictProxy[Any]:
 
 def forbidden(request: web.Request) -> web.HTTPForbidden:
     """Return a 403 with a readable page."""
-    html = (
-        request.app[TEMPLATES]
-        .get_template("forbidden.html")
-        .render(principal=request.get(PRINCIPAL), csrf="", path=request.path)
-    )
+    html = _page(request, "forbidden.html", csrf="")
     return web.HTTPForbidden(text=html, content_type="text/html")
 
 
@@ -212,7 +250,12 @@ async def checked_form(request: web.Request, principal: Principal) -> dict[str, 
     form = await read_form(request)
     sent = str(form.get("csrf", ""))
     if not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
-        raise web.HTTPForbidden(text="Ogiltig eller saknad CSRF-token / invalid CSRF token.")
+        raise problem(
+            request,
+            403,
+            Phrase(N_("Formuläret hade gått ut")),
+            Phrase(N_("Ladda om sidan och försök igen.")),
+        )
     return {k: str(v) for k, v in form.items() if isinstance(v, str)}
 
 

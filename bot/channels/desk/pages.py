@@ -1,0 +1,181 @@
+"""The desk's pages: which languages a page is shown in, and the Jinja environment for each.
+
+A page is shown in a *view*: Swedish with English beside it (the default), or one language
+alone. Each view has its own Jinja environment whose text helpers (`_`/`{% trans %}`/`ngettext`
+for sentences, `bi` for labels, `plain` for attributes, `sentence` for a `Phrase` from Python,
+`named` for names the data holds in both languages) render catalogue messages in the view's
+languages; the conventions are at the top of templates/macros.html.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, SOURCE_LANGUAGE, translate, translations
+from db.phrases import Phrase
+from db.sla import LOCAL
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+LANGUAGE_COOKIE = "lotsen_desk_lang"
+SENTENCE = Markup('{main} <span lang="{language}">{beside}</span>')
+LABEL = Markup('{main} <span lang="{language}" class="en">/ {beside}</span>')
+
+
+@dataclass(frozen=True)
+class View:
+    """The languages a page is shown in: the main one, and the one beside it (or none)."""
+
+    main: str
+    beside: str | None = None
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Return the view's languages, the main one first."""
+        return (self.main,) if self.beside is None else (self.main, self.beside)
+
+    @property
+    def code(self) -> str:
+        """Return the view as `?lang=` names it ("sv,en", "en")."""
+        return ",".join(self.languages)
+
+    @property
+    def name(self) -> str:
+        """Return the view's name in its own languages ("Svenska / English")."""
+        return " / ".join(LANGUAGE_NAMES.get(language, language) for language in self.languages)
+
+
+BILINGUAL = View(SOURCE_LANGUAGE, "en")
+"""The default view: Swedish, with English beside it."""
+
+VIEWS = (BILINGUAL, *(View(language) for language in LANGUAGES))
+"""The views the page footer offers."""
+
+
+def view_named(value: str) -> View | None:
+    """Return the view a `?lang=` value names ("sv", "en", "sv,en"); None for anything else."""
+    codes = [code.strip().lower() for code in value.split(",")]
+    if not 1 <= len(codes) <= 2 or len(set(codes)) != len(codes):
+        return None
+    if any(code not in LANGUAGES for code in codes):
+        return None
+    return View(codes[0], codes[1] if len(codes) == 2 else None)
+
+
+class PageTexts:
+    """The text helpers of one view, as its templates (and views) call them."""
+
+    def __init__(self, view: View) -> None:
+        self.view = view
+
+    def _shown(self, text_in: Callable[[str], Markup], look: Markup) -> Markup:
+        main = text_in(self.view.main)
+        if self.view.beside is None:
+            return main
+        beside = text_in(self.view.beside)
+        if beside == main:
+            return main
+        return look.format(main=main, language=self.view.beside, beside=beside)
+
+    def gettext(self, message: str) -> Markup:
+        """Return a template sentence in the view's languages (Jinja fills its placeholders)."""
+        return self._shown(
+            lambda language: Markup(translations(language).gettext(message)), SENTENCE
+        )
+
+    def ngettext(self, singular: str, plural: str, count: int) -> Markup:
+        """Return the form of a template sentence that fits `count`, in the view's languages."""
+        return self._shown(
+            lambda language: Markup(translations(language).ngettext(singular, plural, count)),
+            SENTENCE,
+        )
+
+    def bi(self, message: str | Phrase, /, **values: Any) -> Markup:
+        """Return a label in the view's languages (the English one muted, after a slash)."""
+        return self._shown(lambda language: _markup(language, message, values), LABEL)
+
+    def sentence(self, message: str | Phrase, /, **values: Any) -> Markup:
+        """Return a sentence (a phrase from Python, such as a refusal) in the view's languages."""
+        return self._shown(lambda language: _markup(language, message, values), SENTENCE)
+
+    def plain(self, message: str | Phrase, /, **values: Any) -> str:
+        """Return text without markup in the view's languages ("Alla / All")."""
+        texts = (_text(language, message, values) for language in self.view.languages)
+        return " / ".join(dict.fromkeys(texts))
+
+    def named(self, swedish: str, english: str | None) -> Markup:
+        """Return a name the data holds in Swedish and English, as a label."""
+        names = {SOURCE_LANGUAGE: swedish, "en": english or swedish}
+        return self._shown(lambda language: escape(names.get(language, swedish)), LABEL)
+
+
+def _text(language: str, message: str | Phrase, values: Mapping[str, Any]) -> str:
+    if isinstance(message, Phrase):
+        return translate(language, message)
+    return translations(language).gettext(message) % values
+
+
+def _markup(language: str, message: str | Phrase, values: Mapping[str, Any]) -> Markup:
+    if isinstance(message, Phrase):
+        return escape(translate(language, message))
+    return Markup(translations(language).gettext(message)) % values
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Format a stored UTC moment in Swedish local time for the page."""
+    if value is None:
+        return ""
+    return value.astimezone(LOCAL).strftime(fmt)
+
+
+def last_day(value: datetime | None) -> str:
+    """Format an exclusive absence end as the inclusive last local day."""
+    if value is None:
+        return ""
+    return (value.astimezone(LOCAL) - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+
+
+def hours_in(language: str) -> Callable[[float | None], str]:
+    """Return the filter that writes hours with one decimal (a decimal comma in Swedish)."""
+    point = "," if language == SOURCE_LANGUAGE else "."
+
+    def hours(value: float | None) -> str:
+        return "" if value is None else f"{value:.1f}".replace(".", point)
+
+    return hours
+
+
+@cache
+def environment(view: View) -> jinja2.Environment:
+    """Return the Jinja environment (autoescaped) of a view, with its texts and filters."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    texts = PageTexts(view)
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        texts.gettext, texts.ngettext, newstyle=True
+    )
+    env.globals.update(
+        bi=texts.bi,
+        sentence=texts.sentence,
+        plain=texts.plain,
+        named=texts.named,
+        page_language=view.main,
+    )
+    env.filters["local"] = local_time
+    env.filters["hours"] = hours_in(view.main)
+    env.filters["lastday"] = last_day
+    return env
