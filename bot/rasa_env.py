@@ -13,7 +13,8 @@ from sqlalchemy.engine import make_url
 from bot.settings import PROJECT_ROOT, Settings
 
 MODEL_NAME = "lotsen"
-TRAINING_INPUTS = ("config.yml", "domain.yml", "nlu", "stories")
+TRAINING_INPUTS = ("config.yml", "domain.yml", "nlu", "stories", "rasa/lotsen_rasa")
+TRAINING_SUFFIXES = frozenset({".yml", ".yaml", ".py"})
 
 
 class RasaUnavailable(RuntimeError):
@@ -60,7 +61,7 @@ def training_files(root: Path = PROJECT_ROOT) -> list[Path]:
         path = root / name
         if path.is_dir():
             files.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml"})
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in TRAINING_SUFFIXES)
             )
         elif path.exists():
             files.append(path)
