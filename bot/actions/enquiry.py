@@ -56,6 +56,13 @@ def _language(tracker: Tracker) -> str:
     )
 
 
+def _is_enquiry(context: ActionContext, tracker: Tracker) -> bool:
+    """Tell whether the routing decision makes the latest message an enquiry."""
+    with session_scope(context.engine) as session:
+        routes = crud.routes_map(session=session)
+    return decide(tracker.latest_message, routes, context.threshold).is_enquiry
+
+
 def _user_ids(tracker: Tracker) -> tuple[int | None, int | None]:
     meta = _metadata(tracker)
     user_id, chat_id = meta.get("telegram_user_id"), meta.get("chat_id")
@@ -81,7 +88,7 @@ class ActionHandleEnquiry(_LotsenAction):
         meta = _metadata(tracker)
         with session_scope(self.context.engine) as session:
             decision = decide(parse, crud.routes_map(session=session), self.context.threshold)
-            if not decision.escalate and decision.department is None:
+            if not decision.is_enquiry:
                 dispatcher.utter_message(text=t(_smalltalk_key(decision.intent), language))
                 return []
             user_id, chat_id = _user_ids(tracker)
@@ -144,7 +151,7 @@ def _smalltalk_key(intent: str) -> str:
 
 
 class ActionSmalltalk(_LotsenAction):
-    """Answer greetings, thanks, goodbyes, yes and no."""
+    """Answer greetings, thanks, goodbyes, yes and no; a hidden question becomes an enquiry."""
 
     def name(self) -> str:
         """Return the action's name in the domain."""
@@ -153,14 +160,16 @@ class ActionSmalltalk(_LotsenAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Reply in the association's language."""
+        """Reply in the association's language, or handle the message as an enquiry."""
+        if _is_enquiry(self.context, tracker):
+            return await ActionHandleEnquiry(self.context).run(dispatcher, tracker, domain)
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "greet"
         dispatcher.utter_message(text=t(_smalltalk_key(intent), _language(tracker)))
         return []
 
 
 class ActionEnquiryStatus(_LotsenAction):
-    """Tell the association where its enquiry stands, by reference number or all open ones."""
+    """Tell the association where its enquiries stand; a hidden question becomes an enquiry."""
 
     def name(self) -> str:
         """Return the action's name in the domain."""
@@ -170,6 +179,8 @@ class ActionEnquiryStatus(_LotsenAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Look up the user's enquiries; never reveal someone else's."""
+        if _is_enquiry(self.context, tracker):
+            return await ActionHandleEnquiry(self.context).run(dispatcher, tracker, domain)
         language = _language(tracker)
         references = [
             str(e.get("value"))
