@@ -16,10 +16,10 @@ How a Rasa parse result becomes a decision:
    otherwise it is escalated with reason "unsure". This also holds when the
    FallbackClassifier has put `nlu_fallback` on top: its threshold is only a safety net and
    the department sum decides (measured: see nlu/EVALUATION.md).
-4. Small talk (greet, thanks, goodbye, yes, no) and status questions are not enquiries
-   only when they are plainly that (`is_plain_smalltalk`): the top intent is confident
-   (at least `SMALLTALK_MIN_CONFIDENCE`), the message is short (at most
-   `SMALLTALK_MAX_WORDS` words, or `STATUS_MAX_WORDS` for a status question; a status
+4. A message whose top intent is small talk (greet, thanks, goodbye, yes, no) or a status
+   question is answered as such only when it is plainly that (`is_plain_smalltalk`): the
+   top intent is confident (at least `SMALLTALK_MIN_CONFIDENCE`), the message is short (at
+   most `SMALLTALK_MAX_WORDS` words, or `STATUS_MAX_WORDS` for a status question; a status
    question naming a reference number may be longer), and it is written only in scripts the
    small-talk examples cover (`SMALLTALK_SCRIPTS`). Such a decision has no department and
    does not escalate; callers answer it as small talk or with the enquiry's status.
