@@ -61,7 +61,7 @@ def _pipelines(pipelines: dict[str, Any]) -> list[str]:
     lines = [
         "Pipelines compared in this run (in-process parse of both dev sets, one at a time; "
         "route = lotsen route's batch parser, start-up included)",
-        f"{'pipeline':<10}{'train':>7}{'cpu':>6}{'p50':>6}{'p95':>6}{'cpu50':>6}{'cpu95':>6}"
+        f"{'pipeline':<10}{'train':>7}{'cpu':>8}{'p50':>6}{'p95':>6}{'cpu50':>6}{'cpu95':>6}"
         f"{'RSS':>7}{'route/s':>8} │ "
         f"{'dev acc':>7}{'oos':>7}{'f.esc':>7}{'talk':>5} │ {'ml acc':>7}{'oos':>7}{'talk':>5}",
     ]
@@ -70,7 +70,7 @@ def _pipelines(pipelines: dict[str, Any]) -> list[str]:
         dev, ml = p.get("dev") or {}, p.get("multilingual") or {}
         lines.append(
             f"{key:<10}{_num(p.get('train_seconds'), 's'):>7}"
-            f"{_num(p.get('train_cpu_seconds'), 's'):>6}"
+            f"{_num(p.get('train_cpu_seconds'), 's'):>8}"
             f"{_ms((p.get('parse') or {}).get('p50_ms')):>6}"
             f"{_ms((p.get('parse') or {}).get('p95_ms')):>6}"
             f"{_ms((p.get('parse_cpu') or {}).get('p50_ms')):>6}"
