@@ -30,8 +30,9 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/python -m pip install $(PIP_QUIET) -e '.[dev]'
 	@touch $@
 
-# The Rasa environment (Python 3.10, exact lock) – reinstalled only when the lock changes.
-$(RASA_VENV)/.installed: rasa/rasa-3.6.21-py310.lock rasa/rasa-3.6.21-py311.lock
+# The Rasa environment (Python 3.10, exact lock) – reinstalled only when the lock changes –
+# with Lotsen's Rasa-side package rasa/lotsen_rasa (editable: code changes need no reinstall).
+$(RASA_VENV)/.installed: rasa/rasa-3.6.21-py310.lock rasa/rasa-3.6.21-py311.lock rasa/pyproject.toml
 	@if [ -n "$(PYTHON310)" ]; then \
 	  test -x $(RASA_VENV)/bin/python || $(PYTHON310) -m venv $(RASA_VENV); \
 	  $(RASA_VENV)/bin/python -m pip install $(PIP_QUIET) --upgrade pip; \
@@ -41,6 +42,7 @@ $(RASA_VENV)/.installed: rasa/rasa-3.6.21-py310.lock rasa/rasa-3.6.21-py311.lock
 	  test -x $(RASA_VENV)/bin/python || $(PYTHON311) -m venv $(RASA_VENV); \
 	  $(RASA_VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps --ignore-requires-python -r rasa/rasa-3.6.21-py311.lock; \
 	fi
+	$(RASA_VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps -e rasa/
 	@touch $@
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed

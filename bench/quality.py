@@ -17,6 +17,7 @@ from bench.data import (
     stratified_folds,
     training_examples,
 )
+from bench.pipelines import compare
 from bench.rasa_models import (
     alternative_config,
     decisions,
@@ -107,7 +108,7 @@ def baseline_quality(
     rasa_cv: bool,
     report: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Score the keyword and TF-IDF baselines, and (full mode) the alternative pipeline."""
+    """Score the baselines, and (full mode) the alternative pipeline and both pipelines' costs."""
     routes = load_routes(settings.routes_file)
     train = training_examples(PROJECT_ROOT / "nlu", routes)
     evaluation = load_eval(eval_path)
@@ -142,6 +143,11 @@ def baseline_quality(
         results["rasa_cv"] = _rasa_cv(settings, train, folds, routes, report)
     else:
         results["rasa_cv"] = {"skipped": "expensive (5 trainings); run with --rasa-cv"}
+
+    if smoke:
+        results["pipelines"] = {"skipped": "smoke mode"}
+    else:
+        results["pipelines"] = compare(settings, report)
 
     alternative = alternative_config()
     if smoke:

@@ -187,3 +187,28 @@ async def test_status_shows_only_own_enquiries(engine: Engine) -> None:
     assert reference in own
     assert "väntar på svar" in own
     assert "hittar inget ärende" in other
+
+
+async def test_question_guessed_as_small_talk_is_routed_as_an_enquiry(engine: Engine) -> None:
+    text = "Kan vår förening få bidrag för att hyra en lokal till sommarens läger?"
+    tracker = _tracker(text, [("affirm", 0.4), ("topic_bidrag", 0.35), ("topic_lokalbokning", 0.2)])
+    await _run(ActionSmalltalk(_context(engine)), tracker)
+    with Session(engine) as session:
+        enquiry = session.exec(select(Enquiry)).one()
+    assert enquiry.status == "routed"
+    assert enquiry.intent == "affirm"
+    [reply] = _replies(engine)
+    assert enquiry.reference is not None and enquiry.reference in reply
+
+
+async def test_question_guessed_as_status_is_escalated_as_an_enquiry(engine: Engine) -> None:
+    text = "Var och när kan mina äldre föräldrar vaccinera sig mot influensa i höst?"
+    tracker = _tracker(text, [("ask_status", 0.62), ("topic_bidrag", 0.1)])
+    await _run(ActionEnquiryStatus(_context(engine)), tracker)
+    with Session(engine) as session:
+        enquiry = session.exec(select(Enquiry)).one()
+        escalation = session.exec(select(Escalation)).one()
+    assert enquiry.status == "escalated"
+    assert escalation.reason == "unsure"
+    [reply] = _replies(engine)
+    assert enquiry.reference is not None and enquiry.reference in reply

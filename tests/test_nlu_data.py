@@ -11,11 +11,22 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.understanding.routing import CONVERSATION_INTENTS, NON_TOPIC_INTENTS
+from bot.understanding.routing import (
+    CONVERSATION_INTENTS,
+    NON_TOPIC_INTENTS,
+    SMALLTALK_SCRIPTS,
+    STATUS_INTENT,
+    scripts,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 NLU_DIR = ROOT / "nlu"
 EVAL_DEV = ROOT.parent / "shared" / "reference" / "eval-dev.jsonl"
+EVAL_DEV_MULTILINGUAL = ROOT.parent / "shared" / "reference" / "eval-dev-multilingual.jsonl"
+NEAR_DUPLICATE = 0.5
+"""Share of character 4-grams two texts may have in common (Jaccard) before they count as
+near-duplicates: a paraphrase of a dev line reuses most of its 4-grams, a question written
+fresh about the same topic only a few."""
 REQUIRED_INTENTS = CONVERSATION_INTENTS | {"ask_human", "ask_status", "out_of_scope"}
 REQUIRED_ACTIONS = {"action_handle_enquiry", "action_enquiry_status", "action_smalltalk"}
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}")
@@ -166,3 +177,58 @@ def test_no_training_example_equals_a_dev_line() -> None:
         if _normalise(example) in dev
     ]
     assert not leaked, leaked
+
+
+def _dev_texts() -> list[str]:
+    texts = []
+    for path in (EVAL_DEV, EVAL_DEV_MULTILINGUAL):
+        if not path.exists():
+            pytest.skip(f"{path} not available")
+        texts += [
+            json.loads(line)["text"]
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+    return texts
+
+
+def _shingles(text: str) -> frozenset[str]:
+    words = "".join(c if c.isalnum() else " " for c in text.casefold()).split()
+    joined = " ".join(words)
+    return frozenset(joined[i : i + 4] for i in range(max(len(joined) - 3, 1)))
+
+
+def test_no_training_example_is_a_near_duplicate_of_a_dev_line_in_any_language() -> None:
+    dev = [_shingles(text) for text in _dev_texts()]
+    close = []
+    for examples in training_examples().values():
+        for example in examples:
+            mine = _shingles(example)
+            if len(mine) < 12:  # too short to tell a paraphrase from a common phrase
+                continue
+            if any(len(mine & d) / len(mine | d) >= NEAR_DUPLICATE for d in dev):
+                close.append(example)  # only the training line: the dev set stays unseen
+    assert not close, close
+
+
+def test_near_duplicate_measure_flags_a_paraphrase_but_not_a_fresh_question() -> None:
+    original = _shingles("Hur ansöker vår förening om aktivitetsstöd för barn och unga?")
+    paraphrase = _shingles("Hur ansöker vår förening om aktivitetsstöd för unga och barn")
+    fresh = _shingles("Vilka regler gäller för lokalbidrag till vår klubbstuga?")
+    assert len(original & paraphrase) / len(original | paraphrase) >= NEAR_DUPLICATE
+    assert len(original & fresh) / len(original | fresh) < NEAR_DUPLICATE
+
+
+def test_small_talk_examples_cover_exactly_the_scripts_routing_accepts() -> None:
+    conversational = CONVERSATION_INTENTS | {STATUS_INTENT}
+    seen = frozenset().union(
+        *(scripts(e) for intent in conversational for e in training_examples()[intent])
+    )
+    assert seen == SMALLTALK_SCRIPTS
+
+
+def test_small_talk_has_examples_in_other_languages() -> None:
+    for intent in CONVERSATION_INTENTS:
+        examples = training_examples()[intent]
+        assert any("ARABIC" in scripts(e) for e in examples), intent
+        assert any("CYRILLIC" in scripts(e) for e in examples), intent

@@ -154,12 +154,13 @@ def test_long_greeting_with_a_strong_department_is_routed() -> None:
     assert d.intent == "greet"
 
 
-def test_long_greeting_without_a_strong_department_stays_small_talk() -> None:
+def test_long_greeting_without_a_strong_department_is_escalated_not_swallowed() -> None:
     text = "Hej hej och god morgon till er alla på kommunen idag"
     p = parse(("greet", 0.80), ("topic_bidrag", 0.1), text=text)
     d = decide(p, ROUTES, THRESHOLD)
-    assert d.department is None
-    assert not d.escalate
+    assert d.escalate
+    assert d.reason == "unsure"
+    assert d.is_enquiry
 
 
 def test_status_question_is_not_an_enquiry() -> None:
@@ -168,6 +169,53 @@ def test_status_question_is_not_an_enquiry() -> None:
     d = decide(p, ROUTES, THRESHOLD)
     assert d.department is None
     assert not d.escalate
+    assert not d.is_enquiry
+
+
+def test_long_status_question_naming_a_reference_stays_a_status_question() -> None:
+    text = "Hej, vi skrev för två veckor sedan och undrar nu hur det går med LOT-2026-00042"
+    p = parse(("ask_status", 0.7), ("topic_bidrag", 0.2), text=text)
+    p["entities"] = [{"entity": "reference", "value": "LOT-2026-00042"}]
+    assert not decide(p, ROUTES, THRESHOLD).is_enquiry
+
+
+def test_long_status_guess_without_a_reference_is_an_enquiry() -> None:
+    text = "Hur länge dröjer det innan vi får besked om vaccination för våra äldre medlemmar?"
+    p = parse(("ask_status", 0.7), ("topic_bidrag", 0.2), text=text)
+    d = decide(p, ROUTES, THRESHOLD)
+    assert d.escalate and d.reason == "unsure"
+
+
+@pytest.mark.parametrize("intent", ["greet", "thanks", "goodbye", "affirm", "deny", "ask_status"])
+def test_weak_small_talk_or_status_is_an_enquiry(intent: str) -> None:
+    d = decide(parse((intent, 0.45), ("topic_bidrag", 0.3), text="kan vi"), ROUTES, THRESHOLD)
+    assert d.escalate
+    assert d.reason == "unsure"
+
+
+def test_weak_small_talk_with_a_strong_department_is_routed() -> None:
+    p = parse(("affirm", 0.46), ("topic_iop", 0.44), ("topic_bidrag", 0.1), text="IOP ja")
+    assert decide(p, ROUTES, 0.4).department == "upphandling"
+
+
+@pytest.mark.parametrize(
+    ("text", "covered"),
+    [
+        ("hej!", True),
+        ("مرحبا", True),
+        ("Дякую!", True),
+        ("👍", True),
+        ("你好", False),
+        ("नमस्ते", False),
+        ("Γεια σας", False),
+    ],
+)
+def test_small_talk_in_a_script_the_examples_do_not_cover_is_an_enquiry(
+    text: str, covered: bool
+) -> None:
+    d = decide(parse(("greet", 0.9), ("topic_bidrag", 0.05), text=text), ROUTES, THRESHOLD)
+    assert d.is_enquiry is not covered
+    assert d.escalate is not covered
 
 
 def test_threshold_is_inclusive() -> None:

@@ -58,6 +58,13 @@ def _language(tracker: Tracker) -> str:
     )
 
 
+def _is_enquiry(context: ActionContext, tracker: Tracker) -> bool:
+    """Tell whether the routing decision makes the latest message an enquiry."""
+    with session_scope(context.engine) as session:
+        routes = crud.routes_map(session=session)
+    return decide(tracker.latest_message, routes, context.threshold).is_enquiry
+
+
 def _user_ids(tracker: Tracker) -> tuple[int | None, int | None]:
     meta = _metadata(tracker)
     user_id, chat_id = meta.get("telegram_user_id"), meta.get("chat_id")
@@ -133,7 +140,7 @@ class ActionHandleEnquiry(_LotsenAction):
         meta = _metadata(tracker)
         with session_scope(self.context.engine) as session:
             decision = decide(parse, crud.routes_map(session=session), self.context.threshold)
-            if not decision.escalate and decision.department is None:
+            if not decision.is_enquiry:
                 intent = decision.intent if decision.intent in SMALLTALK else "greet"
                 _reply(session, tracker, Kind.SMALLTALK, language, "smalltalk", intent=intent)
                 dispatcher.utter_message(json_message=HANDLED)
@@ -177,7 +184,7 @@ class ActionHandleEnquiry(_LotsenAction):
 
 
 class ActionSmalltalk(_LotsenAction):
-    """Answer greetings, thanks, goodbyes, yes and no."""
+    """Answer greetings, thanks, goodbyes, yes and no; a hidden question becomes an enquiry."""
 
     def name(self) -> str:
         """Return the action's name in the domain."""
@@ -186,7 +193,9 @@ class ActionSmalltalk(_LotsenAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Reply in the association's language."""
+        """Reply in the association's language, or handle the message as an enquiry."""
+        if _is_enquiry(self.context, tracker):
+            return await ActionHandleEnquiry(self.context).run(dispatcher, tracker, domain)
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "greet"
         with session_scope(self.context.engine) as session:
             _reply(
@@ -202,7 +211,7 @@ class ActionSmalltalk(_LotsenAction):
 
 
 class ActionEnquiryStatus(_LotsenAction):
-    """Tell the association where its enquiry stands, by reference number or all open ones."""
+    """Tell the association where its enquiries stand; a hidden question becomes an enquiry."""
 
     def name(self) -> str:
         """Return the action's name in the domain."""
@@ -212,6 +221,8 @@ class ActionEnquiryStatus(_LotsenAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Queue the status of the user's enquiries; never reveal someone else's."""
+        if _is_enquiry(self.context, tracker):
+            return await ActionHandleEnquiry(self.context).run(dispatcher, tracker, domain)
         references = [
             str(e.get("value")).upper()
             for e in tracker.latest_message.get("entities") or []

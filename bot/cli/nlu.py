@@ -12,6 +12,7 @@ import typer
 from bot.cli.common import cli_language, fail, settings_or_exit
 from bot.i18n import t
 from bot.settings import PROJECT_ROOT, Settings
+from bot.understanding.evaluation import Metrics
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -104,8 +105,14 @@ def evaluate(
     errors: bool = typer.Option(False, "--errors", help="Also list the misrouted lines."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the figures as JSON here."),
 ) -> None:
-    """Measure routing quality on labelled JSON lines."""
-    from bot.understanding.evaluation import predicted_label, report, score
+    """Measure routing quality on labelled JSON lines (per language too, given `lang`)."""
+    from bot.understanding.evaluation import (
+        by_language,
+        language_report,
+        predicted_label,
+        report,
+        score,
+    )
 
     settings = settings_or_exit()
     rows = _read_jsonl(jsonl)
@@ -123,6 +130,9 @@ def evaluate(
     ]
     metrics = score(pairs)
     typer.echo(report(metrics))
+    languages = by_language(pairs, [str(r.get("lang") or "–") for r in rows])
+    if any("lang" in r for r in rows):
+        typer.echo("\nper language\n" + language_report(languages))
     if errors:
         typer.echo()
         # Translators: heading of the lines `lotsen eval --errors` sent to the wrong place.
@@ -137,15 +147,23 @@ def evaluate(
         json_out.write_text(
             json.dumps(
                 {
-                    "lines": metrics.total,
-                    "accuracy": metrics.accuracy,
-                    "escalation_recall": metrics.escalation_recall,
-                    "false_escalation_rate": metrics.false_escalation_rate,
-                    "macro_f1": metrics.macro_f1,
+                    **_figures(metrics),
+                    "languages": {key: _figures(m) for key, m in languages.items()},
                 },
                 indent=2,
             )
         )
+
+
+def _figures(metrics: Metrics) -> dict[str, float | int]:
+    return {
+        "lines": metrics.total,
+        "accuracy": metrics.accuracy,
+        "escalation_recall": metrics.escalation_recall,
+        "false_escalation_rate": metrics.false_escalation_rate,
+        "answered_smalltalk": metrics.answered_smalltalk,
+        "macro_f1": metrics.macro_f1,
+    }
 
 
 def register(app: typer.Typer) -> None:

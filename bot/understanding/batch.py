@@ -41,10 +41,9 @@ def parse_with_model(settings: Settings, model: Path, texts: Sequence[str]) -> l
     """Parse texts with a model file in the Rasa environment (no server needed)."""
     if not model.exists():
         raise rasa_env.RasaUnavailable("No trained model: run `make setup` (or `lotsen train`).")
-    script = PROJECT_ROOT / "bot" / "rasa_parse_batch.py"
     stdin = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts)
     done = subprocess.run(
-        [str(rasa_env.rasa_python(settings)), str(script), str(model)],
+        [str(rasa_env.rasa_python(settings)), "-m", "lotsen_rasa.parse_batch", str(model)],
         input=stdin,
         capture_output=True,
         text=True,

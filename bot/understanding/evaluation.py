@@ -1,4 +1,9 @@
-"""Routing quality metrics: accuracy, escalation recall, false escalation, per department."""
+"""Routing quality metrics: accuracy, escalation recall, false escalation, per department.
+
+A decision that is not an enquiry (answered as small talk or with a status listing) gets the
+label `SMALLTALK`: for a labelled question it is always wrong, and it is counted apart
+(`answered_smalltalk`), because such a question reaches nobody.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 ESCALATE = "escalate"
+SMALLTALK = "smalltalk"
 
 
 @dataclass
@@ -18,6 +24,7 @@ class Metrics:
     false_escalations: int = 0
     out_of_scope: int = 0
     out_of_scope_escalated: int = 0
+    answered_smalltalk: int = 0
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @property
@@ -36,9 +43,10 @@ class Metrics:
         return self.false_escalations / self.in_scope if self.in_scope else 0.0
 
     def labels(self) -> list[str]:
-        """Return every label seen, departments sorted, 'escalate' last."""
+        """Return every label seen, departments sorted, then 'escalate' and 'smalltalk'."""
         seen = {label for pair in self.confusion for label in pair}
-        return sorted(seen - {ESCALATE}) + ([ESCALATE] if ESCALATE in seen else [])
+        last = [label for label in (ESCALATE, SMALLTALK) if label in seen]
+        return sorted(seen - {ESCALATE, SMALLTALK}) + last
 
     def precision_recall(self, label: str) -> tuple[float, float, float]:
         """Return precision, recall and F1 for one label."""
@@ -60,10 +68,10 @@ class Metrics:
 
 
 def predicted_label(department: str | None, escalate: bool) -> str:
-    """Return the label a decision amounts to ('escalate' when not routed to a department)."""
-    if escalate or department is None:
+    """Return the label a decision amounts to: a department, 'escalate' or 'smalltalk'."""
+    if escalate:
         return ESCALATE
-    return department
+    return SMALLTALK if department is None else department
 
 
 def score(pairs: list[tuple[str, str]]) -> Metrics:
@@ -72,6 +80,7 @@ def score(pairs: list[tuple[str, str]]) -> Metrics:
     for expected, predicted in pairs:
         metrics.total += 1
         metrics.confusion[(expected, predicted)] += 1
+        metrics.answered_smalltalk += predicted == SMALLTALK
         if expected == ESCALATE:
             metrics.out_of_scope += 1
             metrics.out_of_scope_escalated += predicted == ESCALATE
@@ -90,6 +99,7 @@ def report(metrics: Metrics) -> str:
         f"in-scope department accuracy: {metrics.accuracy:.1%}",
         f"out-of-scope escalation recall: {metrics.escalation_recall:.1%}",
         f"false escalation (in scope): {metrics.false_escalation_rate:.1%}",
+        f"answered as small talk or status (no enquiry): {metrics.answered_smalltalk}",
         f"macro-F1: {metrics.macro_f1:.3f}",
         "",
         f"{'label':<16} {'precision':>9} {'recall':>7} {'f1':>6}",
@@ -104,4 +114,29 @@ def report(metrics: Metrics) -> str:
     for row in labels:
         cells = " ".join(f"{metrics.confusion[(row, col)]:>6}" for col in labels)
         lines.append(f"{row:<16}{cells}")
+    return "\n".join(lines)
+
+
+def by_language(pairs: list[tuple[str, str]], languages: list[str]) -> dict[str, Metrics]:
+    """Score the pairs separately for each language tag (sorted by tag)."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for pair, language in zip(pairs, languages, strict=True):
+        groups.setdefault(language, []).append(pair)
+    return {language: score(groups[language]) for language in sorted(groups)}
+
+
+def language_report(metrics: dict[str, Metrics]) -> str:
+    """Render one line of figures per language."""
+    lines = [
+        f"{'lang':<6} {'lines':>5} {'in-scope acc':>12} {'oos recall':>10} "
+        f"{'false esc':>9} {'small talk':>10}"
+    ]
+    for language, m in metrics.items():
+        accuracy = f"{m.accuracy:.1%}" if m.in_scope else "–"
+        recall = f"{m.escalation_recall:.1%}" if m.out_of_scope else "–"
+        false = f"{m.false_escalation_rate:.1%}" if m.in_scope else "–"
+        lines.append(
+            f"{language:<6} {m.total:>5} {accuracy:>12} {recall:>10} {false:>9} "
+            f"{m.answered_smalltalk:>10}"
+        )
     return "\n".join(lines)

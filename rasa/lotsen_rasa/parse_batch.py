@@ -1,7 +1,8 @@
 """Parse JSON lines with a trained Rasa model. Runs in the Rasa environment (Python 3.10).
 
 Reads `{"text": ...}` lines on stdin and writes Rasa's parse result, one JSON line each,
-so `lotsen route` and `lotsen eval` need no running server.
+so `lotsen route` and `lotsen eval` need no running server. Run as
+`python -m lotsen_rasa.parse_batch MODEL`.
 """
 
 import asyncio

@@ -1,0 +1,181 @@
+"""The shipped pipeline beside the previous one, in one run: quality and cost.
+
+For each pipeline: training from scratch (`rasa train --force`, NLU and rules, into a
+temporary folder; wall and CPU time), in-process parse latency of every line of both dev
+sets (one parse at a time, after a warm-up, in the Rasa environment; wall and CPU time),
+the Rasa process's resident memory before and after loading and parsing, `lotsen route`'s
+batch parser in lines per second (start-up included), and the routing figures of both dev
+sets through the live `decide()`.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.data import Example, load_eval, load_routes, nlu_examples
+from bench.latency import percentiles
+from bench.rasa_models import parse_with, temp_dir, threshold_for
+from bot.settings import PROJECT_ROOT, Settings
+from bot.understanding import rasa_env
+from bot.understanding.evaluation import by_language, predicted_label, score
+from bot.understanding.routing import decide
+
+SHIPPED = PROJECT_ROOT / "config.yml"
+PREVIOUS = PROJECT_ROOT / "bench" / "config-sparse-lr.yml"
+REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
+DEV_SETS = {
+    "dev": REFERENCE / "eval-dev.jsonl",
+    "multilingual": REFERENCE / "eval-dev-multilingual.jsonl",
+}
+ROUTE_LINES = 500
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _train(settings: Settings, config: Path, out: Path) -> tuple[float, float]:
+    """Train NLU and rules from scratch with `config`; return wall and CPU seconds."""
+    command = [
+        str(rasa_env.rasa_bin(settings)),
+        "train",
+        "--force",
+        "--config",
+        str(config),
+        "--domain",
+        "domain.yml",
+        "--data",
+        "nlu",
+        "stories",
+        "--out",
+        str(out),
+        "--fixed-model-name",
+        rasa_env.MODEL_NAME,
+    ]
+    started, cpu_started = time.perf_counter(), _children_cpu_seconds()
+    done = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=rasa_env.rasa_env(), capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        tail = done.stdout.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"rasa train failed: {tail[0]}")
+    return time.perf_counter() - started, _children_cpu_seconds() - cpu_started
+
+
+def _timed_parses(settings: Settings, model: Path, texts: Sequence[str]) -> dict[str, Any]:
+    """Run lotsen_rasa.parse_timing on the texts and return its JSON."""
+    done = subprocess.run(
+        [str(rasa_env.rasa_python(settings)), "-m", "lotsen_rasa.parse_timing", str(model)],
+        input="".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts),
+        capture_output=True,
+        text=True,
+        env=rasa_env.rasa_env(),
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"the parse timing failed: {tail[0]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def _quality(
+    routes: dict[str, str],
+    threshold: float,
+    rows: Sequence[Example],
+    languages: Sequence[str],
+    parses: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    """Return the routing figures of one dev set, with in-scope accuracy per language."""
+    pairs = []
+    for row, parse in zip(rows, parses, strict=True):
+        decision = decide(parse, routes, threshold)
+        pairs.append((row.label, predicted_label(decision.department, decision.escalate)))
+    metrics = score(pairs)
+    return {
+        "lines": metrics.total,
+        "accuracy": round(metrics.accuracy, 4),
+        "escalation_recall": round(metrics.escalation_recall, 4),
+        "false_escalation_rate": round(metrics.false_escalation_rate, 4),
+        "answered_smalltalk": metrics.answered_smalltalk,
+        "macro_f1": round(metrics.macro_f1, 4),
+        "languages": {
+            key: round(m.accuracy, 4)
+            for key, m in by_language(pairs, list(languages)).items()
+            if m.in_scope
+        },
+    }
+
+
+def _languages(path: Path) -> list[str]:
+    return [
+        str(json.loads(line).get("lang") or "–")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+def _route_lines(dev_texts: Sequence[str]) -> list[str]:
+    """Return distinct texts for the route benchmark: the dev lines, then training examples."""
+    texts = list(dict.fromkeys(dev_texts))
+    for _, text in nlu_examples(PROJECT_ROOT / "nlu"):
+        if len(texts) >= ROUTE_LINES:
+            break
+        if text not in texts:
+            texts.append(text)
+    return texts
+
+
+def measure(settings: Settings, config: Path, report: Callable[[str], None]) -> dict[str, Any]:
+    """Train one pipeline and measure its quality and cost."""
+    sets = {name: load_eval(path) for name, path in DEV_SETS.items() if path.is_file()}
+    texts = [row.text for rows in sets.values() for row in rows]
+    routes, threshold = load_routes(settings.routes_file), threshold_for(config)
+    out: dict[str, Any] = {"config": str(config.relative_to(PROJECT_ROOT)), "threshold": threshold}
+    with temp_dir() as tmp:
+        report(f"pipelines: training {out['config']} from scratch")
+        wall, cpu = _train(settings, config, Path(tmp))
+        out["train_seconds"], out["train_cpu_seconds"] = round(wall, 1), round(cpu, 1)
+        model = Path(tmp) / f"{rasa_env.MODEL_NAME}.tar.gz"
+        report(f"pipelines: in-process parses with {out['config']}")
+        timed = _timed_parses(settings, model, texts)
+        out["parse"] = percentiles(timed["parse_s"])
+        out["parse_cpu"] = percentiles(timed["parse_cpu_s"])
+        out["rss_mb"] = {
+            "before_load": timed["rss_before_mb"],
+            "loaded": timed["rss_loaded_mb"],
+            "after_parsing": timed["rss_after_mb"],
+        }
+        out["load_seconds"] = round(timed["load_s"], 1)
+        start = 0
+        for name, rows in sets.items():
+            parses = timed["parses"][start : start + len(rows)]
+            start += len(rows)
+            out[name] = _quality(routes, threshold, rows, _languages(DEV_SETS[name]), parses)
+        lines = _route_lines(texts)
+        report(f"pipelines: lotsen route's batch parser on {len(lines)} lines")
+        started = time.perf_counter()
+        parse_with(settings, model, lines)
+        out["route_lines_per_s"] = round(len(lines) / (time.perf_counter() - started), 1)
+    return out
+
+
+def compare(settings: Settings, report: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measure the shipped and the previous pipeline one after the other."""
+    results = {"shipped": measure(settings, SHIPPED, report)}
+    results["previous"] = measure(settings, PREVIOUS, report)
+    growth = (
+        results["shipped"]["rss_mb"]["after_parsing"]
+        - (results["previous"]["rss_mb"]["after_parsing"])
+    )
+    results["rss_growth_mb"] = round(growth, 1)
+    return results

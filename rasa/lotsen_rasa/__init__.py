@@ -1,0 +1,1 @@
+"""Lotsen's code for the Rasa environment (Python 3.10): graph components and batch parsing."""
