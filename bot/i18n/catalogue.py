@@ -33,6 +33,7 @@ KEYWORDS: dict[str, Any] = {
     "gettext": None,
     "ngettext": (1, 2),
     "pgettext": ((1, "c"), 2),
+    "bi": None,  # the desk's macro: a Swedish text with its English translation beside it
 }
 METHODS = [
     ("**/templates/**.html", "jinja2"),

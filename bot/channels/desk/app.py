@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from aiohttp import web
@@ -15,6 +16,8 @@ from bot.channels.desk import (
     views_auth,
     views_department,
     views_enquiries,
+    views_inbox,
+    views_link,
     views_queue,
     views_report,
 )
@@ -30,8 +33,10 @@ from bot.channels.desk.web import (
     https_only,
     problem,
 )
+from bot.i18n import SOURCE_LANGUAGE, nt, t, translate
 from bot.settings import Settings
 from db.models import utcnow
+from db.phrases import Phrase
 from db.sla import LOCAL
 
 HERE = Path(__file__).resolve().parent
@@ -68,15 +73,44 @@ def _hours(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}".replace(".", ",")
 
 
+def _gettext(message: str, /, **values: Any) -> str:
+    """Return a desk text in Swedish, the page's language (the catalogue's source)."""
+    return t(SOURCE_LANGUAGE, message, **values)
+
+
+def _ngettext(singular: str, plural: str, count: int, /, **values: Any) -> str:
+    return nt(SOURCE_LANGUAGE, singular, plural, count, **values)
+
+
+def _english(message: str, /, **values: Any) -> str:
+    """Return a desk text's English translation (shown beside the Swedish by `bi`)."""
+    return t("en", message, **values)
+
+
+def _phrase(phrase: Phrase, language: str = SOURCE_LANGUAGE) -> str:
+    """Return a domain phrase (a refusal, a problem) in a language."""
+    return translate(language, phrase)
+
+
 def make_templates() -> jinja2.Environment:
-    """Return the Jinja environment (autoescaped) with the desk's filters."""
+    """Return the Jinja environment (autoescaped) with the desk's filters and gettext.
+
+    Texts are catalogue messages: `{{ _("Svensk text") }}`, and `bi("Svensk text")` (macros)
+    for the Swedish with its English translation beside it.
+    """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_gettext, ngettext=_ngettext, newstyle=False
+    )
+    env.globals["english"] = _english
+    env.globals["phrase"] = _phrase
     env.filters["local"] = _local_time
     env.filters["hours"] = _hours
     env.filters["lastday"] = _last_day
@@ -155,6 +189,11 @@ def build_desk_app(
     app.router.add_get("/desk/department/{key}", views_department.department_page)
     app.router.add_post("/desk/department/{key}/{what}/{kind}", views_department.department_edit)
     app.router.add_post("/desk/department/{key}/{what}", views_department.department_edit)
+    app.router.add_get("/desk/inbox", views_inbox.inbox_page)
+    app.router.add_get("/desk/inbox/{reference}", views_inbox.inbox_enquiry_page)
+    app.router.add_post("/desk/inbox/{reference}/{action}", views_inbox.inbox_action)
+    app.router.add_get("/desk/link", views_link.link_page)
+    app.router.add_post("/desk/link", views_link.link_submit)
     app.router.add_get("/desk/enquiries", views_enquiries.enquiries_page)
     app.router.add_get("/desk/enquiries/{reference}", views_enquiries.enquiry_page)
     app.router.add_get("/rapport", views_report.report_page)

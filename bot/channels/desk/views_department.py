@@ -21,10 +21,11 @@ from bot.channels.desk.web import (
     run_db,
     see_other,
 )
-from bot.i18n import translate
+from bot.i18n import t, translate
 from db import routing_table
 from db.crud import department_by_key, is_absent
 from db.models import AuditEntry, Contact, Department, Route
+from db.phrases import N_
 from db.validation import (
     ROUTE_PROBLEM,
     ValidationProblem,
@@ -33,10 +34,12 @@ from db.validation import (
 CONTACT_FORM_FIELDS = ("role", "email", "phone", "hours")
 AUDIT_SCAN = 1000
 AUDIT_SHOWN = 50
+CHANNELS_SAVED = N_("Kanalerna är sparade. De gäller från nästa fråga.")
 DONE = {
     "contact": ("Kontaktuppgifterna är sparade.", "The contact details are saved."),
     "absence": ("Frånvaron är sparad.", "The absence is saved."),
     "verify": ("Vägen är markerad som kontrollerad.", "The route is marked as checked."),
+    "channels": (t("sv", CHANNELS_SAVED), t("en", CHANNELS_SAVED)),
 }
 
 
@@ -152,7 +155,7 @@ def _problem(exc: ValidationProblem) -> tuple[str, str]:
 
 
 async def department_edit(request: web.Request) -> web.StreamResponse:
-    """Save a contact, an absence or a route check; problems are shown next to the field."""
+    """Save a contact, an absence, a route check or the channels; problems beside the field."""
     principal = await require(request)
     form = await checked_form(request, principal)
     key = request.match_info["key"]
@@ -174,6 +177,14 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
                     department_key=key,
                     kind=kind,
                     changes=changes,
+                    actor=principal.actor,
+                    now=now,
+                )
+            elif what == "channels":
+                routing_table.update_department(
+                    session=session,
+                    department_key=key,
+                    changes={f: form.get(f, "") for f in ("channels", "mailbox")},
                     actor=principal.actor,
                     now=now,
                 )
