@@ -310,3 +310,26 @@ async def test_mail_waits_in_the_outbox_while_email_is_off(engine: Engine) -> No
     assert waiting_mail(engine) == 1
     [row] = _rows(engine, channel="email")
     assert row.sent_at is None and row.attempts == 0
+
+
+async def test_the_75_percent_reminder_reaches_the_mailbox_with_a_fresh_link(
+    engine: Engine, database_url: str, smtp: SmtpServer
+) -> None:
+    enquiry_id = _forwarded(engine)
+    clock = Clock(MONDAY_9)
+    dispatcher = EmailDispatcher(smtp.settings(database_url), engine, clock=clock)
+    assert await dispatcher.step() == 1
+    with session_scope(engine) as session:
+        enquiry = session.get(Enquiry, enquiry_id)
+        assert enquiry is not None and enquiry.reminder_due_at is not None
+        clock.now = enquiry.reminder_due_at
+        report = workflow.sweep_deadlines(session=session, now=clock.now)
+        assert report.reminded == [enquiry.reference]
+        assert workflow.sweep_deadlines(session=session, now=clock.now).reminded == []
+    assert await dispatcher.step() == 1
+    assert await dispatcher.step() == 0
+    forward, reminder = smtp.inbox.to(MAILBOX)
+    assert reminder["Subject"] == f"Påminnelse: {enquiry.reference} väntar på svar"
+    text = body(reminder)
+    assert "Annars går ärendet till samordnaren" in text
+    assert LINK.findall(text) and LINK.findall(text) != LINK.findall(body(forward))
