@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.channels.email.outbox import MAX_ATTEMPTS, EmailDispatcher, prepare
+from bot.channels.email.outbox import MAX_ATTEMPTS, EmailDispatcher, installation_of, prepare
 from db import crud, queue, workflow
 from db.models import Contact, Department, Enquiry, EnquiryStatus, OutboxMessage
 from db.notifications import Kind
@@ -81,7 +81,8 @@ async def test_a_forward_reaches_the_mailbox_once_with_reference_facts_and_link(
     assert mail["To"] == MAILBOX
     assert mail["Reply-To"] == MAILBOX
     assert mail["From"] == "Lotsen <lotsen@storasa.example>"
-    assert mail["Message-ID"] == f"<lotsen.outbox.{row.id}@storasa.example>"
+    message_id = f"<lotsen.{installation_of(smtp.settings(database_url))}.{row.id}@storasa.example>"
+    assert mail["Message-ID"] == message_id
     text = body(mail)
     for fact in (
         reference,

@@ -84,10 +84,11 @@ def footer(language: str, municipality: str) -> str:
     )
 
 
-def message_id(row_id: int, sender: str) -> str:
-    """Return the Message-ID of an outbox row's e-mail (the same on every attempt)."""
+def message_id(row_id: int, sender: str, installation: str) -> str:
+    """Return the Message-ID of an outbox row's e-mail: the same on every attempt, and unique
+    across installations that send from one domain (a test system beside the real one)."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    return f"<lotsen.outbox.{row_id}@{domain}>"
+    return f"<lotsen.{installation}.{row_id}@{domain}>"
 
 
 def _paragraphs(text: str) -> str:
@@ -122,6 +123,7 @@ def compose(
     language: str,
     municipality: str,
     link: Link | None,
+    installation: str = "outbox",
 ) -> Mail:
     """Return the e-mail of a rendered notification (the link, when given, goes under it)."""
     bottom = footer(language, municipality)
@@ -149,7 +151,7 @@ def compose(
         subject=subject(kind, reference, language),
         text=text,
         html=page,
-        message_id=message_id(row_id, sender),
+        message_id=message_id(row_id, sender, installation),
         language=language,
     )
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -200,9 +202,15 @@ def give_up(
         )
 
 
+def installation_of(settings: Settings) -> str:
+    """Return a short name of this installation for Message-IDs (from the link-signing key)."""
+    return hmac.new(settings.link_signing_key(), b"message-id", hashlib.sha256).hexdigest()[:10]
+
+
 def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = BATCH) -> list[Mail]:
     """Claim the due e-mail rows and turn them into mails (one transaction, no network)."""
     mails: list[Mail] = []
+    installation = installation_of(settings)
     with session_scope(engine) as session:
         municipality = crud.get_municipality(session=session).name
         rows = session.exec(
@@ -239,6 +247,7 @@ def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = B
                     language=row.language,
                     municipality=municipality,
                     link=_link(session, row, address, settings, now),
+                    installation=installation,
                 )
             )
     return mails
