@@ -36,6 +36,7 @@ from db.models import (
     Enquiry,
     EnquiryEvent,
     EventKind,
+    Municipality,
     OutboxMessage,
 )
 from db.notifications import Kind
@@ -69,10 +70,9 @@ class Row:
     assignee: str | None
 
 
-def _hours_left(session: Session, enquiry: Enquiry, now: datetime) -> float | None:
+def _hours_left(enquiry: Enquiry, municipality: Municipality, now: datetime) -> float | None:
     if enquiry.sla_due_at is None:
         return None
-    municipality = crud.get_municipality(session=session)
     return working_hours_between(
         now,
         enquiry.sla_due_at,
@@ -98,20 +98,26 @@ def inbox_rows(*, session: Session, principal: Principal, now: datetime) -> list
         col(Enquiry.sla_due_at).is_(None), col(Enquiry.sla_due_at), col(Enquiry.id)
     ).limit(MAX_LISTED)
     departments = {d.id: d for d in session.exec(select(Department)).all()}
+    municipality = crud.get_municipality(session=session)
     names: dict[int, dict[int, str]] = {}
     rows = []
-    for enquiry in session.exec(query).all():
-        if not principal.may_work(enquiry):
-            continue
+    enquiries = [e for e in session.exec(query).all() if principal.may_work(e)]
+    known = {e.association_id for e in enquiries if e.association_id is not None}
+    associations = {
+        a.id: a.name
+        for a in session.exec(select(Association).where(col(Association.id).in_(known))).all()
+    }
+    for enquiry in enquiries:
         key = enquiry.department_id or 0
         if key not in names:
             names[key] = _names(department_colleagues(session=session, department_id=key))
         rows.append(
             Row(
                 enquiry=enquiry,
-                association=association_name(session=session, enquiry=enquiry),
+                association=associations.get(enquiry.association_id)
+                or association_name(session=session, enquiry=enquiry),
                 department=departments.get(enquiry.department_id),
-                hours_left=_hours_left(session, enquiry, now),
+                hours_left=_hours_left(enquiry, municipality, now),
                 overdue=enquiry.sla_due_at is not None and enquiry.sla_due_at <= now,
                 assignee=names[key].get(enquiry.assigned_to or 0),
             )
@@ -174,7 +180,7 @@ def load_case(session: Session, enquiry: Enquiry, now: datetime) -> Case:
         department=department,
         language=language_label(enquiry.language),
         reason=_routing_reason(session, enquiry),
-        hours_left=_hours_left(session, enquiry, now),
+        hours_left=_hours_left(enquiry, crud.get_municipality(session=session), now),
         overdue=enquiry.sla_due_at is not None and enquiry.sla_due_at <= now,
         waiting=enquiry.status in workflow.WAITING_STATUSES,
         events=events,
