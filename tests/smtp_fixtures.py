@@ -58,16 +58,19 @@ class Inbox:
 class SmtpServer:
     """aiosmtpd on a fixed loopback port that can be stopped and started again (an outage)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, **options: Any) -> None:
         self.port = port or free_port()
         self.inbox = Inbox()
+        self.options = options  # aiosmtpd's: tls_context, require_starttls, authenticator, …
         self._controller: Controller | None = None
 
     def start(self) -> None:
         """Listen (again) on the port."""
         for _ in range(50):
             try:
-                controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+                controller = Controller(
+                    self.inbox, hostname="127.0.0.1", port=self.port, **self.options
+                )
                 controller.start()
             except (OSError, RuntimeError):
                 time.sleep(0.1)  # the port is still being released after a stop

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+import shutil
+import ssl
+import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -331,3 +336,59 @@ async def test_the_75_percent_reminder_reaches_the_mailbox_with_a_fresh_link(
     text = body(reminder)
     assert "Annars går ärendet till samordnaren" in text
     assert LINK.findall(text) and LINK.findall(text) != LINK.findall(body(forward))
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="needs openssl to make a certificate")
+async def test_starttls_and_login_as_a_real_mail_server_wants(
+    engine: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    request = "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+    names = "subjectAltName=IP:127.0.0.1"
+    command = [
+        "openssl",
+        *request.split(),
+        "-keyout",
+        str(key),
+        "-out",
+        str(cert),
+        "-addext",
+        names,
+    ]
+    subprocess.run(command, check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(*args: Any) -> AuthResult:
+        data = args[-1]
+        assert isinstance(data, LoginPassword)
+        logins.append((data.login, data.password))
+        return AuthResult(success=data.password == b"s3cret-pw")
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts this certificate only
+    server = SmtpServer(tls_context=context, require_starttls=True, authenticator=authenticator)
+    server.start()
+    try:
+        _forwarded(engine)
+        settings = server.settings(
+            database_url,
+            smtp_starttls=True,
+            smtp_user="lotsen",
+            smtp_password=SecretStr("s3cret-pw"),
+        )
+        dispatcher = EmailDispatcher(settings, engine, clock=Clock(MONDAY_9))
+        assert await dispatcher.step() == 1
+        assert logins == [(b"lotsen", b"s3cret-pw")]
+        assert [m["To"] for m in server.inbox.received] == [MAILBOX]
+        plain = EmailDispatcher(
+            server.settings(database_url, smtp_starttls=False), engine, clock=Clock(MONDAY_9)
+        )
+        _forwarded(engine)
+        assert await plain.step() == 0  # the server wants TLS first: the mail waits
+        assert plain.state.server_failures == 1
+        assert len(server.inbox.received) == 1
+    finally:
+        server.stop()
