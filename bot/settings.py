@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         """Return the key that signs e-mail links: LINK_SECRET, else var/link-secret (made once)."""
         if self.link_secret is not None and self.link_secret.get_secret_value():
             return self.link_secret.get_secret_value().encode("utf-8")
-        return _stored_secret(self.var_dir / "link-secret")
+        return stored_secret(self.var_dir / "link-secret")
 
     @property
     def tracker_url(self) -> str:
@@ -135,7 +135,7 @@ class Settings(BaseSettings):
         return self.database_url
 
 
-def _stored_secret(path: Path) -> bytes:
+def stored_secret(path: Path) -> bytes:
     """Return the random key kept in a file readable by this user only, creating it once."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

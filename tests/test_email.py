@@ -392,3 +392,23 @@ async def test_starttls_and_login_as_a_real_mail_server_wants(
         assert len(server.inbox.received) == 1
     finally:
         server.stop()
+
+
+def test_the_link_key_is_made_once_readable_by_its_owner_only(tmp_path: Path) -> None:
+    import threading
+
+    from bot.settings import stored_secret
+
+    path = tmp_path / "var" / "link-secret"
+    found: list[bytes] = []
+    threads = [
+        threading.Thread(target=lambda: found.append(stored_secret(path))) for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(found)) == 1 and len(found[0]) >= 48
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert stored_secret(path) == found[0]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["link-secret"]
