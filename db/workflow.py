@@ -35,6 +35,7 @@ MAX_ANSWER_CHARS = 3500
 MAX_NOTE_CHARS = 2000
 """The longest internal note, or reason for "not ours", a department may write."""
 WAITING_STATUSES = (EnquiryStatus.ROUTED, EnquiryStatus.FORWARDED)
+NO_COLLEAGUE = N_("Välj en kollega på förvaltningen.")
 
 
 class WorkflowError(DomainError):
@@ -292,7 +293,7 @@ def assign_enquiry(
         None,
     )
     if colleague is None:
-        raise WorkflowError(N_("Välj en kollega på förvaltningen."))
+        raise WorkflowError(NO_COLLEAGUE)
     if enquiry.assigned_to == staff_id:
         return
     enquiry.assigned_to = staff_id

@@ -55,7 +55,6 @@ DONE = {
 NOT_OURS_REASON_MISSING = N_(
     "Skriv kort varför frågan inte är er, så vet samordnaren vart den ska."
 )
-NO_COLLEAGUE = N_("Välj en kollega på förvaltningen.")
 
 
 @dataclass
@@ -267,7 +266,7 @@ def _act(
         try:
             staff_id = int(form.get("colleague", ""))
         except ValueError:
-            raise workflow.WorkflowError(NO_COLLEAGUE) from None
+            raise workflow.WorkflowError(workflow.NO_COLLEAGUE) from None
         workflow.assign_enquiry(
             session=session, enquiry=enquiry, staff_id=staff_id, actor=actor, now=now
         )
