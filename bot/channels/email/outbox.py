@@ -178,9 +178,7 @@ def _link(
     )
 
 
-def give_up(
-    session: Session, row: OutboxMessage, *, address: str | None, problem: str, now: datetime
-) -> None:
+def give_up(session: Session, row: OutboxMessage, *, address: str | None, problem: str) -> None:
     """Stop trying a row for good and alert the coordinators (not by e-mail about their own)."""
     row.attempts = MAX_ATTEMPTS
     row.error = problem[:500]
@@ -225,14 +223,12 @@ def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = B
                 continue  # another dispatcher has it
             address = mailbox_of(session, row, settings, now)
             if address is None or not is_address(address):
-                give_up(session, row, address=address, problem="no usable mailbox", now=now)
+                give_up(session, row, address=address, problem="no usable mailbox")
                 continue
             try:
                 message = render(session, row)
             except (KeyError, LookupError) as exc:
-                give_up(
-                    session, row, address=address, problem=f"cannot be rendered: {exc!r}", now=now
-                )
+                give_up(session, row, address=address, problem=f"cannot be rendered: {exc!r}")
                 continue
             enquiry = session.get(Enquiry, row.enquiry_id) if row.enquiry_id else None
             mails.append(
@@ -276,7 +272,7 @@ def record(
                 sent += 1
             elif outcome.permanent or row.attempts + 1 >= MAX_ATTEMPTS:
                 row.attempts += 1
-                give_up(session, row, address=mail.to, problem=outcome.error or "", now=now)
+                give_up(session, row, address=mail.to, problem=outcome.error or "")
             else:
                 row.attempts += 1
                 row.error = (outcome.error or "")[:500]
