@@ -401,9 +401,7 @@ def test_the_link_key_is_made_once_readable_by_its_owner_only(tmp_path: Path) ->
 
     path = tmp_path / "var" / "link-secret"
     found: list[bytes] = []
-    threads = [
-        threading.Thread(target=lambda: found.append(stored_secret(path))) for _ in range(8)
-    ]
+    threads = [threading.Thread(target=lambda: found.append(stored_secret(path))) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
