@@ -414,6 +414,33 @@ async def test_a_link_stops_working_when_the_enquiry_leaves_the_mailbox(
     assert page.status == 410 and "inte längre hos er" in await page.text()
 
 
+async def test_the_link_and_the_enquiry_follow_the_chosen_language(
+    desk: tuple[TestClient, Clock], engine: Engine, database_url: str
+) -> None:
+    client, _ = desk
+    _, reference = _enquiry(engine)
+    token = _link_of(engine, database_url)
+    refused = await client.get("/desk/link?token=x.1.y&lang=en")
+    text = await refused.text()
+    assert refused.status == 400 and '<html lang="en">' in text
+    assert "The link does not work" in text and "Nothing was changed." in text
+    assert "Länken fungerar inte" not in text and "<span lang=" not in text
+    page = await client.get(f"/desk/link?token={token}")  # the ?lang=en cookie holds
+    text = await page.text()
+    assert f"Open enquiry {reference}" in text and "Öppna ärende" not in text
+    response = await client.post(
+        "/desk/link", data={"token": token, "csrf": csrf_of(text)}, allow_redirects=False
+    )
+    assert response.status == 303
+    shown = await (await client.get(f"/desk/inbox/{reference}")).text()
+    assert "Why it came to you" in shown and "Lotsen read the question as" in shown
+    assert "working hours left" in shown and "Varför till er" not in shown
+    assert "Lotsen tolkade" not in shown and "<span lang=" not in shown
+    both = await (await client.get(f"/desk/inbox/{reference}?lang=sv,en")).text()
+    assert 'Varför till er <span lang="en" class="en">/ Why it came to you</span>' in both
+    assert "Lotsen tolkade frågan som" in both and "Lotsen read the question as" in both
+
+
 # ------------------------------------------------------------------------ the department page
 
 
