@@ -1,4 +1,4 @@
-"""Logging configuration with a filter that keeps the bot token and webhook secret out of logs."""
+"""Logging configuration with a filter that keeps the bot token and other secrets out of logs."""
 
 from __future__ import annotations
 
@@ -48,8 +48,9 @@ def setup_logging(settings: Settings) -> None:
         root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     secrets = [settings.token or ""]
-    if settings.webhook_secret:
-        secrets.append(settings.webhook_secret.get_secret_value())
+    for secret in (settings.webhook_secret, settings.smtp_password, settings.link_secret):
+        if secret is not None:
+            secrets.append(secret.get_secret_value())
     redact = RedactSecrets(secrets)
     for existing in root.handlers:
         existing.addFilter(redact)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 from typing import Literal
 
@@ -57,6 +59,21 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=6, ge=1)
     log_level: str = "INFO"
 
+    # E-mail to departments' mailboxes (off while SMTP_HOST is unset: mail waits in the outbox).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str = "Lotsen <lotsen@localhost>"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The coordinator's mailbox (default: the municipality's coordinator e-mail) and the local
+    # hour at which the coordinator gets a daily e-mail digest of open escalations (unset: none).
+    coordinator_email: str | None = None
+    coordinator_digest_hour: int | None = Field(default=None, ge=0, le=23)
+    # Signs the links in departments' e-mail; default: a random key kept in var/link-secret.
+    link_secret: SecretStr | None = None
+
     # Retention (days): closed enquiries' texts, Rasa tracker events, the audit trail, and
     # processed Telegram updates / sent outbox texts. `lotsen purge` and the daily job apply them.
     retention_enquiry_text_days: int = Field(default=730, ge=1)
@@ -98,6 +115,17 @@ class Settings(BaseSettings):
         return PROJECT_ROOT / "var"
 
     @property
+    def email_enabled(self) -> bool:
+        """Tell whether e-mail is switched on (SMTP_HOST is set)."""
+        return bool(self.smtp_host and self.smtp_host.strip())
+
+    def link_signing_key(self) -> bytes:
+        """Return the key that signs e-mail links: LINK_SECRET, else var/link-secret (made once)."""
+        if self.link_secret is not None and self.link_secret.get_secret_value():
+            return self.link_secret.get_secret_value().encode("utf-8")
+        return stored_secret(self.var_dir / "link-secret")
+
+    @property
     def tracker_url(self) -> str:
         """Return the Rasa tracker store URL (SQL, so conversations survive restarts)."""
         if self.tracker_db_url:
@@ -105,6 +133,23 @@ class Settings(BaseSettings):
         if self.database_url.startswith("sqlite"):
             return f"sqlite:///{self.var_dir / 'rasa-tracker.db'}"
         return self.database_url
+
+
+def stored_secret(path: Path) -> bytes:
+    """Return the random key kept in a file readable by this user only, creating it once."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        handle = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(handle, "w", encoding="ascii") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(draft, path)  # atomic: whoever links first wins, complete with its content
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_bytes().strip()
 
 
 def load_settings(**overrides: object) -> Settings:

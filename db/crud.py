@@ -167,6 +167,16 @@ def active_contact(
     return main or deputy
 
 
+def department_mailbox(
+    *, session: Session, department: Department, now: datetime | None = None
+) -> str | None:
+    """Return where a department's e-mail goes: its functional mailbox, else today's contact."""
+    if department.mailbox:
+        return department.mailbox
+    contact = active_contact(session=session, department=department, now=now)
+    return contact.email if contact is not None and contact.email else None
+
+
 def is_absent(contact: Contact, now: datetime) -> bool:
     """Tell whether a contact is marked absent at this moment."""
     if contact.absent_from is None and contact.absent_until is None:
@@ -193,6 +203,8 @@ def route_enquiry(
         "day_start": municipality.workday_start_hour,
         "day_end": municipality.workday_end_hour,
     }
+    if enquiry.department_id != department.id:
+        enquiry.assigned_to = None  # a colleague of the old department no longer has it
     enquiry.department_id = department.id
     enquiry.status = EnquiryStatus.ROUTED
     enquiry.routed_at = now
@@ -218,8 +230,12 @@ def escalate_enquiry(
     reason: str,
     actor: str,
     now: datetime | None = None,
+    note: str | None = None,
 ) -> Escalation:
-    """Put an enquiry in the coordinator's queue (once: an open escalation is reused)."""
+    """Put an enquiry in the coordinator's queue (once: an open escalation is reused).
+
+    A `note` (why, in the words of whoever sent it) is kept as the history's free text.
+    """
     now = now or utcnow()
     open_one = session.exec(
         select(Escalation).where(
@@ -244,6 +260,7 @@ def escalate_enquiry(
         actor=actor,
         now=now,
         reason=reason,
+        **({"text": note} if note else {}),
     )
     return escalation
 

@@ -45,6 +45,8 @@ class EventKind(enum.StrEnum):
     ESCALATED = "escalated"
     CLAIMED = "claimed"
     REROUTED = "rerouted"
+    ASSIGNED = "assigned"  # a department clerk handed the enquiry to a colleague
+    NOTE = "note"  # an internal note of the department's, never sent to the association
     FEEDBACK = "feedback"
     REOPENED = "reopened"
     CLOSED = "closed"
@@ -69,6 +71,14 @@ class StaffRole(enum.StrEnum):
     STAFF = "staff"
     COORDINATOR = "coordinator"
     ADMIN = "admin"
+
+
+class DepartmentChannels(enum.StrEnum):
+    """Where a department takes its enquiries: its Telegram group, its mailbox, or both."""
+
+    TELEGRAM = "telegram"
+    EMAIL = "email"
+    BOTH = "both"
 
 
 class Municipality(SQLModel, table=True):
@@ -96,6 +106,14 @@ class Department(SQLModel, table=True):
     languages: list[str] = Field(default_factory=lambda: ["sv"], sa_type=JSON)
     sla_hours: int = 48
     telegram_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    # Where forwarded enquiries go (DepartmentChannels) and the functional mailbox for e-mail;
+    # without a mailbox, the e-mail address of the contact who answers today is used.
+    channels: str = Field(
+        default=DepartmentChannels.TELEGRAM,
+        max_length=16,
+        sa_column_kwargs={"server_default": DepartmentChannels.TELEGRAM.value},
+    )
+    mailbox: str | None = Field(default=None, max_length=320)
     handles: list[str] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -195,6 +213,9 @@ class Enquiry(SQLModel, table=True):
     status: str = Field(default=EnquiryStatus.RECEIVED, max_length=16, index=True)
     answer_text: str | None = Field(default=None, sa_type=Text)
     answered_by: str | None = None
+    # The department colleague the enquiry is assigned to (a Telegram user id, or minus a desk
+    # account's id); None while nobody in particular has it.
+    assigned_to: int | None = Field(default=None, sa_type=BigInteger)
     helpful: bool | None = None
     sla_due_at: datetime | None = None
     reminder_due_at: datetime | None = None
@@ -337,13 +358,19 @@ class DeskAccount(SQLModel, table=True):
 
 
 class DeskLoginToken(SQLModel, table=True):
-    """A one-time desk sign-in link sent through Telegram (only the token's hash is stored)."""
+    """A one-time desk sign-in link (only the token's hash is stored).
+
+    Either a staff member's link sent through Telegram (`telegram_user_id`), or a signed link
+    in a department's e-mail that opens one enquiry for that mailbox (`enquiry_id`, `mailbox`).
+    """
 
     __tablename__ = "desk_login_token"
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
-    telegram_user_id: int = Field(sa_type=BigInteger)
+    telegram_user_id: int | None = Field(default=None, sa_type=BigInteger)
+    enquiry_id: int | None = Field(default=None, foreign_key="enquiry.id")
+    mailbox: str | None = Field(default=None, max_length=320)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = None
@@ -358,6 +385,9 @@ class DeskSession(SQLModel, table=True):
     session_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
     telegram_user_id: int | None = Field(default=None, sa_type=BigInteger)
     account_id: int | None = Field(default=None, foreign_key="desk_account.id")
+    # A session opened with an e-mail link: it may see and work this one enquiry only.
+    enquiry_id: int | None = Field(default=None, foreign_key="enquiry.id")
+    mailbox: str | None = Field(default=None, max_length=320)
     csrf_token: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow)

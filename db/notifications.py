@@ -6,8 +6,10 @@ parameters (ids and short facts, never rendered text). Channels render the kinds
 language and resolve the recipient to an address when they send:
 
 - an association user: the channel the user writes from (Telegram or the console);
-- a department: every channel it uses (its Telegram group; its mailbox, see issue about e-mail);
-- the coordinators: their Telegram group (the queue itself is in the desk and the CLI);
+- a department: every channel it uses (`department_channels`: its Telegram group, its
+  functional mailbox, or both);
+- the coordinators: their Telegram group (the queue itself is in the desk and the CLI), and the
+  coordinator's mailbox for the daily digest and for alerts about mail that cannot be delivered;
 - a staff member: a private Telegram chat.
 
 `dedupe_key` makes a reply to one inbound message exactly-once: the same key never makes a
@@ -21,7 +23,15 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from db.models import AssociationUser, Department, Enquiry, Escalation, OutboxMessage, utcnow
+from db.models import (
+    AssociationUser,
+    Department,
+    DepartmentChannels,
+    Enquiry,
+    Escalation,
+    OutboxMessage,
+    utcnow,
+)
 
 STAFF_LANGUAGE = "sv"
 
@@ -74,10 +84,18 @@ class Kind(enum.StrEnum):
     FORWARD = "forward"
     REMINDER = "reminder"
     PROMPT = "prompt"
+    # To a department's mailbox: its enquiry went back to the coordinator, to another
+    # department, or to one colleague (the Telegram group sees these steps where they happen).
+    RETURNED = "returned"
+    REASSIGNED = "reassigned"
+    ASSIGNED = "assigned"
     # To the coordinators.
     CARD = "card"
+    MAIL_FAILED = "mail_failed"
+    DIGEST = "digest"
     # To a staff member.
     ROUTE_REVIEW = "route_review"
+    ASSIGNED_TO_YOU = "assigned_to_you"
     # A text written elsewhere (by Rasa, or carried over from an older outbox): params hold it.
     TEXT = "text"
 
@@ -135,16 +153,38 @@ def to_enquirer(
 
 
 def department_channels(department: Department) -> list[Channel]:
-    """Return the channels on which a department takes enquiries."""
-    return [Channel.TELEGRAM] if department.telegram_chat_id is not None else []
+    """Return the channels on which a department takes enquiries.
+
+    Telegram when the department chose it (alone or with e-mail) and has a group; e-mail when
+    it chose it. Mail waits in the outbox while e-mail is switched off (`lotsen routes check`
+    names the departments nobody can then reach) and names no address until it is sent.
+    """
+    chosen = department.channels
+    channels = []
+    if chosen in (DepartmentChannels.TELEGRAM, DepartmentChannels.BOTH) and (
+        department.telegram_chat_id is not None
+    ):
+        channels.append(Channel.TELEGRAM)
+    if chosen in (DepartmentChannels.EMAIL, DepartmentChannels.BOTH):
+        channels.append(Channel.EMAIL)
+    return channels
 
 
 def to_department(
-    *, session: Session, department: Department, kind: Kind, enquiry: Enquiry, **params: Any
+    *,
+    session: Session,
+    department: Department,
+    kind: Kind,
+    enquiry: Enquiry,
+    only: Channel | None = None,
+    escalation: Escalation | None = None,
+    **params: Any,
 ) -> list[OutboxMessage]:
-    """Tell a department something about an enquiry, on every channel it uses."""
+    """Tell a department something about an enquiry, on every channel it uses (or `only` one)."""
     rows = []
     for channel in department_channels(department):
+        if only is not None and channel != only:
+            continue
         row = _add(
             session,
             OutboxMessage(
@@ -155,6 +195,7 @@ def to_department(
                 language=STAFF_LANGUAGE,
                 params=params,
                 enquiry_id=enquiry.id,
+                escalation_id=escalation.id if escalation is not None else None,
             ),
         )
         if row is not None:
@@ -163,19 +204,27 @@ def to_department(
 
 
 def to_coordinators(
-    *, session: Session, kind: Kind, escalation: Escalation, **params: Any
+    *,
+    session: Session,
+    kind: Kind,
+    escalation: Escalation | None = None,
+    enquiry_id: int | None = None,
+    channel: Channel = Channel.TELEGRAM,
+    dedupe_key: str | None = None,
+    **params: Any,
 ) -> OutboxMessage | None:
-    """Tell the coordinators about an escalation (their Telegram group)."""
+    """Tell the coordinators something: on their Telegram group, or by e-mail to their mailbox."""
     return _add(
         session,
         OutboxMessage(
             kind=kind,
-            channel=Channel.TELEGRAM,
+            channel=channel,
             recipient=Recipient.COORDINATORS,
             language=STAFF_LANGUAGE,
             params=params,
-            enquiry_id=escalation.enquiry_id,
-            escalation_id=escalation.id,
+            dedupe_key=dedupe_key,
+            enquiry_id=escalation.enquiry_id if escalation is not None else enquiry_id,
+            escalation_id=escalation.id if escalation is not None else None,
         ),
     )
 
@@ -186,9 +235,10 @@ def to_staff(
     telegram_user_id: int,
     kind: Kind,
     dedupe_key: str | None = None,
+    enquiry: Enquiry | None = None,
     **params: Any,
 ) -> OutboxMessage | None:
-    """Tell one staff member something, in a private Telegram chat."""
+    """Tell one staff member something (about an enquiry), in a private Telegram chat."""
     return _add(
         session,
         OutboxMessage(
@@ -199,6 +249,7 @@ def to_staff(
             language=STAFF_LANGUAGE,
             params=params,
             dedupe_key=dedupe_key,
+            enquiry_id=enquiry.id if enquiry is not None else None,
         ),
     )
 

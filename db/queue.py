@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from sqlalchemy import update
@@ -39,6 +39,7 @@ __all__ = [
     "close",
     "list_queue",
     "open_escalation",
+    "record_digest",
     "route",
 ]
 
@@ -318,6 +319,7 @@ def route(
     escalation.resolved_at = now
     escalation.resolution = "rerouted"
     actor = staff_actor(staff_user_id)
+    previous = session.get(Department, enquiry.department_id) if enquiry.department_id else None
     candidate, note = _learn_from_correction(
         session=session, enquiry=enquiry, department=department, now=now
     )
@@ -331,8 +333,17 @@ def route(
     )
     _annotate_pending_event(session=session, enquiry=enquiry, kind=EventKind.REROUTED, note=note)
     forwarded = forward_to_department(
-        session=session, enquiry=enquiry, department=department, now=now
+        session=session, enquiry=enquiry, department=department, now=now, by_coordinator=True
     )
+    if previous is not None and previous.id != department.id:
+        notify.to_department(
+            session=session,
+            department=previous,
+            kind=notify.Kind.REASSIGNED,
+            enquiry=enquiry,
+            only=notify.Channel.EMAIL,
+            to=department.key,
+        )
     _tell_rerouted(session=session, enquiry=enquiry, department=department)
     return RouteResult(
         enquiry=enquiry, department=department, forwarded=forwarded, candidate=candidate
@@ -383,3 +394,14 @@ def history(*, session: Session, enquiry: Enquiry) -> Sequence[EnquiryEvent]:
         .where(EnquiryEvent.enquiry_id == enquiry.id)
         .order_by(col(EnquiryEvent.at), col(EnquiryEvent.id))
     ).all()
+
+
+def record_digest(*, session: Session, day: date) -> OutboxMessage | None:
+    """Queue the coordinator's e-mail digest of open escalations for a day (once per day)."""
+    return notify.to_coordinators(
+        session=session,
+        kind=notify.Kind.DIGEST,
+        channel=notify.Channel.EMAIL,
+        dedupe_key=f"digest:{day.isoformat()}",
+        day=day.isoformat(),
+    )

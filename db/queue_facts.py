@@ -12,7 +12,9 @@ from db.models import (
     AssociationUser,
     Department,
     Enquiry,
+    EnquiryEvent,
     Escalation,
+    EventKind,
     Municipality,
     StaffMember,
 )
@@ -36,15 +38,20 @@ def association_language(*, session: Session, enquiry: Enquiry) -> str:
     return enquiry.language or "sv"
 
 
-def association_name(*, session: Session, enquiry: Enquiry) -> str | None:
-    """Return the name of the association behind the enquiry, or None when unknown."""
+def association_of(*, session: Session, enquiry: Enquiry) -> Association | None:
+    """Return the association behind the enquiry (its own, else its user's), or None."""
     association_id = enquiry.association_id
     if association_id is None and enquiry.user_id is not None:
         user = session.get(AssociationUser, enquiry.user_id)
         association_id = user.association_id if user else None
     if association_id is None:
         return None
-    association = session.get(Association, association_id)
+    return session.get(Association, association_id)
+
+
+def association_name(*, session: Session, enquiry: Enquiry) -> str | None:
+    """Return the name of the association behind the enquiry, or None when unknown."""
+    association = association_of(session=session, enquiry=enquiry)
     return association.name if association else None
 
 
@@ -126,6 +133,22 @@ class QueueItem:
     rarely_in_contact: bool
     guesses: list[tuple[str, float]] = field(default_factory=list)
     claimed_by_name: str | None = None
+    note: str | None = None  # why, in the words of whoever sent it (a department's "not ours")
+
+
+def escalation_note(*, session: Session, escalation: Escalation) -> str | None:
+    """Return the free text given with an escalation (a department's reason), if any."""
+    event = session.exec(
+        select(EnquiryEvent)
+        .where(
+            EnquiryEvent.enquiry_id == escalation.enquiry_id,
+            EnquiryEvent.kind == EventKind.ESCALATED,
+            col(EnquiryEvent.at) >= escalation.created_at,
+        )
+        .order_by(col(EnquiryEvent.id).desc())
+    ).first()
+    text = (event.detail or {}).get("text") if event is not None else None
+    return text if isinstance(text, str) and text else None
 
 
 def queue_item(*, session: Session, escalation: Escalation, now: datetime) -> QueueItem:
@@ -156,4 +179,5 @@ def queue_item(*, session: Session, escalation: Escalation, now: datetime) -> Qu
         rarely_in_contact=rarely_in_contact(session=session, enquiry=enquiry, now=now),
         guesses=guesses,
         claimed_by_name=staff_name(session=session, telegram_user_id=escalation.claimed_by),
+        note=escalation_note(session=session, escalation=escalation),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -14,6 +14,7 @@ from db.phrases import N_, DomainError, Phrase
 from db.validation import (
     DEPARTMENT_KEY_RE,
     ValidationProblem,
+    check_channels,
     check_email,
     check_phone,
     check_positive_int,
@@ -248,6 +249,25 @@ def _int_field(
         return default
 
 
+def _checked_field(
+    fields: dict[str, tuple[yaml.Node, yaml.Node]],
+    name: str,
+    check: Callable[[object, str], str | None],
+    default: str | None,
+    where: Phrase,
+    out: _Collector,
+) -> str | None:
+    """Return a checked text field (the default when it is missing or empty)."""
+    if name not in fields or _value(fields[name][1]) in (None, ""):
+        return default
+    node = fields[name][1]
+    try:
+        return check(_value(node), name)
+    except ValidationProblem as exc:
+        out.add(node, N_("{where}: {name}: {problem}"), where=where, name=name, problem=exc.phrase)
+        return default
+
+
 def _text_field(fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str) -> str | None:
     return clean_text(_value(fields[name][1])) if name in fields else None
 
@@ -270,7 +290,17 @@ def _check_department(node: yaml.Node, out: _Collector) -> dict[str, Any] | None
     fields = _pairs(node)
     key = _text_field(fields, "key")
     where = Phrase(N_("förvaltning '{key}'"), {"key": key}) if key else Phrase(N_("förvaltning"))
-    allowed = {"key", "name", "name_en", "sla_hours", "telegram_chat_id", "contact", "deputy"}
+    allowed = {
+        "key",
+        "name",
+        "name_en",
+        "sla_hours",
+        "telegram_chat_id",
+        "channels",
+        "mailbox",
+        "contact",
+        "deputy",
+    }
     _unknown_fields(fields, allowed, where, out)
     if key is None:
         out.add(node, N_("förvaltning: key saknas"))
@@ -295,6 +325,8 @@ def _check_department(node: yaml.Node, out: _Collector) -> dict[str, Any] | None
         "telegram_chat_id": _int_field(
             fields, "telegram_chat_id", where, out, default=None, chat_id=True
         ),
+        "channels": _checked_field(fields, "channels", check_channels, "telegram", where, out),
+        "mailbox": _checked_field(fields, "mailbox", check_email, None, where, out),
         "contact": _check_contact(contact_node, where, "contact", True, out, node),
         "deputy": _check_contact(deputy_node, where, "deputy", False, out, node),
         "_node": node,

@@ -15,8 +15,8 @@ import yaml
 from sqlmodel import Session, col, select
 
 from db.audit import record
-from db.crud import department_by_key, is_absent
-from db.models import Contact, Department, Route, utcnow
+from db.crud import department_by_key, department_mailbox, is_absent
+from db.models import Contact, Department, DepartmentChannels, Route, utcnow
 from db.phrases import N_, Phrase
 from db.routing_file import ParsedTable as ParsedTable
 from db.routing_file import Problem as Problem
@@ -36,6 +36,7 @@ from db.validation import (
     ROLE_TEXT_PROBLEM,
     ROUTE_PROBLEM,
     ValidationProblem,
+    check_channels,
     check_email,
     check_phone,
     check_positive_int,
@@ -45,7 +46,7 @@ from db.validation import (
 
 CONTACT_KINDS = ("contact", "deputy")
 CONTACT_FIELDS = ("role", "email", "phone", "hours", "telegram_chat_id")
-DEPARTMENT_FIELDS = ("name", "name_en", "sla_hours", "telegram_chat_id")
+DEPARTMENT_FIELDS = ("name", "name_en", "sla_hours", "telegram_chat_id", "channels", "mailbox")
 
 
 # --- dates: the YAML and the CLI speak in local (Swedish) calendar days ----------------------
@@ -137,6 +138,8 @@ def _department_out(department: Department, contacts: Mapping[str, Contact]) -> 
         "name_en": department.name_en,
         "sla_hours": department.sla_hours,
         "telegram_chat_id": department.telegram_chat_id,
+        "channels": department.channels,
+        "mailbox": department.mailbox,
         "contact": _contact_out(main) if main else None,
         "deputy": _contact_out(deputy) if deputy else None,
     }
@@ -213,7 +216,7 @@ def update_department(
     actor: str,
     now: datetime | None = None,
 ) -> Department:
-    """Change a department's name, English name, SLA hours or forwarding chat (audited)."""
+    """Change a department's name, SLA hours, Telegram chat, channels or mailbox (audited)."""
     department = _department(session, department_key)
     clean: dict[str, Any] = {}
     for name, value in changes.items():
@@ -223,6 +226,10 @@ def update_department(
             clean[name] = check_positive_int(value, name)
         elif name == "telegram_chat_id":
             clean[name] = None if clean_text(value) is None else parse_telegram_id(value, name)
+        elif name == "channels":
+            clean[name] = check_channels(value, name)
+        elif name == "mailbox":
+            clean[name] = check_email(value, name)
         elif name == "name":
             text = clean_text(value)
             if text is None:
@@ -565,9 +572,14 @@ def overdue_routes(*, session: Session, now: datetime | None = None) -> list[Ove
 
 
 def check_table(
-    *, session: Session, domain_intents: Iterable[str], now: datetime | None = None
+    *,
+    session: Session,
+    domain_intents: Iterable[str],
+    now: datetime | None = None,
+    email_enabled: bool = True,
 ) -> list[Phrase]:
-    """Return problems: unrouted topic intents, routes to unknown intents, contactless units."""
+    """Return problems: unrouted topic intents, routes to unknown intents, contactless units,
+    and departments that take enquiries by e-mail but cannot be reached that way."""
     now = now or utcnow()
     intents = set(domain_intents)
     routes = session.exec(select(Route)).all()
@@ -587,8 +599,41 @@ def check_table(
     ]
     contacts = _contacts_by_department(session)
     for department in session.exec(select(Department).order_by(col(Department.key))).all():
-        problems += _contact_problems(contacts.get(department.id or 0, {}), department.key, now)
+        mine = contacts.get(department.id or 0, {})
+        problems += _contact_problems(mine, department.key, now)
+        problems += _mail_problems(session, department, email_enabled, now)
     return problems
+
+
+def _mail_problems(
+    session: Session, department: Department, email_enabled: bool, now: datetime
+) -> list[Phrase]:
+    """Return why a department that chose e-mail gets no mail (nothing when it does)."""
+    if department.channels not in (DepartmentChannels.EMAIL, DepartmentChannels.BOTH):
+        return []
+    key = {"key": department.key}
+    if not department_mailbox(session=session, department=department, now=now):
+        return [
+            Phrase(
+                N_("förvaltningen '{key}' ska få frågor per e-post men har ingen e-postadress"),
+                key,
+            )
+        ]
+    if email_enabled:
+        return []
+    telegram = department.channels == DepartmentChannels.BOTH and department.telegram_chat_id
+    if telegram:
+        return []
+    return [
+        Phrase(
+            # Translators: SMTP_HOST is a setting's name; keep it as it is.
+            N_(
+                "förvaltningen '{key}' kan inte nås: e-posten är avstängd (SMTP_HOST saknas) "
+                "och förvaltningen har ingen Telegram-grupp; frågorna väntar i utkorgen"
+            ),
+            key,
+        )
+    ]
 
 
 def _contact_problems(mine: Mapping[str, Contact], key: str, now: datetime) -> list[Phrase]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from db.audit import record
 from db.crud import department_by_key
-from db.models import Department, StaffInvite, StaffMember, StaffRole, utcnow
+from db.models import Department, DeskAccount, StaffInvite, StaffMember, StaffRole, utcnow
 from db.validation import (
     DEPARTMENT_PROBLEM,
     INVITE_ROLE_PROBLEM,
@@ -272,3 +273,36 @@ def redeem_invite(
         now=now,
     )
     return member
+
+
+@dataclass(frozen=True)
+class Colleague:
+    """Someone an enquiry can be assigned to: department staff on Telegram or a desk account.
+
+    `staff_id` is the Telegram user id, or minus the desk account's id (never a Telegram id).
+    """
+
+    staff_id: int
+    name: str
+
+
+def department_colleagues(*, session: Session, department_id: int) -> list[Colleague]:
+    """Return the department's staff (Telegram members and enabled desk accounts), by name."""
+    found: dict[int, Colleague] = {}
+    for member in session.exec(
+        select(StaffMember).where(
+            StaffMember.department_id == department_id, StaffMember.role == StaffRole.STAFF
+        )
+    ).all():
+        name = member.name or f"Telegram {member.telegram_user_id}"
+        found[member.telegram_user_id] = Colleague(member.telegram_user_id, name)
+    for account in session.exec(
+        select(DeskAccount).where(
+            DeskAccount.department_id == department_id,
+            DeskAccount.role == StaffRole.STAFF,
+            col(DeskAccount.disabled_at).is_(None),
+        )
+    ).all():
+        assert account.id is not None
+        found[-account.id] = Colleague(-account.id, account.username)
+    return sorted(found.values(), key=lambda c: (c.name.lower(), c.staff_id))

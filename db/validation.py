@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from db.models import DepartmentChannels
 from db.phrases import N_, DomainError
 
 EMAIL_RE = re.compile(r"^[^@\s,;:<>()\[\]\"]+@[^@\s,;:<>()\[\]\"]+\.[A-Za-z]{2,}$")
@@ -40,6 +41,9 @@ KIND_PROBLEM = N_("Välj kontakt (contact) eller ersättare (deputy), inte {valu
 STAFF_ROLE_PROBLEM = N_("Rollen {value} finns inte. Välj staff, coordinator eller admin.")
 STAFF_DEPARTMENT_PROBLEM = N_("Personal med rollen staff måste höra till en förvaltning.")
 INVITE_ROLE_PROBLEM = N_("En inbjudan kan bara ge rollen staff eller coordinator.")
+# Translators: telegram, email and both are the values to write; keep them as they are.
+CHANNELS_PROBLEM = N_("Välj telegram, email eller both, inte {value}.")
+CHANNEL_CHOICES = tuple(choice.value for choice in DepartmentChannels)
 
 
 def clean_text(value: object) -> str | None:
@@ -55,6 +59,14 @@ def check_email(value: object, field: str = "email") -> str | None:
     text = clean_text(value)
     if text is not None and not EMAIL_RE.match(text):
         raise ValidationProblem(field, EMAIL_PROBLEM, value=text)
+    return text
+
+
+def check_channels(value: object, field: str = "channels") -> str:
+    """Return where a department takes enquiries (telegram, email, both) or raise."""
+    text = (clean_text(value) or "").lower()
+    if text not in CHANNEL_CHOICES:
+        raise ValidationProblem(field, CHANNELS_PROBLEM, value=clean_text(value) or "")
     return text
 
 

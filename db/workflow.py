@@ -28,10 +28,14 @@ from db.models import (
 )
 from db.phrases import N_, DomainError, Phrase
 from db.queue_facts import association_language
+from db.staff import department_colleagues
 
 SYSTEM_ACTOR = "lotsen"
 MAX_ANSWER_CHARS = 3500
+MAX_NOTE_CHARS = 2000
+"""The longest internal note, or reason for "not ours", a department may write."""
 WAITING_STATUSES = (EnquiryStatus.ROUTED, EnquiryStatus.FORWARDED)
+NO_COLLEAGUE = N_("Välj en kollega på förvaltningen.")
 
 
 class WorkflowError(DomainError):
@@ -64,9 +68,18 @@ def _open_escalations(*, session: Session, enquiry: Enquiry) -> list[Escalation]
 
 
 def forward_to_department(
-    *, session: Session, enquiry: Enquiry, department: Department, now: datetime | None = None
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    department: Department,
+    now: datetime | None = None,
+    by_coordinator: bool = False,
 ) -> list[OutboxMessage]:
-    """Send the enquiry to the department's channels and mark it FORWARDED (if it has any)."""
+    """Send the enquiry to the department's channels and mark it FORWARDED (if it has any).
+
+    The forward carries the deadline, the promised working hours and who routed it (the model
+    or the coordinator), as they were when it was sent.
+    """
     assert enquiry.id is not None
     now = now or utcnow()
     if enquiry.status not in WAITING_STATUSES:
@@ -75,12 +88,15 @@ def forward_to_department(
             reference=reference_of(enquiry),
             status=enquiry.status,
         )
+    municipality = crud.get_municipality(session=session)
     messages = notify.to_department(
         session=session,
         department=department,
         kind=notify.Kind.FORWARD,
         enquiry=enquiry,
         deadline=_iso(enquiry.sla_due_at),
+        sla_hours=department.sla_hours or municipality.default_sla_hours,
+        routed_by="coordinator" if by_coordinator else "model",
     )
     if not messages:
         return []
@@ -109,11 +125,17 @@ def notify_coordinator(
 
 
 def escalate(
-    *, session: Session, enquiry: Enquiry, reason: str, actor: str, now: datetime | None = None
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    reason: str,
+    actor: str,
+    now: datetime | None = None,
+    note: str | None = None,
 ) -> Escalation:
     """Put an enquiry in the coordinator's queue and queue its card."""
     escalation = crud.escalate_enquiry(
-        session=session, enquiry=enquiry, reason=reason, actor=actor, now=now
+        session=session, enquiry=enquiry, reason=reason, actor=actor, now=now, note=note
     )
     notify_coordinator(session=session, escalation=escalation)
     return escalation
@@ -176,15 +198,139 @@ def answer_enquiry(
     )
 
 
+def _cleaned_note(text: str | None, *, required: bool) -> str | None:
+    """Return a department's note or reason stripped, refusing an empty or too long one."""
+    cleaned = (text or "").strip()
+    if not cleaned:
+        if required:
+            raise WorkflowError(N_("Anteckningen är tom: skriv några ord."))
+        return None
+    if len(cleaned) > MAX_NOTE_CHARS:
+        raise WorkflowError(
+            N_("Texten har {length} tecken; gränsen är {limit}."),
+            length=len(cleaned),
+            limit=MAX_NOTE_CHARS,
+        )
+    return cleaned
+
+
+def ensure_with_department(enquiry: Enquiry) -> None:
+    """Refuse a department's step on an enquiry that no longer waits for the department."""
+    if enquiry.status == EnquiryStatus.ANSWERED:
+        raise WorkflowError(N_("{reference} är redan besvarat."), reference=reference_of(enquiry))
+    if enquiry.status == EnquiryStatus.CLOSED:
+        raise WorkflowError(
+            N_("{reference} är avslutat och kan inte besvaras."), reference=reference_of(enquiry)
+        )
+    if enquiry.status not in WAITING_STATUSES:
+        raise WorkflowError(
+            N_("{reference} ligger hos samordnaren; förvaltningen kan inte ändra det nu."),
+            reference=reference_of(enquiry),
+        )
+
+
+def _department_of(session: Session, enquiry: Enquiry) -> Department | None:
+    return session.get(Department, enquiry.department_id) if enquiry.department_id else None
+
+
 def not_ours(
-    *, session: Session, enquiry: Enquiry, actor: str, now: datetime | None = None
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    actor: str,
+    now: datetime | None = None,
+    reason: str | None = None,
 ) -> Escalation:
-    """Take the department's word that the enquiry is not theirs: escalate it with a card."""
+    """Take the department's word that the enquiry is not theirs: escalate it with a card.
+
+    An optional reason (the desk asks for one) goes to the coordinator with the card; the
+    department's mailbox hears that the enquiry went back.
+    """
     now = now or utcnow()
     if enquiry.status not in WAITING_STATUSES:
         raise WorkflowError(N_("{reference} är redan hanterat."), reference=reference_of(enquiry))
-    return escalate(
-        session=session, enquiry=enquiry, reason=EscalationReason.NOT_OURS, actor=actor, now=now
+    note = _cleaned_note(reason, required=False)
+    escalation = escalate(
+        session=session,
+        enquiry=enquiry,
+        reason=EscalationReason.NOT_OURS,
+        actor=actor,
+        now=now,
+        note=note,
+    )
+    department = _department_of(session, enquiry)
+    if department is not None:
+        notify.to_department(
+            session=session,
+            department=department,
+            kind=notify.Kind.RETURNED,
+            enquiry=enquiry,
+            only=notify.Channel.EMAIL,
+            escalation=escalation,
+        )
+    return escalation
+
+
+def assign_enquiry(
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    staff_id: int,
+    actor: str,
+    now: datetime | None = None,
+) -> None:
+    """Give a waiting enquiry to one colleague of its department; tell them and the mailbox."""
+    now = now or utcnow()
+    ensure_with_department(enquiry)
+    department = _department_of(session, enquiry)
+    assert department is not None and department.id is not None
+    colleague = next(
+        (
+            c
+            for c in department_colleagues(session=session, department_id=department.id)
+            if c.staff_id == staff_id
+        ),
+        None,
+    )
+    if colleague is None:
+        raise WorkflowError(NO_COLLEAGUE)
+    if enquiry.assigned_to == staff_id:
+        return
+    enquiry.assigned_to = staff_id
+    enquiry.updated_at = now
+    crud.add_event(
+        session=session,
+        enquiry=enquiry,
+        kind=EventKind.ASSIGNED,
+        actor=actor,
+        now=now,
+        to=colleague.name,
+        staff_id=staff_id,
+    )
+    notify.to_department(
+        session=session,
+        department=department,
+        kind=notify.Kind.ASSIGNED,
+        enquiry=enquiry,
+        only=notify.Channel.EMAIL,
+        assignee=colleague.name,
+    )
+    if staff_id > 0:  # a Telegram user (desk accounts have no chat to be told in)
+        notify.to_staff(
+            session=session,
+            telegram_user_id=staff_id,
+            kind=notify.Kind.ASSIGNED_TO_YOU,
+            enquiry=enquiry,
+        )
+
+
+def add_note(
+    *, session: Session, enquiry: Enquiry, text: str, actor: str, now: datetime | None = None
+) -> None:
+    """Add an internal note to the enquiry's history; it is never sent to the association."""
+    note = _cleaned_note(text, required=True)
+    crud.add_event(
+        session=session, enquiry=enquiry, kind=EventKind.NOTE, actor=actor, now=now, text=note
     )
 
 

@@ -88,6 +88,10 @@ def _one_of_each(
         Kind.FORWARD: {"deadline": NOW.isoformat()},
         Kind.REMINDER: {"deadline": NOW.isoformat()},
         Kind.ROUTE_REVIEW: {"intents": ["topic_bidrag"]},
+        Kind.REASSIGNED: {"to": "teknik"},
+        Kind.ASSIGNED: {"assignee": "Alva"},
+        Kind.MAIL_FAILED: {"failed_kind": "forward", "address": "x@y.se", "problem": "550"},
+        Kind.DIGEST: {"day": "2026-03-16"},
         Kind.TEXT: {"text": "En text från Rasa.", "choices": [[["Ja", "say:/affirm"]]]},
     }
     recipients = {
@@ -95,6 +99,12 @@ def _one_of_each(
         Kind.REMINDER: (notify.Recipient.DEPARTMENT, department_id),
         Kind.CARD: (notify.Recipient.COORDINATORS, None),
         Kind.ROUTE_REVIEW: (notify.Recipient.STAFF, 42),
+        Kind.RETURNED: (notify.Recipient.DEPARTMENT, department_id),
+        Kind.REASSIGNED: (notify.Recipient.DEPARTMENT, department_id),
+        Kind.ASSIGNED: (notify.Recipient.DEPARTMENT, department_id),
+        Kind.MAIL_FAILED: (notify.Recipient.COORDINATORS, None),
+        Kind.DIGEST: (notify.Recipient.COORDINATORS, None),
+        Kind.ASSIGNED_TO_YOU: (notify.Recipient.STAFF, 42),
     }
     rows = []
     for kind in RENDERERS:
@@ -113,6 +123,60 @@ def _one_of_each(
             )
         )
     return rows
+
+
+MAILBOX_KINDS = (
+    Kind.FORWARD,
+    Kind.REMINDER,
+    Kind.RETURNED,
+    Kind.REASSIGNED,
+    Kind.ASSIGNED,
+    Kind.MAIL_FAILED,
+    Kind.DIGEST,
+)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_kind_a_mailbox_receives_renders_as_an_email(engine: Engine, language: str) -> None:
+    from bot.channels.email.compose import compose, subject
+
+    with session_scope(engine) as session:
+        routed = routed_enquiry(session, now=NOW)
+        _enquiry, escalation_id = escalated_enquiry(session, now=NOW)
+        user = crud.get_or_create_user(session=session, telegram_user_id=1, chat_id=1)
+        department = crud.department_by_key(session=session, key="kultur_fritid")
+        assert department is not None and department.id is not None
+        rows = _one_of_each(session, language, routed, escalation_id, user.id, department.id)
+        mails = []
+        for row in rows:
+            if row.kind not in MAILBOX_KINDS:
+                continue
+            row.channel = notify.Channel.EMAIL
+            row.id = 1
+            mails.append(
+                compose(
+                    row_id=1,
+                    kind=row.kind,
+                    message=render(session, row),
+                    reference=str(routed.reference),
+                    to="a@b.se",
+                    reply_to="a@b.se",
+                    sender="Lotsen <l@b.se>",
+                    language=language,
+                    municipality="Storåsa kommun",
+                    link=None,
+                )
+            )
+    assert len(mails) == len(MAILBOX_KINDS)
+    for mail in mails:
+        for text in (mail.subject, mail.text, mail.html):
+            assert text.strip() and "{" not in text and "}" not in text, text
+    forward = mails[0].text
+    if language == "en":
+        assert "Language of the question" in forward and "Why it came to you" in forward
+        assert subject(Kind.FORWARD, "LOT-1", "en") == "New question from an association: LOT-1"
+    else:
+        assert "Frågans språk" in forward and "Varför till er" in forward
 
 
 SEND_CALLS = {"reply_text": 0, "send_message": 1, "answer": 0, "edit_message_text": 0}

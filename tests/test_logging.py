@@ -98,3 +98,29 @@ def test_existing_handlers_get_the_filter_too() -> None:
             for flt in [f for f in other.filters if isinstance(f, RedactSecrets)]:
                 other.removeFilter(flt)
         logging.getLogger("httpx").setLevel(logging.NOTSET)
+
+
+def test_the_smtp_password_and_the_link_secret_are_redacted(root_stream: io.StringIO) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = []
+    try:
+        setup_logging(
+            Settings(
+                smtp_password="smtp-pass-0123456789",
+                link_secret="link-secret-abcdefghij",
+                _env_file=None,  # type: ignore[call-arg]
+            )
+        )
+        [handler] = root.handlers
+        stream = io.StringIO()
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(stream)
+        logging.getLogger("bot.channels.email").warning(
+            "login refused for %s / %s", "smtp-pass-0123456789", "link-secret-abcdefghij"
+        )
+    finally:
+        root.handlers = saved
+    output = stream.getvalue()
+    assert "smtp-pass-0123456789" not in output and "link-secret-abcdefghij" not in output
+    assert output.count("[REDACTED]") == 2

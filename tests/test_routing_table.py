@@ -500,3 +500,99 @@ def test_cli_routes_commands(cli_app, cli_db, tmp_path: Path) -> None:  # type: 
         actors = {r.actor for r in history(session=session, limit=100)}
         assert "x" in actors
     engine.dispose()
+
+
+# --- e-mail: channels and mailbox in the table, and who e-mail cannot reach ---------------
+
+
+def _import(engine: Engine, text: str) -> list[str]:
+    with session_scope(engine) as session:
+        result = import_table(
+            session=session, text=text, actor="admin:eva", domain_intents=INTENTS, now=NOW
+        )
+        return [translate("en", p.phrase) for p in result.problems] or [
+            translate("en", c) for c in result.changes
+        ]
+
+
+def test_export_and_import_carry_the_channels_and_the_mailbox(engine: Engine) -> None:
+    head, culture = exported_text(engine).split("key: kultur_fritid", 1)
+    assert "channels: telegram\n  mailbox: null\n" in culture
+    culture = culture.replace(
+        "channels: telegram\n  mailbox: null", "channels: email\n  mailbox: kf@storasa.example", 1
+    )
+    edited = f"{head}key: kultur_fritid{culture}"
+    assert _import(engine, edited) == ["department kultur_fritid: changed"]
+    with Session(engine) as session:
+        department = department_by_key(session=session, key="kultur_fritid")
+        assert department is not None
+        assert (department.channels, department.mailbox) == ("email", "kf@storasa.example")
+        entry = session.exec(
+            select(AuditEntry).where(
+                AuditEntry.entity == "department", AuditEntry.actor == "admin:eva"
+            )
+        ).one()
+    assert entry.after is not None and entry.after["channels"] == "email"
+    assert _import(engine, exported_text(engine)) == []  # the round trip changes nothing
+
+    bad = exported_text(engine).replace("channels: email", "channels: pigeon")
+    bad = bad.replace("mailbox: kf@storasa.example", "mailbox: kf(at)storasa")
+    problems = _import(engine, bad)
+    assert any(
+        f"line {line_of(bad, 'pigeon')}:" in p and "telegram, email or both" in p for p in problems
+    )
+    assert any(f"line {line_of(bad, 'kf(at)storasa')}:" in p for p in problems)
+    with Session(engine) as session:
+        department = department_by_key(session=session, key="kultur_fritid")
+        assert department is not None and department.channels == "email"
+
+
+def test_check_names_the_departments_email_cannot_reach(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        culture = department_by_key(session=session, key="kultur_fritid")
+        technical = department_by_key(session=session, key="teknik")
+        assert culture is not None and technical is not None
+        culture.channels = "email"
+        technical.channels, technical.telegram_chat_id = "both", -100200
+
+    def problems(*, email_enabled: bool) -> list[str]:
+        with session_scope(engine) as session:
+            found = check_table(
+                session=session, domain_intents=INTENTS, now=NOW, email_enabled=email_enabled
+            )
+            return [translate("en", p) for p in found]
+
+    assert problems(email_enabled=True) == []
+    [off] = problems(email_enabled=False)
+    assert "'kultur_fritid' cannot be reached" in off and "SMTP_HOST" in off
+    with session_scope(engine) as session:
+        culture = department_by_key(session=session, key="kultur_fritid")
+        assert culture is not None
+        for contact in session.exec(select(Contact).where(Contact.department_id == culture.id)):
+            contact.email = None
+    assert problems(email_enabled=True) == [
+        "department 'kultur_fritid' takes questions by e-mail but has no e-mail address"
+    ]
+
+
+def test_cli_check_says_who_cannot_be_reached_while_email_is_off(  # type: ignore[no-untyped-def]
+    cli_app, cli_db, tmp_path: Path
+) -> None:
+    url, engine = cli_db
+    with session_scope(engine) as session:
+        culture = department_by_key(session=session, key="kultur_fritid")
+        assert culture is not None
+        culture.channels = "email"
+    domain = write_domain(tmp_path / "domain.yml", INTENTS)
+    runner = CliRunner()
+    off = runner.invoke(
+        cli_app, ["routes", "check", "--domain", str(domain)], env={"DATABASE_URL": url}
+    )
+    assert off.exit_code == 1
+    assert "department 'kultur_fritid' cannot be reached" in off.stdout
+    on = runner.invoke(
+        cli_app,
+        ["routes", "check", "--domain", str(domain)],
+        env={"DATABASE_URL": url, "SMTP_HOST": "127.0.0.1"},
+    )
+    assert on.exit_code == 0, on.output

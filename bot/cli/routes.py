@@ -16,6 +16,7 @@ from bot.cli.common import (
     open_session,
     refuse,
     say,
+    settings_or_exit,
 )
 from bot.i18n import nt, pt, t
 from bot.settings import PROJECT_ROOT
@@ -165,12 +166,16 @@ def _changed(count: int, *, dry_run: bool) -> str:
 
 @app.command()
 def check(domain: Path = DomainOption) -> None:
-    """Find unrouted topic intents, routes to unknown intents and departments without contact."""
+    """Find unrouted topics, unknown intents, and departments nobody can reach (no contact, no
+    mailbox, or e-mail switched off)."""
     from db.routing_table import check_table
 
     intents = _intents(domain)
-    with open_session() as session:
-        problems = check_table(session=session, domain_intents=intents)
+    settings = settings_or_exit()
+    with open_session(settings) as session:
+        problems = check_table(
+            session=session, domain_intents=intents, email_enabled=settings.email_enabled
+        )
     for problem in problems:
         typer.echo(say(problem))
     language = cli_language()

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import typer
 
 from bot.cli.common import cli_language, configure_logging, fail, settings_or_exit
-from bot.i18n import t
+from bot.i18n import nt, t
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from bot.processes.supervisor import Supervisor
 
 
@@ -34,6 +37,48 @@ def _start_services(settings: Settings) -> Supervisor:
     return supervisor
 
 
+def _email_notice(settings: Settings, engine: Engine) -> None:
+    """Say once at the start whether e-mail goes out, or how much of it waits."""
+    from bot.channels.email.outbox import waiting_mail
+
+    language = cli_language()
+    if settings.email_enabled:
+        line = t(
+            language,
+            "[lotsen] e-post till förvaltningarna går via {host}:{port}",
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+        )
+    else:
+        waiting = waiting_mail(engine)
+        if not waiting:
+            return
+        # Translators: SMTP_HOST is a setting's name; keep it as it is.
+        line = nt(
+            language,
+            "[lotsen] e-posten är avstängd (SMTP_HOST saknas): {count} e-post väntar i utkorgen",
+            "[lotsen] e-posten är avstängd (SMTP_HOST saknas): {count} e-post väntar i utkorgen",
+            waiting,
+        )
+    typer.echo(line, err=True)
+
+
+@contextlib.asynccontextmanager
+async def _email_dispatcher(settings: Settings, engine: Engine) -> AsyncIterator[None]:
+    """Send the outbox's e-mail while the block runs (nothing while SMTP_HOST is unset)."""
+    from bot.channels.email.outbox import run_email
+
+    await asyncio.to_thread(_email_notice, settings, engine)
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(run_email(settings, engine, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, timeout=30)
+
+
 async def _chat(settings: Settings) -> None:
     from bot.channels.console import read_stdin, run_console
     from bot.channels.desk.app import start_desk
@@ -49,7 +94,8 @@ async def _chat(settings: Settings) -> None:
     )
     typer.echo(where, err=True)
     try:
-        await run_console(services, read_stdin, typer.echo)
+        async with _email_dispatcher(settings, services.engine):
+            await run_console(services, read_stdin, typer.echo)
     finally:
         await desk.cleanup()
         await services.aclose()
@@ -67,7 +113,8 @@ async def _bot_until_signal(settings: Settings, *, desk: bool = False) -> None:
     engine = make_engine(settings.database_url)
     runner = await start_desk(settings, engine) if desk else None
     try:
-        await run_bot(settings, stop)
+        async with _email_dispatcher(settings, engine):
+            await run_bot(settings, stop)
     finally:
         if runner is not None:
             await runner.cleanup()

@@ -14,7 +14,7 @@ from bot.messages.formats import department_name, duration, reference, shortened
 from db.models import Department, Escalation, utcnow
 from db.notifications import Kind
 from db.phrases import N_
-from db.queue import CLOSE_REASONS
+from db.queue import CLOSE_REASONS, list_queue
 from db.queue_facts import QueueItem, queue_item
 
 MAX_GUESSES = 3
@@ -42,12 +42,16 @@ CLOSE_LABELS = {
 
 
 def reason_text(item: QueueItem, language: str) -> str:
-    """Return the human-readable reason the enquiry is in the queue."""
+    """Return the human-readable reason the enquiry is in the queue (with the sender's words)."""
     reason = item.escalation.reason
     message = REASONS.get(reason)
     if message is None:
         return reason
-    return t(language, message, department=department_name(item.department, language))
+    text = t(language, message, department=department_name(item.department, language))
+    if item.note:
+        # Translators: a reason for the queue, then the words its sender gave, e.g. "…: wrong".
+        text = t(language, "{reason}: ”{note}”", reason=text, note=shortened(item.note, 300))
+    return text
 
 
 def waited_text(item: QueueItem, language: str) -> str:
@@ -196,4 +200,52 @@ def closed(language: str, reference_number: str) -> str:
     return t(language, "Ärende {reference} är avslutat.", reference=reference_number)
 
 
-RENDERERS: dict[str, Renderer] = {Kind.CARD: _card}
+FAILED_KINDS: dict[str, str] = {
+    # Translators: which message could not be delivered by e-mail, in an alert to the coordinator.
+    Kind.FORWARD: N_("en ny fråga"),
+    Kind.REMINDER: N_("en påminnelse"),
+    Kind.RETURNED: N_("ett besked om att ärendet gått tillbaka"),
+    Kind.REASSIGNED: N_("ett besked om att ärendet skickats vidare"),
+    Kind.ASSIGNED: N_("ett besked om att ärendet tilldelats en kollega"),
+    Kind.DIGEST: N_("samordnarens dagliga sammanfattning"),
+    Kind.MAIL_FAILED: N_("en varning om e-post"),
+}
+
+
+def _mail_failed(notice: Notice) -> Message:
+    failed = FAILED_KINDS.get(str(notice.params.get("failed_kind")))
+    what = t(notice.language, failed) if failed else str(notice.params.get("failed_kind") or "")
+    enquiry_id = notice.row.enquiry_id
+    about = reference(notice.enquiry) if enquiry_id is not None else "–"
+    return Message(
+        t(
+            notice.language,
+            "E-post kunde inte levereras till {address}, och Lotsen har slutat försöka.\n"
+            "Meddelandet: {what} (ärende {reference})\n"
+            "Felet: {problem}\n\n"
+            "Kontrollera adressen på förvaltningens sida i skrivbordet. Ärendet finns kvar i "
+            "förvaltningens inkorg i skrivbordet; hör av dig till förvaltningen på annat sätt "
+            "om det brådskar.",
+            address=str(notice.params.get("address") or "–"),
+            what=what,
+            reference=about,
+            problem=str(notice.params.get("problem") or "–"),
+        )
+    )
+
+
+def _digest(notice: Notice) -> Message:
+    items = list_queue(session=notice.session)
+    header = t(
+        notice.language,
+        "Samordnarens kö {day}: öppna ärenden som väntar på dig.",
+        day=str(notice.params.get("day") or ""),
+    )
+    return Message("\n\n".join([header, queue_listing(items, notice.language, limit=100)]))
+
+
+RENDERERS: dict[str, Renderer] = {
+    Kind.CARD: _card,
+    Kind.MAIL_FAILED: _mail_failed,
+    Kind.DIGEST: _digest,
+}

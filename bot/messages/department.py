@@ -1,15 +1,22 @@
-"""What a department hears: forwarded enquiries and reminders, and the replies to its actions."""
+"""What a department hears: forwarded enquiries and reminders, and the replies to its actions.
+
+A forward and a reminder end with what to do: on Telegram, press a button; in an e-mail, open
+the link the e-mail channel puts under the text (the choices become that link). What only a
+mailbox hears (an enquiry went back, elsewhere or to a colleague) has no choices.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from bot.i18n import t
+from bot.i18n import LANGUAGE_NAMES, t, translate
 from bot.messages import choices
 from bot.messages.base import Choice, Message, Notice, Renderer
-from bot.messages.formats import deadline, reference, shortened
-from db.notifications import Kind
-from db.queue_facts import association_name
+from bot.messages.formats import deadline, department_name, reference, shortened
+from db.notifications import Channel, Kind
+from db.phrases import N_, Phrase
+from db.queue_facts import association_name, escalation_note
+from db.routing_table import route_by_intent
 
 
 def unknown_association(language: str) -> str:
@@ -46,7 +53,62 @@ def _facts(notice: Notice) -> dict[str, str]:
     }
 
 
+def _by_email(notice: Notice) -> bool:
+    return notice.row.channel == Channel.EMAIL
+
+
+def language_label(code: str) -> str:
+    """Return a language as its own name and code, e.g. 'English (en)'."""
+    return f"{LANGUAGE_NAMES.get(code, code)} ({code})"
+
+
+def routing_reason(notice: Notice) -> Phrase:
+    """Return why the enquiry came to the department: the model's topic or the coordinator."""
+    enquiry = notice.enquiry
+    if notice.params.get("routed_by") == "coordinator":
+        return Phrase(N_("Samordnaren skickade frågan till er."))
+    route = (
+        route_by_intent(session=notice.session, intent=enquiry.intent) if enquiry.intent else None
+    )
+    if route is None:
+        return Phrase(N_("Lotsen sorterade frågan till er."))
+    return Phrase(
+        N_(
+            "Lotsen tolkade frågan som {topic} (säkerhet {confidence} %); "
+            "vägvalstabellen skickar det ämnet till er."
+        ),
+        {
+            "topic": route.description or route.intent,
+            "confidence": round((enquiry.confidence or 0) * 100),
+        },
+    )
+
+
+def _forward_by_email(notice: Notice) -> Message:
+    enquiry = notice.enquiry
+    text = t(
+        notice.language,
+        "Ny fråga från en förening\n"
+        "Ärende: {reference}\n"
+        "Förening: {association}\n"
+        "Frågans språk: {language}\n"
+        "Svara inom {hours} arbetstimmar, senast {deadline}.\n"
+        "Varför till er: {reason}\n\n"
+        "{question}\n\n"
+        "Öppna ärendet med länken nedan. Där svarar du föreningen (svaret når den genom "
+        "Lotsen, på dess språk), säger att frågan inte är er eller ger den till en kollega.",
+        language=language_label(enquiry.language),
+        hours=notice.params.get("sla_hours") or "–",
+        reason=translate(notice.language, routing_reason(notice)),
+        **_facts(notice),
+    )
+    assert enquiry.id is not None
+    return Message(text, department_choices(enquiry.id, notice.language))
+
+
 def _forward(notice: Notice) -> Message:
+    if _by_email(notice):
+        return _forward_by_email(notice)
     text = t(
         notice.language,
         "Ny fråga från en förening\n"
@@ -62,14 +124,25 @@ def _forward(notice: Notice) -> Message:
 
 
 def _reminder(notice: Notice) -> Message:
-    text = t(
-        notice.language,
-        "Påminnelse: ärende {reference} väntar på svar.\n"
-        "Förening: {association}\n"
-        "Svara senast: {deadline}. Annars går ärendet till samordnaren.\n\n"
-        "{question}",
-        **_facts(notice),
-    )
+    if _by_email(notice):
+        text = t(
+            notice.language,
+            "Påminnelse: ärende {reference} väntar på svar.\n"
+            "Förening: {association}\n"
+            "Svara senast: {deadline}. Annars går ärendet till samordnaren.\n\n"
+            "{question}\n\n"
+            "Öppna ärendet med länken nedan för att svara.",
+            **_facts(notice),
+        )
+    else:
+        text = t(
+            notice.language,
+            "Påminnelse: ärende {reference} väntar på svar.\n"
+            "Förening: {association}\n"
+            "Svara senast: {deadline}. Annars går ärendet till samordnaren.\n\n"
+            "{question}",
+            **_facts(notice),
+        )
     assert notice.enquiry.id is not None
     return Message(text, department_choices(notice.enquiry.id, notice.language))
 
@@ -112,4 +185,52 @@ def not_allowed(language: str) -> str:
     return t(language, "Du har inte behörighet att göra det här.")
 
 
-RENDERERS: dict[str, Renderer] = {Kind.FORWARD: _forward, Kind.REMINDER: _reminder}
+def _returned(notice: Notice) -> Message:
+    enquiry, escalation = notice.enquiry, notice.escalation
+    why = escalation_note(session=notice.session, escalation=escalation) if escalation else None
+    text = t(
+        notice.language,
+        "Ärende {reference} har gått tillbaka till samordnaren: någon på förvaltningen "
+        "har sagt att frågan inte är er. Ni behöver inte göra något mer med den.",
+        reference=reference(enquiry),
+    )
+    if why:
+        text += "\n" + t(notice.language, "Skäl: {why}", why=why)
+    return Message(text)
+
+
+def _reassigned(notice: Notice) -> Message:
+    to = notice.department(str(notice.params.get("to") or ""))
+    return Message(
+        t(
+            notice.language,
+            "Samordnaren har skickat ärende {reference} till {department}. "
+            "Ni behöver inte göra något mer med det.",
+            reference=reference(notice.enquiry),
+            department=department_name(to, notice.language),
+        )
+    )
+
+
+def _assigned(notice: Notice) -> Message:
+    text = t(
+        notice.language,
+        "Ärende {reference} är tilldelat {assignee}.\n"
+        "Förening: {association}\n"
+        "Svara senast: {deadline}\n\n"
+        "{question}\n\n"
+        "Öppna ärendet med länken nedan.",
+        assignee=str(notice.params.get("assignee") or "–"),
+        **_facts(notice),
+    )
+    assert notice.enquiry.id is not None
+    return Message(text, department_choices(notice.enquiry.id, notice.language))
+
+
+RENDERERS: dict[str, Renderer] = {
+    Kind.FORWARD: _forward,
+    Kind.REMINDER: _reminder,
+    Kind.RETURNED: _returned,
+    Kind.REASSIGNED: _reassigned,
+    Kind.ASSIGNED: _assigned,
+}

@@ -6,8 +6,10 @@ from sqlmodel import Session, col, select
 
 from bot.i18n import t
 from bot.messages.base import Message, Notice, Renderer
+from bot.messages.formats import deadline, reference
 from db.models import Contact, Department, Route
 from db.notifications import Kind
+from db.queue_facts import association_name
 
 
 def overview(*, session: Session, department: Department, language: str) -> str:
@@ -113,4 +115,21 @@ def _route_review(notice: Notice) -> Message:
     )
 
 
-RENDERERS: dict[str, Renderer] = {Kind.ROUTE_REVIEW: _route_review}
+def _assigned_to_you(notice: Notice) -> Message:
+    enquiry = notice.enquiry
+    return Message(
+        t(
+            notice.language,
+            "Du har fått ärende {reference} ({association}). Svara senast {deadline}.\n"
+            "Öppna det i skrivbordets inkorg; /desk ger dig en inloggningslänk.",
+            reference=reference(enquiry),
+            association=association_name(session=notice.session, enquiry=enquiry) or "–",
+            deadline=deadline(enquiry.sla_due_at, notice.language),
+        )
+    )
+
+
+RENDERERS: dict[str, Renderer] = {
+    Kind.ROUTE_REVIEW: _route_review,
+    Kind.ASSIGNED_TO_YOU: _assigned_to_you,
+}

@@ -14,6 +14,8 @@ from bot.channels.desk import (
     views_auth,
     views_department,
     views_enquiries,
+    views_inbox,
+    views_link,
     views_queue,
     views_report,
 )
@@ -116,6 +118,11 @@ def build_desk_app(
     app.router.add_get("/desk/department/{key}", views_department.department_page)
     app.router.add_post("/desk/department/{key}/{what}/{kind}", views_department.department_edit)
     app.router.add_post("/desk/department/{key}/{what}", views_department.department_edit)
+    app.router.add_get("/desk/inbox", views_inbox.inbox_page)
+    app.router.add_get("/desk/inbox/{reference}", views_inbox.inbox_enquiry_page)
+    app.router.add_post("/desk/inbox/{reference}/{action}", views_inbox.inbox_action)
+    app.router.add_get("/desk/link", views_link.link_page)
+    app.router.add_post("/desk/link", views_link.link_submit)
     app.router.add_get("/desk/enquiries", views_enquiries.enquiries_page)
     app.router.add_get("/desk/enquiries/{reference}", views_enquiries.enquiry_page)
     app.router.add_get("/rapport", views_report.report_page)

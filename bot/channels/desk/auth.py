@@ -1,4 +1,8 @@
-"""Desk sign-in: who is signed in, one-time links from Telegram, sessions and CSRF tokens."""
+"""Desk sign-in: who is signed in, one-time links, sessions and CSRF tokens.
+
+A session belongs to a Telegram staff member, a local account, or (opened with a signed link
+from a department's e-mail) one enquiry and the mailbox the link was sent to.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from db import crud
-from db.models import DeskAccount, DeskSession, StaffRole, utcnow
-from db.sign_in import token_hash
+from db.models import Department, DeskAccount, DeskSession, Enquiry, StaffRole, utcnow
+from db.sign_in import EnquiryGrant, token_hash
 
 LOGIN_LINK_MINUTES = 10
 SESSION_IDLE = timedelta(hours=8)
@@ -30,6 +34,15 @@ class Principal:
     telegram_user_id: int | None = None
     account_id: int | None = None
     csrf_token: str = ""
+    # Signed in with an e-mail link: this enquiry only, acting as the mailbox.
+    enquiry_id: int | None = None
+    enquiry_reference: str | None = None
+    mailbox: str | None = None
+
+    @property
+    def by_link(self) -> bool:
+        """Tell whether the person signed in with an e-mail link (one enquiry, nothing else)."""
+        return self.enquiry_id is not None
 
     @property
     def is_admin(self) -> bool:
@@ -43,15 +56,27 @@ class Principal:
 
     def may_edit_department(self, department_id: int | None) -> bool:
         """Tell whether the person may see and change this department's routing entries."""
+        if self.by_link:
+            return False
         return self.is_coordinator or (
             department_id is not None and department_id in self.department_ids
         )
 
+    def may_work(self, enquiry: Enquiry) -> bool:
+        """Tell whether the person may see and work an enquiry in the department inbox."""
+        if self.by_link:
+            return enquiry.id == self.enquiry_id and enquiry.department_id in self.department_ids
+        return self.is_coordinator or (
+            enquiry.department_id is not None and enquiry.department_id in self.department_ids
+        )
+
 
 def grants_digest(principal: Principal) -> str:
-    """Return a digest of the roles and departments a session was opened with."""
+    """Return a digest of the roles and departments (and the link's enquiry) of a session."""
     roles = ",".join(sorted(principal.roles))
     departments = ",".join(str(d) for d in sorted(principal.department_ids))
+    if principal.by_link:
+        departments += f"|enquiry:{principal.enquiry_id}|{(principal.mailbox or '').lower()}"
     return token_hash(f"{roles}|{departments}")
 
 
@@ -88,14 +113,45 @@ def _account_principal(account: DeskAccount) -> Principal | None:
     )
 
 
+LINK_STAFF_ID = 0
+"""The queue staff id of a link session (never used: it cannot work the queue)."""
+
+
+def _link_principal(
+    session: Session, enquiry_id: int, mailbox: str, now: datetime
+) -> Principal | None:
+    """Return the mailbox's clerk for one enquiry, while the enquiry is with that mailbox."""
+    enquiry = session.get(Enquiry, enquiry_id)
+    department = session.get(Department, enquiry.department_id) if enquiry else None
+    if enquiry is None or department is None or department.id is None:
+        return None
+    current = crud.department_mailbox(session=session, department=department, now=now)
+    if current is None or current.strip().lower() != mailbox.strip().lower():
+        return None  # the department's mail goes elsewhere now: the link's session ends
+    return Principal(
+        name=mailbox,
+        actor=f"mail:{mailbox}",
+        staff_user_id=LINK_STAFF_ID,
+        department_ids={department.id},
+        enquiry_id=enquiry_id,
+        enquiry_reference=enquiry.reference,
+        mailbox=mailbox,
+    )
+
+
 # --- one-time links ---------------------------------------------------------------------------
 
 
 def _principal_of(
-    session: Session, *, telegram_user_id: int | None, account_id: int | None
+    session: Session, row: DeskSession | None = None, *, now: datetime, **who: int | None
 ) -> Principal | None:
+    """Return the person of a session row, or of `telegram_user_id=` / `account_id=`."""
+    telegram_user_id = row.telegram_user_id if row is not None else who.get("telegram_user_id")
+    account_id = row.account_id if row is not None else who.get("account_id")
     if telegram_user_id is not None:
         return _telegram_principal(session, telegram_user_id)
+    if row is not None and row.enquiry_id is not None and row.mailbox is not None:
+        return _link_principal(session, row.enquiry_id, row.mailbox, now)
     account = session.get(DeskAccount, account_id) if account_id is not None else None
     return _account_principal(account) if account is not None else None
 
@@ -113,21 +169,38 @@ def start_session(
     """
     if (telegram_user_id is None) == (account_id is None):
         raise ValueError("a desk session belongs to exactly one Telegram user or local account")
-    principal = _principal_of(session, telegram_user_id=telegram_user_id, account_id=account_id)
+    now = now or utcnow()
+    principal = _principal_of(
+        session, now=now, telegram_user_id=telegram_user_id, account_id=account_id
+    )
     if principal is None:
         return None
+    return _open(session, principal, now, telegram_user_id=telegram_user_id, account_id=account_id)
+
+
+def start_link_session(
+    *, session: Session, grant: EnquiryGrant, now: datetime | None = None
+) -> str | None:
+    """Open a session for the one enquiry an e-mail link grants; return the cookie value."""
     now = now or utcnow()
+    principal = _link_principal(session, grant.enquiry_id, grant.mailbox, now)
+    if principal is None:
+        return None
+    return _open(session, principal, now, enquiry_id=grant.enquiry_id, mailbox=grant.mailbox)
+
+
+def _open(session: Session, principal: Principal, now: datetime, **owner: int | str | None) -> str:
+    """Store a new session for a person (`owner`: whose it is) and return its cookie value."""
     cookie = secrets.token_urlsafe(32)
     session.add(
         DeskSession(
             session_hash=token_hash(cookie),
-            telegram_user_id=telegram_user_id,
-            account_id=account_id,
             csrf_token=secrets.token_urlsafe(32),
             created_at=now,
             last_seen_at=now,
             expires_at=now + SESSION_MAX,
             grants=grants_digest(principal),
+            **owner,  # type: ignore[arg-type]
         )
     )
     session.flush()
@@ -152,9 +225,7 @@ def load_principal(
         return None
     if row.expires_at <= now or row.last_seen_at + SESSION_IDLE <= now:
         return None
-    principal = _principal_of(
-        session, telegram_user_id=row.telegram_user_id, account_id=row.account_id
-    )
+    principal = _principal_of(session, row, now=now)
     if principal is None or row.grants != grants_digest(principal):
         row.ended_at = now
         session.add(row)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
 import math
-import secrets
 
 from aiohttp import web
 from sqlmodel import Session
@@ -16,12 +14,13 @@ from bot.channels.desk.web import (
     SESSION_COOKIE,
     checked_form,
     now_of,
+    pre_csrf_ok,
     principal_of,
     read_form,
     render,
+    render_with_pre_csrf,
     require,
     run_db,
-    secure_cookies,
     set_session_cookie,
 )
 from db.sign_in import redeem_login_token
@@ -33,12 +32,7 @@ def _login_page(
     request: web.Request, status: int = 200, token: str = "", **context: object
 ) -> web.Response:
     """Render the sign-in page with a fresh pre-session CSRF token (double-submit cookie)."""
-    pre = secrets.token_urlsafe(24)
-    response = render(request, "login.html", status=status, pre_csrf=pre, token=token, **context)
-    response.set_cookie(
-        PRE_COOKIE, pre, httponly=True, samesite="Strict", secure=secure_cookies(request)
-    )
-    return response
+    return render_with_pre_csrf(request, "login.html", status=status, token=token, **context)
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
@@ -51,8 +45,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 async def login_submit(request: web.Request) -> web.StreamResponse:
     """Redeem a one-time link or check a local password, then open a session."""
     form = await read_form(request)
-    sent, cookie = str(form.get("csrf", "")), request.cookies.get(PRE_COOKIE, "")
-    if not cookie or not hmac.compare_digest(sent, cookie):
+    if not pre_csrf_ok(request, form):
         return _login_page(request, status=403, error="csrf")
     now = now_of(request)
     token = str(form.get("token", "")).strip()
@@ -96,7 +89,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     """End the session and return to the sign-in page."""
-    principal = await require(request)
+    principal = await require(request, link_ok=True)
     await checked_form(request, principal)
     cookie = request.cookies.get(SESSION_COOKIE)
     now = now_of(request)

@@ -37,6 +37,7 @@ DONE = {
     "contact": Phrase(N_("Kontaktuppgifterna är sparade.")),
     "absence": Phrase(N_("Frånvaron är sparad.")),
     "verify": Phrase(N_("Vägen är markerad som kontrollerad.")),
+    "channels": Phrase(N_("Kanalerna är sparade. De gäller från nästa fråga.")),
 }
 
 
@@ -148,7 +149,7 @@ async def department_page(request: web.Request) -> web.StreamResponse:
 
 
 async def department_edit(request: web.Request) -> web.StreamResponse:
-    """Save a contact, an absence or a route check; problems are shown next to the field."""
+    """Save a contact, an absence, a route check or the channels; problems beside the field."""
     principal = await require(request)
     form = await checked_form(request, principal)
     key = request.match_info["key"]
@@ -170,6 +171,14 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
                     department_key=key,
                     kind=kind,
                     changes=changes,
+                    actor=principal.actor,
+                    now=now,
+                )
+            elif what == "channels":
+                routing_table.update_department(
+                    session=session,
+                    department_key=key,
+                    changes={f: form.get(f, "") for f in ("channels", "mailbox")},
                     actor=principal.actor,
                     now=now,
                 )

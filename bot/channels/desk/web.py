@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import datetime
@@ -33,6 +35,7 @@ from db.phrases import N_, Phrase
 from db.session import session_scope
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SESSION_COOKIE = "lotsen_desk"
@@ -160,14 +163,50 @@ async def principal_of(request: web.Request) -> Principal | None:
     return principal
 
 
-async def require(request: web.Request, *, coordinator: bool = False) -> Principal:
-    """Return the signed-in person, redirecting to login or refusing when the role is missing."""
+async def require(
+    request: web.Request, *, coordinator: bool = False, link_ok: bool = False
+) -> Principal:
+    """Return the signed-in person, redirecting to login or refusing when the role is missing.
+
+    Someone signed in with an e-mail link sees their one enquiry only: every page that is not
+    for them (`link_ok`) leads back to it.
+    """
     principal = await principal_of(request)
     if principal is None:
         raise web.HTTPSeeOther("/desk/login")
+    if principal.by_link and not link_ok:
+        raise web.HTTPSeeOther(f"/desk/inbox/{principal.enquiry_reference}")
     if coordinator and not principal.is_coordinator:
         raise forbidden(request)
     return principal
+
+
+def hidden_from(
+    request: web.Request, principal: Principal, reference: str, action: str = "view"
+) -> web.HTTPException:
+    """Log that someone asked for an enquiry that is not theirs to work, and return the one 404."""
+    log.warning(
+        "desk: refused inbox %s of %r to %s (answered 404)", action, reference, principal.actor
+    )
+    return not_found(request)
+
+
+def render_with_pre_csrf(
+    request: web.Request, template: str, status: int = 200, **context: Any
+) -> web.Response:
+    """Render a page whose form posts before any session (double-submit CSRF cookie)."""
+    pre = secrets.token_urlsafe(24)
+    response = render(request, template, status=status, pre_csrf=pre, **context)
+    response.set_cookie(
+        PRE_COOKIE, pre, httponly=True, samesite="Strict", secure=secure_cookies(request)
+    )
+    return response
+
+
+def pre_csrf_ok(request: web.Request, form: MultiDictProxy[Any]) -> bool:
+    """Tell whether a pre-session form came back with the token its page set as a cookie."""
+    sent, cookie = str(form.get("csrf", "")), request.cookies.get(PRE_COOKIE, "")
+    return bool(cookie) and hmac.compare_digest(sent, cookie)
 
 
 def https_only(settings: Settings) -> bool:
