@@ -3,16 +3,18 @@
 The inbox (a lane per chat) and the outbox (a lane per recipient) are worked off lane by lane:
 one lane's rows strictly in order, different lanes at once, by one bot process or by several
 on one PostgreSQL database. A worker claims a lane's head (its oldest unfinished row) by setting
-the row's `claimed_until` (a lease) in one `UPDATE … RETURNING`; the rows it picks from are
-selected `FOR UPDATE SKIP LOCKED`, so two workers claiming at the same moment never take the
-same row and never wait for each other. While the head is claimed the lane stands still: its
-next row becomes the head only when the head is finished. A claim whose lease has run out (its
-worker died) may be taken by any worker. SQLite serves one worker; the statement is atomic
-there too (the locking clause is PostgreSQL's).
+the row's `claimed_until` (a lease) and `claimed_by` in one `UPDATE … RETURNING`; the rows it
+picks from are selected `FOR UPDATE SKIP LOCKED`, so two workers claiming at the same moment
+never take the same row and never wait for each other. While the head is claimed the lane
+stands still: its next row becomes the head only when the head is finished. A claim whose lease
+has run out (its worker died) may be taken by any worker. SQLite serves one worker; the
+statement is atomic there too (the locking clause is PostgreSQL's).
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -21,6 +23,11 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlmodel import Session, SQLModel
 
 Row = TypeVar("Row", bound=SQLModel)
+
+
+def worker_name() -> str:
+    """Return who claims: this machine and process ("host:pid"), kept on the row it worked on."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
 
 
 def claim_heads(
@@ -58,7 +65,7 @@ def claim_heads(
     claimed = session.scalars(
         update(model)
         .where(order.in_(free.scalar_subquery()))
-        .values(claimed_until=now + lease)
+        .values(claimed_until=now + lease, claimed_by=worker_name())
         .returning(model),
         execution_options={"synchronize_session": False},
     ).all()

@@ -274,6 +274,7 @@ class InboxUpdate(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
     processed_at: datetime | None = Field(default=None, index=True)
     claimed_until: datetime | None = None  # a bot process works on it until then (db/claims.py)
+    claimed_by: str | None = Field(default=None, max_length=64)  # which process ("host:pid")
     attempts: int = 0
     error: str | None = None
 
@@ -303,6 +304,7 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     not_before: datetime | None = None
     claimed_until: datetime | None = None  # a bot process sends it until then (db/claims.py)
+    claimed_by: str | None = Field(default=None, max_length=64)  # which process ("host:pid")
     attempts: int = 0
     sent_at: datetime | None = Field(default=None, index=True)
     address: str | None = Field(default=None, max_length=320)

@@ -17,10 +17,14 @@ if TYPE_CHECKING:
     from bot.processes.supervisor import Supervisor
 
 
-def _start_services(settings: Settings) -> Supervisor:
+def _start_services(settings: Settings, *, bot_workers: int = 0) -> Supervisor:
     from bot.processes.supervisor import StartError, Supervisor
 
-    supervisor = Supervisor(settings, report=lambda line: typer.echo(f"[lotsen] {line}", err=True))
+    supervisor = Supervisor(
+        settings,
+        report=lambda line: typer.echo(f"[lotsen] {line}", err=True),
+        bot_workers=bot_workers,
+    )
     # Translators: the action server runs Lotsen's own steps for Rasa (a technical name).
     starting = t(
         cli_language(), "[lotsen] startar action-servern och Rasa (det tar ungefär en minut)…"
@@ -74,20 +78,44 @@ async def _bot_until_signal(settings: Settings, *, desk: bool = False) -> None:
         engine.dispose()
 
 
+async def _desk_until_signal(settings: Settings) -> None:
+    """Serve the desk until SIGINT or SIGTERM (the bot runs in its worker processes)."""
+    from bot.channels.desk.app import start_desk
+    from db.session import make_engine
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    engine = make_engine(settings.database_url)
+    runner = await start_desk(settings, engine)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        engine.dispose()
+
+
 def _run(settings: Settings, *, console: bool) -> None:
-    supervisor = _start_services(settings)
+    # With BOT_WORKERS>1 the bot runs in supervised worker processes sharing the webhook port.
+    workers = settings.bot_workers if not console and settings.bot_workers > 1 else 0
+    supervisor = _start_services(settings, bot_workers=workers)
     try:
         if console:
             asyncio.run(_chat(settings))
         else:
+            mode = f"{settings.telegram_mode} × {workers}" if workers else settings.telegram_mode
             # Translators: {mode} is polling or webhook.
             running = t(
                 cli_language(),
                 "[lotsen] Telegram-boten är igång ({mode}); Ctrl-C avslutar.",
-                mode=settings.telegram_mode,
+                mode=mode,
             )
             typer.echo(running, err=True)
-            asyncio.run(_bot_until_signal(settings, desk=True))
+            if workers:
+                asyncio.run(_desk_until_signal(settings))
+            else:
+                asyncio.run(_bot_until_signal(settings, desk=True))
     except KeyboardInterrupt:
         pass
     finally:

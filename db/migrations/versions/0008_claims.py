@@ -38,6 +38,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("claimed_until", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
         )
+        batch_op.add_column(
+            sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True)
+        )
         batch_op.create_index(batch_op.f("ix_inbox_update_chat_id"), ["chat_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_inbox_update_processed_at"), ["processed_at"], unique=False
@@ -45,6 +48,9 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("claimed_until", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True)
         )
 
     inbox = sa.table(
@@ -69,9 +75,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert this revision."""
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.drop_column("claimed_by")
         batch_op.drop_column("claimed_until")
     with op.batch_alter_table("inbox_update", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_inbox_update_processed_at"))
         batch_op.drop_index(batch_op.f("ix_inbox_update_chat_id"))
+        batch_op.drop_column("claimed_by")
         batch_op.drop_column("claimed_until")
         batch_op.drop_column("chat_id")
