@@ -91,6 +91,11 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator("lock_store_url", "rasa_urls", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("lock_store_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
