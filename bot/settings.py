@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_port: int = Field(default=5005, ge=1, le=65535)
     action_port: int = Field(default=5055, ge=1, le=65535)
+    rasa_listen: str = "127.0.0.1"
     rasa_replicas: int = Field(default=1, ge=1, le=32)
     rasa_urls: str | None = Field(
         default=None,

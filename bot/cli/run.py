@@ -162,6 +162,32 @@ def actions() -> None:
     os.execv(command[0], command)
 
 
+def rasa(
+    replica: int = typer.Option(1, "--replica", min=1, help="Which of RASA_REPLICAS (1, 2, …)."),
+) -> None:
+    """Run only one Rasa server: replica N listens on RASA_PORT+N-1 (for systemd units)."""
+    import os
+
+    from bot.understanding import rasa_env
+
+    settings = settings_or_exit()
+    if replica > settings.rasa_replicas:
+        # Translators: {replicas} is how many Rasa servers RASA_REPLICAS asks for.
+        missing = t(
+            cli_language(),
+            "--replica {replica} finns inte: RASA_REPLICAS={replicas}",
+            replica=replica,
+            replicas=settings.rasa_replicas,
+        )
+        raise fail(missing)
+    try:
+        command = rasa_env.server_command(settings, replica - 1)
+    except rasa_env.RasaUnavailable as exc:
+        raise fail(str(exc)) from None
+    env = {**rasa_env.rasa_env(), "TICKET_LOCK_LIFETIME": str(rasa_env.lock_lifetime(settings))}
+    os.execve(command[0], command, env)
+
+
 def train(
     force: bool = typer.Option(False, "--force", help="Train even if nothing changed."),
 ) -> None:
@@ -187,4 +213,5 @@ def register(app: typer.Typer) -> None:
     app.command()(chat)
     app.command()(bot)
     app.command()(actions)
+    app.command()(rasa)
     app.command()(train)

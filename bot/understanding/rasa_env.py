@@ -197,7 +197,7 @@ def server_command(settings: Settings, replica: int = 0) -> list[str]:
         "--credentials",
         str(PROJECT_ROOT / "credentials.yml"),
         "--interface",
-        "127.0.0.1",
+        settings.rasa_listen,
         "--port",
         str(settings.rasa_port + replica),
     ]
