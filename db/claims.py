@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, text, update
 from sqlmodel import Session, SQLModel
 
 Row = TypeVar("Row", bound=SQLModel)
@@ -70,6 +70,22 @@ def claim_heads(
         execution_options={"synchronize_session": False},
     ).all()
     return sorted(claimed, key=lambda row: getattr(row, order.key))
+
+
+def alone(session: Session, job: str) -> bool:
+    """Tell whether this transaction may do a job no other process does at the same moment.
+
+    On PostgreSQL a transaction-scoped advisory lock named after the job: a second process
+    trying at the same time is told no (and, coming later, finds the job's work done). SQLite
+    serves one process.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(
+        session.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtext(:job))"), {"job": job}
+        ).scalar_one()
+    )
 
 
 def release_all(session: Session, model: type[SQLModel]) -> int:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.channels.telegram import inbox, outbox
+from db import claims
 from db.models import InboxUpdate, OutboxMessage, utcnow
 from db.session import session_scope
 
@@ -107,3 +108,13 @@ def test_workers_claiming_at_once_never_share_an_update(engine: Engine, database
     assert sum(1 for mine in claimed if mine) >= 2
     with Session(engine) as session:
         assert all(row.claimed_until for row in session.exec(select(InboxUpdate)))
+
+
+def test_a_job_runs_in_one_process_at_a_time(engine: Engine, database_url: str) -> None:
+    with session_scope(engine) as first, session_scope(engine) as second:
+        assert claims.alone(first, "route-review reminders")
+        if database_url.startswith("postgresql"):
+            assert not claims.alone(second, "route-review reminders")  # the first still holds it
+        assert claims.alone(second, "another job")
+    with session_scope(engine) as later:
+        assert claims.alone(later, "route-review reminders")  # the first one's lock is gone

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 from telegram import BotCommand, Update
 from telegram.error import NetworkError
 from telegram.ext import (
@@ -33,6 +34,7 @@ from bot.conversation import Conversation
 from bot.i18n import LANGUAGES, SOURCE_LANGUAGE, t
 from bot.services import create_services
 from bot.settings import Settings
+from db import claims
 from db.models import utcnow
 from db.phrases import N_
 from db.retention import run_purge
@@ -108,7 +110,14 @@ async def sweep_job(context: Context) -> None:
 
 async def daily_job(context: Context) -> None:
     """Remind staff of routes due for review and purge what is past its retention."""
-    await run_db(context, lambda session: remind_route_reviews(session=session, now=utcnow()))
+
+    def remind(session: Session) -> int:
+        # Several bot workers run this job; one of them at a time reminds.
+        if not claims.alone(session, "route-review reminders"):
+            return 0
+        return remind_route_reviews(session=session, now=utcnow())
+
+    await run_db(context, remind)
     settings = context.bot_data.settings
     assert settings is not None
     report = await asyncio.to_thread(run_purge, settings)

@@ -38,8 +38,11 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 LANES = 32
 """How many recipients are sent to at once."""
-LEASE = timedelta(minutes=5)
-"""How long a claimed message is this process's to send (longer than any send with retries)."""
+LEASE = timedelta(seconds=60)
+"""How long a claimed message is this process's to send; a process that died holding it
+leaves it to the others after this."""
+SEND_LIMIT = 45.0
+"""Seconds one send may take, the rate limiter's retries included (well within the lease)."""
 
 Lane = tuple[str, int | None]
 
@@ -180,8 +183,9 @@ class Outcome(enum.Enum):
 async def send(bot: Bot, engine: Engine, item: Ready) -> Outcome | float:
     """Send one message and record the outcome, or the seconds Telegram asks us to wait."""
     try:
-        message = await bot.send_message(
-            item.chat_id, item.text, reply_markup=keyboard(item.choices)
+        message = await asyncio.wait_for(
+            bot.send_message(item.chat_id, item.text, reply_markup=keyboard(item.choices)),
+            SEND_LIMIT,
         )
     except RetryAfter as exc:
         delay = exc.retry_after
@@ -191,9 +195,10 @@ async def send(bot: Bot, engine: Engine, item: Ready) -> Outcome | float:
     except (Forbidden, BadRequest) as exc:
         log.warning("Outbox message %s refused by Telegram: %s", item.row_id, exc)
         await asyncio.to_thread(mark_failed, engine, item.row_id, str(exc), 60.0, count=True)
-    except (TimedOut, NetworkError) as exc:
+    except (TimedOut, NetworkError, TimeoutError) as exc:
         backoff = min(300.0, 2.0 ** (item.attempts + 1))
-        await asyncio.to_thread(mark_failed, engine, item.row_id, str(exc), backoff, count=True)
+        problem = str(exc) or type(exc).__name__
+        await asyncio.to_thread(mark_failed, engine, item.row_id, problem, backoff, count=True)
     else:
         more = await asyncio.to_thread(
             mark_sent, engine, item.row_id, item.chat_id, message.message_id
