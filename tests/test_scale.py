@@ -298,3 +298,21 @@ async def test_two_bot_workers_in_webhook_mode_share_one_database_and_survive_a_
                     except subprocess.TimeoutExpired:
                         worker.kill()
             engine.dispose()
+
+
+async def test_the_scale_benchmark_measures_cpu_per_message_on_the_replicas(
+    replicas: Supervisor, tmp_path: Path
+) -> None:
+    from bench.scale import load_texts, measure
+
+    engine = make_engine(replicas.settings.database_url)
+    reset_transport_tables(engine)
+    engine.dispose()
+    result = await measure(replicas, {1: 2, 4: 2}, load_texts(), tmp_path / "bot.log", report=print)
+    assert [level["users"] for level in result["levels"]] == [1, 4]
+    for level in result["levels"]:
+        assert level["zero_loss"] and level["rasa_failed"] == 0, level
+        cpu = level["cpu_ms_per_message"]
+        assert cpu["bot"] > 0 and cpu["rasa"] > 0 and cpu["actions"] > 0
+        assert cpu["total"] == pytest.approx(cpu["bot"] + cpu["rasa"] + cpu["actions"], abs=0.2)
+    assert result["sustained_rate_per_s"] > 0
