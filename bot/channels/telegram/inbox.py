@@ -117,24 +117,36 @@ class InboxProcessor:
         self.application = application
         self.engine = engine
         self.busy = 0
+        self.full = False
+        self._claiming = False
+        self._again = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def process_pending(self) -> int:
-        """Start the next update of every chat that has one and is free; return how many."""
-        free = LANES - self.busy
-        if free <= 0:
+        """Start the next update of every chat that has one and is free; return how many.
+
+        One claim runs at a time; a call during it makes it look once more when it is done.
+        """
+        if self._claiming:
+            self._again = True
             return 0
-        self.busy += free  # reserved until the claim says how many it got
+        self._claiming, started = True, 0
         try:
-            rows = await asyncio.to_thread(claim, self.engine, free)
+            while True:
+                self._again = False
+                free = LANES - self.busy
+                rows = await asyncio.to_thread(claim, self.engine, free) if free > 0 else []
+                self.full = len(rows) >= free  # maybe more waiting than lanes were free
+                for row in rows:
+                    self.busy += 1
+                    task = asyncio.get_running_loop().create_task(self._process(row))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                started += len(rows)
+                if not self._again:
+                    return started
         finally:
-            self.busy -= free
-        for row in rows:
-            self.busy += 1
-            task = asyncio.get_running_loop().create_task(self._process(row))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return len(rows)
+            self._claiming = False
 
     async def _process(self, row: InboxUpdate) -> None:
         error: str | None = None
@@ -158,8 +170,8 @@ class InboxProcessor:
             self.busy -= 1
         try:
             # The chat's next update, if one came while this one was in progress (updates of
-            # other chats are claimed when they are stored).
-            if await asyncio.to_thread(waiting_in_chat, self.engine, row.chat_id):
+            # other chats are claimed when they are stored, or now if no lane was free then).
+            if self.full or await asyncio.to_thread(waiting_in_chat, self.engine, row.chat_id):
                 await self.process_pending()
         except Exception as exc:
             log.warning("Could not claim the next updates (%s); they will be retried", exc)
