@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -152,12 +154,25 @@ def lock_store(url: str) -> dict[str, object]:
     return store
 
 
+def write_ahead_log(path: Path) -> None:
+    """Put a SQLite tracker store in WAL mode (kept in the file; Rasa cannot be told to).
+
+    Each commit then appends to the log and syncs it once, instead of writing, syncing and
+    deleting a rollback journal and syncing the database: the same durability, fewer writes.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
 def write_endpoints(settings: Settings, replica: int = 0) -> Path:
     """Write the endpoints file of one Rasa server: its action server, tracker and lock store."""
     url = make_url(settings.tracker_url)
     tracker: dict[str, object] = {"type": "SQL"}
     if url.get_backend_name() == "sqlite":
         tracker.update({"dialect": "sqlite", "db": url.database})
+        if url.database:
+            write_ahead_log(Path(url.database))
     else:
         tracker.update(
             {
