@@ -50,12 +50,21 @@ def tree_cpu_seconds(roots: Iterable[int]) -> float:
     return total / TICKS
 
 
+def machine_ticks() -> tuple[int, int]:
+    """Return the machine's busy and total CPU ticks so far (all cores, from /proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])
+    return total - idle, total
+
+
 class CpuMeter:
     """Measure the CPU seconds that named groups of process trees use between two readings."""
 
     def __init__(self, groups: Mapping[str, Iterable[int]]) -> None:
         self.groups = {name: list(pids) for name, pids in groups.items()}
         self._start = self._read()
+        self._machine = machine_ticks()
 
     def _read(self) -> dict[str, float]:
         return {name: tree_cpu_seconds(pids) for name, pids in self.groups.items()}
@@ -63,6 +72,13 @@ class CpuMeter:
     def restart(self) -> None:
         """Start a new measurement now."""
         self._start = self._read()
+        self._machine = machine_ticks()
+
+    def machine_busy(self) -> float | None:
+        """Return the share of the whole machine's CPU that was busy since the start (0–1)."""
+        busy, total = machine_ticks()
+        elapsed = total - self._machine[1]
+        return round((busy - self._machine[0]) / elapsed, 3) if elapsed > 0 else None
 
     def per_message(self, messages: int) -> dict[str, float | None]:
         """Return the milliseconds of CPU per message of each group and in total."""

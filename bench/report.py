@@ -18,6 +18,10 @@ def _pct(value: Any) -> str:
     return f"{value:.1%}" if isinstance(value, int | float) else "–"
 
 
+def _pct0(value: Any) -> str:
+    return f"{value:.0%}" if isinstance(value, int | float) else "–"
+
+
 def _ms(value: Any) -> str:
     return f"{value:.0f}" if isinstance(value, int | float) else "–"
 
@@ -95,9 +99,9 @@ def _levels(backend: str, load: dict[str, Any]) -> list[str]:
 def _scale(scale: dict[str, Any]) -> list[str]:
     lines = [
         "Scale-out: the bot as its own process (polling), Rasa server(s), one action server; "
-        "latency ms, CPU ms per answered message",
+        "latency ms, busy = the whole machine's CPU, CPU ms per answered message",
         f"{'topology':<28}{'users':>6}{'p50':>7}{'p95':>7}{'msg/s':>7}{'loss':>5}"
-        f"{'rasa✗':>6} │ {'bot':>5}{'rasa':>6}{'act':>5}{'total':>6}{'before':>7}",
+        f"{'rasa✗':>6}{'busy':>6} │ {'bot':>5}{'rasa':>6}{'act':>5}{'total':>6}{'before':>7}",
     ]
     if "skipped" in scale:
         return [lines[0], f"  skipped: {scale['skipped']}"]
@@ -109,7 +113,8 @@ def _scale(scale: dict[str, Any]) -> list[str]:
             lines.append(
                 f"{topology['topology']:<28}{level['users']:>6}{_ms(level['p50_ms']):>7}"
                 f"{_ms(level['p95_ms']):>7}{level['throughput_per_s']:>7.1f}{loss:>5}"
-                f"{level['rasa_failed']:>6} │ {_num(cpu['bot']):>5}{_num(cpu['rasa']):>6}"
+                f"{level['rasa_failed']:>6}{_pct0(level.get('machine_busy')):>6} │ "
+                f"{_num(cpu['bot']):>5}{_num(cpu['rasa']):>6}"
                 f"{_num(cpu['actions']):>5}{_num(cpu['total']):>6}"
                 f"{_num(before.get(level['users'])):>7}"
             )

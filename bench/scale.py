@@ -153,6 +153,7 @@ async def measure(
                     phase = await load.end_to_end(users, per_user)
                     summary = phase.summary()
                     summary["cpu_ms_per_message"] = meter.per_message(len(phase.latencies))
+                    summary["machine_busy"] = meter.machine_busy()
                     summary["rasa_failed"] = await asyncio.to_thread(
                         rasa_failed, settings.database_url, phase.keys
                     )
