@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import shutil
 import socket
 import subprocess
@@ -28,11 +29,13 @@ def free_port() -> int:
 
 
 def free_ports(count: int) -> int:
-    """Return the first of `count` consecutive TCP ports that are free right now."""
-    for _ in range(50):
-        base = free_port()
-        if base + count > 65535:
-            continue
+    """Return the first of `count` consecutive TCP ports that are free right now.
+
+    Chosen below Linux's ephemeral range (32768–60999), where outgoing connections and other
+    tests' `free_port()` cannot take the later ones before their server binds them.
+    """
+    for _ in range(100):
+        base = random.randrange(20000, 32768 - count)
         try:
             with contextlib.ExitStack() as held:
                 for port in range(base, base + count):
