@@ -34,6 +34,8 @@ from db.session import make_engine
 SCALE_LEVELS = {1: 20, 10: 10, 50: 4}
 SMOKE_SCALE_LEVELS = {1: 3, 5: 2}
 WARM_UP = 3
+WARM_UP_USERS = E2E_USER_BASE + 90_000
+"""Clear of the phases' users (E2E_USER_BASE + phase × 100 000) and of the tests' users."""
 
 BEFORE_CPU_MS = {
     "sqlite": {1: 63.5, 10: 56.8, 50: 59.7},
@@ -143,7 +145,7 @@ async def measure(
         try:
             with bot_process(bot_env(settings, fake), log) as bot:
                 for n in range(WARM_UP):
-                    latency, _ = await load.ask(E2E_USER_BASE + n, texts[n % len(texts)])
+                    latency, _ = await load.ask(WARM_UP_USERS + n, texts[n % len(texts)])
                     if latency is None:
                         raise RuntimeError(f"the bot did not answer; see {log}")
                 meter = CpuMeter({"bot": [bot.pid], **child_groups(supervisor)})
