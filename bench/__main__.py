@@ -28,6 +28,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rasa-cv", action="store_true", help="Also 5-fold CV of the Rasa pipeline (slow)."
     )
+    parser.add_argument(
+        "--replicas",
+        default="1,2",
+        help="Rasa replica counts to compare on PostgreSQL with Redis (1,2,4 on a big machine).",
+    )
+    parser.add_argument(
+        "--scale-only",
+        action="store_true",
+        help="Only the scale-out comparison and CPU per message.",
+    )
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "var" / "bench.json")
     return parser.parse_args(argv)
 
@@ -35,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run, print and save; return the exit code."""
     args = parse_args(argv)
-    if not args.eval.is_file():
+    if not args.scale_only and not args.eval.is_file():
         print(f"No evaluation file at {args.eval}", file=sys.stderr)
         return 2
     options = Options(
@@ -44,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         postgres_url=args.postgres,
         train=args.train,
         rasa_cv=args.rasa_cv,
+        replicas=tuple(int(n) for n in args.replicas.split(",") if n.strip()),
+        scale_only=args.scale_only,
     )
     results = run_all(options, report=lambda line: print(f"[bench] {line}", file=sys.stderr))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.scale import BEFORE_CPU_MS
+
 APPROACHES = (
     ("keyword", "keyword baseline (handles)"),
     ("tfidf", "TF-IDF + logistic regression"),
@@ -14,6 +16,10 @@ APPROACHES = (
 
 def _pct(value: Any) -> str:
     return f"{value:.1%}" if isinstance(value, int | float) else "–"
+
+
+def _pct0(value: Any) -> str:
+    return f"{value:.0%}" if isinstance(value, int | float) else "–"
 
 
 def _ms(value: Any) -> str:
@@ -160,6 +166,98 @@ def _levels(backend: str, load: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _scale(scale: dict[str, Any]) -> list[str]:
+    lines = [
+        "Scale-out: the bot as its own process (polling), Rasa server(s), one action server; "
+        "latency ms, busy = the whole machine's CPU, CPU ms per answered message",
+        f"{'topology':<28}{'users':>6}{'p50':>7}{'p95':>7}{'msg/s':>7}{'loss':>5}"
+        f"{'rasa✗':>6}{'busy':>6} │ {'bot':>5}{'rasa':>6}{'act':>5}{'total':>6}{'before':>7}",
+    ]
+    if "skipped" in scale:
+        return [lines[0], f"  skipped: {scale['skipped']}"]
+    for topology in scale.get("topologies", []):
+        before = BEFORE_CPU_MS.get(topology["backend"], {}) if topology["replicas"] == 1 else {}
+        for level in topology["levels"]:
+            cpu = level["cpu_ms_per_message"]
+            loss = level["questions"] - min(level["answered"], level["enquiries_recorded"] or 0)
+            lines.append(
+                f"{topology['topology']:<28}{level['users']:>6}{_ms(level['p50_ms']):>7}"
+                f"{_ms(level['p95_ms']):>7}{level['throughput_per_s']:>7.1f}{loss:>5}"
+                f"{level['rasa_failed']:>6}{_pct0(level.get('machine_busy')):>6} │ "
+                f"{_num(cpu['bot']):>5}{_num(cpu['rasa']):>6}"
+                f"{_num(cpu['actions']):>5}{_num(cpu['total']):>6}"
+                f"{_num(before.get(level['users'])):>7}"
+            )
+        lines.append(
+            f"{topology['topology']:<28} sustained rate with zero loss: "
+            f"{_num(topology['sustained_rate_per_s'])} msg/s (ready after "
+            f"{_num(topology['stack_ready_s'], ' s')})"
+        )
+    return lines
+
+
+def _mean_cpu(topology: dict[str, Any]) -> float | None:
+    values = [lv["cpu_ms_per_message"]["total"] for lv in topology["levels"]]
+    return sum(values) / len(values) if values and None not in values else None
+
+
+def _scale_targets(scale: dict[str, Any]) -> list[dict[str, Any]]:
+    found = scale.get("topologies") or []
+    rows: list[dict[str, Any]] = []
+    if not found:
+        return rows
+    levels = [lv for t in found for lv in t["levels"]]
+    clean = all(lv["zero_loss"] and lv["rasa_failed"] == 0 for lv in levels)
+    rows.append(
+        {
+            "target": "zero loss at every scale (and Rasa answered every question)",
+            "value": f"{sum(lv['questions'] for lv in levels)} questions",
+            "ok": clean,
+        }
+    )
+    pg = {t["replicas"]: t for t in found if t["backend"] == "postgresql"}
+    if 1 in pg and 2 in pg:
+        one, two = pg[1]["sustained_rate_per_s"], pg[2]["sustained_rate_per_s"]
+        ratio = two / one if one and two else None
+        rows.append(
+            {
+                "target": "2 replicas ≥ 1.3× the zero-loss rate of 1 (PostgreSQL + Redis)",
+                "value": f"{_num(two)} / {_num(one)} msg/s = {_num(ratio and round(ratio, 2))}×",
+                "ok": None if ratio is None else ratio >= 1.3,
+            }
+        )
+        p95: list[float | None] = [
+            next((lv["p95_ms"] for lv in t["levels"] if lv["users"] == 10), None)
+            for t in (pg[1], pg[2])
+        ]
+        slow, fast = p95
+        rows.append(
+            {
+                "target": "2 replicas: lower p95 at 10 users than 1",
+                "value": f"{_ms(p95[1])} vs {_ms(p95[0])} ms",
+                "ok": None if slow is None or fast is None else fast < slow,
+            }
+        )
+    for topology in found:
+        before = BEFORE_CPU_MS.get(topology["backend"])
+        if topology["replicas"] != 1 or not before:
+            continue
+        now = _mean_cpu(topology)
+        then = sum(before[lv["users"]] for lv in topology["levels"] if lv["users"] in before)
+        count = sum(1 for lv in topology["levels"] if lv["users"] in before)
+        if now is None or not count:
+            continue
+        drop = 1 - now / (then / count)
+        rows.append(
+            {
+                "target": f"CPU per message ≥ 30 % below before ({topology['topology']})",
+                "value": f"{now:.1f} vs {then / count:.1f} ms ({drop:.0%} less)",
+                "ok": drop >= 0.30,
+            }
+        )
+    return rows
+
+
 def _target_level(load: dict[str, Any], users: int) -> dict[str, Any] | None:
     levels = [lv for lv in load.get("levels", []) if lv["users"] <= users]
     return max(levels, key=lambda lv: lv["users"]) if levels else None
@@ -167,7 +265,9 @@ def _target_level(load: dict[str, Any], users: int) -> dict[str, Any] | None:
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Return every target with its measured value and whether it is met."""
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = _scale_targets(results.get("scale") or {})
+    if not results.get("backends"):
+        return rows
     load = (results.get("backends") or {}).get("sqlite") or {}
     level = _target_level(load, 10)
     users = level["users"] if level else None
@@ -226,6 +326,8 @@ def render(results: dict[str, Any]) -> str:
             lines.append(f"[{backend}] skipped: {load['skipped']}")
             continue
         lines += _levels(backend, load)
+    if results.get("scale"):
+        lines += ["", *_scale(results["scale"])]
     lines += ["", "Footprint and start-up"]
     for backend, load in (results.get("backends") or {}).items():
         fp = load.get("footprint") or {}

@@ -19,6 +19,7 @@ from bench.footprint import training_seconds
 from bench.latency import LoadPlan, run_load
 from bench.quality import baseline_quality, live_quality
 from bench.report import targets
+from bench.scale import run_scale
 from bench.stack import Stack, fresh_postgres, own_stack
 from bot.settings import Settings
 
@@ -42,6 +43,8 @@ class Options:
     postgres_url: str | None = None
     train: bool = False
     rasa_cv: bool = False
+    replicas: tuple[int, ...] = (1, 2)
+    scale_only: bool = False
 
 
 def _machine() -> str:
@@ -84,6 +87,11 @@ def run_all(
         "backends": {},
     }
     started = time.perf_counter()
+    if options.scale_only:
+        results["scale"] = _scale(options, running=running, report=report)
+        results["seconds"] = round(time.perf_counter() - started, 1)
+        results["targets"] = targets(results)
+        return results
     base_settings = running or Settings(_env_file=None)
     quality = baseline_quality(
         base_settings,
@@ -134,6 +142,24 @@ def run_all(
         results["backends"]["postgresql"] = {
             "skipped": "no --postgres URL" if running is None else "using a running stack"
         }
+    results["scale"] = _scale(options, running=running, report=report)
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["targets"] = targets(results)
     return results
+
+
+def _scale(
+    options: Options, *, running: Settings | None, report: Callable[[str], None]
+) -> dict[str, Any]:
+    """Run the scale-out comparison on stacks of its own (not on a running stack)."""
+    if running is not None:
+        return {"skipped": "using a running stack"}
+    with tempfile.TemporaryDirectory(prefix="lotsen-bench-") as folder:
+        topologies = run_scale(
+            Path(folder),
+            postgres_url=options.postgres_url,
+            replicas=options.replicas,
+            smoke=options.smoke,
+            report=report,
+        )
+    return {"topologies": topologies}

@@ -45,5 +45,5 @@ def create_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         engine=make_engine(settings.database_url),
-        rasa=RasaClient(settings.rasa_url, timeout=settings.rasa_timeout_seconds),
+        rasa=RasaClient(settings.rasa_servers, timeout=settings.rasa_timeout_seconds),
     )

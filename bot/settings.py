@@ -6,8 +6,9 @@ import os
 import secrets
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,17 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_port: int = Field(default=5005, ge=1, le=65535)
     action_port: int = Field(default=5055, ge=1, le=65535)
+    rasa_listen: str = "127.0.0.1"
+    rasa_replicas: int = Field(default=1, ge=1, le=32)
+    rasa_urls: str | None = Field(
+        default=None,
+        description="Comma-separated Rasa servers for the bot (replicas on other machines).",
+    )
+    action_servers: int = Field(default=1, ge=1, le=32)
+    lock_store_url: str | None = Field(
+        default=None, description="redis://[:password@]host[:port][/db]: Rasa's RedisLockStore."
+    )
+    bot_workers: int = Field(default=1, ge=1, le=32)
     web_port: int = Field(default=8080, ge=1, le=65535)
     desk_base_url: str | None = None
     rasa_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -96,6 +108,61 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("lock_store_url", "rasa_urls", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("lock_store_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("must be a redis:// or rediss:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _scale_out(self) -> Settings:
+        if self.rasa_replicas > 1 and not self.lock_store_url:
+            raise ValueError(
+                f"RASA_REPLICAS={self.rasa_replicas} needs a Redis lock store "
+                "(LOCK_STORE_URL=redis://host:6379/0), so that no conversation is processed "
+                "by two replicas at once"
+            )
+        if self.rasa_replicas > 1 and self.tracker_url.startswith("sqlite"):
+            raise ValueError(
+                f"RASA_REPLICAS={self.rasa_replicas} needs a tracker store the replicas share: "
+                "PostgreSQL (DATABASE_URL or TRACKER_DB_URL=postgresql://…)"
+            )
+        if self.action_servers > self.rasa_replicas:
+            raise ValueError(
+                f"ACTION_SERVERS={self.action_servers} is more than RASA_REPLICAS="
+                f"{self.rasa_replicas}; each Rasa server calls one action server"
+            )
+        if self.bot_workers > 1 and not self.database_url.startswith("postgresql"):
+            raise ValueError(
+                f"BOT_WORKERS={self.bot_workers} needs PostgreSQL (DATABASE_URL=postgresql://…); "
+                "on SQLite one bot process does the work"
+            )
+        if self.bot_workers > 1 and self.telegram_mode != "webhook":
+            raise ValueError(
+                f"BOT_WORKERS={self.bot_workers} needs TELEGRAM_MODE=webhook; "
+                "Telegram hands polled updates to one process only"
+            )
+        return self
+
+    @property
+    def rasa_servers(self) -> list[str]:
+        """Return the Rasa servers the bot talks to: RASA_URLS, else RASA_REPLICAS from RASA_URL."""
+        if self.rasa_urls:
+            return [url.strip().rstrip("/") for url in self.rasa_urls.split(",") if url.strip()]
+        base = urlsplit(self.rasa_url)
+        port = base.port or (443 if base.scheme == "https" else 80)
+        host = base.hostname or "127.0.0.1"
+        return [
+            urlunsplit(base._replace(netloc=f"{host}:{port + n}")).rstrip("/")
+            for n in range(self.rasa_replicas)
+        ]
 
     @property
     def token(self) -> str | None:
@@ -158,7 +225,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper() or 'settings'}: {err['msg']}"
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            if err["loc"]
+            else str(err["msg"]).removeprefix("Value error, ")
             for err in exc.errors()
         )
         raise SettingsError(f"Invalid settings: {problems}") from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -42,6 +42,10 @@ def get_municipality(*, session: Session) -> Municipality:
     return row
 
 
+SEEN_PRECISION = timedelta(minutes=1)
+"""`last_seen_at` is kept to the minute: a user writing again within it costs no row update."""
+
+
 def get_or_create_user(
     *, session: Session, telegram_user_id: int, chat_id: int | None, language: str = "sv"
 ) -> AssociationUser:
@@ -56,7 +60,9 @@ def get_or_create_user(
         session.add(user)
         session.flush()
     else:
-        user.last_seen_at = utcnow()
+        now = utcnow()
+        if now - user.last_seen_at >= SEEN_PRECISION:
+            user.last_seen_at = now
         if chat_id is not None:
             user.chat_id = chat_id
     return user

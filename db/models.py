@@ -291,8 +291,11 @@ class InboxUpdate(SQLModel, table=True):
 
     update_id: int = Field(sa_type=BigInteger, primary_key=True)
     payload: dict[str, Any] = Field(sa_type=JSON)
+    chat_id: int | None = Field(default=None, sa_type=BigInteger, index=True)  # its lane
     received_at: datetime = Field(default_factory=utcnow)
-    processed_at: datetime | None = None
+    processed_at: datetime | None = Field(default=None, index=True)
+    claimed_until: datetime | None = None  # a bot process works on it until then (db/claims.py)
+    claimed_by: str | None = Field(default=None, max_length=64)  # which process ("host:pid")
     attempts: int = 0
     error: str | None = None
 
@@ -321,6 +324,8 @@ class OutboxMessage(SQLModel, table=True):
     escalation_id: int | None = Field(default=None, foreign_key="escalation.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     not_before: datetime | None = None
+    claimed_until: datetime | None = None  # a bot process sends it until then (db/claims.py)
+    claimed_by: str | None = Field(default=None, max_length=64)  # which process ("host:pid")
     attempts: int = 0
     sent_at: datetime | None = Field(default=None, index=True)
     address: str | None = Field(default=None, max_length=320)

@@ -284,6 +284,7 @@ class FakeTelegram:
         bot_username: str = "lotsen_test_bot",
         bot_first_name: str = "Lotsen",
         webhook_retry_delay: float = 0.2,
+        webhook_new_connections: bool = False,
     ) -> None:
         match = _TOKEN_RE.fullmatch(token)
         if match is None:
@@ -301,6 +302,9 @@ class FakeTelegram:
             "has_main_web_app": False,
         }
         self.webhook_retry_delay = webhook_retry_delay
+        # Telegram delivers over several connections; a new one per update spreads the updates
+        # over processes that share the webhook port (SO_REUSEPORT), as Telegram's would.
+        self.webhook_new_connections = webhook_new_connections
         self.requests: list[Request] = []
 
         self._runner: web.AppRunner | None = None
@@ -944,7 +948,10 @@ class FakeTelegram:
             if hook.secret_token:
                 headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
             if self._http is None:
-                self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+                self._http = aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=10),
+                    connector=aiohttp.TCPConnector(force_close=self.webhook_new_connections),
+                )
             status: int | None = None
             error = ""
             try:

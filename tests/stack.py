@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
+import shutil
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,9 +28,63 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(count: int) -> int:
+    """Return the first of `count` consecutive TCP ports that are free right now.
+
+    Chosen below Linux's ephemeral range (32768–60999), where outgoing connections and other
+    tests' `free_port()` cannot take the later ones before their server binds them.
+    """
+    for _ in range(100):
+        base = random.randrange(20000, 32768 - count)
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(base, base + count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+@contextmanager
+def running_redis(folder: Path) -> Iterator[str]:
+    """Run Debian's redis-server on a free port (no persistence) until the block ends."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not Path(binary).exists():
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=folder,
+        stdout=(folder / "redis.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start; see {folder / 'redis.log'}")
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def stack_settings(folder: Path, **overrides: object) -> Settings:
     """Return settings for a private stack: own SQLite database, tracker store and ports."""
-    rasa_port, action_port = free_port(), free_port()
+    replicas = int(str(overrides.get("rasa_replicas", 1)))
+    actions = int(str(overrides.get("action_servers", 1)))
+    rasa_port, action_port = free_ports(replicas), free_ports(actions)
     values: dict[str, object] = {
         "database_url": f"sqlite:///{folder / 'lotsen.db'}",
         "tracker_db_url": f"sqlite:///{folder / 'tracker.db'}",

@@ -156,7 +156,7 @@ def test_kill_minus_nine_of_lotsen_run_leaves_no_process_and_no_port_behind(
         assert run.poll() is None, log.read_text()[-3000:]
         tree = descendants(run.pid)
         commands = "\n".join(tree.values())
-        assert "rasa run" in commands and "rasa_sdk" in commands, commands
+        assert "lotsen_rasa.server run" in commands and "rasa_sdk" in commands, commands
         assert "multiprocessing" in commands, commands  # the action server's worker
         run.kill()
         run.wait(10)

@@ -20,10 +20,14 @@ if TYPE_CHECKING:
     from bot.processes.supervisor import Supervisor
 
 
-def _start_services(settings: Settings) -> Supervisor:
+def _start_services(settings: Settings, *, bot_workers: int = 0) -> Supervisor:
     from bot.processes.supervisor import StartError, Supervisor
 
-    supervisor = Supervisor(settings, report=lambda line: typer.echo(f"[lotsen] {line}", err=True))
+    supervisor = Supervisor(
+        settings,
+        report=lambda line: typer.echo(f"[lotsen] {line}", err=True),
+        bot_workers=bot_workers,
+    )
     # Translators: the action server runs Lotsen's own steps for Rasa (a technical name).
     starting = t(
         cli_language(), "[lotsen] startar action-servern och Rasa (det tar ungefär en minut)…"
@@ -121,20 +125,44 @@ async def _bot_until_signal(settings: Settings, *, desk: bool = False) -> None:
         engine.dispose()
 
 
+async def _desk_until_signal(settings: Settings) -> None:
+    """Serve the desk until SIGINT or SIGTERM (the bot runs in its worker processes)."""
+    from bot.channels.desk.app import start_desk
+    from db.session import make_engine
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    engine = make_engine(settings.database_url)
+    runner = await start_desk(settings, engine)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        engine.dispose()
+
+
 def _run(settings: Settings, *, console: bool) -> None:
-    supervisor = _start_services(settings)
+    # With BOT_WORKERS>1 the bot runs in supervised worker processes sharing the webhook port.
+    workers = settings.bot_workers if not console and settings.bot_workers > 1 else 0
+    supervisor = _start_services(settings, bot_workers=workers)
     try:
         if console:
             asyncio.run(_chat(settings))
         else:
+            mode = f"{settings.telegram_mode} × {workers}" if workers else settings.telegram_mode
             # Translators: {mode} is polling or webhook.
             running = t(
                 cli_language(),
                 "[lotsen] Telegram-boten är igång ({mode}); Ctrl-C avslutar.",
-                mode=settings.telegram_mode,
+                mode=mode,
             )
             typer.echo(running, err=True)
-            asyncio.run(_bot_until_signal(settings, desk=True))
+            if workers:
+                asyncio.run(_desk_until_signal(settings))
+            else:
+                asyncio.run(_bot_until_signal(settings, desk=True))
     except KeyboardInterrupt:
         pass
     finally:
@@ -181,6 +209,32 @@ def actions() -> None:
     os.execv(command[0], command)
 
 
+def rasa(
+    replica: int = typer.Option(1, "--replica", min=1, help="Which of RASA_REPLICAS (1, 2, …)."),
+) -> None:
+    """Run only one Rasa server: replica N listens on RASA_PORT+N-1 (for systemd units)."""
+    import os
+
+    from bot.understanding import rasa_env
+
+    settings = settings_or_exit()
+    if replica > settings.rasa_replicas:
+        # Translators: {replicas} is how many Rasa servers RASA_REPLICAS asks for.
+        missing = t(
+            cli_language(),
+            "--replica {replica} finns inte: RASA_REPLICAS={replicas}",
+            replica=replica,
+            replicas=settings.rasa_replicas,
+        )
+        raise fail(missing)
+    try:
+        command = rasa_env.server_command(settings, replica - 1)
+    except rasa_env.RasaUnavailable as exc:
+        raise fail(str(exc)) from None
+    env = {**rasa_env.rasa_env(), "TICKET_LOCK_LIFETIME": str(rasa_env.lock_lifetime(settings))}
+    os.execve(command[0], command, env)
+
+
 def train(
     force: bool = typer.Option(False, "--force", help="Train even if nothing changed."),
 ) -> None:
@@ -206,4 +260,5 @@ def register(app: typer.Typer) -> None:
     app.command()(chat)
     app.command()(bot)
     app.command()(actions)
+    app.command()(rasa)
     app.command()(train)

@@ -1,4 +1,4 @@
-"""Start the action server and the Rasa server in order, watch them, and stop them together.
+"""Start the action servers, the Rasa servers (and bot workers) in order, watch them, stop them.
 
 No orphans: each child runs under a keeper (`bot/processes/keeper.py`) as its own process group,
 and the whole group dies when the child stops, when the supervisor stops it, and when the
@@ -51,6 +51,7 @@ class Child:
     health_url: str
     log_path: Path
     env: dict[str, str]
+    shares_port: bool = False  # several children of this run listen on the port together
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     retry_at: float = 0.0
@@ -77,11 +78,29 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "DATABASE_URL": settings.database_url,
         "RASA_URL": settings.rasa_url,
         "RASA_PORT": str(settings.rasa_port),
+        "RASA_REPLICAS": str(settings.rasa_replicas),
         "ACTION_PORT": str(settings.action_port),
+        "ACTION_SERVERS": str(settings.action_servers),
+        "BOT_WORKERS": str(settings.bot_workers),
     }
-    if settings.coordinator_chat_id is not None:
-        env["COORDINATOR_CHAT_ID"] = str(settings.coordinator_chat_id)
+    optional = {
+        "COORDINATOR_CHAT_ID": settings.coordinator_chat_id,
+        "TRACKER_DB_URL": settings.tracker_db_url,
+        "RASA_URLS": settings.rasa_urls,
+        "LOCK_STORE_URL": settings.lock_store_url,
+    }
+    env.update({name: str(value) for name, value in optional.items() if value is not None})
     return env
+
+
+def numbered(name: str, number: int) -> str:
+    """Return the name of the n-th (0-based) of several like children: "Rasa server 2"."""
+    return name if number == 0 else f"{name} {number + 1}"
+
+
+def log_name(stem: str, number: int) -> str:
+    """Return the log file of the n-th (0-based) of several like children: rasa-2.log."""
+    return f"{stem}.log" if number == 0 else f"{stem}-{number + 1}.log"
 
 
 def describe_holders(child: Child, use: procfs.PortUse, token: str) -> str:
@@ -141,6 +160,7 @@ class Supervisor:
 
     settings: Settings
     report: Callable[[str], None] = print
+    bot_workers: int = 0  # bot processes to run as children (BOT_WORKERS>1 under `lotsen run`)
     children: list[Child] = field(default_factory=list)
     reported: list[str] = field(default_factory=list)
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -160,33 +180,56 @@ class Supervisor:
         return self.settings.var_dir / "run"
 
     def plan(self) -> list[Child]:
-        """Return the services in start order: action server first, then Rasa."""
-        logs = self.settings.var_dir / "log"
+        """Return the services in start order: action servers, Rasa servers, bot workers."""
+        settings = self.settings
+        logs = settings.var_dir / "log"
         logs.mkdir(parents=True, exist_ok=True)
         app_env = dict(os.environ)
-        app_env.update(settings_env(self.settings))
+        app_env.update(settings_env(settings))
         app_env["PYTHONUNBUFFERED"] = "1"
         app_env["SANIC_HOST"] = "127.0.0.1"  # only Rasa on this machine calls the actions
-        return [
+        rasa_env_vars = {
+            **rasa_env.rasa_env(),
+            "TICKET_LOCK_LIFETIME": str(rasa_env.lock_lifetime(settings)),
+        }
+        children = [
             Child(
-                name="action server",
-                command=rasa_env.action_server_command(self.settings),
-                port=self.settings.action_port,
+                name=numbered("action server", n),
+                command=rasa_env.action_server_command(settings, n),
+                port=settings.action_port + n,
                 port_setting="ACTION_PORT",
-                health_url=f"http://127.0.0.1:{self.settings.action_port}/health",
-                log_path=logs / "actions.log",
+                health_url=f"http://127.0.0.1:{settings.action_port + n}/health",
+                log_path=logs / log_name("actions", n),
                 env=app_env,
-            ),
-            Child(
-                name="Rasa server",
-                command=rasa_env.server_command(self.settings),
-                port=self.settings.rasa_port,
-                port_setting="RASA_PORT",
-                health_url=f"http://127.0.0.1:{self.settings.rasa_port}/status",
-                log_path=logs / "rasa.log",
-                env=rasa_env.rasa_env(),
-            ),
+            )
+            for n in range(settings.action_servers)
         ]
+        children += [
+            Child(
+                name=numbered("Rasa server", n),
+                command=rasa_env.server_command(settings, n),
+                port=settings.rasa_port + n,
+                port_setting="RASA_PORT",
+                health_url=f"http://127.0.0.1:{settings.rasa_port + n}/status",
+                log_path=logs / log_name("rasa", n),
+                env=rasa_env_vars,
+            )
+            for n in range(settings.rasa_replicas)
+        ]
+        children += [
+            Child(
+                name=numbered("bot worker", n),
+                command=[sys.executable, "-m", "bot.cli", "bot"],
+                port=settings.webhook_port,
+                port_setting="WEBHOOK_PORT",
+                health_url=f"http://{settings.webhook_listen}:{settings.webhook_port}/health",
+                log_path=logs / log_name("bot", n),
+                env=app_env,
+                shares_port=True,
+            )
+            for n in range(self.bot_workers)
+        ]
+        return children
 
     def start(self, timeout: float = 240.0) -> None:
         """Stop an earlier run's leftovers, start every service, and wait until each is ready."""
@@ -212,10 +255,17 @@ class Supervisor:
         self._watcher.start()
 
     def _claim(self, child: Child) -> None:
-        """Refuse a port that something else listens on."""
+        """Refuse a port that something else listens on (this run's own, for a shared port)."""
         use = procfs.port_use(child.port)
-        if not use.free:
-            raise StartError(describe_holders(child, use, self.token))
+        if use.free or (child.shares_port and not self._strangers(use)):
+            return
+        raise StartError(describe_holders(child, use, self.token))
+
+    def _strangers(self, use: procfs.PortUse) -> bool:
+        """Tell whether a process not of this run (or one that cannot be seen) holds the port."""
+        return use.hidden or any(
+            procfs.environment_value(pid, INSTANCE_ENV) != self.token for pid in use.pids
+        )
 
     def _pid_file(self, child: Child) -> Path:
         return pidfiles.path_for(self.run_dir, child.name, child.port)
@@ -249,14 +299,19 @@ class Supervisor:
         pidfiles.write(self._pid_file(child), record)
 
     def _serves(self, child: Child) -> bool:
-        """Tell whether the child answers, listening only through processes of this run."""
+        """Tell whether the child answers, listening only through processes of this run.
+
+        A child that shares its port must itself be among the listeners.
+        """
         if not _healthy(child.health_url):
             return False
         use = procfs.port_use(child.port)
-        if use.hidden or any(
-            procfs.environment_value(pid, INSTANCE_ENV) != self.token for pid in use.pids
-        ):
+        if self._strangers(use):
             raise StartError(describe_holders(child, use, self.token))
+        if child.shares_port:
+            assert child.process is not None
+            groups = {info.group for pid in use.pids if (info := procfs.stat(pid)) is not None}
+            return child.process.pid in groups
         return bool(use.pids)
 
     def _wait_ready(self, child: Child, timeout: float) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from sqlalchemy.engine import make_url
@@ -61,6 +64,15 @@ def rasa_env() -> dict[str, str]:
         }
     )
     return env
+
+
+def lock_lifetime(settings: Settings) -> int:
+    """Return how long (s) a Rasa server holds a conversation's lock at most.
+
+    Half the bot's Rasa timeout: the bot has given up on a message by then anyway, and a
+    replica that dies holding a lock delays that conversation on the others only this long.
+    """
+    return max(1, int(settings.rasa_timeout_seconds / 2))
 
 
 def training_files(root: Path = PROJECT_ROOT) -> list[Path]:
@@ -133,12 +145,44 @@ def train(settings: Settings, *, force: bool = False) -> bool:
     return True
 
 
-def write_endpoints(settings: Settings) -> Path:
-    """Write the Rasa endpoints file for these settings (action server, SQL tracker store)."""
+def lock_store(url: str) -> dict[str, object]:
+    """Return Rasa's RedisLockStore endpoint for a redis:// (or rediss://) URL."""
+    parts = urlsplit(url)
+    store: dict[str, object] = {
+        "type": "redis",
+        "url": parts.hostname or "localhost",
+        "port": parts.port or 6379,
+        "db": int(parts.path.strip("/") or 0),
+        "key_prefix": MODEL_NAME,
+    }
+    if parts.username:
+        store["username"] = parts.username
+    if parts.password:
+        store["password"] = parts.password
+    if parts.scheme == "rediss":
+        store["use_ssl"] = True
+    return store
+
+
+def write_ahead_log(path: Path) -> None:
+    """Put a SQLite tracker store in WAL mode (kept in the file; Rasa cannot be told to).
+
+    Each commit then appends to the log and syncs it once, instead of writing, syncing and
+    deleting a rollback journal and syncing the database: the same durability, fewer writes.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
+def write_endpoints(settings: Settings, replica: int = 0) -> Path:
+    """Write the endpoints file of one Rasa server: its action server, tracker and lock store."""
     url = make_url(settings.tracker_url)
     tracker: dict[str, object] = {"type": "SQL"}
     if url.get_backend_name() == "sqlite":
         tracker.update({"dialect": "sqlite", "db": url.database})
+        if url.database:
+            write_ahead_log(Path(url.database))
     else:
         tracker.update(
             {
@@ -150,38 +194,43 @@ def write_endpoints(settings: Settings) -> Path:
                 "password": url.password,
             }
         )
-    data = {
-        "action_endpoint": {"url": f"http://127.0.0.1:{settings.action_port}/webhook"},
+    action_port = settings.action_port + replica % settings.action_servers
+    data: dict[str, object] = {
+        "action_endpoint": {"url": f"http://127.0.0.1:{action_port}/webhook"},
         "tracker_store": tracker,
     }
+    if settings.lock_store_url:
+        data["lock_store"] = lock_store(settings.lock_store_url)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.var_dir / f"endpoints-{settings.rasa_port}.yml"
+    path = settings.var_dir / f"endpoints-{settings.rasa_port + replica}.yml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     path.chmod(0o600)
     return path
 
 
-def server_command(settings: Settings) -> list[str]:
-    """Return the command that starts the Rasa server with the REST channel and HTTP API."""
+def server_command(settings: Settings, replica: int = 0) -> list[str]:
+    """Return the command that starts one Rasa server with the REST channel and HTTP API."""
     return [
-        str(rasa_bin(settings)),
+        str(rasa_python(settings)),
+        "-m",
+        "lotsen_rasa.server",  # `rasa run` with one response validator (rasa/lotsen_rasa/)
         "run",
         "--enable-api",
         "--model",
         str(model_path(settings)),
         "--endpoints",
-        str(write_endpoints(settings)),
+        str(write_endpoints(settings, replica)),
         "--credentials",
         str(PROJECT_ROOT / "credentials.yml"),
         "--interface",
-        "127.0.0.1",
+        settings.rasa_listen,
         "--port",
-        str(settings.rasa_port),
+        str(settings.rasa_port + replica),
     ]
 
 
-def action_server_command(settings: Settings) -> list[str]:
-    """Return the command that starts the rasa-sdk action server of the app environment."""
+def action_server_command(settings: Settings, number: int = 0) -> list[str]:
+    """Return the command that starts a rasa-sdk action server of the app environment."""
     import sys
 
     return [
@@ -191,5 +240,5 @@ def action_server_command(settings: Settings) -> list[str]:
         "--actions",
         "bot.actions",
         "--port",
-        str(settings.action_port),
+        str(settings.action_port + number),
     ]

@@ -1,1 +1,1 @@
-"""Lotsen's code for the Rasa environment (Python 3.10): graph components and batch parsing."""
+"""Lotsen's code for the Rasa environment (Python 3.10): graph components, parsing, the server."""

@@ -1,11 +1,11 @@
 """The e-mail dispatcher: sends the outbox's e-mail rows over SMTP, each once.
 
-A round claims the due rows (a lease in the database, so two dispatchers never send the same
-row), resolves each recipient to a mailbox, renders it, adds the signed link into the desk and
-commits; then the mail goes over SMTP on a worker thread, outside any transaction; then each
-outcome is recorded. A refusal for now (4xx) is retried with exponential backoff; a refusal
-for good (5xx), too many attempts, or no mailbox at all gives up on the row and alerts the
-coordinators. A server that cannot be reached is not any address's fault: the rows wait,
+A round claims the due rows (db/claims.py: a lease in the database, so two dispatchers never
+send the same row), resolves each recipient to a mailbox, renders it, adds the signed link into
+the desk and commits; then the mail goes over SMTP on a worker thread, outside any transaction;
+then each outcome is recorded. A refusal for now (4xx) is retried with exponential backoff; a
+refusal for good (5xx), too many attempts, or no mailbox at all gives up on the row and alerts
+the coordinators. A server that cannot be reached is not any address's fault: the rows wait,
 uncounted, while the dispatcher backs off, and go out once the server is back.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
@@ -31,7 +31,7 @@ from bot.i18n import t
 from bot.messages import render
 from bot.messages.formats import reference
 from bot.settings import Settings
-from db import crud
+from db import claims, crud
 from db import notifications as notify
 from db.models import Department, Enquiry, EnquiryStatus, OutboxMessage, utcnow
 from db.notifications import Channel, Kind, Recipient
@@ -78,40 +78,35 @@ def server_of(settings: Settings) -> Server:
     )
 
 
-def _pending(now: datetime) -> tuple[object, ...]:
-    return (
+def _pending() -> list[ColumnElement[bool]]:
+    return [
         col(OutboxMessage.channel) == Channel.EMAIL,
         col(OutboxMessage.sent_at).is_(None),
         col(OutboxMessage.attempts) < MAX_ATTEMPTS,
-        col(OutboxMessage.not_before).is_(None) | (col(OutboxMessage.not_before) <= now),
-    )
+    ]
 
 
 def waiting_mail(engine: Engine) -> int:
     """Return how many e-mails wait in the outbox (for a notice while e-mail is off)."""
     with session_scope(engine) as session:
         return int(
-            session.exec(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(
-                    col(OutboxMessage.channel) == Channel.EMAIL,
-                    col(OutboxMessage.sent_at).is_(None),
-                    col(OutboxMessage.attempts) < MAX_ATTEMPTS,
-                )
-            ).one()
+            session.exec(select(func.count()).select_from(OutboxMessage).where(*_pending())).one()
         )
 
 
-def _claim(session: Session, row: OutboxMessage, now: datetime) -> bool:
-    """Lease a due row to this dispatcher; tell whether it was still free."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == row.id, *_pending(now))  # type: ignore[arg-type]
-        .values(not_before=now + LEASE)
-        .execution_options(synchronize_session=False)
+def _claim(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Lease up to `limit` due rows nobody sends to this dispatcher, oldest first."""
+    return claims.claim_rows(
+        session,
+        OutboxMessage,
+        order=col(OutboxMessage.id),
+        pending=_pending(),
+        # refused for now: waiting for the retry
+        due=[col(OutboxMessage.not_before).is_(None) | (col(OutboxMessage.not_before) <= now)],
+        lease=LEASE,
+        now=now,
+        limit=limit,
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def coordinator_mailbox(session: Session, settings: Settings) -> str | None:
@@ -182,7 +177,7 @@ def give_up(session: Session, row: OutboxMessage, *, address: str | None, proble
     """Stop trying a row for good and alert the coordinators (not by e-mail about their own)."""
     row.attempts = MAX_ATTEMPTS
     row.error = problem[:500]
-    row.not_before = None
+    row.claimed_until = None
     log.error("E-mail %s (%s) to %s given up: %s", row.id, row.kind, address, problem)
     channels = [Channel.TELEGRAM]
     if row.recipient != Recipient.COORDINATORS:
@@ -211,16 +206,8 @@ def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = B
     installation = installation_of(settings)
     with session_scope(engine) as session:
         municipality = crud.get_municipality(session=session).name
-        rows = session.exec(
-            select(OutboxMessage)
-            .where(*_pending(now))  # type: ignore[arg-type]
-            .order_by(col(OutboxMessage.id))
-            .limit(limit)
-        ).all()
-        for row in rows:
+        for row in _claim(session, now, limit):
             assert row.id is not None
-            if not _claim(session, row, now):
-                continue  # another dispatcher has it
             address = mailbox_of(session, row, settings, now)
             if address is None or not is_address(address):
                 give_up(session, row, address=address, problem="no usable mailbox")
@@ -261,14 +248,14 @@ def record(
             if row is None:
                 continue
             outcome = by_row.get(mail.row_id)
+            row.claimed_until = None  # done with, or (never handed over) free for the next round
             if outcome is None:
-                row.not_before = None  # never handed over: free for the next round
-            elif outcome.sent:
+                continue
+            if outcome.sent:
                 row.sent_at = now
                 row.address = mail.to
                 row.external_id = mail.message_id[:64]
                 row.error = None
-                row.not_before = None
                 sent += 1
             elif outcome.permanent or row.attempts + 1 >= MAX_ATTEMPTS:
                 row.attempts += 1
@@ -286,7 +273,7 @@ def release(engine: Engine, mails: Sequence[Mail], problem: str) -> None:
         for mail in mails:
             row = session.get(OutboxMessage, mail.row_id)
             if row is not None and row.sent_at is None:
-                row.not_before = None
+                row.claimed_until = None
                 row.error = problem[:500]
 
 

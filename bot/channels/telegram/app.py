@@ -8,7 +8,9 @@ import logging
 from datetime import timedelta
 from typing import Any, cast
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 from telegram import BotCommand, Update
 from telegram.error import NetworkError
 from telegram.ext import (
@@ -23,7 +25,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.channels.telegram import association, coordinator, department, staff
+from bot.channels.telegram import association, coordinator, department, inbox, outbox, staff
 from bot.channels.telegram.common import BotData, Context, Jobs, kick_outbox, run_db
 from bot.channels.telegram.inbox import InboxProcessor
 from bot.channels.telegram.outbox import run_dispatcher
@@ -32,6 +34,7 @@ from bot.conversation import Conversation
 from bot.i18n import LANGUAGES, SOURCE_LANGUAGE, t
 from bot.services import create_services
 from bot.settings import Settings
+from db import claims
 from db.models import utcnow
 from db.phrases import N_
 from db.retention import run_purge
@@ -107,7 +110,14 @@ async def sweep_job(context: Context) -> None:
 
 async def daily_job(context: Context) -> None:
     """Remind staff of routes due for review and purge what is past its retention."""
-    await run_db(context, lambda session: remind_route_reviews(session=session, now=utcnow()))
+
+    def remind(session: Session) -> int:
+        # Several bot workers run this job; one of them at a time reminds.
+        if not claims.alone(session, "route-review reminders"):
+            return 0
+        return remind_route_reviews(session=session, now=utcnow())
+
+    await run_db(context, remind)
     settings = context.bot_data.settings
     assert settings is not None
     report = await asyncio.to_thread(run_purge, settings)
@@ -185,6 +195,15 @@ def build_application(settings: Settings) -> LotsenApp:
     return application
 
 
+async def release_claims(engine: Engine) -> None:
+    """Free what an earlier run of the only bot process had claimed in the inbox and outbox."""
+    try:
+        await asyncio.to_thread(inbox.release_claims, engine)
+        await asyncio.to_thread(outbox.release_claims, engine)
+    except OperationalError as exc:
+        log.warning("Database unavailable (%s); earlier claims end with their lease", exc)
+
+
 async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run the bot in polling or webhook mode until `stop` is set (or forever)."""
     from aiohttp import web
@@ -197,6 +216,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
         # post_init/post_shutdown are only called by PTB's run_polling/run_webhook, so here.
         await post_init(application)
         services, _ = application.bot_data.ready()
+        if settings.bot_workers == 1:
+            await release_claims(services.engine)
         processor = InboxProcessor(application, services.engine)
         runner: web.AppRunner | None = None
         try:
@@ -206,7 +227,12 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
                     raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
                 runner = web.AppRunner(webhook_app(settings, processor))
                 await runner.setup()
-                await web.TCPSite(runner, settings.webhook_listen, settings.webhook_port).start()
+                await web.TCPSite(
+                    runner,
+                    settings.webhook_listen,
+                    settings.webhook_port,
+                    reuse_port=settings.bot_workers > 1,  # the workers share the port
+                ).start()
                 await application.bot.set_webhook(
                     settings.webhook_url,
                     secret_token=settings.webhook_secret.get_secret_value(),
@@ -227,6 +253,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
         finally:
+            await processor.aclose()
             if runner is not None:
                 await runner.cleanup()
             if application.running:

@@ -6,10 +6,14 @@ inbound message); the handlers only call it and wake the dispatcher.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from sqlmodel import Session
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot.channels.telegram.common import (
     Context,
@@ -97,11 +101,36 @@ async def text_message(update: Update, context: Context) -> None:
     if not await _within_rate_limit(update, context):
         return
     user_id, chat_id = ids(update)
-    await context.bot.send_chat_action(chat_id, "typing")
-    await conversation(context).handle_text(
-        user_id=user_id, chat_id=chat_id, text=update.message.text, message_key=message_key(update)
-    )
+    async with _typing_when_slow(context, chat_id):
+        await conversation(context).handle_text(
+            user_id=user_id,
+            chat_id=chat_id,
+            text=update.message.text,
+            message_key=message_key(update),
+        )
     kick_outbox(context)
+
+
+TYPING_AFTER = 1.0
+"""Seconds after which the user sees "typing…" while the answer is still being worked out."""
+
+
+@contextlib.asynccontextmanager
+async def _typing_when_slow(context: Context, chat_id: int) -> AsyncIterator[None]:
+    """Show "typing…" in the chat only if the block takes longer than TYPING_AFTER."""
+
+    async def typing() -> None:
+        await asyncio.sleep(TYPING_AFTER)
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_chat_action(chat_id, "typing")
+
+    task = asyncio.get_running_loop().create_task(typing())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def non_text_message(update: Update, context: Context) -> None:

@@ -1,11 +1,17 @@
-"""The durable inbox: Telegram updates are committed before they are acknowledged."""
+"""The durable inbox: Telegram updates are committed before they are acknowledged.
+
+Stored updates are worked off chat by chat (db/claims.py): a chat's updates one after another in
+order, different chats at once, by this process or by several bot processes on one PostgreSQL
+database. A chat's next update starts as soon as its last one is done.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -13,11 +19,18 @@ from sqlmodel import Session, col, select
 from telegram import Update
 from telegram.ext import Application
 
+from db import claims
 from db.models import InboxUpdate, utcnow
 from db.session import session_scope
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+LANES = 100
+"""How many chats one bot process works on at once."""
+LEASE = timedelta(seconds=30)
+"""How long a claimed update is this process's; a failed one is tried again after it."""
+WORK_LIMIT = 20.0
+"""Seconds one update may take (well within the lease, so no other process takes it over)."""
 
 
 def store_updates(engine: Engine, updates: Iterable[dict[str, Any]]) -> int:
@@ -28,7 +41,9 @@ def store_updates(engine: Engine, updates: Iterable[dict[str, Any]]) -> int:
             update_id = int(payload["update_id"])
             if session.get(InboxUpdate, update_id) is not None:
                 continue
-            session.add(InboxUpdate(update_id=update_id, payload=payload))
+            session.add(
+                InboxUpdate(update_id=update_id, payload=payload, chat_id=_chat_key(payload))
+            )
             added += 1
     return added
 
@@ -43,15 +58,43 @@ def _chat_key(payload: dict[str, Any]) -> int:
     return 0
 
 
-def pending(engine: Engine) -> list[InboxUpdate]:
-    """Return updates not yet processed, oldest first."""
+def claim(engine: Engine, limit: int) -> list[InboxUpdate]:
+    """Claim the oldest unprocessed update of chats nobody works on, oldest first."""
+    with session_scope(engine) as session:
+        return claims.claim_heads(
+            session,
+            InboxUpdate,
+            order=col(InboxUpdate.update_id),
+            lanes=[col(InboxUpdate.chat_id)],
+            pending=[
+                col(InboxUpdate.processed_at).is_(None),
+                col(InboxUpdate.attempts) < MAX_ATTEMPTS,
+            ],
+            lease=LEASE,
+            now=utcnow(),
+            limit=limit,
+        )
+
+
+def waiting_in_chat(engine: Engine, chat_id: int | None) -> bool:
+    """Tell whether a chat has an update still to be processed (read only: no claim)."""
     with Session(engine) as session:
-        rows = session.exec(
-            select(InboxUpdate)
-            .where(col(InboxUpdate.processed_at).is_(None), InboxUpdate.attempts < MAX_ATTEMPTS)
-            .order_by(col(InboxUpdate.update_id))
-        ).all()
-        return list(rows)
+        found = session.exec(
+            select(InboxUpdate.update_id)
+            .where(
+                col(InboxUpdate.chat_id) == chat_id,
+                col(InboxUpdate.processed_at).is_(None),
+                col(InboxUpdate.attempts) < MAX_ATTEMPTS,
+            )
+            .limit(1)
+        ).first()
+    return found is not None
+
+
+def release_claims(engine: Engine) -> int:
+    """Give up every claim on the inbox (the only bot process is starting)."""
+    with session_scope(engine) as session:
+        return claims.release_all(session, InboxUpdate)
 
 
 def _finish(engine: Engine, update_id: int, error: str | None) -> None:
@@ -73,33 +116,70 @@ class InboxProcessor:
     ) -> None:
         self.application = application
         self.engine = engine
-        self._lock = asyncio.Lock()
+        self.busy = 0
+        self.full = False
+        self._claiming = False
+        self._again = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def process_pending(self) -> int:
-        """Process every pending update; return how many were handled."""
-        async with self._lock:
-            rows = await asyncio.to_thread(pending, self.engine)
-            by_chat: dict[int, list[InboxUpdate]] = defaultdict(list)
-            for row in rows:
-                by_chat[_chat_key(row.payload)].append(row)
-            await asyncio.gather(*(self._process_chat(chat_rows) for chat_rows in by_chat.values()))
-            return len(rows)
+        """Start the next update of every chat that has one and is free; return how many.
 
-    async def _process_chat(self, rows: list[InboxUpdate]) -> None:
-        for row in rows:
-            error: str | None = None
-            try:
-                update = Update.de_json(row.payload, self.application.bot)
-                await self.application.process_update(update)
-                # PTB hands a handler's exception to the error handler instead of raising it;
-                # the error handler notes the update, so it is tried again, not lost.
-                failed = self.application.bot_data.failed_updates
-                if row.update_id in failed:
-                    failed.discard(row.update_id)
-                    error = "a handler failed; see the log"
-            except Exception as exc:
-                log.exception("Update %s failed", row.update_id)
-                error = f"{type(exc).__name__}: {exc}"[:500]
+        One claim runs at a time; a call during it makes it look once more when it is done.
+        """
+        if self._claiming:
+            self._again = True
+            return 0
+        self._claiming, started = True, 0
+        try:
+            while True:
+                self._again = False
+                free = LANES - self.busy
+                rows = await asyncio.to_thread(claim, self.engine, free) if free > 0 else []
+                self.full = len(rows) >= free  # maybe more waiting than lanes were free
+                for row in rows:
+                    self.busy += 1
+                    task = asyncio.get_running_loop().create_task(self._process(row))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                started += len(rows)
+                if not self._again:
+                    return started
+        finally:
+            self._claiming = False
+
+    async def _process(self, row: InboxUpdate) -> None:
+        error: str | None = None
+        try:
+            update = Update.de_json(row.payload, self.application.bot)
+            await asyncio.wait_for(self.application.process_update(update), WORK_LIMIT)
+            # PTB hands a handler's exception to the error handler instead of raising it;
+            # the error handler notes the update, so it is tried again, not lost.
+            failed = self.application.bot_data.failed_updates
+            if row.update_id in failed:
+                failed.discard(row.update_id)
+                error = "a handler failed; see the log"
+        except Exception as exc:
+            log.exception("Update %s failed", row.update_id)
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        try:
+            # A failed update keeps its claim until the lease ends: the chat's later updates
+            # wait, and the update is tried again then.
             await asyncio.to_thread(_finish, self.engine, row.update_id, error)
-            if error is not None:
-                break  # keep the chat's order: its later updates wait for the retry
+        finally:
+            self.busy -= 1
+        try:
+            # The chat's next update, if one came while this one was in progress (updates of
+            # other chats are claimed when they are stored, or now if no lane was free then).
+            if self.full or await asyncio.to_thread(waiting_in_chat, self.engine, row.chat_id):
+                await self.process_pending()
+        except Exception as exc:
+            log.warning("Could not claim the next updates (%s); they will be retried", exc)
+
+    async def aclose(self) -> None:
+        """Stop the updates in progress (their claims run out; they are tried again)."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

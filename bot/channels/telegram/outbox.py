@@ -7,25 +7,29 @@ out one after another, in order, while different lanes are sent concurrently, so
 a chat, rendered in its language and sent outside any transaction; it is then marked sent with
 the chat and Telegram's message id, so a reply to it finds its enquiry. Telegram's flood
 limits are honoured (`retry_after` pauses everything); failures are retried with backoff.
+Several bot processes share the outbox: each claims a lane's head before sending it
+(db/claims.py), so a message goes out once and a lane stays in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.channels.telegram.common import keyboard
 from bot.messages import Choice, render
+from db import claims
 from db.models import AssociationUser, Department, OutboxMessage, utcnow
 from db.notifications import Channel, Recipient
 from db.session import session_scope
@@ -34,6 +38,11 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 LANES = 32
 """How many recipients are sent to at once."""
+LEASE = timedelta(seconds=60)
+"""How long a claimed message is this process's to send; a process that died holding it
+leaves it to the others after this."""
+SEND_LIMIT = 45.0
+"""Seconds one send may take, the rate limiter's retries included (well within the lease)."""
 
 Lane = tuple[str, int | None]
 
@@ -76,44 +85,42 @@ def _give_up(row: OutboxMessage, error: str) -> None:
     row.error = error[:500]
 
 
-def _heads(session: Session, limit: int) -> list[OutboxMessage]:
-    """Return the oldest unsent row of every lane (the only one that may go next)."""
-    pending = (
-        col(OutboxMessage.channel) == Channel.TELEGRAM,
-        col(OutboxMessage.sent_at).is_(None),
-        col(OutboxMessage.attempts) < MAX_ATTEMPTS,
-    )
-    first = (
-        select(func.min(OutboxMessage.id))
-        .where(*pending)
-        .group_by(col(OutboxMessage.recipient), col(OutboxMessage.recipient_id))
-    )
-    return list(
-        session.exec(
-            select(OutboxMessage)
-            .where(col(OutboxMessage.id).in_(first))
-            .order_by(col(OutboxMessage.id))
-            .limit(limit)
-        ).all()
+def _claim_heads(session: Session, limit: int, now: datetime) -> list[OutboxMessage]:
+    """Claim the oldest unsent row of every lane nobody sends to, if it is due (db/claims.py)."""
+    return claims.claim_heads(
+        session,
+        OutboxMessage,
+        order=col(OutboxMessage.id),
+        lanes=[col(OutboxMessage.recipient), col(OutboxMessage.recipient_id)],
+        pending=[
+            col(OutboxMessage.channel) == Channel.TELEGRAM,
+            col(OutboxMessage.sent_at).is_(None),
+            col(OutboxMessage.attempts) < MAX_ATTEMPTS,
+        ],
+        # waiting for a retry: the lane's later rows wait too
+        due=[col(OutboxMessage.not_before).is_(None) | (col(OutboxMessage.not_before) <= now)],
+        lease=LEASE,
+        now=now,
+        limit=limit,
     )
 
 
-def prepare(
-    engine: Engine,
-    coordinator_chat_id: int | None,
-    *,
-    busy: frozenset[Lane] = frozenset(),
-    limit: int = LANES,
-) -> list[Ready]:
-    """Render the next due message of every free lane; give up on those nobody can receive."""
+def release_claims(engine: Engine) -> int:
+    """Give up every claim on the Telegram outbox (the only bot process is starting)."""
+    with session_scope(engine) as session:
+        return claims.release_all(
+            session, OutboxMessage, col(OutboxMessage.channel) == Channel.TELEGRAM
+        )
+
+
+def prepare(engine: Engine, coordinator_chat_id: int | None, *, limit: int = LANES) -> list[Ready]:
+    """Claim and render the next due message of every free lane; give up on undeliverable ones."""
     now = utcnow()
     ready: list[Ready] = []
     with session_scope(engine) as session:
-        for row in _heads(session, limit + len(busy)):
+        for row in _claim_heads(session, limit, now):
             assert row.id is not None
             lane = (row.recipient, row.recipient_id)
-            if lane in busy or (row.not_before is not None and row.not_before > now):
-                continue  # in flight, or waiting for a retry: the lane's later rows wait too
             chat_id = resolve_chat(session, row, coordinator_chat_id)
             if chat_id is None:
                 _give_up(row, f"no Telegram chat for the {row.recipient}")
@@ -125,21 +132,33 @@ def prepare(
                 _give_up(row, f"cannot be rendered: {exc!r}")
                 continue
             ready.append(Ready(row.id, chat_id, message.text, message.choices, row.attempts, lane))
-            if len(ready) >= limit:
-                break
     return ready
 
 
-def mark_sent(engine: Engine, row_id: int, chat_id: int, telegram_message_id: int) -> None:
-    """Record a successful send: where it went and Telegram's id of the message."""
+def mark_sent(engine: Engine, row_id: int, chat_id: int, telegram_message_id: int) -> bool:
+    """Record a successful send (where it went, Telegram's id); tell whether its lane has more."""
     with session_scope(engine) as session:
         row = session.get(OutboxMessage, row_id)
         if row is None:
-            return
+            return False
         row.sent_at = utcnow()
+        row.claimed_until = None
         row.address = str(chat_id)
         row.external_id = str(telegram_message_id)
         row.error = None
+        session.flush()
+        more = session.exec(
+            select(OutboxMessage.id)
+            .where(
+                col(OutboxMessage.recipient) == row.recipient,
+                col(OutboxMessage.recipient_id) == row.recipient_id,
+                col(OutboxMessage.channel) == row.channel,
+                col(OutboxMessage.sent_at).is_(None),
+                col(OutboxMessage.attempts) < MAX_ATTEMPTS,
+            )
+            .limit(1)
+        ).first()
+        return more is not None
 
 
 def mark_failed(engine: Engine, row_id: int, error: str, retry_in: float, *, count: bool) -> None:
@@ -152,13 +171,23 @@ def mark_failed(engine: Engine, row_id: int, error: str, retry_in: float, *, cou
             row.attempts += 1
         row.error = error[:500]
         row.not_before = utcnow() + timedelta(seconds=retry_in)
+        row.claimed_until = None
 
 
-async def send(bot: Bot, engine: Engine, item: Ready) -> bool | float:
-    """Send one message and record the outcome: True if sent, Telegram's wait if it says so."""
+class Outcome(enum.Enum):
+    """What became of one message."""
+
+    SENT = "sent"  # and its lane has more waiting
+    SENT_LAST = "sent last"  # nothing more waits in its lane
+    FAILED = "failed"  # tried again later
+
+
+async def send(bot: Bot, engine: Engine, item: Ready) -> Outcome | float:
+    """Send one message and record the outcome, or the seconds Telegram asks us to wait."""
     try:
-        message = await bot.send_message(
-            item.chat_id, item.text, reply_markup=keyboard(item.choices)
+        message = await asyncio.wait_for(
+            bot.send_message(item.chat_id, item.text, reply_markup=keyboard(item.choices)),
+            SEND_LIMIT,
         )
     except RetryAfter as exc:
         delay = exc.retry_after
@@ -168,13 +197,16 @@ async def send(bot: Bot, engine: Engine, item: Ready) -> bool | float:
     except (Forbidden, BadRequest) as exc:
         log.warning("Outbox message %s refused by Telegram: %s", item.row_id, exc)
         await asyncio.to_thread(mark_failed, engine, item.row_id, str(exc), 60.0, count=True)
-    except (TimedOut, NetworkError) as exc:
+    except (TimedOut, NetworkError, TimeoutError) as exc:
         backoff = min(300.0, 2.0 ** (item.attempts + 1))
-        await asyncio.to_thread(mark_failed, engine, item.row_id, str(exc), backoff, count=True)
+        problem = str(exc) or type(exc).__name__
+        await asyncio.to_thread(mark_failed, engine, item.row_id, problem, backoff, count=True)
     else:
-        await asyncio.to_thread(mark_sent, engine, item.row_id, item.chat_id, message.message_id)
-        return True
-    return False
+        more = await asyncio.to_thread(
+            mark_sent, engine, item.row_id, item.chat_id, message.message_id
+        )
+        return Outcome.SENT if more else Outcome.SENT_LAST
+    return Outcome.FAILED
 
 
 async def dispatch_once(bot: Bot, engine: Engine, coordinator_chat_id: int | None) -> int:
@@ -182,8 +214,8 @@ async def dispatch_once(bot: Bot, engine: Engine, coordinator_chat_id: int | Non
     sent = 0
     while batch := await asyncio.to_thread(prepare, engine, coordinator_chat_id):
         outcomes = await asyncio.gather(*(send(bot, engine, item) for item in batch))
-        sent += sum(1 for outcome in outcomes if outcome is True)
-        if any(not isinstance(outcome, bool) for outcome in outcomes):
+        sent += sum(1 for outcome in outcomes if outcome in (Outcome.SENT, Outcome.SENT_LAST))
+        if any(not isinstance(outcome, Outcome) for outcome in outcomes):
             break  # Telegram asked us to wait
     return sent
 
@@ -199,6 +231,7 @@ class Dispatcher:
         self.coordinator_chat_id = coordinator_chat_id
         self.kick = kick
         self.busy: set[Lane] = set()
+        self.full = False  # the last look found as many lanes due as were free: maybe more
         self.paused_until = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -226,13 +259,9 @@ class Dispatcher:
         free = LANES - len(self.busy)
         if free <= 0:
             return []
-        return await asyncio.to_thread(
-            prepare,
-            self.engine,
-            self.coordinator_chat_id,
-            busy=frozenset(self.busy),
-            limit=free,
-        )
+        batch = await asyncio.to_thread(prepare, self.engine, self.coordinator_chat_id, limit=free)
+        self.full = len(batch) >= free
+        return batch
 
     def _start(self, batch: list[Ready]) -> None:
         for item in batch:
@@ -242,9 +271,10 @@ class Dispatcher:
             task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, item: Ready) -> None:
+        outcome: Outcome | float = Outcome.FAILED
         try:
             outcome = await send(self.bot, self.engine, item)
-            if not isinstance(outcome, bool):
+            if not isinstance(outcome, Outcome):
                 self.paused_until = max(self.paused_until, time.monotonic() + outcome)
         except OperationalError as exc:
             log.warning("Database unavailable (%s); outbox message %s waits", exc, item.row_id)
@@ -256,7 +286,8 @@ class Dispatcher:
                 )
         finally:
             self.busy.discard(item.lane)
-            self.kick.set()
+            if outcome is not Outcome.SENT_LAST or self.full:
+                self.kick.set()  # the lane's next message, or lanes that found no free slot
 
 
 async def run_dispatcher(

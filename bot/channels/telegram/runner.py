@@ -100,6 +100,11 @@ def webhook_app(settings: Settings, processor: InboxProcessor) -> web.Applicatio
         asyncio.get_running_loop().create_task(processor.process_pending())
         return web.Response(text="ok")
 
+    async def health(_request: web.Request) -> web.Response:
+        """Answer the supervisor's health check."""
+        return web.Response(text="ok")
+
     app = web.Application(client_max_size=1_000_000)
     app.router.add_post("/telegram", receive)
+    app.router.add_get("/health", health)
     return app
