@@ -277,6 +277,10 @@ ESCALATED = {
         "Tack! Din fråga är registrerad, men jag kan inte sortera den just nu. "
         "Kommunens samordnare tar hand om den.\nDitt ärendenummer: {reference}"
     ),
+    EscalationReason.FAILED: N_(
+        "Förlåt, något gick fel när jag skulle hantera ditt meddelande. Det är sparat, och "
+        "kommunens samordnare tar hand om det.\nDitt ärendenummer: {reference}"
+    ),
 }
 ESCALATED_UNSURE = N_(
     "Jag är inte säker på vem som ska svara på din fråga. "

@@ -23,6 +23,7 @@ REASON_NAMES = {
     "not_helped": "svaret hjälpte inte",
     "sla": "inte besvarad i tid",
     "unavailable": "tjänsten otillgänglig",
+    "failed": "kunde inte hanteras",
 }
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 36

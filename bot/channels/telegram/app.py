@@ -123,7 +123,8 @@ async def error_handler(update: object, context: Context) -> None:
     else:
         log.error("Error while handling an update", exc_info=context.error)
     if isinstance(update, Update):
-        context.bot_data.failed_updates.add(update.update_id)
+        error = context.error
+        context.bot_data.failed_updates[update.update_id] = f"{type(error).__name__}: {error}"
 
 
 def build_application(settings: Settings) -> LotsenApp:

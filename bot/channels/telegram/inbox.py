@@ -1,4 +1,8 @@
-"""The durable inbox: Telegram updates are committed before they are acknowledged."""
+"""The durable inbox: Telegram updates are committed before they are acknowledged.
+
+An update that fails MAX_ATTEMPTS times becomes a dead letter (bot/channels/telegram/
+dead_letters.py): kept with its error, never silently dropped.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from sqlmodel import Session, col, select
 from telegram import Update
 from telegram.ext import Application
 
+from bot.channels.telegram.dead_letters import give_up
+from db.inbox import read_update
 from db.models import InboxUpdate, utcnow
 from db.session import session_scope
 
@@ -34,13 +40,8 @@ def store_updates(engine: Engine, updates: Iterable[dict[str, Any]]) -> int:
 
 
 def _chat_key(payload: dict[str, Any]) -> int:
-    for kind in ("message", "edited_message", "callback_query", "channel_post"):
-        item = payload.get(kind)
-        if isinstance(item, dict):
-            chat = item.get("chat") or (item.get("message") or {}).get("chat") or {}
-            sender = item.get("from") or {}
-            return int(chat.get("id") or sender.get("id") or 0)
-    return 0
+    facts = read_update(payload)  # never raises: a malformed update must not stop the others
+    return facts.chat_id or facts.sender_id or 0
 
 
 def pending(engine: Engine) -> list[InboxUpdate]:
@@ -48,7 +49,7 @@ def pending(engine: Engine) -> list[InboxUpdate]:
     with Session(engine) as session:
         rows = session.exec(
             select(InboxUpdate)
-            .where(col(InboxUpdate.processed_at).is_(None), InboxUpdate.attempts < MAX_ATTEMPTS)
+            .where(col(InboxUpdate.processed_at).is_(None), col(InboxUpdate.dead_at).is_(None))
             .order_by(col(InboxUpdate.update_id))
         ).all()
         return list(rows)
@@ -60,8 +61,8 @@ def _finish(engine: Engine, update_id: int, error: str | None) -> None:
         if row is None:
             return
         row.attempts += 1
-        row.error = error
-        if error is None or row.attempts >= MAX_ATTEMPTS:
+        row.error = error[:500] if error is not None else None
+        if error is None:
             row.processed_at = utcnow()
 
 
@@ -93,13 +94,13 @@ class InboxProcessor:
                 await self.application.process_update(update)
                 # PTB hands a handler's exception to the error handler instead of raising it;
                 # the error handler notes the update, so it is tried again, not lost.
-                failed = self.application.bot_data.failed_updates
-                if row.update_id in failed:
-                    failed.discard(row.update_id)
-                    error = "a handler failed; see the log"
+                error = self.application.bot_data.failed_updates.pop(row.update_id, None)
             except Exception as exc:
                 log.exception("Update %s failed", row.update_id)
-                error = f"{type(exc).__name__}: {exc}"[:500]
+                error = f"{type(exc).__name__}: {exc}"
+            if error is not None and row.attempts + 1 >= MAX_ATTEMPTS:
+                await give_up(self.application, self.engine, row, error)
+                continue  # a dead letter no longer holds up the chat's later updates
             await asyncio.to_thread(_finish, self.engine, row.update_id, error)
             if error is not None:
                 break  # keep the chat's order: its later updates wait for the retry
