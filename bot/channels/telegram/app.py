@@ -76,7 +76,11 @@ async def post_init(application: LotsenApp) -> None:
     )
     data.outbox_task = asyncio.get_running_loop().create_task(
         run_dispatcher(
-            application.bot, data.services.engine, settings.coordinator_chat_id, data.outbox_kick
+            application.bot,
+            data.services.engine,
+            settings.coordinator_chat_id,
+            data.outbox_kick,
+            settings.tracker_url,
         )
     )
     with contextlib.suppress(Exception):

@@ -7,6 +7,11 @@ out one after another, in order, while different lanes are sent concurrently, so
 a chat, rendered in its language and sent outside any transaction; it is then marked sent with
 the chat and Telegram's message id, so a reply to it finds its enquiry. Telegram's flood
 limits are honoured (`retry_after` pauses everything); failures are retried with backoff.
+
+A send is recorded as started (`sending_at`) in the transaction that renders it. If the bot dies
+before Telegram's answer is recorded, or the answer never comes (a timeout), the message may
+have arrived: such a row is *in doubt*, and before it is sent again the chat is checked for it
+(bot/channels/telegram/in_doubt.py), so that a crash does not answer an association twice.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
-from telegram import Bot
+from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.channels.telegram.common import keyboard
-from bot.messages import Choice, render
+from bot.channels.telegram.in_doubt import find_delivered
+from bot.messages import Choice, Document, render
 from db.models import AssociationUser, Department, OutboxMessage, utcnow
 from db.notifications import Channel, Recipient
 from db.session import session_scope
@@ -48,6 +54,9 @@ class Ready:
     choices: list[list[Choice]]
     attempts: int
     lane: Lane
+    document: Document | None = None
+    in_doubt: bool = False
+    """An earlier send of this row may have arrived (its outcome was never recorded)."""
 
 
 def resolve_chat(
@@ -104,8 +113,9 @@ def prepare(
     *,
     busy: frozenset[Lane] = frozenset(),
     limit: int = LANES,
+    tracker_url: str | None = None,
 ) -> list[Ready]:
-    """Render the next due message of every free lane; give up on those nobody can receive."""
+    """Render the next due message of every free lane and record that its send starts."""
     now = utcnow()
     ready: list[Ready] = []
     with session_scope(engine) as session:
@@ -119,12 +129,24 @@ def prepare(
                 _give_up(row, f"no Telegram chat for the {row.recipient}")
                 continue
             try:
-                message = render(session, row)
+                message = render(session, row, tracker_url=tracker_url)
             except (KeyError, LookupError) as exc:
                 log.error("Outbox message %s cannot be rendered: %r", row.id, exc)
                 _give_up(row, f"cannot be rendered: {exc!r}")
                 continue
-            ready.append(Ready(row.id, chat_id, message.text, message.choices, row.attempts, lane))
+            ready.append(
+                Ready(
+                    row.id,
+                    chat_id,
+                    message.text,
+                    message.choices,
+                    row.attempts,
+                    lane,
+                    document=message.document,
+                    in_doubt=row.sending_at is not None,
+                )
+            )
+            row.sending_at = now
             if len(ready) >= limit:
                 break
     return ready
@@ -142,8 +164,10 @@ def mark_sent(engine: Engine, row_id: int, chat_id: int, telegram_message_id: in
         row.error = None
 
 
-def mark_failed(engine: Engine, row_id: int, error: str, retry_in: float, *, count: bool) -> None:
-    """Record a failed attempt and when to try again."""
+def mark_failed(
+    engine: Engine, row_id: int, error: str, retry_in: float, *, count: bool, in_doubt: bool
+) -> None:
+    """Record a failed attempt, when to try again, and whether the message may have arrived."""
     with session_scope(engine) as session:
         row = session.get(OutboxMessage, row_id)
         if row is None:
@@ -152,25 +176,59 @@ def mark_failed(engine: Engine, row_id: int, error: str, retry_in: float, *, cou
             row.attempts += 1
         row.error = error[:500]
         row.not_before = utcnow() + timedelta(seconds=retry_in)
+        if not in_doubt:
+            row.sending_at = None
+
+
+async def _post(bot: Bot, item: Ready) -> Message:
+    """Send the message (a document with its caption, or a text) to its chat."""
+    markup = keyboard(item.choices)
+    if item.document is not None:
+        upload = InputFile(item.document.content, filename=item.document.file_name)
+        return await bot.send_document(item.chat_id, upload, caption=item.text, reply_markup=markup)
+    return await bot.send_message(item.chat_id, item.text, reply_markup=markup)
 
 
 async def send(bot: Bot, engine: Engine, item: Ready) -> bool | float:
-    """Send one message and record the outcome: True if sent, Telegram's wait if it says so."""
+    """Send one message and record the outcome: True if sent, Telegram's wait if it says so.
+
+    A row in doubt is first looked for in its chat; found there, it is only recorded as sent.
+    """
+    in_doubt = item.in_doubt
     try:
-        message = await bot.send_message(
-            item.chat_id, item.text, reply_markup=keyboard(item.choices)
-        )
+        if in_doubt:
+            found = await find_delivered(
+                bot,
+                engine,
+                row_id=item.row_id,
+                chat_id=item.chat_id,
+                text=item.text,
+                markup=keyboard(item.choices),
+                caption=item.document is not None,
+            )
+            if found is not None:
+                await asyncio.to_thread(mark_sent, engine, item.row_id, item.chat_id, found)
+                return True
+            in_doubt = False
+        message = await _post(bot, item)
     except RetryAfter as exc:
         delay = exc.retry_after
         seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-        await asyncio.to_thread(mark_failed, engine, item.row_id, str(exc), seconds, count=False)
+        await asyncio.to_thread(
+            mark_failed, engine, item.row_id, str(exc), seconds, count=False, in_doubt=in_doubt
+        )
         return max(seconds, 0.001)
     except (Forbidden, BadRequest) as exc:
         log.warning("Outbox message %s refused by Telegram: %s", item.row_id, exc)
-        await asyncio.to_thread(mark_failed, engine, item.row_id, str(exc), 60.0, count=True)
+        await asyncio.to_thread(
+            mark_failed, engine, item.row_id, str(exc), 60.0, count=True, in_doubt=in_doubt
+        )
     except (TimedOut, NetworkError) as exc:
+        # The request may have reached Telegram: the next try looks for the message first.
         backoff = min(300.0, 2.0 ** (item.attempts + 1))
-        await asyncio.to_thread(mark_failed, engine, item.row_id, str(exc), backoff, count=True)
+        await asyncio.to_thread(
+            mark_failed, engine, item.row_id, str(exc), backoff, count=True, in_doubt=True
+        )
     else:
         await asyncio.to_thread(mark_sent, engine, item.row_id, item.chat_id, message.message_id)
         return True
@@ -192,12 +250,18 @@ class Dispatcher:
     """Keep every lane moving: start a lane's next message as soon as its last one is done."""
 
     def __init__(
-        self, bot: Bot, engine: Engine, coordinator_chat_id: int | None, kick: asyncio.Event
+        self,
+        bot: Bot,
+        engine: Engine,
+        coordinator_chat_id: int | None,
+        kick: asyncio.Event,
+        tracker_url: str | None = None,
     ) -> None:
         self.bot = bot
         self.engine = engine
         self.coordinator_chat_id = coordinator_chat_id
         self.kick = kick
+        self.tracker_url = tracker_url
         self.busy: set[Lane] = set()
         self.paused_until = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -232,6 +296,7 @@ class Dispatcher:
             self.coordinator_chat_id,
             busy=frozenset(self.busy),
             limit=free,
+            tracker_url=self.tracker_url,
         )
 
     def _start(self, batch: list[Ready]) -> None:
@@ -252,7 +317,13 @@ class Dispatcher:
             log.exception("Outbox message %s could not be sent; it will be retried", item.row_id)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(
-                    mark_failed, self.engine, item.row_id, repr(exc), 30.0, count=True
+                    mark_failed,
+                    self.engine,
+                    item.row_id,
+                    repr(exc),
+                    30.0,
+                    count=True,
+                    in_doubt=True,
                 )
         finally:
             self.busy.discard(item.lane)
@@ -260,7 +331,11 @@ class Dispatcher:
 
 
 async def run_dispatcher(
-    bot: Bot, engine: Engine, coordinator_chat_id: int | None, kick: asyncio.Event
+    bot: Bot,
+    engine: Engine,
+    coordinator_chat_id: int | None,
+    kick: asyncio.Event,
+    tracker_url: str | None = None,
 ) -> None:
     """Run the dispatcher until cancelled."""
-    await Dispatcher(bot, engine, coordinator_chat_id, kick).run()
+    await Dispatcher(bot, engine, coordinator_chat_id, kick, tracker_url).run()
