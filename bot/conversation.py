@@ -21,12 +21,13 @@ from bot.i18n import normalise_language
 from bot.services import Services
 from bot.understanding.language import detect_language
 from bot.understanding.rasa_client import RasaError
-from db import crud
+from db import crud, personal_data
 from db import notifications as notify
 from db.inbox import UNREADABLE_TEXT
 from db.masking import clean_text, mask_personal_data
 from db.models import AssociationUser, Enquiry, EscalationReason
 from db.notifications import Channel, Kind
+from db.tracker_events import sender_id
 from db.workflow import SYSTEM_ACTOR, escalate
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,19 @@ class Conversation:
         """Queue one reply that changes nothing (help, status, language choice, notices)."""
         await self._turn(user_id, chat_id, key, lambda turn: turn.say(kind))
 
+    async def request_erasure(self, *, user_id: int, chat_id: int | None, key: str | None) -> None:
+        """File the user's request to erase their data in the coordinator's queue; confirm it."""
+
+        def work(turn: Turn) -> None:
+            request = personal_data.request_erasure(
+                session=turn.session,
+                telegram_user_id=turn.user.telegram_user_id,
+                actor=f"association:{turn.user.telegram_user_id}",
+            )
+            turn.say(Kind.ERASURE_REQUESTED, enquiry=request.enquiry)
+
+        await self._turn(user_id, chat_id, key, work)
+
     async def handle_text(
         self, *, user_id: int, chat_id: int, text: str, message_key: str | None
     ) -> None:
@@ -222,7 +236,7 @@ class Conversation:
         }
         try:
             messages = await self.services.rasa.send(
-                sender=f"{self.channel.value}:{chat_id}:{user_id}",
+                sender=sender_id(chat_id, user_id, self.channel.value),
                 text=masked[:limit],
                 metadata=metadata,
             )

@@ -49,6 +49,8 @@ COMMANDS = {
     "status": N_("Mina ärenden"),
     "language": N_("Byt språk"),
     "cancel": N_("Avbryt"),
+    "mydata": N_("Mina uppgifter"),
+    "forget": N_("Radera mina uppgifter"),
 }
 
 
@@ -158,6 +160,8 @@ def build_application(settings: Settings) -> LotsenApp:
     )
     application.add_handler(CommandHandler("status", association.status_command, filters=private))
     application.add_handler(CommandHandler("cancel", association.cancel_command, filters=private))
+    application.add_handler(CommandHandler("mydata", association.mydata_command, filters=private))
+    application.add_handler(CommandHandler("forget", association.forget_command, filters=private))
     application.add_handler(CommandHandler("queue", coordinator.queue_command))
     application.add_handler(CommandHandler("routes", staff.routes_command, filters=private))
     application.add_handler(CommandHandler("contact", staff.contact_command, filters=private))

@@ -84,6 +84,21 @@ async def status_command(update: Update, context: Context) -> None:
     await _reply(update, context, Kind.STATUS)
 
 
+async def mydata_command(update: Update, context: Context) -> None:
+    """Send the user everything Lotsen holds about them, as a JSON document."""
+    if await _within_rate_limit(update, context):
+        await _reply(update, context, Kind.PERSONAL_DATA)
+
+
+async def forget_command(update: Update, context: Context) -> None:
+    """File a request to erase the user's data in the coordinator's queue and confirm it."""
+    user_id, chat_id = ids(update)
+    await conversation(context).request_erasure(
+        user_id=user_id, chat_id=chat_id, key=message_key(update)
+    )
+    kick_outbox(context)
+
+
 async def cancel_command(update: Update, context: Context) -> None:
     """Stop whatever the bot is waiting for."""
     user_id, chat_id = ids(update)
