@@ -330,7 +330,7 @@ class FakeTelegram:
 
         self._faults: dict[str, list[_Fault]] = {}
         self._delays: dict[str, float] = {}
-        self._lost_answers: dict[str, tuple[int, bool]] = {}
+        self._lost_answers: dict[str, tuple[int, bool, ChatId | None]] = {}
         self._methods: dict[str, tuple[str, MethodHandler]] = {}
         for name, handler in (
             ("getMe", self._get_me),
@@ -552,14 +552,20 @@ class FakeTelegram:
         fault = _Fault(status, description, parameters, times)
         self._faults.setdefault(method.lower(), []).append(fault)
 
-    def lose_answer(self, method: str, times: int = 1, *, hang: bool = False) -> None:
-        """Carry out the next ``times`` calls of ``method`` but never answer them.
+    def lose_answer(
+        self, method: str, times: int = 1, *, hang: bool = False, chat_id: ChatId | None = None
+    ) -> None:
+        """Carry out the next ``times`` calls of ``method`` (to ``chat_id``) but never answer.
 
         The call takes effect (a sent message exists and counts as sent), then the connection
         is closed without a response, or with ``hang`` left open until the client gives up or
         the fake closes: what the bot sees when a network or its own process fails in between.
+        ``times=0`` answers again.
         """
-        self._lost_answers[method.lower()] = (times, hang)
+        if times <= 0:
+            self._lost_answers.pop(method.lower(), None)
+        else:
+            self._lost_answers[method.lower()] = (times, hang, chat_id)
 
     def delay(self, method: str, seconds: float) -> None:
         """Make every call of ``method`` wait ``seconds`` before answering (0 removes it)."""
@@ -798,12 +804,12 @@ class FakeTelegram:
         record.response = result
         self._request_signal.fire()
         lost = self._lost_answers.get(method.lower())
-        if lost is not None:
-            times, hang = lost
+        if lost is not None and lost[2] in (None, params.get("chat_id")):
+            times, hang, chat = lost
             if times <= 1:
                 del self._lost_answers[method.lower()]
             else:
-                self._lost_answers[method.lower()] = (times - 1, hang)
+                self._lost_answers[method.lower()] = (times - 1, hang, chat)
             if hang:
                 await self._sleep(3600)
             if request.transport is not None:

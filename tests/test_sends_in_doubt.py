@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -20,7 +21,15 @@ from bot.messages.association import help_text
 from db.models import OutboxMessage
 from db.notifications import Kind
 from tests.fake_telegram import FakeTelegram, start_fake_telegram
-from tests.telegram_fixtures import TIMEOUT, Harness, new_user_id, offline_settings, running_bot
+from tests.telegram_fixtures import (
+    COORDINATOR_CHAT,
+    TIMEOUT,
+    Harness,
+    has,
+    new_user_id,
+    offline_settings,
+    running_bot,
+)
 
 pytestmark = pytest.mark.usefixtures("no_handler_errors")
 
@@ -126,3 +135,58 @@ async def test_a_message_that_never_arrived_is_sent_once_after_a_doubtful_failur
     (message,) = delivered(fake, "sendMessage", user)
     assert message["text"] == help_text("sv")  # type: ignore[index]
     assert [r.status for r in fake.requests if r.method == "editMessageText"] == [400]
+
+
+async def _card_in_doubt(h: Harness, *, before_the_second: str | None = None) -> dict[str, Any]:
+    """Escalate two questions (Rasa is down); the second card is taken but never answered.
+
+    Returns the lost card as Telegram holds it; the bot is stopped and started again.
+    """
+    fake = h.fake
+    async with running_bot(h.settings):
+        await fake.wait_for("getUpdates", timeout=TIMEOUT)
+        first = fake.user_message(new_user_id(), "Hur söker vi bidrag till vår förening?")
+        await h.processed(first)
+        await h.message_to(COORDINATOR_CHAT, has("LOT-"))
+        if before_the_second is not None:
+            coordinator = new_user_id()
+            h.add_staff(coordinator, "coordinator", None)
+            command = fake.command(
+                coordinator, before_the_second, chat_id=COORDINATOR_CHAT, chat_type="supergroup"
+            )
+            await h.processed(command)
+        fake.lose_answer("sendMessage", hang=True, chat_id=COORDINATOR_CHAT)
+        fake.user_message(new_user_id(), "Får vi ha en loppis i parken i maj?")
+        lost = await fake.wait_for(
+            "sendMessage", lambda p: p.get("chat_id") == COORDINATOR_CHAT, new_only=True
+        )
+    async with running_bot(h.settings):
+        await h.delivered(TIMEOUT)
+    return next(
+        r.response
+        for r in fake.requests
+        if r.method == "sendMessage" and r.params is lost and r.response is not None
+    )
+
+
+async def test_a_card_in_doubt_is_found_in_the_coordinators_group(harness: Harness) -> None:
+    h = harness
+    lost = await _card_in_doubt(h)
+    cards = h.sent_to(COORDINATOR_CHAT)
+    assert len(cards) == 2  # one card per escalation
+    with Session(h.engine) as session:
+        rows = session.exec(select(OutboxMessage).where(OutboxMessage.kind == Kind.CARD)).all()
+    assert sorted(int(r.external_id or 0) for r in rows) == [c["message_id"] for c in cards]
+    assert str(lost["message_id"]) in {r.external_id for r in rows}
+
+
+async def test_a_card_in_doubt_is_sent_again_after_the_bot_answered_in_the_group(
+    harness: Harness,
+) -> None:
+    h, fake = harness, harness.fake
+    lost = await _card_in_doubt(h, before_the_second="/queue")
+    # The bot answered /queue there itself: the outbox cannot know every message of the group,
+    # so nothing there is edited; the card comes again (at least once, never lost).
+    assert not [r for r in fake.requests if r.method.startswith("editMessage")]
+    texts = [m["text"] for m in h.sent_to(COORDINATOR_CHAT)]
+    assert texts.count(lost["text"]) == 2

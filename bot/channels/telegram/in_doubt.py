@@ -2,25 +2,29 @@
 
 Telegram has no idempotent send. Between Telegram accepting a message and the outbox recording
 it, a crash (kill -9, a power cut) or a lost answer (a timeout) leaves the row unsent but the
-message perhaps delivered; sending it again would answer the association twice. So such a row
-is looked for first, in the association's private chat, where every message of the bot comes
-from the outbox (so the ids of all its other messages there are known):
+message perhaps delivered; sending it again would say it twice. So such a row is first looked
+for in its chat, newer than the bot's newest message there that the outbox knows:
 
-- message ids in a chat count up; the lost message is newer than the bot's newest known message
-  in the chat and than the message it replies to;
-- each newer id is asked to become the message's current rendering (`editMessageText`, or
+- message ids in a chat count up, so the lost message has a higher id than that one (and than
+  the message it replies to);
+- each higher id is asked to become the message's current rendering (`editMessageText`, or
   `editMessageCaption` for a document): "message is not modified" or a successful edit means
-  it is the bot's message, the lost one; "can't be edited" is the association's own message
-  (go on); "not found" is past the newest message of the chat (it never arrived).
+  it is the bot's message, the lost one; "can't be edited" is someone else's (go on); "not
+  found" is past the newest message of the chat (the lost one never arrived).
 
-Chats where the bot may have sent messages the outbox does not know (groups, staff members'
-private chats) are not checked: there the message is sent again (at least once).
+That is safe only where the outbox knows every other message of the bot above that floor, so
+that no other message can be changed by mistake. In an association's private chat every
+message of the bot comes from the outbox. In a group, or a staff member's chat, handlers also
+answer directly, but only while they handle an update from that chat: such a chat is checked
+only when no update from it has been handled since the floor message was sent. Otherwise the
+row is sent again (at least once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -28,7 +32,8 @@ from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest
 
 from db import crud
-from db.models import AssociationUser, OutboxMessage
+from db.inbox import read_update
+from db.models import AssociationUser, InboxUpdate, OutboxMessage
 from db.notifications import Recipient
 
 log = logging.getLogger(__name__)
@@ -45,32 +50,53 @@ def _replied_to(dedupe_key: str | None, chat_id: int) -> int | None:
     return None
 
 
+def _handled_since(session: Session, chat_id: int, moment: datetime) -> bool:
+    """Tell whether an update from this chat was handled (or is waiting) since a moment."""
+    rows = session.exec(
+        select(InboxUpdate.payload).where(
+            col(InboxUpdate.processed_at).is_(None) | (col(InboxUpdate.processed_at) >= moment)
+        )
+    )
+    return any(read_update(payload).chat_id == chat_id for payload in rows)
+
+
+def _outbox_only(session: Session, row: OutboxMessage, chat_id: int) -> bool:
+    """Tell whether every message of the bot in this chat comes from the outbox."""
+    if row.recipient != Recipient.ASSOCIATION or chat_id <= 0 or row.recipient_id is None:
+        return False
+    user = session.get(AssociationUser, row.recipient_id)
+    return user is not None and not crud.staff_roles(
+        session=session, telegram_user_id=user.telegram_user_id
+    )
+
+
 def candidate_ids(engine: Engine, row_id: int, chat_id: int) -> list[int]:
     """Return the message ids an in-doubt row may have got, [] when its chat cannot be checked."""
     with Session(engine) as session:
         row = session.get(OutboxMessage, row_id)
-        if row is None or row.recipient != Recipient.ASSOCIATION or chat_id <= 0:
+        if row is None:
             return []
-        user = session.get(AssociationUser, row.recipient_id) if row.recipient_id else None
-        if user is None or crud.staff_roles(
-            session=session, telegram_user_id=user.telegram_user_id
-        ):
-            return []  # a staff member's chat also holds replies the outbox never saw
-        known = {
-            int(found)
-            for found in session.exec(
-                select(OutboxMessage.external_id).where(
+        sent = {
+            int(external_id): started
+            for external_id, started in session.exec(
+                select(OutboxMessage.external_id, OutboxMessage.sending_at).where(
                     OutboxMessage.address == str(chat_id),
                     col(OutboxMessage.external_id).is_not(None),
                 )
             )
-            if found is not None and found.isdigit()
+            if external_id is not None and external_id.isdigit()
         }
-    replied = _replied_to(row.dedupe_key, chat_id)
-    floor = max(known | ({replied} if replied is not None else set()), default=None)
+        if _outbox_only(session, row, chat_id):
+            replied = _replied_to(row.dedupe_key, chat_id)
+            floor = max(set(sent) | ({replied} if replied is not None else set()), default=None)
+        else:
+            floor = max(sent, default=None)
+            started = sent.get(floor) if floor is not None else None
+            if started is None or _handled_since(session, chat_id, started):
+                return []  # the bot may have answered there directly since
     if floor is None:
         return []
-    return [n for n in range(floor + 1, floor + 1 + MAX_PROBES) if n not in known]
+    return [n for n in range(floor + 1, floor + 1 + MAX_PROBES) if n not in sent]
 
 
 async def _is_there(
