@@ -40,7 +40,7 @@ async def _within_rate_limit(update: Update, context: Context) -> bool:
     user_id, chat_id = ids(update)
     message = update.effective_message
     sent = message.date.timestamp() if message is not None and message.date else None
-    verdict = context.bot_data.rate_limiter.check(user_id, sent)
+    verdict = context.bot_data.rate_limiter.check(user_id, sent, key=message_key(update))
     if verdict == "ok":
         return True
     log.info("Rate limit for Telegram user %s: %s", user_id, verdict)
