@@ -11,6 +11,7 @@ from pathlib import Path
 from bench.data import DEFAULT_EVAL
 from bench.report import render
 from bench.run import Options, run_all
+from bench.soak import SoakPlan
 from bot.settings import PROJECT_ROOT
 
 
@@ -28,6 +29,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rasa-cv", action="store_true", help="Also 5-fold CV of the Rasa pipeline (slow)."
     )
+    parser.add_argument(
+        "--soak-messages",
+        type=int,
+        default=SoakPlan.messages,
+        help="Questions in the soak (lotsen run killed on the way); 0 leaves it out.",
+    )
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "var" / "bench.json")
     return parser.parse_args(argv)
 
@@ -44,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         postgres_url=args.postgres,
         train=args.train,
         rasa_cv=args.rasa_cv,
+        soak=SoakPlan(messages=args.soak_messages) if args.soak_messages > 0 else None,
     )
     results = run_all(options, report=lambda line: print(f"[bench] {line}", file=sys.stderr))
     args.out.parent.mkdir(parents=True, exist_ok=True)
