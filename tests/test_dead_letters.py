@@ -21,8 +21,10 @@ from bot.channels.telegram.inbox import MAX_ATTEMPTS
 from bot.cli import app
 from bot.i18n import t
 from bot.messages.association import ESCALATED
+from bot.messages.coordinator import reason_text
 from db.inbox import dead_letters, read_update
 from db.models import AuditEntry, EscalationReason, InboxUpdate
+from db.queue import list_queue
 from tests.fake_telegram import FakeTelegram, start_fake_telegram
 from tests.telegram_fixtures import (
     COORDINATOR_CHAT,
@@ -101,8 +103,12 @@ async def test_an_update_that_keeps_failing_is_kept_and_its_association_gets_a_r
         assert enquiry.text.startswith(question.split("?")[0])
         assert "070-123" not in enquiry.text  # masked like every question
         assert enquiry.message_key == read_update(update).message_key
-        # The coordinator: the case in the queue (the desk lists open escalations) and a card.
+        # The coordinator: the case in the queue (the desk's and the CLI's) and a card.
         assert [e.reason for e in h.escalations(enquiry.id)] == [EscalationReason.FAILED]
+        with Session(h.engine) as session:
+            queued = list_queue(session=session)
+            assert [item.enquiry.id for item in queued] == [enquiry.id]
+            assert reason_text(queued[0], "sv") == "meddelandet kunde inte hanteras automatiskt"
         card = await h.message_to(COORDINATOR_CHAT, has(enquiry.reference))
         assert "kunde inte hanteras" in card["text"]
 

@@ -83,6 +83,7 @@ async def test_mydata_sends_everything_held_as_one_json_document(harness: Harnes
         crud.create_enquiry(session=session, text="Vår fråga", language="sv", user=known)
     async with running_bot(h.settings):
         await fake.wait_for("getUpdates", timeout=TIMEOUT)
+        assert {"mydata", "forget"} <= {c["command"] for c in fake.my_commands()}  # the menu
         update = fake.command(user, "/mydata")
         await h.processed(update)
         fake.duplicate(update)  # Telegram delivers it again: still one document
