@@ -11,6 +11,7 @@ from pathlib import Path
 from bench.data import DEFAULT_EVAL
 from bench.report import render
 from bench.run import Options, run_all
+from bench.soak import SoakPlan
 from bot.settings import PROJECT_ROOT
 
 
@@ -38,6 +39,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="Only the scale-out comparison and CPU per message.",
     )
+    parser.add_argument(
+        "--soak-messages",
+        type=int,
+        default=SoakPlan.messages,
+        help="Questions in the soak (lotsen run killed on the way); 0 leaves it out.",
+    )
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "var" / "bench.json")
     return parser.parse_args(argv)
 
@@ -56,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         rasa_cv=args.rasa_cv,
         replicas=tuple(int(n) for n in args.replicas.split(",") if n.strip()),
         scale_only=args.scale_only,
+        soak=SoakPlan(messages=args.soak_messages) if args.soak_messages > 0 else None,
     )
     results = run_all(options, report=lambda line: print(f"[bench] {line}", file=sys.stderr))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -312,6 +312,36 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _soak(soak: dict[str, Any]) -> list[str]:
+    if "skipped" in soak:
+        return [f"Soak skipped: {soak['skipped']}"]
+    latency = soak.get("latency") or {}
+    lines = [
+        f"Soak [{soak.get('backend')}]: {soak.get('messages')} questions from "
+        f"{soak.get('associations')} associations at {_num(soak.get('rate_per_s'))}/s, "
+        f"{_num(soak.get('wall_s'), ' s')}{'' if soak.get('settled') else ' (did not settle)'}"
+    ]
+    for fault in soak.get("faults") or []:
+        if "skipped" in fault:
+            lines.append(f"  fault: {fault['fault']} – skipped ({fault['skipped']})")
+            continue
+        lines.append(
+            f"  fault at question {fault['at_message']}: {fault['fault']}; back after "
+            f"{_num(fault.get('back_after_s'), ' s')}"
+        )
+    lines += [
+        f"  answered {soak.get('answered')}, lost {soak.get('lost')}, duplicated "
+        f"{soak.get('duplicated')} (coordinator cards twice: {soak.get('cards_duplicated')}), "
+        f"dead letters {soak.get('dead_letters')}; sends in doubt looked for in their chat: "
+        f"{soak.get('checked_in_chat')} probes",
+        f"  enquiries {soak.get('enquiries')} (doubled {soak.get('enquiries_doubled')}); "
+        f"registered while Rasa was unavailable: {soak.get('registered_while_unavailable')}",
+        f"  question → answer p50 / p95 / max: {_ms(latency.get('p50_ms'))} / "
+        f"{_ms(latency.get('p95_ms'))} / {_ms(latency.get('max_ms'))} ms",
+    ]
+    return lines
+
+
 def render(results: dict[str, Any]) -> str:
     """Return the whole report as text."""
     lines = [f"Lotsen benchmarks ({results.get('mode')}, {results.get('machine')})", ""]
@@ -351,6 +381,7 @@ def render(results: dict[str, Any]) -> str:
         if "seconds" in training
         else f"training: skipped ({training.get('skipped', 'not run')})"
     )
+    lines += ["", *_soak(results.get("soak") or {"skipped": "not run"})]
     lines += ["", "Targets (reported, never enforced)"]
     for row in results.get("targets") or []:
         lines.append(f"  {_mark(row['ok'])} {row['target']:<58} {row['value']}")

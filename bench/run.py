@@ -20,6 +20,7 @@ from bench.latency import LoadPlan, run_load
 from bench.quality import baseline_quality, live_quality
 from bench.report import targets
 from bench.scale import run_scale
+from bench.soak import FULL_SOAK, SoakPlan, run_soak
 from bench.stack import Stack, fresh_postgres, own_stack
 from bot.settings import Settings
 
@@ -45,6 +46,8 @@ class Options:
     rasa_cv: bool = False
     replicas: tuple[int, ...] = (1, 2)
     scale_only: bool = False
+    soak: SoakPlan | None = FULL_SOAK
+    """The soak (its own `lotsen run`, killed on the way); None leaves it out."""
 
 
 def _machine() -> str:
@@ -143,6 +146,11 @@ def run_all(
             "skipped": "no --postgres URL" if running is None else "using a running stack"
         }
     results["scale"] = _scale(options, running=running, report=report)
+    if options.soak is not None and not options.smoke and running is None:
+        report("soak: lotsen run under load while its parts are killed")
+        results["soak"] = asyncio.run(run_soak(options.soak, report=report))
+    else:
+        results["soak"] = {"skipped": "smoke mode, a running stack, or --no-soak"}
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["targets"] = targets(results)
     return results

@@ -21,11 +21,13 @@ from bot.i18n import normalise_language
 from bot.services import Services
 from bot.understanding.language import detect_language
 from bot.understanding.rasa_client import RasaError
-from db import crud
+from db import crud, personal_data
 from db import notifications as notify
+from db.inbox import UNREADABLE_TEXT
 from db.masking import clean_text, mask_personal_data
 from db.models import AssociationUser, Enquiry, EscalationReason
 from db.notifications import Channel, Kind
+from db.tracker_events import sender_id
 from db.workflow import SYSTEM_ACTOR, escalate
 
 log = logging.getLogger(__name__)
@@ -161,6 +163,19 @@ class Conversation:
         """Queue one reply that changes nothing (help, status, language choice, notices)."""
         await self._turn(user_id, chat_id, key, lambda turn: turn.say(kind))
 
+    async def request_erasure(self, *, user_id: int, chat_id: int | None, key: str | None) -> None:
+        """File the user's request to erase their data in the coordinator's queue; confirm it."""
+
+        def work(turn: Turn) -> None:
+            request = personal_data.request_erasure(
+                session=turn.session,
+                telegram_user_id=turn.user.telegram_user_id,
+                actor=f"association:{turn.user.telegram_user_id}",
+            )
+            turn.say(Kind.ERASURE_REQUESTED, enquiry=request.enquiry)
+
+        await self._turn(user_id, chat_id, key, work)
+
     async def handle_text(
         self, *, user_id: int, chat_id: int, text: str, message_key: str | None
     ) -> None:
@@ -221,7 +236,7 @@ class Conversation:
         }
         try:
             messages = await self.services.rasa.send(
-                sender=f"{self.channel.value}:{chat_id}:{user_id}",
+                sender=sender_id(chat_id, user_id, self.channel.value),
                 text=masked[:limit],
                 metadata=metadata,
             )
@@ -243,12 +258,32 @@ class Conversation:
                         choices=[[list(button) for button in row] for row in reply.buttons],
                     )
                 return
-            self._register_unrouted(turn, masked, language)
+            self._register_for_coordinator(turn, masked, language, EscalationReason.UNAVAILABLE)
 
         await self._turn(user_id, chat_id, message_key, work)
 
-    def _register_unrouted(self, turn: Turn, text: str, language: str) -> None:
-        """Record the question as an enquiry for the coordinator when Rasa could not handle it."""
+    async def register_failed(
+        self, *, user_id: int, chat_id: int, text: str | None, message_key: str | None
+    ) -> None:
+        """Record a message that kept failing as an enquiry for the coordinator; apologise."""
+        masked = mask_personal_data(clean_text(text or ""))
+
+        def work(turn: Turn) -> None:
+            language = detect_language(masked, default=turn.language) if masked else turn.language
+            question = masked or UNREADABLE_TEXT
+            self._register_for_coordinator(turn, question, language, EscalationReason.FAILED)
+
+        await self._turn(user_id, chat_id, message_key, work)
+
+    def _register_for_coordinator(
+        self, turn: Turn, text: str, language: str, reason: EscalationReason
+    ) -> None:
+        """Record the message as an enquiry in the coordinator's queue and give its reference.
+
+        Keyed by the inbound message: an enquiry already recorded for it (by the action server,
+        or by an earlier try) is neither recorded nor escalated again, and its answer is said
+        once (the tag "answer" is the one the action server uses).
+        """
         enquiry, created = crud.create_enquiry(
             session=turn.session,
             text=text,
@@ -257,19 +292,8 @@ class Conversation:
             message_key=turn.key,
         )
         if created:
-            escalate(
-                session=turn.session,
-                enquiry=enquiry,
-                reason=EscalationReason.UNAVAILABLE,
-                actor=SYSTEM_ACTOR,
-            )
-        turn.say(
-            Kind.ESCALATED,
-            enquiry=enquiry,
-            tag="answer",
-            language=language,
-            reason=EscalationReason.UNAVAILABLE,
-        )
+            escalate(session=turn.session, enquiry=enquiry, reason=reason, actor=SYSTEM_ACTOR)
+        turn.say(Kind.ESCALATED, enquiry=enquiry, tag="answer", language=language, reason=reason)
 
 
 def handled_by_actions(messages: list[dict[str, Any]]) -> bool:

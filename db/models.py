@@ -62,6 +62,7 @@ class EscalationReason(enum.StrEnum):
     NOT_HELPED = "not_helped"
     SLA = "sla"
     UNAVAILABLE = "unavailable"
+    FAILED = "failed"  # the message kept failing: kept as a dead letter, the case is here
     ERASURE = "erasure"  # a request to erase personal data, for the coordinator to decide
 
 
@@ -285,7 +286,11 @@ class StaffInvite(SQLModel, table=True):
 
 
 class InboxUpdate(SQLModel, table=True):
-    """A Telegram update, stored before it is acknowledged and processed from here."""
+    """A Telegram update, stored before it is acknowledged and processed from here.
+
+    An update that keeps failing becomes a dead letter (`dead_at`): kept with its error, out
+    of the processing until `lotsen inbox retry` puts it back or `lotsen inbox drop` ends it.
+    """
 
     __tablename__ = "inbox_update"
 
@@ -298,6 +303,7 @@ class InboxUpdate(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=64)  # which process ("host:pid")
     attempts: int = 0
     error: str | None = None
+    dead_at: datetime | None = None
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -327,6 +333,9 @@ class OutboxMessage(SQLModel, table=True):
     claimed_until: datetime | None = None  # a bot process sends it until then (db/claims.py)
     claimed_by: str | None = Field(default=None, max_length=64)  # which process ("host:pid")
     attempts: int = 0
+    # Set when a send starts; cleared when it certainly did not arrive. Set without `sent_at`
+    # after a crash or a timeout: the message may have arrived (the channel checks first).
+    sending_at: datetime | None = None
     sent_at: datetime | None = Field(default=None, index=True)
     address: str | None = Field(default=None, max_length=320)
     external_id: str | None = Field(default=None, max_length=64)

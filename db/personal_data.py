@@ -25,6 +25,8 @@ from db.models import (
     OPEN_STATUSES,
     Association,
     AssociationUser,
+    DeskLoginToken,
+    DeskSession,
     Enquiry,
     EnquiryEvent,
     EnquiryStatus,
@@ -116,6 +118,30 @@ def _chat_ids(user: AssociationUser | None, telegram_user_id: int) -> set[int]:
     return chats
 
 
+DESK_SECRETS = {"token_hash", "session_hash", "csrf_token"}
+"""Columns of the desk's sign-in rows that are credentials, not facts about the person."""
+
+
+def _desk_sign_ins(*, session: Session, telegram_user_id: int) -> list[SQLModel]:
+    """Return the user's desk sign-in links and desk sessions (signing in from Telegram)."""
+    links = session.exec(
+        select(DeskLoginToken)
+        .where(DeskLoginToken.telegram_user_id == telegram_user_id)
+        .order_by(col(DeskLoginToken.id))
+    ).all()
+    sessions = session.exec(
+        select(DeskSession)
+        .where(DeskSession.telegram_user_id == telegram_user_id)
+        .order_by(col(DeskSession.id))
+    ).all()
+    return [*links, *sessions]
+
+
+def _sign_in_export(row: SQLModel) -> dict[str, Any]:
+    data = {k: v for k, v in (_row(row) or {}).items() if k not in DESK_SECRETS}
+    return {"kind": "link" if isinstance(row, DeskLoginToken) else "session", **data}
+
+
 def export_user(
     *,
     session: Session,
@@ -127,7 +153,8 @@ def export_user(
     user = find_user(session=session, telegram_user_id=telegram_user_id)
     roles = crud.staff_roles(session=session, telegram_user_id=telegram_user_id)
     inbox = _inbox_from(session=session, telegram_user_id=telegram_user_id)
-    if user is None and not roles and not inbox:
+    sign_ins = _desk_sign_ins(session=session, telegram_user_id=telegram_user_id)
+    if user is None and not roles and not inbox and not sign_ins:
         raise UnknownUser(
             N_("Inga uppgifter finns sparade om Telegram-användaren {user_id}."),
             user_id=telegram_user_id,
@@ -157,6 +184,7 @@ def export_user(
         "association": _row(association),
         "enquiries": [_enquiry_export(session=session, enquiry=e) for e in enquiries],
         "staff_roles": [_row(member) for member in roles],
+        "desk_sign_ins": [_sign_in_export(row) for row in sign_ins],
         "inbox_updates": [_row(row) for row in inbox],
         "outbox_messages": [_row(row) for row in outbox],
         "tracker_events": None,
@@ -320,6 +348,7 @@ def erase_user(
         "outbox_messages_deleted": 0,
         "outbox_messages_redacted": 0,
         "tracker_events_deleted": 0,
+        "desk_sign_ins_deleted": 0,
     }
     tracker_state = "not checked"
     if tracker_url is not None:
@@ -356,6 +385,9 @@ def erase_user(
     for row in _inbox_from(session=session, telegram_user_id=telegram_user_id):
         session.delete(row)
         counts["inbox_updates_deleted"] += 1
+    for sign_in in _desk_sign_ins(session=session, telegram_user_id=telegram_user_id):
+        session.delete(sign_in)  # ends any desk session of theirs too
+        counts["desk_sign_ins_deleted"] += 1
     pseudonym = -user.id
     _erase_outbox(session=session, user=user, enquiries=enquiries, counts=counts)
     user.telegram_user_id = pseudonym

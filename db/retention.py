@@ -47,6 +47,7 @@ COUNTED = {
     "outbox_messages_redacted": N_("meddelanden i utkorgen rensade"),
     "audit_entries_deleted": N_("rader i ändringsloggen raderade"),
     "tracker_events_deleted": N_("händelser i Rasas samtalshistorik raderade"),
+    "desk_sign_ins_deleted": N_("inloggningar i skrivbordet raderade"),
 }
 """What a purge or an erasure counts, by the name it counts it under."""
 

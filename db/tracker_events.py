@@ -1,7 +1,8 @@
 """Rasa's SQL tracker store, seen from Lotsen: read, export and delete conversation events.
 
 Rasa 3.6's SQLTrackerStore keeps one row per event in the table `events` (sender_id, type_name,
-timestamp as unix seconds, data as JSON text). The bot talks to Rasa as sender `tg:<chat>:<user>`.
+timestamp as unix seconds, data as JSON text). The bot talks to Rasa as sender
+`<channel>:<chat>:<user>` (`telegram:…`; the first build wrote `tg:…`).
 """
 
 from __future__ import annotations
@@ -46,15 +47,19 @@ EVENTS = Table(
 )
 
 
-def sender_id(chat_id: int, user_id: int) -> str:
-    """Return the Rasa sender id the bot uses for a user in a chat."""
-    return f"tg:{chat_id}:{user_id}"
+SENDER_CHANNELS = ("telegram", "console", "tg")
+"""The channels a sender id starts with ("tg" is how the first build named Telegram)."""
+
+
+def sender_id(chat_id: int, user_id: int, channel: str = "telegram") -> str:
+    """Return the Rasa sender id of a user in a chat of a channel (`<channel>:<chat>:<user>`)."""
+    return f"{channel}:{chat_id}:{user_id}"
 
 
 def is_users_sender(sender: str, telegram_user_id: int) -> bool:
     """Tell whether a sender id belongs to this Telegram user (in any chat)."""
     parts = sender.split(":")
-    return len(parts) == 3 and parts[0] == "tg" and parts[2] == str(telegram_user_id)
+    return len(parts) == 3 and parts[0] in SENDER_CHANNELS and parts[2] == str(telegram_user_id)
 
 
 @contextmanager
@@ -78,7 +83,7 @@ def _user_senders(connection: Connection, telegram_user_id: int) -> list[str]:
     """Return the user's sender ids (LIKE narrows, the exact check decides)."""
     rows = connection.execute(
         select(EVENTS.c.sender_id)
-        .where(EVENTS.c.sender_id.like(f"tg:%:{telegram_user_id}"))
+        .where(EVENTS.c.sender_id.like(f"%:%:{telegram_user_id}"))
         .distinct()
     ).scalars()
     return sorted(s for s in rows if is_users_sender(s, telegram_user_id))

@@ -334,6 +334,7 @@ class FakeTelegram:
 
         self._faults: dict[str, list[_Fault]] = {}
         self._delays: dict[str, float] = {}
+        self._lost_answers: dict[str, tuple[int, bool, ChatId | None]] = {}
         self._methods: dict[str, tuple[str, MethodHandler]] = {}
         for name, handler in (
             ("getMe", self._get_me),
@@ -342,7 +343,9 @@ class FakeTelegram:
             ("deleteWebhook", self._delete_webhook),
             ("getWebhookInfo", self._get_webhook_info),
             ("sendMessage", self._send_message),
+            ("sendDocument", self._send_document),
             ("editMessageText", self._edit_message_text),
+            ("editMessageCaption", self._edit_message_caption),
             ("editMessageReplyMarkup", self._edit_message_reply_markup),
             ("answerCallbackQuery", self._answer_callback_query),
             ("setMyCommands", self._set_my_commands),
@@ -435,6 +438,17 @@ class FakeTelegram:
             r.params
             for r in self.requests
             if r.method == "sendMessage"
+            and r.ok
+            and (chat_id is None or r.params.get("chat_id") == chat_id)
+        ]
+
+    def sent_documents(self, chat_id: ChatId | None = None) -> list[JSONDict]:
+        """Params of successful ``sendDocument`` calls; an upload's ``document`` holds its
+        ``file_name``, ``content_type``, ``size`` and ``content`` (the bytes)."""
+        return [
+            r.params
+            for r in self.requests
+            if r.method == "sendDocument"
             and r.ok
             and (chat_id is None or r.params.get("chat_id") == chat_id)
         ]
@@ -541,6 +555,21 @@ class FakeTelegram:
             description = _ERROR_DESCRIPTIONS.get(status, f"Error {status}")
         fault = _Fault(status, description, parameters, times)
         self._faults.setdefault(method.lower(), []).append(fault)
+
+    def lose_answer(
+        self, method: str, times: int = 1, *, hang: bool = False, chat_id: ChatId | None = None
+    ) -> None:
+        """Carry out the next ``times`` calls of ``method`` (to ``chat_id``) but never answer.
+
+        The call takes effect (a sent message exists and counts as sent), then the connection
+        is closed without a response, or with ``hang`` left open until the client gives up or
+        the fake closes: what the bot sees when a network or its own process fails in between.
+        ``times=0`` answers again.
+        """
+        if times <= 0:
+            self._lost_answers.pop(method.lower(), None)
+        else:
+            self._lost_answers[method.lower()] = (times, hang, chat_id)
 
     def delay(self, method: str, seconds: float) -> None:
         """Make every call of ``method`` wait ``seconds`` before answering (0 removes it)."""
@@ -778,6 +807,18 @@ class FakeTelegram:
         record.status = 200
         record.response = result
         self._request_signal.fire()
+        lost = self._lost_answers.get(method.lower())
+        if lost is not None and lost[2] in (None, params.get("chat_id")):
+            times, hang, chat = lost
+            if times <= 1:
+                del self._lost_answers[method.lower()]
+            else:
+                self._lost_answers[method.lower()] = (times - 1, hang, chat)
+            if hang:
+                await self._sleep(3600)
+            if request.transport is not None:
+                request.transport.abort()
+            raise web.HTTPServiceUnavailable  # never reaches the client: the connection is gone
         return web.json_response({"ok": True, "result": result})
 
     async def _read_params(self, request: web.Request) -> JSONDict:
@@ -798,10 +839,12 @@ class FakeTelegram:
                 form = await request.post()
                 for name, value in form.items():
                     if isinstance(value, web.FileField):
+                        content = value.file.read()
                         raw[name] = {
                             "file_name": value.filename,
                             "content_type": value.content_type,
-                            "size": len(value.file.read()),
+                            "size": len(content),
+                            "content": content,
                         }
                     else:
                         raw[name] = value
@@ -1008,6 +1051,63 @@ class FakeTelegram:
         self._messages[(chat["id"], message["message_id"])] = message
         return copy.deepcopy(message)
 
+    def _send_document(self, params: JSONDict) -> JSONDict:
+        chat_id = params.get("chat_id")
+        if chat_id is None or chat_id == "":
+            raise ApiError(400, "Bad Request: chat_id is empty")
+        upload = params.get("document")
+        if isinstance(upload, dict):
+            if not upload.get("size"):
+                raise ApiError(400, "Bad Request: file must be non-empty")
+            document = self._file(
+                prefix="BQACAgIAAxkBAAI",
+                file_name=upload.get("file_name") or "document",
+                mime_type=upload.get("content_type") or "application/octet-stream",
+                file_size=upload["size"],
+            )
+        elif isinstance(upload, str) and upload:
+            document = self._file(prefix="BQACAgIAAxkBAAI", file_name="document")
+        else:
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        caption = params.get("caption")
+        if caption is not None and len(str(caption)) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        markup = self._checked_markup(params.get("reply_markup"))
+        chat = self._chat_for(chat_id)
+        message: JSONDict = {
+            "message_id": self._next_message_id(chat["id"]),
+            "from": dict(self.bot_user),
+            "chat": chat,
+            "date": int(time.time()),
+            "document": document,
+        }
+        if caption:
+            message["caption"] = caption
+        if markup is not None:
+            message["reply_markup"] = markup
+        self._messages[(chat["id"], message["message_id"])] = message
+        return copy.deepcopy(message)
+
+    def _edit_message_caption(self, params: JSONDict) -> JSONDict | bool:
+        caption = params.get("caption")
+        if caption is not None and len(str(caption)) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        markup = self._checked_markup(params.get("reply_markup"))
+        if params.get("inline_message_id"):
+            return True
+        message = self._editable_message(params)
+        if "text" in message:
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        if message.get("caption") == caption and message.get("reply_markup") == markup:
+            raise ApiError(400, _NOT_MODIFIED)
+        if caption:
+            message["caption"] = caption
+        else:
+            message.pop("caption", None)
+        self._set_markup(message, markup)
+        message["edit_date"] = int(time.time())
+        return copy.deepcopy(message)
+
     def _edit_message_text(self, params: JSONDict) -> JSONDict | bool:
         text = params.get("text")
         if not isinstance(text, str) or not text.strip():
@@ -1018,6 +1118,8 @@ class FakeTelegram:
         if params.get("inline_message_id"):
             return True
         message = self._editable_message(params)
+        if "text" not in message:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
         if message.get("text") == text and message.get("reply_markup") == markup:
             raise ApiError(400, _NOT_MODIFIED)
         message["text"] = text

@@ -57,6 +57,23 @@ def bot_settings(stack: Settings, fake: FakeTelegram, **overrides: Any) -> Setti
     return stack.model_copy(update=values)
 
 
+def offline_settings(database_url: str, fake: FakeTelegram, **overrides: Any) -> Settings:
+    """Return settings for the real bot on a database and the fake, with Rasa unreachable."""
+    from tests.stack import free_port
+
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "telegram_bot_token": SecretStr(fake.token),
+        "telegram_api_base_url": fake.api_root,
+        "telegram_poll_timeout": 1,
+        "rasa_url": f"http://127.0.0.1:{free_port()}",  # nothing listens: Rasa is down
+        "coordinator_chat_id": COORDINATOR_CHAT,
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
 def reset_transport_tables(engine: Engine) -> None:
     """Forget inbox and outbox rows of earlier tests (each fake restarts update and message ids)."""
     with session_scope(engine) as session:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
+
+import pytest
 
 from bench.baselines import KeywordRouter, department_keywords, tokens
 from bench.data import DEFAULT_EVAL, load_eval
 from bench.latency import percentiles
 from bench.report import render
 from bench.run import SMOKE_PLAN, Options, run_all
+from bench.soak import FAULT_NAMES, SMOKE_SOAK, run_soak
 from bot.settings import Settings
 from db.session import make_engine
 from tests.telegram_fixtures import reset_transport_tables
@@ -71,6 +75,7 @@ def test_smoke_run_reports_every_figure(rasa_stack: Settings) -> None:
     for process in ("rasa_server", "action_server", "bot_process"):
         assert 20 < footprint[process] < 8000, (process, footprint)
     assert results["backends"]["postgresql"] == {"skipped": "using a running stack"}
+    assert "skipped" in results["soak"]  # it starts its own `lotsen run`: see the soak test
 
     assert len(results["targets"]) == 7
     assert all(row["ok"] in (True, False, None) for row in results["targets"])
@@ -91,3 +96,21 @@ def test_percentiles_interpolate_in_milliseconds() -> None:
     assert figures["p95_ms"] == 48.0
     assert figures["max_ms"] == 50.0
     assert percentiles([])["p95_ms"] is None
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(900)
+def test_a_short_soak_reports_every_figure_and_loses_nothing() -> None:
+    plan = SMOKE_SOAK
+    results = json.loads(json.dumps(asyncio.run(run_soak(plan, report=lambda _line: None))))
+    assert results["messages"] == plan.messages and results["settled"]
+    assert sorted(f["fault"] for f in results["faults"]) == sorted(
+        FAULT_NAMES[name] for name in plan.faults
+    )
+    for fault in results["faults"]:
+        assert "skipped" in fault or fault["back_after_s"] is not None, fault
+    assert results["answered"] == results["enquiries"] == plan.messages
+    assert results["lost"] == results["duplicated"] == results["enquiries_doubled"] == 0
+    assert results["dead_letters"] == 0
+    assert 0 < results["latency"]["p50_ms"] <= results["latency"]["max_ms"]
+    assert "Soak [" in render({"soak": results})

@@ -531,3 +531,34 @@ async def test_instances_are_independent() -> None:
     fake = await start_fake_telegram()
     await fake.close()
     await fake.close()  # idempotent
+
+
+async def test_documents_are_uploaded_kept_and_their_captions_edited(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Ja", callback_data="fb:1:y")]])
+    sent = await bot.send_document(
+        BIG_USER, b'{"a": 1}', filename="data.json", caption="Din fil", reply_markup=markup
+    )
+    assert sent.document is not None and sent.document.file_name == "data.json"
+    assert sent.caption == "Din fil" and sent.document.file_size == 8
+    (params,) = fake.sent_documents(BIG_USER)
+    assert params["document"]["content"] == b'{"a": 1}'
+    assert params["caption"] == "Din fil"
+
+    # Telegram's answers to edits, which tell a message of the bot from someone else's or none.
+    with pytest.raises(BadRequest, match="not modified"):
+        await bot.edit_message_caption(
+            chat_id=BIG_USER, message_id=sent.message_id, caption="Din fil", reply_markup=markup
+        )
+    edited = await bot.edit_message_caption(
+        chat_id=BIG_USER, message_id=sent.message_id, caption="Ny text", reply_markup=markup
+    )
+    assert isinstance(edited, Message) and edited.caption == "Ny text"
+    with pytest.raises(BadRequest, match="no text in the message"):
+        await bot.edit_message_text("text", chat_id=BIG_USER, message_id=sent.message_id)
+    own = fake.user_message(BIG_USER, "hej")["message"]["message_id"]
+    with pytest.raises(BadRequest, match="can't be edited"):
+        await bot.edit_message_caption(chat_id=BIG_USER, message_id=own, caption="x")
+    with pytest.raises(BadRequest, match="not found"):
+        await bot.edit_message_text("x", chat_id=BIG_USER, message_id=own + 1)

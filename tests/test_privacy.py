@@ -20,6 +20,8 @@ from db.audit import history
 from db.masking import mask_personal_data
 from db.models import (
     AssociationUser,
+    DeskLoginToken,
+    DeskSession,
     Enquiry,
     EnquiryEvent,
     EnquiryStatus,
@@ -377,6 +379,7 @@ def test_erase_user_anonymises_and_deletes_but_keeps_public_records(
         "outbox_messages_deleted": 1,
         "outbox_messages_redacted": 2,
         "tracker_events_deleted": 2,
+        "desk_sign_ins_deleted": 0,
     }
     assert report.tracker_store == "checked"
     with session_scope(engine) as session:
@@ -491,3 +494,91 @@ def test_cli_export_request_and_erase(tmp_path: Path) -> None:
     queue = run("queue", "list")
     assert "request to erase personal data" not in queue.stdout
     engine.dispose()
+
+
+def _desk_sign_ins(engine: Engine, telegram_user_id: int) -> None:
+    """Give a Telegram user a used sign-in link and an open desk session."""
+    with session_scope(engine) as session:
+        session.add(
+            DeskLoginToken(
+                token_hash=f"{telegram_user_id:064d}",
+                telegram_user_id=telegram_user_id,
+                created_at=NOW,
+                expires_at=NOW + timedelta(minutes=10),
+                used_at=NOW + timedelta(minutes=1),
+            )
+        )
+        session.add(
+            DeskSession(
+                session_hash=f"{telegram_user_id + 1:064d}",
+                telegram_user_id=telegram_user_id,
+                csrf_token="c" * 43,
+                created_at=NOW,
+                expires_at=NOW + timedelta(hours=12),
+            )
+        )
+
+
+def test_desk_sign_ins_are_exported_without_their_secrets_and_erased(engine: Engine) -> None:
+    ids = _user_with_data(engine)
+    _desk_sign_ins(engine, USER)
+    _desk_sign_ins(engine, OTHER)
+    with session_scope(engine) as session:
+        data = export_user(session=session, telegram_user_id=USER, now=NOW)
+    signs = data["desk_sign_ins"]
+    assert [(s["kind"], s["telegram_user_id"]) for s in signs] == [
+        ("link", USER),
+        ("session", USER),
+    ]
+    assert signs[0]["used_at"] == (NOW + timedelta(minutes=1)).isoformat()
+    assert signs[1]["last_seen_at"] and signs[1]["ended_at"] is None
+    exported = json.dumps(data)
+    assert "token_hash" not in exported and "session_hash" not in exported
+    assert "csrf_token" not in exported and "c" * 43 not in exported
+
+    with session_scope(engine) as session:
+        report = erase_user(session=session, telegram_user_id=USER, actor="cli", now=NOW)
+    assert report.counts["desk_sign_ins_deleted"] == 2
+    with session_scope(engine) as session:
+        left = [row.telegram_user_id for row in session.exec(select(DeskLoginToken))]
+        left += [row.telegram_user_id for row in session.exec(select(DeskSession))]
+        assert left == [OTHER, OTHER]
+        assert session.get(AssociationUser, ids["user"]) is not None
+
+
+def test_a_staff_member_with_only_desk_sign_ins_can_export_them(engine: Engine) -> None:
+    _desk_sign_ins(engine, OTHER)
+    with session_scope(engine) as session:
+        data = export_user(session=session, telegram_user_id=OTHER, now=NOW)
+    assert data["association_user"] is None
+    assert len(data["desk_sign_ins"]) == 2
+
+
+def test_events_under_the_sender_the_bot_uses_are_exported_and_erased(
+    engine: Engine, database_url: str
+) -> None:
+    """The bot talks to Rasa as `telegram:<chat>:<user>`; the first build wrote `tg:…`."""
+    _user_with_data(engine)
+    store = create_engine(database_url)
+    METADATA.create_all(store)
+    store.dispose()
+    with tracker_store(database_url) as connection:
+        assert connection is not None
+        for sender in (f"telegram:{USER}:{USER}", f"tg:{USER}:{USER}", f"telegram:{OTHER}:{OTHER}"):
+            connection.execute(
+                insert(EVENTS).values(
+                    sender_id=sender, type_name="user", timestamp=NOW.timestamp(), data="{}"
+                )
+            )
+    with session_scope(engine) as session:
+        data = export_user(session=session, telegram_user_id=USER, tracker_url=database_url)
+    assert sorted(e["sender_id"] for e in data["tracker_events"]) == [
+        f"telegram:{USER}:{USER}",
+        f"tg:{USER}:{USER}",
+    ]
+    with session_scope(engine) as session:
+        report = erase_user(
+            session=session, telegram_user_id=USER, actor="cli", tracker_url=database_url
+        )
+    assert report.counts["tracker_events_deleted"] == 2
+    assert _tracker_senders(database_url) == [f"telegram:{OTHER}:{OTHER}"]

@@ -40,3 +40,13 @@ def test_ids_above_32_bits_are_fine_and_idle_users_are_forgotten() -> None:
     clock.now += 10
     assert limiter.check(9_000_000_000) == "ok"
     assert len(limiter._buckets) <= 2
+
+
+def test_a_message_handled_again_after_a_failure_takes_no_second_token() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(rate=0.5, burst=2, clock=clock)
+    # The first question fails twice (say, the database restarts) and is handled three times.
+    assert [limiter.check(7, key="tg:7:1") for _ in range(3)] == ["ok", "ok", "ok"]
+    assert limiter.check(7, key="tg:7:2") == "ok"
+    assert limiter.check(7, key="tg:7:3") == "notify"  # a third new message is a flood
+    assert limiter.check(7, key="tg:7:1") == "ok"

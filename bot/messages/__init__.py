@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.messages import association, coordinator, department, staff
-from bot.messages.base import Choice, Message, Notice, Renderer
+from bot.messages.base import Choice, Document, Message, Notice, Renderer
 from db.models import OutboxMessage
 
 RENDERERS: dict[str, Renderer] = {
@@ -22,9 +22,9 @@ RENDERERS: dict[str, Renderer] = {
 }
 
 
-def render(session: Session, row: OutboxMessage) -> Message:
+def render(session: Session, row: OutboxMessage, *, tracker_url: str | None = None) -> Message:
     """Render an outbox row in its language (KeyError for a kind nobody renders)."""
-    return RENDERERS[row.kind](Notice(session=session, row=row))
+    return RENDERERS[row.kind](Notice(session=session, row=row, tracker_url=tracker_url))
 
 
-__all__ = ["RENDERERS", "Choice", "Message", "Notice", "render"]
+__all__ = ["RENDERERS", "Choice", "Document", "Message", "Notice", "render"]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from sqlmodel import Session
 
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, t
 from bot.messages import choices
-from bot.messages.base import Choice, Message, Notice, Renderer
+from bot.messages.base import Choice, Document, Message, Notice, Renderer
 from bot.messages.formats import contact_line, department_name, reference, sla_days
 from db import crud
 from db.models import Association, Department, Enquiry, EscalationReason
 from db.notifications import Kind
+from db.personal_data import export_user
 from db.phrases import N_
 
 
@@ -277,6 +279,10 @@ ESCALATED = {
         "Tack! Din fråga är registrerad, men jag kan inte sortera den just nu. "
         "Kommunens samordnare tar hand om den.\nDitt ärendenummer: {reference}"
     ),
+    EscalationReason.FAILED: N_(
+        "Förlåt, något gick fel när jag skulle hantera ditt meddelande. Det är sparat, och "
+        "kommunens samordnare tar hand om det.\nDitt ärendenummer: {reference}"
+    ),
 }
 ESCALATED_UNSURE = N_(
     "Jag är inte säker på vem som ska svara på din fråga. "
@@ -289,6 +295,38 @@ def _escalated(notice: Notice) -> Message:
     reason = str(notice.params.get("reason") or "")
     message = ESCALATED.get(reason, ESCALATED_UNSURE)  # type: ignore[call-overload]
     return Message(t(notice.language, message, reference=reference(notice.enquiry)))
+
+
+EXPORT_FILE = "lotsen-data.json"
+
+
+def _personal_data(notice: Notice) -> Message:
+    user = notice.user
+    if user is None:
+        raise LookupError(f"outbox row {notice.row.id} is for no association user")
+    data = export_user(
+        session=notice.session,
+        telegram_user_id=user.telegram_user_id,
+        tracker_url=notice.tracker_url,
+    )
+    content = json.dumps(data, ensure_ascii=False, indent=2).encode()
+    caption = t(
+        notice.language,
+        "Här är allt som Lotsen har sparat om dig, som en JSON-fil. "
+        "Vill du att uppgifterna raderas? Skriv /forget.",
+    )
+    return Message(caption, document=Document(EXPORT_FILE, content))
+
+
+def _erasure_requested(notice: Notice) -> Message:
+    return Message(
+        t(
+            notice.language,
+            "Din begäran om att radera dina uppgifter är registrerad som {reference}. "
+            "Kommunens samordnare går igenom den och hör av sig till dig här.",
+            reference=reference(notice.enquiry),
+        )
+    )
 
 
 def _answer(notice: Notice) -> Message:
@@ -393,6 +431,8 @@ RENDERERS: dict[str, Renderer] = {
     Kind.SMALLTALK: _smalltalk,
     Kind.ROUTED: _routed,
     Kind.ESCALATED: _escalated,
+    Kind.PERSONAL_DATA: _personal_data,
+    Kind.ERASURE_REQUESTED: _erasure_requested,
     Kind.ANSWER: _answer,
     Kind.FEEDBACK_CLOSED: _feedback_closed,
     Kind.FEEDBACK_REOPENED: _feedback_reopened,

@@ -22,20 +22,33 @@ class Choice:
     action: str
 
 
+@dataclass(frozen=True)
+class Document:
+    """A file that goes with a message (its text is then the file's caption)."""
+
+    file_name: str
+    content: bytes
+
+
 @dataclass
 class Message:
-    """A rendered message: its text and rows of choices."""
+    """A rendered message: its text, rows of choices, and a document for some kinds."""
 
     text: str
     choices: list[list[Choice]] = field(default_factory=list)
+    document: Document | None = None
 
 
 @dataclass
 class Notice:
-    """An outbox row being rendered, with lazy access to what it is about."""
+    """An outbox row being rendered, with lazy access to what it is about.
+
+    `tracker_url` is Rasa's tracker store, for the kinds that show what it holds.
+    """
 
     session: Session
     row: OutboxMessage
+    tracker_url: str | None = None
 
     @property
     def language(self) -> str:

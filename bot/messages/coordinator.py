@@ -28,6 +28,7 @@ REASONS = {
     "not_helped": N_("föreningen tyckte inte att svaret hjälpte"),
     "sla": N_("{department} har inte svarat i tid"),
     "unavailable": N_("tolkningen var inte tillgänglig"),
+    "failed": N_("meddelandet kunde inte hanteras automatiskt"),
     "erasure": N_("begäran om radering av personuppgifter"),
 }
 

@@ -26,6 +26,7 @@ REASON_NAMES = {
     "not_helped": Phrase(N_("svaret hjälpte inte")),
     "sla": Phrase(N_("inte besvarad i tid")),
     "unavailable": Phrase(N_("tjänsten otillgänglig")),
+    "failed": Phrase(N_("kunde inte hanteras")),
 }
 # Translators: the title of a chart (read out by screen readers); {department} is its name.
 RECEIVED_TITLE = N_("Inkomna frågor per månad: {department}")

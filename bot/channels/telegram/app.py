@@ -52,6 +52,8 @@ COMMANDS = {
     "status": N_("Mina ärenden"),
     "language": N_("Byt språk"),
     "cancel": N_("Avbryt"),
+    "mydata": N_("Mina uppgifter"),
+    "forget": N_("Radera mina uppgifter"),
 }
 
 
@@ -79,7 +81,11 @@ async def post_init(application: LotsenApp) -> None:
     )
     data.outbox_task = asyncio.get_running_loop().create_task(
         run_dispatcher(
-            application.bot, data.services.engine, settings.coordinator_chat_id, data.outbox_kick
+            application.bot,
+            data.services.engine,
+            settings.coordinator_chat_id,
+            data.outbox_kick,
+            settings.tracker_url,
         )
     )
     with contextlib.suppress(Exception):
@@ -133,7 +139,8 @@ async def error_handler(update: object, context: Context) -> None:
     else:
         log.error("Error while handling an update", exc_info=context.error)
     if isinstance(update, Update):
-        context.bot_data.failed_updates.add(update.update_id)
+        error = context.error
+        context.bot_data.failed_updates[update.update_id] = f"{type(error).__name__}: {error}"
 
 
 def build_application(settings: Settings) -> LotsenApp:
@@ -163,6 +170,8 @@ def build_application(settings: Settings) -> LotsenApp:
     )
     application.add_handler(CommandHandler("status", association.status_command, filters=private))
     application.add_handler(CommandHandler("cancel", association.cancel_command, filters=private))
+    application.add_handler(CommandHandler("mydata", association.mydata_command, filters=private))
+    application.add_handler(CommandHandler("forget", association.forget_command, filters=private))
     application.add_handler(CommandHandler("queue", coordinator.queue_command))
     application.add_handler(CommandHandler("routes", staff.routes_command, filters=private))
     application.add_handler(CommandHandler("contact", staff.contact_command, filters=private))

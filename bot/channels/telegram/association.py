@@ -44,7 +44,7 @@ async def _within_rate_limit(update: Update, context: Context) -> bool:
     user_id, chat_id = ids(update)
     message = update.effective_message
     sent = message.date.timestamp() if message is not None and message.date else None
-    verdict = context.bot_data.rate_limiter.check(user_id, sent)
+    verdict = context.bot_data.rate_limiter.check(user_id, sent, key=message_key(update))
     if verdict == "ok":
         return True
     log.info("Rate limit for Telegram user %s: %s", user_id, verdict)
@@ -86,6 +86,21 @@ async def language_command(update: Update, context: Context) -> None:
 async def status_command(update: Update, context: Context) -> None:
     """List the user's open enquiries with reference, department and state."""
     await _reply(update, context, Kind.STATUS)
+
+
+async def mydata_command(update: Update, context: Context) -> None:
+    """Send the user everything Lotsen holds about them, as a JSON document."""
+    if await _within_rate_limit(update, context):
+        await _reply(update, context, Kind.PERSONAL_DATA)
+
+
+async def forget_command(update: Update, context: Context) -> None:
+    """File a request to erase the user's data in the coordinator's queue and confirm it."""
+    user_id, chat_id = ids(update)
+    await conversation(context).request_erasure(
+        user_id=user_id, chat_id=chat_id, key=message_key(update)
+    )
+    kick_outbox(context)
 
 
 async def cancel_command(update: Update, context: Context) -> None:

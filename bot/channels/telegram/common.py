@@ -17,6 +17,7 @@ from bot.conversation import Conversation
 from bot.messages import Choice
 from bot.services import Services
 from bot.settings import Settings
+from db.inbox import read_update
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,7 +36,8 @@ class BotData:
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     outbox_kick: asyncio.Event = field(default_factory=asyncio.Event)
     outbox_task: asyncio.Task[None] | None = None
-    failed_updates: set[int] = field(default_factory=set)
+    failed_updates: dict[int, str] = field(default_factory=dict)
+    """Updates a handler failed on, with the error (PTB hands it to the error handler)."""
 
     def ready(self) -> tuple[Services, Conversation]:
         """Return the services and the conversation (post_init has run)."""
@@ -84,11 +86,9 @@ def ids(update: Update) -> tuple[int, int]:
 
 def message_key(update: Update) -> str:
     """Return the key that identifies an inbound message or button press (for deduplication)."""
-    _, chat_id = ids(update)
-    if update.callback_query is not None:
-        return f"tg:{chat_id}:cb:{update.callback_query.id}"
-    message = update.effective_message
-    return f"tg:{chat_id}:{message.message_id if message else update.update_id}"
+    key = read_update(update.to_dict()).message_key
+    assert key is not None, "an update without a chat has no message key"
+    return key
 
 
 def refused(update: Update, action: str) -> None:

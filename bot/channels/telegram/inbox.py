@@ -3,6 +3,9 @@
 Stored updates are worked off chat by chat (db/claims.py): a chat's updates one after another in
 order, different chats at once, by this process or by several bot processes on one PostgreSQL
 database. A chat's next update starts as soon as its last one is done.
+
+An update that fails MAX_ATTEMPTS times becomes a dead letter (bot/channels/telegram/
+dead_letters.py): kept with its error, never silently dropped; its chat's later updates go on.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from sqlmodel import Session, col, select
 from telegram import Update
 from telegram.ext import Application
 
+from bot.channels.telegram.dead_letters import give_up
 from db import claims
+from db.inbox import read_update
 from db.models import InboxUpdate, utcnow
 from db.session import session_scope
 
@@ -49,13 +54,8 @@ def store_updates(engine: Engine, updates: Iterable[dict[str, Any]]) -> int:
 
 
 def _chat_key(payload: dict[str, Any]) -> int:
-    for kind in ("message", "edited_message", "callback_query", "channel_post"):
-        item = payload.get(kind)
-        if isinstance(item, dict):
-            chat = item.get("chat") or (item.get("message") or {}).get("chat") or {}
-            sender = item.get("from") or {}
-            return int(chat.get("id") or sender.get("id") or 0)
-    return 0
+    facts = read_update(payload)  # never raises: a malformed update must not stop the others
+    return facts.chat_id or facts.sender_id or 0
 
 
 def claim(engine: Engine, limit: int) -> list[InboxUpdate]:
@@ -68,6 +68,7 @@ def claim(engine: Engine, limit: int) -> list[InboxUpdate]:
             lanes=[col(InboxUpdate.chat_id)],
             pending=[
                 col(InboxUpdate.processed_at).is_(None),
+                col(InboxUpdate.dead_at).is_(None),
                 col(InboxUpdate.attempts) < MAX_ATTEMPTS,
             ],
             lease=LEASE,
@@ -84,6 +85,7 @@ def waiting_in_chat(engine: Engine, chat_id: int | None) -> bool:
             .where(
                 col(InboxUpdate.chat_id) == chat_id,
                 col(InboxUpdate.processed_at).is_(None),
+                col(InboxUpdate.dead_at).is_(None),
                 col(InboxUpdate.attempts) < MAX_ATTEMPTS,
             )
             .limit(1)
@@ -103,8 +105,8 @@ def _finish(engine: Engine, update_id: int, error: str | None) -> None:
         if row is None:
             return
         row.attempts += 1
-        row.error = error
-        if error is None or row.attempts >= MAX_ATTEMPTS:
+        row.error = error[:500] if error is not None else None
+        if error is None:
             row.processed_at = utcnow()
 
 
@@ -155,17 +157,18 @@ class InboxProcessor:
             await asyncio.wait_for(self.application.process_update(update), WORK_LIMIT)
             # PTB hands a handler's exception to the error handler instead of raising it;
             # the error handler notes the update, so it is tried again, not lost.
-            failed = self.application.bot_data.failed_updates
-            if row.update_id in failed:
-                failed.discard(row.update_id)
-                error = "a handler failed; see the log"
+            error = self.application.bot_data.failed_updates.pop(row.update_id, None)
         except Exception as exc:
             log.exception("Update %s failed", row.update_id)
-            error = f"{type(exc).__name__}: {exc}"[:500]
+            error = f"{type(exc).__name__}: {exc}"
         try:
-            # A failed update keeps its claim until the lease ends: the chat's later updates
-            # wait, and the update is tried again then.
-            await asyncio.to_thread(_finish, self.engine, row.update_id, error)
+            if error is not None and row.attempts + 1 >= MAX_ATTEMPTS:
+                # A dead letter no longer holds up the chat's later updates.
+                await give_up(self.application, self.engine, row, error)
+            else:
+                # A failed update keeps its claim until the lease ends: the chat's later
+                # updates wait, and the update is tried again then.
+                await asyncio.to_thread(_finish, self.engine, row.update_id, error)
         finally:
             self.busy -= 1
         try:

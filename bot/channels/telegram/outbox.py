@@ -9,6 +9,11 @@ the chat and Telegram's message id, so a reply to it finds its enquiry. Telegram
 limits are honoured (`retry_after` pauses everything); failures are retried with backoff.
 Several bot processes share the outbox: each claims a lane's head before sending it
 (db/claims.py), so a message goes out once and a lane stays in order.
+
+A send is recorded as started (`sending_at`) in the transaction that renders it. If the bot dies
+before Telegram's answer is recorded, or the answer never comes (a timeout), the message may
+have arrived: such a row is *in doubt*, and before it is sent again the chat is checked for it
+(bot/channels/telegram/in_doubt.py), so that a crash does not answer an association twice.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
-from telegram import Bot
+from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.channels.telegram.common import keyboard
-from bot.messages import Choice, render
+from bot.channels.telegram.in_doubt import find_delivered
+from bot.messages import Choice, Document, render
 from db import claims
 from db.models import AssociationUser, Department, OutboxMessage, utcnow
 from db.notifications import Channel, Recipient
@@ -57,6 +63,9 @@ class Ready:
     choices: list[list[Choice]]
     attempts: int
     lane: Lane
+    document: Document | None = None
+    in_doubt: bool = False
+    """An earlier send of this row may have arrived (its outcome was never recorded)."""
 
 
 def resolve_chat(
@@ -113,8 +122,17 @@ def release_claims(engine: Engine) -> int:
         )
 
 
-def prepare(engine: Engine, coordinator_chat_id: int | None, *, limit: int = LANES) -> list[Ready]:
-    """Claim and render the next due message of every free lane; give up on undeliverable ones."""
+def prepare(
+    engine: Engine,
+    coordinator_chat_id: int | None,
+    *,
+    limit: int = LANES,
+    tracker_url: str | None = None,
+) -> list[Ready]:
+    """Claim and render the next due message of every free lane and record that its send starts.
+
+    Undeliverable messages are given up on.
+    """
     now = utcnow()
     ready: list[Ready] = []
     with session_scope(engine) as session:
@@ -126,12 +144,24 @@ def prepare(engine: Engine, coordinator_chat_id: int | None, *, limit: int = LAN
                 _give_up(row, f"no Telegram chat for the {row.recipient}")
                 continue
             try:
-                message = render(session, row)
+                message = render(session, row, tracker_url=tracker_url)
             except (KeyError, LookupError) as exc:
                 log.error("Outbox message %s cannot be rendered: %r", row.id, exc)
                 _give_up(row, f"cannot be rendered: {exc!r}")
                 continue
-            ready.append(Ready(row.id, chat_id, message.text, message.choices, row.attempts, lane))
+            ready.append(
+                Ready(
+                    row.id,
+                    chat_id,
+                    message.text,
+                    message.choices,
+                    row.attempts,
+                    lane,
+                    document=message.document,
+                    in_doubt=row.sending_at is not None,
+                )
+            )
+            row.sending_at = now
     return ready
 
 
@@ -161,8 +191,10 @@ def mark_sent(engine: Engine, row_id: int, chat_id: int, telegram_message_id: in
         return more is not None
 
 
-def mark_failed(engine: Engine, row_id: int, error: str, retry_in: float, *, count: bool) -> None:
-    """Record a failed attempt and when to try again."""
+def mark_failed(
+    engine: Engine, row_id: int, error: str, retry_in: float, *, count: bool, in_doubt: bool
+) -> None:
+    """Record a failed attempt, when to try again, and whether the message may have arrived."""
     with session_scope(engine) as session:
         row = session.get(OutboxMessage, row_id)
         if row is None:
@@ -172,6 +204,8 @@ def mark_failed(engine: Engine, row_id: int, error: str, retry_in: float, *, cou
         row.error = error[:500]
         row.not_before = utcnow() + timedelta(seconds=retry_in)
         row.claimed_until = None
+        if not in_doubt:
+            row.sending_at = None
 
 
 class Outcome(enum.Enum):
@@ -182,25 +216,56 @@ class Outcome(enum.Enum):
     FAILED = "failed"  # tried again later
 
 
+async def _post(bot: Bot, item: Ready) -> Message:
+    """Send the message (a document with its caption, or a text) to its chat."""
+    markup = keyboard(item.choices)
+    if item.document is not None:
+        upload = InputFile(item.document.content, filename=item.document.file_name)
+        return await bot.send_document(item.chat_id, upload, caption=item.text, reply_markup=markup)
+    return await bot.send_message(item.chat_id, item.text, reply_markup=markup)
+
+
 async def send(bot: Bot, engine: Engine, item: Ready) -> Outcome | float:
-    """Send one message and record the outcome, or the seconds Telegram asks us to wait."""
+    """Send one message and record the outcome, or the seconds Telegram asks us to wait.
+
+    A row in doubt is first looked for in its chat; found there, it is only recorded as sent.
+    """
+    in_doubt = item.in_doubt
     try:
-        message = await asyncio.wait_for(
-            bot.send_message(item.chat_id, item.text, reply_markup=keyboard(item.choices)),
-            SEND_LIMIT,
-        )
+        if in_doubt:
+            found = await find_delivered(
+                bot,
+                engine,
+                row_id=item.row_id,
+                chat_id=item.chat_id,
+                text=item.text,
+                markup=keyboard(item.choices),
+                caption=item.document is not None,
+            )
+            if found is not None:
+                more = await asyncio.to_thread(mark_sent, engine, item.row_id, item.chat_id, found)
+                return Outcome.SENT if more else Outcome.SENT_LAST
+            in_doubt = False
+        message = await asyncio.wait_for(_post(bot, item), SEND_LIMIT)
     except RetryAfter as exc:
         delay = exc.retry_after
         seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-        await asyncio.to_thread(mark_failed, engine, item.row_id, str(exc), seconds, count=False)
+        await asyncio.to_thread(
+            mark_failed, engine, item.row_id, str(exc), seconds, count=False, in_doubt=in_doubt
+        )
         return max(seconds, 0.001)
     except (Forbidden, BadRequest) as exc:
         log.warning("Outbox message %s refused by Telegram: %s", item.row_id, exc)
-        await asyncio.to_thread(mark_failed, engine, item.row_id, str(exc), 60.0, count=True)
+        await asyncio.to_thread(
+            mark_failed, engine, item.row_id, str(exc), 60.0, count=True, in_doubt=in_doubt
+        )
     except (TimedOut, NetworkError, TimeoutError) as exc:
+        # The request may have reached Telegram: the next try looks for the message first.
         backoff = min(300.0, 2.0 ** (item.attempts + 1))
         problem = str(exc) or type(exc).__name__
-        await asyncio.to_thread(mark_failed, engine, item.row_id, problem, backoff, count=True)
+        await asyncio.to_thread(
+            mark_failed, engine, item.row_id, problem, backoff, count=True, in_doubt=True
+        )
     else:
         more = await asyncio.to_thread(
             mark_sent, engine, item.row_id, item.chat_id, message.message_id
@@ -224,12 +289,18 @@ class Dispatcher:
     """Keep every lane moving: start a lane's next message as soon as its last one is done."""
 
     def __init__(
-        self, bot: Bot, engine: Engine, coordinator_chat_id: int | None, kick: asyncio.Event
+        self,
+        bot: Bot,
+        engine: Engine,
+        coordinator_chat_id: int | None,
+        kick: asyncio.Event,
+        tracker_url: str | None = None,
     ) -> None:
         self.bot = bot
         self.engine = engine
         self.coordinator_chat_id = coordinator_chat_id
         self.kick = kick
+        self.tracker_url = tracker_url
         self.busy: set[Lane] = set()
         self.full = False  # the last look found as many lanes due as were free: maybe more
         self.paused_until = 0.0
@@ -259,7 +330,13 @@ class Dispatcher:
         free = LANES - len(self.busy)
         if free <= 0:
             return []
-        batch = await asyncio.to_thread(prepare, self.engine, self.coordinator_chat_id, limit=free)
+        batch = await asyncio.to_thread(
+            prepare,
+            self.engine,
+            self.coordinator_chat_id,
+            limit=free,
+            tracker_url=self.tracker_url,
+        )
         self.full = len(batch) >= free
         return batch
 
@@ -282,7 +359,13 @@ class Dispatcher:
             log.exception("Outbox message %s could not be sent; it will be retried", item.row_id)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(
-                    mark_failed, self.engine, item.row_id, repr(exc), 30.0, count=True
+                    mark_failed,
+                    self.engine,
+                    item.row_id,
+                    repr(exc),
+                    30.0,
+                    count=True,
+                    in_doubt=True,
                 )
         finally:
             self.busy.discard(item.lane)
@@ -291,7 +374,11 @@ class Dispatcher:
 
 
 async def run_dispatcher(
-    bot: Bot, engine: Engine, coordinator_chat_id: int | None, kick: asyncio.Event
+    bot: Bot,
+    engine: Engine,
+    coordinator_chat_id: int | None,
+    kick: asyncio.Event,
+    tracker_url: str | None = None,
 ) -> None:
     """Run the dispatcher until cancelled."""
-    await Dispatcher(bot, engine, coordinator_chat_id, kick).run()
+    await Dispatcher(bot, engine, coordinator_chat_id, kick, tracker_url).run()

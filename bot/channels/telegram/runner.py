@@ -6,19 +6,23 @@ import asyncio
 import hmac
 import json
 import logging
+import warnings
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.exc import OperationalError
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application
+from telegram.warnings import PTBUserWarning
 
 from bot.channels.telegram.inbox import InboxProcessor, store_updates
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 POLL_TIMEOUT = 25
+READ_MARGIN = 10
+"""Seconds a long poll may take beyond its timeout before it counts as failed."""
 
 
 async def poll_forever(
@@ -36,9 +40,7 @@ async def poll_forever(
     backoff = 1.0
     while not stop.is_set():
         try:
-            updates = await application.bot.get_updates(
-                offset=offset, timeout=timeout, allowed_updates=Update.ALL_TYPES
-            )
+            updates = await fetch_updates(application.bot, offset=offset, timeout=timeout)
         except RetryAfter as exc:
             delay = exc.retry_after
             await asyncio.sleep(delay if isinstance(delay, int | float) else delay.total_seconds())
@@ -52,10 +54,9 @@ async def poll_forever(
         if not updates:
             await process_safely(processor)
             continue
-        payloads = [u.to_dict() for u in updates]
         while True:
             try:
-                await asyncio.to_thread(store_updates, engine, payloads)
+                await asyncio.to_thread(store_updates, engine, updates)
                 break
             except Exception as exc:
                 # A brief outage (a database restart) is expected; a long one is an error.
@@ -63,8 +64,30 @@ async def poll_forever(
                 log.log(level, "Could not store updates (%s); retrying in %.0f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(60.0, backoff * 2)
-        offset = max(u.update_id for u in updates) + 1
+        offset = max(int(u["update_id"]) for u in updates) + 1
         await process_safely(processor)
+
+
+async def fetch_updates(bot: Bot, *, offset: int | None, timeout: int) -> list[dict[str, Any]]:
+    """Long-poll for updates as Telegram sent them (an update PTB cannot parse is kept too).
+
+    `Bot.get_updates` parses the batch, and one update it cannot read would fail the whole
+    batch before it is stored; the raw call keeps every update, and the inbox turns one that
+    cannot be processed into a dead letter.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBUserWarning)  # "use Bot.get_updates instead"
+        result = await bot.do_api_request(
+            "getUpdates",
+            api_kwargs={"offset": offset, "timeout": timeout, "allowed_updates": Update.ALL_TYPES},
+            read_timeout=timeout + READ_MARGIN,
+        )
+    updates = [
+        u for u in result or [] if isinstance(u, dict) and isinstance(u.get("update_id"), int)
+    ]
+    if len(updates) != len(result or []):
+        log.error("Telegram sent updates without an update id; they cannot be stored: %r", result)
+    return updates
 
 
 async def process_safely(processor: InboxProcessor) -> None:
