@@ -8,6 +8,7 @@ from bot.i18n import t
 from bot.messages import choices
 from bot.messages.base import Choice, Message, Notice, Renderer
 from bot.messages.formats import deadline, reference, shortened
+from bot.messages.languages import enquiry_languages, languages_line
 from db.notifications import Kind
 from db.queue_facts import association_name
 
@@ -43,6 +44,9 @@ def _facts(notice: Notice) -> dict[str, str]:
         or unknown_association(notice.language),
         "question": shortened(enquiry.text),
         "deadline": deadline(_deadline(notice), notice.language),
+        "languages": languages_line(
+            enquiry_languages(session=notice.session, enquiry=enquiry), notice.language
+        ),
     }
 
 
@@ -52,6 +56,7 @@ def _forward(notice: Notice) -> Message:
         "Ny fråga från en förening\n"
         "Ärende: {reference}\n"
         "Förening: {association}\n"
+        "{languages}\n"
         "Svara senast: {deadline}\n\n"
         "{question}\n\n"
         "Tryck Svara och skriv svaret. Hör frågan inte till er? Tryck Inte vårt.",
@@ -66,6 +71,7 @@ def _reminder(notice: Notice) -> Message:
         notice.language,
         "Påminnelse: ärende {reference} väntar på svar.\n"
         "Förening: {association}\n"
+        "{languages}\n"
         "Svara senast: {deadline}. Annars går ärendet till samordnaren.\n\n"
         "{question}",
         **_facts(notice),
