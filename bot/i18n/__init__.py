@@ -60,11 +60,6 @@ def translations(language: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(compiled)
 
 
-def direction(language: str) -> str:
-    """Return the writing direction of a language: "rtl" or "ltr" (for HTML `dir`)."""
-    return "rtl" if language in RIGHT_TO_LEFT else "ltr"
-
-
 def language_name(code: str | None, in_language: str = SOURCE_LANGUAGE) -> str | None:
     """Return the name of any language (ISO 639-1 code) in a language, from CLDR via Babel.
 

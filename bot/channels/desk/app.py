@@ -30,6 +30,7 @@ from bot.channels.desk.web import (
     https_only,
     problem,
 )
+from bot.messages.languages import language_label
 from bot.settings import Settings
 from db.models import utcnow
 from db.sla import LOCAL
@@ -68,6 +69,11 @@ def _hours(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}".replace(".", ",")
 
 
+def _language(code: str | None) -> str:
+    """Name a language in Swedish (the desk's staff language), or say it cannot be told."""
+    return language_label(code, "sv")
+
+
 def make_templates() -> jinja2.Environment:
     """Return the Jinja environment (autoescaped) with the desk's filters."""
     env = jinja2.Environment(
@@ -80,6 +86,7 @@ def make_templates() -> jinja2.Environment:
     env.filters["local"] = _local_time
     env.filters["hours"] = _hours
     env.filters["lastday"] = _last_day
+    env.filters["language"] = _language
     return env
 
 

@@ -1,4 +1,4 @@
-"""The enquiry log: search by reference, association, department, state and date."""
+"""The enquiry log: search by reference, association, department, state, language and date."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from sqlmodel import Session, col, select
 from bot.channels.desk.auth import Principal
 from bot.channels.desk.dates import DateProblem, parse_day
 from bot.channels.desk.web import not_found, render, require, run_db
+from bot.i18n import LANGUAGES
+from bot.messages.languages import enquiry_languages, language_label
 from db import queue
 from db.models import Association, Department, Enquiry, EnquiryEvent, EnquiryStatus
 from db.queue_facts import association_name
@@ -21,6 +23,8 @@ from db.routing_table import day_start
 
 MAX_RESULTS = 200
 STATUSES = tuple(s.value for s in EnquiryStatus)
+UNDETERMINED = "und"
+"""The language filter's value for enquiries too short to tell (ISO 639-2 "undetermined")."""
 
 
 @dataclass
@@ -62,6 +66,11 @@ def search_enquiries(
     status = criteria.get("status", "")
     if status in STATUSES:
         query = query.where(Enquiry.status == status)
+    language = criteria.get("language", "").strip()
+    if language == UNDETERMINED:
+        query = query.where(col(Enquiry.detected_language).is_(None))
+    elif language:
+        query = query.where(Enquiry.detected_language == language)
     start, end = search_days(criteria)
     if start is not None:
         query = query.where(col(Enquiry.created_at) >= day_start(start))
@@ -79,6 +88,21 @@ def search_enquiries(
     ]
 
 
+def language_options(session: Session) -> list[tuple[str, str]]:
+    """Return the language filter's choices: the reply languages and every language written in.
+
+    Each is (code, name in Swedish), by name; "cannot tell" comes last.
+    """
+    written = session.exec(
+        select(Enquiry.detected_language)
+        .where(col(Enquiry.detected_language).is_not(None))
+        .distinct()
+    ).all()
+    codes = {code for code in written if code} | set(LANGUAGES)
+    named = sorted(((code, language_label(code, "sv")) for code in codes), key=lambda o: o[1])
+    return [*named, (UNDETERMINED, language_label(None, "sv"))]
+
+
 def _visible_departments(session: Session, principal: Principal) -> Sequence[Department]:
     rows = session.exec(select(Department).order_by(col(Department.name))).all()
     return [d for d in rows if principal.may_edit_department(d.id)]
@@ -89,7 +113,7 @@ async def enquiries_page(request: web.Request) -> web.StreamResponse:
     principal = await require(request)
     criteria = {
         k: request.query.get(k, "")
-        for k in ("reference", "association", "department", "status", "from", "to")
+        for k in ("reference", "association", "department", "status", "language", "from", "to")
     }
     searched = any(criteria.values()) or "go" in request.query
     errors: dict[str, tuple[str, str]] = {}
@@ -99,15 +123,17 @@ async def enquiries_page(request: web.Request) -> web.StreamResponse:
         errors[exc.field] = exc.messages()
         searched = False
 
-    def load(session: Session) -> tuple[list[Hit], Sequence[Department]]:
+    def load(
+        session: Session,
+    ) -> tuple[list[Hit], Sequence[Department], list[tuple[str, str]]]:
         hits = (
             search_enquiries(session=session, principal=principal, criteria=criteria)
             if searched
             else []
         )
-        return hits, _visible_departments(session, principal)
+        return hits, _visible_departments(session, principal), language_options(session)
 
-    hits, departments = await run_db(request, load)
+    hits, departments, languages = await run_db(request, load)
     return render(
         request,
         "enquiries.html",
@@ -118,6 +144,7 @@ async def enquiries_page(request: web.Request) -> web.StreamResponse:
         criteria=criteria,
         departments=departments,
         statuses=STATUSES,
+        languages=languages,
         limit=MAX_RESULTS,
     )
 
@@ -140,6 +167,7 @@ async def enquiry_page(request: web.Request) -> web.StreamResponse:
             "events": events,
             "department": department,
             "association": association_name(session=session, enquiry=enquiry),
+            "languages": enquiry_languages(session=session, enquiry=enquiry),
         }
 
     found = await run_db(request, load)

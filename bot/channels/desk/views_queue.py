@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from bot.channels.desk.auth import Principal
 from bot.channels.desk.web import checked_form, now_of, render, require, run_db, see_other
 from bot.i18n import translate
+from bot.messages.languages import EnquiryLanguages, enquiry_languages
 from db import queue
 from db.models import Department, Enquiry, EnquiryEvent, Escalation
 from db.queue import CLOSE_REASONS
@@ -89,6 +90,7 @@ class Case:
     department: Department | None
     events: Sequence[EnquiryEvent]
     claimed_by_name: str | None
+    languages: EnquiryLanguages
 
 
 def _case(session: Session, escalation_id: int, principal: Principal, now: Any) -> Case:
@@ -112,6 +114,7 @@ def _case(session: Session, escalation_id: int, principal: Principal, now: Any) 
         department=department,
         events=queue.history(session=session, enquiry=enquiry),
         claimed_by_name=staff_name(session=session, telegram_user_id=escalation.claimed_by),
+        languages=enquiry_languages(session=session, enquiry=enquiry),
     )
 
 
