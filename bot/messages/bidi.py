@@ -81,6 +81,10 @@ def _isolate_line(line: str) -> str:
             index += 1
             continue
         end = _run_end(line, index)
+        if char == "(" and line.count(")", index, end) == 0:
+            out.append(char)  # its closing bracket is outside the run: keep the pair outside
+            index += 1
+            continue
         out.append(f"{LRI}{line[index:end]}{PDI}")
         index = end
     return "".join(out)
