@@ -12,7 +12,7 @@ one sentence; long: a few sentences), in the seven reply languages and in nine o
   share answered in the right language, the share that kept the saved language (too short or
   ambiguous) and the share answered in a wrong one;
 - latency per message after warm-up (p50 / p95), the time to the first answer (loading), and
-  the peak memory (RSS) of the process.
+  the memory (RSS) of the process before the detector is built and at its peak.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ def measure(name: str) -> dict[str, Any]:
 
     attempts = _cut_network()
     texts = [text for _, _, _, text in samples()]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     started = time.perf_counter()
     try:
         detect = _detector(name)
@@ -115,6 +116,7 @@ def measure(name: str) -> dict[str, Any]:
     return {
         "first_answer_s": round(first, 2),
         "latency": percentiles(times),
+        "rss_before_mb": before,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "network_attempts": len(attempts),
         "scores": found,
@@ -199,7 +201,7 @@ def render(results: dict[str, Any]) -> str:
     names = list(results)
     rows = [["", *names]]
     rows.append(["offline (network attempts)", *(_offline(results[n]) for n in names)])
-    for key in ("first_answer_s", "peak_rss_mb"):
+    for key in ("first_answer_s", "rss_before_mb", "peak_rss_mb"):
         rows.append([key, *(str(results[n].get(key, "–")) for n in names)])
     for q in ("p50_ms", "p95_ms"):
         rows.append(

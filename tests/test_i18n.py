@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.i18n import LANGUAGES, t, translate
-from bot.i18n.catalogue import extract, placeholders, problems
+from bot.i18n import LANGUAGES, LOCALE_DIR, catalogue_path, t, translate
+from bot.i18n.catalogue import extract, load, placeholders, problems
 from bot.messages import RENDERERS, render
 from bot.settings import PROJECT_ROOT
 from db import crud
@@ -161,3 +163,49 @@ def test_the_literal_finder_finds_a_literal(tmp_path: Path) -> None:
         assert len(_literal_texts(module)) == 2
     finally:
         module.unlink()
+
+
+GLOSSARY_TERMS = {
+    # The Swedish source of each glossary term, as it appears in message ids.
+    "förening": r"förening(?!sservice)",
+    "förvaltning": r"förvaltning",
+    "ärende": r"ärende(?!nummer)",
+    "referensnummer": r"ärendenummer|referensnummer",
+    "samordnare": r"samordnar",
+}
+TRANSLATED = [language for language in LANGUAGES if language not in ("sv", "en")]
+
+
+def test_seven_languages_ship_with_catalogues_and_glossaries() -> None:
+    assert LANGUAGES == ("sv", "en", "ar", "fa", "so", "fi", "uk")
+    for language in LANGUAGES:
+        assert catalogue_path(language).is_file(), language
+        assert len([m for m in load(language) if m.id]) == len([m for m in extract() if m.id])
+    for language in TRANSLATED:
+        glossary = yaml.safe_load((LOCALE_DIR / language / "glossary.yml").read_text("utf-8"))
+        assert set(glossary) == set(GLOSSARY_TERMS), language
+        for entry in glossary.values():
+            assert entry["note"] and re.search(entry["stem"], entry["term"]), (language, entry)
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_glossary_terms_are_used_consistently(language: str) -> None:
+    glossary = yaml.safe_load((LOCALE_DIR / language / "glossary.yml").read_text("utf-8"))
+    found = []
+    for message in load(language):
+        if not message.id:
+            continue
+        source = " ".join(message.id) if isinstance(message.id, tuple) else message.id
+        target = " ".join(message.string) if isinstance(message.string, tuple) else message.string
+        for term, pattern in GLOSSARY_TERMS.items():
+            if re.search(pattern, source, re.IGNORECASE) and not re.search(
+                glossary[term]["stem"], target, re.IGNORECASE
+            ):
+                found.append(f"{term}: {source[:60]!r} -> {target[:60]!r}")
+    assert found == []
+
+
+def test_the_glossary_check_finds_a_different_word() -> None:
+    glossary = yaml.safe_load((LOCALE_DIR / "fi" / "glossary.yml").read_text("utf-8"))
+    assert re.search(glossary["ärende"]["stem"], "Sinulla ei ole avoimia asioita.")
+    assert not re.search(glossary["ärende"]["stem"], "Sinulla ei ole avoimia tapauksia.")

@@ -124,3 +124,16 @@ def test_identification_needs_no_network() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "so"
+
+
+def test_the_language_benchmark_runs_offline() -> None:
+    from bench.language_id import LENGTHS, run
+
+    result = run(("lingua-low",))["lingua-low"]
+    assert "error" not in result and result["network_attempts"] == 0
+    assert set(result["cells"]) == {
+        f"{group}/{length}" for group in ("supported", "unsupported") for length in LENGTHS
+    }
+    for cell in result["cells"].values():
+        shares = cell["right"] + cell["kept_saved"] + cell["wrong"]
+        assert cell["n"] > 0 and shares == pytest.approx(1.0, abs=0.002)
