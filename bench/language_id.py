@@ -144,11 +144,13 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
     if "error" in raw:
         return raw
     cells: dict[str, dict[str, int]] = {}
+    per_language: dict[str, list[bool]] = {}
     for (group, language, length, text), found in zip(samples(), raw["scores"], strict=True):
         cell = cells.setdefault(f"{group}/{length}", {"n": 0, "top1": 0, "right": 0, "kept": 0})
         cell["n"] += 1
         top = SAME.get(found[0][0], found[0][0]) if found else None
         cell["top1"] += top == language
+        per_language.setdefault(language, []).append(top == language)
         saved = "en" if language == "sv" else "sv"
         words = language_text(text)
         decided = choose(
@@ -171,7 +173,11 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
         }
         for key, c in cells.items()
     }
-    return {key: value for key, value in raw.items() if key != "scores"} | {"cells": table}
+    top1 = {code: round(sum(hits) / len(hits), 3) for code, hits in per_language.items()}
+    return {key: value for key, value in raw.items() if key != "scores"} | {
+        "cells": table,
+        "top1_per_language": top1,
+    }
 
 
 def run(candidates: tuple[str, ...] = CANDIDATES) -> dict[str, Any]:
@@ -216,6 +222,9 @@ def render(results: dict[str, Any]) -> str:
                     *(_cell(results[n].get("cells", {}).get(key)) for n in names),
                 ]
             )
+    for code in LANGUAGES:
+        shares = [results[n].get("top1_per_language", {}).get(code) for n in names]
+        rows.append([f"top-1 {code} (all lengths)", *(_pct(share) for share in shares)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
