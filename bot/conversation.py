@@ -9,6 +9,7 @@ still recorded and escalated, and the association gets its reference number.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from sqlmodel import Session
 from bot.i18n import LANGUAGES, normalise_language
 from bot.messages.association import language_params
 from bot.services import Services
-from bot.understanding.language import Identified, identify
+from bot.understanding.language import Identified, identify, warm_up
 from bot.understanding.rasa_client import RasaError
 from db import crud
 from db import notifications as notify
@@ -109,6 +110,10 @@ class Conversation:
             return work(Turn(session, user, key))
 
         return await self.services.db(call)
+
+    async def prepare(self) -> None:
+        """Load the language detector before the first message (about a second)."""
+        await asyncio.to_thread(warm_up)
 
     async def language_of(self, *, user_id: int, chat_id: int | None) -> str:
         """Return the language the user chose (Swedish by default)."""

