@@ -80,6 +80,8 @@ def _association_name(notice: Notice) -> str:
 
 def _welcome(notice: Notice) -> Message:
     name = crud.get_municipality(session=notice.session).name
+    # Translators: the first message; {municipality} is e.g. "Storåsa kommun". Buttons with
+    # the seven languages, each in its own name, follow under the question.
     text = t(
         notice.language,
         "Hej och välkommen till {municipality}!\n"
@@ -141,6 +143,8 @@ def _association_invalid(notice: Notice) -> Message:
 
 def help_text(language: str) -> str:
     """Return how the bot works and its commands."""
+    # Translators: /help. Keep the commands (/status, /language, /cancel, /help) and the
+    # example reference number as they are.
     return t(
         language,
         "Så här fungerar det:\n"
@@ -269,6 +273,9 @@ def routed_text(
 ) -> str:
     """Tell the association where its question went, whom to contact and what happens next."""
     contact = crud.active_contact(session=session, department=department)
+    # Translators: the answer to a routed question. {department} is the department's name (in
+    # Swedish, or English for English); {contact} its role, e-mail, phone and opening hours;
+    # {reference} e.g. LOT-2026-00042; {sla_days} a number of working days.
     text = t(
         language,
         "Din fråga gäller {department}.\n"
@@ -299,6 +306,8 @@ def _routed(notice: Notice) -> Message:
     )
 
 
+# Translators: answers to a question that went to the coordinator (a person at the
+# municipality); {reference} is the reference number, e.g. LOT-2026-00042.
 ESCALATED = {
     EscalationReason.HUMAN: N_(
         "Självklart. Jag har skickat ditt meddelande till kommunens samordnare, "
@@ -332,6 +341,8 @@ def _answer(notice: Notice) -> Message:
     key = notice.params.get("department")
     who = department_name(notice.department(str(key)) if key else None, notice.language)
     assert enquiry.id is not None
+    # Translators: relays an answer. {who} is the department's name or "the coordinator";
+    # {text} is the answer as its writer wrote it (Swedish or English): it is not translated.
     text = t(
         notice.language,
         "Du har fått svar på ärende {reference}.\nSvar från {who}:\n\n{text}\n\nHjälpte svaret?",
