@@ -122,6 +122,14 @@ ROUTED = (
 )
 
 
+ANSWER = "Du har fått svar på ärende {reference}.\nSvar från {who}:\n\n{text}\n\nHjälpte svaret?"
+
+
+def test_the_expected_texts_are_the_catalogues_messages() -> None:
+    for message in (ROUTED, ANSWER):
+        assert all(t(language, message) != message for language in LANGUAGES if language != "sv")
+
+
 @pytest.mark.parametrize("language", sorted(QUESTIONS))
 async def test_swedish_at_start_then_another_language_is_routed_and_answered_in_it(
     harness: Harness, language: str
@@ -153,9 +161,7 @@ async def test_swedish_at_start_then_another_language_is_routed_and_answered_in_
             reply_to_message_id=forward["message_id"],
         )
         answer = await h.message_to(user, has("Ansök i e-tjänsten"), after=mark)
-        assert answer["text"].startswith(
-            opening(language, "Du har fått svar på ärende {reference}.\nSvar från {who}:\n\n{text}")
-        )
+        assert answer["text"].startswith(opening(language, ANSWER))
         assert [b["text"] for b in answer["reply_markup"]["inline_keyboard"][0]] == [
             t(language, "Ja"),
             t(language, "Nej"),
