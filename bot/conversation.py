@@ -9,6 +9,7 @@ still recorded and escalated, and the association gets its reference number.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -17,9 +18,10 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session
 
-from bot.i18n import normalise_language
+from bot.i18n import LANGUAGES, normalise_language
+from bot.messages.association import language_params
 from bot.services import Services
-from bot.understanding.language import detect_language
+from bot.understanding.language import Identified, identify, warm_up
 from bot.understanding.rasa_client import RasaError
 from db import crud
 from db import notifications as notify
@@ -109,6 +111,10 @@ class Conversation:
 
         return await self.services.db(call)
 
+    async def prepare(self) -> None:
+        """Load the language detector before the first message (about a second)."""
+        await asyncio.to_thread(warm_up)
+
     async def language_of(self, *, user_id: int, chat_id: int | None) -> str:
         """Return the language the user chose (Swedish by default)."""
         return await self._turn(user_id, chat_id, None, lambda turn: turn.language)
@@ -197,9 +203,14 @@ class Conversation:
     async def ask(
         self, *, user_id: int, chat_id: int, text: str, message_key: str | None, preferred: str
     ) -> None:
-        """Mask personal data, let Rasa route the question, and never lose it if Rasa fails."""
+        """Mask personal data, let Rasa route the question, and never lose it if Rasa fails.
+
+        The question is answered in the language it is clearly written in, else in the
+        association's own (`preferred`); see bot/understanding/language.py.
+        """
         masked = mask_personal_data(text)
-        language = detect_language(masked, default=preferred)
+        found = identify(masked, saved=preferred, languages=LANGUAGES)
+        language = found.reply
         limit = self.services.settings.max_message_chars
         if len(masked) > limit:
             await self._turn(
@@ -207,7 +218,11 @@ class Conversation:
                 chat_id,
                 message_key,
                 lambda turn: turn.say(
-                    Kind.TOO_LONG, tag="long", language=language, length=len(masked)
+                    Kind.TOO_LONG,
+                    tag="long",
+                    language=language,
+                    length=len(masked),
+                    **language_params(found),
                 ),
             )
         metadata = {
@@ -217,6 +232,8 @@ class Conversation:
             "channel": self.channel.value,
             "language": preferred,
             "reply_language": language,
+            "written_language": found.written,
+            "unsupported_language": found.unsupported,
             "text": masked,
         }
         try:
@@ -241,18 +258,20 @@ class Conversation:
                         language=language,
                         text=reply.text,
                         choices=[[list(button) for button in row] for row in reply.buttons],
+                        **language_params(found),
                     )
                 return
-            self._register_unrouted(turn, masked, language)
+            self._register_unrouted(turn, masked, found)
 
         await self._turn(user_id, chat_id, message_key, work)
 
-    def _register_unrouted(self, turn: Turn, text: str, language: str) -> None:
+    def _register_unrouted(self, turn: Turn, text: str, found: Identified) -> None:
         """Record the question as an enquiry for the coordinator when Rasa could not handle it."""
         enquiry, created = crud.create_enquiry(
             session=turn.session,
             text=text,
-            language=language,
+            language=found.reply,
+            detected_language=found.written,
             user=turn.user,
             message_key=turn.key,
         )
@@ -267,8 +286,9 @@ class Conversation:
             Kind.ESCALATED,
             enquiry=enquiry,
             tag="answer",
-            language=language,
+            language=found.reply,
             reason=EscalationReason.UNAVAILABLE,
+            **language_params(found),
         )
 
 
