@@ -9,6 +9,7 @@ still recorded and escalated, and the association gets its reference number.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -17,9 +18,10 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session
 
-from bot.i18n import normalise_language
+from bot.i18n import LANGUAGES, normalise_language
+from bot.messages.association import language_params
 from bot.services import Services
-from bot.understanding.language import detect_language
+from bot.understanding.language import Identified, identify, warm_up
 from bot.understanding.rasa_client import RasaError
 from db import crud, personal_data
 from db import notifications as notify
@@ -110,6 +112,10 @@ class Conversation:
             return work(Turn(session, user, key))
 
         return await self.services.db(call)
+
+    async def prepare(self) -> None:
+        """Load the language detector before the first message (about a second)."""
+        await asyncio.to_thread(warm_up)
 
     async def language_of(self, *, user_id: int, chat_id: int | None) -> str:
         """Return the language the user chose (Swedish by default)."""
@@ -212,9 +218,14 @@ class Conversation:
     async def ask(
         self, *, user_id: int, chat_id: int, text: str, message_key: str | None, preferred: str
     ) -> None:
-        """Mask personal data, let Rasa route the question, and never lose it if Rasa fails."""
+        """Mask personal data, let Rasa route the question, and never lose it if Rasa fails.
+
+        The question is answered in the language it is clearly written in, else in the
+        association's own (`preferred`); see bot/understanding/language.py.
+        """
         masked = mask_personal_data(text)
-        language = detect_language(masked, default=preferred)
+        found = identify(masked, saved=preferred, languages=LANGUAGES)
+        language = found.reply
         limit = self.services.settings.max_message_chars
         if len(masked) > limit:
             await self._turn(
@@ -222,7 +233,11 @@ class Conversation:
                 chat_id,
                 message_key,
                 lambda turn: turn.say(
-                    Kind.TOO_LONG, tag="long", language=language, length=len(masked)
+                    Kind.TOO_LONG,
+                    tag="long",
+                    language=language,
+                    length=len(masked),
+                    **language_params(found),
                 ),
             )
         metadata = {
@@ -232,6 +247,8 @@ class Conversation:
             "channel": self.channel.value,
             "language": preferred,
             "reply_language": language,
+            "written_language": found.written,
+            "unsupported_language": found.unsupported,
             "text": masked,
         }
         try:
@@ -256,9 +273,10 @@ class Conversation:
                         language=language,
                         text=reply.text,
                         choices=[[list(button) for button in row] for row in reply.buttons],
+                        **language_params(found),
                     )
                 return
-            self._register_for_coordinator(turn, masked, language, EscalationReason.UNAVAILABLE)
+            self._register_for_coordinator(turn, masked, found, EscalationReason.UNAVAILABLE)
 
         await self._turn(user_id, chat_id, message_key, work)
 
@@ -269,14 +287,14 @@ class Conversation:
         masked = mask_personal_data(clean_text(text or ""))
 
         def work(turn: Turn) -> None:
-            language = detect_language(masked, default=turn.language) if masked else turn.language
+            found = identify(masked, saved=turn.language, languages=LANGUAGES)
             question = masked or UNREADABLE_TEXT
-            self._register_for_coordinator(turn, question, language, EscalationReason.FAILED)
+            self._register_for_coordinator(turn, question, found, EscalationReason.FAILED)
 
         await self._turn(user_id, chat_id, message_key, work)
 
     def _register_for_coordinator(
-        self, turn: Turn, text: str, language: str, reason: EscalationReason
+        self, turn: Turn, text: str, found: Identified, reason: EscalationReason
     ) -> None:
         """Record the message as an enquiry in the coordinator's queue and give its reference.
 
@@ -287,13 +305,21 @@ class Conversation:
         enquiry, created = crud.create_enquiry(
             session=turn.session,
             text=text,
-            language=language,
+            language=found.reply,
+            detected_language=found.written,
             user=turn.user,
             message_key=turn.key,
         )
         if created:
             escalate(session=turn.session, enquiry=enquiry, reason=reason, actor=SYSTEM_ACTOR)
-        turn.say(Kind.ESCALATED, enquiry=enquiry, tag="answer", language=language, reason=reason)
+        turn.say(
+            Kind.ESCALATED,
+            enquiry=enquiry,
+            tag="answer",
+            language=found.reply,
+            reason=reason,
+            **language_params(found),
+        )
 
 
 def handled_by_actions(messages: list[dict[str, Any]]) -> bool:

@@ -111,11 +111,14 @@ def create_enquiry(
     language: str,
     user: AssociationUser | None,
     message_key: str | None = None,
+    detected_language: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Enquiry, bool]:
     """Record an enquiry with a reference number; return (enquiry, created).
 
-    `message_key` identifies the inbound message; the same key never makes two enquiries.
+    `language` is the language the association is answered in, `detected_language` the one
+    the text is written in (None when too short to tell). `message_key` identifies the inbound
+    message; the same key never makes two enquiries.
     """
     if message_key is not None:
         found = session.exec(select(Enquiry).where(Enquiry.message_key == message_key)).first()
@@ -125,6 +128,7 @@ def create_enquiry(
     enquiry = Enquiry(
         text=text,
         language=language,
+        detected_language=detected_language,
         message_key=message_key,
         user_id=user.id if user else None,
         association_id=user.association_id if user else None,

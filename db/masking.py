@@ -66,11 +66,16 @@ def mask_personal_data(text: str) -> str:
     return _PHONE.sub(MASKS["phone"], text)
 
 
+JOINERS = "\u200c\u200d"
+"""Zero-width non-joiner and joiner: format characters that belong to Persian (می‌خواهم) and
+other scripts' spelling, so they are kept; bidirectional controls and the rest are dropped."""
+
+
 def clean_text(text: str) -> str:
-    """Drop control and format characters (keeping line breaks and tabs) and trim whitespace."""
+    """Drop control and format characters (keeping line breaks, tabs, joiners) and trim."""
     kept = []
     for ch in text:
-        if ch in "\n\t":
+        if ch in "\n\t" or ch in JOINERS:
             kept.append(ch)
         elif unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"}:
             continue

@@ -206,7 +206,9 @@ class Enquiry(SQLModel, table=True):
     association_id: int | None = Field(default=None, foreign_key="association.id", index=True)
     chat_id: int | None = Field(default=None, sa_type=BigInteger)
     text: str = Field(sa_type=Text)
-    language: str = "sv"
+    language: str = "sv"  # the language the association is answered in for this enquiry
+    # What the text is written in (ISO 639-1, any language), None when too short to tell.
+    detected_language: str | None = Field(default=None, max_length=8, index=True)
     intent: str | None = None
     confidence: float | None = None
     guesses: list[list[Any]] = Field(default_factory=list, sa_type=JSON)

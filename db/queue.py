@@ -25,7 +25,7 @@ from db.models import (
     utcnow,
 )
 from db.phrases import N_, Phrase
-from db.queue_facts import QueueItem, association_language, queue_item, staff_actor, staff_name
+from db.queue_facts import QueueItem, queue_item, staff_actor, staff_name
 from db.workflow import WorkflowError, answer_enquiry, forward_to_department, reference_of
 
 __all__ = [
@@ -295,7 +295,7 @@ def _tell_rerouted(*, session: Session, enquiry: Enquiry, department: Department
         session=session,
         enquiry=enquiry,
         kind=notify.Kind.REROUTED,
-        language=association_language(session=session, enquiry=enquiry),
+        language=enquiry.language,  # the language its question was answered in
         department=department.key,
     )
 
@@ -382,7 +382,7 @@ def close(
         session=session,
         enquiry=enquiry,
         kind=notify.Kind.CLOSED,
-        language=association_language(session=session, enquiry=enquiry),
+        language=enquiry.language,  # the language its question was answered in
         reason=reason_code,
     )
 

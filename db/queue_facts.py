@@ -29,15 +29,6 @@ RARE_CONTACT_WINDOW_DAYS = 365
 LOCAL_OPERATOR_ID = 0
 
 
-def association_language(*, session: Session, enquiry: Enquiry) -> str:
-    """Return the language to write to the association in (its choice, else the enquiry's)."""
-    if enquiry.user_id is not None:
-        user = session.get(AssociationUser, enquiry.user_id)
-        if user is not None and user.language:
-            return user.language
-    return enquiry.language or "sv"
-
-
 def association_of(*, session: Session, enquiry: Enquiry) -> Association | None:
     """Return the association behind the enquiry (its own, else its user's), or None."""
     association_id = enquiry.association_id

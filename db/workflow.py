@@ -27,7 +27,6 @@ from db.models import (
     utcnow,
 )
 from db.phrases import N_, DomainError, Phrase
-from db.queue_facts import association_language
 from db.staff import department_colleagues
 
 SYSTEM_ACTOR = "lotsen"
@@ -193,7 +192,7 @@ def answer_enquiry(
         session=session,
         enquiry=enquiry,
         kind=notify.Kind.ANSWER,
-        language=association_language(session=session, enquiry=enquiry),
+        language=enquiry.language,  # the language its question was answered in
         department=department.key if by_department and department else None,
     )
 
@@ -370,7 +369,7 @@ def record_feedback(
         session=session,
         enquiry=enquiry,
         kind=kind,
-        language=association_language(session=session, enquiry=enquiry),
+        language=enquiry.language,  # the language its question was answered in
     )
     return escalation
 

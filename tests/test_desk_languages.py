@@ -1,25 +1,41 @@
-"""The desk's languages: Swedish with English beside it by default, or one language alone."""
+"""The desk's languages: Swedish with English beside it by default, or one language alone
+(right to left for Arabic and Persian); and the desk and the public report in seven languages:
+language facts, the log's language filter, and totals per department and language with small
+counts suppressed."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from markupsafe import Markup
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from bot.channels.desk.app import build_desk_app
 from bot.channels.desk.pages import BILINGUAL, LANGUAGE_COOKIE, View, environment, view_named
+from bot.channels.desk.stats import SUPPRESS_BELOW, csv_rows, public_report
+from bot.i18n import LANGUAGES
 from bot.settings import Settings
+from db.models import Department
 from db.phrases import Phrase
+from db.session import session_scope
 from db.validation import EMAIL_PROBLEM
-from tests.desk_helpers import STAFF_ID, Clock, add_staff, csrf_of, login_path
-from tests.workflow_helpers import local
+from tests.desk_helpers import COORDINATOR_ID, STAFF_ID, Clock, add_staff, csrf_of, login_path
+from tests.workflow_helpers import escalated_enquiry, local, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
 NO_DATA_SV = "Inga frågor under perioden."
 NO_DATA_EN = "No questions in this period."
+APRIL_NOW = local(2026, 4, 15, 12)
+APRIL = local(2026, 4, 6, 9)
+ARABIC = "كيف تتقدم جمعيتنا بطلب للحصول على دعم الأنشطة للشباب من البلدية؟"
+POLISH = "Jak nasze stowarzyszenie może złożyć wniosek o dotację na zajęcia?"
 
 
 @pytest.fixture
@@ -35,8 +51,23 @@ async def client(engine: Engine) -> AsyncIterator[TestClient]:
         await client.close()
 
 
-async def _sign_in(client: TestClient, engine: Engine) -> None:
-    path = login_path(engine, STAFF_ID, NOW)
+@pytest.fixture
+async def desk(engine: Engine) -> AsyncIterator[TestClient]:
+    """Yield a test client on the desk with its clock in April, with staff in the database."""
+    add_staff(engine)
+    settings = Settings(database_url="sqlite://", _env_file=None)  # type: ignore[call-arg]
+    client = TestClient(TestServer(build_desk_app(settings, engine, clock=Clock(APRIL_NOW))))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def _sign_in(
+    client: TestClient, engine: Engine, user_id: int = STAFF_ID, now: datetime = NOW
+) -> None:
+    path = login_path(engine, user_id, now)
     page = await client.get(path)
     token = path.split("token=")[1]
     response = await client.post(
@@ -164,3 +195,165 @@ def test_the_helpers_escape_values_and_show_equal_texts_once() -> None:
         "Kultur",
     ]
     assert isinstance(env.globals["bi"]("Kö"), Markup)
+
+
+def _fact(html: str, name: str) -> str:
+    found = re.search(rf'<dd class="{name}">([^<]*)</dd>', html)
+    assert found is not None, name
+    return found.group(1)
+
+
+async def test_case_and_enquiry_pages_show_the_languages(desk: TestClient, engine: Engine) -> None:
+    with session_scope(engine) as session:
+        enquiry, escalation_id = escalated_enquiry(
+            session, now=APRIL, text=ARABIC, language="ar", detected_language="ar"
+        )
+        reference = enquiry.reference
+    await _sign_in(desk, engine, COORDINATOR_ID, APRIL_NOW)
+    for path in (f"/desk/queue/{escalation_id}", f"/desk/enquiries/{reference}"):
+        html = await (await desk.get(path)).text()
+        assert _fact(html, "written-language") == "arabiska"
+        assert _fact(html, "association-language") == "arabiska"
+        assert _fact(html, "reply-language") == "arabiska"
+        assert f'lang="ar" dir="auto">{ARABIC}</blockquote>' in html
+
+
+async def test_enquiry_log_filters_by_language(desk: TestClient, engine: Engine) -> None:
+    with session_scope(engine) as session:
+        arabic = routed_enquiry(session, now=APRIL, text=ARABIC, detected_language="ar")
+        polish = routed_enquiry(
+            session, now=APRIL, text=POLISH, language="en", detected_language="pl"
+        )
+        short = routed_enquiry(session, now=APRIL, text="bidrag")
+        refs = {"ar": arabic.reference, "pl": polish.reference, "und": short.reference}
+    await _sign_in(desk, engine, STAFF_ID, APRIL_NOW)
+    page = await (await desk.get("/desk/enquiries")).text()
+    options = re.findall(r'<option value="([a-z]+)">([^<]+)</option>', page)
+    codes = [code for code, _ in options]
+    assert set(LANGUAGES) | {"pl", "und"} <= set(codes)
+    assert ("pl", "polska") in options and ("und", "går inte att avgöra") in options
+    for code, reference in refs.items():
+        found = await (await desk.get(f"/desk/enquiries?language={code}")).text()
+        assert reference in found
+        assert all(other not in found for key, other in refs.items() if key != code)
+    everything = await (await desk.get("/desk/enquiries?go=1")).text()
+    assert all(reference in everything for reference in refs.values())
+    assert "<td>polska</td>" in everything and "<td>arabiska</td>" in everything
+
+
+def _fabricate(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        for i in range(6):
+            routed_enquiry(
+                session, now=APRIL, association=f"A{i}", text=ARABIC, detected_language="ar"
+            )
+        for i in range(2):
+            routed_enquiry(
+                session,
+                now=APRIL,
+                department_key="teknik",
+                association=f"P{i}",
+                text=POLISH,
+                language="en",
+                detected_language="pl",
+            )
+        escalated_enquiry(session, now=APRIL, association="Kort", text="hej")
+
+
+def test_report_counts_every_department_and_language_with_suppression(engine: Engine) -> None:
+    _fabricate(engine)
+    with session_scope(engine) as session:
+        report = public_report(session=session, now=APRIL_NOW)
+        keys = {d.key for d in session.exec(select(Department)).all()}
+    departments = {row["department"]: row for row in report["departments"]}
+    assert set(departments) == keys | {None}
+    assert departments["kultur_fritid"] == {
+        "department": "kultur_fritid",
+        "department_name": "Kultur- och fritidsförvaltningen",
+        "department_name_en": departments["kultur_fritid"]["department_name_en"],
+        "suppressed": False,
+        "received": 6,
+    }
+    assert departments["teknik"]["suppressed"] is True and "received" not in departments["teknik"]
+    silent = [row for key, row in departments.items() if key not in ("kultur_fritid", "teknik")]
+    assert silent and all(row["received"] == 0 for row in silent if row["department"])
+    assert departments[None]["suppressed"] is True  # one unrouted enquiry
+    languages = {row["language"]: row for row in report["languages"]}
+    assert [row["language"] for row in report["languages"]][: len(LANGUAGES)] == list(LANGUAGES)
+    assert languages["ar"]["received"] == 6 and languages["ar"]["language_name"] == "arabiska"
+    assert languages["pl"]["suppressed"] is True and "received" not in languages["pl"]
+    assert languages["sv"] == {
+        "language": "sv",
+        "language_name": "svenska",
+        "language_name_en": "Swedish",
+        "suppressed": False,
+        "received": 0,
+    }
+    assert languages["und"]["suppressed"] is True
+    table = {row[0]: row for row in csv_rows(report, "languages")[1:]}
+    assert csv_rows(report, "languages")[0] == [
+        "language",
+        "language_name",
+        "suppressed",
+        "received",
+    ]
+    assert table["ar"] == ["ar", "arabiska", "no", "6"]
+    assert table["pl"] == ["pl", "polska", "yes", ""]
+    assert table["so"] == ["so", "somaliska", "no", "0"]
+    by_department = {row[0]: row for row in csv_rows(report, "departments")[1:]}
+    assert by_department["teknik"][2:] == ["yes", ""]
+    assert SUPPRESS_BELOW == 5
+
+
+async def test_public_report_page_and_downloads_show_the_totals(
+    desk: TestClient, engine: Engine
+) -> None:
+    empty = await (await desk.get("/rapport")).text()
+    assert 'id="report-departments"' in empty and "Inga frågor under perioden" in empty
+    assert re.search(r"<td>0</td><th scope=\"row\">Tekniska förvaltningen", empty)
+    _fabricate(engine)
+    page = await (await desk.get("/rapport")).text()
+    languages = page[page.index('id="report-languages"') :]
+    assert '<td>6</td><th scope="row">arabiska <span' in languages
+    assert '<td>&lt;5</td><th scope="row">polska <span' in languages
+    assert '<td>0</td><th scope="row">somaliska <span' in languages
+    data = await (await desk.get("/rapport.json")).json()
+    assert {row["language"] for row in data["languages"]} >= {"ar", "pl", *LANGUAGES}
+    download = await desk.get("/rapport.csv?table=languages")
+    assert 'filename="lotsen-rapport-languages.csv"' in download.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(await download.text())))
+    assert rows[0] == ["language", "language_name", "suppressed", "received"]
+    assert ["ar", "arabiska", "no", "6"] in rows
+    months = await (await desk.get("/rapport.csv?table=nonsense")).text()
+    assert months.splitlines()[0].startswith("month,department,")
+
+
+async def test_arabic_and_persian_pages_are_right_to_left(client: TestClient) -> None:
+    arabic = await (await client.get("/rapport?lang=ar")).text()
+    assert '<html lang="ar" dir="rtl">' in arabic
+    assert "لا توجد أسئلة في هذه الفترة." in arabic and NO_DATA_SV not in arabic
+    assert "<span lang=" not in arabic
+    # Language names follow the page: Arabic names in the Arabic report.
+    assert '<td>0</td><th scope="row">العربية</th>' in arabic
+    beside = await (await client.get("/rapport?lang=fa,sv")).text()
+    assert '<html lang="fa" dir="rtl">' in beside
+    assert f'<span lang="sv" dir="ltr">{NO_DATA_SV}</span>' in beside
+    assert '<span lang="sv" dir="ltr" class="en">/ Rapport</span>' in beside
+
+
+async def test_a_left_to_right_page_isolates_only_right_to_left_texts_beside_it(
+    client: TestClient,
+) -> None:
+    swedish = await (await client.get("/rapport?lang=sv,ar")).text()
+    assert '<html lang="sv">' in swedish
+    assert '<span lang="ar" dir="rtl">لا توجد أسئلة في هذه الفترة.</span>' in swedish
+    default = await (await client.get("/rapport?lang=sv,en")).text()
+    assert "dir=" not in default.split("<body>")[0] and ' dir="ltr"' not in default
+    # Every view is offered in the footer, each in its own name and language.
+    for code, name in (("ar", "العربية"), ("fa", "فارسی"), ("uk", "Українська")):
+        assert f'lang="{code}" hreflang="{code}">{name}</a>' in default
+
+
+def test_every_reply_language_is_a_desk_view() -> None:
+    assert [view_named(code) for code in LANGUAGES] == [View(code) for code in LANGUAGES]
+    assert view_named("ar,sv") == View("ar", "sv")

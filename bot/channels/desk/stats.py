@@ -1,4 +1,5 @@
-"""Public transparency figures: per department and month, small cells suppressed."""
+"""Public transparency figures: per department and month, and per department and language over
+the period (every department, also a silent one), small counts suppressed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.i18n import t
+from bot.i18n import LANGUAGES, t
+from bot.messages.languages import UNDETERMINED, language_label
 from db.crud import get_municipality
 from db.models import Department, Enquiry, EnquiryEvent, Escalation, EventKind, utcnow
 from db.phrases import N_
@@ -77,6 +79,33 @@ class Cell:
         return row
 
 
+@dataclass
+class Total:
+    """How many enquiries one department or one language had over the whole period."""
+
+    key: str
+    name: str
+    name_en: str
+    received: int = 0
+
+    @property
+    def suppressed(self) -> bool:
+        """Tell whether the count is too small to publish (none at all is published: 0)."""
+        return 0 < self.received < SUPPRESS_BELOW
+
+    def public(self, kind: str) -> dict[str, Any]:
+        """Return the publishable total; a suppressed count is left out."""
+        row: dict[str, Any] = {
+            kind: self.key or None,
+            f"{kind}_name": self.name,
+            f"{kind}_name_en": self.name_en,
+            "suppressed": self.suppressed,
+        }
+        if not self.suppressed:
+            row["received"] = self.received
+        return row
+
+
 def month_of(moment: datetime) -> str:
     """Return the local (Swedish) calendar month of a moment as YYYY-MM."""
     return moment.astimezone(LOCAL).strftime("%Y-%m")
@@ -127,21 +156,26 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def period_enquiries(*, session: Session, now: datetime, months: int) -> list[Enquiry]:
+    """Return the enquiries that arrived in the report's period (up to now)."""
+    start = first_month(now, months)
+    return [
+        e
+        for e in session.exec(select(Enquiry).where(col(Enquiry.created_at) <= now)).all()
+        if month_of(_aware(e.created_at)) >= start
+    ]
+
+
 def report_cells(*, session: Session, now: datetime | None = None, months: int = 12) -> list[Cell]:
     """Return one cell per department and month with enquiries, oldest month first."""
     now = now or utcnow()
-    start = first_month(now, months)
     municipality = get_municipality(session=session)
     window = {
         "day_start": municipality.workday_start_hour,
         "day_end": municipality.workday_end_hour,
     }
     departments = {d.id: d for d in session.exec(select(Department)).all()}
-    enquiries = [
-        e
-        for e in session.exec(select(Enquiry).where(col(Enquiry.created_at) <= now)).all()
-        if month_of(_aware(e.created_at)) >= start
-    ]
+    enquiries = period_enquiries(session=session, now=now, months=months)
     ids = [e.id for e in enquiries if e.id is not None]
     routed = _routed_deadlines(session, ids)
     escalations: dict[int, list[Escalation]] = {}
@@ -185,17 +219,53 @@ def report_cells(*, session: Session, now: datetime | None = None, months: int =
     return sorted(cells.values(), key=lambda c: (c.month, c.department_key == "", c.department_key))
 
 
+def department_totals(*, session: Session, enquiries: list[Enquiry]) -> list[Total]:
+    """Return every department's count over the period, by name (silent ones too, as 0).
+
+    Enquiries no department has are counted last, when there are any.
+    """
+    departments = session.exec(select(Department).order_by(col(Department.name))).all()
+    totals = {d.id: Total(d.key, d.name, d.name_en or d.name) for d in departments}
+    unrouted = Total(NO_DEPARTMENT, NOT_ROUTED, t("en", NOT_ROUTED))
+    for enquiry in enquiries:
+        totals.get(enquiry.department_id, unrouted).received += 1
+    return [*totals.values(), *([unrouted] if unrouted.received else [])]
+
+
+def language_totals(enquiries: list[Enquiry]) -> list[Total]:
+    """Return the count per language written in over the period.
+
+    The reply languages are always listed (in their order), then any other language by count,
+    then the enquiries too short to tell.
+    """
+    counts = Counter(e.detected_language or UNDETERMINED for e in enquiries)
+    others = sorted(
+        (code for code in counts if code not in LANGUAGES and code != UNDETERMINED),
+        key=lambda code: (-counts[code], code),
+    )
+    return [
+        Total(code, language_label(code, "sv"), language_label(code, "en"), counts[code])
+        for code in [*LANGUAGES, *others, *([UNDETERMINED] if counts[UNDETERMINED] else [])]
+    ]
+
+
 def public_report(
     *, session: Session, now: datetime | None = None, months: int = 12
 ) -> dict[str, Any]:
-    """Return the publishable report: period, threshold and one row per department and month."""
+    """Return the publishable report: period, threshold, one row per department and month,
+    and the period's totals per department and per language."""
     now = now or utcnow()
     cells = report_cells(session=session, now=now, months=months)
+    enquiries = period_enquiries(session=session, now=now, months=months)
     return {
         "generated_at": now.isoformat(),
         "period": {"from_month": first_month(now, months), "to_month": month_of(now)},
         "suppression_threshold": SUPPRESS_BELOW,
         "rows": [c.public() for c in cells],
+        "departments": [
+            t.public("department") for t in department_totals(session=session, enquiries=enquiries)
+        ],
+        "languages": [t.public("language") for t in language_totals(enquiries)],
     }
 
 
@@ -213,8 +283,22 @@ CSV_COLUMNS = (
 )
 
 
-def csv_rows(report: dict[str, Any]) -> list[list[str]]:
-    """Return the report as CSV rows (header first); suppressed values are empty."""
+def _csv_values(row: dict[str, Any], columns: list[str]) -> list[str]:
+    values = {**row, "suppressed": "yes" if row["suppressed"] else "no"}
+    return ["" if values.get(c) is None else str(values[c]) for c in columns]
+
+
+TOTAL_COLUMNS = ("{kind}", "{kind}_name", "suppressed", "received")
+TABLES = ("months", "departments", "languages")
+"""The report's tables as CSV: per department and month, and the period's totals."""
+
+
+def csv_rows(report: dict[str, Any], table: str = "months") -> list[list[str]]:
+    """Return one of the report's tables as CSV rows (header first); suppressed values empty."""
+    if table != "months":
+        kind = table.removesuffix("s")
+        columns = [c.format(kind=kind) for c in TOTAL_COLUMNS]
+        return [columns] + [_csv_values(row, columns) for row in report[table]]
     rows = [list(CSV_COLUMNS)]
     for row in report["rows"]:
         reasons = row.get("escalation_reasons")

@@ -1,4 +1,4 @@
-"""The enquiry log: search by reference, association, department, state and date."""
+"""The enquiry log: search by reference, association, department, state, language and date."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from sqlmodel import Session, col, select
 
 from bot.channels.desk.auth import Principal
 from bot.channels.desk.dates import DateProblem, parse_day
-from bot.channels.desk.web import not_found, render, require, run_db
+from bot.channels.desk.web import not_found, render, require, run_db, texts_of
+from bot.i18n import LANGUAGES
+from bot.messages.languages import UNDETERMINED, enquiry_languages, language_label
 from db import queue
 from db.models import Association, Department, Enquiry, EnquiryEvent, EnquiryStatus
 from db.phrases import Phrase
@@ -63,6 +65,11 @@ def search_enquiries(
     status = criteria.get("status", "")
     if status in STATUSES:
         query = query.where(Enquiry.status == status)
+    language = criteria.get("language", "").strip()
+    if language == UNDETERMINED:
+        query = query.where(col(Enquiry.detected_language).is_(None))
+    elif language:
+        query = query.where(Enquiry.detected_language == language)
     start, end = search_days(criteria)
     if start is not None:
         query = query.where(col(Enquiry.created_at) >= day_start(start))
@@ -80,6 +87,21 @@ def search_enquiries(
     ]
 
 
+def language_options(session: Session, language: str) -> list[tuple[str, str]]:
+    """Return the language filter's choices: the reply languages and every language written in.
+
+    Each is (code, name in `language`, the page's), by name; "cannot tell" comes last.
+    """
+    written = session.exec(
+        select(Enquiry.detected_language)
+        .where(col(Enquiry.detected_language).is_not(None))
+        .distinct()
+    ).all()
+    codes = {code for code in written if code} | set(LANGUAGES)
+    named = sorted(((code, language_label(code, language)) for code in codes), key=lambda o: o[1])
+    return [*named, (UNDETERMINED, language_label(UNDETERMINED, language))]
+
+
 def _visible_departments(session: Session, principal: Principal) -> Sequence[Department]:
     rows = session.exec(select(Department).order_by(col(Department.name))).all()
     return [d for d in rows if principal.may_edit_department(d.id)]
@@ -90,7 +112,7 @@ async def enquiries_page(request: web.Request) -> web.StreamResponse:
     principal = await require(request)
     criteria = {
         k: request.query.get(k, "")
-        for k in ("reference", "association", "department", "status", "from", "to")
+        for k in ("reference", "association", "department", "status", "language", "from", "to")
     }
     searched = any(criteria.values()) or "go" in request.query
     errors: dict[str, Phrase] = {}
@@ -99,16 +121,23 @@ async def enquiries_page(request: web.Request) -> web.StreamResponse:
     except DateProblem as exc:
         errors[exc.field] = exc.phrase
         searched = False
+    page_language = texts_of(request).view.main
 
-    def load(session: Session) -> tuple[list[Hit], Sequence[Department]]:
+    def load(
+        session: Session,
+    ) -> tuple[list[Hit], Sequence[Department], list[tuple[str, str]]]:
         hits = (
             search_enquiries(session=session, principal=principal, criteria=criteria)
             if searched
             else []
         )
-        return hits, _visible_departments(session, principal)
+        return (
+            hits,
+            _visible_departments(session, principal),
+            language_options(session, page_language),
+        )
 
-    hits, departments = await run_db(request, load)
+    hits, departments, languages = await run_db(request, load)
     return render(
         request,
         "enquiries.html",
@@ -119,6 +148,7 @@ async def enquiries_page(request: web.Request) -> web.StreamResponse:
         criteria=criteria,
         departments=departments,
         statuses=STATUSES,
+        language_choices=languages,
         limit=MAX_RESULTS,
     )
 
@@ -141,6 +171,7 @@ async def enquiry_page(request: web.Request) -> web.StreamResponse:
             "events": events,
             "department": department,
             "association": association_name(session=session, enquiry=enquiry),
+            "enquiry_languages": enquiry_languages(session=session, enquiry=enquiry),
         }
 
     found = await run_db(request, load)

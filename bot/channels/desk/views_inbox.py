@@ -28,7 +28,8 @@ from bot.channels.desk.web import (
     see_other,
 )
 from bot.messages.base import Notice
-from bot.messages.department import language_label, routing_reason
+from bot.messages.department import routing_reason
+from bot.messages.languages import EnquiryLanguages, enquiry_languages
 from db import crud, queue, workflow
 from db.models import (
     Association,
@@ -141,7 +142,7 @@ class Case:
     enquiry: Enquiry
     association: Association | None
     department: Department | None
-    language: str
+    languages: EnquiryLanguages
     reason: Phrase | None
     hours_left: float | None
     overdue: bool
@@ -177,7 +178,7 @@ def load_case(session: Session, enquiry: Enquiry, now: datetime) -> Case:
         enquiry=enquiry,
         association=association_of(session=session, enquiry=enquiry),
         department=department,
-        language=language_label(enquiry.language),
+        languages=enquiry_languages(session=session, enquiry=enquiry),
         reason=_routing_reason(session, enquiry),
         hours_left=_hours_left(enquiry, crud.get_municipality(session=session), now),
         overdue=enquiry.sla_due_at is not None and enquiry.sla_due_at <= now,

@@ -20,6 +20,7 @@ from bot.channels.desk.web import (
     see_other,
 )
 from bot.messages.coordinator import CLOSE_LABELS
+from bot.messages.languages import EnquiryLanguages, enquiry_languages
 from db import queue
 from db.models import Department, Enquiry, EnquiryEvent, Escalation
 from db.phrases import N_, Phrase
@@ -91,6 +92,7 @@ class Case:
     department: Department | None
     events: Sequence[EnquiryEvent]
     claimed_by_name: str | None
+    languages: EnquiryLanguages
 
 
 def _case(session: Session, escalation_id: int, now: Any) -> Case | None:
@@ -112,6 +114,7 @@ def _case(session: Session, escalation_id: int, now: Any) -> Case | None:
         department=department,
         events=queue.history(session=session, enquiry=enquiry),
         claimed_by_name=staff_name(session=session, telegram_user_id=escalation.claimed_by),
+        languages=enquiry_languages(session=session, enquiry=enquiry),
     )
 
 

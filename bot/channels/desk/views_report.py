@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from bot.channels.desk.charts import Bar, bar_chart
 from bot.channels.desk.pages import PageTexts
-from bot.channels.desk.stats import SUPPRESS_BELOW, csv_rows, public_report
+from bot.channels.desk.stats import SUPPRESS_BELOW, TABLES, csv_rows, public_report
 from bot.channels.desk.web import now_of, render, run_db, texts_of
 from db.phrases import N_, Phrase
 
@@ -138,9 +138,15 @@ async def report_page(request: web.Request) -> web.StreamResponse:
 
 
 async def report_csv(request: web.Request) -> web.StreamResponse:
-    """Download the report's figures as CSV (suppressed values left empty)."""
+    """Download one of the report's tables as CSV (suppressed values left empty).
+
+    `?table=` picks it: months (per department and month, the default), departments or
+    languages (the period's totals).
+    """
+    table = request.query.get("table", TABLES[0])
+    table = table if table in TABLES else TABLES[0]
     buffer = io.StringIO()
-    rows = csv_rows(await _report(request))
+    rows = csv_rows(await _report(request), table)
     csv.writer(buffer, lineterminator="\n").writerows(
         [[neutralise_cell(cell) for cell in row] for row in rows]
     )
@@ -148,8 +154,12 @@ async def report_csv(request: web.Request) -> web.StreamResponse:
         text=buffer.getvalue(),
         content_type="text/csv",
         charset="utf-8",
-        headers={"Content-Disposition": 'attachment; filename="lotsen-rapport.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{_csv_name(table)}"'},
     )
+
+
+def _csv_name(table: str) -> str:
+    return "lotsen-rapport.csv" if table == TABLES[0] else f"lotsen-rapport-{table}.csv"
 
 
 async def report_json(request: web.Request) -> web.StreamResponse:

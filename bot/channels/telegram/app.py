@@ -76,6 +76,7 @@ async def post_init(application: LotsenApp) -> None:
     assert settings is not None
     data.services = create_services(settings)
     data.conversation = Conversation(data.services)
+    await data.conversation.prepare()
     data.rate_limiter = RateLimiter(
         rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
     )

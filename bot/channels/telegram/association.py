@@ -206,10 +206,10 @@ async def feedback_button(update: Update, context: Context) -> None:
     def record(session: Session) -> str | None:
         """Record the feedback; return the refusal to show, or None when it was recorded."""
         user = crud.get_or_create_user(session=session, telegram_user_id=user_id, chat_id=chat_id)
-        language = normalise_language(user.language)
         enquiry = session.get(Enquiry, parsed.object_id) if parsed and parsed.kind == "fb" else None
         if parsed is None or enquiry is None or enquiry.user_id != user.id:
-            return button_invalid(language)
+            return button_invalid(normalise_language(user.language))
+        language = enquiry.language  # the language the enquiry's answer came in
         try:
             record_feedback(
                 session=session,
