@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy.engine import Engine
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
