@@ -2,17 +2,21 @@
 
 The real bot (polling) against the fake Telegram server on both databases; Rasa is not running
 (its address is a closed port), which the conversation already handles, so these tests are fast.
-The failure itself comes from Telegram's edge: the fake refuses the bot's "typing" notice.
+The failure itself is a fault of the real database: a trigger refuses, for a while, to record
+the escalation of a question Rasa could not take (the path these questions go), as a full disk
+or a broken constraint would; the dead letter's own case and apology are recorded all the same.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
@@ -52,6 +56,45 @@ def harness(engine: Engine, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch)
     return Harness(fake=fake, settings=offline_settings(url, fake), engine=engine)
 
 
+FAULT = "the disk is full"
+
+SQLITE_TRIGGER = f"""
+CREATE TRIGGER refuse_unavailable BEFORE INSERT ON escalation
+WHEN NEW.reason = 'unavailable' BEGIN SELECT RAISE(ABORT, '{FAULT}'); END
+"""
+POSTGRES_TRIGGER = (
+    f"""
+CREATE FUNCTION refuse_unavailable() RETURNS trigger AS $$
+BEGIN
+  IF NEW.reason = 'unavailable' THEN RAISE EXCEPTION '{FAULT}'; END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql
+""",
+    """CREATE TRIGGER refuse_unavailable BEFORE INSERT ON escalation
+FOR EACH ROW EXECUTE FUNCTION refuse_unavailable()""",
+)
+
+
+@contextmanager
+def refusing_unavailable(engine: Engine) -> Iterator[None]:
+    """Make the database refuse "Rasa unavailable" escalations while inside."""
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as connection:
+        for statement in POSTGRES_TRIGGER if postgres else (SQLITE_TRIGGER,):
+            connection.execute(text(statement))
+    try:
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                text("DROP TRIGGER refuse_unavailable ON escalation")
+                if postgres
+                else text("DROP TRIGGER refuse_unavailable")
+            )
+            if postgres:
+                connection.execute(text("DROP FUNCTION refuse_unavailable()"))
+
+
 async def dead_letter(engine: Engine, update: dict[str, Any]) -> InboxUpdate:
     """Wait until an update is a dead letter; return its row."""
     deadline = asyncio.get_running_loop().time() + TIMEOUT
@@ -85,13 +128,11 @@ async def test_an_update_that_keeps_failing_is_kept_and_its_association_gets_a_r
     user = new_user_id()
     async with running_bot(h.settings):
         await fake.wait_for("getUpdates", timeout=TIMEOUT)
-        fake.fail_next(
-            "sendChatAction", 400, description="Bad Request: chat not found", times=MAX_ATTEMPTS
-        )
-        update = fake.user_message(user, question)
-        row = await dead_letter(h.engine, update)
+        with refusing_unavailable(h.engine):
+            update = fake.user_message(user, question)
+            row = await dead_letter(h.engine, update)
         assert row.attempts == MAX_ATTEMPTS and row.processed_at is None
-        assert row.error is not None and "chat not found" in row.error.lower()
+        assert row.error is not None and FAULT in row.error
 
         # The association: its reference and a short apology, in the language it wrote in.
         reply = await h.message_to(user, has("LOT-"))
@@ -114,9 +155,9 @@ async def test_an_update_that_keeps_failing_is_kept_and_its_association_gets_a_r
 
         listed = inbox("list")
         assert str(update["update_id"]) in listed and enquiry.reference in listed
-        assert "chat not found" in listed.lower()
+        assert FAULT in listed
 
-        # Retried once Telegram is fine again: handled, and nothing said or recorded twice.
+        # Retried once the database is fine again: handled, nothing said or recorded twice.
         assert str(update["update_id"]) in inbox("retry", str(update["update_id"]))
         await h.processed(update)
         await h.delivered()

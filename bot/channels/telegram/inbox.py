@@ -33,7 +33,8 @@ MAX_ATTEMPTS = 5
 LANES = 100
 """How many chats one bot process works on at once."""
 LEASE = timedelta(seconds=30)
-"""How long a claimed update is this process's; a failed one is tried again after it."""
+"""How long a claimed update is this process's; a process that died holding it leaves it to the
+others after this. A failed update is tried again sooner (`retry_delay`)."""
 WORK_LIMIT = 20.0
 """Seconds one update may take (well within the lease, so no other process takes it over)."""
 
@@ -99,15 +100,26 @@ def release_claims(engine: Engine) -> int:
         return claims.release_all(session, InboxUpdate)
 
 
-def _finish(engine: Engine, update_id: int, error: str | None) -> None:
+def retry_delay(attempts: int) -> timedelta:
+    """Return how long a failed update waits before its next try (1, 2, 4, 8 … s, at most LEASE)."""
+    return min(timedelta(seconds=2 ** max(attempts - 1, 0)), LEASE)
+
+
+def _finish(engine: Engine, update_id: int, error: str | None) -> float:
+    """Record one try; return the seconds until a failed update may be tried again (else 0)."""
     with session_scope(engine) as session:
         row = session.get(InboxUpdate, update_id)
         if row is None:
-            return
+            return 0.0
         row.attempts += 1
         row.error = error[:500] if error is not None else None
         if error is None:
             row.processed_at = utcnow()
+            return 0.0
+        # It keeps its claim a little longer: the chat's later updates wait behind it.
+        delay = retry_delay(row.attempts)
+        row.claimed_until = utcnow() + delay
+        return delay.total_seconds()
 
 
 class InboxProcessor:
@@ -161,17 +173,18 @@ class InboxProcessor:
         except Exception as exc:
             log.exception("Update %s failed", row.update_id)
             error = f"{type(exc).__name__}: {exc}"
+        retry_in = 0.0
         try:
             if error is not None and row.attempts + 1 >= MAX_ATTEMPTS:
                 # A dead letter no longer holds up the chat's later updates.
                 await give_up(self.application, self.engine, row, error)
             else:
-                # A failed update keeps its claim until the lease ends: the chat's later
-                # updates wait, and the update is tried again then.
-                await asyncio.to_thread(_finish, self.engine, row.update_id, error)
+                retry_in = await asyncio.to_thread(_finish, self.engine, row.update_id, error)
         finally:
             self.busy -= 1
         try:
+            if retry_in:
+                await asyncio.sleep(retry_in + 0.05)  # then the failed update is the chat's next
             # The chat's next update, if one came while this one was in progress (updates of
             # other chats are claimed when they are stored, or now if no lane was free then).
             if self.full or await asyncio.to_thread(waiting_in_chat, self.engine, row.chat_id):
