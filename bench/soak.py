@@ -45,7 +45,6 @@ from bot.settings import PROJECT_ROOT
 from bot.understanding.evaluation import ESCALATE
 from db.models import (
     Enquiry,
-    Escalation,
     EscalationReason,
     InboxUpdate,
     OutboxMessage,
@@ -295,6 +294,8 @@ def _deliveries(fake: Any) -> dict[tuple[int, int], float]:
 
 def _verdict(soak: Soak) -> dict[str, Any]:
     """Check every question against the database and what Telegram holds."""
+    from tests.telegram_fixtures import escalations_of
+
     keys = set(soak.asked)
     delivered = _deliveries(soak.fake)
     engine = make_engine(soak.url)
@@ -305,15 +306,7 @@ def _verdict(soak: Soak) -> dict[str, Any]:
         enquiries = session.exec(
             select(Enquiry.message_key).where(col(Enquiry.message_key).in_(keys))
         ).all()
-        unavailable = session.exec(
-            select(func.count())
-            .select_from(Escalation)
-            .join(Enquiry, col(Enquiry.id) == Escalation.enquiry_id)
-            .where(
-                col(Enquiry.message_key).in_(keys),
-                Escalation.reason == EscalationReason.UNAVAILABLE,
-            )
-        ).one()
+        unavailable = escalations_of(session, list(keys), EscalationReason.UNAVAILABLE)
         dead = session.exec(
             select(func.count())
             .select_from(InboxUpdate)

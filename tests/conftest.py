@@ -147,6 +147,24 @@ def no_handler_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 
 @pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    """Run the fake Telegram Bot API server for one test."""
+    from tests.fake_telegram import start_fake_telegram
+
+    async with start_fake_telegram() as server:
+        yield server
+
+
+@pytest.fixture
+def offline(engine: Engine, fake: FakeTelegram) -> Harness:
+    """Return the real bot's settings on the test database and the fake (Rasa unreachable)."""
+    from tests.telegram_fixtures import offline_settings
+
+    url = engine.url.render_as_string(hide_password=False)
+    return Harness(fake=fake, settings=offline_settings(url, fake), engine=engine)
+
+
+@pytest_asyncio.fixture
 async def harness(rasa_stack: Settings) -> AsyncIterator[Harness]:
     """Start the fake Telegram server and the real bot (polling) on the Rasa stack's database."""
     from tests.fake_telegram import start_fake_telegram

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.channels.telegram.app import run_bot
 from bot.channels.telegram.outbox import MAX_ATTEMPTS as OUTBOX_MAX_ATTEMPTS
@@ -23,6 +23,7 @@ from db.models import (
     Enquiry,
     EnquiryEvent,
     Escalation,
+    EscalationReason,
     InboxUpdate,
     OutboxMessage,
     StaffMember,
@@ -300,3 +301,24 @@ def buttons(message: dict[str, Any]) -> list[str]:
 def has(*parts: str) -> Callable[[dict[str, Any]], bool]:
     """Return a predicate: the message text contains every part."""
     return lambda message: all(part in message.get("text", "") for part in parts)
+
+
+def escalations_of(session: Session, keys: Sequence[str], reason: EscalationReason) -> int:
+    """Count the escalations for `reason` of the enquiries made from these inbound messages."""
+    return session.exec(
+        select(func.count())
+        .select_from(Escalation)
+        .join(Enquiry, col(Enquiry.id) == Escalation.enquiry_id)
+        .where(col(Enquiry.message_key).in_(keys), Escalation.reason == reason)
+    ).one()
+
+
+def progress(session: Session, keys: Sequence[str]) -> tuple[int, int]:
+    """Return (enquiries made from these inbound messages, stored updates still unprocessed)."""
+    enquiries = session.exec(
+        select(func.count()).select_from(Enquiry).where(col(Enquiry.message_key).in_(keys))
+    ).one()
+    unprocessed = session.exec(
+        select(func.count()).select_from(InboxUpdate).where(col(InboxUpdate.processed_at).is_(None))
+    ).one()
+    return int(enquiries), int(unprocessed)

@@ -13,23 +13,21 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlmodel import Session, col, func, select
 
 from bot.channels.telegram.outbox import MAX_ATTEMPTS as OUTBOX_MAX_ATTEMPTS
 from bot.settings import PROJECT_ROOT, Settings
-from db.models import Enquiry, InboxUpdate, OutboxMessage
+from db.models import Enquiry, OutboxMessage
 from db.session import make_engine
 from tests.conftest import migrate_and_seed
-from tests.fake_telegram import FakeTelegram, start_fake_telegram
+from tests.fake_telegram import FakeTelegram
 from tests.process_helpers import alive, clean_env, descendants, kill_all, listening, wait_until
 from tests.stack import free_port
-from tests.telegram_fixtures import COORDINATOR_CHAT, reset_transport_tables
+from tests.telegram_fixtures import COORDINATOR_CHAT, progress, reset_transport_tables
 
 QUESTIONS = [
     "Hur söker vår förening aktivitetsstöd för barn och unga?",
@@ -37,13 +35,6 @@ QUESTIONS = [
     "Behöver vi bygglov för att bygga ett förråd vid klubbstugan?",
     "Vi vill ha en marknad på torget i maj, vem ger tillstånd att använda torget?",
 ]
-
-
-@pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    """Run the fake Telegram Bot API server."""
-    async with start_fake_telegram() as server:
-        yield server
 
 
 def _start_bot(settings: Settings, fake: FakeTelegram, log: Path) -> subprocess.Popen[bytes]:
@@ -70,16 +61,9 @@ def _start_bot(settings: Settings, fake: FakeTelegram, log: Path) -> subprocess.
 def _counts(settings: Settings, keys: list[str]) -> tuple[int, int]:
     engine = make_engine(settings.database_url)
     with Session(engine) as session:
-        enquiries = session.exec(
-            select(func.count()).select_from(Enquiry).where(col(Enquiry.message_key).in_(keys))
-        ).one()
-        unprocessed = session.exec(
-            select(func.count())
-            .select_from(InboxUpdate)
-            .where(col(InboxUpdate.processed_at).is_(None))
-        ).one()
+        done = progress(session, keys)
     engine.dispose()
-    return int(enquiries), int(unprocessed)
+    return done
 
 
 async def _wait_until(predicate: object, timeout: float) -> bool:
@@ -183,14 +167,7 @@ def _delivery_state(url: str, keys: list[str]) -> tuple[int, int, int]:
     """Return (enquiries for the keys, updates still unprocessed, association replies unsent)."""
     engine = make_engine(url)
     with Session(engine) as session:
-        enquiries = session.exec(
-            select(func.count()).select_from(Enquiry).where(col(Enquiry.message_key).in_(keys))
-        ).one()
-        unprocessed = session.exec(
-            select(func.count())
-            .select_from(InboxUpdate)
-            .where(col(InboxUpdate.processed_at).is_(None))
-        ).one()
+        enquiries, unprocessed = progress(session, keys)
         unsent = session.exec(
             select(func.count())
             .select_from(OutboxMessage)
@@ -201,7 +178,7 @@ def _delivery_state(url: str, keys: list[str]) -> tuple[int, int, int]:
             )
         ).one()
     engine.dispose()
-    return int(enquiries), int(unprocessed), int(unsent)
+    return enquiries, unprocessed, int(unsent)
 
 
 @pytest.mark.timeout(900)

@@ -10,12 +10,11 @@ or a broken constraint would; the dead letter's own case and apology are recorde
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -29,31 +28,21 @@ from bot.messages.coordinator import reason_text
 from db.inbox import dead_letters, read_update
 from db.models import AuditEntry, EscalationReason, InboxUpdate
 from db.queue import list_queue
-from tests.fake_telegram import FakeTelegram, start_fake_telegram
 from tests.telegram_fixtures import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,
     has,
     new_user_id,
-    offline_settings,
     running_bot,
 )
 
 
-@pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    """Run the fake Telegram Bot API server."""
-    async with start_fake_telegram() as server:
-        yield server
-
-
 @pytest.fixture
-def harness(engine: Engine, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> Harness:
+def harness(offline: Harness, monkeypatch: pytest.MonkeyPatch) -> Harness:
     """Return the bot's settings (no Rasa) and point the command line at the same database."""
-    url = engine.url.render_as_string(hide_password=False)
-    monkeypatch.setenv("DATABASE_URL", url)
-    return Harness(fake=fake, settings=offline_settings(url, fake), engine=engine)
+    monkeypatch.setenv("DATABASE_URL", offline.settings.database_url)
+    return offline
 
 
 FAULT = "the disk is full"

@@ -47,13 +47,6 @@ SUPERGROUP = -1_001_234_567_890
 
 
 @pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    """A running fake server, closed after the test."""
-    async with start_fake_telegram() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
 async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
     """An initialised PTB ``Bot`` talking to the fake."""
     async with Bot(fake.token, base_url=fake.base_url) as client:

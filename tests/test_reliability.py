@@ -45,6 +45,7 @@ from tests.telegram_fixtures import (
     Harness,
     bot_settings,
     buttons,
+    escalations_of,
     has,
     new_group_id,
     new_user_id,
@@ -405,15 +406,7 @@ async def test_soak_with_a_rasa_restart_in_the_middle(
     with Session(engine) as session:
         enquiries = session.exec(select(Enquiry).where(col(Enquiry.message_key).in_(keys))).all()
         inbox = session.exec(select(InboxUpdate)).all()
-        unavailable = session.exec(
-            select(func.count())
-            .select_from(Escalation)
-            .join(Enquiry, col(Enquiry.id) == Escalation.enquiry_id)
-            .where(
-                col(Enquiry.message_key).in_(keys),
-                Escalation.reason == EscalationReason.UNAVAILABLE,
-            )
-        ).one()
+        unavailable = escalations_of(session, keys, EscalationReason.UNAVAILABLE)
     assert len(sent) == len(users) * per_user
     assert Counter(e.message_key for e in enquiries) == Counter(keys)
     assert all(row.processed_at is not None and row.error is None for row in inbox)

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from bot.processes import procfs
 from bot.processes.supervisor import Child, Supervisor
 from bot.settings import PROJECT_ROOT, Settings
-from db.models import Enquiry, Escalation, EscalationReason, InboxUpdate
+from db.models import Enquiry, EscalationReason, InboxUpdate
 from db.session import make_engine
 from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres
 from tests.fake_telegram import FakeTelegram, start_fake_telegram
@@ -31,7 +31,9 @@ from tests.stack import free_port, running_redis, running_stack, stack_settings
 from tests.telegram_fixtures import (
     Harness,
     bot_settings,
+    escalations_of,
     new_user_id,
+    progress,
     reset_transport_tables,
     running_bot,
 )
@@ -90,15 +92,7 @@ def _cpu_seconds(child: Child) -> float:
 
 def _done(engine: Engine, keys: list[str]) -> tuple[int, int]:
     with Session(engine) as session:
-        enquiries = session.exec(
-            select(func.count()).select_from(Enquiry).where(col(Enquiry.message_key).in_(keys))
-        ).one()
-        waiting = session.exec(
-            select(func.count())
-            .select_from(InboxUpdate)
-            .where(col(InboxUpdate.processed_at).is_(None))
-        ).one()
-    return int(enquiries), int(waiting)
+        return progress(session, keys)
 
 
 async def _until(engine: Engine, keys: list[str], count: int, timeout: float) -> bool:
@@ -132,15 +126,7 @@ def _assert_once_each_and_in_order(
         enquiries = session.exec(
             select(Enquiry).where(col(Enquiry.message_key).in_(keys)).order_by(col(Enquiry.id))
         ).all()
-        unavailable = session.exec(
-            select(func.count())
-            .select_from(Escalation)
-            .join(Enquiry, col(Enquiry.id) == Escalation.enquiry_id)
-            .where(
-                col(Enquiry.message_key).in_(keys),
-                Escalation.reason == EscalationReason.UNAVAILABLE,
-            )
-        ).one()
+        unavailable = escalations_of(session, keys, EscalationReason.UNAVAILABLE)
     assert Counter(e.message_key for e in enquiries) == Counter(keys)  # 0 lost, 0 doubled
     assert unavailable == 0  # Rasa answered every one (no "Rasa unavailable" escalation)
     by_key = {e.message_key: e for e in enquiries}

@@ -9,43 +9,32 @@ not know it. Before sending again, the bot looks for it in the association's cha
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.messages.association import help_text
 from db.models import OutboxMessage
 from db.notifications import Kind
-from tests.fake_telegram import FakeTelegram, start_fake_telegram
+from tests.fake_telegram import FakeTelegram
 from tests.telegram_fixtures import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,
     has,
     new_user_id,
-    offline_settings,
     running_bot,
 )
 
 pytestmark = pytest.mark.usefixtures("no_handler_errors")
 
 
-@pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    """Run the fake Telegram Bot API server."""
-    async with start_fake_telegram() as server:
-        yield server
-
-
 @pytest.fixture
-def harness(engine: Engine, fake: FakeTelegram) -> Harness:
+def harness(offline: Harness) -> Harness:
     """Return the bot's settings on the test database (Rasa unreachable)."""
-    url = engine.url.render_as_string(hide_password=False)
-    return Harness(fake=fake, settings=offline_settings(url, fake), engine=engine)
+    return offline
 
 
 def delivered(fake: FakeTelegram, method: str, chat_id: int) -> list[dict[str, object]]:

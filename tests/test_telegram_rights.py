@@ -7,11 +7,9 @@ of its own; Rasa is not needed for these commands. Both replies go through the o
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import create_engine, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -23,7 +21,7 @@ from db.notifications import Kind
 from db.personal_data import ERASURE_REQUEST_TEXT
 from db.session import session_scope
 from db.tracker_events import EVENTS, METADATA, sender_id, tracker_store
-from tests.fake_telegram import FakeTelegram, start_fake_telegram
+from tests.fake_telegram import FakeTelegram
 from tests.telegram_fixtures import (
     COORDINATOR_CHAT,
     TIMEOUT,
@@ -35,13 +33,6 @@ from tests.telegram_fixtures import (
 )
 
 pytestmark = pytest.mark.usefixtures("no_handler_errors")
-
-
-@pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    """Run the fake Telegram Bot API server."""
-    async with start_fake_telegram() as server:
-        yield server
 
 
 @pytest.fixture
