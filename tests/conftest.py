@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -41,12 +42,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
-def _fresh_postgres(base_url: str) -> tuple[str, str]:
-    """Create an empty PostgreSQL database; return (its URL, its name)."""
+def _fresh_postgres(base_url: str, template: str | None = None) -> tuple[str, str]:
+    """Create a PostgreSQL database (empty, or a copy of a template); return its URL and name."""
     name = f"lotsen_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     admin.dispose()
     return make_url(base_url).set(database=name).render_as_string(hide_password=False), name
 
@@ -58,15 +60,67 @@ def _drop_postgres(base_url: str, name: str) -> None:
     admin.dispose()
 
 
+SEEDED: set[str] = set()
+"""The database URLs `database_url` handed out already migrated and seeded (for `engine`)."""
+
+
+@pytest.fixture(scope="session")
+def seeded_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Hold one migrated, seeded database per backend, built on first use, for tests to copy."""
+    templates: dict[str, str] = {}
+    yield templates
+    if "postgres" in templates and POSTGRES_URL:
+        _drop_postgres(POSTGRES_URL, templates["postgres"])
+
+
+def _template(templates: dict[str, str], backend: str, folder: Path) -> str:
+    """Return the seeded template of a backend (a file path, or a database name)."""
+    if backend not in templates:
+        if backend == "sqlite":
+            path = folder / "template.db"
+            migrate_and_seed(f"sqlite:///{path}").dispose()
+            templates[backend] = str(path)
+        else:
+            assert POSTGRES_URL is not None
+            url, name = _fresh_postgres(POSTGRES_URL)
+            migrate_and_seed(url).dispose()
+            templates[backend] = name
+    return templates[backend]
+
+
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Yield the URL of an empty database of each backend (PostgreSQL only when configured)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'lotsen.db'}"
-        return
-    if not POSTGRES_URL:
+def database_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    seeded_templates: dict[str, str],
+) -> Iterator[str]:
+    """Yield the URL of a database of each backend (PostgreSQL only when configured).
+
+    Empty, unless the test also asks for `engine`: then it is a copy of a migrated, seeded
+    template (copying is much faster than migrating and seeding every time).
+    """
+    seeded = "engine" in request.fixturenames
+    if request.param == "postgres" and not POSTGRES_URL:
         pytest.skip("PostgreSQL not configured (set LOTSEN_TEST_POSTGRES_URL)")
-    url, name = _fresh_postgres(POSTGRES_URL)
+    template = (
+        _template(seeded_templates, request.param, tmp_path_factory.getbasetemp())
+        if seeded
+        else None
+    )
+    if request.param == "sqlite":
+        path = tmp_path / "lotsen.db"
+        if template is not None:
+            shutil.copyfile(template, path)
+        url = f"sqlite:///{path}"
+        if seeded:
+            SEEDED.add(url)
+        yield url
+        return
+    assert POSTGRES_URL is not None
+    url, name = _fresh_postgres(POSTGRES_URL, template)
+    if seeded:
+        SEEDED.add(url)
     try:
         yield url
     finally:
@@ -109,7 +163,7 @@ def migrate_and_seed(url: str) -> Engine:
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     """Yield an engine on a migrated, seeded database of each backend."""
-    eng = migrate_and_seed(database_url)
+    eng = make_engine(database_url) if database_url in SEEDED else migrate_and_seed(database_url)
     try:
         yield eng
     finally:
