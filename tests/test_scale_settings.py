@@ -98,7 +98,7 @@ def test_replicas_run_on_consecutive_ports_with_a_redis_lock_store(tmp_path: Pat
     ]
     third = plan[-1]
     assert third.command[third.command.index("--port") + 1] == "6107"
-    assert third.env["TICKET_LOCK_LIFETIME"] == "5"
+    assert third.env["TICKET_LOCK_LIFETIME"] == "10"  # half the 20 s Rasa timeout
     endpoints = yaml.safe_load(
         Path(third.command[third.command.index("--endpoints") + 1]).read_text()
     )
@@ -122,7 +122,7 @@ def test_one_rasa_server_has_no_lock_store_and_keeps_its_names(tmp_path: Path) -
     command = plan[1].command
     endpoints = yaml.safe_load(Path(command[command.index("--endpoints") + 1]).read_text())
     assert "lock_store" not in endpoints
-    assert rasa_env.lock_lifetime(settings) == 5
+    assert rasa_env.lock_lifetime(settings) == 10
 
 
 def test_bot_workers_share_the_webhook_port_as_children_of_lotsen_run(tmp_path: Path) -> None:
