@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
 from db.models import (
@@ -121,7 +123,7 @@ def create_enquiry(
     message; the same key never makes two enquiries.
     """
     if message_key is not None:
-        found = session.exec(select(Enquiry).where(Enquiry.message_key == message_key)).first()
+        found = enquiry_by_message_key(session=session, message_key=message_key)
         if found is not None:
             return found, False
     now = now or utcnow()
@@ -136,14 +138,46 @@ def create_enquiry(
         created_at=now,
         updated_at=now,
     )
-    session.add(enquiry)
-    session.flush()
+    if message_key is None:
+        session.add(enquiry)
+        session.flush()
+    else:
+        inserted = insert_once(session=session, enquiry=enquiry)
+        if inserted is None:  # recorded meanwhile by another process (the action server)
+            found = enquiry_by_message_key(session=session, message_key=message_key)
+            assert found is not None
+            return found, False
+        enquiry = inserted
     assert enquiry.id is not None
     enquiry.reference = format_reference(enquiry.id, now)
     add_event(
         session=session, enquiry=enquiry, kind=EventKind.RECEIVED, actor="association", now=now
     )
     return enquiry, True
+
+
+def enquiry_by_message_key(*, session: Session, message_key: str) -> Enquiry | None:
+    """Return the enquiry made from this inbound message, or None."""
+    return session.exec(select(Enquiry).where(Enquiry.message_key == message_key)).first()
+
+
+def insert_once(*, session: Session, enquiry: Enquiry) -> Enquiry | None:
+    """Insert an enquiry unless one with its message key exists (None then), in one statement.
+
+    Checking first and inserting after leaves a moment in which the bot and the action server
+    can both find nothing for the same message; `ON CONFLICT DO NOTHING` (SQLite and
+    PostgreSQL) makes the second one see the first one's row instead of failing.
+    """
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    values = enquiry.model_dump(exclude={"id"})
+    statement = (
+        insert(Enquiry)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["message_key"])
+        .returning(col(Enquiry.id))
+    )
+    new_id = session.execute(statement).scalar()
+    return session.get(Enquiry, new_id) if new_id is not None else None
 
 
 def department_by_key(*, session: Session, key: str) -> Department | None:
