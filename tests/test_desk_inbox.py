@@ -124,7 +124,9 @@ async def test_the_inbox_lists_the_department_nearest_deadline_first(
 ) -> None:
     client, _ = desk
     _, newer = _enquiry(engine, hours_ago=1, association="Storåsa Schackklubb")
-    _, older = _enquiry(engine, hours_ago=72, association="IF Storåsa Bandy")
+    _, older = _enquiry(
+        engine, hours_ago=72, association="IF Storåsa Bandy", detected_language="ar"
+    )
     _, technical = _enquiry(engine, department="teknik")
     await _sign_in(client, engine, STAFF_ID)
     page = await (await client.get("/desk/inbox")).text()
@@ -132,6 +134,8 @@ async def test_the_inbox_lists_the_department_nearest_deadline_first(
     assert page.index(older) < page.index(newer)
     assert "arbetstimmar" in page and "working hours" in page
     assert "IF Storåsa Bandy" in page
+    # The language each question is written in, in its own column.
+    assert '<td class="language">arabiska</td>' in page
     client.session.cookie_jar.clear()
     await _sign_in(client, engine, COORDINATOR_ID)
     everything = await (await client.get("/desk/inbox")).text()

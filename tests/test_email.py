@@ -281,7 +281,9 @@ async def test_the_daily_digest_goes_once_a_day_at_the_chosen_hour(
     engine: Engine, database_url: str, smtp: SmtpServer
 ) -> None:
     with session_scope(engine) as session:
-        enquiry, _ = escalated_enquiry(session, now=MONDAY_9 - timedelta(days=1))
+        enquiry, _ = escalated_enquiry(
+            session, now=MONDAY_9 - timedelta(days=1), detected_language="fi"
+        )
         reference = str(enquiry.reference)
     clock = Clock(local(2026, 3, 16, 6, 59))
     settings = smtp.settings(database_url, coordinator_digest_hour=7)
@@ -297,6 +299,8 @@ async def test_the_daily_digest_goes_once_a_day_at_the_chosen_hour(
     digests = smtp.inbox.to(COORDINATOR_MAILBOX)
     assert [m["Subject"] for m in digests] == ["Samordnarens kö: öppna ärenden"] * 2
     assert reference in body(digests[0]) and "2026-03-16" in body(digests[0])
+    [line] = [line for line in body(digests[0]).splitlines() if reference in line]
+    assert "finska" in line  # the language the question is written in
     assert f"{DESK_URL}/desk/queue" in body(digests[0])
 
 

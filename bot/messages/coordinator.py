@@ -11,7 +11,7 @@ from bot.messages import choices
 from bot.messages.base import Choice, Message, Notice, Renderer
 from bot.messages.department import unknown_association
 from bot.messages.formats import department_name, duration, reference, shortened
-from bot.messages.languages import enquiry_languages, languages_line
+from bot.messages.languages import enquiry_languages, language_label, languages_line
 from db.models import Department, Escalation, utcnow
 from db.notifications import Kind
 from db.phrases import N_
@@ -156,7 +156,10 @@ def close_picker(escalation_id: int, language: str) -> list[list[Choice]]:
 
 
 def queue_listing(items: list[QueueItem], language: str, limit: int = 30) -> str:
-    """Return the /queue listing: a header and one line per open escalation, oldest first."""
+    """Return the /queue listing: a header and one line per open escalation, oldest first.
+
+    A line names the language the question is written in when it could be told.
+    """
     if not items:
         return t(language, "Kön är tom.")
     lines = [
@@ -174,9 +177,12 @@ def queue_listing(items: list[QueueItem], language: str, limit: int = 30) -> str
             if item.escalation.claimed_by
             else ""
         )
+        written = item.enquiry.detected_language
         lines.append(
             f"#{item.escalation.id} {reference(item.enquiry)} · {item.association or '–'}{marker}"
-            f" · {hours:.0f} h · {reason_text(item, language)}{holder}"
+            f" · {hours:.0f} h · {reason_text(item, language)}"
+            + (f" · {language_label(written, language)}" if written else "")
+            + holder
         )
     return "\n".join(lines)
 
