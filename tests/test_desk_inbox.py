@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from bot.channels.desk.app import build_desk_app
 from bot.channels.email.outbox import prepare
+from bot.messages import render
 from db import crud, queue, workflow
 from db.models import (
     AuditEntry,
@@ -262,7 +263,7 @@ async def test_assign_to_a_colleague_and_internal_notes(
     desk: tuple[TestClient, Clock], engine: Engine
 ) -> None:
     client, _ = desk
-    enquiry_id, reference = _enquiry(engine)
+    enquiry_id, reference = _enquiry(engine, detected_language="uk")
     await _sign_in(client, engine, STAFF_ID)
     form = f"/desk/inbox/{reference}"
     status, page = await _post(client, f"{form}/assign", form, colleague="12345")
@@ -289,6 +290,9 @@ async def test_assign_to_a_colleague_and_internal_notes(
         (Kind.ASSIGNED_TO_YOU, "telegram", "staff"),
     ]
     assert rows[2].recipient_id == COLLEAGUE_ID  # nothing to the association: a note stays here
+    with Session(engine) as session:
+        told = render(session, rows[2]).text
+    assert reference in told and "Språk: ukrainska · föreningens språk: svenska" in told
 
 
 # ------------------------------------------------------------------------------ the e-mail link

@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 from bot.i18n import t
 from bot.messages.base import Message, Notice, Renderer
 from bot.messages.formats import deadline, reference
+from bot.messages.languages import enquiry_languages, languages_line
 from db.models import Contact, Department, Route
 from db.notifications import Kind
 from db.queue_facts import association_name
@@ -117,16 +118,16 @@ def _route_review(notice: Notice) -> Message:
 
 def _assigned_to_you(notice: Notice) -> Message:
     enquiry = notice.enquiry
-    return Message(
-        t(
-            notice.language,
-            "Du har fått ärende {reference} ({association}). Svara senast {deadline}.\n"
-            "Öppna det i skrivbordets inkorg; /desk ger dig en inloggningslänk.",
-            reference=reference(enquiry),
-            association=association_name(session=notice.session, enquiry=enquiry) or "–",
-            deadline=deadline(enquiry.sla_due_at, notice.language),
-        )
+    text = t(
+        notice.language,
+        "Du har fått ärende {reference} ({association}). Svara senast {deadline}.\n"
+        "Öppna det i skrivbordets inkorg; /desk ger dig en inloggningslänk.",
+        reference=reference(enquiry),
+        association=association_name(session=notice.session, enquiry=enquiry) or "–",
+        deadline=deadline(enquiry.sla_due_at, notice.language),
     )
+    languages = enquiry_languages(session=notice.session, enquiry=enquiry)
+    return Message("\n".join((text, languages_line(languages, notice.language))))
 
 
 RENDERERS: dict[str, Renderer] = {
