@@ -322,3 +322,17 @@ def progress(session: Session, keys: Sequence[str]) -> tuple[int, int]:
         select(func.count()).select_from(InboxUpdate).where(col(InboxUpdate.processed_at).is_(None))
     ).one()
     return int(enquiries), int(unprocessed)
+
+
+async def ask(h: Harness, user_id: int, text: str) -> tuple[dict[str, Any], int]:
+    """Send a question and return the bot's reply carrying a reference, and the enquiry id."""
+    before = len(h.enquiries_of(user_id))
+    mark = h.mark()
+    h.fake.user_message(user_id, text)
+    reply = await h.message_to(user_id, has("LOT-"), after=mark)
+    enquiries = h.enquiries_of(user_id)
+    assert len(enquiries) == before + 1
+    enquiry = enquiries[-1]
+    assert enquiry.reference is not None and enquiry.reference in reply["text"]
+    assert enquiry.id is not None
+    return reply, enquiry.id

@@ -31,6 +31,7 @@ from tests.telegram_fixtures import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,
+    ask,
     bot_settings,
     buttons,
     has,
@@ -46,20 +47,6 @@ FOOD_QUESTION = "Vi vill sälja hamburgare på vår marknad, behöver vi registr
 JOKE = "Tell me a joke about cats"
 KULTUR = "Kultur- och fritidsförvaltningen"
 KULTUR_EMAIL = "foreningsservice@storasa.example"
-
-
-async def ask(h: Harness, user_id: int, text: str) -> tuple[dict[str, Any], int]:
-    """Send a question and return the bot's reply carrying a reference, and the enquiry id."""
-    before = len(h.enquiries_of(user_id))
-    mark = h.mark()
-    h.fake.user_message(user_id, text)
-    reply = await h.message_to(user_id, has("LOT-"), after=mark)
-    enquiries = h.enquiries_of(user_id)
-    assert len(enquiries) == before + 1
-    enquiry = enquiries[-1]
-    assert enquiry.reference is not None and enquiry.reference in reply["text"]
-    assert enquiry.id is not None
-    return reply, enquiry.id
 
 
 async def forwarded(h: Harness, chat_id: int, enquiry_id: int) -> dict[str, Any]:

@@ -12,8 +12,6 @@ any model.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -30,6 +28,7 @@ from tests.telegram_fixtures import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,
+    ask,
     bot_settings,
     buttons,
     has,
@@ -68,16 +67,6 @@ async def onboard(h: Harness, user: int, language: str, association: str) -> Non
     mark = h.mark()
     h.fake.user_message(user, association)
     await h.message_to(user, has(association), after=mark)
-
-
-async def reply_with_reference(h: Harness, user: int, text: str) -> tuple[dict[str, Any], int]:
-    """Send a question; return the reply that carries its reference number, and the enquiry id."""
-    mark = h.mark()
-    h.fake.user_message(user, text)
-    reply = await h.message_to(user, has("LOT-"), after=mark)
-    enquiry = h.enquiries_of(user)[-1]
-    assert enquiry.id is not None and enquiry.reference is not None
-    return reply, enquiry.id
 
 
 def reply_row(h: Harness, enquiry_id: int) -> OutboxMessage:
@@ -140,7 +129,7 @@ async def test_swedish_at_start_then_another_language_is_routed_and_answered_in_
     h.add_staff(clerk, "staff", "kultur_fritid")
     with h.department_chat("kultur_fritid", new_group_id()) as dept_chat:
         await onboard(h, user, "sv", f"Föreningen {language.upper()}")
-        reply, enquiry_id = await reply_with_reference(h, user, QUESTIONS[language])
+        reply, enquiry_id = await ask(h, user, QUESTIONS[language])
         enquiry = h.enquiry(enquiry_id)
         assert (enquiry.language, enquiry.detected_language) == (language, language)
         text = reply["text"]
@@ -174,7 +163,7 @@ async def test_a_right_to_left_answer_keeps_its_reference_intact(harness: Harnes
     user = new_user_id()
     with h.department_chat("kultur_fritid", new_group_id()):
         await onboard(h, user, "sv", "Föreningen Al-Nour")
-        reply, enquiry_id = await reply_with_reference(h, user, QUESTIONS["ar"])
+        reply, enquiry_id = await ask(h, user, QUESTIONS["ar"])
         enquiry = h.enquiry(enquiry_id)
         text = reply["text"]
         assert f"{LRI}{enquiry.reference}{PDI}" in text
@@ -188,7 +177,7 @@ async def test_an_arabic_request_for_a_person_is_escalated_in_arabic(harness: Ha
     user = new_user_id()
     await onboard(h, user, "sv", "Föreningen Al-Amal")
     mark = h.mark()
-    reply, enquiry_id = await reply_with_reference(h, user, ARABIC_PERSON)
+    reply, enquiry_id = await ask(h, user, ARABIC_PERSON)
     enquiry = h.enquiry(enquiry_id)
     assert enquiry.status == EnquiryStatus.ESCALATED
     assert (enquiry.language, enquiry.detected_language) == ("ar", "ar")
@@ -212,7 +201,7 @@ async def test_an_arabic_question_that_cannot_be_routed_is_escalated_in_arabic(
         await fake.wait_for("getUpdates", timeout=TIMEOUT)
         await onboard(h, user, "sv", "Föreningen Al-Amal")
         mark = h.mark()
-        reply, enquiry_id = await reply_with_reference(h, user, QUESTIONS["ar"])
+        reply, enquiry_id = await ask(h, user, QUESTIONS["ar"])
         enquiry = h.enquiry(enquiry_id)
         assert enquiry.status == EnquiryStatus.ESCALATED and enquiry.text == QUESTIONS["ar"]
         assert (enquiry.language, enquiry.detected_language) == ("ar", "ar")
@@ -232,7 +221,7 @@ async def test_a_polish_question_is_answered_in_english_with_a_line_in_swedish(
     h = harness
     user = new_user_id()
     await onboard(h, user, "sv", "Polska Föreningen")
-    reply, enquiry_id = await reply_with_reference(h, user, POLISH)
+    reply, enquiry_id = await ask(h, user, POLISH)
     enquiry = h.enquiry(enquiry_id)
     assert (enquiry.language, enquiry.detected_language) == ("en", "pl")
     row = reply_row(h, enquiry_id)
