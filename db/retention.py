@@ -16,13 +16,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from db.audit import record, retention_purge
 from db.models import (
     AuditEntry,
+    DeskLoginThrottle,
+    DeskLoginToken,
+    DeskSession,
     Enquiry,
     EnquiryEvent,
     EnquiryStatus,
@@ -118,6 +121,7 @@ class PurgeReport:
     outbox_messages_redacted: int = 0
     audit_entries_deleted: int = 0
     tracker_events_deleted: int = 0
+    desk_sign_ins_deleted: int = 0
     tracker_store: str = "not checked"
     cutoffs: dict[str, datetime] = field(default_factory=dict)
 
@@ -130,6 +134,7 @@ class PurgeReport:
             "outbox_messages_redacted": self.outbox_messages_redacted,
             "audit_entries_deleted": self.audit_entries_deleted,
             "tracker_events_deleted": self.tracker_events_deleted,
+            "desk_sign_ins_deleted": self.desk_sign_ins_deleted,
         }
 
     @property
@@ -258,6 +263,28 @@ def purge(
     report.audit_entries_deleted = _count(
         session, select(func.count()).select_from(AuditEntry).where(audit_expired)
     )
+    # Desk sign-ins that can no longer be used (links, sessions, throttling of failed sign-ins),
+    # kept as long as the inbox and outbox.
+    sign_ins_expired = {
+        DeskLoginToken: (col(DeskLoginToken.expires_at) < inbox_cutoff,),
+        DeskSession: (
+            or_(
+                col(DeskSession.expires_at) < inbox_cutoff,
+                col(DeskSession.ended_at) < inbox_cutoff,
+            ),
+        ),
+        DeskLoginThrottle: (
+            col(DeskLoginThrottle.window_started_at) < inbox_cutoff,
+            or_(
+                col(DeskLoginThrottle.locked_until).is_(None),
+                col(DeskLoginThrottle.locked_until) < now,
+            ),
+        ),
+    }
+    report.desk_sign_ins_deleted = sum(
+        _count(session, select(func.count()).select_from(model).where(*where))
+        for model, where in sign_ins_expired.items()
+    )
 
     # The tracker store first: on SQLite it may share the file, so before this session writes.
     if tracker_url is not None:
@@ -274,6 +301,8 @@ def purge(
                 candidate.reviewed_by = RETENTION_ACTOR
         session.exec(delete(InboxUpdate).where(*inbox_expired))
         session.exec(update(OutboxMessage).where(*outbox_expired).values(params={}, address=None))
+        for model, where in sign_ins_expired.items():
+            session.exec(delete(model).where(*where))
         with retention_purge(session, before=audit_cutoff):
             session.exec(delete(AuditEntry).where(audit_expired))
 

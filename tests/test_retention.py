@@ -19,6 +19,9 @@ from db import crud
 from db.audit import AppendOnlyError, record, retention_purge
 from db.models import (
     AuditEntry,
+    DeskLoginThrottle,
+    DeskLoginToken,
+    DeskSession,
     Enquiry,
     EnquiryEvent,
     EnquiryStatus,
@@ -223,6 +226,7 @@ def test_purge_dry_run_then_purge_then_nothing_left(engine: Engine, database_url
         "outbox_messages_redacted": 1,
         "audit_entries_deleted": 1,
         "tracker_events_deleted": 1,
+        "desk_sign_ins_deleted": 0,  # none made here (see the test of desk sign-ins)
     }
 
     with session_scope(engine) as session:
@@ -307,6 +311,40 @@ def test_later_clock_purges_what_has_since_expired(engine: Engine, database_url:
         assert report.enquiries_anonymised == 1 and report.tracker_store == "not checked"
         recent = session.get(Enquiry, ids["recent"])
         assert recent is not None and recent.text == PURGED
+
+
+def test_desk_sign_ins_that_cannot_be_used_any_more_are_deleted(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        old = days_ago(45)
+        session.add_all(
+            [
+                DeskLoginToken(token_hash="a" * 64, telegram_user_id=501, expires_at=old),
+                DeskLoginToken(token_hash="b" * 64, mailbox="kultur@x.se", expires_at=days_ago(1)),
+                DeskSession(session_hash="c" * 64, csrf_token="t", expires_at=old, created_at=old),
+                DeskSession(
+                    session_hash="d" * 64, csrf_token="t", expires_at=NOW + timedelta(hours=8)
+                ),
+                DeskLoginThrottle(scope="address", key_hash="e" * 64, window_started_at=old),
+                DeskLoginThrottle(
+                    scope="user",
+                    key_hash="f" * 64,
+                    window_started_at=old,
+                    locked_until=NOW + timedelta(minutes=5),
+                ),
+            ]
+        )
+    with session_scope(engine) as session:
+        dry = purge(session=session, retention=Retention(), now=NOW, dry_run=True)
+        assert dry.desk_sign_ins_deleted == 3
+    with session_scope(engine) as session:
+        report = purge(session=session, retention=Retention(), now=NOW)
+        assert report.desk_sign_ins_deleted == 3
+    with Session(engine) as session:
+        assert [t.token_hash[0] for t in session.exec(select(DeskLoginToken))] == ["b"]
+        assert [s.session_hash[0] for s in session.exec(select(DeskSession))] == ["d"]
+        assert [t.key_hash[0] for t in session.exec(select(DeskLoginThrottle))] == ["f"]
+    with session_scope(engine) as session:
+        assert purge(session=session, retention=Retention(), now=NOW).desk_sign_ins_deleted == 0
 
 
 def test_missing_tracker_store_is_not_created(engine: Engine, tmp_path: Path) -> None:
