@@ -33,6 +33,8 @@ def _latencies_ok(phase: dict[str, Any]) -> None:
 
 
 def test_smoke_run_reports_every_figure(rasa_stack: Settings) -> None:
+    if not DEFAULT_EVAL.exists():
+        pytest.skip(f"{DEFAULT_EVAL} not available (the bench measures on the dev set)")
     engine = make_engine(rasa_stack.database_url)
     reset_transport_tables(engine)  # the bench's fake Telegram numbers its updates from 1 again
     engine.dispose()
