@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from db import crud
 from db.audit import record
-from db.models import Enquiry, InboxUpdate, utcnow
+from db.models import InboxUpdate, utcnow
 from db.phrases import N_, DomainError
 
 UNREADABLE_TEXT = N_("[Ett meddelande utan text som inte kunde hanteras]")
@@ -116,7 +117,7 @@ def dead_letters(*, session: Session) -> list[DeadLetter]:
     for row in rows:
         facts = read_update(row.payload)
         enquiry = (
-            session.exec(select(Enquiry).where(Enquiry.message_key == facts.message_key)).first()
+            crud.enquiry_by_message_key(session=session, message_key=facts.message_key)
             if facts.message_key
             else None
         )
