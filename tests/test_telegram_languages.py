@@ -1,7 +1,8 @@
 """Every association in its own language: the real bot and Rasa stack over the fake Telegram.
 
 An association that chose Swedish at /start and then writes clearly in another reply language
-is answered in that language; a message in a language we do not answer in is answered in
+is answered in that language (Croatian in the Bosnian/Croatian/Serbian catalogue); a message
+in a language we do not answer in, or in a script none of them uses (Tigrinya), is answered in
 English with one line in Swedish; right-to-left answers keep their reference numbers whole.
 
 The tests whose docstring says ROUTING need a model that understands these languages (the
@@ -49,7 +50,12 @@ QUESTIONS = {
     "fi": "Miten yhdistyksemme hakee kunnalta toiminta-avustusta nuorten harrastuksiin?",
     "uk": "Як наше обʼєднання може отримати від муніципалітету грант на заняття для молоді?",
 }
-POLISH = "Jak nasze stowarzyszenie może złożyć wniosek o dotację na zajęcia dla młodzieży?"
+GERMAN = "Wie kann unser Verein einen Zuschuss für Aktivitäten für Jugendliche beantragen?"
+TURKISH = (
+    "Derneğimiz gençlerin etkinlikleri için belediyeden faaliyet desteğine nasıl başvurabilir?"
+)
+CROATIAN = "Kako naša udruga može od općine dobiti potporu za aktivnosti za mlade?"
+TIGRINYA = "ማሕበርና ንንጥፈታት መንእሰያት ካብ ኮሙን ሓገዝ ገንዘብ ብኸመይ ክንሓትት ንኽእል?"
 ARABIC_PERSON = "أريد أن أتحدث مع شخص من البلدية عن مشكلة في جمعيتنا من فضلكم"
 SWEDISH_LINE = (
     "Vi kan inte svara på ditt språk än, så vi svarar på engelska. Du kan också skriva på svenska."
@@ -215,26 +221,84 @@ async def test_an_arabic_question_that_cannot_be_routed_is_escalated_in_arabic(
         assert "Språk: arabiska · föreningens språk: svenska" in card["text"]
 
 
-async def test_a_polish_question_is_answered_in_english_with_a_line_in_swedish(
+def first_message(row: OutboxMessage) -> str:
+    """Return the catalogue message a reply to a question was rendered from."""
+    if row.kind == Kind.ROUTED:
+        return ROUTED
+    return ESCALATED.get(str(row.params.get("reason")), ESCALATED_UNSURE)  # type: ignore[call-overload]
+
+
+async def test_a_german_question_is_answered_in_english_with_a_line_in_swedish(
     harness: Harness,
 ) -> None:
     h = harness
     user = new_user_id()
-    await onboard(h, user, "sv", "Polska Föreningen")
-    reply, enquiry_id = await ask(h, user, POLISH)
+    await onboard(h, user, "sv", "Deutscher Verein")
+    reply, enquiry_id = await ask(h, user, GERMAN)
     enquiry = h.enquiry(enquiry_id)
-    assert (enquiry.language, enquiry.detected_language) == ("en", "pl")
+    assert (enquiry.language, enquiry.detected_language) == ("en", "de")
     row = reply_row(h, enquiry_id)
-    assert row.language == "en" and row.params["unsupported_language"] == "pl"
-    message = (
-        ROUTED
-        if row.kind == Kind.ROUTED
-        else ESCALATED.get(str(row.params.get("reason")), ESCALATED_UNSURE)  # type: ignore[call-overload]
-    )
-    english = opening("en", message)
+    assert row.language == "en" and row.params["unsupported_language"] == "de"
+    english = opening("en", first_message(row))
     assert reply["text"].startswith(english) and english.strip()
     assert reply["text"].endswith(f"\n\n{SWEDISH_LINE}")
     assert enquiry.reference in reply["text"]
+
+
+async def test_a_turkish_association_is_answered_in_turkish(harness: Harness) -> None:
+    """Turkish chosen at /start, a question in Turkish: registered and answered in Turkish."""
+    h = harness
+    user = new_user_id()
+    await onboard(h, user, "tr", "Storåsa Türk Derneği")
+    reply, enquiry_id = await ask(h, user, TURKISH)
+    enquiry = h.enquiry(enquiry_id)
+    assert (enquiry.language, enquiry.detected_language) == ("tr", "tr")
+    row = reply_row(h, enquiry_id)
+    assert row.language == "tr" and "unsupported_language" not in row.params
+    turkish = opening("tr", first_message(row))
+    assert turkish != opening("sv", first_message(row)) and turkish.strip()
+    assert reply["text"].startswith(turkish) and enquiry.reference in reply["text"]
+    assert SWEDISH_LINE not in reply["text"]
+    mark = h.mark()
+    h.fake.command(user, "/status")
+    status = await h.message_to(user, has(enquiry.reference or "?"), after=mark)
+    assert status["text"].startswith(t("tr", "Dina ärenden:"))
+
+
+async def test_a_croatian_question_from_a_swedish_association_is_answered_in_bcs(
+    harness: Harness,
+) -> None:
+    h = harness
+    user = new_user_id()
+    await onboard(h, user, "sv", "Hrvatska udruga Storåsa")
+    reply, enquiry_id = await ask(h, user, CROATIAN)
+    enquiry = h.enquiry(enquiry_id)
+    assert (enquiry.language, enquiry.detected_language) == ("bs", "hr")
+    row = reply_row(h, enquiry_id)
+    bcs = opening("bs", first_message(row))
+    assert reply["text"].startswith(bcs) and bcs.strip() and SWEDISH_LINE not in reply["text"]
+
+
+async def test_a_tigrinya_question_is_answered_in_english_with_a_line_in_swedish(
+    harness: Harness,
+) -> None:
+    """Ethiopic script: no reply language uses it, so not the saved Finnish but English."""
+    h = harness
+    user = new_user_id()
+    await onboard(h, user, "fi", "Eritrealaisten yhdistys")
+    mark = h.mark()
+    reply, enquiry_id = await ask(h, user, TIGRINYA)
+    enquiry = h.enquiry(enquiry_id)
+    assert (enquiry.language, enquiry.detected_language) == ("en", None)
+    assert enquiry.text == TIGRINYA
+    row = reply_row(h, enquiry_id)
+    assert row.language == "en" and row.params["unsupported_language"] == "und"
+    english = opening("en", first_message(row))
+    assert reply["text"].startswith(english) and english.strip()
+    assert reply["text"].endswith(f"\n\n{SWEDISH_LINE}")
+    if row.kind == Kind.ESCALATED:
+        card = await h.message_to(COORDINATOR_CHAT, has(enquiry.reference or "?"), after=mark)
+        assert "Språk: går inte att avgöra · föreningens språk: finska" in card["text"]
 
 
 async def test_a_short_message_keeps_the_chosen_language(harness: Harness) -> None:
@@ -252,7 +316,7 @@ async def test_a_short_message_keeps_the_chosen_language(harness: Harness) -> No
         assert "ärende" not in message["text"] and "Din fråga" not in message["text"]
 
 
-async def test_language_lists_all_seven(harness: Harness) -> None:
+async def test_language_lists_all_ten(harness: Harness) -> None:
     h = harness
     user = new_user_id()
     await onboard(h, user, "uk", "Українська громада")
@@ -262,4 +326,7 @@ async def test_language_lists_all_seven(harness: Harness) -> None:
     assert choice["text"] == t("uk", "Välj språk:")
     assert buttons(choice) == [f"lang:{code}" for code in LANGUAGES]
     labels = [b["text"] for row in choice["reply_markup"]["inline_keyboard"] for b in row]
-    assert labels == ["Svenska", "English", "العربية", "فارسی", "Soomaali", "Suomi", "Українська"]
+    assert labels == [
+        *("Svenska", "English", "العربية", "فارسی", "Soomaali", "Suomi", "Українська"),
+        *("Polski", "Türkçe", "Bosanski / Hrvatski / Srpski"),
+    ]
