@@ -125,6 +125,13 @@ def test_polish_turkish_croatian_and_serbian_short_and_long_are_answered_in_kind
     assert (found.written, found.reply, found.unsupported) == (written, reply, False)
 
 
+def test_serbian_letters_are_never_taken_for_ukrainian() -> None:
+    question = "Да ли нам треба дозвола за бувљак на тргу?"  # the trigrams alone say Ukrainian
+    found = identify(question, saved="uk", languages=LANGUAGES)
+    assert (found.written, found.reply) == ("sr", "bs")
+    assert identify(CLEAR["uk"], saved="bs", languages=LANGUAGES).reply == "uk"
+
+
 @pytest.mark.parametrize("text", BCS_LATIN)
 def test_bosnian_croatian_and_serbian_in_latin_letters_get_the_one_catalogue(text: str) -> None:
     found = identify(text, saved="fi", languages=LANGUAGES)

@@ -25,6 +25,8 @@ The policy (`identify`, on the masked text):
    and Swedish written without å, ä and ö is often taken for them); Croatian and Serbian (also
    in Cyrillic) count for the one Bosnian/Croatian/Serbian catalogue, `bs`, written in Latin
    letters, which every reader of the three reads (the detector tells them apart badly anyway).
+   A text with Serbian's own Cyrillic letters (ђ ј љ њ ћ џ) is not taken for Ukrainian,
+   Russian, Belarusian or Bulgarian, which do not have them.
 5. A reply language with at least `CLEAR` of the confidence (`CLEAR_FEW_WORDS` for fewer
    than `FEW_WORDS` words): written in it, answered in it.
 6. Otherwise one unsupported language with as much (German, Spanish, Russian, …): answered in
@@ -72,6 +74,12 @@ LINGUA_SCRIPTS = frozenset(
 """Scripts of languages lingua knows besides Latin, Cyrillic and Arabic (it names them cheaply)."""
 MIN_FOREIGN_LETTERS = 2
 """Letters in a script no reply language uses that make a message foreign (Chinese: 谢谢)."""
+
+SERBIAN_LETTERS = frozenset("ђјљњћџЂЈЉЊЋЏ")
+"""Cyrillic letters of Serbian that Ukrainian, Russian, Belarusian and Bulgarian do not have: a
+text with them is not in those (the trigram mode took "Да ли нам треба дозвола за бувљак на
+тргу?" for Ukrainian)."""
+WITHOUT_SERBIAN_LETTERS = frozenset({"uk", "ru", "be", "bg"})
 
 MIN_WORDS = 3
 MIN_LETTERS = 16
@@ -239,4 +247,6 @@ def identify(text: str, *, saved: str, languages: Sequence[str]) -> Identified:
     if foreign is not None:
         return Identified(foreign_language(foreign), FALLBACK, unsupported=True)
     found = [] if too_short(words) else scores(words)
+    if SERBIAN_LETTERS.intersection(words):
+        found = [(code, score) for code, score in found if code not in WITHOUT_SERBIAN_LETTERS]
     return choose(found, saved=saved, words=word_count(words), languages=languages)
