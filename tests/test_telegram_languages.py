@@ -21,7 +21,7 @@ from bot.i18n import LANGUAGES, t
 from bot.messages.association import ESCALATED, ESCALATED_UNSURE
 from bot.messages.bidi import LRI, PDI, isolate_ltr
 from bot.settings import Settings
-from db.models import AssociationUser, EnquiryStatus, EscalationReason, OutboxMessage
+from db.models import AssociationUser, Enquiry, EnquiryStatus, EscalationReason, OutboxMessage
 from db.notifications import Kind, Recipient
 from tests.fake_telegram import FakeTelegram
 from tests.stack import free_port
@@ -225,24 +225,44 @@ def first_message(row: OutboxMessage) -> str:
     """Return the catalogue message a reply to a question was rendered from."""
     if row.kind == Kind.ROUTED:
         return ROUTED
-    return ESCALATED.get(str(row.params.get("reason")), ESCALATED_UNSURE)  # type: ignore[call-overload]
+    return str(ESCALATED.get(str(row.params.get("reason")), ESCALATED_UNSURE))  # type: ignore[call-overload]
+
+
+async def answered_in(
+    h: Harness,
+    user: int,
+    question: str,
+    *,
+    written: str | None,
+    reply: str,
+    unsupported: str | None,
+) -> tuple[Enquiry, OutboxMessage]:
+    """Ask; check the enquiry's languages, and that the answer opens with its message in `reply`.
+
+    `unsupported` is the language the reply adds the Swedish line for (None: no line).
+    """
+    answer, enquiry_id = await ask(h, user, question)
+    enquiry = h.enquiry(enquiry_id)
+    assert (enquiry.language, enquiry.detected_language) == (reply, written)
+    assert enquiry.text == question and enquiry.reference in answer["text"]
+    row = reply_row(h, enquiry_id)
+    assert row.language == reply and row.params.get("unsupported_language") == unsupported
+    words = opening(reply, first_message(row))
+    assert words.strip() and words != opening("sv", first_message(row))
+    assert answer["text"].startswith(words)
+    if unsupported is None:
+        assert SWEDISH_LINE not in answer["text"]
+    else:
+        assert answer["text"].endswith(f"\n\n{SWEDISH_LINE}")
+    return enquiry, row
 
 
 async def test_a_german_question_is_answered_in_english_with_a_line_in_swedish(
     harness: Harness,
 ) -> None:
-    h = harness
     user = new_user_id()
-    await onboard(h, user, "sv", "Deutscher Verein")
-    reply, enquiry_id = await ask(h, user, GERMAN)
-    enquiry = h.enquiry(enquiry_id)
-    assert (enquiry.language, enquiry.detected_language) == ("en", "de")
-    row = reply_row(h, enquiry_id)
-    assert row.language == "en" and row.params["unsupported_language"] == "de"
-    english = opening("en", first_message(row))
-    assert reply["text"].startswith(english) and english.strip()
-    assert reply["text"].endswith(f"\n\n{SWEDISH_LINE}")
-    assert enquiry.reference in reply["text"]
+    await onboard(harness, user, "sv", "Deutscher Verein")
+    await answered_in(harness, user, GERMAN, written="de", reply="en", unsupported="de")
 
 
 async def test_a_turkish_association_is_answered_in_turkish(harness: Harness) -> None:
@@ -250,15 +270,7 @@ async def test_a_turkish_association_is_answered_in_turkish(harness: Harness) ->
     h = harness
     user = new_user_id()
     await onboard(h, user, "tr", "Storåsa Türk Derneği")
-    reply, enquiry_id = await ask(h, user, TURKISH)
-    enquiry = h.enquiry(enquiry_id)
-    assert (enquiry.language, enquiry.detected_language) == ("tr", "tr")
-    row = reply_row(h, enquiry_id)
-    assert row.language == "tr" and "unsupported_language" not in row.params
-    turkish = opening("tr", first_message(row))
-    assert turkish != opening("sv", first_message(row)) and turkish.strip()
-    assert reply["text"].startswith(turkish) and enquiry.reference in reply["text"]
-    assert SWEDISH_LINE not in reply["text"]
+    enquiry, _ = await answered_in(h, user, TURKISH, written="tr", reply="tr", unsupported=None)
     mark = h.mark()
     h.fake.command(user, "/status")
     status = await h.message_to(user, has(enquiry.reference or "?"), after=mark)
@@ -268,15 +280,9 @@ async def test_a_turkish_association_is_answered_in_turkish(harness: Harness) ->
 async def test_a_croatian_question_from_a_swedish_association_is_answered_in_bcs(
     harness: Harness,
 ) -> None:
-    h = harness
     user = new_user_id()
-    await onboard(h, user, "sv", "Hrvatska udruga Storåsa")
-    reply, enquiry_id = await ask(h, user, CROATIAN)
-    enquiry = h.enquiry(enquiry_id)
-    assert (enquiry.language, enquiry.detected_language) == ("bs", "hr")
-    row = reply_row(h, enquiry_id)
-    bcs = opening("bs", first_message(row))
-    assert reply["text"].startswith(bcs) and bcs.strip() and SWEDISH_LINE not in reply["text"]
+    await onboard(harness, user, "sv", "Hrvatska udruga Storåsa")
+    await answered_in(harness, user, CROATIAN, written="hr", reply="bs", unsupported=None)
 
 
 async def test_a_tigrinya_question_is_answered_in_english_with_a_line_in_swedish(
@@ -287,15 +293,7 @@ async def test_a_tigrinya_question_is_answered_in_english_with_a_line_in_swedish
     user = new_user_id()
     await onboard(h, user, "fi", "Eritrealaisten yhdistys")
     mark = h.mark()
-    reply, enquiry_id = await ask(h, user, TIGRINYA)
-    enquiry = h.enquiry(enquiry_id)
-    assert (enquiry.language, enquiry.detected_language) == ("en", None)
-    assert enquiry.text == TIGRINYA
-    row = reply_row(h, enquiry_id)
-    assert row.language == "en" and row.params["unsupported_language"] == "und"
-    english = opening("en", first_message(row))
-    assert reply["text"].startswith(english) and english.strip()
-    assert reply["text"].endswith(f"\n\n{SWEDISH_LINE}")
+    enquiry, row = await answered_in(h, user, TIGRINYA, written=None, reply="en", unsupported="und")
     if row.kind == Kind.ESCALATED:
         card = await h.message_to(COORDINATOR_CHAT, has(enquiry.reference or "?"), after=mark)
         assert "Språk: går inte att avgöra · föreningens språk: finska" in card["text"]
