@@ -30,7 +30,7 @@ from db.models import (
     utcnow,
 )
 from db.session import session_scope
-from tests.fake_telegram import FakeTelegram
+from harness.fake_telegram import FakeTelegram
 
 COORDINATOR_CHAT = -1000000000001
 TIMEOUT = 30.0
@@ -60,7 +60,7 @@ def bot_settings(stack: Settings, fake: FakeTelegram, **overrides: Any) -> Setti
 
 def offline_settings(database_url: str, fake: FakeTelegram, **overrides: Any) -> Settings:
     """Return settings for the real bot on a database and the fake, with Rasa unreachable."""
-    from tests.stack import free_port
+    from harness.ports import free_port
 
     values: dict[str, Any] = {
         "database_url": database_url,

@@ -15,7 +15,8 @@ from db.audit import AppendOnlyError, record, retention_purge
 from db.models import AuditEntry, utcnow
 from db.retention import purge
 from db.session import session_scope
-from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres, migrate_and_seed
+from harness.database import migrate_and_seed
+from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres
 
 RETENTION_DAYS = 3650
 

@@ -23,11 +23,12 @@ from bot.channels.telegram.outbox import MAX_ATTEMPTS as OUTBOX_MAX_ATTEMPTS
 from bot.settings import PROJECT_ROOT, Settings
 from db.models import Enquiry, OutboxMessage
 from db.session import make_engine
-from tests.conftest import migrate_and_seed
-from tests.fake_telegram import FakeTelegram
-from tests.process_helpers import alive, clean_env, descendants, kill_all, listening, wait_until
-from tests.stack import free_port
-from tests.telegram_fixtures import COORDINATOR_CHAT, progress, reset_transport_tables
+from harness.database import migrate_and_seed
+from harness.fake_telegram import FakeTelegram
+from harness.ports import free_port
+from harness.processes import alive, clean_env, descendants, kill_all, listening
+from harness.telegram import COORDINATOR_CHAT, progress, reset_transport_tables
+from harness.wait import wait_until
 
 QUESTIONS = [
     "Hur söker vår förening aktivitetsstöd för barn och unga?",

@@ -28,7 +28,7 @@ from bot.messages.coordinator import reason_text
 from db.inbox import dead_letters, read_update
 from db.models import AuditEntry, EscalationReason, InboxUpdate
 from db.queue import list_queue
-from tests.telegram_fixtures import (
+from harness.telegram import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,

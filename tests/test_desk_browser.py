@@ -18,8 +18,8 @@ from bot.channels.desk.app import build_desk_app
 from bot.settings import Settings
 from db.models import AuditEntry, Contact, Department, OutboxMessage
 from db.session import session_scope
-from tests.desk_helpers import COORDINATOR_ID, STAFF_ID, Clock, add_staff, login_path
-from tests.workflow_helpers import (
+from harness.desk import COORDINATOR_ID, STAFF_ID, Clock, add_staff, login_path
+from harness.workflow import (
     ASSOCIATION_CHAT,
     as_sent,
     escalated_enquiry,

@@ -25,7 +25,7 @@ from bot.channels.desk.views_report import neutralise_cell
 from db import crud
 from db.models import DeskAccount, DeskSession, StaffMember
 from db.session import make_engine, session_scope
-from tests.desk_helpers import (
+from harness.desk import (
     COORDINATOR_ID,
     STAFF_ID,
     Answer,
@@ -37,7 +37,7 @@ from tests.desk_helpers import (
     login_path,
     password_attempt,
 )
-from tests.workflow_helpers import local, routed_enquiry
+from harness.workflow import local, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
 NAME, PASSWORD = "samordnare", "ett långt lösenord"

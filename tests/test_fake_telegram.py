@@ -40,7 +40,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fake_telegram import FakeTelegram, start_fake_telegram
+from harness.fake_telegram import FakeTelegram, start_fake_telegram
 
 BIG_USER = 7_000_000_000
 SUPERGROUP = -1_001_234_567_890

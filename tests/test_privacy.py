@@ -44,8 +44,8 @@ from db.queue import list_queue
 from db.retention import PURGED
 from db.session import session_scope
 from db.tracker_events import EVENTS, METADATA, sender_id, tracker_store
-from tests.conftest import migrate_and_seed
-from tests.workflow_helpers import COORDINATOR_CHAT, outbox
+from harness.database import migrate_and_seed
+from harness.workflow import COORDINATOR_CHAT, outbox
 
 NOW = datetime(2026, 5, 12, 9, 0, tzinfo=UTC)
 USER = 7_000_000_000  # above 2^32: Telegram ids need 64 bits

@@ -29,7 +29,7 @@ from db.models import (
 from db.queue_facts import RARE_CONTACT_MAX_ENQUIRIES, working_hours_between
 from db.session import make_engine, session_scope
 from db.training import export_nlu_yaml, review
-from tests.workflow_helpers import (
+from harness.workflow import (
     ASSOCIATION_CHAT,
     DEPARTMENT_CHAT,
     as_sent,
@@ -404,7 +404,7 @@ def test_training_review_refuses_unknown_intent(engine: Engine) -> None:
 def cli(sqlite_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Return (invoke, engine) for the CLI on a migrated, seeded SQLite file."""
     from bot import cli as cli_module
-    from tests.conftest import migrate_and_seed
+    from harness.database import migrate_and_seed
 
     engine = migrate_and_seed(sqlite_url)
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
@@ -523,7 +523,7 @@ def test_cli_queue_speaks_swedish_to_a_swedish_locale(cli, monkeypatch: pytest.M
 
 def test_make_engine_new_process_view(sqlite_url: str) -> None:
     """The queue reads what another engine wrote (the bot and the CLI share the database)."""
-    from tests.conftest import migrate_and_seed
+    from harness.database import migrate_and_seed
 
     writer = migrate_and_seed(sqlite_url)
     with session_scope(writer) as session:

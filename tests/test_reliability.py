@@ -36,10 +36,10 @@ from db.models import (
 )
 from db.session import session_scope
 from db.sla import LOCAL, add_working_hours
-from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres, migrate_and_seed
-from tests.fake_telegram import FakeTelegram, start_fake_telegram
-from tests.stack import free_port
-from tests.telegram_fixtures import (
+from harness.database import migrate_and_seed
+from harness.fake_telegram import FakeTelegram, start_fake_telegram
+from harness.ports import free_port
+from harness.telegram import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,
@@ -51,6 +51,7 @@ from tests.telegram_fixtures import (
     new_user_id,
     running_bot,
 )
+from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres
 
 pytestmark = pytest.mark.usefixtures("no_handler_errors")
 

@@ -17,7 +17,7 @@ from db.models import AssociationUser, Enquiry, OutboxMessage
 from db.notifications import Kind, Recipient
 from db.session import session_scope
 from db.workflow import answer_enquiry
-from tests.workflow_helpers import local, outbox, routed_enquiry
+from harness.workflow import local, outbox, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
 SWEDISH_LINE = (

@@ -33,7 +33,8 @@ from db.models import (
 from db.retention import PURGED, purge, run_purge
 from db.session import session_scope
 from db.tracker_events import EVENTS, METADATA, sender_id, tracker_store
-from tests.conftest import _settings_for, migrate_and_seed
+from harness.database import migrate_and_seed
+from tests.conftest import _settings_for
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
 

@@ -34,7 +34,7 @@ from db.routing_table import (
 )
 from db.session import session_scope
 from db.validation import ValidationProblem
-from tests.conftest import migrate_and_seed
+from harness.database import migrate_and_seed
 
 SEED_INTENTS = [
     r["intent"]

@@ -25,10 +25,10 @@ from bot.processes.supervisor import Child, Supervisor
 from bot.settings import PROJECT_ROOT, Settings
 from db.models import Enquiry, EscalationReason, InboxUpdate
 from db.session import make_engine
-from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres
-from tests.fake_telegram import FakeTelegram, start_fake_telegram
-from tests.stack import free_port, running_redis, running_stack, stack_settings
-from tests.telegram_fixtures import (
+from harness.fake_telegram import FakeTelegram, start_fake_telegram
+from harness.ports import free_port
+from harness.stack import running_redis, running_stack, stack_settings
+from harness.telegram import (
     Harness,
     bot_settings,
     escalations_of,
@@ -37,6 +37,7 @@ from tests.telegram_fixtures import (
     reset_transport_tables,
     running_bot,
 )
+from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(600)]
 

@@ -23,7 +23,7 @@ from db.staff import (
     remove_staff,
 )
 from db.validation import ValidationProblem
-from tests.conftest import migrate_and_seed
+from harness.database import migrate_and_seed
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 BIG_ID = 7_000_000_000_123  # beyond 32 bits

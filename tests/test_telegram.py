@@ -25,9 +25,9 @@ from db.models import (
     OutboxMessage,
 )
 from db.session import session_scope
-from tests.fake_telegram import FakeTelegram
-from tests.stack import free_port
-from tests.telegram_fixtures import (
+from harness.fake_telegram import FakeTelegram
+from harness.ports import free_port
+from harness.telegram import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,

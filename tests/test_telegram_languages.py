@@ -22,9 +22,9 @@ from bot.messages.bidi import LRI, PDI, isolate_ltr
 from bot.settings import Settings
 from db.models import AssociationUser, EnquiryStatus, EscalationReason, OutboxMessage
 from db.notifications import Kind, Recipient
-from tests.fake_telegram import FakeTelegram
-from tests.stack import free_port
-from tests.telegram_fixtures import (
+from harness.fake_telegram import FakeTelegram
+from harness.ports import free_port
+from harness.telegram import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,

@@ -21,8 +21,8 @@ from db.notifications import Kind
 from db.personal_data import ERASURE_REQUEST_TEXT
 from db.session import session_scope
 from db.tracker_events import EVENTS, METADATA, sender_id, tracker_store
-from tests.fake_telegram import FakeTelegram
-from tests.telegram_fixtures import (
+from harness.fake_telegram import FakeTelegram
+from harness.telegram import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,

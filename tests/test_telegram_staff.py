@@ -13,7 +13,7 @@ from bot.settings import Settings
 from db import routing_table as table
 from db.models import AuditEntry, Contact, Route
 from db.session import make_engine, session_scope
-from tests.telegram_fixtures import (
+from harness.telegram import (
     Harness,
     has,
     new_user_id,

@@ -24,7 +24,7 @@ from db.workflow import (
     record_feedback,
     sweep_deadlines,
 )
-from tests.workflow_helpers import (
+from harness.workflow import (
     ASSOCIATION_CHAT,
     COORDINATOR_CHAT,
     DEPARTMENT_CHAT,
