@@ -41,7 +41,7 @@ from bot.channels.desk.app import build_desk_app
 from bot.channels.desk.password_pool import PasswordPool
 from bot.channels.desk.throttle import LoginLimits
 from bot.settings import Settings
-from db.session import session_scope
+from db.plumbing.session import session_scope
 from harness.database import migrate_and_seed
 
 T = TypeVar("T")

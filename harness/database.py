@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from bot.settings import PROJECT_ROOT
-from db.migrate import upgrade
-from db.seed import seed
-from db.session import make_engine, session_scope
+from db.plumbing.migrate import upgrade
+from db.plumbing.session import make_engine, session_scope
+from db.routing.seed import seed
 
 
 def migrate_and_seed(url: str) -> Engine:

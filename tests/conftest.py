@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from bot.processes.supervisor import Supervisor
 from bot.settings import Settings
-from db.session import make_engine
+from db.plumbing.session import make_engine
 from harness.database import migrate_and_seed
 from harness.fake_telegram import FakeTelegram
 from harness.telegram import Harness

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, func, select
 from bot.channels.telegram.outbox import MAX_ATTEMPTS as OUTBOX_MAX_ATTEMPTS
 from bot.settings import PROJECT_ROOT, Settings
 from db.models import Enquiry, OutboxMessage
-from db.session import make_engine
+from db.plumbing.session import make_engine
 from harness.database import migrate_and_seed
 from harness.fake_telegram import FakeTelegram
 from harness.ports import free_port

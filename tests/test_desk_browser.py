@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from bot.channels.desk.app import build_desk_app
 from bot.settings import Settings
 from db.models import AuditEntry, Contact, Department, OutboxMessage
-from db.session import session_scope
+from db.plumbing.session import session_scope
 from harness.desk import COORDINATOR_ID, STAFF_ID, Clock, add_staff, login_path
 from harness.ports import free_port
 from harness.workflow import (

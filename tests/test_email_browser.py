@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from bot.channels.desk.app import start_desk
 from bot.channels.email.outbox import EmailDispatcher
 from db.models import Department, DeskLoginToken, Enquiry, EnquiryStatus, OutboxMessage
-from db.session import session_scope
+from db.plumbing.session import session_scope
 from harness.ports import free_port
 from harness.smtp import SmtpServer, body, smtp_server
 from harness.telegram import TIMEOUT, Harness, has, new_user_id

@@ -23,7 +23,7 @@ from bot.processes import procfs
 from bot.processes.supervisor import Child, Supervisor
 from bot.settings import PROJECT_ROOT, Settings
 from db.models import Enquiry, EscalationReason, InboxUpdate
-from db.session import make_engine
+from db.plumbing.session import make_engine
 from harness.fake_telegram import FakeTelegram, start_fake_telegram
 from harness.ports import free_port
 from harness.stack import running_redis, running_stack, stack_settings
