@@ -12,9 +12,11 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
+from sqlmodel import select
 
 from bot.processes.supervisor import Supervisor
 from bot.settings import PROJECT_ROOT, Settings
+from db.models import Department, DepartmentChannels
 from db.plumbing.migrate import upgrade
 from db.plumbing.session import make_engine, session_scope
 from db.routing.seed import seed
@@ -147,8 +149,13 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return _settings_for(database_url, tmp_path)
 
 
-def migrate_and_seed(url: str) -> Engine:
-    """Migrate a database to head, load the demo municipality, and return an engine."""
+def migrate_and_seed(url: str, *, demo_channels: bool = False) -> Engine:
+    """Migrate a database to head, load the demo municipality, and return an engine.
+
+    The shipped demo municipality's departments take e-mail (`channels: email`). The tests'
+    municipality keeps them on Telegram, as most tests give a department a Telegram group and
+    expect the forward there; `demo_channels=True` keeps the shipped choice (tests/test_reach.py).
+    """
     upgrade(url)
     engine = make_engine(url)
     with session_scope(engine) as session:
@@ -157,6 +164,9 @@ def migrate_and_seed(url: str) -> Engine:
             municipality_file=PROJECT_ROOT / "db" / "municipality.yml",
             routes_file=PROJECT_ROOT / "db" / "seed_routes.yml",
         )
+        if not demo_channels:
+            for department in session.exec(select(Department)).all():
+                department.channels = DepartmentChannels.TELEGRAM
     return engine
 
 

@@ -18,8 +18,9 @@ from bot.understanding.routing import Decision, decide
 from db.enquiries import crud
 from db.enquiries import notifications as notify
 from db.enquiries.notifications import Kind
-from db.enquiries.workflow import SYSTEM_ACTOR, escalate, forward_to_department
-from db.models import AssociationUser, Enquiry
+from db.enquiries.reach import send_to_department
+from db.enquiries.workflow import SYSTEM_ACTOR, escalate
+from db.models import AssociationUser, Enquiry, EscalationReason
 from db.people import departments
 from db.plumbing.session import session_scope
 
@@ -189,7 +190,14 @@ class ActionHandleEnquiry(_LotsenAction):
         crud.route_enquiry(
             session=session, enquiry=enquiry, department=department, actor=SYSTEM_ACTOR
         )
-        forward_to_department(session=session, enquiry=enquiry, department=department)
+        sent = send_to_department(
+            session=session,
+            enquiry=enquiry,
+            department=department,
+            email_enabled=self.context.settings.email_enabled,
+        )
+        if not sent.forwarded:  # nobody at the department can be reached: the coordinator has it
+            return Kind.ESCALATED, {"reason": EscalationReason.UNREACHABLE}
         return Kind.ROUTED, {"department": department.key}
 
 

@@ -19,6 +19,7 @@ second row, so handling a redelivered message again sends nothing twice.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import Session, select
@@ -180,11 +181,16 @@ def to_department(
     enquiry: Enquiry,
     only: Channel | None = None,
     escalation: Escalation | None = None,
+    channels: Sequence[Channel] | None = None,
     **params: Any,
 ) -> list[OutboxMessage]:
-    """Tell a department something about an enquiry, on every channel it uses (or `only` one)."""
+    """Tell a department something about an enquiry, on every channel it uses (or `only` one).
+
+    `channels` overrides the department's own choice (db/enquiries/reach.py decides it for a
+    forward, with the e-mail fallback).
+    """
     rows = []
-    for channel in department_channels(department):
+    for channel in department_channels(department) if channels is None else channels:
         if only is not None and channel != only:
             continue
         row = _add(
