@@ -157,3 +157,20 @@ def test_routes_check_names_every_department_nobody_can_reach(
         env={"DATABASE_URL": database_url, "SMTP_HOST": "127.0.0.1"},
     )
     assert on.exit_code == 0, on.output
+
+
+def test_the_start_of_run_names_every_department_nobody_can_reach(
+    fresh: Engine, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli.run import _reach_notice
+    from bot.settings import Settings
+
+    with Session(fresh) as session:
+        keys = sorted(d.key for d in session.exec(select(Department)).all())
+    _reach_notice(Settings(database_url=database_url, _env_file=None), fresh)  # type: ignore[call-arg]
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split("'")[1] for line in lines] == keys
+    assert all(line.startswith("[lotsen] ") and "SMTP_HOST" in line for line in lines)
+    settings = Settings(database_url=database_url, smtp_host="127.0.0.1", _env_file=None)  # type: ignore[call-arg]
+    _reach_notice(settings, fresh)
+    assert capsys.readouterr().err == ""  # e-mail on: every demo department is reached
