@@ -174,3 +174,34 @@ def test_the_start_of_run_names_every_department_nobody_can_reach(
     settings = Settings(database_url=database_url, smtp_host="127.0.0.1", _env_file=None)  # type: ignore[call-arg]
     _reach_notice(settings, fresh)
     assert capsys.readouterr().err == ""  # e-mail on: every demo department is reached
+
+
+async def test_the_reminder_follows_the_forward_by_email(engine: Engine) -> None:
+    """A Telegram department without a group, e-mail on: forward and reminder reach its mailbox."""
+    from db.enquiries import intake
+    from db.enquiries.deadlines import sweep_deadlines
+
+    message = intake.Message(
+        key="telegram:7:1",
+        writer=intake.Writer("telegram", 7, 7),
+        text=QUESTION,
+        languages=intake.Languages(reply="sv"),
+    )
+    decision = intake.Decision(intake.Outcome.ROUTE, department="kultur_fritid")
+    with session_scope(engine) as session:
+        assert department_by_key(session=session, key="kultur_fritid").channels == "telegram"  # type: ignore[union-attr]
+        received = intake.receive(
+            session=session, message=message, decision=decision, email_enabled=True
+        )
+        reminder_due = received.enquiry.reminder_due_at
+    assert reminder_due is not None
+    with session_scope(engine) as session:
+        report = sweep_deadlines(session=session, now=reminder_due)
+    assert len(report.reminded) == 1
+    with Session(engine) as session:
+        rows = session.exec(
+            select(OutboxMessage.kind, OutboxMessage.channel).where(
+                OutboxMessage.recipient == "department"
+            )
+        ).all()
+    assert sorted(rows) == [("forward", "email"), ("reminder", "email")]
