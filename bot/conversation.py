@@ -22,14 +22,13 @@ from sqlmodel import Session
 from bot.i18n import LANGUAGES, normalise_language
 from bot.messages.association import language_params
 from bot.services import Services
-from bot.understanding.language import Identified, identify, warm_up
+from bot.understanding.language import identify, warm_up
 from bot.understanding.rasa_client import RasaError
-from db.enquiries import crud
+from db.enquiries import crud, intake
 from db.enquiries import notifications as notify
 from db.enquiries.inbox import UNREADABLE_TEXT
 from db.enquiries.notifications import Channel, Kind
 from db.enquiries.tracker_events import sender_id
-from db.enquiries.workflow import SYSTEM_ACTOR, escalate
 from db.models import AssociationUser, Enquiry, EscalationReason
 from db.privacy import erasure
 from db.privacy.masking import clean_text, mask_personal_data
@@ -242,22 +241,22 @@ class Conversation:
                     **language_params(found),
                 ),
             )
-        metadata = {
-            "message_key": message_key,
-            "telegram_user_id": user_id,
-            "chat_id": chat_id,
-            "channel": self.channel.value,
-            "language": preferred,
-            "reply_language": language,
-            "written_language": found.written,
-            "unsupported_language": found.unsupported,
-            "text": masked,
-        }
+        message = intake.Message(
+            key=message_key,
+            writer=intake.Writer(self.channel.value, user_id, chat_id),
+            text=masked,
+            languages=intake.Languages(
+                reply=language,
+                written=found.written,
+                unsupported=found.unsupported,
+                preferred=preferred,
+            ),
+        )
         try:
             messages = await self.services.rasa.send(
                 sender=sender_id(chat_id, user_id, self.channel.value),
                 text=masked[:limit],
-                metadata=metadata,
+                metadata=message.as_metadata(),
             )
         except RasaError as exc:
             log.warning("Rasa unavailable, registering the enquiry for the coordinator: %s", exc)
@@ -278,7 +277,7 @@ class Conversation:
                         **language_params(found),
                     )
                 return
-            self._register_for_coordinator(turn, masked, found, EscalationReason.UNAVAILABLE)
+            self._register_for_coordinator(turn, message, EscalationReason.UNAVAILABLE)
 
         await self._turn(user_id, chat_id, message_key, work)
 
@@ -290,37 +289,35 @@ class Conversation:
 
         def work(turn: Turn) -> None:
             found = identify(masked, saved=turn.language, languages=LANGUAGES)
-            question = masked or UNREADABLE_TEXT
-            self._register_for_coordinator(turn, question, found, EscalationReason.FAILED)
+            message = intake.Message(
+                key=message_key,
+                writer=intake.Writer(self.channel.value, user_id, chat_id),
+                text=masked or UNREADABLE_TEXT,
+                languages=intake.Languages(
+                    reply=found.reply,
+                    written=found.written,
+                    unsupported=found.unsupported,
+                    preferred=turn.language,
+                ),
+            )
+            self._register_for_coordinator(turn, message, EscalationReason.FAILED)
 
         await self._turn(user_id, chat_id, message_key, work)
 
     def _register_for_coordinator(
-        self, turn: Turn, text: str, found: Identified, reason: EscalationReason
+        self, turn: Turn, message: intake.Message, reason: EscalationReason
     ) -> None:
-        """Record the message as an enquiry in the coordinator's queue and give its reference.
+        """Hand the message to the one intake as an enquiry for the coordinator.
 
         Keyed by the inbound message: an enquiry already recorded for it (by the action server,
         or by an earlier try) is neither recorded nor escalated again, and its answer is said
-        once (the tag "answer" is the one the action server uses).
+        once (db/enquiries/intake.py).
         """
-        enquiry, created = crud.create_enquiry(
+        intake.receive(
             session=turn.session,
-            text=text,
-            language=found.reply,
-            detected_language=found.written,
-            user=turn.user,
-            message_key=turn.key,
-        )
-        if created:
-            escalate(session=turn.session, enquiry=enquiry, reason=reason, actor=SYSTEM_ACTOR)
-        turn.say(
-            Kind.ESCALATED,
-            enquiry=enquiry,
-            tag="answer",
-            language=found.reply,
-            reason=reason,
-            **language_params(found),
+            message=message,
+            decision=intake.Decision.escalated(reason),
+            email_enabled=self.services.settings.email_enabled,
         )
 
 

@@ -64,6 +64,7 @@ class EscalationReason(enum.StrEnum):
     UNAVAILABLE = "unavailable"
     FAILED = "failed"  # the message kept failing: kept as a dead letter, the case is here
     ERASURE = "erasure"  # a request to erase personal data, for the coordinator to decide
+    UNREACHABLE = "unreachable"  # routed, but no channel reaches the department
 
 
 class StaffRole(enum.StrEnum):

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from bot.settings import PROJECT_ROOT
+from db.models import Department, DepartmentChannels
 from db.plumbing.migrate import upgrade
 from db.plumbing.session import make_engine, session_scope
 from db.routing.seed import seed
 
 
-def migrate_and_seed(url: str) -> Engine:
-    """Migrate a database to head, load the demo municipality, and return an engine."""
+def migrate_and_seed(url: str, *, demo_channels: bool = False) -> Engine:
+    """Migrate a database to head, load the demo municipality, and return an engine.
+
+    The shipped demo municipality's departments take e-mail (`channels: email`). The tests'
+    municipality keeps them on Telegram, as most tests give a department a Telegram group and
+    expect the forward there; `demo_channels=True` keeps the shipped choice (tests/test_reach.py).
+    """
     upgrade(url)
     engine = make_engine(url)
     with session_scope(engine) as session:
@@ -20,4 +27,7 @@ def migrate_and_seed(url: str) -> Engine:
             municipality_file=PROJECT_ROOT / "db" / "municipality.yml",
             routes_file=PROJECT_ROOT / "db" / "seed_routes.yml",
         )
+        if not demo_channels:
+            for department in session.exec(select(Department)).all():
+                department.channels = DepartmentChannels.TELEGRAM
     return engine

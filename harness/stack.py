@@ -64,6 +64,11 @@ def stack_settings(folder: Path, **overrides: object) -> Settings:
         "rasa_port": rasa_port,
         "action_port": action_port,
         "rasa_url": f"http://127.0.0.1:{rasa_port}",
+        # E-mail on (no server listens): a department without a Telegram group gets its
+        # forwards by e-mail, as in an installation with SMTP, instead of going to the
+        # coordinator as unreachable (tests/test_reach.py covers both).
+        "smtp_host": "127.0.0.1",
+        "smtp_port": free_ports(1),
         "telegram_bot_token": None,
         "_env_file": None,
     }

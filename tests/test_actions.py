@@ -17,10 +17,13 @@ from db.models import AssociationUser, Enquiry, EnquiryEvent, Escalation, Outbox
 from harness.workflow import COORDINATOR_CHAT, as_sent
 
 
-def _context(engine: Engine) -> ActionContext:
+def _context(engine: Engine, *, smtp_host: str | None = "127.0.0.1") -> ActionContext:
+    """Return the actions' context; with an SMTP host (e-mail on), a department without a
+    Telegram group gets its forwards by e-mail (no mail is sent here: no dispatcher runs)."""
     settings = Settings(
         database_url=str(engine.url.render_as_string(hide_password=False)),
         coordinator_chat_id=COORDINATOR_CHAT,
+        smtp_host=smtp_host,
         _env_file=None,  # type: ignore[call-arg]
     )
     return ActionContext(settings=settings, engine=engine, threshold=0.5)
@@ -86,9 +89,10 @@ async def test_routed_question_is_logged_before_the_reply(engine: Engine) -> Non
         ).all()
     assert enquiry.intent == "topic_bidrag"
     assert enquiry.confidence == pytest.approx(0.81)
-    assert enquiry.status == "routed"
+    # Routed, then forwarded (by e-mail: the department has no Telegram group).
+    assert enquiry.status == "forwarded"
     assert enquiry.reference is not None and enquiry.reference.startswith("LOT-")
-    assert [e.kind for e in events] == ["received", "routed"]
+    assert [e.kind for e in events] == ["received", "routed", "forwarded"]
     assert enquiry.sla_due_at is not None
     [text] = _replies(engine)
     assert "Kultur- och fritidsförvaltningen" in text
@@ -195,7 +199,7 @@ async def test_question_guessed_as_small_talk_is_routed_as_an_enquiry(engine: En
     await _run(ActionSmalltalk(_context(engine)), tracker)
     with Session(engine) as session:
         enquiry = session.exec(select(Enquiry)).one()
-    assert enquiry.status == "routed"
+    assert enquiry.status == "forwarded"  # routed, and forwarded by e-mail
     assert enquiry.intent == "affirm"
     [reply] = _replies(engine)
     assert enquiry.reference is not None and enquiry.reference in reply
@@ -212,3 +216,26 @@ async def test_question_guessed_as_status_is_escalated_as_an_enquiry(engine: Eng
     assert escalation.reason == "unsure"
     [reply] = _replies(engine)
     assert enquiry.reference is not None and enquiry.reference in reply
+
+
+async def test_routed_question_nobody_can_reach_goes_to_the_coordinator_at_once(
+    engine: Engine,
+) -> None:
+    """No Telegram group and no SMTP: the coordinator has it now, not after the deadline."""
+    action = ActionHandleEnquiry(_context(engine, smtp_host=None))
+    tracker = _tracker(
+        "Hur söker vi aktivitetsstöd för vår fotbollsklubb?", [("topic_bidrag", 0.81)]
+    )
+    await _run(action, tracker)
+    with Session(engine) as session:
+        enquiry = session.exec(select(Enquiry)).one()
+        escalation = session.exec(select(Escalation)).one()
+        rows = session.exec(select(OutboxMessage)).all()
+        kinds = sorted((row.recipient, row.kind) for row in rows)
+    assert enquiry.status == "escalated"
+    assert escalation.reason == "unreachable"
+    assert kinds == [("association", "escalated"), ("coordinators", "card")]
+    [reply] = _replies(engine)
+    assert enquiry.reference is not None and enquiry.reference in reply
+    assert "kan inte nås just nu" in reply
+    assert "Jag har skickat" not in reply

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -12,15 +15,11 @@ from sqlmodel import Session
 
 from bot.actions.context import ActionContext, default_context
 from bot.i18n import LANGUAGES, normalise_language
-from bot.messages.association import language_params
-from bot.understanding.language import Identified, identify
+from bot.understanding.language import identify
 from bot.understanding.routing import Decision, decide
-from db.enquiries import crud
+from db.enquiries import crud, intake
 from db.enquiries import notifications as notify
 from db.enquiries.notifications import Kind
-from db.enquiries.workflow import SYSTEM_ACTOR, escalate, forward_to_department
-from db.models import AssociationUser, Enquiry
-from db.people import departments
 from db.plumbing.session import session_scope
 
 log = logging.getLogger(__name__)
@@ -51,19 +50,35 @@ def _metadata(tracker: Tracker) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def _languages(tracker: Tracker) -> Identified:
-    """Return the message's languages as the conversation identified them (else identify now)."""
+def _message(tracker: Tracker) -> intake.Message:
+    """Return the message as its channel sent it (languages identified there), else as Rasa
+    got it (Rasa used directly: no writer, the languages identified now)."""
+    sent = intake.Message.from_metadata(_metadata(tracker))
+    if sent is not None:
+        return sent
     meta = _metadata(tracker)
-    if isinstance(meta.get("reply_language"), str):
-        written = meta.get("written_language")
-        return Identified(
-            written if isinstance(written, str) else None,
-            normalise_language(meta["reply_language"]),
-            unsupported=meta.get("unsupported_language") is True,
-        )
-    text = tracker.latest_message.get("text") or ""
+    text = str(tracker.latest_message.get("text") or "")
     saved = normalise_language(meta.get("language"))
-    return identify(text, saved=saved, languages=LANGUAGES)
+    found = identify(text, saved=saved, languages=LANGUAGES)
+    bare = intake.Message.from_metadata(
+        {**meta, "text": text, "reply_language": found.reply, "written_language": found.written}
+    )
+    assert bare is not None
+    return replace(
+        bare, languages=replace(bare.languages, unsupported=found.unsupported, preferred=saved)
+    )
+
+
+def for_intake(decision: Decision) -> intake.Decision:
+    """Return the pure decision as the one intake carries it out (db/enquiries/intake.py)."""
+    return intake.Decision(
+        outcome=intake.Outcome.ESCALATE if decision.escalate else intake.Outcome.ROUTE,
+        intent=decision.intent,
+        confidence=decision.confidence,
+        department=decision.department,
+        reason=decision.reason,
+        guesses=decision.department_scores,
+    )
 
 
 def _is_enquiry(context: ActionContext, tracker: Tracker) -> bool:
@@ -73,68 +88,41 @@ def _is_enquiry(context: ActionContext, tracker: Tracker) -> bool:
     return decide(tracker.latest_message, routes, context.threshold).is_enquiry
 
 
-def _user_ids(tracker: Tracker) -> tuple[int | None, int | None]:
-    meta = _metadata(tracker)
-    user_id, chat_id = meta.get("telegram_user_id"), meta.get("chat_id")
-    return (
-        int(user_id) if isinstance(user_id, int) else None,
-        int(chat_id) if isinstance(chat_id, int) else None,
-    )
-
-
-def _message_key(tracker: Tracker) -> str | None:
-    key = _metadata(tracker).get("message_key")
-    return key if isinstance(key, str) else None
-
-
-def _user(
-    session: Session, tracker: Tracker, language: str | None = None
-) -> AssociationUser | None:
-    """Return the association user who wrote the message (None when Rasa is used directly)."""
-    user_id, chat_id = _user_ids(tracker)
-    if user_id is None:
-        return None
-    channel = _metadata(tracker).get("channel")
-    user = crud.get_or_create_user(
-        session=session, telegram_user_id=user_id, chat_id=chat_id, language=language or "sv"
-    )
-    if isinstance(channel, str) and channel in set(notify.Channel):
-        user.channel = channel
-    return user
+def _in_transaction(context: ActionContext, work: Callable[[Session], None]) -> None:
+    """Run `work` in one transaction (called on a worker thread, never in the event loop)."""
+    with session_scope(context.engine) as session:
+        work(session)
 
 
 HANDLED = {"lotsen": {"handled": True}}
 """Marks a Rasa reply as handled by these actions (the replies themselves are in the outbox)."""
 
 
-def _reply(
-    session: Session,
-    tracker: Tracker,
-    kind: Kind,
-    tag: str,
-    enquiry: Enquiry | None = None,
-    **params: Any,
-) -> None:
-    """Queue the reply to the message in its language, once (keyed by the inbound message)."""
-    user = _user(session, tracker)
-    if user is None:
+def _reply(session: Session, message: intake.Message, kind: Kind, tag: str, **params: Any) -> None:
+    """Queue a reply that is not about an enquiry (small talk, status), once per message."""
+    writer = message.writer
+    if writer is None:
         return
-    key = _message_key(tracker)
-    languages = _languages(tracker)
+    user = crud.get_or_create_user(
+        session=session,
+        telegram_user_id=writer.user_id,
+        chat_id=writer.conversation,
+        language=message.languages.reply,
+    )
+    user.channel = writer.channel
     notify.to_association(
         session=session,
         user=user,
         kind=kind,
-        language=languages.reply,
-        enquiry=enquiry,
-        dedupe_key=f"{key}:{tag}" if key else None,
+        language=message.languages.reply,
+        dedupe_key=f"{message.key}:{tag}" if message.key else None,
         **params,
-        **language_params(languages),
+        **message.languages.reply_params(),
     )
 
 
 class ActionHandleEnquiry(_LotsenAction):
-    """Log the enquiry, then route it to a department or escalate it to the coordinator."""
+    """Hand the enquiry to the one intake (db/enquiries/intake.py), or answer small talk."""
 
     def name(self) -> str:
         """Return the action's name in the domain."""
@@ -143,54 +131,29 @@ class ActionHandleEnquiry(_LotsenAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Decide, record the enquiry and its reply in one transaction, and mark it handled."""
-        parse = tracker.latest_message
-        languages = _languages(tracker)
-        meta = _metadata(tracker)
-        with session_scope(self.context.engine) as session:
-            decision = decide(parse, crud.routes_map(session=session), self.context.threshold)
-            if not decision.is_enquiry:
-                intent = decision.intent if decision.intent in SMALLTALK else "greet"
-                _reply(session, tracker, Kind.SMALLTALK, "smalltalk", intent=intent)
-                dispatcher.utter_message(json_message=HANDLED)
-                return []
-            text = meta.get("text") if isinstance(meta.get("text"), str) else parse.get("text")
-            enquiry, created = crud.create_enquiry(
-                session=session,
-                text=str(text or ""),
-                language=languages.reply,
-                detected_language=languages.written,
-                user=_user(session, tracker, languages.reply),
-                message_key=_message_key(tracker),
-            )
-            if created:
-                kind, params = self._decide_and_record(session, enquiry, decision)
-                _reply(session, tracker, kind, "answer", enquiry, **params)
-            payload = {"lotsen": {"enquiry_id": enquiry.id, "reference": enquiry.reference}}
+        """Decide, and record the enquiry and its reply in one transaction (on a thread)."""
+        payload = await asyncio.to_thread(self._handle, tracker)
         dispatcher.utter_message(json_message=payload)
         return []
 
-    def _decide_and_record(
-        self, session: Session, enquiry: Enquiry, decision: Decision
-    ) -> tuple[Kind, dict[str, Any]]:
-        """Route or escalate the new enquiry; return the reply's kind and parameters."""
-        enquiry.intent = decision.intent
-        enquiry.confidence = decision.confidence
-        enquiry.guesses = [[key, round(score, 4)] for key, score in decision.department_scores]
-        department = (
-            departments.department_by_key(session=session, key=decision.department)
-            if decision.department
-            else None
-        )
-        if decision.escalate or department is None:
-            reason = decision.reason or "unsure"
-            escalate(session=session, enquiry=enquiry, reason=reason, actor=SYSTEM_ACTOR)
-            return Kind.ESCALATED, {"reason": reason}
-        crud.route_enquiry(
-            session=session, enquiry=enquiry, department=department, actor=SYSTEM_ACTOR
-        )
-        forward_to_department(session=session, enquiry=enquiry, department=department)
-        return Kind.ROUTED, {"department": department.key}
+    def _handle(self, tracker: Tracker) -> dict[str, Any]:
+        message = _message(tracker)
+        with session_scope(self.context.engine) as session:
+            decision = decide(
+                tracker.latest_message, crud.routes_map(session=session), self.context.threshold
+            )
+            if not decision.is_enquiry:
+                intent = decision.intent if decision.intent in SMALLTALK else "greet"
+                _reply(session, message, Kind.SMALLTALK, "smalltalk", intent=intent)
+                return HANDLED
+            received = intake.receive(
+                session=session,
+                message=message,
+                decision=for_intake(decision),
+                email_enabled=self.context.settings.email_enabled,
+            )
+            enquiry = received.enquiry
+            return {"lotsen": {"enquiry_id": enquiry.id, "reference": enquiry.reference}}
 
 
 class ActionSmalltalk(_LotsenAction):
@@ -204,17 +167,20 @@ class ActionSmalltalk(_LotsenAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Reply in the association's language, or handle the message as an enquiry."""
-        if _is_enquiry(self.context, tracker):
+        if await asyncio.to_thread(_is_enquiry, self.context, tracker):
             return await ActionHandleEnquiry(self.context).run(dispatcher, tracker, domain)
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "greet"
-        with session_scope(self.context.engine) as session:
-            _reply(
+        await asyncio.to_thread(
+            _in_transaction,
+            self.context,
+            lambda session: _reply(
                 session,
-                tracker,
+                _message(tracker),
                 Kind.SMALLTALK,
                 "smalltalk",
                 intent=intent if intent in SMALLTALK else "greet",
-            )
+            ),
+        )
         dispatcher.utter_message(json_message=HANDLED)
         return []
 
@@ -230,20 +196,23 @@ class ActionEnquiryStatus(_LotsenAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Queue the status of the user's enquiries; never reveal someone else's."""
-        if _is_enquiry(self.context, tracker):
+        if await asyncio.to_thread(_is_enquiry, self.context, tracker):
             return await ActionHandleEnquiry(self.context).run(dispatcher, tracker, domain)
         references = [
             str(e.get("value")).upper()
             for e in tracker.latest_message.get("entities") or []
             if e.get("entity") == "reference" and e.get("value")
         ]
-        with session_scope(self.context.engine) as session:
-            _reply(
+        await asyncio.to_thread(
+            _in_transaction,
+            self.context,
+            lambda session: _reply(
                 session,
-                tracker,
+                _message(tracker),
                 Kind.STATUS,
                 "status",
                 reference=references[0] if references else None,
-            )
+            ),
+        )
         dispatcher.utter_message(json_message=HANDLED)
         return []

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from bot.cli.common import cli_language, configure_logging, fail, settings_or_exit
-from bot.i18n import nt, t
+from bot.i18n import nt, t, translate
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -67,12 +67,25 @@ def _email_notice(settings: Settings, engine: Engine) -> None:
     typer.echo(line, err=True)
 
 
+def _reach_notice(settings: Settings, engine: Engine) -> None:
+    """Name at the start every department nobody can reach, and why (as `routes check`)."""
+    from db.enquiries.reach import unreachable_problems
+    from db.plumbing.session import session_scope
+
+    with session_scope(engine) as session:
+        problems = unreachable_problems(session=session, email_enabled=settings.email_enabled)
+    language = cli_language()
+    for problem in problems:
+        typer.echo(f"[lotsen] {translate(language, problem)}", err=True)
+
+
 @contextlib.asynccontextmanager
 async def _email_dispatcher(settings: Settings, engine: Engine) -> AsyncIterator[None]:
     """Send the outbox's e-mail while the block runs (nothing while SMTP_HOST is unset)."""
     from bot.channels.email.outbox import run_email
 
     await asyncio.to_thread(_email_notice, settings, engine)
+    await asyncio.to_thread(_reach_notice, settings, engine)
     stop = asyncio.Event()
     task = asyncio.get_running_loop().create_task(run_email(settings, engine, stop))
     try:

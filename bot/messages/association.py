@@ -331,6 +331,11 @@ ESCALATED = {
         "Tack! Din fråga är registrerad, men jag kan inte sortera den just nu. "
         "Kommunens samordnare tar hand om den.\nDitt ärendenummer: {reference}"
     ),
+    EscalationReason.UNREACHABLE: N_(
+        "Tack! Din fråga är registrerad, men förvaltningen som svarar på sådana frågor "
+        "kan inte nås just nu. Kommunens samordnare tar hand om den.\n"
+        "Ditt ärendenummer: {reference}"
+    ),
     EscalationReason.FAILED: N_(
         "Förlåt, något gick fel när jag skulle hantera ditt meddelande. Det är sparat, och "
         "kommunens samordnare tar hand om det.\nDitt ärendenummer: {reference}"

@@ -31,6 +31,7 @@ REASONS = {
     "unavailable": N_("tolkningen var inte tillgänglig"),
     "failed": N_("meddelandet kunde inte hanteras automatiskt"),
     "erasure": N_("begäran om radering av personuppgifter"),
+    "unreachable": N_("{department} kan inte nås (se lotsen routes check)"),
 }
 
 CLOSE_LABELS = {

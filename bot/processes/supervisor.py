@@ -88,6 +88,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "TRACKER_DB_URL": settings.tracker_db_url,
         "RASA_URLS": settings.rasa_urls,
         "LOCK_STORE_URL": settings.lock_store_url,
+        # The action server decides whether a department nobody else reaches gets e-mail.
+        "SMTP_HOST": settings.smtp_host,
+        "SMTP_PORT": settings.smtp_port if settings.smtp_host else None,
     }
     env.update({name: str(value) for name, value in optional.items() if value is not None})
     return env

@@ -41,15 +41,13 @@ from typing import Any
 
 import yaml
 
+from db.models import EscalationReason
+
 CONVERSATION_INTENTS = frozenset({"greet", "goodbye", "thanks", "affirm", "deny"})
 ESCALATE_INTENTS = frozenset({"out_of_scope", "ask_human", "nlu_fallback"})
 STATUS_INTENT = "ask_status"
 FALLBACK_INTENT = "nlu_fallback"
 NON_TOPIC_INTENTS = CONVERSATION_INTENTS | ESCALATE_INTENTS | {STATUS_INTENT}
-
-REASON_UNSURE = "unsure"
-REASON_OUT_OF_SCOPE = "out_of_scope"
-REASON_HUMAN = "human"
 
 DEFAULT_THRESHOLD = 0.5
 """Used when config.yml has no `lotsen: department_threshold`."""
@@ -77,7 +75,8 @@ class Decision:
     """The outcome for one message.
 
     `department` is set when the message is routed (`escalate` is then False). When
-    `escalate` is True, `reason` says why ("unsure", "out_of_scope" or "human").
+    `escalate` is True, `reason` says why (`EscalationReason.UNSURE`, `OUT_OF_SCOPE` or
+    `HUMAN`).
     `department is None and not escalate` means "not an enquiry" (small talk or a status
     question, see `is_enquiry`). `department_scores` holds the model's best department
     guesses, best first.
@@ -87,7 +86,7 @@ class Decision:
     confidence: float
     department: str | None
     escalate: bool
-    reason: str | None
+    reason: EscalationReason | None
     department_scores: tuple[tuple[str, float], ...] = ()
 
     @property
@@ -195,19 +194,23 @@ def decide(parse: Mapping[str, Any], routes: Mapping[str, str], threshold: float
     def route() -> Decision:
         return Decision(intent, confidence, best_key, False, None, guesses)
 
-    def escalate(reason: str) -> Decision:
+    def escalate(reason: EscalationReason) -> Decision:
         return Decision(intent, confidence, None, True, reason, guesses)
 
     if intent == "ask_human":
-        return escalate(REASON_HUMAN)
+        return escalate(EscalationReason.HUMAN)
     if intent == "out_of_scope":
         # The department sum may outweigh out_of_scope when the model spreads a real
         # question over sibling intents; only then is it routed.
-        return route() if confident and best_score > confidence else escalate(REASON_OUT_OF_SCOPE)
+        return (
+            route()
+            if confident and best_score > confidence
+            else escalate(EscalationReason.OUT_OF_SCOPE)
+        )
     if (intent in CONVERSATION_INTENTS or intent == STATUS_INTENT) and is_plain_smalltalk(
         parse, intent, confidence
     ):
         return Decision(intent, confidence, None, False, None, guesses)
     # A topic intent, nlu_fallback, an intent the routing table does not know, or small
     # talk / status that may hide a question.
-    return route() if confident else escalate(REASON_UNSURE)
+    return route() if confident else escalate(EscalationReason.UNSURE)

@@ -19,6 +19,7 @@ second row, so handling a redelivered message again sends nothing twice.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import Session, select
@@ -172,6 +173,19 @@ def department_channels(department: Department) -> list[Channel]:
     return channels
 
 
+def forwarded_on(*, session: Session, enquiry: Enquiry, department: Department) -> list[Channel]:
+    """Return the channels the enquiry's forwards to the department were queued on."""
+    found = session.exec(
+        select(OutboxMessage.channel).where(
+            OutboxMessage.enquiry_id == enquiry.id,
+            OutboxMessage.recipient == Recipient.DEPARTMENT,
+            OutboxMessage.recipient_id == department.id,
+            OutboxMessage.kind == Kind.FORWARD,
+        )
+    ).all()
+    return [channel for channel in Channel if channel in set(found)]  # Telegram first
+
+
 def to_department(
     *,
     session: Session,
@@ -180,11 +194,20 @@ def to_department(
     enquiry: Enquiry,
     only: Channel | None = None,
     escalation: Escalation | None = None,
+    channels: Sequence[Channel] | None = None,
     **params: Any,
 ) -> list[OutboxMessage]:
-    """Tell a department something about an enquiry, on every channel it uses (or `only` one)."""
+    """Tell a department something about an enquiry, on every channel it uses (or `only` one).
+
+    `channels` overrides the department's own choice (db/enquiries/reach.py decides it for a
+    forward, with the e-mail fallback). What follows a forward (a reminder, a note that the
+    enquiry left) goes where the forward went, so a department reached by the e-mail fallback
+    hears the rest by e-mail too.
+    """
+    if channels is None and kind != Kind.FORWARD:
+        channels = forwarded_on(session=session, enquiry=enquiry, department=department) or None
     rows = []
-    for channel in department_channels(department):
+    for channel in department_channels(department) if channels is None else channels:
         if only is not None and channel != only:
             continue
         row = _add(

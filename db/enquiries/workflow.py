@@ -7,6 +7,7 @@ rendered or sent from here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -71,11 +72,13 @@ def forward_to_department(
     department: Department,
     now: datetime | None = None,
     by_coordinator: bool = False,
+    channels: Sequence[notify.Channel] | None = None,
 ) -> list[OutboxMessage]:
     """Send the enquiry to the department's channels and mark it FORWARDED (if it has any).
 
     The forward carries the deadline, the promised working hours and who routed it (the model
-    or the coordinator), as they were when it was sent.
+    or the coordinator), as they were when it was sent. `channels` overrides the department's
+    choice (`reach.send_to_department` passes the channels that reach it).
     """
     assert enquiry.id is not None
     now = now or utcnow()
@@ -94,6 +97,7 @@ def forward_to_department(
         deadline=iso_moment(enquiry.sla_due_at),
         sla_hours=department.sla_hours or municipality.default_sla_hours,
         routed_by="coordinator" if by_coordinator else "model",
+        channels=channels,
     )
     if not messages:
         return []

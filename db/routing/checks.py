@@ -7,13 +7,12 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from db.models import Contact, Department, DepartmentChannels, Route, utcnow
-from db.people.departments import department_mailbox, is_absent
+from db.enquiries.reach import reach_problems
+from db.models import Contact, Department, Route, utcnow
+from db.people.departments import is_absent
 from db.plumbing.phrases import N_, Phrase
 from db.routing.export import contacts_by_department
-from db.routing.routing_file import (
-    routable,
-)
+from db.routing.routing_file import routable
 
 
 def check_table(
@@ -24,7 +23,8 @@ def check_table(
     email_enabled: bool = True,
 ) -> list[Phrase]:
     """Return problems: unrouted topic intents, routes to unknown intents, contactless units,
-    and departments that take enquiries by e-mail but cannot be reached that way."""
+    departments that chose e-mail without an address, and departments nobody can reach
+    (db/enquiries/reach.py), each with why."""
     now = now or utcnow()
     intents = set(domain_intents)
     routes = session.exec(select(Route)).all()
@@ -45,40 +45,13 @@ def check_table(
     contacts = contacts_by_department(session)
     for department in session.exec(select(Department).order_by(col(Department.key))).all():
         mine = contacts.get(department.id or 0, {})
-        problems += _contact_problems(mine, department.key, now)
-        problems += _mail_problems(session, department, email_enabled, now)
-    return problems
-
-
-def _mail_problems(
-    session: Session, department: Department, email_enabled: bool, now: datetime
-) -> list[Phrase]:
-    """Return why a department that chose e-mail gets no mail (nothing when it does)."""
-    if department.channels not in (DepartmentChannels.EMAIL, DepartmentChannels.BOTH):
-        return []
-    key = {"key": department.key}
-    if not department_mailbox(session=session, department=department, now=now):
-        return [
-            Phrase(
-                N_("förvaltningen '{key}' ska få frågor per e-post men har ingen e-postadress"),
-                key,
+        missing = _contact_problems(mine, department.key, now)
+        problems += missing
+        if "contact" in mine:  # a department without any contact is named once, as such
+            problems += reach_problems(
+                session=session, department=department, email_enabled=email_enabled, now=now
             )
-        ]
-    if email_enabled:
-        return []
-    telegram = department.channels == DepartmentChannels.BOTH and department.telegram_chat_id
-    if telegram:
-        return []
-    return [
-        Phrase(
-            # Translators: SMTP_HOST is a setting's name; keep it as it is.
-            N_(
-                "förvaltningen '{key}' kan inte nås: e-posten är avstängd (SMTP_HOST saknas) "
-                "och förvaltningen har ingen Telegram-grupp; frågorna väntar i utkorgen"
-            ),
-            key,
-        )
-    ]
+    return problems
 
 
 def _contact_problems(mine: Mapping[str, Contact], key: str, now: datetime) -> list[Phrase]:

@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session, select
 
-from db.models import Contact, Department, Municipality, Route
+from db.models import Contact, Department, DepartmentChannels, Municipality, Route
 from db.plumbing.phrases import N_, DomainError, Phrase
 from db.routing.routing_file import INVALID_YAML
 
@@ -45,6 +45,8 @@ class _DepartmentIn(BaseModel):
     languages: list[str] | None = None
     sla_hours: int | None = None
     telegram_chat_id: int | None = None
+    channels: DepartmentChannels = DepartmentChannels.TELEGRAM
+    mailbox: str | None = None
     contact: _ContactIn
     deputy: _ContactIn | None = None
     handles: list[str] = []
@@ -186,6 +188,8 @@ def seed(*, session: Session, municipality_file: Path, routes_file: Path | None)
                 languages=dep.languages or m.languages,
                 sla_hours=dep.sla_hours or m.default_sla_hours,
                 telegram_chat_id=dep.telegram_chat_id,
+                channels=dep.channels,
+                mailbox=dep.mailbox,
                 handles=dep.handles,
             )
             session.add(row)

@@ -27,6 +27,7 @@ REASON_NAMES = {
     "sla": Phrase(N_("inte besvarad i tid")),
     "unavailable": Phrase(N_("tjänsten otillgänglig")),
     "failed": Phrase(N_("kunde inte hanteras")),
+    "unreachable": Phrase(N_("förvaltningen kunde inte nås")),
 }
 # Translators: the title of a chart (read out by screen readers); {department} is its name.
 RECEIVED_TITLE = N_("Inkomna frågor per månad: {department}")

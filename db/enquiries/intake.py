@@ -1,0 +1,259 @@
+"""One intake: every channel hands an association's question to `receive`, and nothing else
+creates, routes, forwards or escalates an enquiry from a message.
+
+API (typed; no dict travels between the callers):
+
+- `Message` — the inbound message: its `key` (channel-neutral, `<channel>:<conversation>:
+  <message>`; the same key never makes two enquiries), the `Writer` (channel, the channel's user
+  id and conversation), the `text` (masked and cleaned by the channel) and its `Languages`
+  (identified once, where the message arrived; they travel with it, also through Rasa:
+  `Message.as_metadata` / `Message.from_metadata` are the one codec of Rasa's message metadata).
+- `Decision` — the routing decision as the domain needs it: an `Outcome` and its facts (the
+  intent, the model's certainty, the department key, the escalation reason, the department
+  guesses). The application turns the pure `bot.understanding.routing.decide()` result into it
+  (`bot.understanding.routing.for_intake`); a caller that cannot decide (Rasa is down, the
+  message kept failing) passes `Decision.escalated(reason)`.
+- `receive(session=…, message=…, decision=…, email_enabled=…)` — in the caller's transaction:
+  records the writer and the enquiry once (by message key), carries the decision out, and
+  writes every notification (the forward or the coordinator's card, and the reply to the
+  writer, keyed `<message key>:answer` so that a message handled twice is answered once).
+  Returns `Received`: the enquiry, whether this call created it, and the reply it queued.
+
+Callers: Rasa's action server (`bot/actions/enquiry.py`, on a worker thread) and the bot when
+Rasa cannot answer (`bot/conversation.py`); the next channels (web chat, e-mail inbound) call
+it the same way.
+
+Adding an outcome (e.g. "refer to another authority", "confirm between two departments"):
+add it to `Outcome`, give `Decision` the facts it needs (optional fields), write a handler
+`(session, enquiry, decision, email_enabled) -> Reply` and register it in `HANDLERS`; a test
+in tests/test_intake.py checks that every outcome has a handler.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+
+from db.enquiries import crud
+from db.enquiries import notifications as notify
+from db.enquiries.notifications import Kind
+from db.enquiries.reach import send_to_department
+from db.enquiries.workflow import SYSTEM_ACTOR, escalate
+from db.models import AssociationUser, Enquiry, EscalationReason
+from db.people.departments import department_by_key
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Who wrote: the channel, the channel's user id, and the conversation (chat) it is in."""
+
+    channel: str
+    user_id: int
+    conversation: int | None = None
+
+
+@dataclass(frozen=True)
+class Languages:
+    """The languages of one message, identified once where it arrived."""
+
+    reply: str
+    """The shipped language the writer is answered in."""
+    written: str | None = None
+    """What the text is written in (ISO 639-1), None when too short or ambiguous to tell."""
+    unsupported: bool = False
+    """Clearly written in a language we do not answer in (answered in English)."""
+    preferred: str | None = None
+    """The writer's own language (what they chose), when known."""
+
+    def reply_params(self) -> dict[str, Any]:
+        """Return the reply's parameter asking for a line in Swedish (an unsupported language)."""
+        return {"unsupported_language": self.written} if self.unsupported and self.written else {}
+
+
+@dataclass(frozen=True)
+class Message:
+    """An inbound message for the intake."""
+
+    key: str | None
+    writer: Writer | None
+    """None when Rasa is used directly (no channel): the enquiry is recorded without a writer."""
+    text: str
+    languages: Languages
+
+    def as_metadata(self) -> dict[str, Any]:
+        """Return the message as Rasa's message metadata (read back with `from_metadata`)."""
+        writer = self.writer
+        return {
+            "message_key": self.key,
+            "channel": writer.channel if writer else None,
+            "user_id": writer.user_id if writer else None,
+            "chat_id": writer.conversation if writer else None,
+            "language": self.languages.preferred,
+            "reply_language": self.languages.reply,
+            "written_language": self.languages.written,
+            "unsupported_language": self.languages.unsupported,
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any]) -> Message | None:
+        """Return the message a channel sent through Rasa (None without its languages).
+
+        Reads the keys `as_metadata` writes, and the old `telegram_user_id` of messages sent
+        before the writer's id became channel-neutral.
+        """
+        reply = metadata.get("reply_language")
+        text = metadata.get("text")
+        if not isinstance(reply, str) or not isinstance(text, str):
+            return None
+        user_id = metadata.get("user_id", metadata.get("telegram_user_id"))
+        chat_id = metadata.get("chat_id")
+        channel = metadata.get("channel")
+        writer = (
+            Writer(
+                channel=channel if isinstance(channel, str) else notify.Channel.TELEGRAM,
+                user_id=user_id,
+                conversation=chat_id if isinstance(chat_id, int) else None,
+            )
+            if isinstance(user_id, int) and not isinstance(user_id, bool)
+            else None
+        )
+        written = metadata.get("written_language")
+        preferred = metadata.get("language")
+        key = metadata.get("message_key")
+        return cls(
+            key=key if isinstance(key, str) else None,
+            writer=writer,
+            text=text,
+            languages=Languages(
+                reply=reply,
+                written=written if isinstance(written, str) else None,
+                unsupported=metadata.get("unsupported_language") is True,
+                preferred=preferred if isinstance(preferred, str) else None,
+            ),
+        )
+
+
+class Outcome(enum.StrEnum):
+    """What the routing decision does with an enquiry."""
+
+    ROUTE = "route"  # to the department `Decision.department`
+    ESCALATE = "escalate"  # to the coordinator, for `Decision.reason`
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The routing decision for one enquiry, as the domain carries it out."""
+
+    outcome: Outcome
+    intent: str | None = None
+    confidence: float | None = None
+    department: str | None = None
+    reason: EscalationReason | None = None
+    guesses: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def escalated(cls, reason: EscalationReason) -> Decision:
+        """Return the decision to give the enquiry to the coordinator (nothing else known)."""
+        return cls(Outcome.ESCALATE, reason=reason)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the writer is told about the enquiry: a message kind and its parameters."""
+
+    kind: Kind
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Received:
+    """What `receive` did."""
+
+    enquiry: Enquiry
+    created: bool
+    """False when the message was received before (its key): nothing was done again."""
+    reply: Reply | None
+    """The reply queued for the writer (None when nothing new was done, or without a writer)."""
+
+
+def _escalate(session: Session, enquiry: Enquiry, decision: Decision, email_enabled: bool) -> Reply:
+    reason = decision.reason or EscalationReason.UNSURE
+    escalate(session=session, enquiry=enquiry, reason=reason, actor=SYSTEM_ACTOR)
+    return Reply(Kind.ESCALATED, {"reason": reason})
+
+
+def _route(session: Session, enquiry: Enquiry, decision: Decision, email_enabled: bool) -> Reply:
+    department = (
+        department_by_key(session=session, key=decision.department) if decision.department else None
+    )
+    if department is None:  # a route to a department that no longer exists
+        return _escalate(session, enquiry, Decision.escalated(EscalationReason.UNSURE), False)
+    crud.route_enquiry(session=session, enquiry=enquiry, department=department, actor=SYSTEM_ACTOR)
+    sent = send_to_department(
+        session=session, enquiry=enquiry, department=department, email_enabled=email_enabled
+    )
+    if not sent.forwarded:  # nobody at the department can be reached: the coordinator has it
+        return Reply(Kind.ESCALATED, {"reason": EscalationReason.UNREACHABLE})
+    return Reply(Kind.ROUTED, {"department": department.key})
+
+
+Handler = Callable[[Session, Enquiry, Decision, bool], Reply]
+HANDLERS: dict[Outcome, Handler] = {Outcome.ROUTE: _route, Outcome.ESCALATE: _escalate}
+"""How each outcome is carried out (session, the new enquiry, the decision, e-mail on)."""
+
+
+def _writer(session: Session, message: Message) -> AssociationUser | None:
+    writer = message.writer
+    if writer is None:
+        return None
+    user = crud.get_or_create_user(
+        session=session,
+        telegram_user_id=writer.user_id,
+        chat_id=writer.conversation,
+        language=message.languages.preferred or message.languages.reply,
+    )
+    user.channel = writer.channel
+    return user
+
+
+def receive(
+    *, session: Session, message: Message, decision: Decision, email_enabled: bool
+) -> Received:
+    """Record an association's question once, carry the decision out, and queue the reply.
+
+    Everything happens in the caller's transaction: the enquiry, its events, the forward or
+    the coordinator's card, and the reply to the writer.
+    """
+    user = _writer(session, message)
+    enquiry, created = crud.create_enquiry(
+        session=session,
+        text=message.text,
+        language=message.languages.reply,
+        detected_language=message.languages.written,
+        user=user,
+        message_key=message.key,
+    )
+    if not created:
+        return Received(enquiry=enquiry, created=False, reply=None)
+    enquiry.intent = decision.intent
+    enquiry.confidence = decision.confidence
+    enquiry.guesses = [[key, round(score, 4)] for key, score in decision.guesses]
+    reply = HANDLERS[decision.outcome](session, enquiry, decision, email_enabled)
+    if user is None:
+        return Received(enquiry=enquiry, created=True, reply=None)
+    notify.to_association(
+        session=session,
+        user=user,
+        kind=reply.kind,
+        language=message.languages.reply,
+        enquiry=enquiry,
+        dedupe_key=f"{message.key}:answer" if message.key else None,
+        **reply.params,
+        **message.languages.reply_params(),
+    )
+    return Received(enquiry=enquiry, created=True, reply=reply)
