@@ -1,0 +1,128 @@
+"""Referral: a question for another authority is answered with where to turn, and recorded.
+
+`refer` gives the enquiry its own state (*referred*), the authority's key, an event, an audit
+row and the association's answer (the authority's name, website and phone, with a button
+"that is not right"), all in the caller's transaction. `dispute_referral` takes the
+association's word that the authority is not the right one: the enquiry goes to the
+coordinator with its own reason (*misreferred*).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from db import crud
+from db import notifications as notify
+from db.audit import record
+from db.authorities import authority_by_key
+from db.models import Enquiry, EnquiryStatus, Escalation, EscalationReason, EventKind, utcnow
+from db.phrases import N_
+from db.workflow import WorkflowError, escalate, reference_of
+
+AUDIT_ENTITY = "enquiry"
+REFERABLE = (EnquiryStatus.RECEIVED,)
+"""Only a new enquiry is referred: one that reached a department or the coordinator stays."""
+
+
+def _audit(
+    session: Session,
+    enquiry: Enquiry,
+    action: str,
+    before: dict[str, Any],
+    actor: str,
+    now: datetime,
+) -> None:
+    record(
+        session=session,
+        actor=actor,
+        entity=AUDIT_ENTITY,
+        key=reference_of(enquiry),
+        action=action,
+        before=before,
+        after={"status": enquiry.status, "referred_to": enquiry.referred_to},
+        now=now,
+    )
+
+
+def refer(
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    authority_key: str,
+    actor: str,
+    now: datetime | None = None,
+    dedupe_key: str | None = None,
+    **reply: Any,
+) -> None:
+    """Record that the enquiry belongs to another authority and tell the association so.
+
+    `reply` carries the answer's extra parameters (the languages line of the channel);
+    `dedupe_key` makes the answer once-only for the inbound message.
+    """
+    now = now or utcnow()
+    authority = authority_by_key(session=session, key=authority_key)
+    if authority is None:
+        raise WorkflowError(
+            N_("Det finns ingen myndighet med nyckeln {value}."), value=authority_key
+        )
+    if enquiry.status not in REFERABLE:
+        raise WorkflowError(N_("{reference} är redan hanterat."), reference=reference_of(enquiry))
+    before = {"status": enquiry.status, "referred_to": enquiry.referred_to}
+    enquiry.status = EnquiryStatus.REFERRED
+    enquiry.referred_to = authority.key
+    enquiry.updated_at = now
+    enquiry.sla_due_at = None
+    enquiry.reminder_due_at = None
+    crud.add_event(
+        session=session,
+        enquiry=enquiry,
+        kind=EventKind.REFERRED,
+        actor=actor,
+        now=now,
+        authority=authority.key,
+    )
+    _audit(session, enquiry, "refer", before, actor, now)
+    notify.to_enquirer(
+        session=session,
+        enquiry=enquiry,
+        kind=notify.Kind.REFERRED,
+        language=enquiry.language,
+        dedupe_key=dedupe_key,
+        authority=authority.key,
+        **reply,
+    )
+
+
+def dispute_referral(
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    actor: str,
+    now: datetime | None = None,
+    dedupe_key: str | None = None,
+) -> Escalation:
+    """Send a referred enquiry to the coordinator: the association says it is not right."""
+    now = now or utcnow()
+    if enquiry.status != EnquiryStatus.REFERRED:
+        raise WorkflowError(N_("{reference} är redan hanterat."), reference=reference_of(enquiry))
+    before = {"status": enquiry.status, "referred_to": enquiry.referred_to}
+    escalation = escalate(
+        session=session,
+        enquiry=enquiry,
+        reason=EscalationReason.MISREFERRED,
+        actor=actor,
+        now=now,
+    )
+    _audit(session, enquiry, "dispute_referral", before, actor, now)
+    notify.to_enquirer(
+        session=session,
+        enquiry=enquiry,
+        kind=notify.Kind.ESCALATED,
+        language=enquiry.language,
+        dedupe_key=dedupe_key,
+        reason=EscalationReason.MISREFERRED,
+    )
+    return escalation
