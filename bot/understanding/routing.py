@@ -305,8 +305,13 @@ def decide(
 
     def route() -> Decision:
         confirm = None
-        if second_key is not None and (
-            best_score < limits.confirm_below or best_score - second_score < limits.confirm_margin
+        if (
+            best_key is not None
+            and second_key is not None
+            and (
+                best_score < limits.confirm_below
+                or best_score - second_score < limits.confirm_margin
+            )
         ):
             confirm = (best_key, second_key)
         return Decision(intent, confidence, best_key, False, None, guesses, confirm=confirm)
