@@ -50,7 +50,7 @@ def decide_all(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
     """Route texts exactly as the live bot does: same model, threshold and routing table."""
     from bot.understanding import rasa_env
     from bot.understanding.batch import parse_texts
-    from bot.understanding.routing import decide, load_threshold
+    from bot.understanding.routing import authority_mapping, decide, load_thresholds
     from db import crud
     from db.session import make_engine, session_scope
 
@@ -68,24 +68,41 @@ def decide_all(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
         raise fail(message) from None
     finally:
         engine.dispose()
-    threshold = load_threshold(PROJECT_ROOT / "config.yml")
+    thresholds = load_thresholds(PROJECT_ROOT / "config.yml")
+    # Until the authorities table exists: authority_<key> → <key> for the model's intents.
+    authorities = authority_mapping(_domain_intents())
     try:
         parses = parse_texts(settings, texts)
     except (rasa_env.RasaUnavailable, RuntimeError) as exc:
         raise fail(str(exc)) from None
     out = []
     for text, parse in zip(texts, parses, strict=True):
-        decision = decide(parse, routes, threshold)
-        out.append(
-            {
-                "text": text,
-                "intent": decision.intent,
-                "confidence": round(decision.confidence, 4),
-                "department": None if decision.escalate else decision.department,
-                "escalate": decision.escalate,
-            }
-        )
+        decision = decide(parse, routes, thresholds, authorities=authorities)
+        result: dict[str, Any] = {
+            "text": text,
+            "intent": decision.intent,
+            "confidence": round(decision.confidence, 4),
+            "department": None if decision.escalate else decision.department,
+            "escalate": decision.escalate,
+        }
+        if decision.refer is not None:
+            result["refer"] = decision.refer
+        if decision.confirm is not None:
+            result["confirm"] = list(decision.confirm)
+        out.append(result)
     return out
+
+
+def _domain_intents() -> list[str]:
+    """Return the intent names of domain.yml (empty when it cannot be read)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return []
+    intents = data.get("intents") if isinstance(data, dict) else None
+    return [name for name in intents or [] if isinstance(name, str)]
 
 
 def route(
@@ -125,7 +142,7 @@ def evaluate(
         raise fail(message)
     results = decide_all(settings, [r["text"] for r in rows])
     pairs = [
-        (r["expected"], predicted_label(res["department"], res["escalate"]))
+        (r["expected"], predicted_label(res["department"], res["escalate"], res.get("refer")))
         for r, res in zip(rows, results, strict=True)
     ]
     metrics = score(pairs)
