@@ -249,7 +249,8 @@ def set_authority(
     """Create or change an authority (names, handles, website, phone, intents), audited.
 
     `names` given here are merged into the names it has (a language with an empty name is
-    removed); a new authority needs a Swedish name. An intent belongs to one authority only.
+    removed); a new authority needs a Swedish name and gets the intent authority_<key> when the
+    bot has it. An intent belongs to one authority only.
     """
     key = check_key(key)
     authority = authority_by_key(session=session, key=key)
@@ -265,8 +266,10 @@ def set_authority(
     if authority is None:
         wanted.setdefault("names", {})
     clean = _clean(wanted, domain_intents)
+    default = f"{AUTHORITY_INTENT_PREFIX}{key}"
     if "intents" not in clean and authority is None:
-        clean["intents"] = [f"{AUTHORITY_INTENT_PREFIX}{key}"]
+        known = domain_intents is None or default in set(domain_intents)
+        clean["intents"] = [default] if known else []
     _check_free(session, key, clean.get("intents", ()))
     found, _changed = _apply(session, key, authority, clean, actor, now or utcnow())
     return found

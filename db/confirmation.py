@@ -242,4 +242,11 @@ def sweep_unconfirmed(*, session: Session, now: datetime, limit: int = SWEEP_BAT
             now=now,
         )
         _audit(session, enquiry, "unconfirmed", EnquiryStatus.CONFIRMING, "lotsen", now)
+        notify.to_enquirer(
+            session=session,
+            enquiry=enquiry,
+            kind=notify.Kind.ESCALATED,
+            language=enquiry.language,
+            reason=EscalationReason.UNCONFIRMED,
+        )
     return [reference_of(e) for e in due]

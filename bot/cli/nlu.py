@@ -50,14 +50,17 @@ def decide_all(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
     """Route texts exactly as the live bot does: same model, threshold and routing table."""
     from bot.understanding import rasa_env
     from bot.understanding.batch import parse_texts
-    from bot.understanding.routing import authority_mapping, decide, load_thresholds
+    from bot.understanding.routing import decide, load_thresholds
     from db import crud
+    from db.authorities import intent_map
     from db.session import make_engine, session_scope
 
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
             routes = crud.routes_map(session=session)
+            # The authorities table: which intents refer to which other authority.
+            authorities = intent_map(session=session)
     except Exception as exc:
         # Translators: {kind} is the technical name of the failure, e.g. OperationalError.
         message = t(
@@ -69,8 +72,6 @@ def decide_all(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
     finally:
         engine.dispose()
     thresholds = load_thresholds(PROJECT_ROOT / "config.yml")
-    # Until the authorities table exists: authority_<key> → <key> for the model's intents.
-    authorities = authority_mapping(_domain_intents())
     try:
         parses = parse_texts(settings, texts)
     except (rasa_env.RasaUnavailable, RuntimeError) as exc:
@@ -91,18 +92,6 @@ def decide_all(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
             result["confirm"] = list(decision.confirm)
         out.append(result)
     return out
-
-
-def _domain_intents() -> list[str]:
-    """Return the intent names of domain.yml (empty when it cannot be read)."""
-    import yaml
-
-    try:
-        data = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return []
-    intents = data.get("intents") if isinstance(data, dict) else None
-    return [name for name in intents or [] if isinstance(name, str)]
 
 
 def route(

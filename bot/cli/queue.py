@@ -292,11 +292,13 @@ def close_command(
 @queue_app.command("sweep")
 def sweep_command() -> None:
     """Send due reminders and escalate enquiries past their deadline, now."""
+    from db.confirmation import sweep_unconfirmed
     from db.models import utcnow
     from db.workflow import sweep_deadlines
 
     with open_session() as session:
         report = sweep_deadlines(session=session, now=utcnow())
+        report.escalated += sweep_unconfirmed(session=session, now=utcnow())
     language = cli_language()
     # Translators: after `lotsen queue sweep`, which checks every enquiry's deadline.
     typer.echo(t(language, "Tidsfrister kontrollerade – {summary}.", summary=say(report.summary())))
