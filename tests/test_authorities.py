@@ -1,4 +1,4 @@
-"""The table of other authorities: seeded, edited, audited, exported and imported (both backends)."""
+"""The table of other authorities: seeded, edited, audited, exported, imported (both backends)."""
 
 from __future__ import annotations
 
@@ -35,9 +35,7 @@ DOMAIN_INTENTS = ["greet", "out_of_scope", "topic_bidrag", *(f"authority_{k}" fo
 def _audit(session: Session) -> list[AuditEntry]:
     return list(
         session.exec(
-            select(AuditEntry)
-            .where(AuditEntry.entity == "authority")
-            .order_by(col(AuditEntry.id))
+            select(AuditEntry).where(AuditEntry.entity == "authority").order_by(col(AuditEntry.id))
         ).all()
     )
 
