@@ -448,3 +448,42 @@ async def test_console_offers_the_choice_as_numbers(engine: Engine, tmp_path: An
         ).one()
         assert console_user.channel == Channel.CONSOLE
     assert transcript.index("Tekniska förvaltningen.\nKontakt") > transcript.index("[3]")
+
+
+# ---------------------------------------------------------------------- the report
+
+
+def test_the_public_report_counts_referred_enquiries(engine: Engine) -> None:
+    from bot.channels.desk.stats import SUPPRESS_BELOW, csv_rows, public_report
+    from db.referral import refer
+
+    now = utcnow()
+    with session_scope(engine) as session:
+        user = crud.get_or_create_user(session=session, telegram_user_id=88, chat_id=88)
+        for number in range(SUPPRESS_BELOW + 1):
+            key = "skatteverket" if number < SUPPRESS_BELOW else "polisen"
+            enquiry, _ = crud.create_enquiry(
+                session=session, text=f"Fråga {number}", language="sv", user=user, now=now
+            )
+            refer(session=session, enquiry=enquiry, authority_key=key, actor="test", now=now)
+        report = public_report(session=session, now=now + timedelta(minutes=1))
+    totals = {row["authority"]: row for row in report["authorities"]}
+    assert set(totals) == {
+        "skatteverket",
+        "forsakringskassan",
+        "migrationsverket",
+        "region_halsa",
+        "polisen",
+        "trafikverket",
+        "arbetsformedlingen",
+        "bolagsverket",
+    }
+    assert totals["skatteverket"]["received"] == SUPPRESS_BELOW
+    assert totals["polisen"]["suppressed"] is True and "received" not in totals["polisen"]
+    assert totals["bolagsverket"]["received"] == 0
+    assert totals["region_halsa"]["authority_name"] == "Region Storåsa – 1177"
+    [unrouted] = [row for row in report["rows"] if row["department"] is None]
+    assert unrouted["referred"] == SUPPRESS_BELOW + 1
+    csv = csv_rows(report, "authorities")
+    assert csv[0] == ["authority", "authority_name", "suppressed", "received"]
+    assert ["skatteverket", "Skatteverket", "no", str(SUPPRESS_BELOW)] in csv
