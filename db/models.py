@@ -24,9 +24,9 @@ class EnquiryStatus(enum.StrEnum):
     ANSWERED = "answered"
     ESCALATED = "escalated"
     CLOSED = "closed"
-    # Another authority's question: the association was told where to turn (db/referral.py).
+    # Another authority's question: the association was told where to turn (routing/referral.py).
     REFERRED = "referred"
-    # Waiting for the association to choose between two departments (db/confirmation.py).
+    # Waiting for the association to choose between two departments (routing/confirmation.py).
     CONFIRMING = "confirming"
 
 
@@ -167,7 +167,7 @@ class Authority(SQLModel, table=True):
     """Another authority whose questions people bring to the municipality (staff-kept).
 
     `names` holds its name per reply language (Swedish required); `intents` the model's
-    intents that mean "this is a question for them" (db/authorities.py).
+    intents that mean "this is a question for them" (db/routing/authorities.py).
     """
 
     id: int | None = Field(default=None, primary_key=True)
@@ -332,7 +332,7 @@ class InboxUpdate(SQLModel, table=True):
     chat_id: int | None = Field(default=None, sa_type=BigInteger, index=True)  # its lane
     received_at: datetime = Field(default_factory=utcnow)
     processed_at: datetime | None = Field(default=None, index=True)
-    claimed_until: datetime | None = None  # a bot process works on it until then (db/claims.py)
+    claimed_until: datetime | None = None  # a bot process works on it until then (claims.py)
     claimed_by: str | None = Field(default=None, max_length=64)  # which process ("host:pid")
     attempts: int = 0
     error: str | None = None
@@ -344,7 +344,7 @@ class OutboxMessage(SQLModel, table=True):
 
     Written in the same transaction as the change it reports; a channel's dispatcher resolves
     the recipient to an address (a chat id, a mailbox), renders the kind in the row's language
-    and sends it once. Rows never hold rendered text (see db/notifications.py).
+    and sends it once. Rows never hold rendered text (see db/enquiries/notifications.py).
     """
 
     __tablename__ = "outbox_message"
@@ -363,7 +363,7 @@ class OutboxMessage(SQLModel, table=True):
     escalation_id: int | None = Field(default=None, foreign_key="escalation.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     not_before: datetime | None = None
-    claimed_until: datetime | None = None  # a bot process sends it until then (db/claims.py)
+    claimed_until: datetime | None = None  # a bot process sends it until then (claims.py)
     claimed_by: str | None = Field(default=None, max_length=64)  # which process ("host:pid")
     attempts: int = 0
     # Set when a send starts; cleared when it certainly did not arrive. Set without `sent_at`

@@ -12,11 +12,11 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from bot.i18n import LANGUAGES
-from db import authorities as table
-from db.migrate import downgrade, upgrade
 from db.models import AuditEntry, Authority
-from db.session import make_engine, session_scope
-from db.validation import ValidationProblem
+from db.plumbing.migrate import downgrade, upgrade
+from db.plumbing.session import make_engine, session_scope
+from db.plumbing.validation import ValidationProblem
+from db.routing import authorities as table
 from tests.conftest import migrate_and_seed
 
 KEYS = {

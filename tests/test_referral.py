@@ -25,9 +25,8 @@ from bot.messages import choices, render
 from bot.services import create_services
 from bot.settings import Settings
 from bot.understanding.routing import Thresholds
-from db import crud
-from db.audit import history
-from db.confirmation import CONFIRM_HOURS, sweep_unconfirmed
+from db.enquiries import crud
+from db.enquiries.notifications import Channel, Kind
 from db.models import (
     AssociationUser,
     Enquiry,
@@ -40,8 +39,10 @@ from db.models import (
     TrainingCandidate,
     utcnow,
 )
-from db.notifications import Channel, Kind
-from db.session import session_scope
+from db.people import departments
+from db.plumbing.audit import history
+from db.plumbing.session import session_scope
+from db.routing.confirmation import CONFIRM_HOURS, sweep_unconfirmed
 from tests.telegram_fixtures import COORDINATOR_CHAT as COORDINATORS_GROUP
 from tests.telegram_fixtures import TIMEOUT, Harness, buttons, has, new_user_id, running_bot
 from tests.workflow_helpers import COORDINATOR_CHAT, as_sent
@@ -171,7 +172,7 @@ async def test_the_referral_speaks_the_writers_language(engine: Engine, language
 
 
 def crud_names(session: Session) -> dict[str, str]:
-    from db.authorities import authority_by_key
+    from db.routing.authorities import authority_by_key
 
     found = authority_by_key(session=session, key="skatteverket")
     assert found is not None
@@ -213,7 +214,7 @@ async def test_that_is_not_right_sends_the_referral_to_the_coordinator(engine: E
 
 
 async def test_an_authority_removed_meanwhile_escalates_as_out_of_scope(engine: Engine) -> None:
-    from db.authorities import remove_authority
+    from db.routing.authorities import remove_authority
 
     with session_scope(engine) as session:
         remove_authority(session=session, key="skatteverket", actor="test")
@@ -274,7 +275,7 @@ async def test_the_choice_routes_and_becomes_a_training_candidate(engine: Engine
     with Session(engine) as session:
         found = session.get(Enquiry, enquiry.id)
         assert found is not None and found.status == EnquiryStatus.ROUTED
-        teknik = crud.department_by_key(session=session, key="teknik")
+        teknik = departments.department_by_key(session=session, key="teknik")
         assert teknik is not None and found.department_id == teknik.id
         [candidate] = session.exec(select(TrainingCandidate)).all()
     assert (candidate.text, candidate.intent, candidate.enquiry_id) == (
@@ -455,7 +456,7 @@ async def test_console_offers_the_choice_as_numbers(engine: Engine, tmp_path: An
 
 def test_the_public_report_counts_referred_enquiries(engine: Engine) -> None:
     from bot.channels.desk.stats import SUPPRESS_BELOW, csv_rows, public_report
-    from db.referral import refer
+    from db.routing.referral import refer
 
     now = utcnow()
     with session_scope(engine) as session:

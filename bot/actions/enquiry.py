@@ -15,15 +15,16 @@ from bot.i18n import LANGUAGES, normalise_language
 from bot.messages.association import language_params
 from bot.understanding.language import Identified, identify
 from bot.understanding.routing import Decision, decide
-from db import crud
-from db import notifications as notify
-from db.authorities import authority_by_key, intent_map
-from db.confirmation import ask_to_confirm
+from db.enquiries import crud
+from db.enquiries import notifications as notify
+from db.enquiries.notifications import Kind
+from db.enquiries.workflow import SYSTEM_ACTOR, escalate, forward_to_department
 from db.models import AssociationUser, Enquiry
-from db.notifications import Kind
-from db.referral import refer
-from db.session import session_scope
-from db.workflow import SYSTEM_ACTOR, escalate, forward_to_department
+from db.people import departments
+from db.plumbing.session import session_scope
+from db.routing.authorities import authority_by_key, intent_map
+from db.routing.confirmation import ask_to_confirm
+from db.routing.referral import refer
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ class ActionHandleEnquiry(_LotsenAction):
         if self._asked_or_referred(session, tracker, enquiry, decision):
             return None
         department = (
-            crud.department_by_key(session=session, key=decision.department)
+            departments.department_by_key(session=session, key=decision.department)
             if decision.department
             else None
         )
@@ -243,7 +244,7 @@ class ActionHandleEnquiry(_LotsenAction):
             return True
         options = decision.confirm
         if options is None or any(
-            crud.department_by_key(session=session, key=k) is None for k in options
+            departments.department_by_key(session=session, key=k) is None for k in options
         ):
             return False
         routes = crud.routes_map(session=session)

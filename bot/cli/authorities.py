@@ -1,4 +1,4 @@
-"""`lotsen authorities …`: the staff-kept table of other authorities (logic: db/authorities.py)."""
+"""`lotsen authorities …`: the table of other authorities (logic: db/routing/authorities.py)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _names(values: list[str]) -> dict[str, str]:
 @app.command("list")
 def list_command() -> None:
     """Show every authority with its website, phone and intents."""
-    from db.authorities import list_authorities, name_in
+    from db.routing.authorities import list_authorities, name_in
 
     language = cli_language()
     with open_session() as session:
@@ -74,7 +74,7 @@ def set_command(
     domain: Path = DomainOption,
 ) -> None:
     """Create or change an authority (a new one needs --name sv=…)."""
-    from db.authorities import set_authority
+    from db.routing.authorities import set_authority
 
     changes: dict[str, object] = {}
     if name:
@@ -99,7 +99,7 @@ def set_command(
 @app.command("remove")
 def remove_command(key: str = typer.Argument(...), actor: str | None = ActorOption) -> None:
     """Delete an authority (its questions then go to the coordinator)."""
-    from db.authorities import remove_authority
+    from db.routing.authorities import remove_authority
 
     with open_session() as session:
         remove_authority(session=session, key=key, actor=default_actor(actor))
@@ -111,7 +111,7 @@ def export_command(
     file: Path = typer.Argument(..., help="YAML file to write ('-': stdout)."),
 ) -> None:
     """Write the whole table of authorities to a YAML file."""
-    from db.authorities import dump_authorities, export_authorities
+    from db.routing.authorities import dump_authorities, export_authorities
 
     with open_session() as session:
         text = dump_authorities(export_authorities(session=session))
@@ -130,7 +130,7 @@ def import_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and show changes only."),
 ) -> None:
     """Check the whole file, then make the table match it (nothing changes on any error)."""
-    from db.authorities import import_authorities
+    from db.routing.authorities import import_authorities
 
     language = cli_language()
     try:
@@ -173,7 +173,7 @@ def import_command(
 def history(limit: int = typer.Option(50, "--limit", min=1, help="How many rows.")) -> None:
     """Show the newest changes to the table of authorities first."""
     from bot.cli.routes import history as routes_history
-    from db.authorities import AUDIT_ENTITY
+    from db.routing.authorities import AUDIT_ENTITY
 
     routes_history(limit=limit, entity=AUDIT_ENTITY)
 

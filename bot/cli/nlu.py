@@ -51,9 +51,9 @@ def decide_all(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
     from bot.understanding import rasa_env
     from bot.understanding.batch import parse_texts
     from bot.understanding.routing import decide, load_thresholds
-    from db import crud
-    from db.authorities import intent_map
-    from db.session import make_engine, session_scope
+    from db.enquiries import crud
+    from db.plumbing.session import make_engine, session_scope
+    from db.routing.authorities import intent_map
 
     engine = make_engine(settings.database_url)
     try:

@@ -11,10 +11,10 @@ from bot.i18n import t
 from bot.messages import choices
 from bot.messages.base import Choice, Message, Notice, Renderer
 from bot.messages.formats import department_name, reference
-from db.authorities import authority_by_key, name_in
+from db.enquiries.notifications import Kind
 from db.models import Department
-from db.notifications import Kind
-from db.phrases import N_
+from db.plumbing.phrases import N_
+from db.routing.authorities import authority_by_key, name_in
 
 # Translators: what a department of the demo municipality (db/municipality.yml) handles: the
 # first line of its `handles`, shown under the department's name when an association chooses

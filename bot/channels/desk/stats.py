@@ -13,11 +13,11 @@ from sqlmodel import Session, col, select
 
 from bot.i18n import LANGUAGES, t
 from bot.messages.languages import UNDETERMINED, language_label
-from db.authorities import list_authorities, name_in
-from db.crud import get_municipality
+from db.enquiries.crud import get_municipality
+from db.enquiries.sla import LOCAL, add_working_hours
 from db.models import Department, Enquiry, EnquiryEvent, Escalation, EventKind, utcnow
-from db.phrases import N_
-from db.sla import LOCAL, add_working_hours
+from db.plumbing.phrases import N_
+from db.routing.authorities import list_authorities, name_in
 
 SUPPRESS_BELOW = 5
 NO_DEPARTMENT = ""
@@ -40,7 +40,7 @@ class Cell:
     hours_to_answer: list[float] = field(default_factory=list)
     escalations: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
-    referred: int = 0  # told to turn to another authority (db/referral.py)
+    referred: int = 0  # told to turn to another authority (db/routing/referral.py)
 
     @property
     def suppressed(self) -> bool:

@@ -20,11 +20,12 @@ from typing import Any
 import yaml
 from sqlmodel import Session, col, select
 
-from db.audit import record
 from db.models import Authority, utcnow
-from db.phrases import N_, DomainError, Phrase
-from db.routing_file import INVALID_YAML, Problem, _Collector, _duplicate_keys, _pairs, _value
-from db.validation import DEPARTMENT_KEY_RE, PHONE_RE, ValidationProblem, clean_text
+from db.plumbing.audit import record
+from db.plumbing.phrases import N_, DomainError, Phrase
+from db.plumbing.validation import DEPARTMENT_KEY_RE, PHONE_RE, ValidationProblem, clean_text
+from db.routing.file_nodes import Collector, Problem, duplicate_keys, node_value, pairs
+from db.routing.routing_file import INVALID_YAML
 
 SOURCE_LANGUAGE = "sv"
 AUTHORITY_INTENT_PREFIX = "authority_"
@@ -338,12 +339,12 @@ class ImportResult:
 
 
 def _check_item(
-    node: yaml.Node, out: _Collector, domain_intents: Iterable[str] | None
+    node: yaml.Node, out: Collector, domain_intents: Iterable[str] | None
 ) -> dict[str, Any] | None:
     if not isinstance(node, yaml.MappingNode):
         out.add(node, N_("varje myndighet ska vara en mappning (key, names, website, …)"))
         return None
-    fields = _pairs(node)
+    fields = pairs(node)
     for name, (key_node, _node) in fields.items():
         if name not in ("key", *AUTHORITY_FIELDS):
             out.add(key_node, N_("myndighet: okänt fält '{name}'"), name=name)
@@ -359,7 +360,7 @@ def _check_item(
                 out.add(node, N_("myndighet: {name} saknas"), name=name)
             continue
         value_node = fields[name][1]
-        value = _value(value_node)
+        value = node_value(value_node)
         if name == "phone" and isinstance(value_node, yaml.ScalarNode) and value is not None:
             value = value_node.value  # as written: 0771… must not become a number
         try:
@@ -375,7 +376,7 @@ def parse_authorities(
     text: str, *, domain_intents: Iterable[str] | None = None
 ) -> tuple[list[dict[str, Any]], list[Problem]]:
     """Read and check a whole file; return its authorities and every problem with its line."""
-    out = _Collector()
+    out = Collector()
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -384,12 +385,12 @@ def parse_authorities(
         return [], [Problem.at(line, N_("inte giltig YAML: {problem}"), problem=exc.problem)]
     if root is None:
         return [], [Problem.at(1, N_("filen är tom"))]
-    top = _pairs(root) if isinstance(root, yaml.MappingNode) else {}
+    top = pairs(root) if isinstance(root, yaml.MappingNode) else {}
     section = top.get("authorities", (None, None))[1]
     if not isinstance(section, yaml.SequenceNode):
         out.add(section or root, N_("filen ska ha en lista 'authorities:'"))
         return [], out.problems
-    _duplicate_keys(root, out)
+    duplicate_keys(root, out)
     items = [i for i in (_check_item(n, out, domain_intents) for n in section.value) if i]
     first: dict[str, int] = {}
     owner: dict[str, str] = {}

@@ -10,10 +10,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session, select
 
-from db.authorities import AuthorityFileError, seed_authorities
 from db.models import Contact, Department, Municipality, Route
-from db.phrases import N_, DomainError, Phrase
-from db.routing_file import INVALID_YAML
+from db.plumbing.phrases import N_, DomainError, Phrase
+from db.routing.authorities import AuthorityFileError, seed_authorities
+from db.routing.routing_file import INVALID_YAML
 
 
 class SeedError(DomainError):

@@ -74,7 +74,7 @@ class Kind(enum.StrEnum):
     SMALLTALK = "smalltalk"
     ROUTED = "routed"
     ESCALATED = "escalated"
-    REFERRED = "referred"  # a question for another authority: where to turn (db/referral.py)
+    REFERRED = "referred"  # a question for another authority: where to turn (routing/referral.py)
     CONFIRM = "confirm"  # choose between two departments or "something else"
     PERSONAL_DATA = "personal_data"  # a document: everything held about the user (/mydata)
     ERASURE_REQUESTED = "erasure_requested"

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from db import crud
-from db import notifications as notify
-from db.audit import record
+from db.enquiries import crud
+from db.enquiries import notifications as notify
+from db.enquiries.workflow import WorkflowError, escalate, forward_to_department, reference_of
 from db.models import (
     Department,
     Enquiry,
@@ -31,8 +31,9 @@ from db.models import (
     TrainingCandidate,
     utcnow,
 )
-from db.phrases import N_
-from db.workflow import WorkflowError, escalate, forward_to_department, reference_of
+from db.people.departments import department_by_key
+from db.plumbing.audit import record
+from db.plumbing.phrases import N_
 
 AUDIT_ENTITY = "enquiry"
 CONFIRM_HOURS = 24
@@ -73,7 +74,7 @@ def ask_to_confirm(
     """
     now = now or utcnow()
     keys = list(dict.fromkeys(options))
-    departments = [crud.department_by_key(session=session, key=key) for key in keys]
+    departments = [department_by_key(session=session, key=key) for key in keys]
     if len(keys) != 2 or any(d is None for d in departments):
         raise WorkflowError(
             N_("Välj två olika förvaltningar som finns, inte {value}."), value=", ".join(options)
@@ -165,9 +166,7 @@ def choose(
             N_("Välj en av förvaltningarna i frågan, inte {value}."), value=department_key
         )
     before = enquiry.status
-    department = (
-        crud.department_by_key(session=session, key=department_key) if department_key else None
-    )
+    department = department_by_key(session=session, key=department_key) if department_key else None
     if department is None:
         crud.add_event(
             session=session,

@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlmodel import Session
 
-from db import crud
-from db import notifications as notify
-from db.audit import record
-from db.authorities import authority_by_key
+from db.enquiries import crud
+from db.enquiries import notifications as notify
+from db.enquiries.workflow import WorkflowError, escalate, reference_of
 from db.models import Enquiry, EnquiryStatus, Escalation, EscalationReason, EventKind, utcnow
-from db.phrases import N_
-from db.workflow import WorkflowError, escalate, reference_of
+from db.plumbing.audit import record
+from db.plumbing.phrases import N_
+from db.routing.authorities import authority_by_key
 
 AUDIT_ENTITY = "enquiry"
 REFERABLE = (EnquiryStatus.RECEIVED,)
