@@ -488,3 +488,31 @@ def test_the_public_report_counts_referred_enquiries(engine: Engine) -> None:
     csv = csv_rows(report, "authorities")
     assert csv[0] == ["authority", "authority_name", "suppressed", "received"]
     assert ["skatteverket", "Skatteverket", "no", str(SUPPRESS_BELOW)] in csv
+
+
+def test_a_referred_enquiry_is_anonymised_after_the_retention_period(engine: Engine) -> None:
+    from db.privacy.retention import PURGED, purge
+    from db.routing.referral import refer
+
+    class Retention:
+        retention_enquiry_text_days = 730
+        retention_tracker_days = 90
+        retention_audit_days = 3650
+        retention_inbox_days = 30
+
+    then = utcnow() - timedelta(days=800)
+    with session_scope(engine) as session:
+        enquiry, _ = crud.create_enquiry(
+            session=session, text=TAX_QUESTION, language="sv", user=None, now=then
+        )
+        refer(session=session, enquiry=enquiry, authority_key="skatteverket", actor="t", now=then)
+        fresh, _ = crud.create_enquiry(session=session, text=TAX_QUESTION, language="sv", user=None)
+        refer(session=session, enquiry=fresh, authority_key="polisen", actor="t")
+    with session_scope(engine) as session:
+        report = purge(session=session, retention=Retention())  # type: ignore[arg-type]
+        assert report.enquiries_anonymised == 1
+    with Session(engine) as session:
+        old = session.get(Enquiry, enquiry.id)
+        kept = session.get(Enquiry, fresh.id)
+        assert old is not None and old.text == PURGED and old.referred_to == "skatteverket"
+        assert kept is not None and kept.text == TAX_QUESTION
