@@ -45,6 +45,7 @@ from db.plumbing.session import session_scope
 from db.routing.confirmation import CONFIRM_HOURS, sweep_unconfirmed
 from tests.telegram_fixtures import COORDINATOR_CHAT as COORDINATORS_GROUP
 from tests.telegram_fixtures import TIMEOUT, Harness, buttons, has, new_user_id, running_bot
+from tests.test_authorities import KEYS
 from tests.workflow_helpers import COORDINATOR_CHAT, as_sent
 
 TAX_QUESTION = "Hur deklarerar vår förening moms på försäljningen i kiosken?"
@@ -469,16 +470,7 @@ def test_the_public_report_counts_referred_enquiries(engine: Engine) -> None:
             refer(session=session, enquiry=enquiry, authority_key=key, actor="test", now=now)
         report = public_report(session=session, now=now + timedelta(minutes=1))
     totals = {row["authority"]: row for row in report["authorities"]}
-    assert set(totals) == {
-        "skatteverket",
-        "forsakringskassan",
-        "migrationsverket",
-        "region_halsa",
-        "polisen",
-        "trafikverket",
-        "arbetsformedlingen",
-        "bolagsverket",
-    }
+    assert set(totals) == KEYS
     assert totals["skatteverket"]["received"] == SUPPRESS_BELOW
     assert totals["polisen"]["suppressed"] is True and "received" not in totals["polisen"]
     assert totals["bolagsverket"]["received"] == 0

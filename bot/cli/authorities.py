@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from bot.cli.common import ActorOption, cli_language, default_actor, fail, open_session, say
-from bot.cli.routes import DomainOption, _intents
-from bot.i18n import nt, t
+from bot.cli.common import ActorOption, cli_language, default_actor, fail, open_session
+from bot.cli.routes import DomainOption, _intents, import_file
+from bot.i18n import t
 
 app = typer.Typer(
     help="Other authorities: whom a question that is not the municipality's is referred to.",
@@ -132,41 +132,7 @@ def import_command(
     """Check the whole file, then make the table match it (nothing changes on any error)."""
     from db.routing.authorities import import_authorities
 
-    language = cli_language()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        message = t(language, "Fel: kan inte läsa {file}: {problem}", file=file, problem=exc)
-        raise fail(message, 2) from None
-    intents = _intents(domain)
-    with open_session() as session:
-        result = import_authorities(
-            session=session, text=text, actor=default_actor(actor), domain_intents=intents
-        )
-        if result.ok and dry_run:
-            session.rollback()
-    if not result.ok:
-        for problem in result.problems:
-            typer.echo(f"{file}:{problem.line}: {say(problem.message)}", err=True)
-        count = len(result.problems)
-        message = nt(
-            language,
-            "Inget importerades: {count} problem.",
-            "Inget importerades: {count} problem.",
-            count,
-        )
-        raise fail(message)
-    for change in result.changes:
-        typer.echo(say(change))
-    count = len(result.changes)
-    if not count:
-        typer.echo(t(language, "Inga ändringar."))
-    elif dry_run:
-        typer.echo(
-            nt(language, "Skulle ändra {count} post.", "Skulle ändra {count} poster.", count)
-        )
-    else:
-        typer.echo(nt(language, "Ändrade {count} post.", "Ändrade {count} poster.", count))
+    import_file(file, actor=actor, domain=domain, dry_run=dry_run, importer=import_authorities)
 
 
 @app.command()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from db.plumbing.audit import record
 from db.plumbing.phrases import N_, DomainError, Phrase
 from db.plumbing.validation import DEPARTMENT_KEY_RE, PHONE_RE, ValidationProblem, clean_text
 from db.routing.file_nodes import Collector, Problem, duplicate_keys, node_value, pairs
+from db.routing.importing import ImportResult
 from db.routing.routing_file import INVALID_YAML
 
 SOURCE_LANGUAGE = "sv"
@@ -191,6 +191,27 @@ def _check_free(session: Session, key: str, intents: Iterable[str]) -> None:
             )
 
 
+def _audit(
+    session: Session,
+    actor: str,
+    key: str,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    now: datetime | None,
+) -> None:
+    record(
+        session=session,
+        actor=actor,
+        entity=AUDIT_ENTITY,
+        key=key,
+        action=action,
+        before=before,
+        after=after,
+        now=now,
+    )
+
+
 def _apply(
     session: Session,
     key: str,
@@ -204,16 +225,7 @@ def _apply(
         authority = Authority(key=key, changed_by=actor, changed_at=now, **values)
         session.add(authority)
         session.flush()
-        record(
-            session=session,
-            actor=actor,
-            entity=AUDIT_ENTITY,
-            key=key,
-            action="create",
-            before=None,
-            after=snapshot(authority),
-            now=now,
-        )
+        _audit(session, actor, key, "create", None, snapshot(authority), now)
         return authority, True
     diff = {k: v for k, v in values.items() if getattr(authority, k) != v}
     if not diff:
@@ -225,16 +237,7 @@ def _apply(
     authority.changed_at = now
     session.add(authority)
     session.flush()
-    record(
-        session=session,
-        actor=actor,
-        entity=AUDIT_ENTITY,
-        key=key,
-        action="update",
-        before=before,
-        after=snapshot(authority),
-        now=now,
-    )
+    _audit(session, actor, key, "update", before, snapshot(authority), now)
     return authority, True
 
 
@@ -283,16 +286,7 @@ def remove_authority(
     authority = authority_by_key(session=session, key=key)
     if authority is None:
         raise ValidationProblem("key", AUTHORITY_PROBLEM, value=key)
-    record(
-        session=session,
-        actor=actor,
-        entity=AUDIT_ENTITY,
-        key=key,
-        action="delete",
-        before=snapshot(authority),
-        after=None,
-        now=now,
-    )
+    _audit(session, actor, key, "delete", snapshot(authority), None, now)
     session.delete(authority)
     session.flush()
 
@@ -323,19 +317,6 @@ def dump_authorities(data: Mapping[str, Any]) -> str:
 ADDED = N_("myndighet {key}: tillagd")
 CHANGED = N_("myndighet {key}: ändrad")
 REMOVED = N_("myndighet {key}: borttagen")
-
-
-@dataclass
-class ImportResult:
-    """What an import did (changes) or why it did nothing (problems)."""
-
-    problems: list[Problem] = field(default_factory=list)
-    changes: list[Phrase] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """Tell whether the file was accepted."""
-        return not self.problems
 
 
 def _check_item(

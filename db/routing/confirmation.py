@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from db.enquiries import crud
 from db.enquiries import notifications as notify
-from db.enquiries.workflow import WorkflowError, escalate, forward_to_department, reference_of
+from db.enquiries.workflow import SYSTEM_ACTOR, WorkflowError, forward_to_department, reference_of
 from db.models import (
     Department,
     Enquiry,
@@ -32,28 +32,12 @@ from db.models import (
     utcnow,
 )
 from db.people.departments import department_by_key
-from db.plumbing.audit import record
 from db.plumbing.phrases import N_
+from db.routing.referral import audit_step, escalate_and_tell, state
 
-AUDIT_ENTITY = "enquiry"
 CONFIRM_HOURS = 24
 """How long a question waits for the association's choice before the coordinator gets it."""
 SWEEP_BATCH = 200
-
-
-def _audit(
-    session: Session, enquiry: Enquiry, action: str, before: str, actor: str, now: datetime
-) -> None:
-    record(
-        session=session,
-        actor=actor,
-        entity=AUDIT_ENTITY,
-        key=reference_of(enquiry),
-        action=action,
-        before={"status": before},
-        after={"status": enquiry.status},
-        now=now,
-    )
 
 
 def ask_to_confirm(
@@ -81,7 +65,7 @@ def ask_to_confirm(
         )
     if enquiry.status != EnquiryStatus.RECEIVED:
         raise WorkflowError(N_("{reference} är redan hanterat."), reference=reference_of(enquiry))
-    before = enquiry.status
+    before = state(enquiry)
     enquiry.status = EnquiryStatus.CONFIRMING
     enquiry.updated_at = now
     enquiry.sla_due_at = now + timedelta(hours=CONFIRM_HOURS)
@@ -95,7 +79,7 @@ def ask_to_confirm(
         options=keys,
         intents={k: v for k, v in (intents or {}).items() if k in keys},
     )
-    _audit(session, enquiry, "ask_to_confirm", before, actor, now)
+    audit_step(session, enquiry, "ask_to_confirm", before, actor, now)
     notify.to_enquirer(
         session=session,
         enquiry=enquiry,
@@ -165,7 +149,7 @@ def choose(
         raise WorkflowError(
             N_("Välj en av förvaltningarna i frågan, inte {value}."), value=department_key
         )
-    before = enquiry.status
+    before = state(enquiry)
     department = department_by_key(session=session, key=department_key) if department_key else None
     if department is None:
         crud.add_event(
@@ -177,21 +161,14 @@ def choose(
             department=None,
             offered=offered,
         )
-        escalate(
+        escalate_and_tell(
             session=session,
             enquiry=enquiry,
             reason=EscalationReason.NOT_LISTED,
+            action="choose",
             actor=actor,
             now=now,
-        )
-        _audit(session, enquiry, "choose", before, actor, now)
-        notify.to_enquirer(
-            session=session,
-            enquiry=enquiry,
-            kind=notify.Kind.ESCALATED,
-            language=enquiry.language,
             dedupe_key=dedupe_key,
-            reason=EscalationReason.NOT_LISTED,
         )
         return None
     intents = event.detail.get("intents") if event is not None else None
@@ -212,7 +189,7 @@ def choose(
         session=session, enquiry=enquiry, department=department, actor=actor, now=now
     )
     forward_to_department(session=session, enquiry=enquiry, department=department, now=now)
-    _audit(session, enquiry, "choose", before, actor, now)
+    audit_step(session, enquiry, "choose", before, actor, now)
     notify.to_enquirer(
         session=session,
         enquiry=enquiry,
@@ -233,19 +210,12 @@ def sweep_unconfirmed(*, session: Session, now: datetime, limit: int = SWEEP_BAT
         .limit(limit)
     ).all()
     for enquiry in due:
-        escalate(
+        escalate_and_tell(
             session=session,
             enquiry=enquiry,
             reason=EscalationReason.UNCONFIRMED,
-            actor="lotsen",
+            action="unconfirmed",
+            actor=SYSTEM_ACTOR,
             now=now,
-        )
-        _audit(session, enquiry, "unconfirmed", EnquiryStatus.CONFIRMING, "lotsen", now)
-        notify.to_enquirer(
-            session=session,
-            enquiry=enquiry,
-            kind=notify.Kind.ESCALATED,
-            language=enquiry.language,
-            reason=EscalationReason.UNCONFIRMED,
         )
     return [reference_of(e) for e in due]

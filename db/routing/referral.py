@@ -27,7 +27,12 @@ REFERABLE = (EnquiryStatus.RECEIVED,)
 """Only a new enquiry is referred: one that reached a department or the coordinator stays."""
 
 
-def _audit(
+def state(enquiry: Enquiry) -> dict[str, Any]:
+    """Return what the audit row of a referral or confirmation step records of the enquiry."""
+    return {"status": enquiry.status, "referred_to": enquiry.referred_to}
+
+
+def audit_step(
     session: Session,
     enquiry: Enquiry,
     action: str,
@@ -35,6 +40,7 @@ def _audit(
     actor: str,
     now: datetime,
 ) -> None:
+    """Audit one step of an enquiry (entity "enquiry", keyed by its reference)."""
     record(
         session=session,
         actor=actor,
@@ -42,9 +48,34 @@ def _audit(
         key=reference_of(enquiry),
         action=action,
         before=before,
-        after={"status": enquiry.status, "referred_to": enquiry.referred_to},
+        after=state(enquiry),
         now=now,
     )
+
+
+def escalate_and_tell(
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    reason: EscalationReason,
+    action: str,
+    actor: str,
+    now: datetime,
+    dedupe_key: str | None = None,
+) -> Escalation:
+    """Send the enquiry to the coordinator with a reason, audit the step, tell the association."""
+    before = state(enquiry)
+    escalation = escalate(session=session, enquiry=enquiry, reason=reason, actor=actor, now=now)
+    audit_step(session, enquiry, action, before, actor, now)
+    notify.to_enquirer(
+        session=session,
+        enquiry=enquiry,
+        kind=notify.Kind.ESCALATED,
+        language=enquiry.language,
+        dedupe_key=dedupe_key,
+        reason=reason,
+    )
+    return escalation
 
 
 def refer(
@@ -70,7 +101,7 @@ def refer(
         )
     if enquiry.status not in REFERABLE:
         raise WorkflowError(N_("{reference} är redan hanterat."), reference=reference_of(enquiry))
-    before = {"status": enquiry.status, "referred_to": enquiry.referred_to}
+    before = state(enquiry)
     enquiry.status = EnquiryStatus.REFERRED
     enquiry.referred_to = authority.key
     enquiry.updated_at = now
@@ -84,7 +115,7 @@ def refer(
         now=now,
         authority=authority.key,
     )
-    _audit(session, enquiry, "refer", before, actor, now)
+    audit_step(session, enquiry, "refer", before, actor, now)
     notify.to_enquirer(
         session=session,
         enquiry=enquiry,
@@ -108,21 +139,12 @@ def dispute_referral(
     now = now or utcnow()
     if enquiry.status != EnquiryStatus.REFERRED:
         raise WorkflowError(N_("{reference} är redan hanterat."), reference=reference_of(enquiry))
-    before = {"status": enquiry.status, "referred_to": enquiry.referred_to}
-    escalation = escalate(
+    return escalate_and_tell(
         session=session,
         enquiry=enquiry,
         reason=EscalationReason.MISREFERRED,
+        action="dispute_referral",
         actor=actor,
         now=now,
-    )
-    _audit(session, enquiry, "dispute_referral", before, actor, now)
-    notify.to_enquirer(
-        session=session,
-        enquiry=enquiry,
-        kind=notify.Kind.ESCALATED,
-        language=enquiry.language,
         dedupe_key=dedupe_key,
-        reason=EscalationReason.MISREFERRED,
     )
-    return escalation
