@@ -508,3 +508,27 @@ def test_a_referred_enquiry_is_anonymised_after_the_retention_period(engine: Eng
         kept = session.get(Enquiry, fresh.id)
         assert old is not None and old.text == PURGED and old.referred_to == "skatteverket"
         assert kept is not None and kept.text == TAX_QUESTION
+
+
+async def test_a_choice_and_the_deadline_at_once_make_one_outcome(engine: Engine) -> None:
+    from db.enquiries.workflow import WorkflowError
+    from db.routing.confirmation import choose
+
+    enquiry = await _ask(engine, _tracker(UNSURE_QUESTION, UNSURE))
+    seen_before = Session(engine, expire_on_commit=False)
+    stale = seen_before.get(Enquiry, enquiry.id)  # what the choice read, still confirming
+    assert stale is not None
+    seen_before.expunge(stale)
+    seen_before.close()
+    later = utcnow() + timedelta(hours=CONFIRM_HOURS + 1)
+    with session_scope(engine) as session:
+        assert sweep_unconfirmed(session=session, now=later) == [enquiry.reference]
+    with pytest.raises(WorkflowError), session_scope(engine) as session:
+        mine = session.merge(stale, load=False)
+        choose(session=session, enquiry=mine, department_key="teknik", actor="association:1")
+    with Session(engine) as session:
+        found = session.get(Enquiry, enquiry.id)
+        assert found is not None and found.status == EnquiryStatus.ESCALATED
+        assert found.department_id is None
+        assert session.exec(select(TrainingCandidate)).all() == []
+        assert len(session.exec(select(Escalation)).all()) == 1

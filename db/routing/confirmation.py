@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from db.enquiries import crud
@@ -91,6 +92,21 @@ def ask_to_confirm(
     )
 
 
+def _claim(session: Session, enquiry: Enquiry, now: datetime) -> bool:
+    """Take the enquiry out of *confirming* with one conditional UPDATE; tell whether it did.
+
+    Of the association's choice and the deadline sweep at the same moment, exactly one wins
+    (the other finds the row changed); the winner sets the final state in its transaction.
+    """
+    result = session.execute(
+        update(Enquiry)
+        .where(col(Enquiry.id) == enquiry.id, col(Enquiry.status) == EnquiryStatus.CONFIRMING)
+        .values(updated_at=now, status=EnquiryStatus.RECEIVED.value)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
 def asked(*, session: Session, enquiry: Enquiry) -> EnquiryEvent | None:
     """Return the event that asked the association to choose (the latest), or None."""
     return session.exec(
@@ -150,6 +166,8 @@ def choose(
             N_("Välj en av förvaltningarna i frågan, inte {value}."), value=department_key
         )
     before = state(enquiry)
+    if not _claim(session, enquiry, now):
+        raise WorkflowError(N_("{reference} är redan hanterat."), reference=reference_of(enquiry))
     department = department_by_key(session=session, key=department_key) if department_key else None
     if department is None:
         crud.add_event(
@@ -209,7 +227,10 @@ def sweep_unconfirmed(*, session: Session, now: datetime, limit: int = SWEEP_BAT
         .order_by(col(Enquiry.id))
         .limit(limit)
     ).all()
+    swept = []
     for enquiry in due:
+        if not _claim(session, enquiry, now):
+            continue  # the association chose meanwhile
         escalate_and_tell(
             session=session,
             enquiry=enquiry,
@@ -218,4 +239,5 @@ def sweep_unconfirmed(*, session: Session, now: datetime, limit: int = SWEEP_BAT
             actor=SYSTEM_ACTOR,
             now=now,
         )
-    return [reference_of(e) for e in due]
+        swept.append(reference_of(enquiry))
+    return swept
