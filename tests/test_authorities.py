@@ -56,7 +56,7 @@ def test_the_demo_list_names_eight_authorities_in_every_reply_language(engine: E
     skatt = next(a for a in rows if a.key == "skatteverket")
     assert (skatt.website, skatt.phone) == ("https://www.skatteverket.se", "0771-567 567")
     assert table.name_in(skatt, "fi") == "Skatteverket (Ruotsin verovirasto)"
-    assert table.name_in(skatt, "pl") == skatt.names["en"]  # no Polish name: English
+    assert table.name_in(skatt, "de") == skatt.names["en"]  # no German name: English
 
 
 def test_changes_are_audited_and_bad_values_change_nothing(engine: Engine) -> None:
