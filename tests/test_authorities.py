@@ -17,7 +17,7 @@ from db.plumbing.migrate import downgrade, upgrade
 from db.plumbing.session import make_engine, session_scope
 from db.plumbing.validation import ValidationProblem
 from db.routing import authorities as table
-from tests.conftest import migrate_and_seed
+from harness.database import migrate_and_seed
 
 KEYS = {
     "skatteverket",

@@ -43,10 +43,10 @@ from db.people import departments
 from db.plumbing.audit import history
 from db.plumbing.session import session_scope
 from db.routing.confirmation import CONFIRM_HOURS, sweep_unconfirmed
-from tests.telegram_fixtures import COORDINATOR_CHAT as COORDINATORS_GROUP
-from tests.telegram_fixtures import TIMEOUT, Harness, buttons, has, new_user_id, running_bot
+from harness.telegram import COORDINATOR_CHAT as COORDINATORS_GROUP
+from harness.telegram import TIMEOUT, Harness, buttons, has, new_user_id, running_bot
+from harness.workflow import COORDINATOR_CHAT, as_sent
 from tests.test_authorities import KEYS
-from tests.workflow_helpers import COORDINATOR_CHAT, as_sent
 
 TAX_QUESTION = "Hur deklarerar vår förening moms på försäljningen i kiosken?"
 TAX = [("authority_skatteverket", 0.82), ("out_of_scope", 0.1), ("topic_bidrag", 0.05)]
@@ -409,7 +409,7 @@ async def test_telegram_buttons_refer_dispute_and_choose(offline: Harness) -> No
 
 async def test_console_offers_the_choice_as_numbers(engine: Engine, tmp_path: Any) -> None:
     from bot.channels.console import CONSOLE_USER_ID, run_console
-    from tests.stack import free_port
+    from harness.ports import free_port
 
     with session_scope(engine) as session:
         user = crud.get_or_create_user(
