@@ -16,6 +16,7 @@ from bot.understanding.routing import (
     NON_TOPIC_INTENTS,
     SMALLTALK_SCRIPTS,
     STATUS_INTENT,
+    is_out_of_scope_intent,
     scripts,
 )
 
@@ -81,7 +82,27 @@ def department_keys() -> frozenset[str]:
 
 
 def topic_intents() -> set[str]:
-    return {i for i in domain_intents() if i not in NON_TOPIC_INTENTS}
+    return {
+        i for i in domain_intents() if i not in NON_TOPIC_INTENTS and not is_out_of_scope_intent(i)
+    }
+
+
+AUTHORITY_KEYS = {
+    "skatteverket",
+    "forsakringskassan",
+    "migrationsverket",
+    "region_halsa",
+    "polisen",
+    "trafikverket",
+    "arbetsformedlingen",
+    "bolagsverket",
+}
+
+
+def test_every_other_authority_has_its_intent_and_none_is_routed() -> None:
+    authorities = {i for i in domain_intents() if i.startswith("authority_")}
+    assert authorities == {f"authority_{key}" for key in AUTHORITY_KEYS}
+    assert not authorities & {r["intent"] for r in seed_routes()}
 
 
 def test_domain_and_training_data_have_the_same_intents() -> None:
