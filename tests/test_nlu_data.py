@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NLU_DIR = ROOT / "nlu"
 EVAL_DEV = ROOT.parent / "shared" / "reference" / "eval-dev.jsonl"
 EVAL_DEV_MULTILINGUAL = ROOT.parent / "shared" / "reference" / "eval-dev-multilingual.jsonl"
+OUT_OF_SCOPE_DEV = ROOT / "eval" / "out-of-scope-dev.jsonl"
+"""Lotsen's own out-of-scope development set: in the repository, never trained on."""
 NEAR_DUPLICATE = 0.5
 """Share of character 4-grams two texts may have in common (Jaccard) before they count as
 near-duplicates: a paraphrase of a dev line reuses most of its 4-grams, a question written
@@ -200,8 +202,33 @@ def test_no_training_example_equals_a_dev_line() -> None:
     assert not leaked, leaked
 
 
+def _out_of_scope_dev() -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for line in OUT_OF_SCOPE_DEV.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+def test_out_of_scope_dev_set_is_large_labelled_and_outside_the_training_data() -> None:
+    rows = _out_of_scope_dev()
+    assert len(rows) >= 150
+    assert not OUT_OF_SCOPE_DEV.resolve().is_relative_to(NLU_DIR.resolve())
+    for row in rows:
+        assert row["expected"] == "escalate", row
+        assert isinstance(row["lang"], str) and isinstance(row["text"], str), row
+        assert row.get("authority", "skatteverket") in AUTHORITY_KEYS, row
+    assert {row["authority"] for row in rows if "authority" in row} == AUTHORITY_KEYS
+    # Banks, insurers and private services, too (escalated, not referred).
+    assert sum("authority" not in row for row in rows) >= 30
+    texts = [_normalise(row["text"]) for row in rows]
+    assert len(set(texts)) == len(texts)
+    training = {_normalise(e) for examples in training_examples().values() for e in examples}
+    assert not training & set(texts)
+
+
 def _dev_texts() -> list[str]:
-    texts = []
+    texts = [row["text"] for row in _out_of_scope_dev()]
     for path in (EVAL_DEV, EVAL_DEV_MULTILINGUAL):
         if not path.exists():
             pytest.skip(f"{path} not available")
