@@ -199,6 +199,21 @@ def load_thresholds(config_path: Path) -> Thresholds:
     )
 
 
+def load_authorities(domain_path: Path) -> dict[str, str]:
+    """Return the default authority mapping of domain.yml's intents (`authority_mapping`).
+
+    Used until the authorities table decides; an unreadable domain gives an empty mapping
+    (authority intents then escalate as out of scope).
+    """
+    try:
+        data = yaml.safe_load(domain_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    intents = data.get("intents") if isinstance(data, dict) else None
+    names = intents if isinstance(intents, list) else []
+    return authority_mapping(name for name in names if isinstance(name, str))
+
+
 def _confidence(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0.0
