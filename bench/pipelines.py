@@ -39,6 +39,7 @@ DEV_SETS = {
     "dev": REFERENCE / "eval-dev.jsonl",
     "multilingual": REFERENCE / "eval-dev-multilingual.jsonl",
     "out_of_scope": PROJECT_ROOT / "eval" / "out-of-scope-dev.jsonl",
+    "untrained": PROJECT_ROOT / "eval" / "untrained-languages-dev.jsonl",
 }
 ROUTE_LINES = 500
 

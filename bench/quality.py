@@ -187,8 +187,9 @@ class LiveQuality:
 DEV_SETS = {
     "multilingual": PROJECT_ROOT.parent / "shared" / "reference" / "eval-dev-multilingual.jsonl",
     "out_of_scope": PROJECT_ROOT / "eval" / "out-of-scope-dev.jsonl",
+    "untrained": PROJECT_ROOT / "eval" / "untrained-languages-dev.jsonl",
 }
-"""Scored beside the eval file (issue 24): Lotsen's out-of-scope set is in the repository."""
+"""Scored beside the eval file (issue 24); Lotsen's own sets (eval/) are in the repository."""
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 `python -m bench.thresholds collect` parses, once, (a) every held-out training example of a
 stratified 5-fold cross-validation with Rasa itself (five real trainings of the shipped
-pipeline) and (b) the lines of the three development sets with the shipped model, and keeps
+pipeline) and (b) the lines of the development sets with the shipped model, and keeps
 the parse results in var/tuning/. `python -m bench.thresholds sweep` then replays `decide()`
 on them for a grid of thresholds (milliseconds, no Rasa) and prints, per setting, the figures
 of the cross-validation and of each dev set and language group. How the shipped values were
@@ -44,6 +44,7 @@ DEV_SETS = {
     "dev": REFERENCE / "eval-dev.jsonl",
     "multilingual": REFERENCE / "eval-dev-multilingual.jsonl",
     "out-of-scope": PROJECT_ROOT / "eval" / "out-of-scope-dev.jsonl",
+    "untrained": PROJECT_ROOT / "eval" / "untrained-languages-dev.jsonl",
 }
 FOLDS = 5
 

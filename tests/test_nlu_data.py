@@ -26,6 +26,8 @@ EVAL_DEV = ROOT.parent / "shared" / "reference" / "eval-dev.jsonl"
 EVAL_DEV_MULTILINGUAL = ROOT.parent / "shared" / "reference" / "eval-dev-multilingual.jsonl"
 OUT_OF_SCOPE_DEV = ROOT / "eval" / "out-of-scope-dev.jsonl"
 """Lotsen's own out-of-scope development set: in the repository, never trained on."""
+UNTRAINED_DEV = ROOT / "eval" / "untrained-languages-dev.jsonl"
+"""In-scope questions in languages without training examples (never trained on)."""
 NEAR_DUPLICATE = 0.5
 """Share of character 4-grams two texts may have in common (Jaccard) before they count as
 near-duplicates: a paraphrase of a dev line reuses most of its 4-grams, a question written
@@ -202,12 +204,21 @@ def test_no_training_example_equals_a_dev_line() -> None:
     assert not leaked, leaked
 
 
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
 def _out_of_scope_dev() -> list[dict[str, Any]]:
-    return [
-        json.loads(line)
-        for line in OUT_OF_SCOPE_DEV.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    return _rows(OUT_OF_SCOPE_DEV)
+
+
+def test_untrained_languages_dev_set_has_no_training_language() -> None:
+    from bot.understanding.evaluation import language_group
+
+    rows = _rows(UNTRAINED_DEV)
+    assert len(rows) >= 40
+    assert all(language_group(row["lang"]) == "untrained" for row in rows)
+    assert {row["expected"] for row in rows} <= department_keys()
 
 
 def test_out_of_scope_dev_set_is_large_labelled_and_outside_the_training_data() -> None:
@@ -228,7 +239,7 @@ def test_out_of_scope_dev_set_is_large_labelled_and_outside_the_training_data() 
 
 
 def _dev_texts() -> list[str]:
-    texts = [row["text"] for row in _out_of_scope_dev()]
+    texts = [row["text"] for row in _out_of_scope_dev() + _rows(UNTRAINED_DEV)]
     for path in (EVAL_DEV, EVAL_DEV_MULTILINGUAL):
         if not path.exists():
             pytest.skip(f"{path} not available")
