@@ -1,12 +1,12 @@
-"""Choose the decision thresholds from cross-validation and the three dev sets, never one line.
+"""Choose the decision thresholds from cross-validation and the dev sets, never one line.
 
-`python -m bench.thresholds collect` parses, once, (a) every held-out training example of a
+`python -m bench.thresholds collect-cv` parses every held-out training example of a
 stratified 5-fold cross-validation with Rasa itself (five real trainings of the shipped
-pipeline) and (b) the lines of the development sets with the shipped model, and keeps
-the parse results in var/tuning/. `python -m bench.thresholds sweep` then replays `decide()`
-on them for a grid of thresholds (milliseconds, no Rasa) and prints, per setting, the figures
-of the cross-validation and of each dev set and language group. How the shipped values were
-chosen from that table: nlu/EVALUATION.md.
+pipeline); `collect-dev` parses the lines of the development sets with the shipped model.
+Both keep the parse results in var/tuning/. `python -m bench.thresholds sweep` then replays
+`decide()` on them for a grid of thresholds (milliseconds, no Rasa) and prints, per setting,
+the figures of the cross-validation and of each dev set and language group. How the shipped
+values were chosen from that table: nlu/EVALUATION.md.
 """
 
 from __future__ import annotations
@@ -47,6 +47,13 @@ DEV_SETS = {
     "untrained": PROJECT_ROOT / "eval" / "untrained-languages-dev.jsonl",
 }
 FOLDS = 5
+KNOBS = (
+    "department",
+    "out_of_scope_override",
+    "out_of_scope_ratio",
+    "confirm_below",
+    "confirm_margin",
+)
 
 
 @dataclass(frozen=True)
@@ -173,12 +180,16 @@ def outcomes(
 def _cells(m: Metrics) -> str:
     return (
         f"{m.accuracy:6.1%} {m.escalation_recall:6.1%} {m.false_escalation_rate:5.1%} "
-        f"{m.confirmation_rate:5.1%} {m.answered_smalltalk:2d}"
+        f"{m.confirmation_rate:5.1%} {m.referral_accuracy:6.1%} {m.answered_smalltalk:2d}"
     )
 
 
 def sweep(grid: Mapping[str, Sequence[float]], base: Thresholds) -> None:
-    """Print the figures of every threshold setting of the grid."""
+    """Print the figures of every threshold setting of the grid.
+
+    Per setting: the cross-validation (all held-out examples), then all dev sets pooled per
+    language group (the targets are per group, over every unseen question).
+    """
     settings = load_settings()
     routes = load_routes(settings.routes_file)
     dev = load(TUNING / "dev.jsonl")
@@ -186,19 +197,14 @@ def sweep(grid: Mapping[str, Sequence[float]], base: Thresholds) -> None:
     intents = {item["name"] for row in dev + cv for item in row.parse.get("intent_ranking", [])}
     authorities = authority_mapping(intents)
     names = list(grid)
-    print(
-        "setting | cv: acc caught false confirm smalltalk | per dev set and group: "
-        "acc caught false confirm smalltalk"
-    )
+    print("cells: in-scope acc, caught, false esc, confirm, referral acc, small talk")
     for values in itertools.product(*(grid[n] for n in names)):
         limits = replace(base, **dict(zip(names, values, strict=True)))
         parts = [" ".join(f"{n}={v:g}" for n, v in zip(names, values, strict=True))]
         if cv:
-            parts.append("cv " + _cells(score_outcomes(outcomes(cv, routes, limits, authorities))))
-        for name in DEV_SETS:
-            rows = [r for r in dev if r.source == name]
-            for group, m in outcomes_by_group(outcomes(rows, routes, limits, authorities)).items():
-                parts.append(f"{name}/{group} {_cells(m)}")
+            parts.append("CV " + _cells(score_outcomes(outcomes(cv, routes, limits, authorities))))
+        pooled = outcomes_by_group(outcomes(dev, routes, limits, authorities))
+        parts += [f"{group} {_cells(m)}" for group, m in pooled.items()]
         print(" | ".join(parts))
 
 
@@ -209,22 +215,19 @@ def _floats(text: str) -> list[float]:
 def main(argv: list[str] | None = None) -> None:
     """Collect parses or sweep thresholds (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m bench.thresholds", description=__doc__)
-    parser.add_argument("command", choices=("collect", "collect-dev", "sweep"))
-    for name in ("department", "out_of_scope_override", "confirm_below", "confirm_margin"):
+    parser.add_argument("command", choices=("collect-dev", "collect-cv", "sweep"))
+    for name in KNOBS:
         parser.add_argument(f"--{name.replace('_', '-')}", default="", help="values, a,b,c")
     args = parser.parse_args(argv)
     settings = load_settings()
-    if args.command in ("collect", "collect-dev"):
+    if args.command == "collect-dev":
         _dump(TUNING / "dev.jsonl", collect_dev(settings, rasa_env.model_path(settings)))
-        if args.command == "collect":
-            _dump(TUNING / "cv.jsonl", collect_cv(settings))
+        return
+    if args.command == "collect-cv":
+        _dump(TUNING / "cv.jsonl", collect_cv(settings))
         return
     base = load_thresholds(PROJECT_ROOT / "config.yml")
-    grid = {
-        name: _floats(getattr(args, name))
-        for name in ("department", "out_of_scope_override", "confirm_below", "confirm_margin")
-        if getattr(args, name)
-    }
+    grid = {name: _floats(getattr(args, name)) for name in KNOBS if getattr(args, name)}
     sweep(grid or {"department": [base.department]}, base)
 
 

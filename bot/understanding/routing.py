@@ -101,6 +101,9 @@ class Thresholds:
     `department`: the summed confidence a department needs to be routed to.
     `out_of_scope_override`: when the top intent is out of scope or another authority, the
     best department needs at least this (and more than the out-of-scope mass) to win.
+    `out_of_scope_ratio`: the out-of-scope mass counts as "not ours" also under a topic
+    intent when, multiplied by this, it reaches the best department (0 = only when an
+    out-of-scope or authority intent is on top).
     `confirm_below`: a routed decision whose best department is below this asks first.
     `confirm_margin`: a routed decision whose second department is closer than this asks.
     """
@@ -109,6 +112,7 @@ class Thresholds:
     out_of_scope_override: float = 0.5
     confirm_below: float = 0.0
     confirm_margin: float = 0.0
+    out_of_scope_ratio: float = 0.0
 
 
 def authority_mapping(intents: Iterable[str]) -> dict[str, str]:
@@ -196,7 +200,15 @@ def load_thresholds(config_path: Path) -> Thresholds:
         ),
         confirm_below=_number(config_path, section, "confirm_below", defaults.confirm_below),
         confirm_margin=_number(config_path, section, "confirm_margin", defaults.confirm_margin),
+        out_of_scope_ratio=_ratio(config_path, section, defaults.out_of_scope_ratio),
     )
+
+
+def _ratio(config_path: Path, section: Mapping[str, Any], default: float) -> float:
+    value = section.get("out_of_scope_ratio", default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10:
+        raise ValueError(f"{config_path}: lotsen.out_of_scope_ratio must be a number in [0, 10]")
+    return float(value)
 
 
 def load_authorities(domain_path: Path) -> dict[str, str]:
@@ -334,10 +346,9 @@ def decide(
     def escalate(reason: str) -> Decision:
         return Decision(intent, confidence, None, True, reason, guesses)
 
-    if intent == "ask_human":
-        return escalate(REASON_HUMAN)
-    if is_out_of_scope_intent(intent):
-        out_mass = sum(c for name, c in ranking if is_out_of_scope_intent(name))
+    out_mass = sum(c for name, c in ranking if is_out_of_scope_intent(name))
+
+    def not_ours() -> Decision:
         # A real question spread over sibling intents may still outweigh "not ours", but
         # only a strong department does: weak guesses summed never outvote it.
         if confident and best_score > out_mass and best_score >= limits.out_of_scope_override:
@@ -347,10 +358,17 @@ def decide(
         if referral and referral[0][1] > plain:
             return Decision(intent, confidence, None, False, None, guesses, refer=referral[0][0])
         return escalate(REASON_OUT_OF_SCOPE)
+
+    if intent == "ask_human":
+        return escalate(REASON_HUMAN)
+    if is_out_of_scope_intent(intent):
+        return not_ours()
     if (intent in CONVERSATION_INTENTS or intent == STATUS_INTENT) and is_plain_smalltalk(
         parse, intent, confidence
     ):
         return Decision(intent, confidence, None, False, None, guesses)
+    if limits.out_of_scope_ratio > 0 and out_mass * limits.out_of_scope_ratio >= best_score:
+        return not_ours()
     # A topic intent, nlu_fallback, an intent the routing table does not know, or small
     # talk / status that may hide a question.
     return route() if confident else escalate(REASON_UNSURE)
