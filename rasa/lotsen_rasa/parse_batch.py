@@ -12,13 +12,14 @@ batch in one call, which costs a fraction of one call per message.
 import json
 import logging
 import sys
-from typing import Any, Dict, Iterable, Iterator, List
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 BATCH = 64
 """Messages per run of the NLU graph."""
 
 
-def parse_many(processor: Any, texts: List[str]) -> List[Dict[str, Any]]:
+def parse_many(processor: Any, texts: list[str]) -> list[dict[str, Any]]:
     """Return the parse of every text, like `MessageProcessor.parse_message` one by one."""
     from rasa.core.channels.channel import UserMessage
     from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
@@ -41,7 +42,7 @@ def parse_many(processor: Any, texts: List[str]) -> List[Dict[str, Any]]:
     )
     parses = []
     for parsed in results[target]:
-        parse: Dict[str, Any] = {
+        parse: dict[str, Any] = {
             TEXT: "",
             INTENT: {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0},
             ENTITIES: [],
@@ -52,9 +53,9 @@ def parse_many(processor: Any, texts: List[str]) -> List[Dict[str, Any]]:
     return parses
 
 
-def batches(lines: Iterable[str], size: int = BATCH) -> Iterator[List[str]]:
+def batches(lines: Iterable[str], size: int = BATCH) -> Iterator[list[str]]:
     """Yield the texts of the non-empty JSON lines, `size` at a time."""
-    batch: List[str] = []
+    batch: list[str] = []
     for line in lines:
         line = line.strip()
         if not line:
@@ -68,6 +69,9 @@ def batches(lines: Iterable[str], size: int = BATCH) -> Iterator[List[str]]:
 
 
 def _main(model_path: str) -> None:
+    from lotsen_rasa.startup import import_skops_first
+
+    import_skops_first()
     from rasa.core.agent import Agent
 
     agent = Agent.load(model_path)
