@@ -1,6 +1,6 @@
-"""The single routing decision: route an enquiry to a department, or escalate it.
+"""The single routing decision: route (or confirm), refer to another authority, or escalate.
 
-Pure (no database, no I/O except `load_threshold`), shared by the live action server
+Pure (no database, no I/O except the `load_*` functions), shared by the live action server
 (`action_handle_enquiry`), `lotsen route` and `lotsen eval`, so that what is measured is
 exactly what runs.
 
@@ -27,16 +27,18 @@ How a Rasa parse result becomes a decision:
    best department reaches the threshold, otherwise escalated ("unsure"). A question is
    never swallowed by a small-talk guess.
 
-5. Another authority. Intents named `authority_<key>` hold questions that belong to another
-   authority (Skatteverket, the region's health care, …). `authorities` maps such an intent
-   to the key of a row of the authorities table. Out-of-scope mass is `out_of_scope` plus all
-   authority intents. When the top intent is one of them, the departments only win when the
-   best department both exceeds that mass and reaches `Thresholds.out_of_scope_override`
-   (a weak sum of department guesses never outvotes a confident "not ours"). Otherwise the
-   decision refers (`refer` = the authority key) when the authority intents of one key
-   outweigh `out_of_scope`, else it escalates with reason "out_of_scope". A referral
-   escalates nothing and routes nothing. An `authority_*` intent that `authorities` does not
-   map escalates as out of scope.
+5. Not ours. Intents named `authority_<key>` hold questions that belong to another
+   authority (Skatteverket, the region's health care, …); `authorities` maps such an intent
+   to the key of a row of the authorities table. The out-of-scope mass is `out_of_scope`
+   plus all authority intents. It decides when an out-of-scope or authority intent is on
+   top, and also under any other intent (after plain small talk and status) when the mass,
+   multiplied by `Thresholds.out_of_scope_ratio`, reaches the best department. Then the
+   departments only win when the best one both exceeds the mass and reaches
+   `Thresholds.out_of_scope_override`: a weak sum of department guesses never outvotes a
+   confident "not ours". Otherwise the decision refers (`refer` = the authority key) when
+   the authority intents of one key outweigh `out_of_scope`, else it escalates with reason
+   "out_of_scope". A referral escalates nothing and routes nothing. An `authority_*` intent
+   that `authorities` does not map counts as out of scope and is escalated.
 6. Ask when unsure. A routed decision whose best department is below
    `Thresholds.confirm_below`, or within `Thresholds.confirm_margin` of the second
    department, carries `confirm` = (best, second): `department` is the best guess, but the
