@@ -116,15 +116,21 @@ def collect_dev(settings: Settings, model: Path) -> list[Parsed]:
     ]
 
 
-def collect_cv(settings: Settings, report: Any = print) -> list[Parsed]:
-    """Train the shipped pipeline once per fold; parse each fold's held-out examples."""
+def collect_cv(settings: Settings, out_path: Path, report: Any = print) -> None:
+    """Train the shipped pipeline once per fold; keep each fold's held-out parses.
+
+    Each fold is appended to `out_path` as soon as it is done (a slow machine may stop the
+    run early: the folds done so far can still be swept).
+    """
     routes = load_routes(settings.routes_file)
     examples = training_examples(PROJECT_ROOT / "nlu", routes)
     folds = stratified_folds(examples, FOLDS)
     held = {(e.intent, e.text) for e in examples}
     always = [(i, t) for i, t in nlu_examples(PROJECT_ROOT / "nlu") if (i, t) not in held]
-    out: list[Parsed] = []
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text("", encoding="utf-8")
     for fold in range(FOLDS):
+        out: list[Parsed] = []
         report(f"cross-validation: fold {fold + 1}/{FOLDS}")
         train = always + [
             (e.intent, e.text) for e, f in zip(examples, folds, strict=True) if f != fold
@@ -151,7 +157,9 @@ def collect_cv(settings: Settings, report: Any = print) -> list[Parsed]:
                     parse,
                 )
             )
-    return out
+        with out_path.open("a", encoding="utf-8") as handle:
+            for row in out:
+                handle.write(json.dumps(row.__dict__, ensure_ascii=False) + "\n")
 
 
 def outcomes(
@@ -224,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
         _dump(TUNING / "dev.jsonl", collect_dev(settings, rasa_env.model_path(settings)))
         return
     if args.command == "collect-cv":
-        _dump(TUNING / "cv.jsonl", collect_cv(settings))
+        collect_cv(settings, TUNING / "cv.jsonl")
         return
     base = load_thresholds(PROJECT_ROOT / "config.yml")
     grid = {name: _floats(getattr(args, name)) for name in KNOBS if getattr(args, name)}

@@ -17,7 +17,6 @@ TEXTS = [
     "Hur söker vår förening aktivitetsstöd för barn och unga?",
     "När kommer min skatteåterbäring?",
     "hej",
-    "",
     "Vi vill ha loppis på torget, vem ger tillstånd? LOT-2026-00042",
     "كيف نحجز قاعة رياضية للنادي؟",
     "Wie beantragen wir einen Zuschuss?",
@@ -52,4 +51,4 @@ def test_batch_parse_equals_single_parses() -> None:
         assert [n for n, _ in ranked_one] == [n for n, _ in ranked_many]
         assert [c for _, c in ranked_one] == pytest.approx([c for _, c in ranked_many], abs=1e-5)
         assert one["entities"] == many["entities"]
-    assert any(e["entity"] == "reference" for e in batch[4]["entities"])
+    assert any(e["entity"] == "reference" for e in batch[3]["entities"])
