@@ -18,7 +18,7 @@ from bench.data import (
     stratified_folds,
     training_examples,
 )
-from bench.pipelines import compare, figures
+from bench.pipelines import DEV_SETS, compare, figures
 from bench.rasa_models import (
     alternative_config,
     decisions,
@@ -184,11 +184,7 @@ class LiveQuality:
     enquiry_texts: list[str] = field(default_factory=list)
 
 
-DEV_SETS = {
-    "multilingual": PROJECT_ROOT.parent / "shared" / "reference" / "eval-dev-multilingual.jsonl",
-    "out_of_scope": PROJECT_ROOT / "eval" / "out-of-scope-dev.jsonl",
-    "untrained": PROJECT_ROOT / "eval" / "untrained-languages-dev.jsonl",
-}
+OTHER_DEV_SETS = {name: path for name, path in DEV_SETS.items() if name != "dev"}
 """Scored beside the eval file (issue 24); Lotsen's own sets (eval/) are in the repository."""
 
 
@@ -203,7 +199,7 @@ def live_quality(settings: Settings, *, eval_path: Path) -> LiveQuality:
     its figures per language group (issue 24's targets).
     """
     sets = {"eval": _rows(eval_path)}
-    sets.update({name: _rows(path) for name, path in DEV_SETS.items() if path.is_file()})
+    sets.update({name: _rows(path) for name, path in OTHER_DEV_SETS.items() if path.is_file()})
     rows = [row for set_rows in sets.values() for row in set_rows]
     decided = decide_all(settings, [str(row["text"]) for row in rows])
     outcomes = [

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import load_routes, nlu_examples, stratified_folds, training_examples
+from bench.pipelines import DEV_SETS
 from bench.rasa_models import parse_with, temp_dir, train_nlu, write_nlu
 from bot.settings import PROJECT_ROOT, Settings, load_settings
 from bot.understanding import rasa_env
@@ -39,13 +40,6 @@ from bot.understanding.routing import (
 )
 
 TUNING = PROJECT_ROOT / "var" / "tuning"
-REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
-DEV_SETS = {
-    "dev": REFERENCE / "eval-dev.jsonl",
-    "multilingual": REFERENCE / "eval-dev-multilingual.jsonl",
-    "out-of-scope": PROJECT_ROOT / "eval" / "out-of-scope-dev.jsonl",
-    "untrained": PROJECT_ROOT / "eval" / "untrained-languages-dev.jsonl",
-}
 FOLDS = 5
 KNOBS = (
     "department",
