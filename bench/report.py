@@ -338,6 +338,9 @@ def _target_level(load: dict[str, Any], users: int) -> dict[str, Any] | None:
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Return every target with its measured value and whether it is met."""
     rows: list[dict[str, Any]] = _scale_targets(results.get("scale") or {})
+    rows += _dev_set_targets(
+        ((results.get("quality") or {}).get("rasa") or {}).get("dev_sets") or {}
+    )
     if not results.get("backends"):
         return rows
     load = (results.get("backends") or {}).get("sqlite") or {}
@@ -378,9 +381,6 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         value = ev.get(key)
         ok = None if value is None else (value >= limit if above else value <= limit)
         rows.append({"target": f"{label} (shipped Rasa, eval)", "value": _pct(value), "ok": ok})
-    rows += _dev_set_targets(
-        ((results.get("quality") or {}).get("rasa") or {}).get("dev_sets") or {}
-    )
     pipelines = (results.get("quality") or {}).get("pipelines") or {}
     if "skipped" not in pipelines and pipelines:
         rows += _pipeline_targets(pipelines)

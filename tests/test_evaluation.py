@@ -77,3 +77,30 @@ def test_group_report_names_the_missed_targets() -> None:
     assert "trained other" in line
     assert "80.0%" in line
     assert "MISSED: escalation_recall 80.0% (target >= 95%)" in line
+
+
+def test_bench_report_lists_the_groups_and_their_targets() -> None:
+    from bench.report import render, targets
+
+    group = {
+        "lines": 10,
+        "in_scope": 8,
+        "out_of_scope": 2,
+        "accuracy": 0.875,
+        "escalation_recall": 1.0,
+        "false_escalation_rate": 0.0,
+        "referral_accuracy": 0.5,
+        "expected_referrals": 2,
+        "referred": 1,
+        "confirmation_rate": 0.125,
+        "answered_smalltalk": 0,
+    }
+    dev_sets = {"out_of_scope": {**group, "groups": {"sv/en": group}}}
+    results = {"quality": {"rasa": {"eval": {}, "dev_sets": dev_sets}}}
+    text = render({**results, "targets": targets(results)})
+    assert "out_of_scope  sv/en" in text
+    rows = {row["target"]: row for row in targets(results)}
+    assert rows["sv/en: accuracy >= 97% (all dev sets)"]["ok"] is False
+    assert rows["sv/en: escalation_recall >= 95% (all dev sets)"]["ok"] is True
+    assert rows["sv/en: confirmation_rate < 10% (all dev sets)"]["ok"] is False
+    assert rows["sv/en: answered as small talk = 0"]["ok"] is True
