@@ -20,7 +20,7 @@ help:
 	@echo "make setup  – environments, database, model (skips what is already done)"
 	@echo "make test-fast – the fast loop: no Rasa, no browser, no soak (about a minute)"
 	@echo "make lint   – ruff and mypy"
-	@echo "make eval   – routing quality on the development set"
+	@echo "make eval   – routing quality on the development sets"
 	@echo "make bench  – benchmarks (prints figures, writes var/bench.json)"
 
 # The app environment (Python 3.11) – reinstalled only when pyproject.toml changes.
@@ -71,7 +71,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy bot db harness bench
 
 eval: setup
-	$(LOTSEN) eval --jsonl ../shared/reference/eval-dev.jsonl
+	$(LOTSEN) eval --jsonl ../shared/reference/eval-dev.jsonl --jsonl ../shared/reference/eval-dev-multilingual.jsonl --jsonl eval/out-of-scope-dev.jsonl --jsonl eval/untrained-languages-dev.jsonl
 
 bench: setup
 	$(VENV)/bin/python -m bench

@@ -13,10 +13,11 @@ import yaml
 
 from bot.settings import PROJECT_ROOT
 from bot.understanding.evaluation import ESCALATE
-from bot.understanding.routing import CONVERSATION_INTENTS, STATUS_INTENT
+from bot.understanding.routing import CONVERSATION_INTENTS, STATUS_INTENT, is_out_of_scope_intent
 
 DEFAULT_EVAL = PROJECT_ROOT.parent / "shared" / "reference" / "eval-dev.jsonl"
 ESCALATING_INTENTS = frozenset({"out_of_scope", "ask_human"})
+"""Besides these, every authority_<key> intent is labelled "escalate" (caught when referred)."""
 _ENTITY = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)|\[([^\]]+)\]\{[^}]*\}")
 
 
@@ -56,7 +57,7 @@ def training_examples(nlu_dir: Path, routes: dict[str, str]) -> list[Example]:
     """Return the routable training examples: topic intents as departments, escalations."""
     examples: list[Example] = []
     for intent, text in nlu_examples(nlu_dir):
-        if intent in ESCALATING_INTENTS:
+        if intent in ESCALATING_INTENTS or is_out_of_scope_intent(intent):
             examples.append(Example(text, ESCALATE, intent))
         elif intent in routes:
             examples.append(Example(text, routes[intent], intent))

@@ -23,8 +23,14 @@ from bench.latency import percentiles
 from bench.rasa_models import parse_with, temp_dir, threshold_for
 from bot.settings import PROJECT_ROOT, Settings
 from bot.understanding import rasa_env
-from bot.understanding.evaluation import by_language, predicted_label, score
-from bot.understanding.routing import decide
+from bot.understanding.evaluation import (
+    Metrics,
+    Outcome,
+    outcomes_by_group,
+    predicted_label,
+    score_outcomes,
+)
+from bot.understanding.routing import Thresholds, decide, load_authorities
 
 SHIPPED = PROJECT_ROOT / "config.yml"
 PREVIOUS = PROJECT_ROOT / "bench" / "config-sparse-lr.yml"
@@ -32,6 +38,8 @@ REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
 DEV_SETS = {
     "dev": REFERENCE / "eval-dev.jsonl",
     "multilingual": REFERENCE / "eval-dev-multilingual.jsonl",
+    "out_of_scope": PROJECT_ROOT / "eval" / "out-of-scope-dev.jsonl",
+    "untrained": PROJECT_ROOT / "eval" / "untrained-languages-dev.jsonl",
 }
 ROUTE_LINES = 500
 
@@ -90,38 +98,52 @@ def _timed_parses(settings: Settings, model: Path, texts: Sequence[str]) -> dict
 
 def _quality(
     routes: dict[str, str],
-    threshold: float,
+    threshold: Thresholds,
     rows: Sequence[Example],
-    languages: Sequence[str],
+    path: Path,
     parses: Sequence[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Return the routing figures of one dev set, with in-scope accuracy per language."""
-    pairs = []
-    for row, parse in zip(rows, parses, strict=True):
-        decision = decide(parse, routes, threshold)
-        pairs.append((row.label, predicted_label(decision.department, decision.escalate)))
-    metrics = score(pairs)
+    """Return the routing figures of one dev set, per language group too."""
+    authorities = load_authorities(PROJECT_ROOT / "domain.yml")
+    raw = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    outcomes = []
+    for row, line, parse in zip(rows, raw, parses, strict=True):
+        decision = decide(parse, routes, threshold, authorities=authorities)
+        outcomes.append(
+            Outcome(
+                expected=row.label,
+                predicted=predicted_label(decision.department, decision.escalate, decision.refer),
+                language=str(line.get("lang") or "–"),
+                authority=line.get("authority"),
+                referred=decision.refer,
+                confirm=decision.confirm is not None,
+            )
+        )
+    metrics = score_outcomes(outcomes)
     return {
-        "lines": metrics.total,
-        "accuracy": round(metrics.accuracy, 4),
-        "escalation_recall": round(metrics.escalation_recall, 4),
-        "false_escalation_rate": round(metrics.false_escalation_rate, 4),
-        "answered_smalltalk": metrics.answered_smalltalk,
+        **figures(metrics),
         "macro_f1": round(metrics.macro_f1, 4),
-        "languages": {
-            key: round(m.accuracy, 4)
-            for key, m in by_language(pairs, list(languages)).items()
-            if m.in_scope
-        },
+        "groups": {group: figures(m) for group, m in outcomes_by_group(outcomes).items()},
     }
 
 
-def _languages(path: Path) -> list[str]:
-    return [
-        str(json.loads(line).get("lang") or "–")
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+def figures(metrics: Metrics) -> dict[str, Any]:
+    """Return one scoring's headline figures as plain JSON values."""
+    return {
+        "lines": metrics.total,
+        "in_scope": metrics.in_scope,
+        "out_of_scope": metrics.out_of_scope,
+        "accuracy": round(metrics.accuracy, 4),
+        "escalation_recall": round(metrics.escalation_recall, 4),
+        "false_escalation_rate": round(metrics.false_escalation_rate, 4),
+        "referral_accuracy": round(metrics.referral_accuracy, 4),
+        "expected_referrals": metrics.expected_referrals,
+        "referred": metrics.referred,
+        "confirmation_rate": round(metrics.confirmation_rate, 4),
+        "answered_smalltalk": metrics.answered_smalltalk,
+    }
 
 
 def _route_lines(dev_texts: Sequence[str]) -> list[str]:
@@ -140,7 +162,11 @@ def measure(settings: Settings, config: Path, report: Callable[[str], None]) -> 
     sets = {name: load_eval(path) for name, path in DEV_SETS.items() if path.is_file()}
     texts = [row.text for rows in sets.values() for row in rows]
     routes, threshold = load_routes(settings.routes_file), threshold_for(config)
-    out: dict[str, Any] = {"config": str(config.relative_to(PROJECT_ROOT)), "threshold": threshold}
+    out: dict[str, Any] = {
+        "config": str(config.relative_to(PROJECT_ROOT)),
+        "threshold": threshold.department,
+        "thresholds": threshold.__dict__,
+    }
     with temp_dir() as tmp:
         report(f"pipelines: training {out['config']} from scratch")
         wall, cpu = _train(settings, config, Path(tmp))
@@ -160,7 +186,7 @@ def measure(settings: Settings, config: Path, report: Callable[[str], None]) -> 
         for name, rows in sets.items():
             parses = timed["parses"][start : start + len(rows)]
             start += len(rows)
-            out[name] = _quality(routes, threshold, rows, _languages(DEV_SETS[name]), parses)
+            out[name] = _quality(routes, threshold, rows, DEV_SETS[name], parses)
         lines = _route_lines(texts)
         report(f"pipelines: lotsen route's batch parser on {len(lines)} lines")
         started = time.perf_counter()

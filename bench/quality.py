@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from bench.data import (
     stratified_folds,
     training_examples,
 )
-from bench.pipelines import compare
+from bench.pipelines import DEV_SETS, compare, figures
 from bench.rasa_models import (
     alternative_config,
     decisions,
@@ -30,7 +31,14 @@ from bench.rasa_models import (
 from bot.cli.nlu import decide_all
 from bot.settings import PROJECT_ROOT, Settings
 from bot.understanding import rasa_env
-from bot.understanding.evaluation import Metrics, predicted_label, score
+from bot.understanding.evaluation import (
+    Metrics,
+    Outcome,
+    outcomes_by_group,
+    predicted_label,
+    score,
+    score_outcomes,
+)
 
 FOLDS = 5
 METRICS = ("accuracy", "escalation_recall", "false_escalation_rate", "macro_f1")
@@ -64,8 +72,8 @@ def cv_summary(
     return summary
 
 
-def _labels(decided: Sequence[tuple[str | None, bool]]) -> list[str]:
-    return [predicted_label(department, escalate) for department, escalate in decided]
+def _labels(decided: Sequence[tuple[str | None, bool, str | None]]) -> list[str]:
+    return [predicted_label(department, escalate, refer) for department, escalate, refer in decided]
 
 
 def _rasa_cv(
@@ -176,16 +184,50 @@ class LiveQuality:
     enquiry_texts: list[str] = field(default_factory=list)
 
 
+OTHER_DEV_SETS = {name: path for name, path in DEV_SETS.items() if name != "dev"}
+"""Scored beside the eval file (issue 24); Lotsen's own sets (eval/) are in the repository."""
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
 def live_quality(settings: Settings, *, eval_path: Path) -> LiveQuality:
-    """Score the shipped Rasa pipeline exactly as the bot decides (`decide_all`)."""
-    evaluation = load_eval(eval_path)
-    decided = decide_all(settings, [e.text for e in evaluation])
-    predicted = [predicted_label(d["department"], d["escalate"]) for d in decided]
-    pairs = list(zip([e.label for e in evaluation], predicted, strict=True))
+    """Score the shipped Rasa pipeline exactly as the bot decides (`decide_all`).
+
+    The eval file and the other dev sets are parsed in one batch; each set is reported with
+    its figures per language group (issue 24's targets).
+    """
+    sets = {"eval": _rows(eval_path)}
+    sets.update({name: _rows(path) for name, path in OTHER_DEV_SETS.items() if path.is_file()})
+    rows = [row for set_rows in sets.values() for row in set_rows]
+    decided = decide_all(settings, [str(row["text"]) for row in rows])
+    outcomes = [
+        Outcome(
+            expected=str(row["expected"]),
+            predicted=predicted_label(d["department"], d["escalate"], d.get("refer")),
+            language=str(row.get("lang") or "–"),
+            authority=row.get("authority"),
+            referred=d.get("refer"),
+            confirm="confirm" in d,
+        )
+        for row, d in zip(rows, decided, strict=True)
+    ]
+    dev_sets: dict[str, Any] = {}
+    start = 0
+    for name, set_rows in sets.items():
+        part = outcomes[start : start + len(set_rows)]
+        start += len(set_rows)
+        dev_sets[name] = {
+            **figures(score_outcomes(part)),
+            "groups": {group: figures(m) for group, m in outcomes_by_group(part).items()},
+        }
+    eval_part = outcomes[: len(sets["eval"])]
     return LiveQuality(
         {
-            "eval": metrics_dict(score(pairs)),
+            "eval": metrics_dict(score_outcomes(eval_part)),
+            "dev_sets": dev_sets,
             "model_current": rasa_env.model_is_current(settings),
         },
-        [d["text"] for d in decided if d["escalate"] or d["department"]],
+        [d["text"] for d in decided[: len(sets["eval"])] if d["escalate"] or d["department"]],
     )

@@ -16,7 +16,7 @@ import yaml
 from bot.settings import PROJECT_ROOT, Settings
 from bot.understanding import rasa_env
 from bot.understanding.batch import parse_with_model
-from bot.understanding.routing import decide, load_threshold
+from bot.understanding.routing import Thresholds, decide, load_authorities, load_thresholds
 
 _YAML_NAME = re.compile(r"[\w./-]+\.ya?ml")
 
@@ -79,22 +79,23 @@ def parse_with(settings: Settings, model: Path, texts: Sequence[str]) -> list[di
 
 
 def decisions(
-    parses: Sequence[Mapping[str, Any]], routes: Mapping[str, str], threshold: float
-) -> list[tuple[str | None, bool]]:
-    """Return (department, escalate) for each parse, exactly as the live bot decides."""
+    parses: Sequence[Mapping[str, Any]], routes: Mapping[str, str], threshold: Thresholds
+) -> list[tuple[str | None, bool, str | None]]:
+    """Return (department, escalate, refer) per parse, exactly as `lotsen route` decides."""
+    authorities = load_authorities(PROJECT_ROOT / "domain.yml")
     out = []
     for parse in parses:
-        decision = decide(parse, routes, threshold)
-        out.append((decision.department, decision.escalate))
+        decision = decide(parse, routes, threshold, authorities=authorities)
+        out.append((decision.department, decision.escalate, decision.refer))
     return out
 
 
-def threshold_for(config: Path) -> float:
-    """Return the config's department threshold (the shipped one when it has none)."""
+def threshold_for(config: Path) -> Thresholds:
+    """Return the config's decision thresholds (the shipped ones when it has none)."""
     text = config.read_text(encoding="utf-8")
     if "department_threshold" in text:
-        return load_threshold(config)
-    return load_threshold(PROJECT_ROOT / "config.yml")
+        return load_thresholds(config)
+    return load_thresholds(PROJECT_ROOT / "config.yml")
 
 
 def write_nlu(examples: Sequence[tuple[str, str]], path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.scale import BEFORE_CPU_MS
+from bot.understanding.evaluation import MAX_CONFIRMATION_RATE, TARGETS
 
 APPROACHES = (
     ("keyword", "keyword baseline (handles)"),
@@ -59,6 +60,77 @@ def _quality(quality: dict[str, Any]) -> list[str]:
             "note: models/lotsen.tar.gz is older than the training data (run `make setup`)"
         )
     return lines
+
+
+def _dev_sets(dev_sets: dict[str, Any]) -> list[str]:
+    """Render the shipped pipeline's figures per dev set and language group (issue 24)."""
+    if not dev_sets:
+        return ["Dev sets per language group: not run"]
+    lines = [
+        "Shipped pipeline, live decision, per dev set and language group (caught = escalated "
+        "or referred; referral = right authority named; confirm = share of in-scope lines "
+        "asked first)",
+        f"{'set':<14}{'group':<15}{'lines':>6}{'in scope':>9}{'caught':>8}{'f.esc':>7}"
+        f"{'referral':>9}{'confirm':>8}{'talk':>5}",
+    ]
+    for name, entry in dev_sets.items():
+        for group, g in (entry.get("groups") or {}).items():
+            lines.append(
+                f"{name:<14}{group:<15}{_num(g.get('lines')):>6}"
+                f"{_pct(g.get('accuracy') if g.get('in_scope') else None):>9}"
+                f"{_pct(g.get('escalation_recall') if g.get('out_of_scope') else None):>8}"
+                f"{_pct(g.get('false_escalation_rate') if g.get('in_scope') else None):>7}"
+                f"{_pct(g.get('referral_accuracy') if g.get('expected_referrals') else None):>9}"
+                f"{_pct(g.get('confirmation_rate') if g.get('in_scope') else None):>8}"
+                f"{_num(g.get('answered_smalltalk')):>5}"
+            )
+    return lines
+
+
+def _dev_set_targets(dev_sets: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return issue 24's targets per language group over all dev sets together."""
+    totals: dict[str, dict[str, float]] = {}
+    for entry in dev_sets.values():
+        for group, g in (entry.get("groups") or {}).items():
+            t = totals.setdefault(group, {})
+            in_scope, out = g.get("in_scope") or 0, g.get("out_of_scope") or 0
+            for key, weight in (
+                ("accuracy", in_scope),
+                ("false_escalation_rate", in_scope),
+                ("confirmation_rate", in_scope),
+                ("escalation_recall", out),
+            ):
+                t[key] = t.get(key, 0.0) + (g.get(key) or 0.0) * weight
+                t[f"{key}_n"] = t.get(f"{key}_n", 0.0) + weight
+            t["answered_smalltalk"] = t.get("answered_smalltalk", 0.0) + (
+                g.get("answered_smalltalk") or 0
+            )
+    rows = []
+    for group, t in totals.items():
+        checks = [(name, op, value) for name, (op, value) in TARGETS.get(group, {}).items()]
+        checks.append(("confirmation_rate", "<", MAX_CONFIRMATION_RATE))
+        for name, op, limit in checks:
+            n = t.get(f"{name}_n") or 0.0
+            value = t[name] / n if n else None
+            ok = None
+            if value is not None:
+                ok = (
+                    value >= limit
+                    if op == ">="
+                    else (value <= limit if op == "<=" else value < limit)
+                )
+            rows.append(
+                {
+                    "target": f"{group}: {name} {op} {limit:.0%} (all dev sets)",
+                    "value": _pct(value),
+                    "ok": ok,
+                }
+            )
+        talk = t.get("answered_smalltalk", 0.0)
+        rows.append(
+            {"target": f"{group}: answered as small talk = 0", "value": _num(talk), "ok": talk == 0}
+        )
+    return rows
 
 
 def _pipelines(pipelines: dict[str, Any]) -> list[str]:
@@ -266,6 +338,9 @@ def _target_level(load: dict[str, Any], users: int) -> dict[str, Any] | None:
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Return every target with its measured value and whether it is met."""
     rows: list[dict[str, Any]] = _scale_targets(results.get("scale") or {})
+    rows += _dev_set_targets(
+        ((results.get("quality") or {}).get("rasa") or {}).get("dev_sets") or {}
+    )
     if not results.get("backends"):
         return rows
     load = (results.get("backends") or {}).get("sqlite") or {}
@@ -346,6 +421,10 @@ def render(results: dict[str, Any]) -> str:
     """Return the whole report as text."""
     lines = [f"Lotsen benchmarks ({results.get('mode')}, {results.get('machine')})", ""]
     lines += _quality(results.get("quality") or {})
+    lines += [
+        "",
+        *_dev_sets(((results.get("quality") or {}).get("rasa") or {}).get("dev_sets") or {}),
+    ]
     lines += [
         "",
         *_pipelines((results.get("quality") or {}).get("pipelines") or {"skipped": "not run"}),

@@ -16,6 +16,7 @@ from bot.understanding.routing import (
     NON_TOPIC_INTENTS,
     SMALLTALK_SCRIPTS,
     STATUS_INTENT,
+    is_out_of_scope_intent,
     scripts,
 )
 
@@ -23,6 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 NLU_DIR = ROOT / "nlu"
 EVAL_DEV = ROOT.parent / "shared" / "reference" / "eval-dev.jsonl"
 EVAL_DEV_MULTILINGUAL = ROOT.parent / "shared" / "reference" / "eval-dev-multilingual.jsonl"
+OUT_OF_SCOPE_DEV = ROOT / "eval" / "out-of-scope-dev.jsonl"
+"""Lotsen's own out-of-scope development set: in the repository, never trained on."""
+UNTRAINED_DEV = ROOT / "eval" / "untrained-languages-dev.jsonl"
+"""In-scope questions in languages without training examples (never trained on)."""
 NEAR_DUPLICATE = 0.5
 """Share of character 4-grams two texts may have in common (Jaccard) before they count as
 near-duplicates: a paraphrase of a dev line reuses most of its 4-grams, a question written
@@ -81,7 +86,27 @@ def department_keys() -> frozenset[str]:
 
 
 def topic_intents() -> set[str]:
-    return {i for i in domain_intents() if i not in NON_TOPIC_INTENTS}
+    return {
+        i for i in domain_intents() if i not in NON_TOPIC_INTENTS and not is_out_of_scope_intent(i)
+    }
+
+
+AUTHORITY_KEYS = {
+    "skatteverket",
+    "forsakringskassan",
+    "migrationsverket",
+    "region_halsa",
+    "polisen",
+    "trafikverket",
+    "arbetsformedlingen",
+    "bolagsverket",
+}
+
+
+def test_every_other_authority_has_its_intent_and_none_is_routed() -> None:
+    authorities = {i for i in domain_intents() if i.startswith("authority_")}
+    assert authorities == {f"authority_{key}" for key in AUTHORITY_KEYS}
+    assert not authorities & {r["intent"] for r in seed_routes()}
 
 
 def test_domain_and_training_data_have_the_same_intents() -> None:
@@ -179,8 +204,42 @@ def test_no_training_example_equals_a_dev_line() -> None:
     assert not leaked, leaked
 
 
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _out_of_scope_dev() -> list[dict[str, Any]]:
+    return _rows(OUT_OF_SCOPE_DEV)
+
+
+def test_untrained_languages_dev_set_has_no_training_language() -> None:
+    from bot.understanding.evaluation import language_group
+
+    rows = _rows(UNTRAINED_DEV)
+    assert len(rows) >= 40
+    assert all(language_group(row["lang"]) == "untrained" for row in rows)
+    assert {row["expected"] for row in rows} <= department_keys()
+
+
+def test_out_of_scope_dev_set_is_large_labelled_and_outside_the_training_data() -> None:
+    rows = _out_of_scope_dev()
+    assert len(rows) >= 150
+    assert not OUT_OF_SCOPE_DEV.resolve().is_relative_to(NLU_DIR.resolve())
+    for row in rows:
+        assert row["expected"] == "escalate", row
+        assert isinstance(row["lang"], str) and isinstance(row["text"], str), row
+        assert row.get("authority", "skatteverket") in AUTHORITY_KEYS, row
+    assert {row["authority"] for row in rows if "authority" in row} == AUTHORITY_KEYS
+    # Banks, insurers and private services, too (escalated, not referred).
+    assert sum("authority" not in row for row in rows) >= 30
+    texts = [_normalise(row["text"]) for row in rows]
+    assert len(set(texts)) == len(texts)
+    training = {_normalise(e) for examples in training_examples().values() for e in examples}
+    assert not training & set(texts)
+
+
 def _dev_texts() -> list[str]:
-    texts = []
+    texts = [row["text"] for row in _out_of_scope_dev() + _rows(UNTRAINED_DEV)]
     for path in (EVAL_DEV, EVAL_DEV_MULTILINGUAL):
         if not path.exists():
             pytest.skip(f"{path} not available")

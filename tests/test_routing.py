@@ -377,13 +377,37 @@ def test_load_thresholds(tmp_path: Path) -> None:
     cfg = tmp_path / "config.yml"
     cfg.write_text(
         "lotsen:\n  department_threshold: 0.3\n  out_of_scope_override: 0.55\n"
-        "  confirm_below: 0.35\n  confirm_margin: 0.1\n"
+        "  confirm_below: 0.35\n  confirm_margin: 0.1\n  out_of_scope_ratio: 1.5\n"
     )
-    assert load_thresholds(cfg) == Thresholds(0.3, 0.55, 0.35, 0.1)
+    assert load_thresholds(cfg) == Thresholds(0.3, 0.55, 0.35, 0.1, 1.5)
     cfg.write_text("recipe: default.v1\n")
     assert load_thresholds(cfg).department == DEFAULT_THRESHOLD
     cfg.write_text("lotsen:\n  confirm_margin: -0.1\n")
     with pytest.raises(ValueError):
         load_thresholds(cfg)
+    cfg.write_text("lotsen:\n  out_of_scope_ratio: viel\n")
+    with pytest.raises(ValueError):
+        load_thresholds(cfg)
     project = load_thresholds(PROJECT_ROOT / "config.yml")
     assert project.department == load_threshold(PROJECT_ROOT / "config.yml")
+
+
+def test_out_of_scope_mass_under_a_topic_intent_counts_with_the_ratio() -> None:
+    # A topic intent on top (0.34), but out_of_scope and an authority together hold 0.45.
+    p = parse(
+        ("topic_livsmedel", 0.34),
+        ("out_of_scope", 0.30),
+        ("authority_skatteverket", 0.15),
+        ("topic_bidrag", 0.11),
+    )
+    off = Thresholds(department=0.25, out_of_scope_override=0.5)
+    on = Thresholds(department=0.25, out_of_scope_override=0.5, out_of_scope_ratio=1.5)
+    assert decide(p, ROUTES, off, authorities=AUTHORITIES).department == "samhallsbyggnad"
+    d = decide(p, ROUTES, on, authorities=AUTHORITIES)
+    assert d.escalate and d.reason == "out_of_scope" and d.department is None
+    # A strong department still wins although the mass reaches it with the ratio.
+    p = parse(("topic_iop", 0.6), ("authority_skatteverket", 0.4))
+    assert decide(p, ROUTES, on, authorities=AUTHORITIES).department == "upphandling"
+    # Plain small talk stays small talk whatever the mass.
+    p = parse(("greet", 0.6), ("out_of_scope", 0.3), ("topic_bidrag", 0.1), text="hej")
+    assert not decide(p, ROUTES, on).is_enquiry

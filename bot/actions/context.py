@@ -18,7 +18,7 @@ class ActionContext:
 
     settings: Settings
     engine: Engine
-    threshold: float | Thresholds
+    threshold: Thresholds | float  # all thresholds, or only the department one (tests)
 
 
 def build_context(settings: Settings) -> ActionContext:

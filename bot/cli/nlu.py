@@ -107,21 +107,29 @@ def route(
 
 
 def evaluate(
-    jsonl: Path = typer.Option(..., "--jsonl", help='Labelled lines: {"text", "expected"}.'),
+    jsonl: list[Path] = typer.Option(
+        ...,
+        "--jsonl",
+        help='Labelled lines {"text", "expected"[, "lang", "authority"]}; repeat for more sets.',
+    ),
     errors: bool = typer.Option(False, "--errors", help="Also list the misrouted lines."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the figures as JSON here."),
 ) -> None:
-    """Measure routing quality on labelled JSON lines (per language too, given `lang`)."""
+    """Measure routing quality on labelled JSON lines (per language and target group too)."""
     from bot.understanding.evaluation import (
+        Outcome,
         by_language,
+        group_report,
         language_report,
+        outcomes_by_group,
         predicted_label,
         report,
-        score,
+        score_outcomes,
     )
 
     settings = settings_or_exit()
-    rows = _read_jsonl(jsonl)
+    sets = {_set_name(path, jsonl): _read_jsonl(path) for path in jsonl}
+    rows = [row for set_rows in sets.values() for row in set_rows]
     if any(not isinstance(r.get("expected"), str) for r in rows):
         # Translators: "expected" and "escalate" are JSON values and stay as they are.
         message = t(
@@ -129,24 +137,51 @@ def evaluate(
             'varje rad behöver ett "expected" (en förvaltningsnyckel eller "escalate")',
         )
         raise fail(message)
+    # One parse of all lines (one start of the Rasa parser), then split per set again.
     results = decide_all(settings, [r["text"] for r in rows])
-    pairs = [
-        (r["expected"], predicted_label(res["department"], res["escalate"], res.get("refer")))
+    outcomes = [
+        Outcome(
+            expected=r["expected"],
+            predicted=predicted_label(res["department"], res["escalate"], res.get("refer")),
+            language=str(r.get("lang") or "–"),
+            authority=r.get("authority") if isinstance(r.get("authority"), str) else None,
+            referred=res.get("refer"),
+            confirm="confirm" in res,
+        )
         for r, res in zip(rows, results, strict=True)
     ]
-    metrics = score(pairs)
-    typer.echo(report(metrics))
-    languages = by_language(pairs, [str(r.get("lang") or "–") for r in rows])
+    per_set: dict[str, list[Outcome]] = {}
+    start = 0
+    for name, set_rows in sets.items():
+        per_set[name] = outcomes[start : start + len(set_rows)]
+        start += len(set_rows)
+    metrics = score_outcomes(outcomes)
+    languages = by_language(
+        [(o.expected, o.predicted) for o in outcomes], [o.language for o in outcomes]
+    )
+    groups = {name: outcomes_by_group(items) for name, items in per_set.items()}
+    for name, items in per_set.items():
+        if len(per_set) > 1:
+            typer.echo(f"== {name}")
+        typer.echo(report(score_outcomes(items)) + "\n")
+    if len(per_set) > 1:
+        typer.echo("== all sets\n" + report(metrics) + "\n")
     if any("lang" in r for r in rows):
-        typer.echo("\nper language\n" + language_report(languages))
+        typer.echo("per language\n" + language_report(languages) + "\n")
+        typer.echo("targets per set and language group\n" + group_report(groups))
     if errors:
         typer.echo()
         # Translators: heading of the lines `lotsen eval --errors` sent to the wrong place.
         typer.echo(t(cli_language(), "fel vägval:"))
-        for (expected, predicted), res in zip(pairs, results, strict=True):
-            if expected != predicted:
+        for outcome, res in zip(outcomes, results, strict=True):
+            wrong_authority = outcome.authority is not None and outcome.referred not in (
+                None,
+                outcome.authority,
+            )
+            if outcome.expected != outcome.predicted or wrong_authority:
+                shown = outcome.predicted + (f" ({outcome.referred})" if outcome.referred else "")
                 typer.echo(
-                    f"  {expected:>15} → {predicted:<15} {res['intent']} "
+                    f"  {outcome.expected:>15} → {shown:<15} {res['intent']} "
                     f"{res['confidence']:.2f}  {res['text'][:90]}"
                 )
     if json_out is not None:
@@ -155,10 +190,23 @@ def evaluate(
                 {
                     **_figures(metrics),
                     "languages": {key: _figures(m) for key, m in languages.items()},
+                    "sets": {
+                        name: {
+                            **_figures(score_outcomes(items)),
+                            "groups": {g: _figures(m) for g, m in groups[name].items()},
+                        }
+                        for name, items in per_set.items()
+                    },
                 },
                 indent=2,
             )
         )
+
+
+def _set_name(path: Path, paths: list[Path]) -> str:
+    """Return a short name of a dev set: its file name without .jsonl (unique among paths)."""
+    name = path.name.removesuffix(".jsonl")
+    return name if [p.name for p in paths].count(path.name) == 1 else str(path)
 
 
 def _figures(metrics: Metrics) -> dict[str, float | int]:
@@ -167,6 +215,9 @@ def _figures(metrics: Metrics) -> dict[str, float | int]:
         "accuracy": metrics.accuracy,
         "escalation_recall": metrics.escalation_recall,
         "false_escalation_rate": metrics.false_escalation_rate,
+        "referral_accuracy": metrics.referral_accuracy,
+        "referred": metrics.referred,
+        "confirmation_rate": metrics.confirmation_rate,
         "answered_smalltalk": metrics.answered_smalltalk,
         "macro_f1": metrics.macro_f1,
     }

@@ -3,15 +3,65 @@
 A decision that is not an enquiry (answered as small talk or with a status listing) gets the
 label `SMALLTALK`: for a labelled question it is always wrong, and it is counted apart
 (`answered_smalltalk`), because such a question reaches nobody.
+
+A referral to another authority counts as caught (label `ESCALATE`): no department gets the
+question. Lines labelled with the authority they belong to (`"authority": key`) also measure
+whether the right authority was named (`referral_accuracy`). A routed line that asks the
+association to confirm first counts as routed to the best guess and towards
+`confirmation_rate`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 ESCALATE = "escalate"
 SMALLTALK = "smalltalk"
+
+SWEDISH_ENGLISH = frozenset({"sv", "en"})
+TRAINED_LANGUAGES = frozenset({"ar", "fa", "so", "fi", "uk", "pl", "tr", "bs"})
+"""The other languages the training data (nlu/) has examples in."""
+
+GROUP_SV_EN = "sv/en"
+GROUP_TRAINED = "trained other"
+GROUP_UNTRAINED = "untrained"
+
+TARGETS: Mapping[str, Mapping[str, tuple[str, float]]] = {
+    GROUP_SV_EN: {
+        "accuracy": (">=", 0.97),
+        "escalation_recall": (">=", 0.95),
+        "false_escalation_rate": ("<=", 0.03),
+    },
+    GROUP_TRAINED: {"accuracy": (">=", 0.95), "escalation_recall": (">=", 0.95)},
+    GROUP_UNTRAINED: {"accuracy": (">=", 0.93), "escalation_recall": (">=", 0.90)},
+}
+"""Issue 24's targets per language group; every group also needs 0 answered as small talk and
+confirmations under 10 % of in-scope lines."""
+
+MAX_CONFIRMATION_RATE = 0.10
+
+
+def language_group(language: str) -> str:
+    """Return the target group of a language tag: Swedish/English, trained other, untrained."""
+    if language in SWEDISH_ENGLISH:
+        return GROUP_SV_EN
+    return GROUP_TRAINED if language in TRAINED_LANGUAGES else GROUP_UNTRAINED
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One labelled line and what the decision made of it."""
+
+    expected: str
+    predicted: str
+    language: str = "–"
+    authority: str | None = None
+    """The authority the line belongs to (labelled), if any."""
+    referred: str | None = None
+    """The authority the decision named, if it referred."""
+    confirm: bool = False
 
 
 @dataclass
@@ -26,6 +76,21 @@ class Metrics:
     out_of_scope_escalated: int = 0
     answered_smalltalk: int = 0
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
+    expected_referrals: int = 0
+    correct_referrals: int = 0
+    referred: int = 0
+    referred_without_authority: int = 0
+    confirmations: int = 0
+
+    @property
+    def referral_accuracy(self) -> float:
+        """Return the share of lines labelled with an authority that were referred to it."""
+        return self.correct_referrals / self.expected_referrals if self.expected_referrals else 0.0
+
+    @property
+    def confirmation_rate(self) -> float:
+        """Return the share of in-scope lines that asked the association to confirm."""
+        return self.confirmations / self.in_scope if self.in_scope else 0.0
 
     @property
     def accuracy(self) -> float:
@@ -80,8 +145,22 @@ def predicted_label(department: str | None, escalate: bool, refer: str | None = 
 
 def score(pairs: list[tuple[str, str]]) -> Metrics:
     """Compute the metrics from (expected, predicted) label pairs."""
+    return score_outcomes(Outcome(expected, predicted) for expected, predicted in pairs)
+
+
+def score_outcomes(outcomes: Iterable[Outcome]) -> Metrics:
+    """Compute the metrics, referrals and confirmations included, from outcomes."""
     metrics = Metrics()
-    for expected, predicted in pairs:
+    for outcome in outcomes:
+        expected, predicted = outcome.expected, outcome.predicted
+        if outcome.authority is not None:
+            metrics.expected_referrals += 1
+            metrics.correct_referrals += outcome.referred == outcome.authority
+        if outcome.referred is not None:
+            metrics.referred += 1
+            metrics.referred_without_authority += outcome.authority is None
+        if outcome.confirm and expected != ESCALATE:
+            metrics.confirmations += 1
         metrics.total += 1
         metrics.confusion[(expected, predicted)] += 1
         metrics.answered_smalltalk += predicted == SMALLTALK
@@ -95,14 +174,69 @@ def score(pairs: list[tuple[str, str]]) -> Metrics:
     return metrics
 
 
+def outcomes_by_group(outcomes: Iterable[Outcome]) -> dict[str, Metrics]:
+    """Score the outcomes per target group (Swedish/English, trained other, untrained)."""
+    groups: dict[str, list[Outcome]] = {}
+    for outcome in outcomes:
+        groups.setdefault(language_group(outcome.language), []).append(outcome)
+    order = [GROUP_SV_EN, GROUP_TRAINED, GROUP_UNTRAINED]
+    return {group: score_outcomes(groups[group]) for group in order if group in groups}
+
+
+def target_misses(group: str, metrics: Metrics) -> list[str]:
+    """Return the group's targets the metrics miss (empty: all met), as readable strings."""
+    misses = []
+    for name, (op, value) in TARGETS.get(group, {}).items():
+        relevant = metrics.out_of_scope if name == "escalation_recall" else metrics.in_scope
+        if not relevant:
+            continue
+        actual = float(getattr(metrics, name))
+        if (actual < value) if op == ">=" else (actual > value):
+            misses.append(f"{name} {actual:.1%} (target {op} {value:.0%})")
+    if metrics.answered_smalltalk:
+        misses.append(f"answered_smalltalk {metrics.answered_smalltalk} (target 0)")
+    if metrics.in_scope and metrics.confirmation_rate >= MAX_CONFIRMATION_RATE:
+        misses.append(f"confirmation_rate {metrics.confirmation_rate:.1%} (target < 10%)")
+    return misses
+
+
+def group_report(sets: Mapping[str, Mapping[str, Metrics]]) -> str:
+    """Render one line per dev set and target group, with the targets it misses."""
+    lines = [
+        f"{'set':<14} {'group':<13} {'lines':>5} {'in scope':>8} {'oos caught':>10} "
+        f"{'false esc':>9} {'referral':>8} {'confirm':>7} {'small talk':>10}  targets"
+    ]
+    for name, groups in sets.items():
+        for group, m in groups.items():
+            accuracy = f"{m.accuracy:.1%}" if m.in_scope else "–"
+            caught = f"{m.escalation_recall:.1%}" if m.out_of_scope else "–"
+            false = f"{m.false_escalation_rate:.1%}" if m.in_scope else "–"
+            referral = f"{m.referral_accuracy:.1%}" if m.expected_referrals else "–"
+            confirm = f"{m.confirmation_rate:.1%}" if m.in_scope else "–"
+            misses = target_misses(group, m)
+            verdict = "met" if not misses else "MISSED: " + "; ".join(misses)
+            lines.append(
+                f"{name:<14} {group:<13} {m.total:>5} {accuracy:>8} {caught:>10} {false:>9} "
+                f"{referral:>8} {confirm:>7} {m.answered_smalltalk:>10}  {verdict}"
+            )
+    return "\n".join(lines)
+
+
 def report(metrics: Metrics) -> str:
     """Render the metrics as a plain-text report with a confusion table."""
     lines = [
         f"lines: {metrics.total} "
         f"({metrics.in_scope} in scope, {metrics.out_of_scope} out of scope)",
         f"in-scope department accuracy: {metrics.accuracy:.1%}",
-        f"out-of-scope escalation recall: {metrics.escalation_recall:.1%}",
+        f"out-of-scope escalation recall: {metrics.escalation_recall:.1%} "
+        f"(caught: escalated or referred)",
         f"false escalation (in scope): {metrics.false_escalation_rate:.1%}",
+        f"referral accuracy: {metrics.referral_accuracy:.1%} "
+        f"({metrics.correct_referrals}/{metrics.expected_referrals} lines labelled with an "
+        f"authority; {metrics.referred} referred, {metrics.referred_without_authority} of them "
+        f"without one)",
+        f"confirmation rate (in scope): {metrics.confirmation_rate:.1%} "
+        f"({metrics.confirmations} asked first)",
         f"answered as small talk or status (no enquiry): {metrics.answered_smalltalk}",
         f"macro-F1: {metrics.macro_f1:.3f}",
         "",

@@ -89,13 +89,35 @@ def training_files(root: Path = PROJECT_ROOT) -> list[Path]:
     return files
 
 
+APP_SECTION = "lotsen"
+"""config.yml's section for the app (decision thresholds): Rasa ignores it, so does the hash."""
+
+
+def _training_bytes(path: Path, root: Path) -> bytes:
+    """Return what of a training file matters to Rasa: config.yml without the app's section."""
+    raw = path.read_bytes()
+    if path != root / "config.yml":
+        return raw
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+    if not isinstance(data, dict) or APP_SECTION not in data:
+        return raw
+    rest = {key: value for key, value in data.items() if key != APP_SECTION}
+    return yaml.safe_dump(rest, sort_keys=True, allow_unicode=True).encode()
+
+
 def training_hash(root: Path = PROJECT_ROOT) -> str:
-    """Return a digest of the training inputs (names and contents)."""
+    """Return a digest of the training inputs (names and contents).
+
+    A change of the decision thresholds in config.yml (`lotsen:`) needs no new model.
+    """
     digest = hashlib.sha256()
     for path in training_files(root):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(b"\0")
-        digest.update(path.read_bytes())
+        digest.update(_training_bytes(path, root))
         digest.update(b"\0")
     return digest.hexdigest()
 

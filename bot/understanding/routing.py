@@ -1,6 +1,6 @@
-"""The single routing decision: route an enquiry to a department, or escalate it.
+"""The single routing decision: route (or confirm), refer to another authority, or escalate.
 
-Pure (no database, no I/O except `load_threshold`), shared by the live action server
+Pure (no database, no I/O except the `load_*` functions), shared by the live action server
 (`action_handle_enquiry`), `lotsen route` and `lotsen eval`, so that what is measured is
 exactly what runs.
 
@@ -27,16 +27,18 @@ How a Rasa parse result becomes a decision:
    best department reaches the threshold, otherwise escalated ("unsure"). A question is
    never swallowed by a small-talk guess.
 
-5. Another authority. Intents named `authority_<key>` hold questions that belong to another
-   authority (Skatteverket, the region's health care, …). `authorities` maps such an intent
-   to the key of a row of the authorities table. Out-of-scope mass is `out_of_scope` plus all
-   authority intents. When the top intent is one of them, the departments only win when the
-   best department both exceeds that mass and reaches `Thresholds.out_of_scope_override`
-   (a weak sum of department guesses never outvotes a confident "not ours"). Otherwise the
-   decision refers (`refer` = the authority key) when the authority intents of one key
-   outweigh `out_of_scope`, else it escalates with reason "out_of_scope". A referral
-   escalates nothing and routes nothing. An `authority_*` intent that `authorities` does not
-   map escalates as out of scope.
+5. Not ours. Intents named `authority_<key>` hold questions that belong to another
+   authority (Skatteverket, the region's health care, …); `authorities` maps such an intent
+   to the key of a row of the authorities table. The out-of-scope mass is `out_of_scope`
+   plus all authority intents. It decides when an out-of-scope or authority intent is on
+   top, and also under any other intent (after plain small talk and status) when the mass,
+   multiplied by `Thresholds.out_of_scope_ratio`, reaches the best department. Then the
+   departments only win when the best one both exceeds the mass and reaches
+   `Thresholds.out_of_scope_override`: a weak sum of department guesses never outvotes a
+   confident "not ours". Otherwise the decision refers (`refer` = the authority key) when
+   the authority intents of one key outweigh `out_of_scope`, else it escalates with reason
+   "out_of_scope". A referral escalates nothing and routes nothing. An `authority_*` intent
+   that `authorities` does not map counts as out of scope and is escalated.
 6. Ask when unsure. A routed decision whose best department is below
    `Thresholds.confirm_below`, or within `Thresholds.confirm_margin` of the second
    department, carries `confirm` = (best, second): `department` is the best guess, but the
@@ -99,6 +101,9 @@ class Thresholds:
     `department`: the summed confidence a department needs to be routed to.
     `out_of_scope_override`: when the top intent is out of scope or another authority, the
     best department needs at least this (and more than the out-of-scope mass) to win.
+    `out_of_scope_ratio`: the out-of-scope mass counts as "not ours" also under a topic
+    intent when, multiplied by this, it reaches the best department (0 = only when an
+    out-of-scope or authority intent is on top).
     `confirm_below`: a routed decision whose best department is below this asks first.
     `confirm_margin`: a routed decision whose second department is closer than this asks.
     """
@@ -107,6 +112,7 @@ class Thresholds:
     out_of_scope_override: float = 0.5
     confirm_below: float = 0.0
     confirm_margin: float = 0.0
+    out_of_scope_ratio: float = 0.0
 
 
 def authority_mapping(intents: Iterable[str]) -> dict[str, str]:
@@ -195,7 +201,30 @@ def load_thresholds(config_path: Path) -> Thresholds:
         ),
         confirm_below=_number(config_path, section, "confirm_below", defaults.confirm_below),
         confirm_margin=_number(config_path, section, "confirm_margin", defaults.confirm_margin),
+        out_of_scope_ratio=_ratio(config_path, section, defaults.out_of_scope_ratio),
     )
+
+
+def _ratio(config_path: Path, section: Mapping[str, Any], default: float) -> float:
+    value = section.get("out_of_scope_ratio", default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10:
+        raise ValueError(f"{config_path}: lotsen.out_of_scope_ratio must be a number in [0, 10]")
+    return float(value)
+
+
+def load_authorities(domain_path: Path) -> dict[str, str]:
+    """Return the default authority mapping of domain.yml's intents (`authority_mapping`).
+
+    Used until the authorities table decides; an unreadable domain gives an empty mapping
+    (authority intents then escalate as out of scope).
+    """
+    try:
+        data = yaml.safe_load(domain_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    intents = data.get("intents") if isinstance(data, dict) else None
+    names = intents if isinstance(intents, list) else []
+    return authority_mapping(name for name in names if isinstance(name, str))
 
 
 def _confidence(value: Any) -> float:
@@ -318,10 +347,9 @@ def decide(
     def escalate(reason: EscalationReason) -> Decision:
         return Decision(intent, confidence, None, True, reason, guesses)
 
-    if intent == "ask_human":
-        return escalate(EscalationReason.HUMAN)
-    if is_out_of_scope_intent(intent):
-        out_mass = sum(c for name, c in ranking if is_out_of_scope_intent(name))
+    out_mass = sum(c for name, c in ranking if is_out_of_scope_intent(name))
+
+    def not_ours() -> Decision:
         # A real question spread over sibling intents may still outweigh "not ours", but
         # only a strong department does: weak guesses summed never outvote it.
         if confident and best_score > out_mass and best_score >= limits.out_of_scope_override:
@@ -331,10 +359,17 @@ def decide(
         if referral and referral[0][1] > plain:
             return Decision(intent, confidence, None, False, None, guesses, refer=referral[0][0])
         return escalate(EscalationReason.OUT_OF_SCOPE)
+
+    if intent == "ask_human":
+        return escalate(EscalationReason.HUMAN)
+    if is_out_of_scope_intent(intent):
+        return not_ours()
     if (intent in CONVERSATION_INTENTS or intent == STATUS_INTENT) and is_plain_smalltalk(
         parse, intent, confidence
     ):
         return Decision(intent, confidence, None, False, None, guesses)
+    if limits.out_of_scope_ratio > 0 and out_mass * limits.out_of_scope_ratio >= best_score:
+        return not_ours()
     # A topic intent, nlu_fallback, an intent the routing table does not know, or small
     # talk / status that may hide a question.
     return route() if confident else escalate(EscalationReason.UNSURE)

@@ -38,6 +38,9 @@ def validate_once() -> None:
 
 
 if __name__ == "__main__":
+    from lotsen_rasa.startup import import_skops_first
+
+    import_skops_first()
     validate_once()
     from rasa.__main__ import main
 
