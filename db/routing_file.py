@@ -16,6 +16,7 @@ from db.validation import (
     ValidationProblem,
     check_channels,
     check_email,
+    check_handles,
     check_phone,
     check_positive_int,
     clean_text,
@@ -268,6 +269,22 @@ def _checked_field(
         return default
 
 
+def _handles_field(
+    fields: dict[str, tuple[yaml.Node, yaml.Node]], where: Phrase, out: _Collector
+) -> list[str] | None:
+    """Return what a department handles (None when the file leaves it out: kept as it is)."""
+    if "handles" not in fields:
+        return None
+    node = fields["handles"][1]
+    try:
+        return check_handles(_value(node), "handles")
+    except ValidationProblem as exc:
+        out.add(
+            node, N_("{where}: {name}: {problem}"), where=where, name="handles", problem=exc.phrase
+        )
+        return None
+
+
 def _text_field(fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str) -> str | None:
     return clean_text(_value(fields[name][1])) if name in fields else None
 
@@ -298,6 +315,7 @@ def _check_department(node: yaml.Node, out: _Collector) -> dict[str, Any] | None
         "telegram_chat_id",
         "channels",
         "mailbox",
+        "handles",
         "contact",
         "deputy",
     }
@@ -327,6 +345,7 @@ def _check_department(node: yaml.Node, out: _Collector) -> dict[str, Any] | None
         ),
         "channels": _checked_field(fields, "channels", check_channels, "telegram", where, out),
         "mailbox": _checked_field(fields, "mailbox", check_email, None, where, out),
+        "handles": _handles_field(fields, where, out),
         "contact": _check_contact(contact_node, where, "contact", True, out, node),
         "deputy": _check_contact(deputy_node, where, "deputy", False, out, node),
         "_node": node,

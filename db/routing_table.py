@@ -38,6 +38,7 @@ from db.validation import (
     ValidationProblem,
     check_channels,
     check_email,
+    check_handles,
     check_phone,
     check_positive_int,
     clean_text,
@@ -46,7 +47,15 @@ from db.validation import (
 
 CONTACT_KINDS = ("contact", "deputy")
 CONTACT_FIELDS = ("role", "email", "phone", "hours", "telegram_chat_id")
-DEPARTMENT_FIELDS = ("name", "name_en", "sla_hours", "telegram_chat_id", "channels", "mailbox")
+DEPARTMENT_FIELDS = (
+    "name",
+    "name_en",
+    "sla_hours",
+    "telegram_chat_id",
+    "channels",
+    "mailbox",
+    "handles",
+)
 
 
 # --- dates: the YAML and the CLI speak in local (Swedish) calendar days ----------------------
@@ -140,6 +149,7 @@ def _department_out(department: Department, contacts: Mapping[str, Contact]) -> 
         "telegram_chat_id": department.telegram_chat_id,
         "channels": department.channels,
         "mailbox": department.mailbox,
+        "handles": list(department.handles or []),
         "contact": _contact_out(main) if main else None,
         "deputy": _contact_out(deputy) if deputy else None,
     }
@@ -216,7 +226,8 @@ def update_department(
     actor: str,
     now: datetime | None = None,
 ) -> Department:
-    """Change a department's name, SLA hours, Telegram chat, channels or mailbox (audited)."""
+    """Change a department's name, SLA hours, Telegram chat, channels, mailbox or what it
+    handles (the list associations see when Lotsen describes the department) (audited)."""
     department = _department(session, department_key)
     clean: dict[str, Any] = {}
     for name, value in changes.items():
@@ -230,6 +241,8 @@ def update_department(
             clean[name] = check_channels(value, name)
         elif name == "mailbox":
             clean[name] = check_email(value, name)
+        elif name == "handles":
+            clean[name] = check_handles(value, name)
         elif name == "name":
             text = clean_text(value)
             if text is None:
@@ -754,6 +767,8 @@ def _import_departments(
     contacts = _contacts_by_department(session)
     for item in table.departments:
         values = {f: item[f] for f in DEPARTMENT_FIELDS}
+        if values["handles"] is None:  # not in the file: kept as it is (a new one gets none)
+            values.pop("handles")
         department = by_key.get(item["key"])
         if department is None:
             department = Department(key=item["key"], created_at=now, **values)
@@ -840,3 +855,8 @@ def list_table(*, session: Session) -> Sequence[tuple[Route, Department]]:
         .join(Department, col(Route.department_id) == Department.id)
         .order_by(col(Department.key), col(Route.intent))
     ).all()
+
+
+def departments_described(*, session: Session) -> Sequence[Department]:
+    """Return every department by name, with what it handles (how Lotsen describes it)."""
+    return session.exec(select(Department).order_by(col(Department.name))).all()

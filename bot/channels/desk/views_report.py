@@ -16,6 +16,7 @@ from bot.channels.desk.pages import PageTexts
 from bot.channels.desk.stats import SUPPRESS_BELOW, TABLES, csv_rows, public_report
 from bot.channels.desk.web import now_of, render, run_db, texts_of
 from db.phrases import N_, Phrase
+from db.routing_table import departments_described
 
 REASON_NAMES = {
     # Translators: why questions went to the coordinator, in the public report's "Reasons" column.
@@ -125,10 +126,12 @@ def _charts(report: dict[str, Any], texts: PageTexts) -> list[DepartmentCharts]:
 async def report_page(request: web.Request) -> web.StreamResponse:
     """Show the public report (no sign-in needed)."""
     report = await _report(request)
+    departments = await run_db(request, lambda s: departments_described(session=s))
     return render(
         request,
         "report.html",
         report=report,
+        departments=departments,
         charts=_charts(report, texts_of(request)),
         months=_months(request),
         threshold=SUPPRESS_BELOW,

@@ -1,0 +1,200 @@
+"""The coordinator's routing page (every topic, moved to a department or to the coordinator)
+and the learning loop (training candidates accepted or rejected)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from sqlmodel import Session, col, select
+
+from bot.channels.desk.web import (
+    DOMAIN_FILE,
+    checked_form,
+    not_found,
+    now_of,
+    render,
+    require,
+    run_db,
+    see_other,
+)
+from db import crud
+from db.models import Department
+from db.phrases import N_, Phrase
+from db.route_overview import QUESTION_DAYS, TopicRow, move_topic, topic_overview
+from db.routing_table import RasaDomainFileError, load_domain_intents
+from db.training import ReviewOverview, TrainingError, review, review_overview
+from db.validation import ValidationProblem
+
+COORDINATOR = "coordinator"
+"""The value of the department choice that sends a topic's questions to the coordinator."""
+MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer
+SEARCH_CHARS = 100
+ROUTES_DONE = {
+    "moved": Phrase(N_("Ämnet är flyttat. Det gäller från nästa fråga.")),
+    "same": Phrase(N_("Ämnet gick redan dit. Inget ändrades.")),
+}
+TRAINING_DONE = {
+    "accept": Phrase(N_("Förslaget är godkänt och kommer med i nästa export.")),
+    "reject": Phrase(N_("Förslaget är avvisat och blir inte träningsdata.")),
+}
+EXPORT_COMMAND = ("lotsen", "training", "export", "nlu/reviewed.yml")
+TRAIN_COMMAND = ("lotsen", "train")
+"""How accepted candidates reach the model (shown on the page, never translated)."""
+UNREADABLE_DOMAIN = Phrase(
+    N_("Botens ämneslista (domain.yml) gick inte att läsa. Bara ämnen med en väg visas.")
+)
+
+
+def _domain_intents(path: Path) -> list[str] | None:
+    """Return the model's intents, or None when its domain file cannot be read."""
+    try:
+        return load_domain_intents(path)
+    except RasaDomainFileError:
+        return None
+
+
+def _departments(session: Session) -> Sequence[Department]:
+    return session.exec(select(Department).order_by(col(Department.name))).all()
+
+
+@dataclass
+class RoutesPage:
+    """Everything the routing page shows."""
+
+    topics: list[TopicRow]
+    departments: Sequence[Department]
+    department: str
+    search: str
+    intents_known: bool
+
+
+async def _render_routes(
+    request: web.Request, status: int = 200, **context: object
+) -> web.Response:
+    department = request.query.get("department", "")
+    search = request.query.get("q", "").strip()[:SEARCH_CHARS]
+    now = now_of(request)
+    intents = _domain_intents(request.app[DOMAIN_FILE])
+
+    def load(session: Session) -> RoutesPage:
+        departments = _departments(session)
+        keys = {d.key for d in departments} | {COORDINATOR}
+        chosen = department if department in keys else ""
+        topics = topic_overview(
+            session=session,
+            domain_intents=intents or [],
+            department_key=chosen or None,
+            search=search or None,
+            now=now,
+        )
+        return RoutesPage(topics, departments, chosen, search, intents is not None)
+
+    page = await run_db(request, load)
+    return render(
+        request,
+        "routes.html",
+        status=status,
+        page=page,
+        days=QUESTION_DAYS,
+        coordinator=COORDINATOR,
+        done=ROUTES_DONE.get(request.query.get("done", "")),
+        unreadable=None if page.intents_known else UNREADABLE_DOMAIN,
+        **{"error": None, "error_intent": None, **context},
+    )
+
+
+async def routes_page(request: web.Request) -> web.StreamResponse:
+    """List every topic with its department, today's contact, checks and recent questions."""
+    await require(request, coordinator=True)
+    return await _render_routes(request)
+
+
+async def routes_move(request: web.Request) -> web.StreamResponse:
+    """Send a topic's questions to another department or to the coordinator (audited)."""
+    principal = await require(request, coordinator=True)
+    form = await checked_form(request, principal)
+    intent = request.match_info["intent"]
+    choice = form.get("department", "").strip()
+    now = now_of(request)
+    intents = _domain_intents(request.app[DOMAIN_FILE])
+
+    def save(session: Session) -> bool | Phrase:
+        try:
+            return move_topic(
+                session=session,
+                intent=intent,
+                department_key=None if choice == COORDINATOR else choice,
+                actor=principal.actor,
+                domain_intents=intents,
+                now=now,
+            )
+        except ValidationProblem as exc:
+            session.rollback()
+            return exc.phrase
+
+    outcome = await run_db(request, save)
+    if isinstance(outcome, Phrase):
+        return await _render_routes(request, status=400, error=outcome, error_intent=intent)
+    done = "moved" if outcome else "same"
+    raise see_other(f"/desk/routes?done={done}#topic-{intent}")
+
+
+async def _render_training(
+    request: web.Request, status: int = 200, **context: object
+) -> web.Response:
+    def load(session: Session) -> tuple[ReviewOverview, list[str]]:
+        return review_overview(session=session), sorted(crud.routes_map(session=session))
+
+    overview, topics = await run_db(request, load)
+    return render(
+        request,
+        "training.html",
+        status=status,
+        overview=overview,
+        topics=topics,
+        export_command=EXPORT_COMMAND,
+        train_command=TRAIN_COMMAND,
+        done=TRAINING_DONE.get(request.query.get("done", "")),
+        **{"error": None, **context},
+    )
+
+
+async def training_page(request: web.Request) -> web.StreamResponse:
+    """List the training candidates waiting for a person's review."""
+    await require(request, coordinator=True)
+    return await _render_training(request)
+
+
+async def training_review(request: web.Request) -> web.StreamResponse:
+    """Accept (with the right topic) or reject one training candidate."""
+    principal = await require(request, coordinator=True)
+    form = await checked_form(request, principal)
+    action = request.match_info["action"]
+    candidate_id = int(request.match_info["candidate_id"])
+    if action not in TRAINING_DONE or candidate_id > MAX_ROW_ID:
+        raise not_found(request)
+    intent = form.get("intent", "").strip() or None
+    now = now_of(request)
+
+    def save(session: Session) -> Phrase | None:
+        try:
+            review(
+                session=session,
+                candidate_id=candidate_id,
+                accept=action == "accept",
+                reviewer=principal.actor,
+                intent=intent if action == "accept" else None,
+                now=now,
+            )
+        except TrainingError as exc:
+            session.rollback()
+            return exc.phrase
+        return None
+
+    problem = await run_db(request, save)
+    if problem is not None:
+        return await _render_training(request, status=400, error=problem)
+    raise see_other(f"/desk/training?done={action}")
