@@ -19,10 +19,11 @@ from typer.testing import CliRunner
 
 from bot.channels.desk.accounts import add_account
 from bot.cli import app as cli_app
-from db import crud, queue
+from db.enquiries import crud, queue
 from db.models import AuditEntry, Department, Route, TrainingCandidate
-from db.session import session_scope
-from db.training import export_nlu_yaml
+from db.people.departments import department_by_key
+from db.plumbing.session import session_scope
+from db.routing.training import export_nlu_yaml
 from tests.desk_helpers import (
     COORDINATOR_ID,
     OTHER_STAFF_ID,
@@ -96,10 +97,10 @@ async def test_the_page_lists_every_topic_with_its_facts(
         for days in (1, 5, 29):
             new_enquiry(session, now=NOW - timedelta(days=days)).intent = GRANTS
         new_enquiry(session, now=NOW - timedelta(days=31)).intent = GRANTS  # too old to count
-        culture = crud.department_by_key(session=session, key="kultur_fritid")
+        culture = department_by_key(session=session, key="kultur_fritid")
         assert culture is not None
     with session_scope(engine) as session:
-        from db.routing_table import mark_verified
+        from db.routing.edits import mark_verified
 
         mark_verified(session=session, intent=GRANTS, actor="web:cora", now=NOW - timedelta(days=2))
         routed = len(session.exec(select(Route)).all())
@@ -213,7 +214,7 @@ async def test_department_staff_cannot_move_topics(
 
 async def test_staff_edit_what_their_department_handles(client: TestClient, engine: Engine) -> None:
     with session_scope(engine) as session:
-        culture = crud.department_by_key(session=session, key="kultur_fritid")
+        culture = department_by_key(session=session, key="kultur_fritid")
         assert culture is not None
         original = list(culture.handles)
     assert len(original) >= 3
@@ -230,7 +231,7 @@ async def test_staff_edit_what_their_department_handles(client: TestClient, engi
     assert "Listan över vad förvaltningen svarar på är sparad." in await saved.text()
     wanted = [form["handle_0"], *original[2:], form["handle_new"]]
     with session_scope(engine) as session:
-        culture = crud.department_by_key(session=session, key="kultur_fritid")
+        culture = department_by_key(session=session, key="kultur_fritid")
         assert culture is not None and culture.handles == wanted
     last = _audit(engine, "department")[-1]
     assert (last.actor, last.entity_key) == (f"web:staff:{STAFF_ID}", "kultur_fritid")
@@ -251,7 +252,7 @@ async def test_staff_edit_what_their_department_handles(client: TestClient, engi
     )
     assert too_long.status == 400
     with session_scope(engine) as session:
-        culture = crud.department_by_key(session=session, key="kultur_fritid")
+        culture = department_by_key(session=session, key="kultur_fritid")
         assert culture is not None and culture.handles == wanted
     assert len(_audit(engine, "department")) == 1
 
@@ -266,7 +267,7 @@ async def test_staff_cannot_edit_another_departments_handles(
     )
     assert refused.status == 404
     with session_scope(engine) as session:
-        culture = crud.department_by_key(session=session, key="kultur_fritid")
+        culture = department_by_key(session=session, key="kultur_fritid")
         assert culture is not None and "allt" not in culture.handles
     assert _audit(engine, "department") == []
 
@@ -281,7 +282,7 @@ async def test_the_coordinator_edits_any_departments_handles(
     )
     assert saved.status == 200
     with session_scope(engine) as session:
-        technical = crud.department_by_key(session=session, key="teknik")
+        technical = department_by_key(session=session, key="teknik")
         assert technical is not None and technical.handles[-1] == "snöröjning"
     assert _audit(engine, "department")[-1].actor == "web:samordnare"
 
@@ -364,7 +365,7 @@ async def test_candidates_are_accepted_and_rejected_in_the_desk(
 def test_history_shows_a_desk_move_with_its_account(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from db.route_overview import move_topic
+    from db.routing.overview import move_topic
 
     with session_scope(engine) as session:
         move_topic(

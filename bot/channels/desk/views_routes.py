@@ -4,7 +4,7 @@ and the learning loop (training candidates accepted or rejected)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from aiohttp import web
@@ -20,13 +20,20 @@ from bot.channels.desk.web import (
     run_db,
     see_other,
 )
-from db import crud
+from db.enquiries import crud
 from db.models import Department
-from db.phrases import N_, Phrase
-from db.route_overview import QUESTION_DAYS, TopicRow, move_topic, topic_overview
-from db.routing_table import RasaDomainFileError, load_domain_intents
-from db.training import ReviewOverview, TrainingError, review, review_overview
-from db.validation import ValidationProblem
+from db.plumbing.phrases import N_, Phrase
+from db.plumbing.validation import ValidationProblem
+from db.privacy.masking import mask_personal_data
+from db.routing.overview import QUESTION_DAYS, TopicRow, move_topic, topic_overview
+from db.routing.routing_file import RasaDomainFileError, load_domain_intents
+from db.routing.training import (
+    CandidateView,
+    ReviewOverview,
+    TrainingError,
+    review,
+    review_overview,
+)
 
 COORDINATOR = "coordinator"
 """The value of the department choice that sends a topic's questions to the coordinator."""
@@ -148,7 +155,12 @@ async def _render_training(
     def load(session: Session) -> tuple[ReviewOverview, list[str]]:
         return review_overview(session=session), sorted(crud.routes_map(session=session))
 
+    def masked(view: CandidateView) -> CandidateView:
+        # Stored questions are masked already; masking again keeps any older text safe too.
+        return replace(view, text=mask_personal_data(view.text))
+
     overview, topics = await run_db(request, load)
+    overview = replace(overview, pending=[masked(v) for v in overview.pending])
     return render(
         request,
         "training.html",

@@ -1,8 +1,8 @@
 """The routing table seen topic by topic, and moving a topic (for the coordinator's desk page).
 
 Every topic intent of the model is listed, also one without a route (its questions go to the
-coordinator). Moving a topic is `routing_table.set_route` (the same audited change as
-`lotsen routes set`); sending it to the coordinator is `routing_table.remove_route`.
+coordinator). Moving a topic is `edits.set_route` (the same audited change as
+`lotsen routes set`); sending it to the coordinator is `edits.remove_route`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
-from db.crud import active_contact
 from db.models import AuditEntry, Contact, Department, Enquiry, Route, utcnow
-from db.routing_file import routable
-from db.routing_table import remove_route, route_by_intent, set_route
+from db.people.departments import active_contact
+from db.routing.edits import remove_route, route_by_intent, set_route
+from db.routing.routing_file import routable
 
 QUESTION_DAYS = 30
 """How far back the page counts a topic's questions."""

@@ -11,10 +11,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from db import crud
-from db.masking import mask_personal_data
+from db.enquiries import crud
 from db.models import Enquiry, TrainingCandidate, utcnow
-from db.phrases import N_, DomainError
+from db.plumbing.phrases import N_, DomainError
 
 _ENTITY_BRACKETS = str.maketrans({"[": "(", "]": ")"})
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -54,8 +53,8 @@ class ReviewOverview:
 def review_overview(*, session: Session, limit: int = 200) -> ReviewOverview:
     """Return unreviewed candidates (oldest first, at most `limit`) and the review counts.
 
-    The question is shown masked like every stored question (personal data replaced, also in
-    a text stored before masking existed); `guessed` is the topic the model chose.
+    The question is stored masked like every question (personal data replaced); `guessed` is
+    the topic the model chose.
     """
     rows = session.exec(
         select(TrainingCandidate, Enquiry)
@@ -67,7 +66,7 @@ def review_overview(*, session: Session, limit: int = 200) -> ReviewOverview:
     pending = [
         CandidateView(
             candidate=candidate,
-            text=mask_personal_data(candidate.text),
+            text=candidate.text,
             guessed=enquiry.intent if enquiry is not None else None,
             reference=enquiry.reference if enquiry is not None else None,
         )
