@@ -239,11 +239,20 @@ def _handles_field(
     if "handles" not in fields:
         return None
     node = fields["handles"][1]
+    value = node_value(node)
     try:
-        return check_handles(node_value(node), "handles")
+        return check_handles(value, "handles")
     except ValidationProblem as exc:
+        at = node
+        if isinstance(node, yaml.SequenceNode):  # point at the first item the check refuses
+            for index, item in enumerate(node.value):
+                try:
+                    check_handles(value[: index + 1], "handles")
+                except ValidationProblem:
+                    at = item
+                    break
         out.add(
-            node, N_("{where}: {name}: {problem}"), where=where, name="handles", problem=exc.phrase
+            at, N_("{where}: {name}: {problem}"), where=where, name="handles", problem=exc.phrase
         )
         return None
 
