@@ -156,6 +156,7 @@ def migrate_and_seed(url: str) -> Engine:
             session=session,
             municipality_file=PROJECT_ROOT / "db" / "municipality.yml",
             routes_file=PROJECT_ROOT / "db" / "seed_routes.yml",
+            authorities_file=PROJECT_ROOT / "db" / "seed_authorities.yml",
         )
     return engine
 

@@ -22,6 +22,9 @@ from db.enquiries.workflow import SYSTEM_ACTOR, escalate, forward_to_department
 from db.models import AssociationUser, Enquiry
 from db.people import departments
 from db.plumbing.session import session_scope
+from db.routing.authorities import authority_by_key, intent_map
+from db.routing.confirmation import ask_to_confirm
+from db.routing.referral import refer
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +69,31 @@ def _languages(tracker: Tracker) -> Identified:
     return identify(text, saved=saved, languages=LANGUAGES)
 
 
+def _decide(session: Session, context: ActionContext, parse: dict[str, Any]) -> Decision:
+    """Decide with the routing table and the authorities table as they are now."""
+    return decide(
+        parse,
+        crud.routes_map(session=session),
+        context.threshold,
+        authorities=intent_map(session=session),
+    )
+
+
 def _is_enquiry(context: ActionContext, tracker: Tracker) -> bool:
     """Tell whether the routing decision makes the latest message an enquiry."""
     with session_scope(context.engine) as session:
-        routes = crud.routes_map(session=session)
-    return decide(tracker.latest_message, routes, context.threshold).is_enquiry
+        return _decide(session, context, tracker.latest_message).is_enquiry
+
+
+def _best_intents(parse: dict[str, Any], routes: dict[str, str]) -> dict[str, str]:
+    """Return each department's likeliest intent in the parse (what a choice of it teaches)."""
+    best: dict[str, str] = {}
+    for item in parse.get("intent_ranking") or []:
+        name = item.get("name") if isinstance(item, dict) else None
+        department = routes.get(name) if isinstance(name, str) else None
+        if department and department not in best and isinstance(name, str):
+            best[department] = name
+    return best
 
 
 def _user_ids(tracker: Tracker) -> tuple[int | None, int | None]:
@@ -148,7 +171,7 @@ class ActionHandleEnquiry(_LotsenAction):
         languages = _languages(tracker)
         meta = _metadata(tracker)
         with session_scope(self.context.engine) as session:
-            decision = decide(parse, crud.routes_map(session=session), self.context.threshold)
+            decision = _decide(session, self.context, parse)
             if not decision.is_enquiry:
                 intent = decision.intent if decision.intent in SMALLTALK else "greet"
                 _reply(session, tracker, Kind.SMALLTALK, "smalltalk", intent=intent)
@@ -164,26 +187,32 @@ class ActionHandleEnquiry(_LotsenAction):
                 message_key=_message_key(tracker),
             )
             if created:
-                kind, params = self._decide_and_record(session, enquiry, decision)
-                _reply(session, tracker, kind, "answer", enquiry, **params)
+                said = self._decide_and_record(session, tracker, enquiry, decision)
+                if said is not None:
+                    _reply(session, tracker, said[0], "answer", enquiry, **said[1])
             payload = {"lotsen": {"enquiry_id": enquiry.id, "reference": enquiry.reference}}
         dispatcher.utter_message(json_message=payload)
         return []
 
     def _decide_and_record(
-        self, session: Session, enquiry: Enquiry, decision: Decision
-    ) -> tuple[Kind, dict[str, Any]]:
-        """Route or escalate the new enquiry; return the reply's kind and parameters."""
+        self, session: Session, tracker: Tracker, enquiry: Enquiry, decision: Decision
+    ) -> tuple[Kind, dict[str, Any]] | None:
+        """Route, refer, confirm or escalate the new enquiry; return the reply to queue.
+
+        None when the step queued its own reply (a referral, a question with buttons).
+        """
         enquiry.intent = decision.intent
         enquiry.confidence = decision.confidence
         enquiry.guesses = [[key, round(score, 4)] for key, score in decision.department_scores]
+        if self._asked_or_referred(session, tracker, enquiry, decision):
+            return None
         department = (
             departments.department_by_key(session=session, key=decision.department)
             if decision.department
             else None
         )
         if decision.escalate or department is None:
-            reason = decision.reason or "unsure"
+            reason = decision.reason or ("out_of_scope" if decision.refer else "unsure")
             escalate(session=session, enquiry=enquiry, reason=reason, actor=SYSTEM_ACTOR)
             return Kind.ESCALATED, {"reason": reason}
         crud.route_enquiry(
@@ -191,6 +220,43 @@ class ActionHandleEnquiry(_LotsenAction):
         )
         forward_to_department(session=session, enquiry=enquiry, department=department)
         return Kind.ROUTED, {"department": department.key}
+
+    @staticmethod
+    def _asked_or_referred(
+        session: Session, tracker: Tracker, enquiry: Enquiry, decision: Decision
+    ) -> bool:
+        """Refer the enquiry or ask the association to choose, when the decision says so."""
+        key = _message_key(tracker)
+        reply = {
+            "dedupe_key": f"{key}:answer" if key else None,
+            **language_params(_languages(tracker)),
+        }
+        if decision.refer is not None:
+            if authority_by_key(session=session, key=decision.refer) is None:
+                return False  # gone from the table meanwhile: escalated as out of scope
+            refer(
+                session=session,
+                enquiry=enquiry,
+                authority_key=decision.refer,
+                actor=SYSTEM_ACTOR,
+                **reply,
+            )
+            return True
+        options = decision.confirm
+        if options is None or any(
+            departments.department_by_key(session=session, key=k) is None for k in options
+        ):
+            return False
+        routes = crud.routes_map(session=session)
+        ask_to_confirm(
+            session=session,
+            enquiry=enquiry,
+            options=options,
+            actor=SYSTEM_ACTOR,
+            intents=_best_intents(tracker.latest_message, routes),
+            **reply,
+        )
+        return True
 
 
 class ActionSmalltalk(_LotsenAction):

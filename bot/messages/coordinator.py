@@ -31,6 +31,9 @@ REASONS = {
     "unavailable": N_("tolkningen var inte tillgänglig"),
     "failed": N_("meddelandet kunde inte hanteras automatiskt"),
     "erasure": N_("begäran om radering av personuppgifter"),
+    "misreferred": N_("föreningen säger att hänvisningen till en annan myndighet inte stämmer"),
+    "not_listed": N_("föreningen valde ”något annat” än de två förvaltningar boten föreslog"),
+    "unconfirmed": N_("föreningen valde ingen av de två förvaltningar boten föreslog"),
 }
 
 CLOSE_LABELS = {
