@@ -382,3 +382,89 @@ def test_history_shows_a_desk_move_with_its_account(
     first = result.output.splitlines()[0]
     assert "web:samordnare" in first and GRANTS in first
     assert '"department": "utbildning"' in result.output
+
+
+async def test_the_coordinator_keeps_the_other_authorities_on_the_same_page(
+    client: TestClient, engine: Engine
+) -> None:
+    from db.models import Authority
+    from db.routing.authorities import authority_by_key
+
+    await _as_coordinator(client)
+    csrf = csrf_of(await (await client.get("/desk/routes")).text())
+    added = await client.post(
+        "/desk/authorities/new",
+        data={
+            "csrf": csrf,
+            "key": "hyresnamnden",
+            "name_sv": "Hyresnämnden",
+            "name_en": "Rent Tribunal",
+            "handles": "skatt och folkbokföring",
+            "website": "https://www.domstol.se",
+            "phone": "0771-567 567",
+            "intents": "",
+        },
+    )
+    assert added.status == 200
+    again = await client.post(
+        "/desk/authorities/new", data={"csrf": csrf, "key": "hyresnamnden", "name_sv": "X"}
+    )
+    assert again.status == 400 and "finns redan" in await again.text()
+    html = await added.text()
+    assert "Myndigheten är sparad" in html and 'id="authority-hyresnamnden"' in html
+    with session_scope(engine) as session:
+        found = authority_by_key(session=session, key="hyresnamnden")
+        assert found is not None
+        assert (found.names, found.phone) == (
+            {"en": "Rent Tribunal", "sv": "Hyresnämnden"},
+            "0771-567 567",
+        )
+    changed = await client.post(
+        "/desk/authorities/hyresnamnden",
+        data={
+            "csrf": csrf,
+            "name_sv": "Hyresnämnden",
+            "name_en": "",
+            "handles": "skatt",
+            "website": "https://hyresnamnden.se",
+            "phone": "0771-567 567",
+            "intents": "",
+        },
+    )
+    assert changed.status == 200
+    bad = await client.post(
+        "/desk/authorities/hyresnamnden",
+        data={"csrf": csrf, "name_sv": "Hyresnämnden", "website": "hyresnamnden", "intents": ""},
+    )
+    assert bad.status == 400 and "Webbadressen går inte att använda" in await bad.text()
+    with session_scope(engine) as session:
+        found = authority_by_key(session=session, key="hyresnamnden")
+        assert found is not None
+        assert (found.names, found.handles, found.website) == (
+            {"sv": "Hyresnämnden"},
+            "skatt",
+            "https://hyresnamnden.se",
+        )
+    audit = _audit(engine, "authority")
+    assert [(a.actor, a.action) for a in audit] == [
+        ("web:samordnare", "create"),
+        ("web:samordnare", "update"),
+    ]
+    removed = await client.post("/desk/authorities/hyresnamnden/remove", data={"csrf": csrf})
+    assert removed.status == 200 and "Myndigheten är borttagen" in await removed.text()
+    with session_scope(engine) as session:
+        assert authority_by_key(session=session, key="hyresnamnden") is None
+        assert session.exec(select(Authority)).all() != []  # the others are still there
+    assert _audit(engine, "authority")[-1].action == "delete"
+
+
+async def test_staff_cannot_change_the_other_authorities(
+    client: TestClient, engine: Engine
+) -> None:
+    await _as_staff(client, engine, STAFF_ID)
+    csrf = csrf_of(await (await client.get("/desk/department")).text())
+    refused = await client.post(
+        "/desk/authorities/new", data={"csrf": csrf, "key": "polisen", "name_sv": "Polisen"}
+    )
+    assert refused.status == 403
+    assert _audit(engine, "authority") == []

@@ -125,6 +125,8 @@ def build_desk_app(
     app.router.add_post("/desk/department/{key}/{what}", views_department.department_edit)
     app.router.add_get("/desk/routes", views_routes.routes_page)
     app.router.add_post("/desk/routes/{intent}", views_routes.routes_move)
+    app.router.add_post("/desk/authorities/{key}", views_routes.authority_save)
+    app.router.add_post("/desk/authorities/{key}/{action:remove}", views_routes.authority_save)
     app.router.add_get("/desk/training", views_routes.training_page)
     app.router.add_post(
         r"/desk/training/{candidate_id:\d{1,12}}/{action}", views_routes.training_review

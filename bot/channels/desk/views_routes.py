@@ -21,10 +21,16 @@ from bot.channels.desk.web import (
     see_other,
 )
 from db.enquiries import crud
-from db.models import Department
+from db.models import Authority, Department
 from db.plumbing.phrases import N_, Phrase
 from db.plumbing.validation import ValidationProblem
 from db.privacy.masking import mask_personal_data
+from db.routing.authorities import (
+    authority_by_key,
+    list_authorities,
+    remove_authority,
+    set_authority,
+)
 from db.routing.overview import QUESTION_DAYS, TopicRow, move_topic, topic_overview
 from db.routing.routing_file import RasaDomainFileError, load_domain_intents
 from db.routing.training import (
@@ -42,7 +48,12 @@ SEARCH_CHARS = 100
 ROUTES_DONE = {
     "moved": Phrase(N_("Ämnet är flyttat. Det gäller från nästa fråga.")),
     "same": Phrase(N_("Ämnet gick redan dit. Inget ändrades.")),
+    "authority": Phrase(N_("Myndigheten är sparad. Det gäller från nästa fråga.")),
+    "authority_removed": Phrase(N_("Myndigheten är borttagen.")),
 }
+AUTHORITY_EXISTS = N_("Det finns redan en myndighet med nyckeln {value}.")
+AUTHORITY_NAME_LANGUAGES = ("sv", "en")
+"""The names the desk's form edits; other languages' names are kept as the file has them."""
 TRAINING_DONE = {
     "accept": Phrase(N_("Förslaget är godkänt och kommer med i nästa export.")),
     "reject": Phrase(N_("Förslaget är avvisat och blir inte träningsdata.")),
@@ -72,6 +83,7 @@ class RoutesPage:
     """Everything the routing page shows."""
 
     topics: list[TopicRow]
+    authorities: Sequence[Authority]
     departments: Sequence[Department]
     department: str
     search: str
@@ -97,7 +109,8 @@ async def _render_routes(
             search=search or None,
             now=now,
         )
-        return RoutesPage(topics, departments, chosen, search, intents is not None)
+        authorities = list_authorities(session=session)
+        return RoutesPage(topics, authorities, departments, chosen, search, intents is not None)
 
     page = await run_db(request, load)
     return render(
@@ -107,9 +120,10 @@ async def _render_routes(
         page=page,
         days=QUESTION_DAYS,
         coordinator=COORDINATOR,
+        name_languages=AUTHORITY_NAME_LANGUAGES,
         done=ROUTES_DONE.get(request.query.get("done", "")),
         unreadable=None if page.intents_known else UNREADABLE_DOMAIN,
-        **{"error": None, "error_intent": None, **context},
+        **{"error": None, "error_intent": None, "authority_error": None, **context},
     )
 
 
@@ -147,6 +161,56 @@ async def routes_move(request: web.Request) -> web.StreamResponse:
         return await _render_routes(request, status=400, error=outcome, error_intent=intent)
     done = "moved" if outcome else "same"
     raise see_other(f"/desk/routes?done={done}#topic-{intent}")
+
+
+def authority_changes(form: dict[str, str]) -> dict[str, object]:
+    """Return the changes the authority form asks for (intents: comma-separated)."""
+    return {
+        "names": {code: form.get(f"name_{code}", "") for code in AUTHORITY_NAME_LANGUAGES},
+        "handles": form.get("handles", ""),
+        "website": form.get("website", ""),
+        "phone": form.get("phone", ""),
+        "intents": [i.strip() for i in form.get("intents", "").split(",") if i.strip()],
+    }
+
+
+async def authority_save(request: web.Request) -> web.StreamResponse:
+    """Create or change another authority (names, handles, website, phone, intents), audited."""
+    principal = await require(request, coordinator=True)
+    form = await checked_form(request, principal)
+    key = request.match_info["key"]
+    new = key == "new"
+    if new:
+        key = form.get("key", "").strip()
+    remove = request.match_info.get("action") == "remove"
+    now = now_of(request)
+    intents = _domain_intents(request.app[DOMAIN_FILE])
+
+    def save(session: Session) -> Phrase | None:
+        try:
+            if new and authority_by_key(session=session, key=key) is not None:
+                return Phrase(AUTHORITY_EXISTS, {"value": key})
+            if remove:
+                remove_authority(session=session, key=key, actor=principal.actor, now=now)
+            else:
+                set_authority(
+                    session=session,
+                    key=key,
+                    changes=authority_changes(form),
+                    actor=principal.actor,
+                    domain_intents=intents,
+                    now=now,
+                )
+        except ValidationProblem as exc:
+            session.rollback()
+            return exc.phrase
+        return None
+
+    problem = await run_db(request, save)
+    if problem is not None:
+        return await _render_routes(request, status=400, authority_error=problem)
+    done = "authority_removed" if remove else "authority"
+    raise see_other(f"/desk/routes?done={done}#authorities")
 
 
 async def _render_training(
