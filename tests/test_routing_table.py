@@ -600,3 +600,66 @@ def test_cli_check_says_who_cannot_be_reached_while_email_is_off(  # type: ignor
         env={"DATABASE_URL": url, "SMTP_HOST": "127.0.0.1"},
     )
     assert on.exit_code == 0, on.output
+
+
+def test_export_and_import_carry_what_a_department_handles(engine: Engine) -> None:
+    data = yaml.safe_load(exported_text(engine))
+    culture = next(d for d in data["departments"] if d["key"] == "kultur_fritid")
+    original = list(culture["handles"])
+    assert len(original) >= 3  # the demo municipality's list reaches the file
+    culture["handles"] = [original[0], "lån av utrustning"]
+    assert _import(engine, yaml.safe_dump(data, allow_unicode=True)) == [
+        "department kultur_fritid: changed"
+    ]
+    with Session(engine) as session:
+        department = department_by_key(session=session, key="kultur_fritid")
+        assert department is not None and department.handles == [original[0], "lån av utrustning"]
+        entry = session.exec(
+            select(AuditEntry).where(
+                AuditEntry.entity == "department", AuditEntry.actor == "admin:eva"
+            )
+        ).one()
+    assert entry.before is not None and entry.before["handles"] == original
+    assert entry.after is not None and entry.after["handles"] == [original[0], "lån av utrustning"]
+
+    left_out = yaml.safe_load(exported_text(engine))
+    for item in left_out["departments"]:
+        del item["handles"]
+    assert _import(engine, yaml.safe_dump(left_out, allow_unicode=True)) == []  # kept as it is
+
+    text = exported_text(engine)
+    bad = text.replace("- lån av utrustning", "- " + "x" * 301, 1)
+    problems = _import(engine, bad)
+    assert any(f"line {line_of(bad, 'x' * 301)}:" in p and "300" in p for p in problems)
+    twice = text.replace("- lån av utrustning", f"- {original[0].upper()}", 1)
+    assert any(
+        f"line {line_of(twice, original[0].upper())}:" in p and "already in the list" in p
+        for p in _import(engine, twice)
+    )
+    with Session(engine) as session:
+        department = department_by_key(session=session, key="kultur_fritid")
+        assert department is not None and department.handles == [original[0], "lån av utrustning"]
+
+
+def test_handles_are_checked_like_the_routing_file(engine: Engine) -> None:
+    from db.routing.edits import update_department
+
+    with session_scope(engine) as session:
+        for wrong in ("one text", [["nested"]], ["two\nlines"], ["a"] * 21, ["A", "a"]):
+            with pytest.raises(ValidationProblem) as problem:
+                update_department(
+                    session=session,
+                    department_key="teknik",
+                    changes={"handles": wrong},
+                    actor="t",
+                )
+            assert problem.value.field == "handles"
+        update_department(
+            session=session,
+            department_key="teknik",
+            changes={"handles": ["  parker  ", "", "snöröjning"]},
+            actor="t",
+        )
+    with Session(engine) as session:
+        department = department_by_key(session=session, key="teknik")
+        assert department is not None and department.handles == ["parker", "snöröjning"]

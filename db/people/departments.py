@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.models import (
     Contact,
@@ -51,3 +52,8 @@ def is_absent(contact: Contact, now: datetime) -> bool:
     starts = contact.absent_from is None or contact.absent_from <= now
     ends = contact.absent_until is None or now < contact.absent_until
     return starts and ends
+
+
+def departments_described(*, session: Session) -> Sequence[Department]:
+    """Return every department by name, with what it handles (how Lotsen describes it)."""
+    return session.exec(select(Department).order_by(col(Department.name))).all()

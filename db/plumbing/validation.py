@@ -44,6 +44,12 @@ INVITE_ROLE_PROBLEM = N_("En inbjudan kan bara ge rollen staff eller coordinator
 # Translators: telegram, email and both are the values to write; keep them as they are.
 CHANNELS_PROBLEM = N_("Välj telegram, email eller both, inte {value}.")
 CHANNEL_CHOICES = tuple(choice.value for choice in DepartmentChannels)
+HANDLES_MAX_ITEMS = 20
+HANDLES_MAX_CHARS = 300
+HANDLES_LIST_PROBLEM = N_("Skriv vad förvaltningen svarar på som en lista med korta texter.")
+HANDLES_ITEM_PROBLEM = N_("Varje punkt ska vara en rad text med högst {max} tecken (inte {value}).")
+HANDLES_DUPLICATE_PROBLEM = N_("Punkten {value} finns redan i listan.")
+HANDLES_COUNT_PROBLEM = N_("Listan får ha högst {max} punkter.")
 
 
 def clean_text(value: object) -> str | None:
@@ -103,3 +109,35 @@ def parse_telegram_id(value: object, field: str = "telegram_user_id") -> int:
     if number == 0 or abs(number) > MAX_TELEGRAM_ID:
         raise ValidationProblem(field, TELEGRAM_ID_PROBLEM, value=text)
     return number
+
+
+def check_handles(value: object, field: str = "handles") -> list[str]:
+    """Return what a department handles as clean one-line texts, or raise ValidationProblem.
+
+    Empty items are dropped; an item may not span lines, be longer than HANDLES_MAX_CHARS or
+    repeat another (ignoring case); at most HANDLES_MAX_ITEMS items.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ValidationProblem(field, HANDLES_LIST_PROBLEM)
+    items: list[str] = []
+    seen: set[str] = set()
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise ValidationProblem(field, HANDLES_LIST_PROBLEM)
+        text = clean_text(item)
+        if text is None:
+            continue
+        if "\n" in text or "\r" in text or len(text) > HANDLES_MAX_CHARS:
+            shown = text if len(text) <= 40 else text[:39] + "…"
+            raise ValidationProblem(
+                field, HANDLES_ITEM_PROBLEM, max=HANDLES_MAX_CHARS, value=shown.splitlines()[0]
+            )
+        if text.casefold() in seen:
+            raise ValidationProblem(field, HANDLES_DUPLICATE_PROBLEM, value=text)
+        seen.add(text.casefold())
+        items.append(text)
+    if len(items) > HANDLES_MAX_ITEMS:
+        raise ValidationProblem(field, HANDLES_COUNT_PROBLEM, max=HANDLES_MAX_ITEMS)
+    return items

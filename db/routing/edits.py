@@ -24,6 +24,7 @@ from db.plumbing.validation import (
     ValidationProblem,
     check_channels,
     check_email,
+    check_handles,
     check_phone,
     check_positive_int,
     clean_text,
@@ -64,7 +65,8 @@ def update_department(
     actor: str,
     now: datetime | None = None,
 ) -> Department:
-    """Change a department's name, SLA hours, Telegram chat, channels or mailbox (audited)."""
+    """Change a department's name, SLA hours, Telegram chat, channels, mailbox or what it
+    handles (the list associations see when Lotsen describes the department) (audited)."""
     department = department_named(session, department_key)
     clean: dict[str, Any] = {}
     for name, value in changes.items():
@@ -78,6 +80,8 @@ def update_department(
             clean[name] = check_channels(value, name)
         elif name == "mailbox":
             clean[name] = check_email(value, name)
+        elif name == "handles":
+            clean[name] = check_handles(value, name)
         elif name == "name":
             text = clean_text(value)
             if text is None:

@@ -13,7 +13,15 @@ from db.routing.dates import last_absent_day, local_day
 
 CONTACT_KINDS = ("contact", "deputy")
 CONTACT_FIELDS = ("role", "email", "phone", "hours", "telegram_chat_id")
-DEPARTMENT_FIELDS = ("name", "name_en", "sla_hours", "telegram_chat_id", "channels", "mailbox")
+DEPARTMENT_FIELDS = (
+    "name",
+    "name_en",
+    "sla_hours",
+    "telegram_chat_id",
+    "channels",
+    "mailbox",
+    "handles",
+)
 
 # --- snapshots (audit) and the exported representation -----------------------------------
 
@@ -68,6 +76,7 @@ def _department_out(department: Department, contacts: Mapping[str, Contact]) -> 
         "telegram_chat_id": department.telegram_chat_id,
         "channels": department.channels,
         "mailbox": department.mailbox,
+        "handles": list(department.handles or []),
         "contact": _contact_out(main) if main else None,
         "deputy": _contact_out(deputy) if deputy else None,
     }

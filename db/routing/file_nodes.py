@@ -15,6 +15,7 @@ from db.plumbing.validation import (
     ValidationProblem,
     check_channels,
     check_email,
+    check_handles,
     check_phone,
     check_positive_int,
     clean_text,
@@ -231,6 +232,31 @@ def _checked_field(
         return default
 
 
+def _handles_field(
+    fields: dict[str, tuple[yaml.Node, yaml.Node]], where: Phrase, out: Collector
+) -> list[str] | None:
+    """Return what a department handles (None when the file leaves it out: kept as it is)."""
+    if "handles" not in fields:
+        return None
+    node = fields["handles"][1]
+    value = node_value(node)
+    try:
+        return check_handles(value, "handles")
+    except ValidationProblem as exc:
+        at = node
+        if isinstance(node, yaml.SequenceNode):  # point at the first item the check refuses
+            for index, item in enumerate(node.value):
+                try:
+                    check_handles(value[: index + 1], "handles")
+                except ValidationProblem:
+                    at = item
+                    break
+        out.add(
+            at, N_("{where}: {name}: {problem}"), where=where, name="handles", problem=exc.phrase
+        )
+        return None
+
+
 def _text_field(fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str) -> str | None:
     return clean_text(node_value(fields[name][1])) if name in fields else None
 
@@ -261,6 +287,7 @@ def check_department(node: yaml.Node, out: Collector) -> dict[str, Any] | None:
         "telegram_chat_id",
         "channels",
         "mailbox",
+        "handles",
         "contact",
         "deputy",
     }
@@ -290,6 +317,7 @@ def check_department(node: yaml.Node, out: Collector) -> dict[str, Any] | None:
         ),
         "channels": _checked_field(fields, "channels", check_channels, "telegram", where, out),
         "mailbox": _checked_field(fields, "mailbox", check_email, None, where, out),
+        "handles": _handles_field(fields, where, out),
         "contact": _check_contact(contact_node, where, "contact", True, out, node),
         "deputy": _check_contact(deputy_node, where, "deputy", False, out, node),
         "_node": node,

@@ -133,6 +133,8 @@ def _import_departments(
     contacts = contacts_by_department(session)
     for item in table.departments:
         values = {f: item[f] for f in DEPARTMENT_FIELDS}
+        if values["handles"] is None:  # not in the file: kept as it is (a new one gets none)
+            values.pop("handles")
         department = by_key.get(item["key"])
         if department is None:
             department = Department(key=item["key"], created_at=now, **values)

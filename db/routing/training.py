@@ -6,12 +6,13 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from db.enquiries import crud
-from db.models import TrainingCandidate, utcnow
+from db.models import Enquiry, TrainingCandidate, utcnow
 from db.plumbing.phrases import N_, DomainError
 
 _ENTITY_BRACKETS = str.maketrans({"[": "(", "]": ")"})
@@ -28,6 +29,60 @@ def list_candidates(*, session: Session, only_pending: bool = False) -> Sequence
     if only_pending:
         query = query.where(col(TrainingCandidate.reviewed_at).is_(None))
     return session.exec(query.order_by(col(TrainingCandidate.id))).all()
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    """A candidate as a reviewer sees it: the masked question, the guessed and the right topic."""
+
+    candidate: TrainingCandidate
+    text: str
+    guessed: str | None
+    reference: str | None
+
+
+@dataclass(frozen=True)
+class ReviewOverview:
+    """The candidates waiting for review, and how many were accepted or rejected so far."""
+
+    pending: list[CandidateView]
+    accepted: int
+    rejected: int
+
+
+def review_overview(*, session: Session, limit: int = 200) -> ReviewOverview:
+    """Return unreviewed candidates (oldest first, at most `limit`) and the review counts.
+
+    The question is stored masked like every question (personal data replaced); `guessed` is
+    the topic the model chose.
+    """
+    rows = session.exec(
+        select(TrainingCandidate, Enquiry)
+        .join(Enquiry, col(TrainingCandidate.enquiry_id) == Enquiry.id, isouter=True)
+        .where(col(TrainingCandidate.reviewed_at).is_(None))
+        .order_by(col(TrainingCandidate.id))
+        .limit(limit)
+    ).all()
+    pending = [
+        CandidateView(
+            candidate=candidate,
+            text=candidate.text,
+            guessed=enquiry.intent if enquiry is not None else None,
+            reference=enquiry.reference if enquiry is not None else None,
+        )
+        for candidate, enquiry in rows
+    ]
+    accepted = session.exec(
+        select(func.count())
+        .select_from(TrainingCandidate)
+        .where(TrainingCandidate.accepted == True)  # noqa: E712
+    ).one()
+    rejected = session.exec(
+        select(func.count())
+        .select_from(TrainingCandidate)
+        .where(TrainingCandidate.accepted == False)  # noqa: E712
+    ).one()
+    return ReviewOverview(pending=pending, accepted=int(accepted), rejected=int(rejected))
 
 
 def review(

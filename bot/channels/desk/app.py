@@ -18,12 +18,14 @@ from bot.channels.desk import (
     views_link,
     views_queue,
     views_report,
+    views_routes,
 )
 from bot.channels.desk.password_pool import PasswordPool
 from bot.channels.desk.server import SECURITY_HEADERS, SERVER_NAME, runner_for
 from bot.channels.desk.throttle import LoginLimits
 from bot.channels.desk.web import (
     CLOCK,
+    DOMAIN_FILE,
     ENGINE,
     LOGIN_LIMITS,
     PASSWORD_POOL,
@@ -32,7 +34,7 @@ from bot.channels.desk.web import (
     not_found,
     problem,
 )
-from bot.settings import Settings
+from bot.settings import PROJECT_ROOT, Settings
 from db.models import utcnow
 from db.plumbing.phrases import N_, Phrase
 
@@ -106,12 +108,15 @@ def build_desk_app(
     clock: Callable[[], datetime] = utcnow,
     password_pool: PasswordPool | None = None,
     login_limits: LoginLimits | None = None,
+    domain_file: Path | None = None,
 ) -> web.Application:
-    """Build the desk application; `clock` is the current time (frozen in tests)."""
+    """Build the desk application; `clock` is the current time (frozen in tests), `domain_file`
+    the Rasa domain whose topic intents the routing page lists (the project's by default)."""
     app = web.Application(middlewares=[security_headers], client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[CLOCK] = clock
+    app[DOMAIN_FILE] = domain_file or PROJECT_ROOT / "domain.yml"
     app[PASSWORD_POOL] = password_pool or PasswordPool()
     app[LOGIN_LIMITS] = login_limits or LoginLimits()
 
@@ -135,6 +140,14 @@ def build_desk_app(
     app.router.add_get("/desk/department/{key}", views_department.department_page)
     app.router.add_post("/desk/department/{key}/{what}/{kind}", views_department.department_edit)
     app.router.add_post("/desk/department/{key}/{what}", views_department.department_edit)
+    app.router.add_get("/desk/routes", views_routes.routes_page)
+    app.router.add_post("/desk/routes/{intent}", views_routes.routes_move)
+    app.router.add_post("/desk/authorities/{key}", views_routes.authority_save)
+    app.router.add_post("/desk/authorities/{key}/{action:remove}", views_routes.authority_save)
+    app.router.add_get("/desk/training", views_routes.training_page)
+    app.router.add_post(
+        r"/desk/training/{candidate_id:\d{1,12}}/{action}", views_routes.training_review
+    )
     app.router.add_get("/desk/inbox", views_inbox.inbox_page)
     app.router.add_get("/desk/inbox/{reference}", views_inbox.inbox_enquiry_page)
     app.router.add_post("/desk/inbox/{reference}/{action}", views_inbox.inbox_action)

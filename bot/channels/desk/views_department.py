@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,7 +39,24 @@ DONE = {
     "absence": Phrase(N_("Frånvaron är sparad.")),
     "verify": Phrase(N_("Vägen är markerad som kontrollerad.")),
     "channels": Phrase(N_("Kanalerna är sparade. De gäller från nästa fråga.")),
+    "handles": Phrase(N_("Listan över vad förvaltningen svarar på är sparad.")),
 }
+HANDLE_FIELD = re.compile(r"handle_([0-9]{1,3})")
+
+
+def handles_of(form: dict[str, str]) -> list[str]:
+    """Return the list the handles form asks for: kept items in their order, then the new one.
+
+    Each item is a field `handle_N` (reworded in place) with a checkbox `remove_N`; `handle_new`
+    adds one at the end. The domain checks the result like the routing file's.
+    """
+    numbered = sorted(
+        (int(found.group(1)), value)
+        for name, value in form.items()
+        if (found := HANDLE_FIELD.fullmatch(name))
+    )
+    items = [value for number, value in numbered if not form.get(f"remove_{number}")]
+    return [*items, form.get("handle_new", "")]
 
 
 @dataclass
@@ -171,6 +189,14 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
                     department_key=key,
                     kind=kind,
                     changes=changes,
+                    actor=principal.actor,
+                    now=now,
+                )
+            elif what == "handles":
+                edits.update_department(
+                    session=session,
+                    department_key=key,
+                    changes={"handles": handles_of(form)},
                     actor=principal.actor,
                     now=now,
                 )

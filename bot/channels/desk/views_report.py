@@ -15,6 +15,7 @@ from bot.channels.desk.charts import Bar, bar_chart
 from bot.channels.desk.pages import PageTexts
 from bot.channels.desk.stats import SUPPRESS_BELOW, TABLES, csv_rows, public_report
 from bot.channels.desk.web import now_of, render, run_db, texts_of
+from db.people.departments import departments_described
 from db.plumbing.phrases import N_, Phrase
 
 REASON_NAMES = {
@@ -126,10 +127,12 @@ def _charts(report: dict[str, Any], texts: PageTexts) -> list[DepartmentCharts]:
 async def report_page(request: web.Request) -> web.StreamResponse:
     """Show the public report (no sign-in needed)."""
     report = await _report(request)
+    departments = await run_db(request, lambda s: departments_described(session=s))
     return render(
         request,
         "report.html",
         report=report,
+        departments=departments,
         charts=_charts(report, texts_of(request)),
         months=_months(request),
         threshold=SUPPRESS_BELOW,

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -43,6 +44,7 @@ PRE_COOKIE = "lotsen_desk_pre"
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 ENGINE = web.AppKey("engine", Engine)
+DOMAIN_FILE = web.AppKey("domain_file", Path)
 SETTINGS = web.AppKey("settings", Settings)
 Clock = Callable[[], datetime]
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
