@@ -301,7 +301,7 @@ class InboxUpdate(SQLModel, table=True):
     chat_id: int | None = Field(default=None, sa_type=BigInteger, index=True)  # its lane
     received_at: datetime = Field(default_factory=utcnow)
     processed_at: datetime | None = Field(default=None, index=True)
-    claimed_until: datetime | None = None  # a bot process works on it until then (db/claims.py)
+    claimed_until: datetime | None = None  # a bot process works on it until then (claims.py)
     claimed_by: str | None = Field(default=None, max_length=64)  # which process ("host:pid")
     attempts: int = 0
     error: str | None = None
@@ -313,7 +313,7 @@ class OutboxMessage(SQLModel, table=True):
 
     Written in the same transaction as the change it reports; a channel's dispatcher resolves
     the recipient to an address (a chat id, a mailbox), renders the kind in the row's language
-    and sends it once. Rows never hold rendered text (see db/notifications.py).
+    and sends it once. Rows never hold rendered text (see db/enquiries/notifications.py).
     """
 
     __tablename__ = "outbox_message"
@@ -332,7 +332,7 @@ class OutboxMessage(SQLModel, table=True):
     escalation_id: int | None = Field(default=None, foreign_key="escalation.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     not_before: datetime | None = None
-    claimed_until: datetime | None = None  # a bot process sends it until then (db/claims.py)
+    claimed_until: datetime | None = None  # a bot process sends it until then (claims.py)
     claimed_by: str | None = Field(default=None, max_length=64)  # which process ("host:pid")
     attempts: int = 0
     # Set when a send starts; cleared when it certainly did not arrive. Set without `sent_at`

@@ -20,7 +20,6 @@ from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from db.audit import record, retention_purge
 from db.models import (
     AuditEntry,
     DeskLoginThrottle,
@@ -34,7 +33,8 @@ from db.models import (
     TrainingCandidate,
     utcnow,
 )
-from db.phrases import N_, Phrase
+from db.plumbing.audit import record, retention_purge
+from db.plumbing.phrases import N_, Phrase
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +326,7 @@ def _purge_tracker(
     report: PurgeReport, *, tracker_url: str, cutoff: datetime, dry_run: bool
 ) -> None:
     """Delete Rasa tracker events before the cutoff (nothing when the store has no table)."""
-    from db.tracker_events import events_before, tracker_store
+    from db.enquiries.tracker_events import events_before, tracker_store
 
     with tracker_store(tracker_url) as connection:
         if connection is None:
@@ -343,7 +343,7 @@ def run_purge(
 
     Blocking (database I/O): from the bot's job queue call it via `asyncio.to_thread`.
     """
-    from db.session import make_engine, session_scope
+    from db.plumbing.session import make_engine, session_scope
 
     engine = make_engine(settings.database_url)
     try:
