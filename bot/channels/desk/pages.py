@@ -3,11 +3,12 @@
 A page is shown in a *view*: one language alone (Swedish unless the reader chose another with
 `?lang=`, kept in a cookie, or their browser's Accept-Language names a reply language), or, when
 asked for explicitly (`?lang=sv,en`), one language with another beside it. Each view has its own
-Jinja environment whose text helpers (`_`/`{% trans %}`/`ngettext` for sentences, `bi` for labels, `plain` for attributes, `sentence` for a `Phrase` from Python,
-`named` for names the data holds in both languages, `language_named` and the `language` filter
-for a language's name) render catalogue messages in the view's languages; the conventions are
-at the top of templates/macros.html. Arabic and Persian pages are right to left (`dir="rtl"` on
-`<html>`); a text beside the main one that runs the other way carries its own `dir`.
+Jinja environment whose text helpers (`_`/`{% trans %}`/`ngettext` for sentences, `bi` for
+labels, `plain` for attributes, `sentence` for a `Phrase` from Python, `named` for names the
+data holds in both languages, `language_named` and the `language` filter for a language's name)
+render catalogue messages in the view's languages; the conventions are at the top of
+templates/macros.html. Arabic and Persian pages are right to left (`dir="rtl"` on `<html>`); a
+text beside the main one that runs the other way carries its own `dir`.
 """
 
 from __future__ import annotations
