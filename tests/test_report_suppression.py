@@ -30,8 +30,8 @@ from bot.channels.desk.views_report import MAX_MONTHS
 from db.enquiries.workflow import answer_enquiry, record_feedback
 from db.people import departments
 from db.plumbing.session import session_scope
-from tests.desk_helpers import Clock, desk_client
-from tests.workflow_helpers import escalated_enquiry, local, routed_enquiry
+from harness.desk import Clock, desk_client
+from harness.workflow import escalated_enquiry, local, routed_enquiry
 
 NOW = local(2026, 4, 15, 12)
 FEBRUARY = local(2026, 2, 9, 9)
