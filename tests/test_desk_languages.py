@@ -1,5 +1,6 @@
-"""The desk's languages: Swedish with English beside it by default, or one language alone
-(right to left for Arabic and Persian); and the desk and the public report in ten languages:
+"""The desk's languages: one language per page, Swedish unless `?lang=` (remembered) or the
+browser's Accept-Language asks for a reply language (right to left for Arabic and Persian), two
+side by side only when asked for; and the desk and the public report in ten languages:
 language facts, the log's language filter, and totals per department and language with small
 counts suppressed."""
 
@@ -78,17 +79,47 @@ async def _sign_in(
     assert response.status == 303
 
 
-async def test_a_page_shows_swedish_with_english_beside_it_by_default(client: TestClient) -> None:
-    response = await client.get("/rapport", headers={"Accept-Language": "en-US,en;q=0.9"})
+async def test_a_page_is_in_swedish_alone_by_default(client: TestClient) -> None:
+    response = await client.get("/rapport")
     html = await response.text()
     assert response.status == 200 and '<html lang="sv">' in html
-    assert f'{NO_DATA_SV} <span lang="en">{NO_DATA_EN}</span>' in html
-    assert 'Rapport <span lang="en" class="en">/ Report</span>' in html
+    assert NO_DATA_SV in html and NO_DATA_EN not in html and "<span lang=" not in html
+    assert ">Rapport</a>" in html and "Report" not in html
     assert LANGUAGE_COOKIE not in response.cookies
-    # One link per other view, keeping the page's own query.
+    assert "Accept-Language" in response.headers["Vary"]
+    # One link per other language, keeping the page's own query.
     assert 'href="?months=6&amp;lang=en" lang="en" hreflang="en">English</a>' in (
         await (await client.get("/rapport?months=6")).text()
     )
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("en-US,en;q=0.9", "en"),
+        ("de-DE,de;q=0.9,ar;q=0.8,en;q=0.5", "ar"),
+        ("fa;q=0.3, uk;q=0.7", "uk"),
+        ("sv-SE", "sv"),
+        ("de, fr;q=0.9", "sv"),  # no reply language: Swedish
+        ("en;q=0, so", "so"),  # q=0 means "not this one"
+        ("en;q=nonsense", "sv"),
+    ],
+)
+async def test_accept_language_picks_the_first_reply_language_it_asks_for(
+    client: TestClient, header: str, language: str
+) -> None:
+    response = await client.get("/rapport", headers={"Accept-Language": header})
+    html = await response.text()
+    assert response.status == 200 and f'<html lang="{language}"' in html
+    assert "<span lang=" not in html and LANGUAGE_COOKIE not in response.cookies
+
+
+async def test_a_chosen_language_wins_over_accept_language(client: TestClient) -> None:
+    english = {"Accept-Language": "en"}
+    chosen = await client.get("/rapport?lang=fi", headers=english)
+    assert '<html lang="fi">' in await chosen.text()
+    again = await (await client.get("/rapport", headers=english)).text()
+    assert '<html lang="fi">' in again  # the cookie remembers the choice
 
 
 async def test_lang_en_shows_english_alone_and_is_remembered(client: TestClient) -> None:
@@ -125,7 +156,7 @@ async def test_a_lang_the_desk_does_not_have_changes_nothing(
     response = await client.get("/rapport", params={"lang": value})
     html = await response.text()
     assert response.status == 200 and '<html lang="sv">' in html
-    assert f'<span lang="en">{NO_DATA_EN}</span>' in html
+    assert NO_DATA_SV in html and NO_DATA_EN not in html
     assert LANGUAGE_COOKIE not in response.cookies
 
 
@@ -135,7 +166,11 @@ async def test_a_refusal_is_shown_in_the_pages_languages(
     await _sign_in(client, engine)
     swedish = "Det ser inte ut som en e-postadress: inte-en-adress"
     english = "That does not look like an e-mail address: inte-en-adress"
-    views = [("", (swedish, english), ()), ("?lang=en", (english,), (swedish,))]
+    views = [
+        ("", (swedish,), (english,)),
+        ("?lang=en", (english,), (swedish,)),
+        ("?lang=sv,en", (swedish, english), ()),
+    ]
     for query, shown, hidden in views:
         page = await client.get(f"/desk/department/kultur_fritid{query}")
         form = {"csrf": csrf_of(await page.text()), "role": "Funktion", "email": "inte-en-adress"}
@@ -272,9 +307,11 @@ def test_report_counts_every_department_and_language_with_suppression(engine: En
         "department_name": "Kultur- och fritidsförvaltningen",
         "department_name_en": departments["kultur_fritid"]["department_name_en"],
         "suppressed": False,
+        "hidden_months": 0,
         "received": 6,
     }
     assert departments["teknik"]["suppressed"] is True and "received" not in departments["teknik"]
+    assert departments["teknik"]["hidden_months"] == 1
     silent = [row for key, row in departments.items() if key not in ("kultur_fritid", "teknik")]
     assert silent and all(row["received"] == 0 for row in silent if row["department"])
     assert departments[None]["suppressed"] is True  # one unrouted enquiry
@@ -287,6 +324,7 @@ def test_report_counts_every_department_and_language_with_suppression(engine: En
         "language_name": "svenska",
         "language_name_en": "Swedish",
         "suppressed": False,
+        "hidden_months": 0,
         "received": 0,
     }
     assert languages["und"]["suppressed"] is True
@@ -296,12 +334,13 @@ def test_report_counts_every_department_and_language_with_suppression(engine: En
         "language_name",
         "suppressed",
         "received",
+        "hidden_months",
     ]
-    assert table["ar"] == ["ar", "arabiska", "no", "6"]
-    assert table["pl"] == ["pl", "polska", "yes", ""]
-    assert table["so"] == ["so", "somaliska", "no", "0"]
+    assert table["ar"] == ["ar", "arabiska", "no", "6", "0"]
+    assert table["pl"] == ["pl", "polska", "yes", "", "1"]
+    assert table["so"] == ["so", "somaliska", "no", "0", "0"]
     by_department = {row[0]: row for row in csv_rows(report, "departments")[1:]}
-    assert by_department["teknik"][2:] == ["yes", ""]
+    assert by_department["teknik"][2:] == ["yes", "", "1"]
     assert SUPPRESS_BELOW == 5
 
 
@@ -314,18 +353,18 @@ async def test_public_report_page_and_downloads_show_the_totals(
     _fabricate(engine)
     page = await (await desk.get("/rapport")).text()
     languages = page[page.index('id="report-languages"') :]
-    assert '<td>6</td><th scope="row">arabiska <span' in languages
-    assert '<td>&lt;5</td><th scope="row">polska <span' in languages
-    assert '<td>0</td><th scope="row">somaliska <span' in languages
+    assert '<td>6</td><th scope="row">arabiska</th>' in languages
+    assert '<td>dold</td><th scope="row">polska</th>' in languages
+    assert '<td>0</td><th scope="row">somaliska</th>' in languages
     data = await (await desk.get("/rapport.json")).json()
     assert {row["language"] for row in data["languages"]} >= {"ar", "pl", *LANGUAGES}
     download = await desk.get("/rapport.csv?table=languages")
     assert 'filename="lotsen-rapport-languages.csv"' in download.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(await download.text())))
-    assert rows[0] == ["language", "language_name", "suppressed", "received"]
-    assert ["ar", "arabiska", "no", "6"] in rows
+    assert rows[0] == ["language", "language_name", "suppressed", "received", "hidden_months"]
+    assert ["ar", "arabiska", "no", "6", "0"] in rows
     months = await (await desk.get("/rapport.csv?table=nonsense")).text()
-    assert months.splitlines()[0].startswith("month,department,")
+    assert months.splitlines()[0].startswith('"month","department",')
 
 
 async def test_arabic_and_persian_pages_are_right_to_left(client: TestClient) -> None:

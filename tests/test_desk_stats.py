@@ -110,8 +110,13 @@ def test_public_report_leaves_out_small_cells(engine: Engine) -> None:
     assert "received" not in small and "answered_within_sla_share" not in small
     assert "received" not in rows[(None, "2026-04")]
     csv = {(r[0], r[1]): r for r in csv_rows(report)[1:]}
-    assert csv[("2026-03", "teknik")][3:] == ["yes", "", "", "", "", "", ""]
-    assert csv[("2026-03", "kultur_fritid")][3:] == ["no", "6", "5", "0.5", "10.0", "1", "sla=1"]
+    assert csv[("2026-03", "teknik")][3:] == ["yes"] + [""] * 11
+    # received, without the coordinator (all six), out of scope (none), past the deadline (one
+    # of six), answered, within the deadline, median hours, no feedback yet, escalations.
+    assert csv[("2026-03", "kultur_fritid")][3:] == [
+        *("no", "6", "1.0", "0.0", "0.1667", "5", "0.5", "10.0", "", ""),
+        *("1", "sla=1"),
+    ]
 
 
 def test_empty_database_gives_an_empty_report(engine: Engine) -> None:

@@ -149,7 +149,7 @@ async def test_a_question_is_answered_by_email_and_the_desk_alone(
                 )
                 try:
                     await _clerk_answers(browser, h, mail, link.group(0), reference)
-                    page = await browser.new_page()
+                    page = await browser.new_page(locale="sv-SE")
                     await page.goto(link.group(0))
                     assert "Ärendet är redan besvarat" in await page.locator("main").inner_text()
                 finally:
@@ -178,7 +178,7 @@ async def _clerk_answers(
     browser: Any, h: Harness, mail: EmailMessage, link: str, reference: str
 ) -> None:
     """Open the link as the clerk, try two bad answers, then answer."""
-    page = await browser.new_page(viewport={"width": 1024, "height": 800})
+    page = await browser.new_page(viewport={"width": 1024, "height": 800}, locale="sv-SE")
     await page.set_content(_as_read(mail))
     await _shot(page, "clerk-1-email.png")
     await page.goto(link)

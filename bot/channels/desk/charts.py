@@ -23,14 +23,27 @@ class Bar:
     text: str
 
 
-def bar_chart(*, title: str, bars: Sequence[Bar], maximum: float, chart_id: str) -> Markup:
-    """Return an accessible SVG column chart; suppressed bars show only their text."""
+def bar_chart(
+    *, title: str, bars: Sequence[Bar], maximum: float, chart_id: str, description: str = ""
+) -> Markup:
+    """Return an accessible SVG column chart; suppressed bars show only their text.
+
+    The chart is an image named by its `<title>` and described by its `<desc>` (each month
+    and its value, for screen readers); the page puts the same figures in a table beside it.
+    """
     width = max(len(bars), 1) * (BAR_WIDTH + GAP) + GAP
     plot = HEIGHT - TOP - BOTTOM
+    described = Markup(f' aria-describedby="{escape(chart_id)}-desc"') if description else ""
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {HEIGHT}" width="{width}" height="{HEIGHT}" '
-        f'role="img" aria-labelledby="{escape(chart_id)}" xmlns="http://www.w3.org/2000/svg">',
+        f'role="img" aria-labelledby="{escape(chart_id)}"{described} '
+        'xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{escape(chart_id)}">{escape(title)}</title>',
+        *(
+            [f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>']
+            if description
+            else []
+        ),
         f'<line x1="0" y1="{HEIGHT - BOTTOM}" x2="{width}" y2="{HEIGHT - BOTTOM}" class="axis"/>',
     ]
     for index, bar in enumerate(bars):

@@ -1,12 +1,14 @@
 """The desk's pages: which languages a page is shown in, and the Jinja environment for each.
 
-A page is shown in a *view*: Swedish with English beside it (the default), or one language
-alone. Each view has its own Jinja environment whose text helpers (`_`/`{% trans %}`/`ngettext`
-for sentences, `bi` for labels, `plain` for attributes, `sentence` for a `Phrase` from Python,
-`named` for names the data holds in both languages, `language_named` and the `language` filter
-for a language's name) render catalogue messages in the view's languages; the conventions are
-at the top of templates/macros.html. Arabic and Persian pages are right to left (`dir="rtl"` on
-`<html>`); a text beside the main one that runs the other way carries its own `dir`.
+A page is shown in a *view*: one language alone (Swedish unless the reader chose another with
+`?lang=`, kept in a cookie, or their browser's Accept-Language names a reply language), or, when
+asked for explicitly (`?lang=sv,en`), one language with another beside it. Each view has its own
+Jinja environment whose text helpers (`_`/`{% trans %}`/`ngettext` for sentences, `bi` for
+labels, `plain` for attributes, `sentence` for a `Phrase` from Python, `named` for names the
+data holds in both languages, `language_named` and the `language` filter for a language's name)
+render catalogue messages in the view's languages; the conventions are at the top of
+templates/macros.html. Arabic and Persian pages are right to left (`dir="rtl"` on `<html>`); a
+text beside the main one that runs the other way carries its own `dir`.
 """
 
 from __future__ import annotations
@@ -75,10 +77,36 @@ class View:
 
 
 BILINGUAL = View(SOURCE_LANGUAGE, "en")
-"""The default view: Swedish, with English beside it."""
+"""Swedish with English beside it (only when asked for: `?lang=sv,en`)."""
 
-VIEWS = (BILINGUAL, *(View(language) for language in LANGUAGES))
-"""The views the page footer offers."""
+DEFAULT_VIEW = View(SOURCE_LANGUAGE)
+"""The view of a reader who chose nothing and whose browser asks for no reply language."""
+
+VIEWS = tuple(View(language) for language in LANGUAGES)
+"""The views the page footer offers: one language each."""
+
+
+def view_accepted(header: str | None) -> View | None:
+    """Return the view of the first reply language an Accept-Language header asks for.
+
+    Languages are taken by their weight (`q`, 1 when left out; 0 means "not this one"), a
+    regional variant standing for its language ("en-GB" is English); None when it names none.
+    """
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        code = tag.strip().lower().split("-")[0]
+        if weight > 0 and code in LANGUAGES:
+            ranked.append((-weight, index, code))
+    return View(min(ranked)[2]) if ranked else None
 
 
 def view_named(value: str) -> View | None:
@@ -145,6 +173,10 @@ class PageTexts:
     def language_named(self, code: str | None) -> Markup:
         """Return a language's name (a code, or None: cannot tell) as a label."""
         return self._shown(lambda language: escape(language_label(code, language)), LABEL)
+
+    def hours(self, value: float | None) -> str:
+        """Return hours with one decimal, as the page's main language writes them."""
+        return hours_in(self.view.main)(value)
 
     def language(self, code: str | None) -> str:
         """Return a language's name in the page's main language (None: cannot tell)."""

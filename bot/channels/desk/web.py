@@ -21,12 +21,13 @@ from sqlmodel import Session
 
 from bot.channels.desk.auth import Principal, load_principal
 from bot.channels.desk.pages import (
-    BILINGUAL,
+    DEFAULT_VIEW,
     LANGUAGE_COOKIE,
     VIEWS,
     PageTexts,
     View,
     environment,
+    view_accepted,
     view_named,
 )
 from bot.channels.desk.password_pool import PasswordPool
@@ -78,16 +79,13 @@ async def run_db(
 
 
 def view_of(request: web.Request) -> View:
-    """Return the languages of this request's page: `?lang=`, the one chosen before, or both.
-
-    Accept-Language is not consulted: every browser sends one, and the desk's default is the
-    page every colleague can read, Swedish with English beside it.
-    """
+    """Return the language of this request's page: `?lang=`, the one chosen before (the
+    cookie), the first reply language the browser's Accept-Language asks for, or Swedish."""
     for value in (request.query.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
         view = view_named(value) if value else None
         if view is not None:
             return view
-    return BILINGUAL
+    return view_accepted(request.headers.get("Accept-Language")) or DEFAULT_VIEW
 
 
 def texts_of(request: web.Request) -> PageTexts:
@@ -131,6 +129,7 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     html = _page(request, template, **context)
     response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Accept-Language, Cookie"
     chosen = view_named(request.query.get("lang", ""))
     if chosen is not None:
         response.set_cookie(
