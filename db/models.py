@@ -425,3 +425,7 @@ class DeskLoginThrottle(SQLModel, table=True):
     attempts: int = 0
     window_started_at: datetime = Field(default_factory=utcnow, index=True)
     locked_until: datetime | None = None
+
+
+# The register's own tables (marks, disposal decisions, errands) live beside the lifecycle's.
+from db.records import models as _records  # noqa: E402, F401
