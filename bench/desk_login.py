@@ -41,9 +41,9 @@ from bot.channels.desk.app import build_desk_app
 from bot.channels.desk.password_pool import PasswordPool
 from bot.channels.desk.throttle import LoginLimits
 from bot.settings import PROJECT_ROOT, Settings
-from db.migrate import upgrade
-from db.seed import seed
-from db.session import make_engine, session_scope
+from db.plumbing.migrate import upgrade
+from db.plumbing.session import make_engine, session_scope
+from db.routing.seed import seed
 
 T = TypeVar("T")
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)

@@ -20,9 +20,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from bench.latency import percentiles
 from bot.channels.desk.app import build_desk_app
 from bot.channels.email.outbox import EmailDispatcher
-from db import crud, workflow
+from db.enquiries import workflow
 from db.models import StaffMember
-from db.session import session_scope
+from db.people import departments
+from db.plumbing.session import session_scope
 from tests.conftest import migrate_and_seed
 from tests.desk_helpers import Clock, csrf_of, login_path
 from tests.smtp_fixtures import smtp_server
@@ -35,7 +36,7 @@ CLERK = 222
 def _forward_many(url: str, count: int) -> None:
     engine = migrate_and_seed(url)
     with session_scope(engine) as session:
-        department = crud.department_by_key(session=session, key="kultur_fritid")
+        department = departments.department_by_key(session=session, key="kultur_fritid")
         assert department is not None
         department.channels = "email"
         session.add(StaffMember(telegram_user_id=CLERK, role="staff", department_id=department.id))
@@ -54,7 +55,7 @@ def _forward_many(url: str, count: int) -> None:
 
 
 async def _send_all(url: str, count: int) -> dict[str, float]:
-    from db.session import make_engine
+    from db.plumbing.session import make_engine
 
     engine = make_engine(url)
     with smtp_server() as smtp:
@@ -82,7 +83,7 @@ async def _send_all(url: str, count: int) -> dict[str, float]:
 
 
 async def _pages(url: str, repeats: int) -> dict[str, dict[str, float | None]]:
-    from db.session import make_engine
+    from db.plumbing.session import make_engine
 
     engine = make_engine(url)
     with smtp_server() as smtp:

@@ -23,7 +23,7 @@ from db.models import (
     OutboxMessage,
     utcnow,
 )
-from db.session import session_scope
+from db.plumbing.session import session_scope
 
 HISTORY_KEY = "hist:"
 USERS = 500

@@ -22,7 +22,7 @@ from bench.history import seed_history, stored_enquiries
 from bot.settings import Settings
 from bot.understanding.rasa_client import RasaClient, RasaError
 from db.models import Enquiry
-from db.session import make_engine, session_scope
+from db.plumbing.session import make_engine, session_scope
 
 ANSWER_TIMEOUT = 60.0
 WATCH_INTERVAL = 0.002

@@ -29,7 +29,7 @@ from bench.latency import E2E_USER_BASE, Load
 from bot.processes.supervisor import Supervisor, settings_env
 from bot.settings import PROJECT_ROOT, Settings
 from db.models import Enquiry, Escalation, EscalationReason
-from db.session import make_engine
+from db.plumbing.session import make_engine
 
 SCALE_LEVELS = {1: 20, 10: 10, 50: 4}
 SMOKE_SCALE_LEVELS = {1: 3, 5: 2}

@@ -43,14 +43,14 @@ from bench.stack import COORDINATOR_CHAT, PrivateServer, private_postgres
 from bot.channels.telegram.outbox import MAX_ATTEMPTS as OUTBOX_MAX_ATTEMPTS
 from bot.settings import PROJECT_ROOT
 from bot.understanding.evaluation import ESCALATE
+from db.enquiries.notifications import Kind, Recipient
 from db.models import (
     Enquiry,
     EscalationReason,
     InboxUpdate,
     OutboxMessage,
 )
-from db.notifications import Kind, Recipient
-from db.session import make_engine
+from db.plumbing.session import make_engine
 
 USER_BASE = 7_300_000_000
 START_TIMEOUT = 300.0

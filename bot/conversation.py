@@ -1,9 +1,10 @@
 """The association's side of a conversation, shared by every channel (Telegram, the console).
 
 Each method records what the association said or asked for and what it must hear back, in
-one transaction: replies are outbox notifications (db/notifications.py), keyed by the inbound
-message so that handling a message twice answers it once. The channel's dispatcher renders
-and sends them. Questions go to Rasa outside any transaction; if Rasa cannot handle one, it is
+one transaction: replies are outbox notifications (db/enquiries/notifications.py), keyed by
+the inbound message so that handling a message twice answers it once. The channel's dispatcher
+renders and sends them. Questions go to Rasa outside any transaction; if Rasa cannot handle one,
+it is
 still recorded and escalated, and the association gets its reference number.
 """
 
@@ -23,14 +24,15 @@ from bot.messages.association import language_params
 from bot.services import Services
 from bot.understanding.language import Identified, identify, warm_up
 from bot.understanding.rasa_client import RasaError
-from db import crud, personal_data
-from db import notifications as notify
-from db.inbox import UNREADABLE_TEXT
-from db.masking import clean_text, mask_personal_data
+from db.enquiries import crud
+from db.enquiries import notifications as notify
+from db.enquiries.inbox import UNREADABLE_TEXT
+from db.enquiries.notifications import Channel, Kind
+from db.enquiries.tracker_events import sender_id
+from db.enquiries.workflow import SYSTEM_ACTOR, escalate
 from db.models import AssociationUser, Enquiry, EscalationReason
-from db.notifications import Channel, Kind
-from db.tracker_events import sender_id
-from db.workflow import SYSTEM_ACTOR, escalate
+from db.privacy import erasure
+from db.privacy.masking import clean_text, mask_personal_data
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -173,7 +175,7 @@ class Conversation:
         """File the user's request to erase their data in the coordinator's queue; confirm it."""
 
         def work(turn: Turn) -> None:
-            request = personal_data.request_erasure(
+            request = erasure.request_erasure(
                 session=turn.session,
                 telegram_user_id=turn.user.telegram_user_id,
                 actor=f"association:{turn.user.telegram_user_id}",

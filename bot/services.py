@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from bot.settings import Settings
 from bot.understanding.rasa_client import RasaClient
-from db.session import make_engine, session_scope
+from db.plumbing.session import make_engine, session_scope
 
 T = TypeVar("T")
 

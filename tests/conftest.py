@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine, make_url
 
 from bot.processes.supervisor import Supervisor
 from bot.settings import PROJECT_ROOT, Settings
-from db.migrate import upgrade
-from db.seed import seed
-from db.session import make_engine, session_scope
+from db.plumbing.migrate import upgrade
+from db.plumbing.session import make_engine, session_scope
+from db.routing.seed import seed
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_fixtures import Harness
 

@@ -18,10 +18,10 @@ from bot.channels.desk.app import build_desk_app
 from bot.channels.desk.throttle import LoginLimits
 from bot.channels.desk.web import PRE_COOKIE, SESSION_COOKIE
 from bot.settings import Settings
-from db import crud
 from db.models import StaffMember
-from db.session import session_scope
-from db.sign_in import create_login_link
+from db.people import departments
+from db.people.sign_in import create_login_link
+from db.plumbing.session import session_scope
 
 COORDINATOR_ID = 111
 STAFF_ID = 222
@@ -43,8 +43,8 @@ class Clock:
 def add_staff(engine: Engine) -> None:
     """Add a coordinator, a kultur_fritid clerk and a teknik clerk."""
     with session_scope(engine) as session:
-        culture = crud.department_by_key(session=session, key="kultur_fritid")
-        technical = crud.department_by_key(session=session, key="teknik")
+        culture = departments.department_by_key(session=session, key="kultur_fritid")
+        technical = departments.department_by_key(session=session, key="teknik")
         assert culture is not None and technical is not None
         session.add(StaffMember(telegram_user_id=COORDINATOR_ID, role="coordinator", name="Cora"))
         session.add(

@@ -29,7 +29,7 @@ from db.models import (
     StaffMember,
     utcnow,
 )
-from db.session import session_scope
+from db.plumbing.session import session_scope
 from tests.fake_telegram import FakeTelegram
 
 COORDINATOR_CHAT = -1000000000001

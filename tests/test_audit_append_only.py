@@ -11,10 +11,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from db.audit import AppendOnlyError, record, retention_purge
 from db.models import AuditEntry, utcnow
-from db.retention import purge
-from db.session import session_scope
+from db.plumbing.audit import AppendOnlyError, record, retention_purge
+from db.plumbing.session import session_scope
+from db.privacy.retention import purge
 from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres, migrate_and_seed
 
 RETENTION_DAYS = 3650

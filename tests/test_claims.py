@@ -11,9 +11,9 @@ from sqlmodel import Session, select
 
 from bot.channels.email import outbox as email_outbox
 from bot.channels.telegram import inbox, outbox
-from db import claims
 from db.models import InboxUpdate, OutboxMessage, utcnow
-from db.session import session_scope
+from db.plumbing import claims
+from db.plumbing.session import session_scope
 
 
 def _update(update_id: int, chat: int) -> dict[str, object]:

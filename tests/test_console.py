@@ -10,7 +10,7 @@ from bot.channels.console import CONSOLE_USER_ID, run_console
 from bot.services import create_services
 from bot.settings import Settings
 from db.models import AssociationUser, Enquiry
-from db.session import make_engine
+from db.plumbing.session import make_engine
 
 
 def _script(lines: list[str]) -> Callable[[str], Awaitable[str | None]]:

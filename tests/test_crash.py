@@ -22,7 +22,7 @@ from sqlmodel import Session, col, func, select
 from bot.channels.telegram.outbox import MAX_ATTEMPTS as OUTBOX_MAX_ATTEMPTS
 from bot.settings import PROJECT_ROOT, Settings
 from db.models import Enquiry, OutboxMessage
-from db.session import make_engine
+from db.plumbing.session import make_engine
 from tests.conftest import migrate_and_seed
 from tests.fake_telegram import FakeTelegram
 from tests.process_helpers import alive, clean_env, descendants, kill_all, listening, wait_until

@@ -25,9 +25,9 @@ from bot.cli import app
 from bot.i18n import t
 from bot.messages.association import ESCALATED
 from bot.messages.coordinator import reason_text
-from db.inbox import dead_letters, read_update
+from db.enquiries.inbox import dead_letters, read_update
+from db.enquiries.queue import list_queue
 from db.models import AuditEntry, EscalationReason, InboxUpdate
-from db.queue import list_queue
 from tests.telegram_fixtures import (
     COORDINATOR_CHAT,
     TIMEOUT,

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from bot.channels.desk.app import build_desk_app
 from bot.settings import Settings
 from db.models import AuditEntry, Contact, Department, OutboxMessage
-from db.session import session_scope
+from db.plumbing.session import session_scope
 from tests.desk_helpers import COORDINATOR_ID, STAFF_ID, Clock, add_staff, login_path
 from tests.workflow_helpers import (
     ASSOCIATION_CHAT,

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from bot.channels.desk.passwords import Passwords
 from bot.cli import app
 from db.models import AuditEntry, DeskAccount
-from db.session import session_scope
+from db.plumbing.session import session_scope
 from tests.desk_helpers import Answer, Clock, adopt_session, desk_client, password_attempt
 from tests.workflow_helpers import local
 

@@ -14,8 +14,8 @@ from bot.channels.desk.accounts import add_account
 from bot.channels.desk.app import build_desk_app
 from bot.settings import Settings
 from db.models import AuditEntry, Contact, DeskSession, Enquiry, OutboxMessage
-from db.session import session_scope
-from db.sign_in import create_login_link
+from db.people.sign_in import create_login_link
+from db.plumbing.session import session_scope
 from tests.desk_helpers import (
     COORDINATOR_ID,
     OTHER_STAFF_ID,

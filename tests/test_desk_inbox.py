@@ -16,7 +16,8 @@ from sqlmodel import Session, col, select
 from bot.channels.desk.app import build_desk_app
 from bot.channels.email.outbox import prepare
 from bot.messages import render
-from db import crud, queue, workflow
+from db.enquiries import deadlines, queue, workflow
+from db.enquiries.notifications import Kind
 from db.models import (
     AuditEntry,
     DeskLoginToken,
@@ -26,8 +27,8 @@ from db.models import (
     OutboxMessage,
     StaffMember,
 )
-from db.notifications import Kind
-from db.session import session_scope
+from db.people import departments
+from db.plumbing.session import session_scope
 from tests.desk_helpers import COORDINATOR_ID, OTHER_STAFF_ID, STAFF_ID, Clock, add_staff, csrf_of
 from tests.desk_helpers import login_path as login_link
 from tests.smtp_fixtures import SmtpServer
@@ -44,7 +45,7 @@ async def desk(engine: Engine, database_url: str) -> AsyncIterator[tuple[TestCli
     """Yield a client on the desk (frozen clock) with staff; kultur_fritid takes e-mail."""
     add_staff(engine)
     with session_scope(engine) as session:
-        culture = crud.department_by_key(session=session, key="kultur_fritid")
+        culture = departments.department_by_key(session=session, key="kultur_fritid")
         assert culture is not None
         culture.channels = "email"
         session.add(
@@ -71,7 +72,7 @@ def _enquiry(
         enquiry = routed_enquiry(
             session, now=now, department_key=department, department_chat=None, **kw
         )
-        target = crud.department_by_key(session=session, key=department)
+        target = departments.department_by_key(session=session, key=department)
         assert target is not None
         workflow.forward_to_department(session=session, enquiry=enquiry, department=target, now=now)
         assert enquiry.id is not None and enquiry.reference is not None
@@ -371,7 +372,7 @@ async def test_a_used_altered_or_expired_link_changes_nothing(
         enquiry = session.get(Enquiry, enquiry_id)
         assert enquiry is not None and enquiry.reminder_due_at is not None
         reminded_at = enquiry.reminder_due_at
-        assert workflow.sweep_deadlines(session=session, now=reminded_at).reminded
+        assert deadlines.sweep_deadlines(session=session, now=reminded_at).reminded
     fresh = _link_of(engine, database_url, now=reminded_at, kind=Kind.REMINDER)  # not yet used
     assert fresh != token
     before = _state(engine, enquiry_id)
@@ -416,7 +417,7 @@ async def test_a_link_stops_working_when_the_enquiry_leaves_the_mailbox(
     _enquiry(engine)
     token = _link_of(engine, database_url)  # the second enquiry's forward
     with session_scope(engine) as session:
-        culture = crud.department_by_key(session=session, key="kultur_fritid")
+        culture = departments.department_by_key(session=session, key="kultur_fritid")
         assert culture is not None
         culture.mailbox = "ny.adress@storasa.example"
     page = await client.get(f"/desk/link?token={token}")
@@ -472,7 +473,7 @@ async def test_staff_choose_the_channels_and_the_mailbox_audited(
     )
     assert status == 303
     with Session(engine) as session:
-        culture = crud.department_by_key(session=session, key="kultur_fritid")
+        culture = departments.department_by_key(session=session, key="kultur_fritid")
         assert culture is not None
         assert (culture.channels, culture.mailbox) == ("both", "kultur@storasa.example")
         entry = session.exec(

@@ -23,9 +23,9 @@ from bot.channels.desk.stats import SUPPRESS_BELOW, csv_rows, public_report
 from bot.i18n import LANGUAGES
 from bot.settings import Settings
 from db.models import Department
-from db.phrases import Phrase
-from db.session import session_scope
-from db.validation import EMAIL_PROBLEM
+from db.plumbing.phrases import Phrase
+from db.plumbing.session import session_scope
+from db.plumbing.validation import EMAIL_PROBLEM
 from tests.desk_helpers import COORDINATOR_ID, STAFF_ID, Clock, add_staff, csrf_of, login_path
 from tests.workflow_helpers import escalated_enquiry, local, routed_enquiry
 

@@ -22,9 +22,9 @@ from bot.channels.desk.password_pool import PasswordPool
 from bot.channels.desk.passwords import Check, Passwords
 from bot.channels.desk.throttle import LoginLimits
 from bot.channels.desk.views_report import neutralise_cell
-from db import crud
 from db.models import DeskAccount, DeskSession, StaffMember
-from db.session import make_engine, session_scope
+from db.people import departments
+from db.plumbing.session import make_engine, session_scope
 from tests.desk_helpers import (
     COORDINATOR_ID,
     STAFF_ID,
@@ -345,7 +345,7 @@ async def test_a_role_change_ends_a_telegram_session_for_good(engine: Engine) ->
                 select(StaffMember).where(StaffMember.telegram_user_id == STAFF_ID)
             ).one()
             culture = member.department_id
-            technical = crud.department_by_key(session=session, key="teknik")
+            technical = departments.department_by_key(session=session, key="teknik")
             assert technical is not None
             member.department_id = technical.id
             session.add(member)
@@ -428,7 +428,7 @@ def test_csv_cells_are_neutralised(cell: str, shown: str) -> None:
 
 async def test_a_department_named_like_a_formula_reaches_the_csv_as_text(engine: Engine) -> None:
     with session_scope(engine) as session:
-        department = crud.department_by_key(session=session, key="teknik")
+        department = departments.department_by_key(session=session, key="teknik")
         assert department is not None
         department.name = '=HYPERLINK("http://evil.example","Klicka")'
         session.add(department)

@@ -7,11 +7,11 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from bot.channels.desk.stats import SUPPRESS_BELOW, csv_rows, public_report, report_cells
-from db import crud
-from db import queue as q
+from db.enquiries import crud
+from db.enquiries import queue as q
+from db.enquiries.workflow import answer_enquiry
 from db.models import EscalationReason
-from db.session import session_scope
-from db.workflow import answer_enquiry
+from db.plumbing.session import session_scope
 from tests.workflow_helpers import escalated_enquiry, local, routed_enquiry
 
 NOW = local(2026, 4, 15, 12)

@@ -17,10 +17,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.channels.email.outbox import MAX_ATTEMPTS, EmailDispatcher, installation_of, prepare
-from db import crud, queue, workflow
+from db.enquiries import deadlines, queue, workflow
+from db.enquiries.notifications import Kind
 from db.models import Contact, Department, Enquiry, EnquiryStatus, OutboxMessage
-from db.notifications import Kind
-from db.session import session_scope
+from db.people import departments
+from db.plumbing.session import session_scope
 from tests.desk_helpers import Clock
 from tests.smtp_fixtures import DESK_URL, SmtpServer, body, smtp_server
 from tests.workflow_helpers import escalated_enquiry, local, routed_enquiry
@@ -39,7 +40,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 def _by_email(session: Session, key: str = "kultur_fritid", **changes: object) -> Department:
-    department = crud.department_by_key(session=session, key=key)
+    department = departments.department_by_key(session=session, key=key)
     assert department is not None
     department.channels = "email"
     for name, value in changes.items():
@@ -330,9 +331,9 @@ async def test_the_75_percent_reminder_reaches_the_mailbox_with_a_fresh_link(
         enquiry = session.get(Enquiry, enquiry_id)
         assert enquiry is not None and enquiry.reminder_due_at is not None
         clock.now = enquiry.reminder_due_at
-        report = workflow.sweep_deadlines(session=session, now=clock.now)
+        report = deadlines.sweep_deadlines(session=session, now=clock.now)
         assert report.reminded == [enquiry.reference]
-        assert workflow.sweep_deadlines(session=session, now=clock.now).reminded == []
+        assert deadlines.sweep_deadlines(session=session, now=clock.now).reminded == []
     assert await dispatcher.step() == 1
     assert await dispatcher.step() == 0
     forward, reminder = smtp.inbox.to(MAILBOX)

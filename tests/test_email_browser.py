@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from bot.channels.desk.app import start_desk
 from bot.channels.email.outbox import EmailDispatcher
 from db.models import Department, DeskLoginToken, Enquiry, EnquiryStatus, OutboxMessage
-from db.session import session_scope
+from db.plumbing.session import session_scope
 from tests.smtp_fixtures import SmtpServer, body, free_port, smtp_server
 from tests.telegram_fixtures import TIMEOUT, Harness, has, new_user_id
 

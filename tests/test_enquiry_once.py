@@ -7,9 +7,9 @@ import threading
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from db import crud
+from db.enquiries import crud
 from db.models import Enquiry
-from db.session import session_scope
+from db.plumbing.session import session_scope
 
 
 def test_an_enquiry_recorded_meanwhile_is_not_inserted_again(engine: Engine) -> None:

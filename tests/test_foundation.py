@@ -15,10 +15,10 @@ from sqlmodel import Session, SQLModel, select
 
 import db.models  # noqa: F401  (registers the tables)
 from bot.settings import PROJECT_ROOT, SettingsError, load_settings
-from db.migrate import downgrade, upgrade
 from db.models import Contact, Department, Municipality, Route
-from db.seed import SeedError, seed
-from db.session import make_engine, session_scope
+from db.plumbing.migrate import downgrade, upgrade
+from db.plumbing.session import make_engine, session_scope
+from db.routing.seed import SeedError, seed
 
 
 def test_migrations_build_exactly_the_models(database_url: str) -> None:

@@ -14,10 +14,10 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from bot.messages.coordinator import reason_text
-from db import crud
-from db import notifications as notify
-from db.audit import history
-from db.masking import mask_personal_data
+from db.enquiries import crud
+from db.enquiries import notifications as notify
+from db.enquiries.queue import list_queue
+from db.enquiries.tracker_events import EVENTS, METADATA, sender_id, tracker_store
 from db.models import (
     AssociationUser,
     DeskLoginToken,
@@ -32,18 +32,18 @@ from db.models import (
     OutboxMessage,
     StaffMember,
 )
-from db.personal_data import (
+from db.people import departments
+from db.plumbing.audit import history
+from db.plumbing.session import session_scope
+from db.privacy.erasure import erase_user, request_erasure
+from db.privacy.masking import mask_personal_data
+from db.privacy.personal_data import (
     UnknownUser,
-    erase_user,
     export_user,
     find_user,
     parse_telegram_user_id,
-    request_erasure,
 )
-from db.queue import list_queue
-from db.retention import PURGED
-from db.session import session_scope
-from db.tracker_events import EVENTS, METADATA, sender_id, tracker_store
+from db.privacy.retention import PURGED
 from tests.conftest import migrate_and_seed
 from tests.workflow_helpers import COORDINATOR_CHAT, outbox
 
@@ -234,7 +234,7 @@ def _user_with_data(engine: Engine) -> dict[str, int]:
         assert answer is not None
         answer.sent_at, answer.address = NOW, str(USER)
         notify.to_association(session=session, user=user, kind=notify.Kind.HELP, language="sv")
-        department = crud.department_by_key(session=session, key="kultur_fritid")
+        department = departments.department_by_key(session=session, key="kultur_fritid")
         assert department is not None
         session.add(
             OutboxMessage(

@@ -14,8 +14,9 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from bot.i18n import translate
-from db import crud
-from db import queue as q
+from db.enquiries import crud
+from db.enquiries import queue as q
+from db.enquiries.queue_facts import RARE_CONTACT_MAX_ENQUIRIES, working_hours_between
 from db.models import (
     Enquiry,
     EnquiryEvent,
@@ -26,9 +27,9 @@ from db.models import (
     StaffMember,
     TrainingCandidate,
 )
-from db.queue_facts import RARE_CONTACT_MAX_ENQUIRIES, working_hours_between
-from db.session import make_engine, session_scope
-from db.training import export_nlu_yaml, review
+from db.people import departments
+from db.plumbing.session import make_engine, session_scope
+from db.routing.training import export_nlu_yaml, review
 from tests.workflow_helpers import (
     ASSOCIATION_CHAT,
     DEPARTMENT_CHAT,
@@ -248,7 +249,7 @@ def test_answer_claims_implicitly_and_refuses_other_holder(engine: Engine) -> No
 
 def test_route_gives_fresh_deadline_training_candidate_and_forward(engine: Engine) -> None:
     with session_scope(engine) as session:
-        department = crud.department_by_key(session=session, key="teknik")
+        department = departments.department_by_key(session=session, key="teknik")
         assert department is not None
         department.telegram_chat_id = DEPARTMENT_CHAT
         enquiry, escalation_id = escalated_enquiry(
@@ -386,7 +387,7 @@ def test_training_export_contains_only_accepted_and_loads(engine: Engine, tmp_pa
 
 
 def test_training_review_refuses_unknown_intent(engine: Engine) -> None:
-    from db.training import TrainingError
+    from db.routing.training import TrainingError
 
     with session_scope(engine) as session:
         row = TrainingCandidate(text="x", intent="topic_parker")

@@ -25,7 +25,8 @@ from sqlmodel import Session, col, func, select
 from bot.i18n import t
 from bot.processes.supervisor import Supervisor
 from bot.settings import Settings
-from db import crud, workflow
+from db.enquiries import crud, workflow
+from db.enquiries.sla import LOCAL, add_working_hours
 from db.models import (
     Enquiry,
     EnquiryStatus,
@@ -34,8 +35,8 @@ from db.models import (
     InboxUpdate,
     OutboxMessage,
 )
-from db.session import session_scope
-from db.sla import LOCAL, add_working_hours
+from db.people import departments
+from db.plumbing.session import session_scope
 from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres, migrate_and_seed
 from tests.fake_telegram import FakeTelegram, start_fake_telegram
 from tests.stack import free_port
@@ -257,7 +258,7 @@ async def test_sla_reminder_and_escalation_once_across_a_restart(
     now = datetime.now(LOCAL)
     with h.department_chat("kultur_fritid", new_group_id()) as dept_chat:
         with session_scope(engine) as session:
-            department = crud.department_by_key(session=session, key="kultur_fritid")
+            department = departments.department_by_key(session=session, key="kultur_fritid")
             assert department is not None and department.sla_hours == 48
             user = crud.get_or_create_user(session=session, telegram_user_id=asker, chat_id=asker)
 

@@ -11,12 +11,12 @@ from bot.messages import render
 from bot.messages.association import language_choices
 from bot.messages.bidi import LRI, PDI, isolate_ltr
 from bot.messages.languages import enquiry_languages, language_label, languages_line
-from db import crud
-from db.masking import clean_text
+from db.enquiries.notifications import Kind, Recipient
+from db.enquiries.workflow import answer_enquiry
 from db.models import AssociationUser, Enquiry, OutboxMessage
-from db.notifications import Kind, Recipient
-from db.session import session_scope
-from db.workflow import answer_enquiry
+from db.people import departments
+from db.plumbing.session import session_scope
+from db.privacy.masking import clean_text
 from tests.workflow_helpers import local, outbox, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
@@ -49,8 +49,9 @@ def test_right_to_left_answers_keep_reference_email_and_phone_whole(
 ) -> None:
     with session_scope(engine) as session:
         enquiry, text = _routed(session, language)
-        contact = crud.active_contact(
-            session=session, department=crud.department_by_key(session=session, key="kultur_fritid")
+        contact = departments.active_contact(
+            session=session,
+            department=departments.department_by_key(session=session, key="kultur_fritid"),
         )
         assert contact is not None and contact.phone
         assert f"{LRI}{enquiry.reference}{PDI}" in text

@@ -15,8 +15,8 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from bot.i18n import translate
-from db import crud
-from db.audit import AppendOnlyError, record, retention_purge
+from db.enquiries import crud
+from db.enquiries.tracker_events import EVENTS, METADATA, sender_id, tracker_store
 from db.models import (
     AuditEntry,
     DeskLoginThrottle,
@@ -30,9 +30,9 @@ from db.models import (
     OutboxMessage,
     TrainingCandidate,
 )
-from db.retention import PURGED, purge, run_purge
-from db.session import session_scope
-from db.tracker_events import EVENTS, METADATA, sender_id, tracker_store
+from db.plumbing.audit import AppendOnlyError, record, retention_purge
+from db.plumbing.session import session_scope
+from db.privacy.retention import PURGED, purge, run_purge
 from tests.conftest import _settings_for, migrate_and_seed
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)

@@ -14,7 +14,7 @@ from bot.conversation import Conversation
 from bot.services import create_services
 from bot.settings import PROJECT_ROOT, Settings
 from db.models import Department, Enquiry
-from db.session import make_engine
+from db.plumbing.session import make_engine
 
 LINES = [
     "Hur söker vår förening aktivitetsstöd för barn och unga?",

@@ -14,26 +14,20 @@ from typer.testing import CliRunner
 
 from bot.i18n import translate
 from bot.settings import PROJECT_ROOT
-from db.audit import AppendOnlyError, history
-from db.crud import active_contact, department_by_key, routes_map
+from db.enquiries.crud import routes_map
 from db.models import AuditEntry, Contact, Department, Route
-from db.routing_table import (
-    check_table,
-    clear_absence,
-    day_start,
-    dump_table,
-    export_table,
-    import_table,
-    load_domain_intents,
-    mark_verified,
-    overdue_routes,
-    set_absence,
-    set_route,
-    update_contact,
-    validate_table,
-)
-from db.session import session_scope
-from db.validation import ValidationProblem
+from db.people.departments import active_contact, department_by_key
+from db.plumbing.audit import AppendOnlyError, history
+from db.plumbing.session import session_scope
+from db.plumbing.validation import ValidationProblem
+from db.routing.absences import clear_absence, set_absence
+from db.routing.checks import check_table
+from db.routing.dates import day_start
+from db.routing.edits import mark_verified, set_route, update_contact
+from db.routing.export import dump_table, export_table
+from db.routing.importing import import_table
+from db.routing.review import overdue_routes
+from db.routing.routing_file import load_domain_intents, validate_table
 from tests.conftest import migrate_and_seed
 
 SEED_INTENTS = [

@@ -24,7 +24,7 @@ from bot.processes import procfs
 from bot.processes.supervisor import Child, Supervisor
 from bot.settings import PROJECT_ROOT, Settings
 from db.models import Enquiry, EscalationReason, InboxUpdate
-from db.session import make_engine
+from db.plumbing.session import make_engine
 from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres
 from tests.fake_telegram import FakeTelegram, start_fake_telegram
 from tests.stack import free_port, running_redis, running_stack, stack_settings

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.messages.association import help_text
+from db.enquiries.notifications import Kind
 from db.models import OutboxMessage
-from db.notifications import Kind
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_fixtures import (
     COORDINATOR_CHAT,

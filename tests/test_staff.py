@@ -10,11 +10,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from db.audit import history
-from db.crud import department_by_key, has_role
+from db.enquiries.crud import has_role
 from db.models import StaffInvite, StaffMember
-from db.session import session_scope
-from db.staff import (
+from db.people.departments import department_by_key
+from db.people.staff import (
     add_staff,
     create_invite,
     invite_link,
@@ -22,7 +21,9 @@ from db.staff import (
     redeem_invite,
     remove_staff,
 )
-from db.validation import ValidationProblem
+from db.plumbing.audit import history
+from db.plumbing.session import session_scope
+from db.plumbing.validation import ValidationProblem
 from tests.conftest import migrate_and_seed
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from bot.i18n import LANGUAGES
 from bot.settings import Settings
-from db import queue as coordinator_queue
+from db.enquiries import queue as coordinator_queue
 from db.models import (
     Association,
     EnquiryStatus,
@@ -24,7 +24,7 @@ from db.models import (
     InboxUpdate,
     OutboxMessage,
 )
-from db.session import session_scope
+from db.plumbing.session import session_scope
 from tests.fake_telegram import FakeTelegram
 from tests.stack import free_port
 from tests.telegram_fixtures import (

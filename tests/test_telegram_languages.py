@@ -20,8 +20,8 @@ from bot.i18n import LANGUAGES, t
 from bot.messages.association import ESCALATED, ESCALATED_UNSURE
 from bot.messages.bidi import LRI, PDI, isolate_ltr
 from bot.settings import Settings
+from db.enquiries.notifications import Kind, Recipient
 from db.models import AssociationUser, EnquiryStatus, EscalationReason, OutboxMessage
-from db.notifications import Kind, Recipient
 from tests.fake_telegram import FakeTelegram
 from tests.stack import free_port
 from tests.telegram_fixtures import (

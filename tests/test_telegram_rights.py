@@ -15,12 +15,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.i18n import t
-from db import crud
+from db.enquiries import crud
+from db.enquiries.notifications import Kind
+from db.enquiries.tracker_events import EVENTS, METADATA, sender_id, tracker_store
 from db.models import EscalationReason, OutboxMessage
-from db.notifications import Kind
-from db.personal_data import ERASURE_REQUEST_TEXT
-from db.session import session_scope
-from db.tracker_events import EVENTS, METADATA, sender_id, tracker_store
+from db.plumbing.session import session_scope
+from db.privacy.erasure import ERASURE_REQUEST_TEXT
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_fixtures import (
     COORDINATOR_CHAT,

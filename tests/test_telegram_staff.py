@@ -10,9 +10,9 @@ import pytest
 from sqlmodel import Session, col, select
 
 from bot.settings import Settings
-from db import routing_table as table
 from db.models import AuditEntry, Contact, Route
-from db.session import make_engine, session_scope
+from db.plumbing.session import make_engine, session_scope
+from db.routing import absences, edits
 from tests.telegram_fixtures import (
     Harness,
     has,
@@ -31,14 +31,14 @@ def restore_demo_contact(rasa_stack: Settings) -> Iterator[None]:
     yield
     engine = make_engine(rasa_stack.database_url)
     with session_scope(engine) as session:
-        table.update_contact(
+        edits.update_contact(
             session=session,
             department_key=DEPARTMENT,
             kind="contact",
             changes={"email": MAIN_EMAIL},
             actor="test",
         )
-        table.clear_absence(session=session, department_key=DEPARTMENT, actor="test")
+        absences.clear_absence(session=session, department_key=DEPARTMENT, actor="test")
     engine.dispose()
 
 
@@ -143,7 +143,7 @@ async def test_non_staff_are_refused_and_logged(
 
 async def test_invite_link_works_once(harness: Harness) -> None:
     from db.models import StaffMember
-    from db.staff import create_invite
+    from db.people.staff import create_invite
 
     h = harness
     newcomer, latecomer = new_user_id(), new_user_id()

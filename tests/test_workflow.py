@@ -11,19 +11,18 @@ from sqlmodel import select
 
 from bot.i18n import translate
 from bot.messages import choices as callbacks
-from db import crud
-from db.models import Enquiry, EnquiryStatus, Escalation, EscalationReason
-from db.session import make_engine, session_scope
-from db.workflow import (
-    SweepReport,
+from db.enquiries.deadlines import SweepReport, sweep_deadlines
+from db.enquiries.workflow import (
     WorkflowError,
     answer_enquiry,
     find_by_message,
     forward_to_department,
     not_ours,
     record_feedback,
-    sweep_deadlines,
 )
+from db.models import Enquiry, EnquiryStatus, Escalation, EscalationReason
+from db.people import departments
+from db.plumbing.session import make_engine, session_scope
 from tests.workflow_helpers import (
     ASSOCIATION_CHAT,
     COORDINATOR_CHAT,
@@ -43,7 +42,7 @@ FRIDAY_15 = local(2026, 3, 13, 15)
 
 def _forwarded(session, now=MONDAY_9, **kwargs) -> Enquiry:  # type: ignore[no-untyped-def]
     enquiry = routed_enquiry(session, now=now, **kwargs)
-    department = crud.department_by_key(session=session, key="kultur_fritid")
+    department = departments.department_by_key(session=session, key="kultur_fritid")
     assert department is not None
     forward_to_department(session=session, enquiry=enquiry, department=department, now=now)
     return enquiry
@@ -52,7 +51,7 @@ def _forwarded(session, now=MONDAY_9, **kwargs) -> Enquiry:  # type: ignore[no-u
 def test_forward_with_department_chat_queues_message_with_buttons(engine: Engine) -> None:
     with session_scope(engine) as session:
         enquiry = routed_enquiry(session, now=MONDAY_9)
-        department = crud.department_by_key(session=session, key="kultur_fritid")
+        department = departments.department_by_key(session=session, key="kultur_fritid")
         assert department is not None
         messages = forward_to_department(
             session=session, enquiry=enquiry, department=department, now=MONDAY_9
@@ -81,7 +80,7 @@ def test_forward_with_department_chat_queues_message_with_buttons(engine: Engine
 def test_forward_without_department_chat_leaves_it_routed(engine: Engine) -> None:
     with session_scope(engine) as session:
         enquiry = routed_enquiry(session, now=MONDAY_9, department_chat=None)
-        department = crud.department_by_key(session=session, key="kultur_fritid")
+        department = departments.department_by_key(session=session, key="kultur_fritid")
         assert department is not None
         messages = forward_to_department(
             session=session, enquiry=enquiry, department=department, now=MONDAY_9

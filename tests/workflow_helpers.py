@@ -18,14 +18,15 @@ from bot.channels.telegram.common import keyboard
 from bot.channels.telegram.outbox import resolve_chat
 from bot.i18n import translate
 from bot.messages import render
-from db import crud
+from db.enquiries import crud
 from db.models import (
     Enquiry,
     EnquiryEvent,
     EscalationReason,
     OutboxMessage,
 )
-from db.phrases import DomainError
+from db.people import departments
+from db.plumbing.phrases import DomainError
 
 LOCAL = ZoneInfo("Europe/Stockholm")
 ASSOCIATION_CHAT = 5001
@@ -85,7 +86,7 @@ def routed_enquiry(
     **kwargs: object,
 ) -> Enquiry:
     """Record an enquiry and route it to a department (optionally with its chat and SLA)."""
-    department = crud.department_by_key(session=session, key=department_key)
+    department = departments.department_by_key(session=session, key=department_key)
     assert department is not None
     department.telegram_chat_id = department_chat
     if sla_hours is not None:

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from bot.settings import PROJECT_ROOT, Settings, load_settings
 from bot.understanding.routing import load_threshold
-from db.session import make_engine
+from db.plumbing.session import make_engine
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,13 @@ from bot.i18n import LANGUAGES, normalise_language
 from bot.messages.association import language_params
 from bot.understanding.language import Identified, identify
 from bot.understanding.routing import Decision, decide
-from db import crud
-from db import notifications as notify
+from db.enquiries import crud
+from db.enquiries import notifications as notify
+from db.enquiries.notifications import Kind
+from db.enquiries.workflow import SYSTEM_ACTOR, escalate, forward_to_department
 from db.models import AssociationUser, Enquiry
-from db.notifications import Kind
-from db.session import session_scope
-from db.workflow import SYSTEM_ACTOR, escalate, forward_to_department
+from db.people import departments
+from db.plumbing.session import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class ActionHandleEnquiry(_LotsenAction):
         enquiry.confidence = decision.confidence
         enquiry.guesses = [[key, round(score, 4)] for key, score in decision.department_scores]
         department = (
-            crud.department_by_key(session=session, key=decision.department)
+            departments.department_by_key(session=session, key=decision.department)
             if decision.department
             else None
         )

@@ -16,8 +16,8 @@ from sqlmodel import Session, col, select
 from bot.conversation import Conversation
 from bot.messages import Message, render
 from bot.services import Services
+from db.enquiries.notifications import Channel, Kind
 from db.models import OutboxMessage, utcnow
-from db.notifications import Channel, Kind
 
 CONSOLE_USER_ID = 0
 QUIT = {"/quit", "/exit", "/sluta"}

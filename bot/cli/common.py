@@ -17,8 +17,8 @@ from sqlmodel import Session
 
 from bot.i18n import t, translate
 from bot.settings import Settings, SettingsError, load_settings
-from db.phrases import DomainError, Phrase
-from db.validation import ValidationProblem
+from db.plumbing.phrases import DomainError, Phrase
+from db.plumbing.validation import ValidationProblem
 
 ActorOption = typer.Option(None, "--actor", help="Who makes the change (default: cli:<user>).")
 
@@ -93,7 +93,7 @@ def invalid(problem: ValidationProblem, code: int = 1) -> typer.Exit:
 @contextmanager
 def open_session(settings: Settings | None = None) -> Iterator[Session]:
     """Open one transaction on the configured database; a validation problem is one line."""
-    from db.session import make_engine, session_scope
+    from db.plumbing.session import make_engine, session_scope
 
     engine = make_engine((settings or settings_or_exit()).database_url)
     try:

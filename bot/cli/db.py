@@ -13,7 +13,7 @@ app = typer.Typer(help="Database: migrations and demo data.", no_args_is_help=Tr
 @app.command()
 def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the database to the newest schema."""
-    from db.migrate import upgrade as run_upgrade
+    from db.plumbing.migrate import upgrade as run_upgrade
 
     settings = settings_or_exit()
     try:
@@ -29,9 +29,9 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
 @app.command()
 def seed() -> None:
     """Load the demo municipality and default routes; never overwrites staff edits."""
-    from db.seed import SeedError
-    from db.seed import seed as run_seed
-    from db.session import make_engine, session_scope
+    from db.plumbing.session import make_engine, session_scope
+    from db.routing.seed import SeedError
+    from db.routing.seed import seed as run_seed
 
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)

@@ -29,7 +29,7 @@ desk_app = typer.Typer(
 
 async def _serve_until_signal(port: int | None, host: str) -> None:
     from bot.channels.desk.app import start_desk
-    from db.session import make_engine
+    from db.plumbing.session import make_engine
 
     settings = settings_or_exit()
     if port is not None:
@@ -107,8 +107,8 @@ def add_user_command(
 ) -> None:
     """Create a local desk account for a machine without Telegram (argon2id password hash)."""
     from bot.channels.desk.accounts import add_account
-    from db.phrases import DomainError
-    from db.session import make_engine, session_scope
+    from db.plumbing.phrases import DomainError
+    from db.plumbing.session import make_engine, session_scope
 
     settings = settings_or_exit()
     password = _read_password(password_stdin)
@@ -136,8 +136,8 @@ def add_user_command(
 
 def _change_account(describe: str, change: Callable[[Session], str]) -> None:
     """Run one account change in a transaction; a refusal is one line and changes nothing."""
-    from db.phrases import DomainError
-    from db.session import make_engine, session_scope
+    from db.plumbing.phrases import DomainError
+    from db.plumbing.session import make_engine, session_scope
 
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)

@@ -1,6 +1,6 @@
 """`lotsen inbox list|retry|drop`: the Telegram updates that kept failing (dead letters).
 
-Logic lives in db/inbox.py; this module only parses and prints. The running bot picks a
+Logic lives in db/enquiries/inbox.py; this module only parses and prints. The running bot picks a
 retried update up at its next round (at the latest after one long poll).
 """
 
@@ -19,8 +19,8 @@ inbox_app = typer.Typer(
 @inbox_app.command("list")
 def list_command() -> None:
     """List the dead letters, oldest first, with their error and the case recorded for each."""
-    from db.inbox import dead_letters
-    from db.sla import LOCAL
+    from db.enquiries.inbox import dead_letters
+    from db.enquiries.sla import LOCAL
 
     language = cli_language()
     with open_session() as session:
@@ -55,7 +55,7 @@ def retry_command(
     actor: str | None = ActorOption,
 ) -> None:
     """Put a dead letter back for processing by the running bot."""
-    from db.inbox import NotADeadLetter, retry_dead_letter
+    from db.enquiries.inbox import NotADeadLetter, retry_dead_letter
 
     with open_session() as session:
         try:
@@ -77,7 +77,7 @@ def drop_command(
     actor: str | None = ActorOption,
 ) -> None:
     """End a dead letter without processing it (recorded in the audit trail)."""
-    from db.inbox import NotADeadLetter, drop_dead_letter
+    from db.enquiries.inbox import NotADeadLetter, drop_dead_letter
 
     with open_session() as session:
         try:

@@ -51,8 +51,8 @@ def decide_all(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
     from bot.understanding import rasa_env
     from bot.understanding.batch import parse_texts
     from bot.understanding.routing import decide, load_threshold
-    from db import crud
-    from db.session import make_engine, session_scope
+    from db.enquiries import crud
+    from db.plumbing.session import make_engine, session_scope
 
     engine = make_engine(settings.database_url)
     try:

@@ -1,6 +1,7 @@
 """`lotsen purge`, `export-user`, `erasure-request`, `erase-user`: retention and personal data.
 
-Logic lives in db/retention.py and db/personal_data.py; this module only parses and prints.
+Logic lives in db/privacy/ (retention, personal_data, erasure); this module only
+parses and prints.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bot.i18n import t
 
 
 def _user_id(value: str) -> int:
-    from db.personal_data import BadUserId, parse_telegram_user_id
+    from db.privacy.personal_data import BadUserId, parse_telegram_user_id
 
     try:
         return parse_telegram_user_id(value)
@@ -35,7 +36,7 @@ def purge_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be purged."),
 ) -> None:
     """Apply the retention periods now (the bot also does this daily)."""
-    from db.retention import run_purge
+    from db.privacy.retention import run_purge
 
     settings = settings_or_exit()
     report = run_purge(settings, dry_run=dry_run)
@@ -47,7 +48,7 @@ def export_user_command(
     out: Path | None = typer.Option(None, "--out", help="Write the JSON to this file."),
 ) -> None:
     """Export everything held about a Telegram user as JSON (register extract)."""
-    from db.personal_data import UnknownUser, export_user
+    from db.privacy.personal_data import UnknownUser, export_user
 
     user_id = _user_id(telegram_user_id)
     settings = settings_or_exit()
@@ -78,7 +79,8 @@ def erasure_request_command(
     ),
 ) -> None:
     """Register a request to erase a user's data as a task in the coordinator's queue."""
-    from db.personal_data import UnknownUser, request_erasure
+    from db.privacy.erasure import request_erasure
+    from db.privacy.personal_data import UnknownUser
 
     user_id = _user_id(telegram_user_id)
     settings = settings_or_exit()
@@ -118,7 +120,8 @@ def erase_user_command(
     actor: str | None = typer.Option(None, "--actor", help="Who decided (default: cli:<user>)."),
 ) -> None:
     """Carry out a decided erasure: texts anonymised, updates and Rasa history deleted."""
-    from db.personal_data import UnknownUser, erase_user
+    from db.privacy.erasure import erase_user
+    from db.privacy.personal_data import UnknownUser
 
     user_id = _user_id(telegram_user_id)
     if not confirm:

@@ -28,8 +28,8 @@ AS_HELP = "Act as this Telegram user id (coordinator or admin), or 'cli' for a l
 
 def _staff_id(session: Session, who: str | None) -> int:
     """Return the acting staff id for `--as`, refusing users without the coordinator role."""
-    from db import crud
-    from db.queue_facts import LOCAL_OPERATOR_ID
+    from db.enquiries import crud
+    from db.enquiries.queue_facts import LOCAL_OPERATOR_ID
 
     language = cli_language()
     if who is None:
@@ -61,7 +61,7 @@ def _staff_id(session: Session, who: str | None) -> int:
 
 def _escalation_id(session: Session, ident: str) -> int:
     """Return an escalation id from an id or a reference number (its newest escalation)."""
-    from db import crud
+    from db.enquiries import crud
 
     if ident.isdigit():
         return int(ident)
@@ -92,7 +92,7 @@ def list_command(
 ) -> None:
     """List open escalations, oldest first (* = association rarely in contact)."""
     from bot.messages.coordinator import reason_text, waited_text
-    from db.queue import QueueError, list_queue
+    from db.enquiries.queue import QueueError, list_queue
 
     if unclaimed and mine:
         raise fail(t(cli_language(), "Använd antingen --unclaimed eller --mine, inte båda."), 2)
@@ -130,7 +130,7 @@ def list_command(
 def show_command(ident: str = typer.Argument(..., help="Escalation id or reference.")) -> None:
     """Show an escalation's card and the enquiry's full history."""
     from bot.messages.coordinator import card
-    from db.queue import history
+    from db.enquiries.queue import history
 
     language = cli_language()
     with open_session() as session:
@@ -174,7 +174,7 @@ def _state(escalation: Escalation, language: str) -> str:
 @contextmanager
 def _acting_on(ident: str, who: str | None) -> Iterator[tuple[Session, int, int]]:
     """Open a session as the acting coordinator on one escalation; a refusal is one error line."""
-    from db.workflow import WorkflowError
+    from db.enquiries.workflow import WorkflowError
 
     with open_session() as session:
         staff_id = _staff_id(session, who)
@@ -191,7 +191,7 @@ def claim_command(
     who: str | None = typer.Option(None, "--as", help=AS_HELP),
 ) -> None:
     """Claim an escalation so that other coordinators see you handle it."""
-    from db.queue import claim
+    from db.enquiries.queue import claim
 
     with _acting_on(ident, who) as (session, staff_id, escalation_id):
         if session.get(Escalation, escalation_id) is None:
@@ -209,7 +209,7 @@ def answer_command(
     who: str | None = typer.Option(None, "--as", help=AS_HELP),
 ) -> None:
     """Answer the association as the coordinator (claims the escalation if nobody holds it)."""
-    from db.queue import answer
+    from db.enquiries.queue import answer
 
     with _acting_on(ident, who) as (session, staff_id, escalation_id):
         message = answer(
@@ -230,7 +230,7 @@ def route_command(
     who: str | None = typer.Option(None, "--as", help=AS_HELP),
 ) -> None:
     """Send the enquiry to a department with a fresh deadline (and propose a training example)."""
-    from db.queue import route
+    from db.enquiries.queue import route
 
     with _acting_on(ident, who) as (session, staff_id, escalation_id):
         result = route(
@@ -273,7 +273,7 @@ def close_command(
     who: str | None = typer.Option(None, "--as", help=AS_HELP),
 ) -> None:
     """Close the enquiry with a reason and tell the association."""
-    from db.queue import close
+    from db.enquiries.queue import close
 
     with _acting_on(ident, who) as (session, staff_id, escalation_id):
         close(
@@ -292,8 +292,8 @@ def close_command(
 @queue_app.command("sweep")
 def sweep_command() -> None:
     """Send due reminders and escalate enquiries past their deadline, now."""
+    from db.enquiries.deadlines import sweep_deadlines
     from db.models import utcnow
-    from db.workflow import sweep_deadlines
 
     with open_session() as session:
         report = sweep_deadlines(session=session, now=utcnow())
@@ -312,7 +312,7 @@ def training_list(
     pending: bool = typer.Option(False, "--pending", help="Only candidates not yet reviewed."),
 ) -> None:
     """List training candidates proposed by corrections."""
-    from db.training import example_line, list_candidates
+    from db.routing.training import example_line, list_candidates
 
     with open_session() as session:
         rows = list_candidates(session=session, only_pending=pending)
@@ -345,7 +345,7 @@ def training_review(
     intent: str | None = typer.Option(None, "--intent", help="Correct the intent first."),
 ) -> None:
     """Accept or reject a training candidate."""
-    from db.training import TrainingError, review
+    from db.routing.training import TrainingError, review
 
     if accept == reject:
         raise fail(t(cli_language(), "Ange --accept eller --reject (en av dem)."), 2)
@@ -376,7 +376,7 @@ def training_export(
     file: Path = typer.Argument(..., help="Where to write the Rasa NLU YAML, e.g. nlu/new.yml."),
 ) -> None:
     """Write accepted candidates as Rasa 3 NLU YAML (for review before adding to nlu/)."""
-    from db.training import export_nlu_yaml
+    from db.routing.training import export_nlu_yaml
 
     with open_session() as session:
         text, count = export_nlu_yaml(session=session)

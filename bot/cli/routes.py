@@ -1,4 +1,4 @@
-"""`lotsen routes …`: the staff-maintained routing table (logic lives in db/routing_table.py)."""
+"""`lotsen routes …`: the staff-maintained routing table (logic lives in db/routing/)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ DomainOption = typer.Option(DOMAIN_DEFAULT, "--domain", help="Rasa domain file w
 
 
 def _intents(domain: Path) -> list[str]:
-    from db.routing_table import RasaDomainFileError, load_domain_intents
+    from db.routing.routing_file import RasaDomainFileError, load_domain_intents
 
     try:
         return load_domain_intents(domain)
@@ -55,7 +55,7 @@ def _day(value: str | None, option: str) -> date | None:
 
 def _contact_label(session: Session, department: Department) -> str:
     """Return who answers for a department today: role and address, or that nobody does."""
-    from db.crud import active_contact
+    from db.people.departments import active_contact
 
     language = cli_language()
     who = active_contact(session=session, department=department)
@@ -72,7 +72,8 @@ def _contact_label(session: Session, department: Department) -> str:
 @app.command("list")
 def list_routes() -> None:
     """Show every route with the department and who answers today."""
-    from db.routing_table import list_table, local_day
+    from db.routing.dates import local_day
+    from db.routing.export import list_table
 
     language = cli_language()
     with open_session() as session:
@@ -104,7 +105,7 @@ def export_routes(
     file: Path = typer.Argument(..., help="YAML file to write ('-': stdout)."),
 ) -> None:
     """Write the whole routing table to a YAML file."""
-    from db.routing_table import dump_table, export_table
+    from db.routing.export import dump_table, export_table
 
     with open_session() as session:
         text = dump_table(export_table(session=session))
@@ -123,7 +124,7 @@ def import_routes(
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and show changes only."),
 ) -> None:
     """Check the whole file, then make the table match it (nothing changes on any error)."""
-    from db.routing_table import import_table
+    from db.routing.importing import import_table
 
     try:
         text = file.read_text(encoding="utf-8")
@@ -168,7 +169,7 @@ def _changed(count: int, *, dry_run: bool) -> str:
 def check(domain: Path = DomainOption) -> None:
     """Find unrouted topics, unknown intents, and departments nobody can reach (no contact, no
     mailbox, or e-mail switched off)."""
-    from db.routing_table import check_table
+    from db.routing.checks import check_table
 
     intents = _intents(domain)
     settings = settings_or_exit()
@@ -191,7 +192,8 @@ def check(domain: Path = DomainOption) -> None:
 @app.command()
 def overdue() -> None:
     """List routes whose review is overdue, with their owners."""
-    from db.routing_table import local_day, overdue_routes
+    from db.routing.dates import local_day
+    from db.routing.review import overdue_routes
 
     language = cli_language()
     with open_session() as session:
@@ -230,7 +232,7 @@ def history(
     """Show the newest audit rows first."""
     import json
 
-    from db.audit import history as audit_history
+    from db.plumbing.audit import history as audit_history
 
     with open_session() as session:
         rows = audit_history(session=session, limit=limit, entity=entity)
@@ -261,7 +263,7 @@ def verify(
     actor: str | None = ActorOption,
 ) -> None:
     """Record that a route is still right (resets its review clock)."""
-    from db.routing_table import mark_verified
+    from db.routing.edits import mark_verified
 
     with open_session() as session:
         mark_verified(session=session, intent=intent, actor=default_actor(actor), owner=owner)
@@ -279,7 +281,7 @@ def set_route_command(
     domain: Path = DomainOption,
 ) -> None:
     """Send an intent's questions to a department (creates the route if needed)."""
-    from db.routing_table import set_route
+    from db.routing.edits import set_route
 
     intents = _intents(domain)
     with open_session() as session:
@@ -303,7 +305,7 @@ def remove_route_command(
     intent: str = typer.Argument(...), actor: str | None = ActorOption
 ) -> None:
     """Delete a route (its questions then go to the coordinator)."""
-    from db.routing_table import remove_route
+    from db.routing.edits import remove_route
 
     with open_session() as session:
         remove_route(session=session, intent=intent, actor=default_actor(actor))
@@ -321,7 +323,7 @@ def contact(
     actor: str | None = ActorOption,
 ) -> None:
     """Change a department's functional contact (or, with --deputy, its deputy)."""
-    from db.routing_table import update_contact
+    from db.routing.edits import update_contact
 
     changes = {
         name: value
@@ -360,7 +362,7 @@ def absent(
     actor: str | None = ActorOption,
 ) -> None:
     """Mark a contact away for some days: the deputy answers meanwhile."""
-    from db.routing_table import clear_absence, set_absence
+    from db.routing.absences import clear_absence, set_absence
 
     kind = "deputy" if deputy else "contact"
     if clear and (from_day or until_day):

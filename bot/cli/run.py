@@ -108,7 +108,7 @@ async def _chat(settings: Settings) -> None:
 async def _bot_until_signal(settings: Settings, *, desk: bool = False) -> None:
     from bot.channels.desk.app import start_desk
     from bot.channels.telegram.app import run_bot
-    from db.session import make_engine
+    from db.plumbing.session import make_engine
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -128,7 +128,7 @@ async def _bot_until_signal(settings: Settings, *, desk: bool = False) -> None:
 async def _desk_until_signal(settings: Settings) -> None:
     """Serve the desk until SIGINT or SIGTERM (the bot runs in its worker processes)."""
     from bot.channels.desk.app import start_desk
-    from db.session import make_engine
+    from db.plumbing.session import make_engine
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

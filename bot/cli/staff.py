@@ -1,4 +1,4 @@
-"""`lotsen staff …`: who may act as municipal staff in the bot (logic lives in db/staff.py)."""
+"""`lotsen staff …`: who may act as municipal staff in the bot (logic: db/people/staff.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ app = typer.Typer(help="Staff members, roles and invitations.", no_args_is_help=
 
 
 def _parse_id(value: str) -> int:
-    from db.staff import parse_user_id
-    from db.validation import ValidationProblem
+    from db.people.staff import parse_user_id
+    from db.plumbing.validation import ValidationProblem
 
     try:
         return parse_user_id(value)
@@ -37,7 +37,7 @@ def add(
     actor: str | None = ActorOption,
 ) -> None:
     """Give a Telegram user a staff role (staff needs --department)."""
-    from db.staff import add_staff
+    from db.people.staff import add_staff
 
     user_id = _parse_id(telegram_user_id)
     with open_session() as session:
@@ -71,7 +71,7 @@ def _role_line(user_id: int, role: str, department: str | None) -> str:
 @app.command("list")
 def list_members() -> None:
     """Show every staff role."""
-    from db.staff import list_staff
+    from db.people.staff import list_staff
 
     with open_session() as session:
         rows = list_staff(session=session)
@@ -92,7 +92,7 @@ def remove(
     actor: str | None = ActorOption,
 ) -> None:
     """Take away a user's roles (all of them unless --role/--department)."""
-    from db.staff import remove_staff
+    from db.people.staff import remove_staff
 
     user_id = _parse_id(telegram_user_id)
     with open_session() as session:
@@ -123,7 +123,7 @@ def invite(
     actor: str | None = ActorOption,
 ) -> None:
     """Print a one-time Telegram link that makes whoever opens it staff of a department."""
-    from db.staff import create_invite, invite_link
+    from db.people.staff import create_invite, invite_link
 
     settings = settings_or_exit()
     with open_session() as session:

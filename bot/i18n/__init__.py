@@ -18,7 +18,7 @@ from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from db.phrases import Phrase
+from db.plumbing.phrases import Phrase
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "lotsen"

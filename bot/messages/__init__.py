@@ -17,8 +17,8 @@ from bot.messages import association, coordinator, department, staff
 from bot.messages.association import with_swedish_line
 from bot.messages.base import Choice, Document, Message, Notice, Renderer
 from bot.messages.bidi import isolate_ltr
+from db.enquiries.notifications import Recipient
 from db.models import OutboxMessage
-from db.notifications import Recipient
 
 RENDERERS: dict[str, Renderer] = {
     **association.RENDERERS,

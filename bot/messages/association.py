@@ -14,11 +14,12 @@ from bot.messages import choices
 from bot.messages.base import Choice, Document, Message, Notice, Renderer
 from bot.messages.formats import contact_line, department_name, reference, sla_days
 from bot.understanding.language import Identified
-from db import crud
+from db.enquiries import crud
+from db.enquiries.notifications import Kind
 from db.models import Association, Department, Enquiry, EscalationReason
-from db.notifications import Kind
-from db.personal_data import export_user
-from db.phrases import N_
+from db.people import departments
+from db.plumbing.phrases import N_
+from db.privacy.personal_data import export_user
 
 LANGUAGES_PER_ROW = 3
 
@@ -275,7 +276,7 @@ def routed_text(
     *, session: Session, enquiry: Enquiry, department: Department, language: str
 ) -> str:
     """Tell the association where its question went, whom to contact and what happens next."""
-    contact = crud.active_contact(session=session, department=department)
+    contact = departments.active_contact(session=session, department=department)
     # Translators: the answer to a routed question. {department} is the department's name (in
     # Swedish, or English for English); {contact} its role, e-mail, phone and opening hours;
     # {reference} e.g. LOT-2026-00042; {sla_days} a number of working days.

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from db import crud
+from db.enquiries.notifications import Recipient
 from db.models import AssociationUser, Department, Enquiry, Escalation, OutboxMessage
-from db.notifications import Recipient
+from db.people import departments
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class Notice:
     def department(self, key: str | None = None) -> Department | None:
         """Return the department with this key, or the enquiry's department."""
         if key is not None:
-            return crud.department_by_key(session=self.session, key=key)
+            return departments.department_by_key(session=self.session, key=key)
         department_id = self.enquiry.department_id
         return self.session.get(Department, department_id) if department_id else None
 

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from bot.i18n import LANGUAGES
-from db.queue import CLOSE_REASONS
+from db.enquiries.queue import CLOSE_REASONS
 
 MAX_BYTES = 64
 MAX_ID = 10**12  # ids and department keys (≤ 40 chars) keep every format under 64 bytes

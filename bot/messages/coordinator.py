@@ -12,11 +12,11 @@ from bot.messages.base import Choice, Message, Notice, Renderer
 from bot.messages.department import unknown_association
 from bot.messages.formats import department_name, duration, reference, shortened
 from bot.messages.languages import enquiry_languages, language_label, languages_line
+from db.enquiries.notifications import Kind
+from db.enquiries.queue import CLOSE_REASONS, list_queue
+from db.enquiries.queue_facts import QueueItem, queue_item
 from db.models import Department, Escalation, utcnow
-from db.notifications import Kind
-from db.phrases import N_
-from db.queue import CLOSE_REASONS, list_queue
-from db.queue_facts import QueueItem, queue_item
+from db.plumbing.phrases import N_
 
 MAX_GUESSES = 3
 

@@ -14,10 +14,10 @@ from bot.messages import choices
 from bot.messages.base import Choice, Message, Notice, Renderer
 from bot.messages.formats import deadline, department_name, reference, shortened
 from bot.messages.languages import enquiry_languages, languages_line
-from db.notifications import Channel, Kind
-from db.phrases import N_, Phrase
-from db.queue_facts import association_name, escalation_note
-from db.routing_table import route_by_intent
+from db.enquiries.notifications import Channel, Kind
+from db.enquiries.queue_facts import association_name, escalation_note
+from db.plumbing.phrases import N_, Phrase
+from db.routing.edits import route_by_intent
 
 
 def unknown_association(language: str) -> str:

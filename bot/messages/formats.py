@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from bot.i18n import t
-from db import crud
+from db.enquiries import crud
+from db.enquiries.sla import LOCAL
 from db.models import Contact, Department, Enquiry
-from db.phrases import N_
-from db.sla import LOCAL
+from db.plumbing.phrases import N_
 
 MAX_QUESTION_CHARS = 3000
 """A question longer than this is cut in messages to staff (the desk shows all of it)."""

@@ -8,9 +8,9 @@ from bot.i18n import t
 from bot.messages.base import Message, Notice, Renderer
 from bot.messages.formats import deadline, reference
 from bot.messages.languages import enquiry_languages, languages_line
+from db.enquiries.notifications import Kind
+from db.enquiries.queue_facts import association_name
 from db.models import Contact, Department, Route
-from db.notifications import Kind
-from db.queue_facts import association_name
 
 
 def overview(*, session: Session, department: Department, language: str) -> str:

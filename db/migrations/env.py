@@ -6,7 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
-from db.session import make_engine
+from db.plumbing.session import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from db.masking import mask_personal_data
+from db.privacy.masking import mask_personal_data
 from db.models import (
     Association,
     Department,
@@ -31,9 +31,9 @@ from db.models import (
     Route,
     utcnow,
 )
-from db.records.models import RegisterMark
-from db.retention import PURGED
-from db.sla import LOCAL
+from db.models import RegisterMark
+from db.privacy.retention import PURGED
+from db.enquiries.sla import LOCAL
 
 RECORD_KINDS = {
     EventKind.RECEIVED: ("question", "incoming"),

@@ -9,10 +9,11 @@ from sqlmodel import Session, select
 
 from bot.channels.desk.auth import end_account_sessions
 from bot.channels.desk.passwords import Passwords
-from db import audit, crud
 from db.models import Department, DeskAccount, StaffRole, utcnow
-from db.phrases import N_, DomainError
-from db.validation import (
+from db.people import departments
+from db.plumbing import audit
+from db.plumbing.phrases import N_, DomainError
+from db.plumbing.validation import (
     DEPARTMENT_PROBLEM,
     FIELD_PROBLEM,
     STAFF_DEPARTMENT_PROBLEM,
@@ -65,7 +66,7 @@ def _grant(session: Session, role: str, department_key: str | None) -> Departmen
         raise ValidationProblem("role", STAFF_ROLE_PROBLEM, value=role)
     department: Department | None = None
     if department_key:
-        department = crud.department_by_key(session=session, key=department_key.strip())
+        department = departments.department_by_key(session=session, key=department_key.strip())
         if department is None:
             raise ValidationProblem("department", DEPARTMENT_PROBLEM, value=department_key)
     if role == StaffRole.STAFF and department is None:

@@ -32,7 +32,7 @@ from bot.channels.desk.web import (
 )
 from bot.settings import Settings
 from db.models import utcnow
-from db.phrases import N_, Phrase
+from db.plumbing.phrases import N_, Phrase
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_HOST = "127.0.0.1"

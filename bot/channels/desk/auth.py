@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from db import crud
+from db.enquiries import crud
 from db.models import Department, DeskAccount, DeskSession, Enquiry, StaffRole, utcnow
-from db.sign_in import EnquiryGrant, token_hash
+from db.people import departments
+from db.people.sign_in import EnquiryGrant, token_hash
 
 LOGIN_LINK_MINUTES = 10
 SESSION_IDLE = timedelta(hours=8)
@@ -125,7 +126,7 @@ def _link_principal(
     department = session.get(Department, enquiry.department_id) if enquiry else None
     if enquiry is None or department is None or department.id is None:
         return None
-    current = crud.department_mailbox(session=session, department=department, now=now)
+    current = departments.department_mailbox(session=session, department=department, now=now)
     if current is None or current.strip().lower() != mailbox.strip().lower():
         return None  # the department's mail goes elsewhere now: the link's session ends
     return Principal(

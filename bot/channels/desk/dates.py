@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from db.phrases import N_, Phrase
+from db.plumbing.phrases import N_, Phrase
 
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2199, 12, 31)

@@ -30,8 +30,8 @@ from bot.i18n import (
     translations,
 )
 from bot.messages.languages import language_label
-from db.phrases import Phrase
-from db.sla import LOCAL
+from db.enquiries.sla import LOCAL
+from db.plumbing.phrases import Phrase
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGUAGE_COOKIE = "lotsen_desk_lang"

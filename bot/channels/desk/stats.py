@@ -13,10 +13,10 @@ from sqlmodel import Session, col, select
 
 from bot.i18n import LANGUAGES, t
 from bot.messages.languages import UNDETERMINED, language_label
-from db.crud import get_municipality
+from db.enquiries.crud import get_municipality
+from db.enquiries.sla import LOCAL, add_working_hours
 from db.models import Department, Enquiry, EnquiryEvent, Escalation, EventKind, utcnow
-from db.phrases import N_
-from db.sla import LOCAL, add_working_hours
+from db.plumbing.phrases import N_
 
 SUPPRESS_BELOW = 5
 NO_DEPARTMENT = ""

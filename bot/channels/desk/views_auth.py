@@ -23,7 +23,7 @@ from bot.channels.desk.web import (
     run_db,
     set_session_cookie,
 )
-from db.sign_in import redeem_login_token
+from db.people.sign_in import redeem_login_token
 
 BUSY_RETRY_SECONDS = 5
 

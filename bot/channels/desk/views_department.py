@@ -21,14 +21,14 @@ from bot.channels.desk.web import (
     run_db,
     see_other,
 )
-from db import routing_table
-from db.crud import department_by_key, is_absent
 from db.models import AuditEntry, Contact, Department, Route
-from db.phrases import N_, Phrase
-from db.validation import (
+from db.people.departments import department_by_key, is_absent
+from db.plumbing.phrases import N_, Phrase
+from db.plumbing.validation import (
     ROUTE_PROBLEM,
     ValidationProblem,
 )
+from db.routing import absences, edits, export
 
 CONTACT_FORM_FIELDS = ("role", "email", "phone", "hours")
 AUDIT_SCAN = 1000
@@ -155,7 +155,7 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
     key = request.match_info["key"]
     what = request.match_info["what"]
     kind = request.match_info.get("kind", "contact")
-    if what not in DONE or kind not in routing_table.CONTACT_KINDS:
+    if what not in DONE or kind not in export.CONTACT_KINDS:
         raise not_found(request)
     now = now_of(request)
 
@@ -166,7 +166,7 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
         try:
             if what == "contact":
                 changes = {f: form.get(f, "") for f in CONTACT_FORM_FIELDS}
-                routing_table.update_contact(
+                edits.update_contact(
                     session=session,
                     department_key=key,
                     kind=kind,
@@ -175,7 +175,7 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
                     now=now,
                 )
             elif what == "channels":
-                routing_table.update_department(
+                edits.update_department(
                     session=session,
                     department_key=key,
                     changes={f: form.get(f, "") for f in ("channels", "mailbox")},
@@ -187,7 +187,7 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
                 end = parse_day(form.get("absent_until", ""), "absent_until")
                 if form.get("clear"):
                     start = end = None
-                routing_table.set_absence(
+                absences.set_absence(
                     session=session,
                     department_key=key,
                     absent_from=start,
@@ -198,12 +198,10 @@ async def department_edit(request: web.Request) -> web.StreamResponse:
                 )
             else:
                 intent = form.get("intent", "")
-                route = routing_table.route_by_intent(session=session, intent=intent)
+                route = edits.route_by_intent(session=session, intent=intent)
                 if route is None or route.department_id != department.id:
                     raise ValidationProblem("intent", ROUTE_PROBLEM, value=intent)
-                routing_table.mark_verified(
-                    session=session, intent=intent, actor=principal.actor, now=now
-                )
+                edits.mark_verified(session=session, intent=intent, actor=principal.actor, now=now)
         except ValidationProblem as exc:
             session.rollback()
             return exc.field, exc.phrase

@@ -16,11 +16,11 @@ from bot.channels.desk.dates import DateProblem, parse_day
 from bot.channels.desk.web import not_found, render, require, run_db, texts_of
 from bot.i18n import LANGUAGES
 from bot.messages.languages import UNDETERMINED, enquiry_languages, language_label
-from db import queue
+from db.enquiries import queue
+from db.enquiries.queue_facts import association_name
 from db.models import Association, Department, Enquiry, EnquiryEvent, EnquiryStatus
-from db.phrases import Phrase
-from db.queue_facts import association_name
-from db.routing_table import day_start
+from db.plumbing.phrases import Phrase
+from db.routing.dates import day_start
 
 MAX_RESULTS = 200
 STATUSES = tuple(s.value for s in EnquiryStatus)

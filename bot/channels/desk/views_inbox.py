@@ -30,7 +30,9 @@ from bot.channels.desk.web import (
 from bot.messages.base import Notice
 from bot.messages.department import routing_reason
 from bot.messages.languages import EnquiryLanguages, enquiry_languages
-from db import crud, queue, workflow
+from db.enquiries import crud, queue, workflow
+from db.enquiries.notifications import Kind
+from db.enquiries.queue_facts import association_name, association_of, working_hours_between
 from db.models import (
     Association,
     Department,
@@ -40,10 +42,8 @@ from db.models import (
     Municipality,
     OutboxMessage,
 )
-from db.notifications import Kind
-from db.phrases import N_, Phrase
-from db.queue_facts import association_name, association_of, working_hours_between
-from db.staff import Colleague, department_colleagues
+from db.people.staff import Colleague, department_colleagues
+from db.plumbing.phrases import N_, Phrase
 
 ACTIONS = ("answer", "notours", "assign", "note")
 MAX_LISTED = 500

@@ -24,9 +24,9 @@ from bot.channels.desk.web import (
     run_db,
     set_session_cookie,
 )
-from db import crud
+from db.enquiries import crud
 from db.models import Municipality
-from db.sign_in import EnquiryGrant, LinkRefusal, check_enquiry_link, redeem_enquiry_link
+from db.people.sign_in import EnquiryGrant, LinkRefusal, check_enquiry_link, redeem_enquiry_link
 
 STATUS = {LinkRefusal.INVALID: 400}
 """HTTP status of a refused link: 400 when it cannot be read, 410 (gone) otherwise."""

@@ -21,12 +21,12 @@ from bot.channels.desk.web import (
 )
 from bot.messages.coordinator import CLOSE_LABELS
 from bot.messages.languages import EnquiryLanguages, enquiry_languages
-from db import queue
+from db.enquiries import queue
+from db.enquiries.queue import CLOSE_REASONS
+from db.enquiries.queue_facts import QueueItem, association_name, queue_item, staff_name
+from db.enquiries.workflow import WorkflowError
 from db.models import Department, Enquiry, EnquiryEvent, Escalation
-from db.phrases import N_, Phrase
-from db.queue import CLOSE_REASONS
-from db.queue_facts import QueueItem, association_name, queue_item, staff_name
-from db.workflow import WorkflowError
+from db.plumbing.phrases import N_, Phrase
 
 FILTERS = ("all", "unclaimed", "mine")
 SORTS = ("waited", "created")

@@ -15,7 +15,7 @@ from bot.channels.desk.charts import Bar, bar_chart
 from bot.channels.desk.pages import PageTexts
 from bot.channels.desk.stats import SUPPRESS_BELOW, TABLES, csv_rows, public_report
 from bot.channels.desk.web import now_of, render, run_db, texts_of
-from db.phrases import N_, Phrase
+from db.plumbing.phrases import N_, Phrase
 
 REASON_NAMES = {
     # Translators: why questions went to the coordinator, in the public report's "Reasons" column.

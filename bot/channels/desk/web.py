@@ -31,8 +31,8 @@ from bot.channels.desk.pages import (
 from bot.channels.desk.password_pool import PasswordPool
 from bot.channels.desk.throttle import LoginLimits
 from bot.settings import Settings
-from db.phrases import N_, Phrase
-from db.session import session_scope
+from db.plumbing.phrases import N_, Phrase
+from db.plumbing.session import session_scope
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

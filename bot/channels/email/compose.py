@@ -11,9 +11,9 @@ from email.utils import format_datetime, parseaddr
 
 from bot.i18n import t
 from bot.messages import Message
+from db.enquiries.notifications import Kind
 from db.models import utcnow
-from db.notifications import Kind
-from db.phrases import N_
+from db.plumbing.phrases import N_
 
 SUBJECTS: dict[str, str] = {
     # Translators: e-mail subjects; {reference} is the enquiry's number, e.g. LOT-2026-00042.

@@ -1,8 +1,8 @@
 """The e-mail dispatcher: sends the outbox's e-mail rows over SMTP, each once.
 
-A round claims the due rows (db/claims.py: a lease in the database, so two dispatchers never
-send the same row), resolves each recipient to a mailbox, renders it, adds the signed link into
-the desk and commits; then the mail goes over SMTP on a worker thread, outside any transaction;
+A round claims the due rows (db/plumbing/claims.py: a lease in the database, so two dispatchers
+never send the same row), resolves each recipient to a mailbox, renders it, adds the signed link
+into the desk and commits; then the mail goes over SMTP on a worker thread, outside any transaction;
 then each outcome is recorded. A refusal for now (4xx) is retried with exponential backoff; a
 refusal for good (5xx), too many attempts, or no mailbox at all gives up on the row and alerts
 the coordinators. A server that cannot be reached is not any address's fault: the rows wait,
@@ -31,14 +31,16 @@ from bot.i18n import t
 from bot.messages import render
 from bot.messages.formats import reference
 from bot.settings import Settings
-from db import claims, crud
-from db import notifications as notify
+from db.enquiries import crud
+from db.enquiries import notifications as notify
+from db.enquiries.notifications import Channel, Kind, Recipient
+from db.enquiries.queue import record_digest
+from db.enquiries.sla import LOCAL
 from db.models import Department, Enquiry, EnquiryStatus, OutboxMessage, utcnow
-from db.notifications import Channel, Kind, Recipient
-from db.queue import record_digest
-from db.session import session_scope
-from db.sign_in import ENQUIRY_LINK_DAYS, create_enquiry_link
-from db.sla import LOCAL
+from db.people import departments
+from db.people.sign_in import ENQUIRY_LINK_DAYS, create_enquiry_link
+from db.plumbing import claims
+from db.plumbing.session import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +126,7 @@ def mailbox_of(
         department = session.get(Department, row.recipient_id) if row.recipient_id else None
         if department is None:
             return None
-        return crud.department_mailbox(session=session, department=department, now=now)
+        return departments.department_mailbox(session=session, department=department, now=now)
     if row.recipient == Recipient.COORDINATORS:
         return coordinator_mailbox(session, settings)
     return None

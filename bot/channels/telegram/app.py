@@ -34,12 +34,12 @@ from bot.conversation import Conversation
 from bot.i18n import LANGUAGES, SOURCE_LANGUAGE, t
 from bot.services import create_services
 from bot.settings import Settings
-from db import claims
+from db.enquiries.deadlines import sweep_deadlines
 from db.models import utcnow
-from db.phrases import N_
-from db.retention import run_purge
-from db.route_review import remind_route_reviews
-from db.workflow import sweep_deadlines
+from db.plumbing import claims
+from db.plumbing.phrases import N_
+from db.privacy.retention import run_purge
+from db.routing.route_review import remind_route_reviews
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,10 @@ from bot.channels.telegram.staff import redeem_invite_code
 from bot.i18n import normalise_language
 from bot.messages import choices
 from bot.messages.department import already_handled, button_invalid
-from db import crud
+from db.enquiries import crud
+from db.enquiries.notifications import Kind
+from db.enquiries.workflow import WorkflowError, record_feedback
 from db.models import Enquiry
-from db.notifications import Kind
-from db.workflow import WorkflowError, record_feedback
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from bot.conversation import Conversation
 from bot.messages import Choice
 from bot.services import Services
 from bot.settings import Settings
-from db.inbox import read_update
+from db.enquiries.inbox import read_update
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -23,10 +23,10 @@ from bot.messages import Choice, Message, choices
 from bot.messages import coordinator as cards
 from bot.messages.department import answer_prompt, button_invalid, not_allowed
 from bot.messages.formats import department_name
-from db import crud
-from db import queue as coordinator_queue
+from db.enquiries import crud
+from db.enquiries import queue as coordinator_queue
+from db.enquiries.notifications import Recipient
 from db.models import Escalation, StaffRole
-from db.notifications import Recipient
 
 log = logging.getLogger(__name__)
 

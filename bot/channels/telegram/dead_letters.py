@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from telegram.ext import Application
 
-from db.inbox import bury, read_update
+from db.enquiries.inbox import bury, read_update
 from db.models import InboxUpdate
-from db.session import session_scope
+from db.plumbing.session import session_scope
 
 log = logging.getLogger(__name__)
 

@@ -25,17 +25,17 @@ from bot.messages.department import (
     not_allowed,
     not_ours_done,
 )
-from db import crud
-from db import queue as coordinator_queue
-from db.models import Enquiry, StaffRole
-from db.notifications import Channel, Recipient, record_prompt
-from db.workflow import (
+from db.enquiries import crud
+from db.enquiries import queue as coordinator_queue
+from db.enquiries.notifications import Channel, Recipient, record_prompt
+from db.enquiries.workflow import (
     WorkflowError,
     answer_enquiry,
     find_by_message,
     may_answer_for_department,
     not_ours,
 )
+from db.models import Enquiry, StaffRole
 
 log = logging.getLogger(__name__)
 

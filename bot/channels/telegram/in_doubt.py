@@ -31,10 +31,10 @@ from sqlmodel import Session, col, select
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest
 
-from db import crud
-from db.inbox import read_update
+from db.enquiries import crud
+from db.enquiries.inbox import read_update
+from db.enquiries.notifications import Recipient
 from db.models import AssociationUser, InboxUpdate, OutboxMessage
-from db.notifications import Recipient
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """The durable inbox: Telegram updates are committed before they are acknowledged.
 
-Stored updates are worked off chat by chat (db/claims.py): a chat's updates one after another in
-order, different chats at once, by this process or by several bot processes on one PostgreSQL
-database. A chat's next update starts as soon as its last one is done.
+Stored updates are worked off chat by chat (db/plumbing/claims.py): a chat's updates one after
+another in order, different chats at once, by this process or by several bot processes on one
+PostgreSQL database. A chat's next update starts as soon as its last one is done.
 
 An update that fails MAX_ATTEMPTS times becomes a dead letter (bot/channels/telegram/
 dead_letters.py): kept with its error, never silently dropped; its chat's later updates go on.
@@ -23,10 +23,10 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.channels.telegram.dead_letters import give_up
-from db import claims
-from db.inbox import read_update
+from db.enquiries.inbox import read_update
 from db.models import InboxUpdate, utcnow
-from db.session import session_scope
+from db.plumbing import claims
+from db.plumbing.session import session_scope
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5

@@ -8,7 +8,7 @@ a chat, rendered in its language and sent outside any transaction; it is then ma
 the chat and Telegram's message id, so a reply to it finds its enquiry. Telegram's flood
 limits are honoured (`retry_after` pauses everything); failures are retried with backoff.
 Several bot processes share the outbox: each claims a lane's head before sending it
-(db/claims.py), so a message goes out once and a lane stays in order.
+(db/plumbing/claims.py), so a message goes out once and a lane stays in order.
 
 A send is recorded as started (`sending_at`) in the transaction that renders it. If the bot dies
 before Telegram's answer is recorded, or the answer never comes (a timeout), the message may
@@ -35,10 +35,10 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from bot.channels.telegram.common import keyboard
 from bot.channels.telegram.in_doubt import find_delivered
 from bot.messages import Choice, Document, render
-from db import claims
+from db.enquiries.notifications import Channel, Recipient
 from db.models import AssociationUser, Department, OutboxMessage, utcnow
-from db.notifications import Channel, Recipient
-from db.session import session_scope
+from db.plumbing import claims
+from db.plumbing.session import session_scope
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -95,7 +95,10 @@ def _give_up(row: OutboxMessage, error: str) -> None:
 
 
 def _claim_heads(session: Session, limit: int, now: datetime) -> list[OutboxMessage]:
-    """Claim the oldest unsent row of every lane nobody sends to, if it is due (db/claims.py)."""
+    """Claim the oldest unsent row of every lane nobody sends to, if it is due.
+
+    (db/plumbing/claims.py)
+    """
     return claims.claim_heads(
         session,
         OutboxMessage,

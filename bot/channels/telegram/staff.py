@@ -13,12 +13,13 @@ from bot.channels.telegram.common import STAFF_LANGUAGE, Context, refused, run_d
 from bot.i18n import translate
 from bot.messages import staff as texts
 from bot.messages.department import not_allowed
-from db import crud
-from db import routing_table as table
+from db.enquiries import crud
 from db.models import Department, Route, StaffRole
-from db.sign_in import create_login_link
-from db.staff import redeem_invite
-from db.validation import ValidationProblem
+from db.people import departments
+from db.people.sign_in import create_login_link
+from db.people.staff import redeem_invite
+from db.plumbing.validation import ValidationProblem
+from db.routing import absences, edits
 
 log = logging.getLogger(__name__)
 CONTACT_FIELDS = {"email", "phone", "hours", "role"}
@@ -32,7 +33,7 @@ def _department_for(
     """Return the department the user may edit (staff: their own; admins/coordinators: by key)."""
     members = crud.staff_roles(session=session, telegram_user_id=user_id)
     if args and any(m.role in {StaffRole.ADMIN, StaffRole.COORDINATOR} for m in members):
-        department = crud.department_by_key(session=session, key=args[0])
+        department = departments.department_by_key(session=session, key=args[0])
         if department is not None:
             return department, args[1:]
     own = [m for m in members if m.role == StaffRole.STAFF and m.department_id is not None]
@@ -79,7 +80,7 @@ def _contact(session: Session, department: Department, args: list[str], actor: s
         kind, args = "deputy", args[1:]
     if len(args) < 2 or args[0] not in CONTACT_FIELDS:
         return texts.contact_usage(STAFF_LANGUAGE)
-    table.update_contact(
+    edits.update_contact(
         session=session,
         department_key=department.key,
         kind=kind,
@@ -103,12 +104,12 @@ def _parse_day(text: str) -> date | None:
 
 def _absent(session: Session, department: Department, args: list[str], actor: str) -> str:
     if args in (["clear"], ["slut"]):
-        table.clear_absence(session=session, department_key=department.key, actor=actor)
+        absences.clear_absence(session=session, department_key=department.key, actor=actor)
         return texts.saved(STAFF_LANGUAGE)
     days = [_parse_day(a) for a in args]
     if len(days) != 2 or None in days:
         return texts.absent_usage(STAFF_LANGUAGE)
-    table.set_absence(
+    absences.set_absence(
         session=session,
         department_key=department.key,
         absent_from=days[0],
@@ -131,7 +132,7 @@ def _verify(session: Session, department: Department, args: list[str], actor: st
     if not set(intents) <= {r.intent for r in routes}:
         return texts.unknown_route(STAFF_LANGUAGE, args[0])
     for intent in intents:
-        table.mark_verified(session=session, intent=intent, actor=actor)
+        edits.mark_verified(session=session, intent=intent, actor=actor)
     return texts.verified(STAFF_LANGUAGE, len(intents))
 
 

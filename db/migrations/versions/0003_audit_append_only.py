@@ -1,11 +1,11 @@
 """audit trail append-only in the database (PostgreSQL)
 
 A trigger refuses UPDATE, DELETE and TRUNCATE on audit_entry, whoever sends them, with one
-exception: the retention purge (`db.audit.retention_purge`) sets the transaction-local setting
+exception: the retention purge (`db.plumbing.audit.retention_purge`) sets the transaction-local setting
 `lotsen.audit_purge_before` to its cutoff, and may then delete rows older than that cutoff.
 The cutoff itself must be at least a day old by the database's clock (the shortest audit
 retention the settings allow), so the hatch can never remove what was just written. SQLite
-has no such setting: there the ORM guard in db/audit.py is the protection, and this revision
+has no such setting: there the ORM guard in db/plumbing/audit.py is the protection, and this revision
 changes nothing.
 
 Revision ID: 0003

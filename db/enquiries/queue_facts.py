@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 
 from sqlmodel import Session, col, func, select
 
+from db.enquiries.sla import LOCAL
 from db.models import (
     Association,
     AssociationUser,
@@ -18,7 +19,6 @@ from db.models import (
     Municipality,
     StaffMember,
 )
-from db.sla import LOCAL
 
 # Fairness: an association with at most this many enquiries in the window (this one included)
 # is marked "rarely in contact" so the coordinator does not let it drown among regulars.

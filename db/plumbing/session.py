@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-import db.audit  # noqa: F401  (registers the append-only guard on audit rows)
+import db.plumbing.audit  # noqa: F401  (registers the append-only guard on audit rows)
 
 
 def make_engine(database_url: str) -> Engine:

@@ -1,17 +1,16 @@
-"""Reading and checking a routing-table YAML file: every problem with its line number."""
+"""Checks of a routing-table YAML file node by node, each problem with its line number."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from db.phrases import N_, DomainError, Phrase
-from db.validation import (
+from db.plumbing.phrases import N_, Phrase
+from db.plumbing.validation import (
     DEPARTMENT_KEY_RE,
     ValidationProblem,
     check_channels,
@@ -22,43 +21,7 @@ from db.validation import (
     parse_telegram_id,
 )
 
-ROUTABLE_PREFIX = "topic_"
 DEFAULT_REVIEW_DAYS = 180
-# Translators: {problem} is the YAML reader's own (English) explanation.
-INVALID_YAML = N_("{path}: inte giltig YAML ({problem})")
-
-
-class RasaDomainFileError(DomainError):
-    """The Rasa domain file (domain.yml) is missing or has no usable intents list."""
-
-
-# --- the domain ---------------------------------------------------------------------------
-
-
-def load_domain_intents(path: Path) -> list[str]:
-    """Return the intent names listed under `intents:` in a Rasa domain file."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        # Translators: the domain file is Rasa's domain.yml, which lists the bot's topics.
-        raise RasaDomainFileError(N_("{path}: domänfilen finns inte"), path=str(path)) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise RasaDomainFileError(INVALID_YAML, path=str(path), problem=str(exc)) from None
-    items = data.get("intents") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise RasaDomainFileError(N_("{path}: listan 'intents:' saknas"), path=str(path))
-    names: list[str] = []
-    for item in items:
-        if isinstance(item, str):
-            names.append(item)
-        elif isinstance(item, dict) and len(item) == 1:
-            names.append(str(next(iter(item))))
-    return names
-
-
-def routable(intents: Iterable[str]) -> list[str]:
-    """Return the intents that should have a route (the topic intents)."""
-    return sorted(i for i in intents if i.startswith(ROUTABLE_PREFIX))
 
 
 # --- validation of a YAML file, with line numbers -----------------------------------------
@@ -88,26 +51,26 @@ class Problem:
 
 
 @dataclass
-class _Collector:
+class Collector:
     problems: list[Problem] = field(default_factory=list)
 
     def add(self, node: yaml.Node, message: str, /, **values: Any) -> None:
         self.problems.append(Problem.at(node.start_mark.line + 1, message, **values))
 
 
-def _pairs(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+def pairs(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     return {str(k.value): (k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")
 
 
-def _value(node: yaml.Node) -> Any:
+def node_value(node: yaml.Node) -> Any:
     """Construct the Python value of a node (ints, dates, nulls resolved as safe_load would)."""
     return _CONSTRUCTOR.construct_object(node, deep=True)
 
 
-def _duplicate_keys(node: yaml.Node, out: _Collector) -> None:
+def duplicate_keys(node: yaml.Node, out: Collector) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
@@ -115,10 +78,10 @@ def _duplicate_keys(node: yaml.Node, out: _Collector) -> None:
             if name in seen:
                 out.add(key, N_("nyckeln '{name}' finns två gånger här"), name=name)
             seen.add(name)
-            _duplicate_keys(value, out)
+            duplicate_keys(value, out)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            _duplicate_keys(item, out)
+            duplicate_keys(item, out)
 
 
 def _check_contact(
@@ -126,10 +89,10 @@ def _check_contact(
     where: Phrase,
     kind: str,
     required: bool,
-    out: _Collector,
+    out: Collector,
     at: yaml.Node,
 ) -> dict[str, Any] | None:
-    if node is None or (isinstance(node, yaml.ScalarNode) and _value(node) is None):
+    if node is None or (isinstance(node, yaml.ScalarNode) and node_value(node) is None):
         if required:
             out.add(
                 node or at,
@@ -145,7 +108,7 @@ def _check_contact(
             kind=kind,
         )
         return None
-    fields = _pairs(node)
+    fields = pairs(node)
     clean: dict[str, Any] = {}
     allowed = {"role", "email", "phone", "hours", "absent_from", "absent_until"}
     for name, (key, _value_node) in fields.items():
@@ -153,7 +116,7 @@ def _check_contact(
             out.add(
                 key, N_("{where}: {kind}: okänt fält '{name}'"), where=where, kind=kind, name=name
             )
-    role = clean_text(_value(fields["role"][1])) if "role" in fields else None
+    role = clean_text(node_value(fields["role"][1])) if "role" in fields else None
     if role is None:
         out.add(
             fields["role"][1] if "role" in fields else node,
@@ -167,7 +130,7 @@ def _check_contact(
             clean[name] = None
             continue
         raw = fields[name][1]
-        value = _value(raw)
+        value = node_value(raw)
         if value is not None and isinstance(raw, yaml.ScalarNode):
             value = raw.value  # as written: an unquoted +46… or 070… must not become a number
         try:
@@ -180,7 +143,7 @@ def _check_contact(
                 kind=kind,
                 problem=exc.phrase,
             )
-    clean["hours"] = clean_text(_value(fields["hours"][1])) if "hours" in fields else None
+    clean["hours"] = clean_text(node_value(fields["hours"][1])) if "hours" in fields else None
     for name in ("absent_from", "absent_until"):
         clean[name] = _date_field(
             fields, name, Phrase(N_("{where}: {kind}"), {"where": where, "kind": kind}), out
@@ -197,12 +160,12 @@ def _check_contact(
 
 
 def _date_field(
-    fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str, where: Phrase, out: _Collector
+    fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str, where: Phrase, out: Collector
 ) -> date | None:
     if name not in fields:
         return None
     node = fields[name][1]
-    value = _value(node)
+    value = node_value(node)
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -232,18 +195,18 @@ def _int_field(
     fields: dict[str, tuple[yaml.Node, yaml.Node]],
     name: str,
     where: Phrase,
-    out: _Collector,
+    out: Collector,
     *,
     default: int | None,
     chat_id: bool = False,
 ) -> int | None:
-    if name not in fields or _value(fields[name][1]) is None:
+    if name not in fields or node_value(fields[name][1]) is None:
         return default
     node = fields[name][1]
     try:
         if chat_id:
-            return parse_telegram_id(_value(node), name)
-        return check_positive_int(_value(node), name)
+            return parse_telegram_id(node_value(node), name)
+        return check_positive_int(node_value(node), name)
     except ValidationProblem as exc:
         out.add(node, N_("{where}: {name}: {problem}"), where=where, name=name, problem=exc.phrase)
         return default
@@ -255,39 +218,39 @@ def _checked_field(
     check: Callable[[object, str], str | None],
     default: str | None,
     where: Phrase,
-    out: _Collector,
+    out: Collector,
 ) -> str | None:
     """Return a checked text field (the default when it is missing or empty)."""
-    if name not in fields or _value(fields[name][1]) in (None, ""):
+    if name not in fields or node_value(fields[name][1]) in (None, ""):
         return default
     node = fields[name][1]
     try:
-        return check(_value(node), name)
+        return check(node_value(node), name)
     except ValidationProblem as exc:
         out.add(node, N_("{where}: {name}: {problem}"), where=where, name=name, problem=exc.phrase)
         return default
 
 
 def _text_field(fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str) -> str | None:
-    return clean_text(_value(fields[name][1])) if name in fields else None
+    return clean_text(node_value(fields[name][1])) if name in fields else None
 
 
-def _unknown_fields(
+def unknown_fields(
     fields: dict[str, tuple[yaml.Node, yaml.Node]],
     allowed: set[str],
     where: Phrase,
-    out: _Collector,
+    out: Collector,
 ) -> None:
     for name, (key, _node) in fields.items():
         if name not in allowed:
             out.add(key, N_("{where}: okänt fält '{name}'"), where=where, name=name)
 
 
-def _check_department(node: yaml.Node, out: _Collector) -> dict[str, Any] | None:
+def check_department(node: yaml.Node, out: Collector) -> dict[str, Any] | None:
     if not isinstance(node, yaml.MappingNode):
         out.add(node, N_("varje förvaltning ska vara en mappning (key, name, contact, …)"))
         return None
-    fields = _pairs(node)
+    fields = pairs(node)
     key = _text_field(fields, "key")
     where = Phrase(N_("förvaltning '{key}'"), {"key": key}) if key else Phrase(N_("förvaltning"))
     allowed = {
@@ -301,7 +264,7 @@ def _check_department(node: yaml.Node, out: _Collector) -> dict[str, Any] | None
         "contact",
         "deputy",
     }
-    _unknown_fields(fields, allowed, where, out)
+    unknown_fields(fields, allowed, where, out)
     if key is None:
         out.add(node, N_("förvaltning: key saknas"))
     elif not _is_key(key):
@@ -337,11 +300,11 @@ def _is_key(key: str) -> bool:
     return bool(DEPARTMENT_KEY_RE.match(key))
 
 
-def _check_route(node: yaml.Node, out: _Collector) -> dict[str, Any] | None:
+def check_route(node: yaml.Node, out: Collector) -> dict[str, Any] | None:
     if not isinstance(node, yaml.MappingNode):
         out.add(node, N_("varje väg ska vara en mappning (intent, department, …)"))
         return None
-    fields = _pairs(node)
+    fields = pairs(node)
     intent = _text_field(fields, "intent")
     where = Phrase(N_("väg '{intent}'"), {"intent": intent}) if intent else Phrase(N_("väg"))
     allowed = {
@@ -352,7 +315,7 @@ def _check_route(node: yaml.Node, out: _Collector) -> dict[str, Any] | None:
         "last_verified",
         "review_interval_days",
     }
-    _unknown_fields(fields, allowed, where, out)
+    unknown_fields(fields, allowed, where, out)
     if intent is None:
         out.add(node, N_("väg: intent saknas"))
     department = _text_field(fields, "department")
@@ -373,100 +336,3 @@ def _check_route(node: yaml.Node, out: _Collector) -> dict[str, Any] | None:
         ),
         "_node": node,
     }
-
-
-@dataclass
-class ParsedTable:
-    """A checked table file: departments and routes as plain dicts, plus any problems."""
-
-    departments: list[dict[str, Any]]
-    routes: list[dict[str, Any]]
-    problems: list[Problem]
-
-
-def parse_table(
-    text: str, *, domain_intents: Iterable[str], known_departments: Iterable[str] = ()
-) -> ParsedTable:
-    """Read and check a whole table file, collecting every problem with its line."""
-    out = _Collector()
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = Problem.at(line, N_("inte giltig YAML: {problem}"), problem=exc.problem)
-        return ParsedTable([], [], [problem])
-    if root is None:
-        return ParsedTable([], [], [Problem.at(1, N_("filen är tom"))])
-    if not isinstance(root, yaml.MappingNode):
-        out.add(root, N_("filen ska vara en mappning med 'departments:' och 'routes:'"))
-        return ParsedTable([], [], out.problems)
-    _duplicate_keys(root, out)
-    top = _pairs(root)
-    _unknown_fields(top, {"departments", "routes"}, Phrase(N_("filen")), out)
-    sections: dict[str, list[yaml.Node]] = {}
-    for name in ("departments", "routes"):
-        if name not in top:
-            out.add(root, N_("'{name}:' saknas"), name=name)
-            continue
-        node = top[name][1]
-        if isinstance(node, yaml.SequenceNode):
-            sections[name] = list(node.value)
-        elif not (isinstance(node, yaml.ScalarNode) and _value(node) is None):
-            out.add(node, N_("'{name}:' ska vara en lista"), name=name)
-    departments = [
-        d for d in (_check_department(n, out) for n in sections.get("departments", [])) if d
-    ]
-    routes = [r for r in (_check_route(n, out) for n in sections.get("routes", [])) if r]
-
-    first_line: dict[str, int] = {}
-    for dep in departments:
-        if dep["key"] is None:
-            continue
-        line = dep["_node"].start_mark.line + 1
-        if dep["key"] in first_line:
-            out.add(
-                dep["_node"],
-                N_("förvaltningen '{key}' finns två gånger (först på rad {first})"),
-                key=dep["key"],
-                first=first_line[dep["key"]],
-            )
-        else:
-            first_line[dep["key"]] = line
-    departments_known = set(first_line) | set(known_departments)
-    intents = set(domain_intents)
-    first_route: dict[str, int] = {}
-    for route in routes:
-        intent, node = route["intent"], route["_node"]
-        if intent is not None:
-            if intent in first_route:
-                out.add(
-                    node,
-                    N_("vägen '{intent}' finns två gånger (först på rad {first})"),
-                    intent=intent,
-                    first=first_route[intent],
-                )
-            else:
-                first_route[intent] = node.start_mark.line + 1
-            if intent not in intents:
-                out.add(
-                    node, N_("väg '{intent}': okänt ämne (finns inte i domain.yml)"), intent=intent
-                )
-        department = route["department"]
-        if department is not None and department not in departments_known:
-            out.add(
-                node,
-                N_("väg '{intent}': okänd förvaltning '{department}'"),
-                intent=intent,
-                department=department,
-            )
-    return ParsedTable(departments, routes, sorted(set(out.problems)))
-
-
-def validate_table(
-    text: str, *, domain_intents: Iterable[str], known_departments: Iterable[str] = ()
-) -> list[Problem]:
-    """Return every problem in a table file (empty when it can be imported)."""
-    return parse_table(
-        text, domain_intents=domain_intents, known_departments=known_departments
-    ).problems

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from db.audit import record
-from db.crud import department_by_key
 from db.models import Department, DeskAccount, StaffInvite, StaffMember, StaffRole, utcnow
-from db.validation import (
+from db.people.departments import department_by_key
+from db.plumbing.audit import record
+from db.plumbing.validation import (
     DEPARTMENT_PROBLEM,
     INVITE_ROLE_PROBLEM,
     STAFF_DEPARTMENT_PROBLEM,

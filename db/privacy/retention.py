@@ -1,6 +1,6 @@
 """Retention (gallring): personal data is kept only as long as the settings say, then removed.
 
-Only under a recorded disposal decision (db/records/disposal.py): a kind of data no decision
+Only under a recorded disposal decision (db/privacy/disposal.py): a kind of data no decision
 covers is kept whatever the settings say, and each kind is kept at least as long as its
 decision says; every disposal is logged with its kind, count and decision.
 
@@ -24,7 +24,6 @@ from sqlalchemy import ColumnElement, and_, delete, false, func, or_, true, upda
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from db.audit import record, retention_purge
 from db.models import (
     AuditEntry,
     DeskLoginThrottle,
@@ -38,8 +37,9 @@ from db.models import (
     TrainingCandidate,
     utcnow,
 )
-from db.phrases import N_, Phrase
-from db.records.disposal import COUNT_KINDS, KINDS, Cover, coverage, log_disposal
+from db.plumbing.audit import record, retention_purge
+from db.plumbing.phrases import N_, Phrase
+from db.privacy.disposal import COUNT_KINDS, KINDS, Cover, coverage, log_disposal
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class PurgeReport:
     desk_sign_ins_deleted: int = 0
     tracker_store: str = "not checked"
     cutoffs: dict[str, datetime] = field(default_factory=dict)
-    # Kinds of data (db/records/disposal.py KINDS) with the decision that allowed their
+    # Kinds of data (db/privacy/disposal.py KINDS) with the decision that allowed their
     # disposal, and the kinds no decision covers (kept, whatever the settings say).
     decisions: dict[str, str] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
@@ -401,7 +401,7 @@ def _purge_tracker(
     report: PurgeReport, *, tracker_url: str, cutoff: datetime, dry_run: bool
 ) -> None:
     """Delete Rasa tracker events before the cutoff (nothing when the store has no table)."""
-    from db.tracker_events import events_before, tracker_store
+    from db.enquiries.tracker_events import events_before, tracker_store
 
     with tracker_store(tracker_url) as connection:
         if connection is None:
@@ -418,7 +418,7 @@ def run_purge(
 
     Blocking (database I/O): from the bot's job queue call it via `asyncio.to_thread`.
     """
-    from db.session import make_engine, session_scope
+    from db.plumbing.session import make_engine, session_scope
 
     engine = make_engine(settings.database_url)
     try:

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from db.models import DepartmentChannels
-from db.phrases import N_, DomainError
+from db.plumbing.phrases import N_, DomainError
 
 EMAIL_RE = re.compile(r"^[^@\s,;:<>()\[\]\"]+@[^@\s,;:<>()\[\]\"]+\.[A-Za-z]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-/]*$")

@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from db.crud import department_mailbox
 from db.models import (
     Department,
     DeskLoginToken,
@@ -27,6 +26,7 @@ from db.models import (
     StaffMember,
     utcnow,
 )
+from db.people.departments import department_mailbox
 
 LOGIN_LINK_MINUTES = 10
 

@@ -1,20 +1,18 @@
 """The enquiry's way through the municipality: forward, answer, not ours, feedback, deadlines.
 
 Every step changes the enquiry, appends an EnquiryEvent and records who must hear of it
-(db/notifications.py) in the same transaction (the caller's session); nothing is rendered or
-sent from here.
+(db/enquiries/notifications.py) in the same transaction (the caller's session); nothing is
+rendered or sent from here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from db import crud
-from db import notifications as notify
+from db.enquiries import crud
+from db.enquiries import notifications as notify
 from db.models import (
     Department,
     Enquiry,
@@ -26,8 +24,8 @@ from db.models import (
     StaffRole,
     utcnow,
 )
-from db.phrases import N_, DomainError, Phrase
-from db.staff import department_colleagues
+from db.people.staff import department_colleagues
+from db.plumbing.phrases import N_, DomainError
 
 SYSTEM_ACTOR = "lotsen"
 MAX_ANSWER_CHARS = 3500
@@ -46,7 +44,7 @@ def reference_of(enquiry: Enquiry) -> str:
     return enquiry.reference or f"#{enquiry.id}"
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso_moment(moment: datetime | None) -> str | None:
     """Return a moment as ISO text for a notification's parameters."""
     return moment.isoformat() if moment is not None else None
 
@@ -93,7 +91,7 @@ def forward_to_department(
         department=department,
         kind=notify.Kind.FORWARD,
         enquiry=enquiry,
-        deadline=_iso(enquiry.sla_due_at),
+        deadline=iso_moment(enquiry.sla_due_at),
         sla_hours=department.sla_hours or municipality.default_sla_hours,
         routed_by="coordinator" if by_coordinator else "model",
     )
@@ -372,117 +370,6 @@ def record_feedback(
         language=enquiry.language,  # the language its question was answered in
     )
     return escalation
-
-
-@dataclass
-class SweepReport:
-    """What one deadline sweep did (references of reminded and escalated enquiries)."""
-
-    reminded: list[str] = field(default_factory=list)
-    escalated: list[str] = field(default_factory=list)
-
-    def summary(self) -> Phrase:
-        """Return a one-line summary."""
-        return Phrase(
-            # Translators: the result of a deadline sweep: how many enquiries got a reminder,
-            # and how many went to the coordinator because their deadline passed.
-            N_("påminnelser: {reminded}, eskaleringar: {escalated}"),
-            {"reminded": len(self.reminded), "escalated": len(self.escalated)},
-        )
-
-
-def _claim_enquiry_row(
-    *, session: Session, enquiry: Enquiry, set_values: dict[str, object], extra: object
-) -> bool:
-    """Update an enquiry only if it is still waiting (and `extra` holds); tell whether it did."""
-    result = session.execute(
-        update(Enquiry)
-        .where(
-            col(Enquiry.id) == enquiry.id,
-            col(Enquiry.status).in_(list(WAITING_STATUSES)),
-            extra,  # type: ignore[arg-type]
-        )
-        .values(**set_values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0) == 1)
-
-
-def _remind(*, session: Session, enquiry: Enquiry, now: datetime) -> bool:
-    if not _claim_enquiry_row(
-        session=session,
-        enquiry=enquiry,
-        set_values={"reminded_at": now},
-        extra=col(Enquiry.reminded_at).is_(None),
-    ):
-        return False
-    enquiry.reminded_at = now
-    department = session.get(Department, enquiry.department_id) if enquiry.department_id else None
-    messages = (
-        notify.to_department(
-            session=session,
-            department=department,
-            kind=notify.Kind.REMINDER,
-            enquiry=enquiry,
-            deadline=_iso(enquiry.sla_due_at),
-        )
-        if department is not None
-        else []
-    )
-    crud.add_event(
-        session=session,
-        enquiry=enquiry,
-        kind=EventKind.REMINDED,
-        actor=SYSTEM_ACTOR,
-        now=now,
-        department=department.key if department else None,
-        delivered=bool(messages),
-    )
-    return True
-
-
-def _escalate_late(*, session: Session, enquiry: Enquiry, now: datetime) -> bool:
-    if not _claim_enquiry_row(
-        session=session,
-        enquiry=enquiry,
-        set_values={"status": EnquiryStatus.ESCALATED.value},
-        extra=col(Enquiry.sla_due_at) <= now,
-    ):
-        return False
-    escalate(
-        session=session, enquiry=enquiry, reason=EscalationReason.SLA, actor=SYSTEM_ACTOR, now=now
-    )
-    return True
-
-
-SWEEP_BATCH = 200
-
-
-def sweep_deadlines(*, session: Session, now: datetime, limit: int = SWEEP_BATCH) -> SweepReport:
-    """Send due reminders and escalate enquiries past their deadline; running twice adds nothing.
-
-    At most `limit` enquiries are handled per call, oldest first, so a backlog after downtime is
-    worked off over several sweeps instead of one long transaction that blocks the bot.
-    """
-    report = SweepReport()
-    due = session.exec(
-        select(Enquiry)
-        .where(
-            col(Enquiry.status).in_(list(WAITING_STATUSES)),
-            (col(Enquiry.sla_due_at) <= now)
-            | ((col(Enquiry.reminder_due_at) <= now) & col(Enquiry.reminded_at).is_(None)),
-        )
-        .order_by(col(Enquiry.id))
-        .limit(limit)
-    ).all()
-    for enquiry in due:
-        if enquiry.sla_due_at is not None and enquiry.sla_due_at <= now:
-            # Past the deadline: escalate (a reminder would come too late to help).
-            if _escalate_late(session=session, enquiry=enquiry, now=now):
-                report.escalated.append(reference_of(enquiry))
-        elif _remind(session=session, enquiry=enquiry, now=now):
-            report.reminded.append(reference_of(enquiry))
-    return report
 
 
 def find_by_message(

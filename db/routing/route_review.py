@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from db import crud
-from db import notifications as notify
+from db.enquiries import notifications as notify
 from db.models import OutboxMessage, StaffMember, StaffRole
-from db.routing_table import overdue_routes
+from db.people import departments
+from db.routing.review import overdue_routes
 
 REMINDER_GAP = timedelta(hours=20)
 
@@ -31,7 +31,7 @@ def remind_route_reviews(*, session: Session, now: datetime) -> int:
         by_department.setdefault(overdue.department_key, []).append(overdue.route.intent)
     sent = 0
     for key, intents in by_department.items():
-        department = crud.department_by_key(session=session, key=key)
+        department = departments.department_by_key(session=session, key=key)
         if department is None or department.id is None:
             continue
         for telegram_user_id in staff_ids(session=session, department_id=department.id):

@@ -16,10 +16,10 @@ from datetime import date, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from db.audit import record
+from db.plumbing.audit import record
 from db.models import utcnow
-from db.phrases import N_, DomainError
-from db.records.models import DisposalDecision, DisposalLog
+from db.plumbing.phrases import N_, DomainError
+from db.models import DisposalDecision, DisposalLog
 
 KINDS = {
     "enquiry_texts": N_("frågornas och svarens texter i avslutade ärenden"),

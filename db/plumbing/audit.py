@@ -24,7 +24,7 @@ def _refuse_change(_mapper: Mapper[Any], _connection: Any, target: AuditEntry) -
 
 
 # The one exception: a bulk DELETE inside `retention_purge(session, before=cutoff)`
-# (db/retention.py removes audit rows older than the audit retention period). Updates stay
+# (db/privacy/retention.py removes audit rows older than the audit retention period). Updates stay
 # refused, always. On PostgreSQL a trigger (migration 0003) enforces the same in the database,
 # for raw SQL too: it lets a DELETE through only while the transaction-local setting below holds
 # a cutoff at least a day old, and only for rows older than that cutoff.

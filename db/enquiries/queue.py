@@ -10,8 +10,10 @@ from typing import Literal
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from db import crud
-from db import notifications as notify
+from db.enquiries import crud
+from db.enquiries import notifications as notify
+from db.enquiries.queue_facts import QueueItem, queue_item, staff_actor, staff_name
+from db.enquiries.workflow import WorkflowError, answer_enquiry, forward_to_department, reference_of
 from db.models import (
     Department,
     Enquiry,
@@ -24,9 +26,8 @@ from db.models import (
     TrainingCandidate,
     utcnow,
 )
-from db.phrases import N_, Phrase
-from db.queue_facts import QueueItem, queue_item, staff_actor, staff_name
-from db.workflow import WorkflowError, answer_enquiry, forward_to_department, reference_of
+from db.people import departments
+from db.plumbing.phrases import N_, Phrase
 
 __all__ = [
     "CLOSE_REASONS",
@@ -120,7 +121,7 @@ def list_queue(
 
 
 def _department(*, session: Session, key: str) -> Department:
-    department = crud.department_by_key(session=session, key=key)
+    department = departments.department_by_key(session=session, key=key)
     if department is None:
         known = ", ".join(sorted(d.key for d in session.exec(select(Department)).all()))
         raise QueueError(

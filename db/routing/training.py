@@ -10,9 +10,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from db import crud
+from db.enquiries import crud
 from db.models import TrainingCandidate, utcnow
-from db.phrases import N_, DomainError
+from db.plumbing.phrases import N_, DomainError
 
 _ENTITY_BRACKETS = str.maketrans({"[": "(", "]": ")"})
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from db import crud
-from db.audit import record
+from db.enquiries import crud
 from db.models import InboxUpdate, utcnow
-from db.phrases import N_, DomainError
+from db.plumbing.audit import record
+from db.plumbing.phrases import N_, DomainError
 
 UNREADABLE_TEXT = N_("[Ett meddelande utan text som inte kunde hanteras]")
 """The text of an enquiry recorded for a failed update that carried no text (Swedish)."""

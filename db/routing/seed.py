@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session, select
 
 from db.models import Contact, Department, Municipality, Route
-from db.phrases import N_, DomainError, Phrase
-from db.routing_file import INVALID_YAML
+from db.plumbing.phrases import N_, DomainError, Phrase
+from db.routing.routing_file import INVALID_YAML
 
 
 class SeedError(DomainError):

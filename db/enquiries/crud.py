@@ -10,11 +10,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
+from db.enquiries.sla import add_working_hours
 from db.models import (
     OPEN_STATUSES,
     Association,
     AssociationUser,
-    Contact,
     Department,
     Enquiry,
     EnquiryEvent,
@@ -26,7 +26,6 @@ from db.models import (
     StaffMember,
     utcnow,
 )
-from db.sla import add_working_hours
 
 REFERENCE_PREFIX = "LOT"
 
@@ -180,11 +179,6 @@ def insert_once(*, session: Session, enquiry: Enquiry) -> Enquiry | None:
     return session.get(Enquiry, new_id) if new_id is not None else None
 
 
-def department_by_key(*, session: Session, key: str) -> Department | None:
-    """Return the department with this key, or None."""
-    return session.exec(select(Department).where(Department.key == key)).first()
-
-
 def routes_map(*, session: Session) -> dict[str, str]:
     """Return the routing table as {intent: department key}."""
     rows = session.exec(
@@ -193,41 +187,6 @@ def routes_map(*, session: Session) -> dict[str, str]:
         )
     ).all()
     return {intent: key for intent, key in rows}
-
-
-def active_contact(
-    *, session: Session, department: Department, now: datetime | None = None
-) -> Contact | None:
-    """Return the department's contact, or its deputy while the contact is marked absent."""
-    now = now or utcnow()
-    contacts = {
-        c.kind: c
-        for c in session.exec(select(Contact).where(Contact.department_id == department.id))
-    }
-    main = contacts.get("contact")
-    deputy = contacts.get("deputy")
-    if main is not None and is_absent(main, now) and deputy is not None:
-        return deputy
-    return main or deputy
-
-
-def department_mailbox(
-    *, session: Session, department: Department, now: datetime | None = None
-) -> str | None:
-    """Return where a department's e-mail goes: its functional mailbox, else today's contact."""
-    if department.mailbox:
-        return department.mailbox
-    contact = active_contact(session=session, department=department, now=now)
-    return contact.email if contact is not None and contact.email else None
-
-
-def is_absent(contact: Contact, now: datetime) -> bool:
-    """Tell whether a contact is marked absent at this moment."""
-    if contact.absent_from is None and contact.absent_until is None:
-        return False
-    starts = contact.absent_from is None or contact.absent_from <= now
-    ends = contact.absent_until is None or now < contact.absent_until
-    return starts and ends
 
 
 def route_enquiry(
