@@ -83,6 +83,21 @@ async def _email_dispatcher(settings: Settings, engine: Engine) -> AsyncIterator
             await asyncio.wait_for(task, timeout=30)
 
 
+@contextlib.asynccontextmanager
+async def _errand_dispatcher(settings: Settings, engine: Engine) -> AsyncIterator[None]:
+    """File new enquiries in the case system while the block runs (nothing while it is off)."""
+    from bot.channels.errand.dispatcher import run_errands
+
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(run_errands(settings, engine, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, timeout=30)
+
+
 async def _chat(settings: Settings) -> None:
     from bot.channels.console import read_stdin, run_console
     from bot.channels.desk.app import start_desk
@@ -98,7 +113,10 @@ async def _chat(settings: Settings) -> None:
     )
     typer.echo(where, err=True)
     try:
-        async with _email_dispatcher(settings, services.engine):
+        async with (
+            _email_dispatcher(settings, services.engine),
+            _errand_dispatcher(settings, services.engine),
+        ):
             await run_console(services, read_stdin, typer.echo)
     finally:
         await desk.cleanup()
@@ -117,7 +135,7 @@ async def _bot_until_signal(settings: Settings, *, desk: bool = False) -> None:
     engine = make_engine(settings.database_url)
     runner = await start_desk(settings, engine) if desk else None
     try:
-        async with _email_dispatcher(settings, engine):
+        async with _email_dispatcher(settings, engine), _errand_dispatcher(settings, engine):
             await run_bot(settings, stop)
     finally:
         if runner is not None:

@@ -16,10 +16,9 @@ from datetime import date, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from db.models import DisposalDecision, DisposalLog, utcnow
 from db.plumbing.audit import record
-from db.models import utcnow
 from db.plumbing.phrases import N_, DomainError
-from db.models import DisposalDecision, DisposalLog
 
 KINDS = {
     "enquiry_texts": N_("frågornas och svarens texter i avslutade ärenden"),
@@ -92,8 +91,11 @@ def record_decision(
         )
     for kind, days in covers.items():
         if kind not in KINDS or days < 1:
-            raise DomainError(N_("Okänt slag av uppgifter: {kind}. Kända: {known}"), kind=kind,
-                              known=", ".join(KINDS))
+            raise DomainError(
+                N_("Okänt slag av uppgifter: {kind}. Kända: {known}"),
+                kind=kind,
+                known=", ".join(KINDS),
+            )
     found = session.exec(
         select(DisposalDecision).where(DisposalDecision.reference == reference)
     ).first()

@@ -191,7 +191,10 @@ class PurgeReport:
             )
         lines.extend(
             # Translators: a line of a purge report: a kind of data that was kept.
-            Phrase(N_("{what}: behålls, inget gallringsbeslut omfattar det"), {"what": Phrase(KINDS[kind])})
+            Phrase(
+                N_("{what}: behålls, inget gallringsbeslut omfattar det"),
+                {"what": Phrase(KINDS[kind])},
+            )
             for kind in self.refused
         )
         return lines

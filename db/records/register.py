@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from db.privacy.masking import mask_personal_data
+from db.enquiries.sla import LOCAL
 from db.models import (
     Association,
     Department,
@@ -28,14 +28,14 @@ from db.models import (
     EnquiryEvent,
     EnquiryStatus,
     EventKind,
+    RegisterMark,
     Route,
     utcnow,
 )
-from db.models import RegisterMark
+from db.privacy.masking import mask_personal_data
 from db.privacy.retention import PURGED
-from db.enquiries.sla import LOCAL
 
-RECORD_KINDS = {
+RECORD_KINDS: dict[str, tuple[str, str]] = {
     EventKind.RECEIVED: ("question", "incoming"),
     EventKind.FORWARDED: ("forward", "internal"),
     EventKind.ESCALATED: ("escalation", "internal"),
@@ -63,8 +63,8 @@ class RegisterRecord:
     kind: str  # question | forward | escalation | answer
     direction: str  # incoming | outgoing | internal
     at: datetime
-    sender: str | None  # who sent it: the association, a department key, "coordinator"
-    receiver: str | None  # who received it: a department key, the association, "coordinator"
+    sender: str | None  # who sent it: the association, a department's name, "coordinator"
+    receiver: str | None  # who received it: a department's name, the association, …
 
 
 @dataclass
@@ -154,9 +154,7 @@ def _filtered(query: Search) -> SelectOfScalar[Enquiry]:
 
 def count_entries(*, session: Session, query: Search) -> int:
     """Return how many enquiries a search finds."""
-    return int(
-        session.exec(select(func.count()).select_from(_filtered(query).subquery())).one()
-    )
+    return int(session.exec(select(func.count()).select_from(_filtered(query).subquery())).one())
 
 
 def search(*, session: Session, query: Search, limit: int = PAGE) -> list[RegisterEntry]:
@@ -172,7 +170,7 @@ def search(*, session: Session, query: Search, limit: int = PAGE) -> list[Regist
 
 
 def entries_between(*, session: Session, start: date, end: date) -> list[RegisterEntry]:
-    """Return the entries of the enquiries received from `start` to `end` (local days), oldest first."""
+    """Return the entries of enquiries received from `start` to `end` (local days), oldest first."""
     enquiries = session.exec(
         _filtered(Search(date_from=start, date_to=end)).order_by(
             col(Enquiry.created_at), col(Enquiry.id)
@@ -195,6 +193,7 @@ def entries_of(*, session: Session, enquiries: Sequence[Enquiry]) -> list[Regist
         return []
     ids = [e.id for e in enquiries if e.id is not None]
     departments = {d.id: d for d in session.exec(select(Department)).all()}
+    names = {d.key: d.name for d in departments.values()}
     routes = {r.intent: r for r in session.exec(select(Route)).all()}
     association_ids = {e.association_id for e in enquiries if e.association_id is not None}
     associations = {
@@ -241,7 +240,7 @@ def entries_of(*, session: Session, enquiries: Sequence[Enquiry]) -> list[Regist
             personal_data=bool(mark and mark.personal_data) or holds_personal_data(enquiry.text),
             secret=bool(mark and mark.secret),
         )
-        entry.records = _records(enquiry, events.get(enquiry.id, []), sender)
+        entry.records = _records(enquiry, events.get(enquiry.id, []), sender, names)
         found.append(entry)
     return found
 
@@ -250,8 +249,13 @@ def _records(
     enquiry: Enquiry,
     history: Sequence[EnquiryEvent],
     sender: str | None,
+    names: dict[str, str],
 ) -> list[RegisterRecord]:
-    """Return the case's records from its history: the question first, then in order."""
+    """Return the case's records from its history: the question first, then in order.
+
+    Agents are named: the association, a department by its name, "coordinator", "lotsen"
+    (which forwards), or "association" for a person writing for no association.
+    """
     records: list[RegisterRecord] = []
     association = sender or "association"
     if not any(e.kind == EventKind.RECEIVED for e in history):
@@ -262,8 +266,9 @@ def _records(
     for event in history:
         detail = event.detail or {}
         if event.kind in (EventKind.ROUTED, EventKind.REROUTED):
-            current = str(detail.get("department") or current or "") or None
-        kind = RECORD_KINDS.get(EventKind(event.kind)) if event.kind in EventKind else None
+            key = str(detail.get("department") or "")
+            current = names.get(key, key) or current
+        kind = RECORD_KINDS.get(event.kind)
         if kind is None:
             continue
         what, direction = kind
@@ -271,12 +276,14 @@ def _records(
         if what == "question":
             record = RegisterRecord(number, what, direction, event.at, association, current)
         elif what == "forward":
-            to = str(detail.get("department") or current or "") or None
+            key = str(detail.get("department") or "")
+            to = names.get(key, key) or current
             record = RegisterRecord(number, what, direction, event.at, "lotsen", to)
         elif what == "escalation":
             record = RegisterRecord(number, what, direction, event.at, current, "coordinator")
         else:
-            by = str(detail.get("by") or current or "coordinator")
+            key = str(detail.get("by") or "")
+            by = "coordinator" if key == "coordinator" else names.get(key, key) or current
             record = RegisterRecord(number, what, direction, event.at, by, association)
         records.append(record)
     return records

@@ -1,0 +1,81 @@
+"""Errands: each enquiry filed in the municipality's case system, and the errand it became.
+
+Modelled on Sundsvall's SupportManagement API (`POST /{municipalityId}/{namespace}/errands`).
+The domain builds the request body from the register's facts and records the errand the case
+system made; the errand channel (bot/channels/errand) claims the outbox rows, talks HTTP and
+retries while the system is down.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from db.models import Enquiry, EnquiryStatus, ErrandFiling
+from db.privacy.retention import PURGED
+from db.records.register import entries_of
+
+TAG_KEY = "lotsenReference"
+"""The external tag that carries Lotsen's reference on the errand."""
+REPORTER = "lotsen"
+CHANNEL = "LOTSEN"
+MAX_DESCRIPTION = 8000
+
+
+def errand_body(*, session: Session, enquiry: Enquiry, title: str, status: str) -> dict[str, Any]:
+    """Return the body of the create-errand request for an enquiry (SupportManagement's Errand)."""
+    entry = entries_of(session=session, enquiries=[enquiry])[0]
+    body: dict[str, Any] = {
+        "title": title,
+        "priority": "HIGH" if enquiry.status == EnquiryStatus.ESCALATED else "MEDIUM",
+        "status": status,
+        "classification": {
+            "category": (entry.department_key or "COORDINATOR").upper(),
+            "type": (entry.intent or "UNCLASSIFIED").upper(),
+        },
+        "channel": CHANNEL,
+        "reporterUserId": REPORTER,
+        "externalTags": [{"key": TAG_KEY, "value": entry.reference}],
+        "stakeholders": [],
+        "parameters": [
+            {"key": "receivedAt", "values": [entry.received_at.isoformat()]},
+            {"key": "language", "values": [entry.language]},
+            {"key": "personalData", "values": [str(entry.personal_data).lower()]},
+            {"key": "secret", "values": [str(entry.secret).lower()]},
+        ],
+    }
+    if entry.sender:
+        body["stakeholders"].append({"role": "CONTACT", "organizationName": entry.sender})
+    if enquiry.text and enquiry.text != PURGED:
+        body["description"] = enquiry.text[:MAX_DESCRIPTION]
+    return body
+
+
+def filing_of(*, session: Session, enquiry_id: int) -> ErrandFiling | None:
+    """Return the errand an enquiry was filed as (None while it is not)."""
+    return session.exec(select(ErrandFiling).where(ErrandFiling.enquiry_id == enquiry_id)).first()
+
+
+def record_filing(
+    *,
+    session: Session,
+    enquiry_id: int,
+    errand_id: str,
+    errand_number: str | None,
+    now: datetime,
+) -> ErrandFiling:
+    """Remember the errand the case system made of an enquiry (the first one stays)."""
+    found = filing_of(session=session, enquiry_id=enquiry_id)
+    if found is not None:
+        return found
+    filing = ErrandFiling(
+        enquiry_id=enquiry_id,
+        errand_id=errand_id[:64],
+        errand_number=errand_number[:64] if errand_number else None,
+        filed_at=now,
+    )
+    session.add(filing)
+    session.flush()
+    return filing
