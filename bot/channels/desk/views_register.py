@@ -14,7 +14,8 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from sqlmodel import Session, select
 
-from bot.channels.desk.web import SETTINGS, render, run_db
+from bot.channels.desk.web import SETTINGS, render, run_db, texts_of
+from bot.i18n import translate
 from bot.settings import Settings
 from db.enquiries.crud import get_municipality
 from db.models import Department
@@ -83,13 +84,15 @@ def read_form(query: Any, departments: set[str], intents: set[str]) -> Form:
     return Form(values, Search(start, end, department, topic, reference, page), problems)
 
 
-def _request_link(address: str | None, reference: str | None) -> str | None:
-    """Return a mailto: link asking the registrar for a record (or the register)."""
+def _request_link(address: str | None, reference: str | None, language: str) -> str | None:
+    """Return a mailto: link asking the registrar for a record (or for the register)."""
     if not address:
         return None
-    subject = (
-        f"Begäran om allmän handling {reference}" if reference else "Begäran om allmän handling"
-    )
+    subject = translate(
+        language,
+        # Translators: the subject of an e-mail asking the registrar for a public record.
+        Phrase(N_("Begäran om allmän handling {reference}"), {"reference": reference or ""}),
+    ).strip()
     return f"mailto:{quote(address, safe='@')}?{urlencode({'subject': subject}, quote_via=quote)}"
 
 
@@ -132,6 +135,7 @@ async def diarium_page(request: web.Request) -> web.StreamResponse:
         return "/diarium?" + urlencode({**base, "page": number})
 
     entries: list[PublicEntry] = data["entries"]
+    language = texts_of(request).view.main
     return render(
         request,
         "diarium.html",
@@ -142,8 +146,10 @@ async def diarium_page(request: web.Request) -> web.StreamResponse:
         entries=entries,
         total=total,
         outcomes=OUTCOMES,
-        ask_link=_request_link(data["registrar"], None),
-        ask_links={e.reference: _request_link(data["registrar"], e.reference) for e in entries},
+        ask_link=_request_link(data["registrar"], None, language),
+        ask_links={
+            e.reference: _request_link(data["registrar"], e.reference, language) for e in entries
+        },
         previous=page_link(page - 1) if page > 1 else None,
         next=page_link(page + 1) if page * PAGE < total else None,
         page=page,
