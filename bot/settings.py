@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -96,6 +97,8 @@ class Settings(BaseSettings):
     errand_namespace: str | None = None
     errand_token: SecretStr | None = None
     errand_status: str = "NEW"
+    # Enquiries received from this day on are filed (default: from a day before the first run).
+    errand_file_from: date | None = None
     errand_timeout_seconds: float = Field(default=15.0, gt=0)
     # Signs the links in departments' e-mail; default: a random key kept in var/link-secret.
     link_secret: SecretStr | None = None

@@ -22,6 +22,7 @@ from db.models import (
     DeskLoginThrottle,
     DeskLoginToken,
     DeskSession,
+    DisposalDecision,
     Enquiry,
     EnquiryEvent,
     EnquiryStatus,
@@ -32,7 +33,7 @@ from db.models import (
 )
 from db.plumbing.audit import AppendOnlyError, record, retention_purge
 from db.plumbing.session import session_scope
-from db.privacy.disposal import KINDS, record_decision
+from db.privacy.disposal import KINDS
 from db.privacy.retention import PURGED, purge, run_purge
 from tests.conftest import _settings_for, migrate_and_seed
 
@@ -40,14 +41,19 @@ NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
 
 
 def decide_all(session: Session) -> None:
-    """Record a disposal decision covering every kind for a day: the settings' periods rule."""
-    record_decision(
-        session=session,
-        reference="KS 2026/1 § 1",
-        decided_on=date(2026, 1, 15),
-        covers=dict.fromkeys(KINDS, 1),
-        actor="test",
+    """Add a disposal decision covering every kind for a day: the settings' periods rule.
+
+    Added as a row (not through `record_decision`, whose audit entry the tests would count).
+    """
+    session.add(
+        DisposalDecision(
+            reference="KS 2026/1 § 1",
+            decided_on=date(2026, 1, 15),
+            covers=dict.fromkeys(KINDS, 1),
+            recorded_by="test",
+        )
     )
+    session.flush()
 
 
 @dataclass

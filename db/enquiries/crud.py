@@ -10,7 +10,6 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
-from db.enquiries import notifications as notify
 from db.enquiries.sla import add_working_hours
 from db.models import (
     OPEN_STATUSES,
@@ -153,8 +152,6 @@ def create_enquiry(
     add_event(
         session=session, enquiry=enquiry, kind=EventKind.RECEIVED, actor="association", now=now
     )
-    # The register: every enquiry is filed in the case system too (bot/channels/errand).
-    notify.to_case_system(session=session, enquiry=enquiry, now=now)
     return enquiry, True
 
 

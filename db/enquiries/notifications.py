@@ -19,7 +19,7 @@ second row, so handling a redelivered message again sends nothing twice.
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
@@ -303,12 +303,8 @@ def record_prompt(
     return row
 
 
-ERRAND_DELAY_SECONDS = 60
-"""How long a new enquiry waits before it is filed, so that it is routed first."""
-
-
 def to_case_system(*, session: Session, enquiry: Enquiry, now: datetime) -> OutboxMessage | None:
-    """File a new enquiry in the municipality's case system (once; waits while that is off)."""
+    """File an enquiry in the municipality's case system (once: the dedupe key is its id)."""
     return _add(
         session,
         OutboxMessage(
@@ -319,7 +315,6 @@ def to_case_system(*, session: Session, enquiry: Enquiry, now: datetime) -> Outb
             dedupe_key=f"errand:{enquiry.id}",
             enquiry_id=enquiry.id,
             created_at=now,
-            not_before=now + timedelta(seconds=ERRAND_DELAY_SECONDS),
         ),
     )
 

@@ -8,12 +8,15 @@ retries while the system is down.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
-from db.models import Enquiry, EnquiryStatus, ErrandFiling
+from db.enquiries import notifications as notify
+from db.enquiries.notifications import Channel
+from db.models import Enquiry, EnquiryStatus, ErrandFiling, OutboxMessage
+from db.plumbing import claims
 from db.privacy.retention import PURGED
 from db.records.register import entries_of
 
@@ -51,6 +54,49 @@ def errand_body(*, session: Session, enquiry: Enquiry, title: str, status: str) 
     if enquiry.text and enquiry.text != PURGED:
         body["description"] = enquiry.text[:MAX_DESCRIPTION]
     return body
+
+
+SETTLE = timedelta(seconds=60)
+"""How old an enquiry is before it is filed, so that it is routed first."""
+FIRST_LOOK_BACK = timedelta(days=1)
+"""Without ERRAND_FILE_FROM, how far back the first round files (the adapter's start)."""
+
+
+def queue_new(
+    *, session: Session, now: datetime, file_from: datetime | None = None, limit: int = 200
+) -> int:
+    """Queue a filing (an outbox row) for each new enquiry without one; return how many.
+
+    New: received since the newest enquiry already queued (the first time: since `file_from`,
+    else a day back) and at least a minute ago. Once per enquiry (the row's dedupe key).
+    """
+    if not claims.alone(session, "errand-queue"):
+        return 0
+    newest = session.exec(
+        select(func.max(Enquiry.created_at))
+        .join(OutboxMessage, col(OutboxMessage.enquiry_id) == col(Enquiry.id))
+        .where(OutboxMessage.channel == Channel.ERRAND)
+    ).one()
+    since = newest or file_from or now - FIRST_LOOK_BACK
+    queued = select(OutboxMessage.id).where(
+        OutboxMessage.channel == Channel.ERRAND, OutboxMessage.enquiry_id == Enquiry.id
+    )
+    fresh = session.exec(
+        select(Enquiry)
+        .where(
+            col(Enquiry.created_at) >= since,
+            col(Enquiry.created_at) <= now - SETTLE,
+            col(Enquiry.reference).is_not(None),
+            ~queued.exists(),
+        )
+        .order_by(col(Enquiry.created_at), col(Enquiry.id))
+        .limit(limit)
+    ).all()
+    count = 0
+    for enquiry in fresh:
+        if notify.to_case_system(session=session, enquiry=enquiry, now=now) is not None:
+            count += 1
+    return count
 
 
 def filing_of(*, session: Session, enquiry_id: int) -> ErrandFiling | None:

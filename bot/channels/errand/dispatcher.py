@@ -1,7 +1,8 @@
 """The errand dispatcher: files the outbox's errand rows in the case system, each once.
 
-Modelled on SupportManagement (`POST /{municipalityId}/{namespace}/errands`). A round claims the
-due rows (db/claims.py), renders each enquiry's errand (title, classification, priority,
+Modelled on SupportManagement (`POST /{municipalityId}/{namespace}/errands`). A round queues the
+enquiries received since the last one (db/records/errands.py), claims the due rows
+(db/plumbing/claims.py), renders each enquiry's errand (title, classification, priority,
 status, reporter, stakeholders, the external tag with Lotsen's reference), marks the row as
 being sent and commits; then it talks HTTP outside any transaction; then it records each
 outcome: the errand's id (from the Location header) and number, kept with the enquiry.
@@ -19,7 +20,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -32,10 +33,11 @@ from bot.messages import render
 from bot.settings import Settings
 from db.enquiries import notifications as notify
 from db.enquiries.notifications import Channel
+from db.enquiries.sla import LOCAL
 from db.models import Enquiry, OutboxMessage, utcnow
 from db.plumbing import claims
 from db.plumbing.session import session_scope
-from db.records.errands import TAG_KEY, errand_body, filing_of, record_filing
+from db.records.errands import TAG_KEY, errand_body, filing_of, queue_new, record_filing
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +91,20 @@ def waiting_errands(engine: Engine) -> int:
         )
 
 
+def file_from(settings: Settings) -> datetime | None:
+    """Return the first moment whose enquiries are filed (ERRAND_FILE_FROM, local midnight)."""
+    if settings.errand_file_from is None:
+        return None
+    return datetime.combine(settings.errand_file_from, time.min, tzinfo=LOCAL)
+
+
 def prepare(
     engine: Engine, settings: Settings, now: datetime, *, limit: int = BATCH
 ) -> list[Filing]:
-    """Claim the due rows and render their requests (one transaction, no network)."""
+    """Queue new enquiries, claim the due rows and render their requests (one transaction)."""
     filings: list[Filing] = []
     with session_scope(engine) as session:
+        queue_new(session=session, now=now, file_from=file_from(settings))
         rows = claims.claim_rows(
             session,
             OutboxMessage,
