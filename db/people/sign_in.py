@@ -33,7 +33,7 @@ LOGIN_LINK_MINUTES = 10
 
 def token_hash(token: str) -> str:
     """Return the SHA-256 hex digest under which a random token is stored."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def create_login_link(
@@ -164,7 +164,9 @@ def _link_row(session: Session, secret: bytes, token: str) -> DeskLoginToken | N
     if row is None or row.enquiry_id is None or row.mailbox is None:
         return None
     expected = _link_token(secret, parts[0], row.enquiry_id, row.mailbox, int(parts[1]))
-    if not hmac.compare_digest(expected, token) or int(row.expires_at.timestamp()) != int(parts[1]):
+    if not hmac.compare_digest(expected.encode(), token.encode("utf-8", "surrogatepass")) or int(
+        row.expires_at.timestamp()
+    ) != int(parts[1]):
         return None
     return row
 

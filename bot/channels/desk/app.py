@@ -21,6 +21,7 @@ from bot.channels.desk import (
     views_report,
 )
 from bot.channels.desk.password_pool import PasswordPool
+from bot.channels.desk.server import SECURITY_HEADERS, SERVER_NAME, runner_for
 from bot.channels.desk.throttle import LoginLimits
 from bot.channels.desk.web import (
     CLOCK,
@@ -29,6 +30,7 @@ from bot.channels.desk.web import (
     PASSWORD_POOL,
     SETTINGS,
     https_only,
+    not_found,
     problem,
 )
 from bot.settings import Settings
@@ -40,30 +42,21 @@ DEFAULT_HOST = "127.0.0.1"
 HSTS = "max-age=31536000"
 log = logging.getLogger(__name__)
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
-
 
 @web.middleware
 async def security_headers(
     request: web.Request, handler: Callable[[web.Request], object]
 ) -> web.StreamResponse:
-    """Add defensive headers to every response; an unexpected error is a plain 500 page."""
-    headers = dict(SECURITY_HEADERS)
+    """Add defensive headers to every response; aiohttp's own refusals become the site's pages."""
+    headers = {**SECURITY_HEADERS, "Server": SERVER_NAME}
     if https_only(request.app[SETTINGS]):
         headers["Strict-Transport-Security"] = HSTS
     try:
         response = await handler(request)  # type: ignore[misc]
     except web.HTTPException as exc:
-        exc.headers.update(headers)
-        raise
+        polite = _polite(request, exc)
+        polite.headers.update(headers)
+        raise polite from None
     except Exception:
         log.exception("desk: unexpected error on %s %s", request.method, request.path)
         failure = problem(
@@ -77,6 +70,30 @@ async def security_headers(
     assert isinstance(response, web.StreamResponse)
     response.headers.update(headers)
     return response
+
+
+def _polite(request: web.Request, exc: web.HTTPException) -> web.HTTPException:
+    """Return the site's page for an error aiohttp answered in plain text (404, 405, 413)."""
+    if exc.content_type == "text/html" or exc.status not in (404, 405, 413):
+        return exc
+    if exc.status == 404:
+        return not_found(request)
+    if exc.status == 413:
+        return problem(
+            request,
+            413,
+            Phrase(N_("Det du skickade var för stort")),
+            Phrase(N_("Skicka mindre på en gång och försök igen.")),
+        )
+    refused = problem(
+        request,
+        405,
+        Phrase(N_("Det går inte att göra så här")),
+        Phrase(N_("Sidan tar inte emot den här sortens begäran. Gå tillbaka och försök igen.")),
+    )
+    if "Allow" in exc.headers:
+        refused.headers["Allow"] = exc.headers["Allow"]
+    return refused
 
 
 async def _root(request: web.Request) -> web.StreamResponse:
@@ -143,7 +160,7 @@ async def start_desk(
     settings: Settings, engine: Engine, *, host: str | None = None
 ) -> web.AppRunner:
     """Start serving the desk on the web port; call `await runner.cleanup()` to stop."""
-    runner = web.AppRunner(build_desk_app(settings, engine), access_log=None)
+    runner = runner_for(build_desk_app(settings, engine))
     await runner.setup()
     listen = host or getattr(settings, "web_listen", None) or DEFAULT_HOST
     await web.TCPSite(runner, str(listen), settings.web_port).start()

@@ -206,7 +206,14 @@ def render_with_pre_csrf(
 def pre_csrf_ok(request: web.Request, form: MultiDictProxy[Any]) -> bool:
     """Tell whether a pre-session form came back with the token its page set as a cookie."""
     sent, cookie = str(form.get("csrf", "")), request.cookies.get(PRE_COOKIE, "")
-    return bool(cookie) and hmac.compare_digest(sent, cookie)
+    return bool(cookie) and same_token(sent, cookie)
+
+
+def same_token(sent: str, expected: str) -> bool:
+    """Compare a token a client sent with the expected one in constant time (any characters)."""
+    return hmac.compare_digest(
+        sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 def https_only(settings: Settings) -> bool:
@@ -228,10 +235,24 @@ def client_address(request: web.Request) -> str:
     return peer
 
 
+class _MethodNotAllowed(web.HTTPClientError):
+    """405 with the site's page (aiohttp's own needs the method and the allowed ones)."""
+
+    status_code = 405
+
+
+class _TooLarge(web.HTTPClientError):
+    """413 with the site's page."""
+
+    status_code = 413
+
+
 _PROBLEMS: dict[int, type[web.HTTPException]] = {
     400: web.HTTPBadRequest,
     403: web.HTTPForbidden,
     404: web.HTTPNotFound,
+    405: _MethodNotAllowed,
+    413: _TooLarge,
     429: web.HTTPTooManyRequests,
     500: web.HTTPInternalServerError,
     503: web.HTTPServiceUnavailable,
@@ -288,7 +309,7 @@ async def checked_form(request: web.Request, principal: Principal) -> dict[str, 
     """Return the POSTed form after checking its CSRF token against the session's."""
     form = await read_form(request)
     sent = str(form.get("csrf", ""))
-    if not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
+    if not principal.csrf_token or not same_token(sent, principal.csrf_token):
         raise problem(
             request,
             403,

@@ -107,7 +107,9 @@ def webhook_app(settings: Settings, processor: InboxProcessor) -> web.Applicatio
     async def receive(request: web.Request) -> web.Response:
         """Store one update from Telegram before acknowledging it."""
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        if not secret or not hmac.compare_digest(
+            given.encode("utf-8", "surrogatepass"), secret.encode()
+        ):
             return web.Response(status=403, text="forbidden")
         try:
             payload = json.loads(await request.read())
