@@ -5,13 +5,24 @@ from __future__ import annotations
 import html
 import re
 from datetime import timedelta
+from typing import Any
 from urllib.parse import unquote
 
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
+from db.models import RegisterMark
 from db.plumbing.session import session_scope
 from db.records.register import mark
-from tests.desk_helpers import Clock, desk_client, desk_settings
+from tests.desk_helpers import (
+    STAFF_ID,
+    Clock,
+    add_staff,
+    csrf_of,
+    desk_client,
+    desk_settings,
+    login_path,
+)
 from tests.workflow_helpers import escalated_enquiry, local, new_enquiry, routed_enquiry
 
 NOW = local(2026, 4, 15, 12)
@@ -118,3 +129,56 @@ async def test_the_registrar_setting_names_where_requests_go(engine: Engine) -> 
     async with desk_client(engine, Clock(NOW), settings=settings) as client:
         page = await (await client.get("/diarium")).text()
     assert "mailto:diarium@kommun.example?subject=" in page
+
+
+async def _login(client: Any, engine: Engine, user_id: int) -> None:
+    path = login_path(engine, user_id, NOW)
+    page = await client.get(path)
+    response = await client.post(
+        "/desk/login",
+        data={"csrf": csrf_of(await page.text()), "token": path.split("token=")[1]},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+
+
+async def test_staff_mark_an_enquiry_in_the_desk_and_the_diarium_holds_it_back(
+    engine: Engine,
+) -> None:
+    refs = _fill(engine)
+    add_staff(engine)
+    culture, technical = refs["culture"], refs["technical"]
+    async with desk_client(engine, Clock(NOW)) as client:
+        await _login(client, engine, STAFF_ID)  # a clerk of Kultur och fritid
+        page = await (await client.get(f"/desk/enquiries/{culture}")).text()
+        assert 'id="r-secret"' in page and 'r-secret" name="secret" value="1" checked' not in page
+        token = csrf_of(page)
+        marked = await client.post(
+            f"/desk/enquiries/{culture}/register",
+            data={"csrf": token, "secret": "1"},
+            allow_redirects=False,
+        )
+        assert marked.status == 303
+        assert marked.headers["Location"] == f"/desk/enquiries/{culture}?done=register#register"
+        again = await (await client.get(f"/desk/enquiries/{culture}?done=register")).text()
+        assert 'name="secret" value="1" checked' in again
+        # Not their department: not found, nothing marked.
+        other = await client.post(
+            f"/desk/enquiries/{technical}/register",
+            data={"csrf": token, "secret": "1"},
+            allow_redirects=False,
+        )
+        assert other.status == 404
+        # Without the form's token: refused.
+        forged = await client.post(
+            f"/desk/enquiries/{culture}/register", data={"secret": "0"}, allow_redirects=False
+        )
+        assert forged.status in (400, 403)
+        public = await (await client.get("/diarium")).text()
+    row = public[public.index(culture) :].split("</tr>")[0]
+    assert "Sekretessprövas" in row and "Föreningsbidrag" not in row
+    with session_scope(engine) as session:
+        marks = session.exec(select(RegisterMark)).all()
+        assert [(m.secret, m.marked_by) for m in marks if m.marked_by != "t"] == [
+            (True, f"web:staff:{STAFF_ID}")
+        ]

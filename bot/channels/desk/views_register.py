@@ -1,5 +1,7 @@
 """The public register at /diarium: anyone may search it, and ask the registrar for a record.
 
+Staff mark, on an enquiry's page in the desk, what the register must hold back about it.
+
 Server-rendered, no sign-in, no JavaScript. It shows the register's public facts only
 (db/records/register.py `public_entry`): never a text, never a person.
 """
@@ -14,11 +16,20 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from sqlmodel import Session, select
 
-from bot.channels.desk.web import SETTINGS, render, run_db, texts_of
+from bot.channels.desk.web import (
+    SETTINGS,
+    checked_form,
+    not_found,
+    render,
+    require,
+    run_db,
+    see_other,
+    texts_of,
+)
 from bot.i18n import translate
 from bot.settings import Settings
 from db.enquiries.crud import get_municipality
-from db.models import Department
+from db.models import Department, Enquiry, RegisterMark
 from db.plumbing.phrases import N_, Phrase
 from db.records.register import (
     MAX_TEXT_FILTER,
@@ -26,6 +37,8 @@ from db.records.register import (
     PublicEntry,
     Search,
     count_entries,
+    entries_of,
+    mark,
     public_entry,
     search,
     topics,
@@ -154,3 +167,38 @@ async def diarium_page(request: web.Request) -> web.StreamResponse:
         next=page_link(page + 1) if page * PAGE < total else None,
         page=page,
     )
+
+
+def register_marks(session: Session, enquiry: Enquiry) -> dict[str, bool]:
+    """Return what the register holds back about an enquiry: staff's marks and the detector's."""
+    entry = entries_of(session=session, enquiries=[enquiry])[0]
+    stored = session.exec(select(RegisterMark).where(RegisterMark.enquiry_id == enquiry.id)).first()
+    return {
+        "personal_data": bool(stored and stored.personal_data),
+        "secret": bool(stored and stored.secret),
+        "detected": entry.personal_data and not (stored and stored.personal_data),
+    }
+
+
+async def mark_enquiry(request: web.Request) -> web.StreamResponse:
+    """Set the register's marks on an enquiry (staff of its department, or a coordinator)."""
+    principal = await require(request)
+    form = await checked_form(request, principal)
+    reference = request.match_info["reference"].upper()
+
+    def act(session: Session) -> bool:
+        enquiry = session.exec(select(Enquiry).where(Enquiry.reference == reference)).first()
+        if enquiry is None or not principal.may_edit_department(enquiry.department_id):
+            return False
+        mark(
+            session=session,
+            enquiry=enquiry,
+            personal_data=form.get("personal_data") == "1",
+            secret=form.get("secret") == "1",
+            actor=principal.actor,
+        )
+        return True
+
+    if not await run_db(request, act):
+        raise not_found(request)
+    raise see_other(f"/desk/enquiries/{reference}?done=register#register")
