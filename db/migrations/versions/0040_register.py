@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("reference", sa.String(length=64), nullable=False),
         sa.Column("decided_on", sa.Date(), nullable=False),
-        sa.Column("covers", sa.JSON(), nullable=True),
+        sa.Column("covers", sa.JSON(), nullable=False),
         sa.Column("note", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("recorded_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("recorded_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
