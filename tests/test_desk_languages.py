@@ -1,5 +1,5 @@
 """The desk's languages: Swedish with English beside it by default, or one language alone
-(right to left for Arabic and Persian); and the desk and the public report in seven languages:
+(right to left for Arabic and Persian); and the desk and the public report in ten languages:
 language facts, the log's language filter, and totals per department and language with small
 counts suppressed."""
 
@@ -339,6 +339,22 @@ async def test_arabic_and_persian_pages_are_right_to_left(client: TestClient) ->
     assert '<html lang="fa" dir="rtl">' in beside
     assert f'<span lang="sv" dir="ltr">{NO_DATA_SV}</span>' in beside
     assert '<span lang="sv" dir="ltr" class="en">/ Rapport</span>' in beside
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_the_desk_and_the_report_render_in_every_language(
+    desk: TestClient, engine: Engine, language: str
+) -> None:
+    _fabricate(engine)
+    await _sign_in(desk, engine, COORDINATOR_ID, APRIL_NOW)
+    for path in ("/desk/queue", "/desk/enquiries?go=1", "/desk/department/teknik", "/rapport"):
+        response = await desk.get(f"{path}{'&' if '?' in path else '?'}lang={language}")
+        page = await response.text()
+        assert response.status == 200, (path, page[:300])
+        assert f'<html lang="{language}"' in page, path
+        assert "%(" not in page and "{count" not in page, path
+    if language != "sv":
+        assert NO_DATA_SV not in page and "Så räknar vi" not in page
 
 
 async def test_a_left_to_right_page_isolates_only_right_to_left_texts_beside_it(

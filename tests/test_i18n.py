@@ -11,10 +11,11 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
+from babel.messages.plurals import get_plural
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.i18n import LANGUAGES, LOCALE_DIR, catalogue_path, t, translate
+from bot.i18n import LANGUAGES, LOCALE_DIR, catalogue_path, nt, t, translate
 from bot.i18n.catalogue import extract, load, placeholders, problems
 from bot.messages import RENDERERS, render
 from bot.messages.languages import EnquiryLanguages, languages_line
@@ -420,8 +421,8 @@ GLOSSARY_TERMS = {
 TRANSLATED = [language for language in LANGUAGES if language not in ("sv", "en")]
 
 
-def test_seven_languages_ship_with_catalogues_and_glossaries() -> None:
-    assert LANGUAGES == ("sv", "en", "ar", "fa", "so", "fi", "uk")
+def test_ten_languages_ship_with_catalogues_and_glossaries() -> None:
+    assert LANGUAGES == ("sv", "en", "ar", "fa", "so", "fi", "uk", "pl", "tr", "bs")
     for language in LANGUAGES:
         assert catalogue_path(language).is_file(), language
         assert len([m for m in load(language) if m.id]) == len([m for m in extract() if m.id])
@@ -453,3 +454,70 @@ def test_the_glossary_check_finds_a_different_word() -> None:
     glossary = yaml.safe_load((LOCALE_DIR / "fi" / "glossary.yml").read_text("utf-8"))
     assert re.search(glossary["ärende"]["stem"], "Sinulla ei ole avoimia asioita.")
     assert not re.search(glossary["ärende"]["stem"], "Sinulla ei ole avoimia tapauksia.")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_catalogue_has_its_languages_plural_forms(language: str) -> None:
+    wanted = get_plural(language)
+    catalogue = load(language)
+    assert catalogue.num_plurals == wanted.num_plurals
+    assert f"nplurals={wanted.num_plurals};" in catalogue.plural_forms
+    plurals = [m for m in catalogue if m.id and isinstance(m.id, tuple)]
+    assert len(plurals) >= 10
+    for message in plurals:
+        assert isinstance(message.string, tuple) and len(message.string) == wanted.num_plurals
+        assert all(message.string), message.id
+
+
+SESSIONS = ("{count} öppen session avslutad", "{count} öppna sessioner avslutade")
+
+
+@pytest.mark.parametrize(
+    ("language", "forms"),
+    [
+        (
+            "pl",
+            {
+                1: "otwartą sesję",
+                2: "otwarte sesje",
+                5: "otwartych sesji",
+                12: "otwartych",
+                22: "otwarte",
+            },
+        ),
+        (
+            "bs",
+            {
+                1: "otvorena sesija",
+                3: "otvorene sesije",
+                5: "otvorenih",
+                11: "otvorenih",
+                21: "otvorena sesija",
+            },
+        ),
+        ("tr", {1: "1 açık oturum", 2: "2 açık oturum"}),
+        (
+            "uk",
+            {
+                1: "1 відкритий сеанс",
+                3: "відкриті сеанси",
+                5: "відкритих сеансів",
+                21: "21 відкритий",
+            },
+        ),
+    ],
+)
+def test_plural_forms_are_chosen_by_each_languages_rule(
+    language: str, forms: dict[int, str]
+) -> None:
+    for count, words in forms.items():
+        assert words in nt(language, *SESSIONS, count), (language, count)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_translator_comments_reach_every_catalogue(language: str) -> None:
+    wanted = {(m.id, m.context): m.auto_comments for m in extract() if m.id and m.auto_comments}
+    assert len(wanted) > 50
+    have = {(m.id, m.context): m.auto_comments for m in load(language) if m.id}
+    missing = [str(key[0])[:60] for key, comments in wanted.items() if have.get(key) != comments]
+    assert missing == []

@@ -1,4 +1,4 @@
-"""Replies in seven languages: the renderers' language rules, on real databases (no Rasa)."""
+"""Replies in ten languages: the renderers' language rules, on real databases (no Rasa)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,24 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, RIGHT_TO_LEFT, language_name, t
+from bot.i18n import (
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    RIGHT_TO_LEFT,
+    language_name,
+    normalise_language,
+    t,
+)
 from bot.messages import render
-from bot.messages.association import language_choices
+from bot.messages.association import language_choices, language_params
 from bot.messages.bidi import LRI, PDI, isolate_ltr
-from bot.messages.languages import enquiry_languages, language_label, languages_line
+from bot.messages.languages import (
+    UNDETERMINED,
+    enquiry_languages,
+    language_label,
+    languages_line,
+)
+from bot.understanding.language import identify
 from db.enquiries.notifications import Kind, Recipient
 from db.enquiries.workflow import answer_enquiry
 from db.models import AssociationUser, Enquiry, OutboxMessage
@@ -113,15 +126,61 @@ def test_later_notices_keep_the_language_the_enquiry_was_answered_in(engine: Eng
     assert "Svar: ja." in sent.text
 
 
-def test_the_language_choice_offers_all_seven_in_their_own_names() -> None:
+LABELS = [
+    *("Svenska", "English", "العربية", "فارسی", "Soomaali", "Suomi", "Українська"),
+    *("Polski", "Türkçe", "Bosanski / Hrvatski / Srpski"),
+]
+
+
+def test_the_language_choice_offers_all_ten_in_their_own_names() -> None:
     rows = language_choices()
     labels = [choice.label for row in rows for choice in row]
     actions = [choice.action for row in rows for choice in row]
     assert actions == [f"lang:{code}" for code in LANGUAGES]
-    assert labels == ["Svenska", "English", "العربية", "فارسی", "Soomaali", "Suomi", "Українська"]
+    assert labels == LABELS
     assert all(len(row) <= 3 for row in rows)
+    assert rows[-1] == [rows[-1][0]] and rows[-1][0].action == "lang:bs"  # the long name alone
     for code in LANGUAGES:
-        assert LANGUAGE_NAMES[code].lower() == (language_name(code, code) or "").lower()
+        if code != "bs":
+            assert LANGUAGE_NAMES[code].lower() == (language_name(code, code) or "").lower()
+    # One catalogue, named in each of its three languages (Serbian in its Latin spelling).
+    own_names = [language_name(code, code) for code in ("bs", "hr", "sr")]
+    assert (
+        LANGUAGE_NAMES["bs"].lower().split(" / ")
+        == own_names
+        == [
+            "bosanski",
+            "hrvatski",
+            "srpski",
+        ]
+    )
+
+
+@pytest.mark.parametrize(("code", "shipped"), [("hr", "bs"), ("sr-Latn", "bs"), ("sr", "bs")])
+def test_croatian_and_serbian_codes_use_the_bosnian_croatian_serbian_catalogue(
+    code: str, shipped: str
+) -> None:
+    assert normalise_language(code) == shipped
+    assert t(code, "Välj språk:") == t("bs", "Välj språk:") == "Izaberite jezik:"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ማሕበርና ንንጥፈታት መንእሰያት ካብ ኮሙን ሓገዝ ገንዘብ ብኸመይ ክንሓትት ንኽእል?",  # Tigrinya
+        "我们协会怎样向市政府申请青少年活动补助？",
+    ],
+)
+def test_a_question_in_a_foreign_script_is_answered_in_english_with_the_swedish_line(
+    engine: Engine, text: str
+) -> None:
+    found = identify(text, saved="fi", languages=LANGUAGES)
+    params = language_params(found)
+    assert found.reply == "en" and params["unsupported_language"] in (UNDETERMINED, "zh")
+    with session_scope(engine) as session:
+        enquiry = routed_enquiry(session, now=NOW, language="en")
+        reply = render(session, _row(enquiry, Kind.ESCALATED, "en", reason="human", **params))
+    assert reply.text.startswith("Of course.") and reply.text.endswith(f"\n\n{SWEDISH_LINE}")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

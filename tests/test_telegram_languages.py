@@ -1,7 +1,8 @@
 """Every association in its own language: the real bot and Rasa stack over the fake Telegram.
 
 An association that chose Swedish at /start and then writes clearly in another reply language
-is answered in that language; a message in a language we do not answer in is answered in
+is answered in that language (Croatian in the Bosnian/Croatian/Serbian catalogue); a message
+in a language we do not answer in, or in a script none of them uses (Tigrinya), is answered in
 English with one line in Swedish; right-to-left answers keep their reference numbers whole.
 
 The tests whose docstring says ROUTING need a model that understands these languages (the
@@ -21,7 +22,7 @@ from bot.messages.association import ESCALATED, ESCALATED_UNSURE
 from bot.messages.bidi import LRI, PDI, isolate_ltr
 from bot.settings import Settings
 from db.enquiries.notifications import Kind, Recipient
-from db.models import AssociationUser, EnquiryStatus, EscalationReason, OutboxMessage
+from db.models import AssociationUser, Enquiry, EnquiryStatus, EscalationReason, OutboxMessage
 from tests.fake_telegram import FakeTelegram
 from tests.stack import free_port
 from tests.telegram_fixtures import (
@@ -49,7 +50,12 @@ QUESTIONS = {
     "fi": "Miten yhdistyksemme hakee kunnalta toiminta-avustusta nuorten harrastuksiin?",
     "uk": "Як наше обʼєднання може отримати від муніципалітету грант на заняття для молоді?",
 }
-POLISH = "Jak nasze stowarzyszenie może złożyć wniosek o dotację na zajęcia dla młodzieży?"
+GERMAN = "Wie kann unser Verein einen Zuschuss für Aktivitäten für Jugendliche beantragen?"
+TURKISH = (
+    "Derneğimiz gençlerin etkinlikleri için belediyeden faaliyet desteğine nasıl başvurabilir?"
+)
+CROATIAN = "Kako naša udruga može od općine dobiti potporu za aktivnosti za mlade?"
+TIGRINYA = "ማሕበርና ንንጥፈታት መንእሰያት ካብ ኮሙን ሓገዝ ገንዘብ ብኸመይ ክንሓትት ንኽእል?"
 ARABIC_PERSON = "أريد أن أتحدث مع شخص من البلدية عن مشكلة في جمعيتنا من فضلكم"
 SWEDISH_LINE = (
     "Vi kan inte svara på ditt språk än, så vi svarar på engelska. Du kan också skriva på svenska."
@@ -215,26 +221,82 @@ async def test_an_arabic_question_that_cannot_be_routed_is_escalated_in_arabic(
         assert "Språk: arabiska · föreningens språk: svenska" in card["text"]
 
 
-async def test_a_polish_question_is_answered_in_english_with_a_line_in_swedish(
+def first_message(row: OutboxMessage) -> str:
+    """Return the catalogue message a reply to a question was rendered from."""
+    if row.kind == Kind.ROUTED:
+        return ROUTED
+    return str(ESCALATED.get(str(row.params.get("reason")), ESCALATED_UNSURE))  # type: ignore[call-overload]
+
+
+async def answered_in(
+    h: Harness,
+    user: int,
+    question: str,
+    *,
+    written: str | None,
+    reply: str,
+    unsupported: str | None,
+) -> tuple[Enquiry, OutboxMessage]:
+    """Ask; check the enquiry's languages, and that the answer opens with its message in `reply`.
+
+    `unsupported` is the language the reply adds the Swedish line for (None: no line).
+    """
+    answer, enquiry_id = await ask(h, user, question)
+    enquiry = h.enquiry(enquiry_id)
+    assert (enquiry.language, enquiry.detected_language) == (reply, written)
+    assert enquiry.text == question and enquiry.reference in answer["text"]
+    row = reply_row(h, enquiry_id)
+    assert row.language == reply and row.params.get("unsupported_language") == unsupported
+    words = opening(reply, first_message(row))
+    assert words.strip() and words != opening("sv", first_message(row))
+    assert answer["text"].startswith(words)
+    if unsupported is None:
+        assert SWEDISH_LINE not in answer["text"]
+    else:
+        assert answer["text"].endswith(f"\n\n{SWEDISH_LINE}")
+    return enquiry, row
+
+
+async def test_a_german_question_is_answered_in_english_with_a_line_in_swedish(
     harness: Harness,
 ) -> None:
+    user = new_user_id()
+    await onboard(harness, user, "sv", "Deutscher Verein")
+    await answered_in(harness, user, GERMAN, written="de", reply="en", unsupported="de")
+
+
+async def test_a_turkish_association_is_answered_in_turkish(harness: Harness) -> None:
+    """Turkish chosen at /start, a question in Turkish: registered and answered in Turkish."""
     h = harness
     user = new_user_id()
-    await onboard(h, user, "sv", "Polska Föreningen")
-    reply, enquiry_id = await ask(h, user, POLISH)
-    enquiry = h.enquiry(enquiry_id)
-    assert (enquiry.language, enquiry.detected_language) == ("en", "pl")
-    row = reply_row(h, enquiry_id)
-    assert row.language == "en" and row.params["unsupported_language"] == "pl"
-    message = (
-        ROUTED
-        if row.kind == Kind.ROUTED
-        else ESCALATED.get(str(row.params.get("reason")), ESCALATED_UNSURE)  # type: ignore[call-overload]
-    )
-    english = opening("en", message)
-    assert reply["text"].startswith(english) and english.strip()
-    assert reply["text"].endswith(f"\n\n{SWEDISH_LINE}")
-    assert enquiry.reference in reply["text"]
+    await onboard(h, user, "tr", "Storåsa Türk Derneği")
+    enquiry, _ = await answered_in(h, user, TURKISH, written="tr", reply="tr", unsupported=None)
+    mark = h.mark()
+    h.fake.command(user, "/status")
+    status = await h.message_to(user, has(enquiry.reference or "?"), after=mark)
+    assert status["text"].startswith(t("tr", "Dina ärenden:"))
+
+
+async def test_a_croatian_question_from_a_swedish_association_is_answered_in_bcs(
+    harness: Harness,
+) -> None:
+    user = new_user_id()
+    await onboard(harness, user, "sv", "Hrvatska udruga Storåsa")
+    await answered_in(harness, user, CROATIAN, written="hr", reply="bs", unsupported=None)
+
+
+async def test_a_tigrinya_question_is_answered_in_english_with_a_line_in_swedish(
+    harness: Harness,
+) -> None:
+    """Ethiopic script: no reply language uses it, so not the saved Finnish but English."""
+    h = harness
+    user = new_user_id()
+    await onboard(h, user, "fi", "Eritrealaisten yhdistys")
+    mark = h.mark()
+    enquiry, row = await answered_in(h, user, TIGRINYA, written=None, reply="en", unsupported="und")
+    if row.kind == Kind.ESCALATED:
+        card = await h.message_to(COORDINATOR_CHAT, has(enquiry.reference or "?"), after=mark)
+        assert "Språk: går inte att avgöra · föreningens språk: finska" in card["text"]
 
 
 async def test_a_short_message_keeps_the_chosen_language(harness: Harness) -> None:
@@ -252,7 +314,7 @@ async def test_a_short_message_keeps_the_chosen_language(harness: Harness) -> No
         assert "ärende" not in message["text"] and "Din fråga" not in message["text"]
 
 
-async def test_language_lists_all_seven(harness: Harness) -> None:
+async def test_language_lists_all_ten(harness: Harness) -> None:
     h = harness
     user = new_user_id()
     await onboard(h, user, "uk", "Українська громада")
@@ -262,4 +324,7 @@ async def test_language_lists_all_seven(harness: Harness) -> None:
     assert choice["text"] == t("uk", "Välj språk:")
     assert buttons(choice) == [f"lang:{code}" for code in LANGUAGES]
     labels = [b["text"] for row in choice["reply_markup"]["inline_keyboard"] for b in row]
-    assert labels == ["Svenska", "English", "العربية", "فارسی", "Soomaali", "Suomi", "Українська"]
+    assert labels == [
+        *("Svenska", "English", "العربية", "فارسی", "Soomaali", "Suomi", "Українська"),
+        *("Polski", "Türkçe", "Bosanski / Hrvatski / Srpski"),
+    ]

@@ -23,8 +23,16 @@ from db.plumbing.phrases import Phrase
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "lotsen"
 SOURCE_LANGUAGE = "sv"
-LANGUAGES: tuple[str, ...] = ("sv", "en", "ar", "fa", "so", "fi", "uk")
-"""The shipped languages, in the order they are offered (Swedish in easy-to-read style)."""
+LANGUAGES: tuple[str, ...] = ("sv", "en", "ar", "fa", "so", "fi", "uk", "pl", "tr", "bs")
+"""The shipped languages, in the order they are offered (Swedish in easy-to-read style).
+
+`bs` is one catalogue for Bosnian, Croatian and Serbian, in Latin letters (ijekavian): Croatian
+and Serbian writers, also those who write Serbian in Cyrillic, are answered in it.
+"""
+
+ALIASES = {"hr": "bs", "sr": "bs", "sh": "bs", "cnr": "bs"}
+"""Codes of languages a shipped catalogue answers for (Croatian, Serbian, Serbo-Croatian,
+Montenegrin: the Bosnian/Croatian/Serbian catalogue)."""
 
 LANGUAGE_NAMES = {
     "sv": "Svenska",
@@ -34,6 +42,9 @@ LANGUAGE_NAMES = {
     "so": "Soomaali",
     "fi": "Suomi",
     "uk": "Українська",
+    "pl": "Polski",
+    "tr": "Türkçe",
+    "bs": "Bosanski / Hrvatski / Srpski",
 }
 """Each language's name in itself (for the language choice)."""
 
@@ -75,8 +86,9 @@ def language_name(code: str | None, in_language: str = SOURCE_LANGUAGE) -> str |
 
 
 def normalise_language(code: object) -> str:
-    """Return a shipped language code for a code like 'en', 'EN' or 'sv-SE' (Swedish otherwise)."""
+    """Return a shipped language code for a code like 'en', 'EN', 'sv-SE' or 'hr' (else Swedish)."""
     text = str(code or "").strip().lower().replace("_", "-").split("-")[0]
+    text = ALIASES.get(text, text)
     return text if text in LANGUAGES else SOURCE_LANGUAGE
 
 

@@ -13,6 +13,7 @@ from bot.i18n import LANGUAGE_NAMES, LANGUAGES, SOURCE_LANGUAGE, t
 from bot.messages import choices
 from bot.messages.base import Choice, Document, Message, Notice, Renderer
 from bot.messages.formats import contact_line, department_name, reference, sla_days
+from bot.messages.languages import UNDETERMINED
 from bot.understanding.language import Identified
 from db.enquiries import crud
 from db.enquiries.notifications import Kind
@@ -34,8 +35,12 @@ def language_choices() -> list[list[Choice]]:
 
 
 def language_params(found: Identified) -> dict[str, Any]:
-    """Return the parameter that asks a reply for a line in Swedish (an unsupported language)."""
-    return {"unsupported_language": found.written} if found.unsupported and found.written else {}
+    """Return the parameter that asks a reply for a line in Swedish (an unsupported language).
+
+    Its value is the language written in, or "und" for a script no language was named for
+    (Ethiopic: Tigrinya or Amharic).
+    """
+    return {"unsupported_language": found.written or UNDETERMINED} if found.unsupported else {}
 
 
 def with_swedish_line(message: Message, params: dict[str, object]) -> Message:
@@ -43,7 +48,7 @@ def with_swedish_line(message: Message, params: dict[str, object]) -> Message:
     if not params.get("unsupported_language"):
         return message
     # Translators: always shown in Swedish, under an English answer to someone who wrote in
-    # a language we cannot answer in (Polish, Turkish…). Translate it for completeness.
+    # a language we cannot answer in (German, Chinese…). Translate it for completeness.
     line = t(
         SOURCE_LANGUAGE,
         "Vi kan inte svara på ditt språk än, så vi svarar på engelska. "
@@ -85,7 +90,7 @@ def _association_name(notice: Notice) -> str:
 def _welcome(notice: Notice) -> Message:
     name = crud.get_municipality(session=notice.session).name
     # Translators: the first message; {municipality} is e.g. "Storåsa kommun". Buttons with
-    # the seven languages, each in its own name, follow under the question.
+    # the reply languages, each in its own name, follow under the question.
     text = t(
         notice.language,
         "Hej och välkommen till {municipality}!\n"
