@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import re
 from datetime import timedelta
-from typing import Any
 from urllib.parse import unquote
 
 from sqlalchemy.engine import Engine
@@ -21,7 +20,7 @@ from tests.desk_helpers import (
     csrf_of,
     desk_client,
     desk_settings,
-    login_path,
+    sign_in,
 )
 from tests.workflow_helpers import escalated_enquiry, local, new_enquiry, routed_enquiry
 
@@ -131,17 +130,6 @@ async def test_the_registrar_setting_names_where_requests_go(engine: Engine) -> 
     assert "mailto:diarium@kommun.example?subject=" in page
 
 
-async def _login(client: Any, engine: Engine, user_id: int) -> None:
-    path = login_path(engine, user_id, NOW)
-    page = await client.get(path)
-    response = await client.post(
-        "/desk/login",
-        data={"csrf": csrf_of(await page.text()), "token": path.split("token=")[1]},
-        allow_redirects=False,
-    )
-    assert response.status == 303
-
-
 async def test_staff_mark_an_enquiry_in_the_desk_and_the_diarium_holds_it_back(
     engine: Engine,
 ) -> None:
@@ -149,7 +137,7 @@ async def test_staff_mark_an_enquiry_in_the_desk_and_the_diarium_holds_it_back(
     add_staff(engine)
     culture, technical = refs["culture"], refs["technical"]
     async with desk_client(engine, Clock(NOW)) as client:
-        await _login(client, engine, STAFF_ID)  # a clerk of Kultur och fritid
+        await sign_in(client, engine, STAFF_ID, NOW)  # a clerk of Kultur och fritid
         page = await (await client.get(f"/desk/enquiries/{culture}")).text()
         assert 'id="r-secret"' in page and 'r-secret" name="secret" value="1" checked' not in page
         token = csrf_of(page)

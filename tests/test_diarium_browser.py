@@ -14,8 +14,9 @@ from sqlalchemy.engine import Engine
 
 from db.plumbing.session import session_scope
 from db.records.register import mark
+from tests import test_desk_browser
 from tests.desk_helpers import Clock
-from tests.test_desk_browser import CHROMIUM, CHROMIUM_ARGS, NOW, LiveDesk
+from tests.test_desk_browser import CHROMIUM, NOW, LiveDesk
 from tests.workflow_helpers import escalated_enquiry, local, routed_enquiry
 
 pytestmark = [
@@ -25,23 +26,9 @@ pytestmark = [
         reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
     ),
 ]
+browser = test_desk_browser.browser  # the desk tests' Chromium, one per module
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 AXE = resources.files("axe_playwright_python").joinpath("axe.min.js").read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Yield a headless Chromium shared by the module's tests."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

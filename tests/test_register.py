@@ -284,25 +284,23 @@ def test_bad_decisions_are_refused_politely(engine: Engine) -> None:
         with pytest.raises(DomainError, match=match):
             parse_covers(wrong)
     with session_scope(engine) as session:
-        record_decision(
-            session=session, reference="KS 1", decided_on=NOW.date(), covers={"audit": 5}, actor="t"
-        )
+
+        def decide(reference: str) -> None:
+            record_decision(
+                session=session,
+                reference=reference,
+                decided_on=NOW.date(),
+                covers={"audit": 5},
+                actor="t",
+            )
+
+        decide("KS 1")
         with pytest.raises(DomainError, match="finns redan"):
-            record_decision(
-                session=session,
-                reference=" KS  1 ",
-                decided_on=NOW.date(),
-                covers={"audit": 5},
-                actor="t",
-            )
+            decide(" KS  1 ")
         with pytest.raises(DomainError, match="1–64"):
-            record_decision(
-                session=session,
-                reference=" ",
-                decided_on=NOW.date(),
-                covers={"audit": 5},
-                actor="t",
-            )
+            decide(" ")
+        with pytest.raises(DomainError, match="1–64"):
+            decide("K" * 65)
     with session_scope(engine) as session:
         assert [d.reference for d in session.exec(select(DisposalDecision))] == ["KS 1"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -67,14 +67,14 @@ def _email_notice(settings: Settings, engine: Engine) -> None:
     typer.echo(line, err=True)
 
 
-@contextlib.asynccontextmanager
-async def _email_dispatcher(settings: Settings, engine: Engine) -> AsyncIterator[None]:
-    """Send the outbox's e-mail while the block runs (nothing while SMTP_HOST is unset)."""
-    from bot.channels.email.outbox import run_email
+Job = Callable[[Settings, "Engine", asyncio.Event], Coroutine[Any, Any, None]]
 
-    await asyncio.to_thread(_email_notice, settings, engine)
+
+@contextlib.asynccontextmanager
+async def _running(job: Job, settings: Settings, engine: Engine) -> AsyncIterator[None]:
+    """Run a dispatcher while the block runs; stop it (and wait a little) when the block ends."""
     stop = asyncio.Event()
-    task = asyncio.get_running_loop().create_task(run_email(settings, engine, stop))
+    task = asyncio.get_running_loop().create_task(job(settings, engine, stop))
     try:
         yield
     finally:
@@ -84,18 +84,17 @@ async def _email_dispatcher(settings: Settings, engine: Engine) -> AsyncIterator
 
 
 @contextlib.asynccontextmanager
-async def _errand_dispatcher(settings: Settings, engine: Engine) -> AsyncIterator[None]:
-    """File new enquiries in the case system while the block runs (nothing while it is off)."""
+async def _dispatchers(settings: Settings, engine: Engine) -> AsyncIterator[None]:
+    """Send the outbox's e-mail and file new enquiries as errands while the block runs.
+
+    Each does nothing while it is switched off (SMTP_HOST; the ERRAND_* address).
+    """
+    from bot.channels.email.outbox import run_email
     from bot.channels.errand.dispatcher import run_errands
 
-    stop = asyncio.Event()
-    task = asyncio.get_running_loop().create_task(run_errands(settings, engine, stop))
-    try:
+    await asyncio.to_thread(_email_notice, settings, engine)
+    async with _running(run_email, settings, engine), _running(run_errands, settings, engine):
         yield
-    finally:
-        stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, timeout=30)
 
 
 async def _chat(settings: Settings) -> None:
@@ -113,10 +112,7 @@ async def _chat(settings: Settings) -> None:
     )
     typer.echo(where, err=True)
     try:
-        async with (
-            _email_dispatcher(settings, services.engine),
-            _errand_dispatcher(settings, services.engine),
-        ):
+        async with _dispatchers(settings, services.engine):
             await run_console(services, read_stdin, typer.echo)
     finally:
         await desk.cleanup()
@@ -135,7 +131,7 @@ async def _bot_until_signal(settings: Settings, *, desk: bool = False) -> None:
     engine = make_engine(settings.database_url)
     runner = await start_desk(settings, engine) if desk else None
     try:
-        async with _email_dispatcher(settings, engine), _errand_dispatcher(settings, engine):
+        async with _dispatchers(settings, engine):
             await run_bot(settings, stop)
     finally:
         if runner is not None:
