@@ -66,9 +66,9 @@ test-fast: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check bot db tests bench
-	$(VENV)/bin/ruff format --check bot db tests bench
-	$(VENV)/bin/mypy bot db bench
+	$(VENV)/bin/ruff check bot db harness tests bench
+	$(VENV)/bin/ruff format --check bot db harness tests bench
+	$(VENV)/bin/mypy bot db harness bench
 
 eval: setup
 	$(LOTSEN) eval --jsonl ../shared/reference/eval-dev.jsonl

@@ -40,10 +40,9 @@ from bench.latency import percentiles
 from bot.channels.desk.app import build_desk_app
 from bot.channels.desk.password_pool import PasswordPool
 from bot.channels.desk.throttle import LoginLimits
-from bot.settings import PROJECT_ROOT, Settings
-from db.plumbing.migrate import upgrade
-from db.plumbing.session import make_engine, session_scope
-from db.routing.seed import seed
+from bot.settings import Settings
+from db.plumbing.session import session_scope
+from harness.database import migrate_and_seed
 
 T = TypeVar("T")
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)
@@ -234,15 +233,7 @@ async def _failed_sign_ins(base: str, samples: int) -> dict[str, Any]:
 
 
 def _engine(folder: Path, history: int) -> Engine:
-    url = f"sqlite:///{folder / 'bench-desk.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    with session_scope(engine) as session:
-        seed(
-            session=session,
-            municipality_file=PROJECT_ROOT / "db" / "municipality.yml",
-            routes_file=PROJECT_ROOT / "db" / "seed_routes.yml",
-        )
+    engine = migrate_and_seed(f"sqlite:///{folder / 'bench-desk.db'}")
     if history:
         seed_history(engine, count=history)
     return engine

@@ -24,10 +24,10 @@ from db.enquiries import workflow
 from db.models import StaffMember
 from db.people import departments
 from db.plumbing.session import session_scope
-from tests.conftest import migrate_and_seed
-from tests.desk_helpers import Clock, csrf_of, login_path
-from tests.smtp_fixtures import smtp_server
-from tests.workflow_helpers import local, routed_enquiry
+from harness.database import migrate_and_seed
+from harness.desk import Clock, csrf_of, login_path
+from harness.smtp import smtp_server
+from harness.workflow import local, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
 CLERK = 222

@@ -277,7 +277,7 @@ async def run_load(
     to get the texts for the load.
     """
     from bot.channels.telegram.app import run_bot
-    from tests.fake_telegram import start_fake_telegram
+    from harness.fake_telegram import start_fake_telegram
 
     out: dict[str, Any] = {"levels": [], "scaling": []}
     async with start_fake_telegram() as fake:

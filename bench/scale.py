@@ -135,7 +135,7 @@ async def measure(
     report: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Drive a `lotsen bot` process on a running stack through every load level."""
-    from tests.fake_telegram import start_fake_telegram
+    from harness.fake_telegram import start_fake_telegram
 
     settings = supervisor.settings
     phases: list[dict[str, Any]] = []
@@ -206,7 +206,7 @@ def run_scale(
 ) -> list[dict[str, Any]]:
     """Measure every topology, one after the other, with the same load."""
     from bench.stack import COORDINATOR_CHAT, fresh_postgres
-    from tests.stack import running_redis, running_stack, stack_settings
+    from harness.stack import running_redis, running_stack, stack_settings
 
     levels = SMOKE_SCALE_LEVELS if smoke else SCALE_LEVELS
     texts = load_texts()

@@ -112,7 +112,7 @@ class LotsenRun:
             )
 
     def _tree(self) -> dict[tuple[int, int], str]:
-        from tests.process_helpers import descendants
+        from harness.processes import descendants
 
         assert self.process is not None
         tree = descendants(self.process.pid)
@@ -126,7 +126,8 @@ class LotsenRun:
 
     def kill(self) -> None:
         """SIGKILL `lotsen run` itself; wait until its whole tree is gone."""
-        from tests.process_helpers import alive, wait_until
+        from harness.processes import alive
+        from harness.wait import wait_until
 
         assert self.process is not None
         tree = self._tree()
@@ -136,7 +137,7 @@ class LotsenRun:
 
     def stop(self) -> None:
         """Stop `lotsen run` as Ctrl-C does; kill whatever of its trees is left."""
-        from tests.process_helpers import kill_all
+        from harness.processes import kill_all
 
         if self.process is not None and self.process.poll() is None:
             self._tree()
@@ -294,7 +295,7 @@ def _deliveries(fake: Any) -> dict[tuple[int, int], float]:
 
 def _verdict(soak: Soak) -> dict[str, Any]:
     """Check every question against the database and what Telegram holds."""
-    from tests.telegram_fixtures import escalations_of
+    from harness.telegram import escalations_of
 
     keys = set(soak.asked)
     delivered = _deliveries(soak.fake)
@@ -345,10 +346,10 @@ def _verdict(soak: Soak) -> dict[str, Any]:
 @contextlib.asynccontextmanager
 async def _running(plan: SoakPlan, postgres: bool, folder: Path) -> Any:
     """Yield a soak: database, fake Telegram server and a started `lotsen run`."""
-    from tests.conftest import migrate_and_seed
-    from tests.fake_telegram import start_fake_telegram
-    from tests.process_helpers import clean_env
-    from tests.stack import free_port
+    from harness.database import migrate_and_seed
+    from harness.fake_telegram import start_fake_telegram
+    from harness.ports import free_port
+    from harness.processes import clean_env
 
     with ExitStack() as stack:
         server = stack.enter_context(private_postgres()) if postgres else None

@@ -48,7 +48,7 @@ def fresh_postgres(base_url: str) -> Iterator[str]:
 @contextmanager
 def own_stack(folder: Path, *, database_url: str | None = None) -> Iterator[Stack]:
     """Start the action server and Rasa on free ports and a seeded database."""
-    from tests.stack import running_stack, stack_settings
+    from harness.stack import running_stack, stack_settings
 
     overrides: dict[str, object] = {"coordinator_chat_id": COORDINATOR_CHAT}
     if database_url is not None:
@@ -94,7 +94,7 @@ def private_postgres() -> Iterator[PrivateServer | None]:
 
     As root the server runs as the `postgres` user (PostgreSQL refuses to run as root).
     """
-    from tests.stack import free_port
+    from harness.ports import free_port
 
     programs = _postgres_bin()
     if programs is None:

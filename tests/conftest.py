@@ -14,12 +14,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from bot.processes.supervisor import Supervisor
-from bot.settings import PROJECT_ROOT, Settings
-from db.plumbing.migrate import upgrade
-from db.plumbing.session import make_engine, session_scope
-from db.routing.seed import seed
-from tests.fake_telegram import FakeTelegram
-from tests.telegram_fixtures import Harness
+from bot.settings import Settings
+from db.plumbing.session import make_engine
+from harness.database import migrate_and_seed
+from harness.fake_telegram import FakeTelegram
+from harness.telegram import Harness
 
 POSTGRES_URL = os.environ.get("LOTSEN_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"]
@@ -147,19 +146,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return _settings_for(database_url, tmp_path)
 
 
-def migrate_and_seed(url: str) -> Engine:
-    """Migrate a database to head, load the demo municipality, and return an engine."""
-    upgrade(url)
-    engine = make_engine(url)
-    with session_scope(engine) as session:
-        seed(
-            session=session,
-            municipality_file=PROJECT_ROOT / "db" / "municipality.yml",
-            routes_file=PROJECT_ROOT / "db" / "seed_routes.yml",
-        )
-    return engine
-
-
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     """Yield an engine on a migrated, seeded database of each backend."""
@@ -173,7 +159,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def rasa_supervisor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervisor]:
     """Yield the supervisor of a running Rasa server and action server (to crash one on purpose)."""
-    from tests.stack import running_stack, stack_settings
+    from harness.stack import running_stack, stack_settings
 
     settings = stack_settings(tmp_path_factory.mktemp("stack"), coordinator_chat_id=-1000000000001)
     with running_stack(settings) as supervisor:
@@ -203,7 +189,7 @@ def no_handler_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 @pytest_asyncio.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
     """Run the fake Telegram Bot API server for one test."""
-    from tests.fake_telegram import start_fake_telegram
+    from harness.fake_telegram import start_fake_telegram
 
     async with start_fake_telegram() as server:
         yield server
@@ -212,7 +198,7 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 @pytest.fixture
 def offline(engine: Engine, fake: FakeTelegram) -> Harness:
     """Return the real bot's settings on the test database and the fake (Rasa unreachable)."""
-    from tests.telegram_fixtures import offline_settings
+    from harness.telegram import offline_settings
 
     url = engine.url.render_as_string(hide_password=False)
     return Harness(fake=fake, settings=offline_settings(url, fake), engine=engine)
@@ -221,8 +207,8 @@ def offline(engine: Engine, fake: FakeTelegram) -> Harness:
 @pytest_asyncio.fixture
 async def harness(rasa_stack: Settings) -> AsyncIterator[Harness]:
     """Start the fake Telegram server and the real bot (polling) on the Rasa stack's database."""
-    from tests.fake_telegram import start_fake_telegram
-    from tests.telegram_fixtures import TIMEOUT, bot_settings, reset_transport_tables, running_bot
+    from harness.fake_telegram import start_fake_telegram
+    from harness.telegram import TIMEOUT, bot_settings, reset_transport_tables, running_bot
 
     engine = make_engine(rasa_stack.database_url)
     reset_transport_tables(engine)
@@ -237,8 +223,8 @@ async def harness(rasa_stack: Settings) -> AsyncIterator[Harness]:
 @pytest_asyncio.fixture
 async def bare(rasa_stack: Settings) -> AsyncIterator[tuple[FakeTelegram, Engine]]:
     """Start only the fake Telegram server on the Rasa stack's database (bot started per test)."""
-    from tests.fake_telegram import start_fake_telegram
-    from tests.telegram_fixtures import reset_transport_tables
+    from harness.fake_telegram import start_fake_telegram
+    from harness.telegram import reset_transport_tables
 
     engine = make_engine(rasa_stack.database_url)
     reset_transport_tables(engine)

@@ -14,7 +14,7 @@ from bot.actions.context import ActionContext
 from bot.actions.enquiry import ActionEnquiryStatus, ActionHandleEnquiry, ActionSmalltalk
 from bot.settings import Settings
 from db.models import AssociationUser, Enquiry, EnquiryEvent, Escalation, OutboxMessage
-from tests.workflow_helpers import COORDINATOR_CHAT, as_sent
+from harness.workflow import COORDINATOR_CHAT, as_sent
 
 
 def _context(engine: Engine) -> ActionContext:

@@ -15,7 +15,8 @@ from db.models import AuditEntry, utcnow
 from db.plumbing.audit import AppendOnlyError, record, retention_purge
 from db.plumbing.session import session_scope
 from db.privacy.retention import purge
-from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres, migrate_and_seed
+from harness.database import migrate_and_seed
+from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres
 from tests.test_retention import decide_all
 
 RETENTION_DAYS = 3650

@@ -16,7 +16,7 @@ from bench.run import SMOKE_PLAN, Options, run_all
 from bench.soak import FAULT_NAMES, SMOKE_SOAK, run_soak
 from bot.settings import Settings
 from db.plumbing.session import make_engine
-from tests.telegram_fixtures import reset_transport_tables
+from harness.telegram import reset_transport_tables
 
 METRICS = ("accuracy", "escalation_recall", "false_escalation_rate", "macro_f1")
 

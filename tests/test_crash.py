@@ -7,7 +7,6 @@ lost and none is answered twice.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -23,11 +22,12 @@ from bot.channels.telegram.outbox import MAX_ATTEMPTS as OUTBOX_MAX_ATTEMPTS
 from bot.settings import PROJECT_ROOT, Settings
 from db.models import Enquiry, OutboxMessage
 from db.plumbing.session import make_engine
-from tests.conftest import migrate_and_seed
-from tests.fake_telegram import FakeTelegram
-from tests.process_helpers import alive, clean_env, descendants, kill_all, listening, wait_until
-from tests.stack import free_port
-from tests.telegram_fixtures import COORDINATOR_CHAT, progress, reset_transport_tables
+from harness.database import migrate_and_seed
+from harness.fake_telegram import FakeTelegram
+from harness.ports import free_port
+from harness.processes import alive, clean_env, descendants, kill_all, listening
+from harness.telegram import COORDINATOR_CHAT, progress, reset_transport_tables
+from harness.wait import eventually, wait_until
 
 QUESTIONS = [
     "Hur söker vår förening aktivitetsstöd för barn och unga?",
@@ -66,15 +66,6 @@ def _counts(settings: Settings, keys: list[str]) -> tuple[int, int]:
     return done
 
 
-async def _wait_until(predicate: object, timeout: float) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        await asyncio.sleep(0.2)
-    return False
-
-
 async def test_kill_minus_nine_loses_and_doubles_nothing(
     rasa_stack: Settings, fake: FakeTelegram, tmp_path: Path
 ) -> None:
@@ -92,14 +83,14 @@ async def test_kill_minus_nine_loses_and_doubles_nothing(
                     user, f"{QUESTIONS[(n + round_) % len(QUESTIONS)]} ({round_})"
                 )
                 keys.append(f"tg:{user}:{update['message']['message_id']}")
-        await _wait_until(lambda: _counts(rasa_stack, keys)[0] >= 3, 60)
+        assert await eventually(lambda: _counts(rasa_stack, keys)[0] >= 3, 60)
         bot.send_signal(signal.SIGKILL)
         bot.wait(10)
         for n, user in enumerate(users):
             update = fake.user_message(user, f"{QUESTIONS[n % len(QUESTIONS)]} (efter krasch)")
             keys.append(f"tg:{user}:{update['message']['message_id']}")
         bot = _start_bot(rasa_stack, fake, log)
-        done = await _wait_until(lambda: _counts(rasa_stack, keys) == (len(keys), 0), 120)
+        done = await eventually(lambda: _counts(rasa_stack, keys) == (len(keys), 0), 120)
         enquiries, unprocessed = _counts(rasa_stack, keys)
         assert done, (
             f"{enquiries}/{len(keys)} enquiries, {unprocessed} unprocessed; "
@@ -229,21 +220,21 @@ async def test_kill_minus_nine_of_lotsen_run_during_a_burst_loses_none_and_answe
         await fake.wait_for("getUpdates", timeout=240)  # Rasa, actions and the bot are up
         for round_ in range(4):
             ask(f"runda {round_}")
-        assert await _wait_until(lambda: len(answers()) >= 8, 120), log.read_text()[-3000:]
+        assert await eventually(lambda: len(answers()) >= 8, 120), log.read_text()[-3000:]
         # Telegram takes the next reply, but its answer never reaches the bot: it dies first.
         fake.lose_answer("sendMessage", hang=True)
         seen = len(fake.requests)
-        assert await _wait_until(
+        assert await eventually(
             lambda: any(r.method == "sendMessage" for r in fake.requests[seen:]), 60
         )
         hung = next(r for r in fake.requests[seen:] if r.method == "sendMessage")
         tree = descendants(run.pid)
         run.kill()
         run.wait(10)
-        assert await _wait_until(lambda: not alive(tree), 60), f"still alive: {alive(tree)}"
+        assert await eventually(lambda: not alive(tree), 60), f"still alive: {alive(tree)}"
         ask("under omstarten")
         run = start()
-        done = await _wait_until(lambda: _delivery_state(url, keys) == (len(keys), 0, 0), 400)
+        done = await eventually(lambda: _delivery_state(url, keys) == (len(keys), 0, 0), 400)
         assert done, (_delivery_state(url, keys), len(keys), log.read_text()[-3000:])
     finally:
         tree.update(descendants(run.pid))

@@ -28,7 +28,7 @@ from bot.messages.coordinator import reason_text
 from db.enquiries.inbox import dead_letters, read_update
 from db.enquiries.queue import list_queue
 from db.models import AuditEntry, EscalationReason, InboxUpdate
-from tests.telegram_fixtures import (
+from harness.telegram import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,

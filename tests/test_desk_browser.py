@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,8 +17,9 @@ from bot.channels.desk.app import build_desk_app
 from bot.settings import Settings
 from db.models import AuditEntry, Contact, Department, OutboxMessage
 from db.plumbing.session import session_scope
-from tests.desk_helpers import COORDINATOR_ID, STAFF_ID, Clock, add_staff, login_path
-from tests.workflow_helpers import (
+from harness.desk import COORDINATOR_ID, STAFF_ID, Clock, add_staff, login_path
+from harness.ports import free_port
+from harness.workflow import (
     ASSOCIATION_CHAT,
     as_sent,
     escalated_enquiry,
@@ -46,17 +46,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class LiveDesk:
     """The desk served on a free local port from a background thread."""
 
     def __init__(self, engine: Engine, clock: Clock) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.clock = clock
         self._engine = engine

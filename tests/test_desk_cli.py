@@ -12,8 +12,8 @@ from bot.channels.desk.passwords import Passwords
 from bot.cli import app
 from db.models import AuditEntry, DeskAccount
 from db.plumbing.session import session_scope
-from tests.desk_helpers import Answer, Clock, adopt_session, desk_client, password_attempt
-from tests.workflow_helpers import local
+from harness.desk import Answer, Clock, adopt_session, desk_client, password_attempt
+from harness.workflow import local
 
 NOW = local(2026, 3, 16, 9)
 PASSWORD = "ett riktigt långt lösenord"

@@ -16,7 +16,7 @@ from bot.settings import Settings
 from db.models import AuditEntry, Contact, DeskSession, Enquiry, OutboxMessage
 from db.people.sign_in import create_login_link
 from db.plumbing.session import session_scope
-from tests.desk_helpers import (
+from harness.desk import (
     COORDINATOR_ID,
     OTHER_STAFF_ID,
     STAFF_ID,
@@ -25,7 +25,7 @@ from tests.desk_helpers import (
     csrf_of,
     login_path,
 )
-from tests.workflow_helpers import (
+from harness.workflow import (
     ASSOCIATION_CHAT,
     COORDINATOR_CHAT,
     as_sent,
@@ -283,7 +283,7 @@ async def test_enquiry_search_is_limited_to_the_staff_department(
     desk: tuple[TestClient, Clock], engine: Engine
 ) -> None:
     client, _ = desk
-    from tests.workflow_helpers import routed_enquiry
+    from harness.workflow import routed_enquiry
 
     with session_scope(engine) as session:
         mine = routed_enquiry(session, now=NOW, association="Storåsa IF")
@@ -357,7 +357,7 @@ async def test_desk_answer_reaches_the_association_through_the_dispatcher(
     from telegram import Bot
 
     from bot.channels.telegram.outbox import dispatch_once
-    from tests.fake_telegram import start_fake_telegram
+    from harness.fake_telegram import start_fake_telegram
 
     client, _ = desk
     with session_scope(engine) as session:

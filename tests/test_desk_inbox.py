@@ -29,10 +29,10 @@ from db.models import (
 )
 from db.people import departments
 from db.plumbing.session import session_scope
-from tests.desk_helpers import COORDINATOR_ID, OTHER_STAFF_ID, STAFF_ID, Clock, add_staff, csrf_of
-from tests.desk_helpers import login_path as login_link
-from tests.smtp_fixtures import SmtpServer
-from tests.workflow_helpers import as_sent, local, routed_enquiry
+from harness.desk import COORDINATOR_ID, OTHER_STAFF_ID, STAFF_ID, Clock, add_staff, csrf_of
+from harness.desk import login_path as login_link
+from harness.smtp import SmtpServer
+from harness.workflow import as_sent, local, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
 MAILBOX = "foreningsservice@storasa.example"

@@ -26,8 +26,8 @@ from db.models import Department
 from db.plumbing.phrases import Phrase
 from db.plumbing.session import session_scope
 from db.plumbing.validation import EMAIL_PROBLEM
-from tests.desk_helpers import COORDINATOR_ID, STAFF_ID, Clock, add_staff, csrf_of, login_path
-from tests.workflow_helpers import escalated_enquiry, local, routed_enquiry
+from harness.desk import COORDINATOR_ID, STAFF_ID, Clock, add_staff, csrf_of, login_path
+from harness.workflow import escalated_enquiry, local, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
 NO_DATA_SV = "Inga frågor under perioden."

@@ -8,6 +8,7 @@ import hashlib
 import io
 import re
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -25,7 +26,7 @@ from bot.channels.desk.views_report import neutralise_cell
 from db.models import DeskAccount, DeskSession, StaffMember
 from db.people import departments
 from db.plumbing.session import make_engine, session_scope
-from tests.desk_helpers import (
+from harness.desk import (
     COORDINATOR_ID,
     STAFF_ID,
     Answer,
@@ -37,7 +38,8 @@ from tests.desk_helpers import (
     login_path,
     password_attempt,
 )
-from tests.workflow_helpers import local, routed_enquiry
+from harness.wait import eventually
+from harness.workflow import local, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
 NAME, PASSWORD = "samordnare", "ett långt lösenord"
@@ -241,13 +243,8 @@ class BlockingPasswords(Passwords):
         return super().verify(password, stored)
 
 
-async def _until(condition: object, what: str) -> None:
-    assert callable(condition)
-    for _ in range(2000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    assert await eventually(condition, 20, 0.01), f"never happened: {what}"
 
 
 async def test_a_login_flood_is_bounded_to_the_pool_and_pages_stay_served(

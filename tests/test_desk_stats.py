@@ -12,7 +12,7 @@ from db.enquiries import queue as q
 from db.enquiries.workflow import answer_enquiry
 from db.models import EscalationReason
 from db.plumbing.session import session_scope
-from tests.workflow_helpers import escalated_enquiry, local, routed_enquiry
+from harness.workflow import escalated_enquiry, local, routed_enquiry
 
 NOW = local(2026, 4, 15, 12)
 MONDAY_MARCH = local(2026, 3, 2, 9)  # 8 working hours later: Tuesday 09:00

@@ -13,7 +13,7 @@ from sqlmodel import select
 from db.models import RegisterMark
 from db.plumbing.session import session_scope
 from db.records.register import mark
-from tests.desk_helpers import (
+from harness.desk import (
     STAFF_ID,
     Clock,
     add_staff,
@@ -22,7 +22,7 @@ from tests.desk_helpers import (
     desk_settings,
     sign_in,
 )
-from tests.workflow_helpers import escalated_enquiry, local, new_enquiry, routed_enquiry
+from harness.workflow import escalated_enquiry, local, new_enquiry, routed_enquiry
 
 NOW = local(2026, 4, 15, 12)
 SECRET_TEXT = "Vår kassör 850312-1234 har en skuld till kommunen"

@@ -14,10 +14,10 @@ from sqlalchemy.engine import Engine
 
 from db.plumbing.session import session_scope
 from db.records.register import mark
+from harness.desk import Clock
+from harness.workflow import escalated_enquiry, local, routed_enquiry
 from tests import test_desk_browser
-from tests.desk_helpers import Clock
 from tests.test_desk_browser import CHROMIUM, NOW, LiveDesk
-from tests.workflow_helpers import escalated_enquiry, local, routed_enquiry
 
 pytestmark = [
     pytest.mark.slow,

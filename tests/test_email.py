@@ -22,9 +22,9 @@ from db.enquiries.notifications import Kind
 from db.models import Contact, Department, Enquiry, EnquiryStatus, OutboxMessage
 from db.people import departments
 from db.plumbing.session import session_scope
-from tests.desk_helpers import Clock
-from tests.smtp_fixtures import DESK_URL, SmtpServer, body, smtp_server
-from tests.workflow_helpers import escalated_enquiry, local, routed_enquiry
+from harness.desk import Clock
+from harness.smtp import DESK_URL, SmtpServer, body, smtp_server
+from harness.workflow import escalated_enquiry, local, routed_enquiry
 
 MONDAY_9 = local(2026, 3, 16, 9)
 MAILBOX = "foreningsservice@storasa.example"
@@ -273,7 +273,7 @@ async def test_not_ours_reassignment_and_assignment_reach_the_mailbox(
     assert not LINK.findall(returned) and not LINK.findall(reassigned)
     with Session(engine) as session:
         [card] = session.exec(select(OutboxMessage).where(OutboxMessage.kind == Kind.CARD)).all()
-        from tests.workflow_helpers import as_sent
+        from harness.workflow import as_sent
 
         assert "Det gäller en bygglovsfråga." in as_sent(session, card).text
 

@@ -23,8 +23,9 @@ from bot.channels.desk.app import start_desk
 from bot.channels.email.outbox import EmailDispatcher
 from db.models import Department, DeskLoginToken, Enquiry, EnquiryStatus, OutboxMessage
 from db.plumbing.session import session_scope
-from tests.smtp_fixtures import SmtpServer, body, free_port, smtp_server
-from tests.telegram_fixtures import TIMEOUT, Harness, has, new_user_id
+from harness.ports import free_port
+from harness.smtp import SmtpServer, body, smtp_server
+from harness.telegram import TIMEOUT, Harness, has, new_user_id
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]

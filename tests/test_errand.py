@@ -1,7 +1,7 @@
 """The errand adapter: each new enquiry filed in a SupportManagement-like case system, once.
 
 Against a real HTTP server on loopback that validates every request against SupportManagement's
-OpenAPI description (tests/fake_support_management.py) and can be made to fail.
+OpenAPI description (harness/fake_support_management.py) and can be made to fail.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from db.enquiries.notifications import Channel, Kind, Recipient
 from db.models import ErrandFiling, OutboxMessage
 from db.plumbing.session import session_scope
 from db.records.errands import TAG_KEY
-from tests.fake_support_management import SupportManagement, problems
-from tests.smtp_fixtures import free_port
-from tests.workflow_helpers import escalated_enquiry, local, routed_enquiry
+from harness.fake_support_management import SupportManagement, problems
+from harness.ports import free_port
+from harness.workflow import escalated_enquiry, local, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
 TOKEN = "s3cret-token"

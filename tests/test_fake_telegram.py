@@ -40,7 +40,8 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fake_telegram import FakeTelegram, start_fake_telegram
+from harness.fake_telegram import FakeTelegram, start_fake_telegram
+from harness.wait import eventually
 
 BIG_USER = 7_000_000_000
 SUPERGROUP = -1_001_234_567_890
@@ -478,10 +479,7 @@ async def test_webhook_delivery_with_secret_and_retries(fake: FakeTelegram, bot:
         assert [body for _, body in received] == [update, update]  # retried after the 500
         delivered = Update.de_json(received[1][1], bot).message
         assert delivered is not None and delivered.text == "via webhook"
-        for _ in range(50):
-            if not fake.pending_updates():
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: not fake.pending_updates(), 1, 0.02)
         assert fake.pending_updates() == []
         assert [d["status"] for d in fake.webhook_deliveries] == [500, 200]
         info = await bot.get_webhook_info()

@@ -27,7 +27,7 @@ from db.models import OutboxMessage
 from db.people import departments
 from db.plumbing.phrases import Phrase
 from db.plumbing.session import session_scope
-from tests.workflow_helpers import escalated_enquiry, local, routed_enquiry
+from harness.workflow import escalated_enquiry, local, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
 

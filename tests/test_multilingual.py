@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from db.models import Department, EnquiryStatus
-from tests.telegram_fixtures import Harness, has, new_user_id
+from harness.telegram import Harness, has, new_user_id
 from tests.test_nlu_data import training_examples
 
 pytestmark = pytest.mark.usefixtures("no_handler_errors")

@@ -44,8 +44,8 @@ from db.privacy.personal_data import (
     parse_telegram_user_id,
 )
 from db.privacy.retention import PURGED
-from tests.conftest import migrate_and_seed
-from tests.workflow_helpers import COORDINATOR_CHAT, outbox
+from harness.database import migrate_and_seed
+from harness.workflow import COORDINATOR_CHAT, outbox
 
 NOW = datetime(2026, 5, 12, 9, 0, tzinfo=UTC)
 USER = 7_000_000_000  # above 2^32: Telegram ids need 64 bits

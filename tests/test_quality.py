@@ -7,7 +7,7 @@ import sys
 
 from bot.settings import PROJECT_ROOT
 
-TARGETS = ["bot", "db", "tests", "bench"]
+TARGETS = ["bot", "db", "harness", "tests", "bench"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -27,5 +27,5 @@ def test_code_is_formatted() -> None:
 
 
 def test_mypy_strict_finds_nothing() -> None:
-    result = _run("mypy", "bot", "db", "bench")
+    result = _run("mypy", "bot", "db", "harness", "bench")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
@@ -30,7 +30,8 @@ from db.models import (
 from db.people import departments
 from db.plumbing.session import make_engine, session_scope
 from db.routing.training import export_nlu_yaml, review
-from tests.workflow_helpers import (
+from harness.wait import wait_until
+from harness.workflow import (
     ASSOCIATION_CHAT,
     DEPARTMENT_CHAT,
     as_sent,
@@ -150,6 +151,18 @@ def test_claim_own_again_and_refuse_other(engine: Engine) -> None:
             q.claim(session=session, escalation_id=99999, staff_user_id=ALICE)
 
 
+def _waiting_for_a_lock(engine: Engine) -> bool:
+    """Tell whether some session of this database waits for a lock (PostgreSQL)."""
+    with engine.connect() as conn:
+        waiting = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+    return int(waiting) > 0
+
+
 def test_claim_is_atomic_across_sessions(engine: Engine) -> None:
     """Bob claims while Alice's claim is uncommitted: he waits, then loses to her."""
     _, escalation_id = _one_escalation(engine)
@@ -166,10 +179,27 @@ def test_claim_is_atomic_across_sessions(engine: Engine) -> None:
                     session=bob, escalation_id=escalation_id, staff_user_id=BOB
                 )
 
+        bob_asked: list[str] = []
+
+        def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            if threading.current_thread() is thread:
+                bob_asked.append(statement)
+
         thread = threading.Thread(target=bob_claims)
-        thread.start()
-        time.sleep(0.5)
-        assert thread.is_alive(), "Bob's claim should wait for Alice's transaction"
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            thread.start()
+            # Wait until Bob's claim has reached the database …
+            assert wait_until(lambda: any("escalation" in s for s in bob_asked), 10), bob_asked
+            if engine.dialect.name == "postgresql":
+                # … where PostgreSQL shows him waiting for Alice's lock …
+                assert wait_until(lambda: _waiting_for_a_lock(engine), 10)
+            # … and he does not get through while her transaction is open: not finishing
+            # within a while is the behaviour under test (SQLite shows no waiter to look at).
+            assert not wait_until(lambda: not thread.is_alive(), 0.5)
+            assert "bob" not in outcome, "Bob's claim should wait for Alice's transaction"
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
         alice.commit()
     finally:
         alice.close()
@@ -405,7 +435,7 @@ def test_training_review_refuses_unknown_intent(engine: Engine) -> None:
 def cli(sqlite_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Return (invoke, engine) for the CLI on a migrated, seeded SQLite file."""
     from bot import cli as cli_module
-    from tests.conftest import migrate_and_seed
+    from harness.database import migrate_and_seed
 
     engine = migrate_and_seed(sqlite_url)
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
@@ -524,7 +554,7 @@ def test_cli_queue_speaks_swedish_to_a_swedish_locale(cli, monkeypatch: pytest.M
 
 def test_make_engine_new_process_view(sqlite_url: str) -> None:
     """The queue reads what another engine wrote (the bot and the CLI share the database)."""
-    from tests.conftest import migrate_and_seed
+    from harness.database import migrate_and_seed
 
     writer = migrate_and_seed(sqlite_url)
     with session_scope(writer) as session:

@@ -26,8 +26,8 @@ from db.privacy.disposal import KINDS, coverage, parse_covers, record_decision
 from db.privacy.retention import purge
 from db.records import erms
 from db.records.register import entry_by_reference, mark, public_entry
-from tests.conftest import migrate_and_seed
-from tests.workflow_helpers import escalated_enquiry, local, new_enquiry, routed_enquiry
+from harness.database import migrate_and_seed
+from harness.workflow import escalated_enquiry, local, new_enquiry, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
 NS = {"e": erms.NAMESPACE}

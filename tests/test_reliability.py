@@ -7,6 +7,7 @@ and on the database.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import signal
@@ -37,10 +38,10 @@ from db.models import (
 )
 from db.people import departments
 from db.plumbing.session import session_scope
-from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres, migrate_and_seed
-from tests.fake_telegram import FakeTelegram, start_fake_telegram
-from tests.stack import free_port
-from tests.telegram_fixtures import (
+from harness.database import migrate_and_seed
+from harness.fake_telegram import FakeTelegram, start_fake_telegram
+from harness.ports import free_port
+from harness.telegram import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,
@@ -52,6 +53,8 @@ from tests.telegram_fixtures import (
     new_user_id,
     running_bot,
 )
+from harness.wait import eventually, wait_until
+from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres
 
 pytestmark = pytest.mark.usefixtures("no_handler_errors")
 
@@ -72,16 +75,6 @@ def row_counts(engine: Engine) -> tuple[int, int, int]:
         )
 
 
-async def wait_until(predicate: Any, timeout: float, step: float = 0.2) -> bool:
-    """Poll a predicate until it holds or the timeout passes; tell whether it held."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(step)
-    return bool(predicate())
-
-
 # ---------------------------------------------------------------------- 1. rate limit
 
 
@@ -98,11 +91,13 @@ async def test_flood_is_limited_with_one_notice_then_recovers(
     )
     async with running_bot(settings):
         await fake.wait_for("getUpdates", timeout=TIMEOUT)
-        # Telegram dates messages in whole seconds and the bucket refills by them: flood
-        # within one second, so the count below is exact rather than "burst plus a refill".
-        await asyncio.sleep(1.05 - time.time() % 1)
-        flood = [fake.user_message(flooder, f"{QUESTIONS[n % 4]} ({n})") for n in range(15)]
-        calm_update = fake.user_message(calm, QUESTIONS[0])
+        # Telegram dates messages in whole seconds and the bucket refills by them: the flood
+        # carries one date, so the count below is exact rather than "burst plus a refill".
+        sent = int(time.time()) - 10
+        flood = [
+            fake.user_message(flooder, f"{QUESTIONS[n % 4]} ({n})", date=sent) for n in range(15)
+        ]
+        calm_update = fake.user_message(calm, QUESTIONS[0], date=sent)
         for update in [*flood, calm_update]:
             await h.processed(update)
         assert 1 <= len(h.enquiries_of(flooder)) <= burst
@@ -112,11 +107,10 @@ async def test_flood_is_limited_with_one_notice_then_recovers(
         assert calm_enquiry.reference and h.sent_to(calm, has(calm_enquiry.reference))
         assert not h.sent_to(calm, has(notice))
 
-        # The bucket refills at 2 tokens a second: after a pause the user is heard again.
-        await asyncio.sleep(2.0)
+        # The bucket refills at 2 tokens a second: a message sent 2 s later is heard again.
         before = len(h.enquiries_of(flooder))
         mark = h.mark()
-        later = fake.user_message(flooder, QUESTIONS[2] + " (senare)")
+        later = fake.user_message(flooder, QUESTIONS[2] + " (senare)", date=sent + 2)
         await h.processed(later)
         reply = await h.message_to(flooder, has("LOT-"), after=mark)
         enquiries = h.enquiries_of(flooder)
@@ -245,7 +239,7 @@ def _last_friday_15(weeks_back: int) -> datetime:
 
 
 async def test_sla_reminder_and_escalation_once_across_a_restart(
-    bare: tuple[FakeTelegram, Engine], rasa_stack: Settings
+    bare: tuple[FakeTelegram, Engine], rasa_stack: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Weekends and evenings not counting is asserted at the DB level in
     # tests/test_workflow.py::test_deadlines_in_working_hours_reminder_then_escalation.
@@ -305,10 +299,22 @@ async def test_sla_reminder_and_escalation_once_across_a_restart(
                 lambda m: late_ref in m["text"] and any(b.startswith("q:") for b in buttons(m)),
             )
 
+        # Each sweep logs what it did (bot.channels.telegram.app.sweep_job): the test waits for
+        # a sweep to have run instead of sleeping and hoping one did.
+        caplog.set_level(logging.DEBUG, logger="bot.channels.telegram.app")
+
+        def sweeps() -> list[str]:
+            return [
+                r.getMessage()
+                for r in caplog.records
+                if r.name == "bot.channels.telegram.app" and r.funcName == "sweep_job"
+            ]
+
         async with running_bot(settings):
             await fake.wait_for("getUpdates", timeout=TIMEOUT)
-            assert await wait_until(lambda: reminders() and cards(), 20)
-            await asyncio.sleep(2.5)  # let a second sweep pass too (none comes within a minute)
+            assert await eventually(lambda: reminders() and cards(), 20)
+            assert await eventually(lambda: len(sweeps()) >= 1, 20), "no sweep ran"
+            await h.delivered()  # whatever the sweep queued has gone out
         assert len(reminders()) == 1 and len(cards()) == 1
         assert not h.sent_to(dept_chat, has("Påminnelse", late_ref))
         assert not h.sent_to(COORDINATOR_CHAT, has(nearly_ref))
@@ -320,9 +326,13 @@ async def test_sla_reminder_and_escalation_once_across_a_restart(
         assert h.escalations(nearly_id) == []
         counts = row_counts(engine)
 
+        swept = len(sweeps())
         async with running_bot(settings):
             await fake.wait_for("getUpdates", timeout=TIMEOUT)
-            await asyncio.sleep(4)  # the restarted bot's first sweep runs about 1 s after start
+            # The restarted bot's first sweep runs about 1 s after start: wait until it has.
+            assert await eventually(lambda: len(sweeps()) > swept, 20), "no sweep after restart"
+            await h.delivered()
+        assert sweeps()[swept:] == ["Deadline sweep: 0 reminded, 0 escalated"]
         assert len(reminders()) == 1 and len(cards()) == 1
         assert row_counts(engine) == counts
         assert [e.reason for e in h.escalations(late_id)] == [EscalationReason.SLA]
@@ -381,16 +391,16 @@ async def test_soak_with_a_rasa_restart_in_the_middle(
         await fake.wait_for("getUpdates", timeout=TIMEOUT)
         send_round(0)
         send_round(1)
-        assert await wait_until(lambda: _soak_counts(engine, set(sent))[0] >= 300, 90)
+        assert await eventually(lambda: _soak_counts(engine, set(sent))[0] >= 300, 90)
         killed = _kill_rasa(rasa_supervisor)
         killed_at = time.monotonic()
         send_round(2)
         send_round(3)
-        assert await wait_until(lambda: _rasa_healthy(settings), 120, step=0.5), "Rasa not back"
+        assert await eventually(lambda: _rasa_healthy(settings), 120, 0.5), "Rasa not back"
         back_after = time.monotonic() - killed_at
         send_round(4)
         keys = set(sent)
-        assert await wait_until(lambda: _soak_counts(engine, keys) == (len(keys), 0), 150, 0.5), (
+        assert await eventually(lambda: _soak_counts(engine, keys) == (len(keys), 0), 150, 0.5), (
             _soak_counts(engine, keys),
             len(keys),
         )
@@ -440,12 +450,11 @@ def _postgres_version() -> str | None:
 
 
 def _pg_ready(timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], check=False).returncode == 0:
-            return
-        time.sleep(0.5)
-    raise AssertionError("PostgreSQL did not come back")
+    def ready() -> bool:
+        command = ["pg_isready", "-h", "127.0.0.1", "-q"]
+        return subprocess.run(command, check=False).returncode == 0
+
+    assert wait_until(ready, timeout, 0.5), "PostgreSQL did not come back"
 
 
 @pytest.mark.postgres
@@ -476,7 +485,7 @@ async def test_postgres_restart_loses_and_doubles_nothing(rasa_stack: Settings) 
             async with running_bot(settings) as task:
                 await fake.wait_for("getUpdates", timeout=TIMEOUT)
                 send("före")
-                assert await wait_until(lambda: _soak_counts(engine, set(keys))[0] == 4, 30)
+                assert await eventually(lambda: _soak_counts(engine, set(keys))[0] == 4, 30)
                 restart = asyncio.create_task(
                     asyncio.to_thread(
                         subprocess.run,
@@ -487,11 +496,11 @@ async def test_postgres_restart_loses_and_doubles_nothing(rasa_stack: Settings) 
                 )
                 while not restart.done():  # keep messages coming while the server is down
                     send("under")
-                    await asyncio.sleep(0.1)
+                    await asyncio.sleep(0.1)  # the pace of the messages (not a wait for anything)
                 await restart
                 await asyncio.to_thread(_pg_ready)
                 send("efter")
-                done = await wait_until(
+                done = await eventually(
                     lambda: _soak_counts(engine, set(keys)) == (len(keys), 0), 90, 0.5
                 )
                 assert not task.done(), "the bot died"

@@ -30,7 +30,7 @@ from db.models import AssociationUser, Enquiry, OutboxMessage
 from db.people import departments
 from db.plumbing.session import session_scope
 from db.privacy.masking import clean_text
-from tests.workflow_helpers import local, outbox, routed_enquiry
+from harness.workflow import local, outbox, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
 SWEDISH_LINE = (

@@ -35,7 +35,8 @@ from db.plumbing.audit import AppendOnlyError, record, retention_purge
 from db.plumbing.session import session_scope
 from db.privacy.disposal import KINDS
 from db.privacy.retention import PURGED, purge, run_purge
-from tests.conftest import _settings_for, migrate_and_seed
+from harness.database import migrate_and_seed
+from tests.conftest import _settings_for
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
 

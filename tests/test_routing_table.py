@@ -28,7 +28,7 @@ from db.routing.export import dump_table, export_table
 from db.routing.importing import import_table
 from db.routing.review import overdue_routes
 from db.routing.routing_file import load_domain_intents, validate_table
-from tests.conftest import migrate_and_seed
+from harness.database import migrate_and_seed
 
 SEED_INTENTS = [
     r["intent"]

@@ -7,7 +7,6 @@ bot processes in webhook mode share one database and one webhook port.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -25,10 +24,10 @@ from bot.processes.supervisor import Child, Supervisor
 from bot.settings import PROJECT_ROOT, Settings
 from db.models import Enquiry, EscalationReason, InboxUpdate
 from db.plumbing.session import make_engine
-from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres
-from tests.fake_telegram import FakeTelegram, start_fake_telegram
-from tests.stack import free_port, running_redis, running_stack, stack_settings
-from tests.telegram_fixtures import (
+from harness.fake_telegram import FakeTelegram, start_fake_telegram
+from harness.ports import free_port
+from harness.stack import running_redis, running_stack, stack_settings
+from harness.telegram import (
     Harness,
     bot_settings,
     escalations_of,
@@ -37,6 +36,8 @@ from tests.telegram_fixtures import (
     reset_transport_tables,
     running_bot,
 )
+from harness.wait import eventually
+from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(600)]
 
@@ -96,13 +97,11 @@ def _done(engine: Engine, keys: list[str]) -> tuple[int, int]:
 
 
 async def _until(engine: Engine, keys: list[str], count: int, timeout: float) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
+    def reached() -> bool:
         done, waiting = _done(engine, keys)
-        if done >= count and (count < len(keys) or waiting == 0):
-            return True
-        await asyncio.sleep(0.5)
-    return False
+        return done >= count and (count < len(keys) or waiting == 0)
+
+    return await eventually(reached, timeout, 0.5)
 
 
 def _send(fake: FakeTelegram, users: list[int], rounds: range) -> dict[int, list[str]]:
@@ -199,11 +198,16 @@ async def test_a_replica_killed_mid_way_is_replaced_by_the_other_and_comes_back(
         _assert_once_each_and_in_order(engine, fake, sent)
         reports = [line for line in replicas.reported if "stopped unexpectedly" in line]
         assert reports and reports[-1].startswith("!! Rasa server 2 stopped unexpectedly")
-        for _ in range(240):  # the supervisor restarts it (back-off, then about a minute)
-            restarted = killed.process is not None and killed.process.pid != old_pid
-            if restarted and replicas._serves(killed):
-                break
-            await asyncio.sleep(0.5)
+        # The supervisor restarts it (back-off, then about a minute).
+        await eventually(
+            lambda: (
+                killed.process is not None
+                and killed.process.pid != old_pid
+                and replicas._serves(killed)
+            ),
+            120,
+            0.5,
+        )
         assert killed.process is not None and killed.process.pid != old_pid
         assert replicas._serves(killed), "the killed replica did not come back"
     finally:

@@ -13,7 +13,7 @@ from bot.processes.supervisor import Supervisor
 from bot.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from bot.understanding import rasa_env
 from bot.understanding.rasa_client import ranking
-from tests.process_helpers import clean_env
+from harness.processes import clean_env
 
 PG = "postgresql://lotsen:secret@db.example:5432/lotsen"
 

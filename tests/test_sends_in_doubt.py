@@ -18,8 +18,8 @@ from sqlmodel import Session, select
 from bot.messages.association import help_text
 from db.enquiries.notifications import Kind
 from db.models import OutboxMessage
-from tests.fake_telegram import FakeTelegram
-from tests.telegram_fixtures import (
+from harness.fake_telegram import FakeTelegram
+from harness.telegram import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,

@@ -24,7 +24,7 @@ from db.people.staff import (
 from db.plumbing.audit import history
 from db.plumbing.session import session_scope
 from db.plumbing.validation import ValidationProblem
-from tests.conftest import migrate_and_seed
+from harness.database import migrate_and_seed
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 BIG_ID = 7_000_000_000_123  # beyond 32 bits

@@ -1,6 +1,6 @@
 """No orphans, no strangers: `lotsen run`'s children die with it and it uses only its own.
 
-Real processes throughout: the supervisor runs in a child process (`tests/supervise_actions.py`,
+Real processes throughout: the supervisor runs in a child process (`harness/supervise_actions.py`,
 the supervisor of `lotsen run` with only the action server, which is quick to start) or as the
 real `lotsen run`; it is killed with SIGKILL, frozen, or meets a stranger on its port.
 """
@@ -18,17 +18,17 @@ import httpx
 import pytest
 
 from bot.settings import PROJECT_ROOT
-from tests.conftest import migrate_and_seed
-from tests.process_helpers import (
+from harness.database import migrate_and_seed
+from harness.ports import free_port
+from harness.processes import (
     alive,
     clean_env,
     descendants,
     kill_all,
     listening,
     start_supervisor,
-    wait_until,
 )
-from tests.stack import free_port
+from harness.wait import wait_until
 
 # Each test starts real action servers (a few seconds each): kept out of `make test-fast`.
 pytestmark = pytest.mark.slow

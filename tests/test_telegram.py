@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -25,9 +24,9 @@ from db.models import (
     OutboxMessage,
 )
 from db.plumbing.session import session_scope
-from tests.fake_telegram import FakeTelegram
-from tests.stack import free_port
-from tests.telegram_fixtures import (
+from harness.fake_telegram import FakeTelegram
+from harness.ports import free_port
+from harness.telegram import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,
@@ -108,7 +107,7 @@ async def test_first_conversation_routes_and_forwards(harness: Harness) -> None:
         assert buttons(forward) == [f"dept:answer:{enquiry_id}", f"dept:notours:{enquiry_id}"]
         assert enquiry.reference in forward["text"] and KULTUR_QUESTION in forward["text"]
         assert "IF Storåsa Bandy" in forward["text"]
-        await asyncio.sleep(0.3)
+        await h.delivered()  # the forward is recorded as sent
         enquiry = h.enquiry(enquiry_id)
         assert enquiry.status == EnquiryStatus.FORWARDED
         with Session(h.engine) as session:
@@ -235,7 +234,7 @@ async def test_non_staff_cannot_use_department_buttons_or_reply(
     with h.department_chat("kultur_fritid", new_group_id()) as dept_chat:
         _, enquiry_id = await ask(h, user, KULTUR_QUESTION)
         forward = await forwarded(h, dept_chat, enquiry_id)
-        await asyncio.sleep(0.3)
+        await h.delivered()  # every message about the question is out: its events are written
         events_before = len(h.events(enquiry_id))
         mark = h.mark()
         for who in (stranger, other_clerk):
@@ -358,8 +357,7 @@ async def test_duplicate_delivery_makes_one_enquiry(harness: Harness) -> None:
 
     again = fake.push_update({"message": update["message"]})  # same message, new update id
     assert again["update_id"] != update["update_id"]
-    await h.processed(again)
-    await asyncio.sleep(0.5)
+    await h.processed(again)  # handled, and every reply it queued was sent
     # One message, one reply (exactly once): the redelivered message is answered no second time.
     assert len(h.sent_to(user, has("LOT-"))) == 1
     assert enquiry.reference and enquiry.reference in reply["text"]
@@ -442,7 +440,7 @@ async def test_outbox_waits_out_a_429_and_sends_once(harness: Harness) -> None:
             session=session, escalation_id=escalation.id, text=text, staff_user_id=boss
         )
     delivered = await h.message_to(user, has(text), after=mark)
-    await asyncio.sleep(2.5)
+    await h.delivered()  # the answer is recorded as sent: no further attempt comes
     attempts = [r for r in fake.requests[mark:] if r.method == "sendMessage"]
     assert [r.status for r in attempts] == [429, 200]
     assert attempts[1].at - attempts[0].at >= 1.0

@@ -23,9 +23,9 @@ from bot.messages.bidi import LRI, PDI, isolate_ltr
 from bot.settings import Settings
 from db.enquiries.notifications import Kind, Recipient
 from db.models import AssociationUser, Enquiry, EnquiryStatus, EscalationReason, OutboxMessage
-from tests.fake_telegram import FakeTelegram
-from tests.stack import free_port
-from tests.telegram_fixtures import (
+from harness.fake_telegram import FakeTelegram
+from harness.ports import free_port
+from harness.telegram import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,

@@ -21,8 +21,8 @@ from db.enquiries.tracker_events import EVENTS, METADATA, sender_id, tracker_sto
 from db.models import EscalationReason, OutboxMessage
 from db.plumbing.session import session_scope
 from db.privacy.erasure import ERASURE_REQUEST_TEXT
-from tests.fake_telegram import FakeTelegram
-from tests.telegram_fixtures import (
+from harness.fake_telegram import FakeTelegram
+from harness.telegram import (
     COORDINATOR_CHAT,
     TIMEOUT,
     Harness,

@@ -13,7 +13,7 @@ from bot.settings import Settings
 from db.models import AuditEntry, Contact, Route
 from db.plumbing.session import make_engine, session_scope
 from db.routing import absences, edits
-from tests.telegram_fixtures import (
+from harness.telegram import (
     Harness,
     has,
     new_user_id,

@@ -20,9 +20,9 @@ from sqlalchemy.engine import Engine
 from bot.channels.desk.app import build_desk_app
 from bot.channels.desk.server import SERVER_NAME, runner_for
 from bot.channels.desk.web import PRE_COOKIE, SESSION_COOKIE
-from tests.desk_helpers import Clock, desk_settings
-from tests.stack import free_port
-from tests.workflow_helpers import local
+from harness.desk import Clock, desk_settings
+from harness.ports import free_port
+from harness.workflow import local
 
 pytestmark = pytest.mark.asyncio
 NOW = local(2026, 3, 16, 9)

@@ -23,7 +23,7 @@ from db.enquiries.workflow import (
 from db.models import Enquiry, EnquiryStatus, Escalation, EscalationReason
 from db.people import departments
 from db.plumbing.session import make_engine, session_scope
-from tests.workflow_helpers import (
+from harness.workflow import (
     ASSOCIATION_CHAT,
     COORDINATOR_CHAT,
     DEPARTMENT_CHAT,

@@ -111,8 +111,16 @@ async def post_shutdown(application: LotsenApp) -> None:
 
 async def sweep_job(context: Context) -> None:
     """Send due reminders and escalate enquiries past their deadline."""
-    await run_db(context, lambda session: sweep_deadlines(session=session, now=utcnow()))
+    report = await run_db(context, lambda session: sweep_deadlines(session=session, now=utcnow()))
     kick_outbox(context)
+    # Every sweep is logged (at DEBUG when it found nothing), so an operator, and a test, can
+    # tell a sweep that found nothing from one that never ran.
+    log.log(
+        logging.INFO if report.reminded or report.escalated else logging.DEBUG,
+        "Deadline sweep: %d reminded, %d escalated",
+        len(report.reminded),
+        len(report.escalated),
+    )
 
 
 async def daily_job(context: Context) -> None:

@@ -30,7 +30,8 @@ from db.models import (
     utcnow,
 )
 from db.plumbing.session import session_scope
-from tests.fake_telegram import FakeTelegram
+from harness.fake_telegram import FakeTelegram
+from harness.wait import eventually
 
 COORDINATOR_CHAT = -1000000000001
 TIMEOUT = 30.0
@@ -60,7 +61,7 @@ def bot_settings(stack: Settings, fake: FakeTelegram, **overrides: Any) -> Setti
 
 def offline_settings(database_url: str, fake: FakeTelegram, **overrides: Any) -> Settings:
     """Return settings for the real bot on a database and the fake, with Rasa unreachable."""
-    from tests.stack import free_port
+    from harness.ports import free_port
 
     values: dict[str, Any] = {
         "database_url": database_url,
@@ -196,21 +197,16 @@ class Harness:
 
     async def settle(self) -> None:
         """Wait until every pending update has been fetched and processed."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + TIMEOUT
-        while self.fake.pending_updates() and loop.time() < deadline:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
-        with Session(self.engine) as session:
-            while (
-                session.exec(
-                    select(InboxUpdate).where(col(InboxUpdate.processed_at).is_(None))
-                ).first()
-                is not None
-                and loop.time() < deadline
-            ):
-                await asyncio.sleep(0.05)
-                session.expire_all()
+
+        def unprocessed() -> bool:
+            with Session(self.engine) as session:
+                query = select(InboxUpdate).where(col(InboxUpdate.processed_at).is_(None))
+                return session.exec(query).first() is not None
+
+        # The bot confirms an update's offset to Telegram only after it stored the update, so
+        # once nothing is pending at the fake every update is in the inbox.
+        assert await eventually(lambda: not self.fake.pending_updates(), TIMEOUT), "not fetched"
+        assert await eventually(lambda: not unprocessed(), TIMEOUT), "not processed"
 
     # ------------------------------------------------------------------ database side
 

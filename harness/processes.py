@@ -1,4 +1,4 @@
-"""Look at real processes from a test: process trees, whether they live, whether a port listens."""
+"""Look at real processes from a test or benchmark: process trees, liveness, listening ports."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
 
@@ -84,16 +83,6 @@ def listening(port: int) -> bool:
     return True
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    """Poll a condition until it holds or the timeout passes; return whether it held."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
-
-
 def clean_env(**values: str) -> dict[str, str]:
     """Return this process's environment without Telegram settings, plus the given values."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "LOTSEN_"))}
@@ -102,9 +91,9 @@ def clean_env(**values: str) -> dict[str, str]:
 
 
 def start_supervisor(env: dict[str, str], log: Path) -> subprocess.Popen[str]:
-    """Start `tests/supervise_actions.py` (the supervisor with only the action server)."""
+    """Start `harness/supervise_actions.py` (the supervisor with only the action server)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.supervise_actions"],
+        [sys.executable, "-m", "harness.supervise_actions"],
         cwd=PROJECT_ROOT,
         env=env,
         stdin=subprocess.PIPE,

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import Engine
 
@@ -28,6 +29,10 @@ STAFF_ID = 222
 OTHER_STAFF_ID = 333
 BASE_URL = "http://desk.test"
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+DeskClient = TestClient[web.Request, web.Application]
+"""A client of the desk served on a real local port."""
 
 
 @dataclass
@@ -72,7 +77,7 @@ def login_path(engine: Engine, telegram_user_id: int, now: datetime) -> str:
     return link.removeprefix(BASE_URL)
 
 
-async def sign_in(client: TestClient, engine: Engine, telegram_user_id: int, now: datetime) -> None:
+async def sign_in(client: DeskClient, engine: Engine, telegram_user_id: int, now: datetime) -> None:
     """Sign a staff member in on the client with a one-time link (the session cookie is kept)."""
     path = login_path(engine, telegram_user_id, now)
     page = await client.get(path)
@@ -93,13 +98,13 @@ def csrf_of(html: str) -> str:
 
 def desk_settings(base_url: str | None = None) -> Settings:
     """Return settings for a desk under test (DESK_BASE_URL as given)."""
-    return Settings(database_url="sqlite://", desk_base_url=base_url, _env_file=None)  # type: ignore[call-arg]
+    return Settings(database_url="sqlite://", desk_base_url=base_url, _env_file=None)
 
 
 @asynccontextmanager
 async def desk_client(
     engine: Engine, clock: Clock, *, settings: Settings | None = None, **app_options: Any
-) -> AsyncIterator[TestClient]:
+) -> AsyncIterator[DeskClient]:
     """Serve the desk on a real local port and yield a client (refusals answered at once)."""
     app_options.setdefault("login_limits", LoginLimits(refusal_delay=0))
     app = build_desk_app(settings or desk_settings(), engine, clock=clock, **app_options)
@@ -122,7 +127,7 @@ class Answer:
 
 
 async def password_attempt(
-    client: TestClient, username: str, password: str, *, headers: dict[str, str] | None = None
+    client: DeskClient, username: str, password: str, *, headers: dict[str, str] | None = None
 ) -> Answer:
     """POST the password form with its own CSRF pair, independent of the client's cookie jar."""
     token = secrets.token_urlsafe(16)
@@ -143,6 +148,6 @@ async def password_attempt(
         )
 
 
-def adopt_session(client: TestClient, answer: Answer) -> None:
+def adopt_session(client: DeskClient, answer: Answer) -> None:
     """Put the session cookie of a successful sign-in into the client's cookie jar."""
     client.session.cookie_jar.update_cookies({SESSION_COOKIE: answer.cookies[SESSION_COOKIE].value})

@@ -861,6 +861,7 @@ class FakeTelegram:
                 raise ApiError(fault.status, fault.description, fault.parameters)
 
     async def _sleep(self, seconds: float) -> None:
+        """Delay an answer on purpose (an injected slowness is the behaviour under test)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while not self._closing and (remaining := deadline - loop.time()) > 0:

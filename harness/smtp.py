@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,16 +14,10 @@ from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from bot.settings import Settings
+from harness.ports import free_port
 
 DESK_URL = "http://desk.test"
 LINK_SECRET = "test-link-secret"
-
-
-def free_port() -> int:
-    """Return a TCP port on loopback that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """A small SupportManagement server on loopback for the errand adapter's tests.
 
 It checks every request against SupportManagement's published OpenAPI description
-(../shared/reference/supportmanagement/openapi.yaml, copied to tests/reference/): the path's
+(../shared/reference/supportmanagement/openapi.yaml, copied to harness/reference/): the path's
 parameters, the bearer token, and the body against the `Errand` schema (JSON Schema 2020-12 with
 the description's components), and refuses what does not fit with 400 and the reasons. It can be
 made to fail (503), to refuse (400), or to hold an answer until the test lets it go.
@@ -38,7 +38,7 @@ def description() -> dict[str, Any]:
 @cache
 def validator(schema: str) -> Draft202012Validator:
     """Return a validator for one component schema, its references resolved in the document."""
-    resource = Resource(contents=description(), specification=DRAFT202012)
+    resource: Resource[Any] = DRAFT202012.create_resource(description())
     registry: Registry[Any] = Registry().with_resource(BASE, resource)
     return Draft202012Validator({"$ref": f"{BASE}#/components/schemas/{schema}"}, registry=registry)
 
