@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -84,6 +86,21 @@ class Settings(BaseSettings):
     # hour at which the coordinator gets a daily e-mail digest of open escalations (unset: none).
     coordinator_email: str | None = None
     coordinator_digest_hour: int | None = Field(default=None, ge=0, le=23)
+    # The registrar (registrator): asked for records from /diarium, told of enquiries the case
+    # system would not take. Default: the coordinator's mailbox (COORDINATOR_EMAIL or the
+    # municipality's coordinator e-mail).
+    registrar_email: str | None = None
+    # The municipality's errand system (SupportManagement's API): each new enquiry is filed as
+    # an errand there. Off while ERRAND_BASE_URL, ERRAND_MUNICIPALITY_ID or ERRAND_NAMESPACE is
+    # unset (filings wait in the outbox). ERRAND_TOKEN is sent as a bearer token.
+    errand_base_url: str | None = None
+    errand_municipality_id: str | None = None
+    errand_namespace: str | None = None
+    errand_token: SecretStr | None = None
+    errand_status: str = "NEW"
+    # Enquiries received from this day on are filed (default: from a day before the first run).
+    errand_file_from: date | None = None
+    errand_timeout_seconds: float = Field(default=15.0, gt=0)
     # Signs the links in departments' e-mail; default: a random key kept in var/link-secret.
     link_secret: SecretStr | None = None
 
@@ -109,6 +126,22 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("errand_base_url")
+    @classmethod
+    def _errand_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("errand_namespace")
+    @classmethod
+    def _errand_namespace(cls, value: str | None) -> str | None:
+        if value is not None and value and not re.fullmatch(r"[\w-]+", value):
+            raise ValueError("letters, digits, _ and - only (SupportManagement's namespace)")
+        return value or None
 
     @field_validator("lock_store_url", "rasa_urls", mode="before")
     @classmethod
@@ -181,6 +214,11 @@ class Settings(BaseSettings):
     def var_dir(self) -> Path:
         """Return the folder for runtime state (SQLite files, logs, pid files)."""
         return PROJECT_ROOT / "var"
+
+    @property
+    def errand_enabled(self) -> bool:
+        """Tell whether enquiries are filed in the errand system (its address is complete)."""
+        return bool(self.errand_base_url and self.errand_municipality_id and self.errand_namespace)
 
     @property
     def email_enabled(self) -> bool:

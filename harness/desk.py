@@ -77,6 +77,18 @@ def login_path(engine: Engine, telegram_user_id: int, now: datetime) -> str:
     return link.removeprefix(BASE_URL)
 
 
+async def sign_in(client: DeskClient, engine: Engine, telegram_user_id: int, now: datetime) -> None:
+    """Sign a staff member in on the client with a one-time link (the session cookie is kept)."""
+    path = login_path(engine, telegram_user_id, now)
+    page = await client.get(path)
+    response = await client.post(
+        "/desk/login",
+        data={"csrf": csrf_of(await page.text()), "token": path.split("token=")[1]},
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()
+
+
 def csrf_of(html: str) -> str:
     """Return the first CSRF token in a page."""
     found = CSRF_RE.search(html)

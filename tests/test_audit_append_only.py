@@ -17,6 +17,7 @@ from db.plumbing.session import session_scope
 from db.privacy.retention import purge
 from harness.database import migrate_and_seed
 from tests.conftest import POSTGRES_URL, _drop_postgres, _fresh_postgres
+from tests.test_retention import decide_all
 
 RETENTION_DAYS = 3650
 
@@ -128,6 +129,7 @@ def test_the_retention_purge_still_deletes_expired_audit_rows_on_postgresql(
 ) -> None:
     old, new = _old_and_new(postgres)
     with session_scope(postgres) as session:
+        decide_all(session)
         report = purge(session=session, retention=Retention())
     assert report.audit_entries_deleted == 1
     remaining = _ids(postgres)
@@ -157,6 +159,7 @@ def test_sqlite_keeps_the_orm_guard(sqlite_url: str) -> None:
         session.exec(update(AuditEntry).values(actor="x"))
     assert _ids(engine) == {old, new}
     with session_scope(engine) as session:
+        decide_all(session)
         report = purge(session=session, retention=Retention())
     assert report.audit_entries_deleted == 1
     remaining = _ids(engine)  # the purge records itself

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from db.models import (
     DeskLoginThrottle,
     DeskLoginToken,
     DeskSession,
+    DisposalDecision,
     Enquiry,
     EnquiryEvent,
     EnquiryStatus,
@@ -32,11 +33,28 @@ from db.models import (
 )
 from db.plumbing.audit import AppendOnlyError, record, retention_purge
 from db.plumbing.session import session_scope
+from db.privacy.disposal import KINDS
 from db.privacy.retention import PURGED, purge, run_purge
 from harness.database import migrate_and_seed
 from tests.conftest import _settings_for
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
+
+
+def decide_all(session: Session) -> None:
+    """Add a disposal decision covering every kind for a day: the settings' periods rule.
+
+    Added as a row (not through `record_decision`, whose audit entry the tests would count).
+    """
+    session.add(
+        DisposalDecision(
+            reference="KS 2026/1 § 1",
+            decided_on=date(2026, 1, 15),
+            covers=dict.fromkeys(KINDS, 1),
+            recorded_by="test",
+        )
+    )
+    session.flush()
 
 
 @dataclass
@@ -113,6 +131,7 @@ def _fill(engine: Engine, tracker_url: str) -> dict[str, int]:
     """Write data of every kind, some past its retention and some not; return row ids."""
     ids: dict[str, int] = {}
     with session_scope(engine) as session:
+        decide_all(session)
         old = _enquiry(session, created_days_ago=800, closed_days_ago=740)
         recent = _enquiry(session, created_days_ago=200, closed_days_ago=100)
         old_open = _enquiry(session, created_days_ago=800, closed_days_ago=None, answer=None)
@@ -316,6 +335,7 @@ def test_later_clock_purges_what_has_since_expired(engine: Engine, database_url:
 
 def test_desk_sign_ins_that_cannot_be_used_any_more_are_deleted(engine: Engine) -> None:
     with session_scope(engine) as session:
+        decide_all(session)
         old = days_ago(45)
         session.add_all(
             [
@@ -351,6 +371,7 @@ def test_desk_sign_ins_that_cannot_be_used_any_more_are_deleted(engine: Engine) 
 def test_missing_tracker_store_is_not_created(engine: Engine, tmp_path: Path) -> None:
     tracker_file = tmp_path / "rasa-tracker.db"
     with session_scope(engine) as session:
+        decide_all(session)
         report = purge(
             session=session, retention=Retention(), now=NOW, tracker_url=f"sqlite:///{tracker_file}"
         )

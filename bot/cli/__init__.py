@@ -7,9 +7,21 @@ import sys
 
 import typer
 
-from bot.cli import authorities, db, desk, inbox, nlu, privacy, queue, routes, run, staff
+from bot.cli import (
+    authorities,
+    db,
+    desk,
+    inbox,
+    nlu,
+    privacy,
+    queue,
+    register,
+    routes,
+    run,
+    staff,
+)
 
-GROUPS = (db, nlu, run, routes, authorities, staff, queue, inbox, privacy, desk)
+GROUPS = (db, nlu, run, routes, authorities, staff, queue, inbox, privacy, desk, register)
 
 
 def build_app() -> typer.Typer:

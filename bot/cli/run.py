@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -79,21 +79,35 @@ def _reach_notice(settings: Settings, engine: Engine) -> None:
         typer.echo(f"[lotsen] {translate(language, problem)}", err=True)
 
 
-@contextlib.asynccontextmanager
-async def _email_dispatcher(settings: Settings, engine: Engine) -> AsyncIterator[None]:
-    """Send the outbox's e-mail while the block runs (nothing while SMTP_HOST is unset)."""
-    from bot.channels.email.outbox import run_email
+Job = Callable[[Settings, "Engine", asyncio.Event], Coroutine[Any, Any, None]]
 
-    await asyncio.to_thread(_email_notice, settings, engine)
-    await asyncio.to_thread(_reach_notice, settings, engine)
+
+@contextlib.asynccontextmanager
+async def _running(job: Job, settings: Settings, engine: Engine) -> AsyncIterator[None]:
+    """Run a dispatcher while the block runs; stop it (and wait a little) when the block ends."""
     stop = asyncio.Event()
-    task = asyncio.get_running_loop().create_task(run_email(settings, engine, stop))
+    task = asyncio.get_running_loop().create_task(job(settings, engine, stop))
     try:
         yield
     finally:
         stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, timeout=30)
+
+
+@contextlib.asynccontextmanager
+async def _dispatchers(settings: Settings, engine: Engine) -> AsyncIterator[None]:
+    """Send the outbox's e-mail and file new enquiries as errands while the block runs.
+
+    Each does nothing while it is switched off (SMTP_HOST; the ERRAND_* address).
+    """
+    from bot.channels.email.outbox import run_email
+    from bot.channels.errand.dispatcher import run_errands
+
+    await asyncio.to_thread(_email_notice, settings, engine)
+    await asyncio.to_thread(_reach_notice, settings, engine)
+    async with _running(run_email, settings, engine), _running(run_errands, settings, engine):
+        yield
 
 
 async def _chat(settings: Settings) -> None:
@@ -111,7 +125,7 @@ async def _chat(settings: Settings) -> None:
     )
     typer.echo(where, err=True)
     try:
-        async with _email_dispatcher(settings, services.engine):
+        async with _dispatchers(settings, services.engine):
             await run_console(services, read_stdin, typer.echo)
     finally:
         await desk.cleanup()
@@ -130,7 +144,7 @@ async def _bot_until_signal(settings: Settings, *, desk: bool = False) -> None:
     engine = make_engine(settings.database_url)
     runner = await start_desk(settings, engine) if desk else None
     try:
-        async with _email_dispatcher(settings, engine):
+        async with _dispatchers(settings, engine):
             await run_bot(settings, stop)
     finally:
         if runner is not None:

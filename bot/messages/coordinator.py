@@ -17,6 +17,7 @@ from db.enquiries.queue import CLOSE_REASONS, list_queue
 from db.enquiries.queue_facts import QueueItem, queue_item
 from db.models import Department, Escalation, utcnow
 from db.plumbing.phrases import N_
+from db.records.register import entry_by_reference
 
 MAX_GUESSES = 3
 
@@ -260,7 +261,37 @@ def _digest(notice: Notice) -> Message:
     return Message("\n\n".join([header, queue_listing(items, notice.language, limit=100)]))
 
 
+def _file_errand(notice: Notice) -> Message:
+    """The errand's title in the case system: the reference and the topic in plain words."""
+    entry = entry_by_reference(session=notice.session, reference=reference(notice.enquiry))
+    topic = entry.description if entry is not None and entry.description else None
+    return Message(
+        t(
+            notice.language,
+            # Translators: an errand's title in the municipality's case system.
+            "Fråga via Lotsen {reference}: {topic}",
+            reference=reference(notice.enquiry),
+            topic=topic or t(notice.language, "ämnet är inte bestämt"),
+        )
+    )
+
+
+def _errand_failed(notice: Notice) -> Message:
+    return Message(
+        t(
+            notice.language,
+            "Ärende {reference} kunde inte registreras i ärendesystemet, och Lotsen har slutat "
+            "försöka.\nFelet: {problem}\n\nRegistrera ärendet för hand. Registrets uppgifter "
+            "om det finns i det öppna diariet (/diarium) under ärendets nummer.",
+            reference=reference(notice.enquiry),
+            problem=str(notice.params.get("problem") or "–"),
+        )
+    )
+
+
 RENDERERS: dict[str, Renderer] = {
+    Kind.FILE_ERRAND: _file_errand,
+    Kind.ERRAND_FAILED: _errand_failed,
     Kind.CARD: _card,
     Kind.MAIL_FAILED: _mail_failed,
     Kind.DIGEST: _digest,

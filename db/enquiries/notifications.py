@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
@@ -44,6 +45,8 @@ class Recipient(enum.StrEnum):
     DEPARTMENT = "department"
     COORDINATORS = "coordinators"
     STAFF = "staff"
+    CASE_SYSTEM = "case_system"  # the municipality's errand system (SupportManagement)
+    REGISTRAR = "registrar"  # the registrar's mailbox (REGISTRAR_EMAIL)
 
 
 class Channel(enum.StrEnum):
@@ -52,6 +55,7 @@ class Channel(enum.StrEnum):
     TELEGRAM = "telegram"
     CONSOLE = "console"
     EMAIL = "email"
+    ERRAND = "errand"  # filed in the case system over HTTP (bot/channels/errand)
 
 
 class Kind(enum.StrEnum):
@@ -98,9 +102,13 @@ class Kind(enum.StrEnum):
     CARD = "card"
     MAIL_FAILED = "mail_failed"
     DIGEST = "digest"
+    # To the registrar: an enquiry the case system would not take, to register by hand.
+    ERRAND_FAILED = "errand_failed"
     # To a staff member.
     ROUTE_REVIEW = "route_review"
     ASSIGNED_TO_YOU = "assigned_to_you"
+    # To the case system: file the enquiry as an errand (rendered by the errand channel).
+    FILE_ERRAND = "file_errand"
     # A text written elsewhere (by Rasa, or carried over from an older outbox): params hold it.
     TEXT = "text"
 
@@ -318,3 +326,37 @@ def record_prompt(
     )
     session.add(row)
     return row
+
+
+def to_case_system(*, session: Session, enquiry: Enquiry, now: datetime) -> OutboxMessage | None:
+    """File an enquiry in the municipality's case system (once: the dedupe key is its id)."""
+    return _add(
+        session,
+        OutboxMessage(
+            kind=Kind.FILE_ERRAND,
+            channel=Channel.ERRAND,
+            recipient=Recipient.CASE_SYSTEM,
+            language=STAFF_LANGUAGE,
+            dedupe_key=f"errand:{enquiry.id}",
+            enquiry_id=enquiry.id,
+            created_at=now,
+        ),
+    )
+
+
+def to_registrar(
+    *, session: Session, enquiry_id: int | None, dedupe_key: str, **params: Any
+) -> OutboxMessage | None:
+    """Tell the registrar something by e-mail (REGISTRAR_EMAIL, else the coordinator's)."""
+    return _add(
+        session,
+        OutboxMessage(
+            kind=Kind.ERRAND_FAILED,
+            channel=Channel.EMAIL,
+            recipient=Recipient.REGISTRAR,
+            language=STAFF_LANGUAGE,
+            params=params,
+            dedupe_key=dedupe_key,
+            enquiry_id=enquiry_id,
+        ),
+    )

@@ -1,5 +1,9 @@
 """Retention (gallring): personal data is kept only as long as the settings say, then removed.
 
+Only under a recorded disposal decision (db/privacy/disposal.py): a kind of data no decision
+covers is kept whatever the settings say, and each kind is kept at least as long as its
+decision says; every disposal is logged with its kind, count and decision.
+
 Enquiries are public records: a closed enquiry's texts are replaced by the marker "[gallrad]"
 but the row, reference, department, timestamps and history stay (statistics and public-records
 duty). Processed Telegram updates are deleted; sent outbox messages lose their parameters and
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import ColumnElement, and_, delete, false, func, or_, true, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -35,6 +39,7 @@ from db.models import (
 )
 from db.plumbing.audit import record, retention_purge
 from db.plumbing.phrases import N_, Phrase
+from db.privacy.disposal import COUNT_KINDS, KINDS, Cover, coverage, log_disposal
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +129,10 @@ class PurgeReport:
     desk_sign_ins_deleted: int = 0
     tracker_store: str = "not checked"
     cutoffs: dict[str, datetime] = field(default_factory=dict)
+    # Kinds of data (db/privacy/disposal.py KINDS) with the decision that allowed their
+    # disposal, and the kinds no decision covers (kept, whatever the settings say).
+    decisions: dict[str, str] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Return the counts per kind of data."""
@@ -157,7 +166,38 @@ class PurgeReport:
             )
             for name, moment in self.cutoffs.items()
         ]
-        return [head, *count_lines(self.counts(), self.tracker_store), *cutoffs]
+        return [head, *count_lines(self.counts(), self.tracker_store), *cutoffs, *self._why()]
+
+    def _why(self) -> list[Phrase]:
+        """Return the decisions the purge acted under and what it kept for want of one."""
+        lines = [
+            # Translators: a line of a purge report: the disposal decision a kind was disposed of
+            # under, e.g. "ändringsloggen: enligt beslut KS 2026/123 § 45".
+            Phrase(
+                N_("{what}: enligt beslut {reference}"),
+                {"what": Phrase(KINDS[kind]), "reference": reference},
+            )
+            for kind, reference in self.decisions.items()
+        ]
+        if self.refused and not self.decisions:
+            # Translators: `lotsen register decision add` is a command; keep it as it is.
+            lines.append(
+                Phrase(
+                    N_(
+                        "Inget gallrades: inget gallringsbeslut finns. Gallring kräver ett "
+                        "beslut; registrera det med `lotsen register decision add`."
+                    )
+                )
+            )
+        lines.extend(
+            # Translators: a line of a purge report: a kind of data that was kept.
+            Phrase(
+                N_("{what}: behålls, inget gallringsbeslut omfattar det"),
+                {"what": Phrase(KINDS[kind])},
+            )
+            for kind in self.refused
+        )
+        return lines
 
 
 def _redact_detail(detail: dict[str, object]) -> dict[str, object] | None:
@@ -228,10 +268,21 @@ def purge(
     """Apply the retention periods; idempotent (a second run finds nothing to do)."""
     now = now or utcnow()
     report = PurgeReport(now=now, dry_run=dry_run)
-    enquiry_cutoff = now - timedelta(days=retention.retention_enquiry_text_days)
-    inbox_cutoff = now - timedelta(days=retention.retention_inbox_days)
-    audit_cutoff = now - timedelta(days=retention.retention_audit_days)
-    tracker_cutoff = now - timedelta(days=retention.retention_tracker_days)
+    # Only what a disposal decision covers is disposed of, kept at least as long as it says.
+    covered = coverage(session=session, on=now.date())
+    report.refused = [kind for kind in KINDS if kind not in covered]
+    report.decisions = {kind: cover.decision.reference for kind, cover in covered.items()}
+
+    def cutoff(kind: str, days: int) -> datetime:
+        cover = covered.get(kind)
+        return now - timedelta(days=max(days, cover.days if cover is not None else days))
+
+    enquiry_cutoff = cutoff("enquiry_texts", retention.retention_enquiry_text_days)
+    inbox_cutoff = cutoff("inbox", retention.retention_inbox_days)
+    outbox_cutoff = cutoff("outbox", retention.retention_inbox_days)
+    sign_in_cutoff = cutoff("desk_sign_ins", retention.retention_inbox_days)
+    audit_cutoff = cutoff("audit", retention.retention_audit_days)
+    tracker_cutoff = cutoff("tracker", retention.retention_tracker_days)
     report.cutoffs = {
         "enquiry texts": enquiry_cutoff,
         "inbox and outbox": inbox_cutoff,
@@ -241,21 +292,31 @@ def purge(
 
     # Closed enquiries: anonymise, keep the rows. Training candidates that were not accepted
     # into the training data go with them (accepted ones are reviewed training examples).
-    enquiries = _expired_enquiries(session=session, cutoff=enquiry_cutoff)
+    enquiries = (
+        _expired_enquiries(session=session, cutoff=enquiry_cutoff)
+        if "enquiry_texts" in covered
+        else []
+    )
     candidates = _candidates_to_redact(session=session, enquiry_ids=(e.id for e in enquiries))
     report.enquiries_anonymised = len(enquiries)
     report.training_candidates_redacted = len(candidates)
 
+    def allowed(kind: str) -> ColumnElement[bool]:
+        """A condition that holds only when a decision covers the kind (else nothing matches)."""
+        return true() if kind in covered else false()
+
     inbox_expired = (
+        allowed("inbox"),
         col(InboxUpdate.processed_at).is_not(None),
         col(InboxUpdate.processed_at) < inbox_cutoff,
     )
     outbox_expired = (
+        allowed("outbox"),
         col(OutboxMessage.sent_at).is_not(None),
-        col(OutboxMessage.sent_at) < inbox_cutoff,
+        col(OutboxMessage.sent_at) < outbox_cutoff,
         col(OutboxMessage.address).is_not(None),
     )
-    audit_expired = col(AuditEntry.at) < audit_cutoff
+    audit_expired = and_(allowed("audit"), col(AuditEntry.at) < audit_cutoff)
     report.inbox_updates_deleted = _count(
         session, select(func.count()).select_from(InboxUpdate).where(*inbox_expired)
     )
@@ -268,15 +329,17 @@ def purge(
     # Desk sign-ins that can no longer be used (links, sessions, throttling of failed sign-ins),
     # kept as long as the inbox and outbox.
     sign_ins_expired = {
-        DeskLoginToken: (col(DeskLoginToken.expires_at) < inbox_cutoff,),
+        DeskLoginToken: (allowed("desk_sign_ins"), col(DeskLoginToken.expires_at) < sign_in_cutoff),
         DeskSession: (
+            allowed("desk_sign_ins"),
             or_(
-                col(DeskSession.expires_at) < inbox_cutoff,
-                col(DeskSession.ended_at) < inbox_cutoff,
+                col(DeskSession.expires_at) < sign_in_cutoff,
+                col(DeskSession.ended_at) < sign_in_cutoff,
             ),
         ),
         DeskLoginThrottle: (
-            col(DeskLoginThrottle.window_started_at) < inbox_cutoff,
+            allowed("desk_sign_ins"),
+            col(DeskLoginThrottle.window_started_at) < sign_in_cutoff,
             or_(
                 col(DeskLoginThrottle.locked_until).is_(None),
                 col(DeskLoginThrottle.locked_until) < now,
@@ -289,7 +352,7 @@ def purge(
     )
 
     # The tracker store first: on SQLite it may share the file, so before this session writes.
-    if tracker_url is not None:
+    if tracker_url is not None and "tracker" in covered:
         _purge_tracker(report, tracker_url=tracker_url, cutoff=tracker_cutoff, dry_run=dry_run)
 
     if not dry_run:
@@ -308,6 +371,8 @@ def purge(
         with retention_purge(session, before=audit_cutoff):
             session.exec(delete(AuditEntry).where(audit_expired))
 
+    if not dry_run:
+        _log_disposals(session=session, report=report, covered=covered)
     if not dry_run and report.total:
         # The purge itself is recorded (gallring is documented), after the audit cutoff.
         record(
@@ -322,6 +387,19 @@ def purge(
         )
     session.flush()
     return report
+
+
+def _log_disposals(*, session: Session, report: PurgeReport, covered: Mapping[str, Cover]) -> None:
+    """Log each kind disposed of with its count and decision (nothing of what it was)."""
+    per_kind: dict[str, int] = {}
+    for name, count in report.counts().items():
+        kind = COUNT_KINDS.get(name)
+        if kind is not None and count:
+            per_kind[kind] = per_kind.get(kind, 0) + count
+    for kind, count in per_kind.items():
+        log_disposal(
+            session=session, kind=kind, count=count, decision=covered[kind].decision, now=report.now
+        )
 
 
 def _purge_tracker(

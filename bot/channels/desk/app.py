@@ -17,6 +17,7 @@ from bot.channels.desk import (
     views_inbox,
     views_link,
     views_queue,
+    views_register,
     views_report,
     views_routes,
 )
@@ -156,6 +157,8 @@ def build_desk_app(
     app.router.add_get("/desk/enquiries", views_enquiries.enquiries_page)
     app.router.add_get("/desk/enquiries/{reference}", views_enquiries.enquiry_page)
     app.router.add_get("/rapport", views_report.report_page)
+    app.router.add_get("/diarium", views_register.diarium_page)
+    app.router.add_post("/desk/enquiries/{reference}/register", views_register.mark_enquiry)
     app.router.add_get("/rapport.csv", views_report.report_csv)
     app.router.add_get("/rapport.json", views_report.report_json)
     app.router.add_static("/static", HERE / "static", append_version=True)

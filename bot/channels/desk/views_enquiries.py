@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from bot.channels.desk.auth import Principal
 from bot.channels.desk.dates import DateProblem, parse_day
+from bot.channels.desk.views_register import register_marks
 from bot.channels.desk.web import not_found, render, require, run_db, texts_of
 from bot.i18n import LANGUAGES
 from bot.messages.languages import UNDETERMINED, enquiry_languages, language_label
@@ -172,9 +173,10 @@ async def enquiry_page(request: web.Request) -> web.StreamResponse:
             "department": department,
             "association": association_name(session=session, enquiry=enquiry),
             "enquiry_languages": enquiry_languages(session=session, enquiry=enquiry),
+            "register": register_marks(session, enquiry),
         }
 
     found = await run_db(request, load)
     if found is None:
         raise not_found(request)
-    return render(request, "enquiry.html", **found)
+    return render(request, "enquiry.html", done=request.query.get("done"), **found)

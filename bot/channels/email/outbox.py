@@ -129,7 +129,16 @@ def mailbox_of(
         return departments.department_mailbox(session=session, department=department, now=now)
     if row.recipient == Recipient.COORDINATORS:
         return coordinator_mailbox(session, settings)
+    if row.recipient == Recipient.REGISTRAR:
+        return registrar_mailbox(session, settings)
     return None
+
+
+def registrar_mailbox(session: Session, settings: Settings) -> str | None:
+    """Return the registrar's mailbox: REGISTRAR_EMAIL, else the coordinator's."""
+    if settings.registrar_email and settings.registrar_email.strip():
+        return settings.registrar_email.strip()
+    return coordinator_mailbox(session, settings)
 
 
 def _link(

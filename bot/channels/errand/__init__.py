@@ -1,0 +1,1 @@
+"""The errand channel: files each new enquiry in the municipality's case system over HTTP."""

@@ -1,0 +1,1 @@
+"""Public records: the register (diarium), disposal decisions, the archive export, errands."""
