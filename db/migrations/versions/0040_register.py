@@ -1,7 +1,7 @@
 """register: marks on records, disposal decisions and their log, errands in the case system
 
 Revision ID: 0040
-Revises: 0005
+Revises: 0020
 Create Date: 2026-12-07 13:45:00.000000
 
 New tables only; the register's facts are read from the enquiries and their history.
@@ -14,7 +14,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0040"
-down_revision: str | None = "0005"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
