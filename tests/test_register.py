@@ -343,7 +343,7 @@ def test_decisions_from_the_cli(sqlite_url: str) -> None:
 
 
 def test_the_register_migration_keeps_data_both_ways(database_url: str) -> None:
-    upgrade(database_url, "0005")
+    upgrade(database_url, "0020")
     engine = make_engine(database_url)
     with engine.begin() as connection:
         connection.execute(
@@ -372,7 +372,7 @@ def test_the_register_migration_keeps_data_both_ways(database_url: str) -> None:
             ),
             {"id": enquiry_id},
         )
-    downgrade(database_url, "0005")
+    downgrade(database_url, "0020")
     assert "register_mark" not in inspect(engine).get_table_names()
     with engine.connect() as connection:
         assert connection.execute(text("SELECT reference FROM enquiry")).scalar_one() == (
