@@ -24,7 +24,7 @@ from db.models import AuditEntry, Department, Route, TrainingCandidate
 from db.people.departments import department_by_key
 from db.plumbing.session import session_scope
 from db.routing.training import export_nlu_yaml
-from tests.desk_helpers import (
+from harness.desk import (
     COORDINATOR_ID,
     OTHER_STAFF_ID,
     STAFF_ID,
@@ -36,7 +36,7 @@ from tests.desk_helpers import (
     login_path,
     password_attempt,
 )
-from tests.workflow_helpers import escalated_enquiry, local, new_enquiry
+from harness.workflow import escalated_enquiry, local, new_enquiry
 
 NOW = local(2026, 3, 16, 9)
 PASSWORD = "ett riktigt långt lösenord"

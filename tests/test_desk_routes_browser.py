@@ -23,9 +23,9 @@ from db.enquiries.crud import routes_map
 from db.models import AuditEntry, TrainingCandidate
 from db.people.departments import department_by_key
 from db.plumbing.session import session_scope
-from tests.desk_helpers import COORDINATOR_ID, STAFF_ID, Clock, add_staff, login_path
+from harness.desk import COORDINATOR_ID, STAFF_ID, Clock, add_staff, login_path
+from harness.workflow import escalated_enquiry
 from tests.test_desk_browser import CHROMIUM, CHROMIUM_ARGS, NOW, LiveDesk
-from tests.workflow_helpers import escalated_enquiry
 
 pytestmark = [
     pytest.mark.slow,

@@ -16,9 +16,9 @@ from bot.cli import app as cli_app
 from db.enquiries.crud import routes_map
 from db.plumbing.session import session_scope
 from db.routing.edits import set_route
-from tests.desk_helpers import Clock, adopt_session, csrf_of, desk_client, password_attempt
-from tests.telegram_fixtures import Harness, ask, new_group_id, new_user_id
-from tests.workflow_helpers import local
+from harness.desk import Clock, adopt_session, csrf_of, desk_client, password_attempt
+from harness.telegram import Harness, ask, new_group_id, new_user_id
+from harness.workflow import local
 
 pytestmark = pytest.mark.usefixtures("no_handler_errors")
 
