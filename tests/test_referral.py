@@ -449,7 +449,7 @@ async def test_console_offers_the_choice_as_numbers(engine: Engine, tmp_path: An
             select(AssociationUser).where(AssociationUser.telegram_user_id == CONSOLE_USER_ID)
         ).one()
         assert console_user.channel == Channel.CONSOLE
-    assert transcript.index("Tekniska förvaltningen.\nKontakt") > transcript.index("[3]")
+    assert transcript.index("Din fråga gäller Tekniska förvaltningen.") > transcript.index("[3]")
 
 
 # ---------------------------------------------------------------------- the report
@@ -485,6 +485,7 @@ def test_the_public_report_counts_referred_enquiries(engine: Engine) -> None:
 def test_a_referred_enquiry_is_anonymised_after_the_retention_period(engine: Engine) -> None:
     from db.privacy.retention import PURGED, purge
     from db.routing.referral import refer
+    from tests.test_retention import decide_all
 
     class Retention:
         retention_enquiry_text_days = 730
@@ -501,6 +502,7 @@ def test_a_referred_enquiry_is_anonymised_after_the_retention_period(engine: Eng
         fresh, _ = crud.create_enquiry(session=session, text=TAX_QUESTION, language="sv", user=None)
         refer(session=session, enquiry=fresh, authority_key="polisen", actor="t")
     with session_scope(engine) as session:
+        decide_all(session)  # disposal only by decision: one covers every kind
         report = purge(session=session, retention=Retention())  # type: ignore[arg-type]
         assert report.enquiries_anonymised == 1
     with Session(engine) as session:

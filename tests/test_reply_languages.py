@@ -222,3 +222,31 @@ def test_isolates_wrap_each_left_to_right_run_once() -> None:
 def test_cleaning_keeps_persian_joiners_and_drops_direction_controls() -> None:
     assert clean_text("می\u200cخواهیم") == "می\u200cخواهیم"
     assert clean_text("\u202eabc\u2066d\u2069") == "abcd"
+
+
+@pytest.mark.parametrize("language", ["sv", "en", "ar"])
+def test_the_routed_answer_says_what_the_department_answers(engine: Engine, language: str) -> None:
+    """Under the department's name: what it answers (its first line), in the writer's language."""
+    with session_scope(engine) as session:
+        culture = departments.department_by_key(session=session, key="kultur_fritid")
+        assert culture is not None and culture.handles
+        _enquiry, text = _routed(session, language)
+        what = t(language, culture.handles[0])
+        assert what != culture.handles[0] or language == "sv"  # the demo line is translated
+        second = text.split("\n")[1]
+        expected = t(language, "Förvaltningen svarar bland annat på: {what}", what=what)
+        assert second == (isolate_ltr(expected) if language in RIGHT_TO_LEFT else expected)
+
+
+def test_the_routed_answer_follows_what_staff_wrote(engine: Engine) -> None:
+    """A line staff keep in the desk is what the next answer says (as written, in Swedish)."""
+    with session_scope(engine) as session:
+        culture = departments.department_by_key(session=session, key="kultur_fritid")
+        assert culture is not None
+        culture.handles = ["lån av utrustning till föreningars arrangemang", *culture.handles[1:]]
+        session.add(culture)
+        session.flush()
+        _enquiry, text = _routed(session, "sv")
+        assert text.split("\n")[1] == (
+            "Förvaltningen svarar bland annat på: lån av utrustning till föreningars arrangemang"
+        )

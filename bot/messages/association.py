@@ -12,7 +12,13 @@ from sqlmodel import Session
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, SOURCE_LANGUAGE, t
 from bot.messages import choices
 from bot.messages.base import Choice, Document, Message, Notice, Renderer
-from bot.messages.formats import contact_line, department_name, reference, sla_days
+from bot.messages.formats import (
+    contact_line,
+    department_name,
+    handles_line,
+    reference,
+    sla_days,
+)
 from bot.messages.languages import UNDETERMINED
 from bot.understanding.language import Identified
 from db.enquiries import crud
@@ -300,6 +306,14 @@ def routed_text(
         reference=reference(enquiry),
         sla_days=sla_days(session=session, department=department),
     )
+    what = handles_line(department, language)
+    if what:
+        # Translators: under the answer to a routed question: what the department answers,
+        # the first line of what it handles (kept by its staff in the desk), e.g. "föreningsbidrag
+        # och andra bidrag till föreningar (…)".
+        answers = t(language, "Förvaltningen svarar bland annat på: {what}", what=what)
+        first, _, rest = text.partition("\n")
+        text = f"{first}\n{answers}\n{rest}"
     return text + department_languages_line(language)
 
 

@@ -10,44 +10,9 @@ from __future__ import annotations
 from bot.i18n import t
 from bot.messages import choices
 from bot.messages.base import Choice, Message, Notice, Renderer
-from bot.messages.formats import department_name, reference
+from bot.messages.formats import department_name, handles_line, reference
 from db.enquiries.notifications import Kind
-from db.models import Department
-from db.plumbing.phrases import N_
 from db.routing.authorities import authority_by_key, name_in
-
-# Translators: what a department of the demo municipality (db/municipality.yml) handles: the
-# first line of its `handles`, shown under the department's name when an association chooses
-# between two departments. Write it as a short line in plain words.
-DEMO_HANDLES = (
-    N_(
-        "föreningsbidrag och andra bidrag till föreningar (aktivitetsstöd, lokalbidrag, "
-        "startbidrag, projektbidrag, arrangemangsbidrag, lovstöd)"
-    ),
-    N_("detaljplaner, översiktsplan, samråd och remisser om planer"),
-    N_(
-        "markupplåtelse (använda torg, gator, parker och allmän plats för evenemang, "
-        "marknader, insamlingar)"
-    ),
-    N_("kommunens upphandlingar, anbud och direktupphandling"),
-    N_("samarbete mellan föreningar och förskolor, skolor och fritidshem"),
-    N_("volontärer och föreningar i äldreomsorgen och på särskilda boenden"),
-    N_("praktikplatser och arbetsträning i föreningar"),
-    N_(
-        "Överenskommelsen mellan kommunen och civilsamhället (vad den är, principerna, "
-        "att ansluta sig eller lämna)"
-    ),
-)
-
-
-def handles_line(department: Department, language: str) -> str:
-    """Return one line on what a department handles, in the language when the catalogue has it.
-
-    It is the first line of the department's `handles` (staff keep them in Swedish); the
-    demo municipality's lines are translated (DEMO_HANDLES), others are shown as written.
-    """
-    first = next((line.strip() for line in department.handles if line.strip()), "")
-    return t(language, first) if first else ""
 
 
 def _referred(notice: Notice) -> Message:

@@ -166,6 +166,25 @@ class Total:
         return row
 
 
+@dataclass
+class ReferralTotal(Total):
+    """How many published questions were referred to one other authority over the period.
+
+    A count of 1–4 is suppressed like a small cell: it could point at one association.
+    """
+
+    @property
+    def suppressed(self) -> bool:
+        """Tell whether the count is too small to publish."""
+        return 0 < self.received < SUPPRESS_BELOW
+
+    def public(self, kind: str) -> dict[str, Any]:
+        """Return the publishable count (months are not hidden per authority)."""
+        row = super().public(kind)
+        del row["hidden_months"]
+        return row
+
+
 def month_of(moment: datetime) -> str:
     """Return the local (Swedish) calendar month of a moment as YYYY-MM."""
     return moment.astimezone(LOCAL).strftime("%Y-%m")
@@ -409,14 +428,14 @@ def authority_totals(*, session: Session, facts: list[Facts]) -> list[Total]:
     Every authority in the table is listed (none referred: 0), by key; one removed since
     keeps its count under its key. Only published questions count, like every other total.
     """
-    totals = {
-        a.key: Total(a.key, name_in(a, "sv"), name_in(a, "en"))
+    totals: dict[str, Total] = {
+        a.key: ReferralTotal(a.key, name_in(a, "sv"), name_in(a, "en"))
         for a in list_authorities(session=session)
     }
     for found in published(facts):
         key = found.enquiry.referred_to
         if key is not None:
-            totals.setdefault(key, Total(key, key, key)).received += 1
+            totals.setdefault(key, ReferralTotal(key, key, key)).received += 1
     return list(totals.values())
 
 
@@ -543,7 +562,11 @@ def csv_rows(report: dict[str, Any], table: str = "months") -> list[list[str]]:
     """Return one of the report's tables as CSV rows (header first); suppressed values empty."""
     if table in ("departments", "languages", "authorities"):
         kind = "authority" if table == "authorities" else table.removesuffix("s")
-        columns = [c.format(kind=kind) for c in TOTAL_COLUMNS]
+        columns = [
+            c.format(kind=kind)
+            for c in TOTAL_COLUMNS
+            if not (table == "authorities" and c == "hidden_months")
+        ]
         return [columns] + [_csv_values(row, columns) for row in report[table]]
     if table == "overall":
         return [list(MONTH_COLUMNS)] + [_csv_values(r, MONTH_COLUMNS) for r in report["months"]]
