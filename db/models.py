@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, String, Text, UniqueConstraint
@@ -426,3 +426,26 @@ class DeskLoginThrottle(SQLModel, table=True):
     attempts: int = 0
     window_started_at: datetime = Field(default_factory=utcnow, index=True)
     locked_until: datetime | None = None
+
+
+class RateLimitBucket(SQLModel, table=True):
+    """One person's inbound token bucket, shared by every bot worker and channel."""
+
+    __tablename__ = "rate_limit_bucket"
+
+    # A channel-neutral key for the person writing: "telegram:<user id>", "console:<n>", …
+    person: str = Field(primary_key=True, max_length=128)
+    tokens: float
+    updated: float = Field(index=True)  # when the person sent the last counted message (epoch s)
+    notified: bool = False  # this flood already got its one notice
+    admitted: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class RateLimitRefusal(SQLModel, table=True):
+    """How many messages of one person the rate limit refused on one day (for the coordinator)."""
+
+    __tablename__ = "rate_limit_refusal"
+
+    person: str = Field(primary_key=True, max_length=128)
+    day: date = Field(primary_key=True)
+    refused: int = 0

@@ -29,7 +29,7 @@ from bot.channels.telegram import association, coordinator, department, inbox, o
 from bot.channels.telegram.common import BotData, Context, Jobs, kick_outbox, run_db
 from bot.channels.telegram.inbox import InboxProcessor
 from bot.channels.telegram.outbox import run_dispatcher
-from bot.channels.telegram.ratelimit import RateLimiter
+from bot.ratelimit import RateLimiter
 from bot.conversation import Conversation
 from bot.i18n import LANGUAGES, SOURCE_LANGUAGE, t
 from bot.services import create_services
@@ -77,9 +77,7 @@ async def post_init(application: LotsenApp) -> None:
     data.services = create_services(settings)
     data.conversation = Conversation(data.services)
     await data.conversation.prepare()
-    data.rate_limiter = RateLimiter(
-        rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
-    )
+    data.rate_limiter = RateLimiter(data.services)
     data.outbox_task = asyncio.get_running_loop().create_task(
         run_dispatcher(
             application.bot,
