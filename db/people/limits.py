@@ -104,7 +104,7 @@ def count_refusal(session: Session, *, person: str, day: date) -> None:
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["person", "day"],
-            set_={"refused": RateLimitRefusal.refused + 1},  # type: ignore[operator]
+            set_={"refused": RateLimitRefusal.refused + 1},
         )
     )
 
@@ -120,7 +120,7 @@ def forget_idle(session: Session, *, now: float, limit: Limit) -> int:
 def refusals_on(session: Session, *, day: date) -> list[tuple[str, int]]:
     """Return (person, refused messages) for `day`, most refused first."""
     rows = session.execute(
-        select(RateLimitRefusal.person, RateLimitRefusal.refused)
+        select(col(RateLimitRefusal.person), col(RateLimitRefusal.refused))
         .where(col(RateLimitRefusal.day) == day)
         .order_by(col(RateLimitRefusal.refused).desc(), col(RateLimitRefusal.person))
     ).all()

@@ -29,9 +29,9 @@ from bot.channels.telegram import association, coordinator, department, inbox, o
 from bot.channels.telegram.common import BotData, Context, Jobs, kick_outbox, run_db
 from bot.channels.telegram.inbox import InboxProcessor
 from bot.channels.telegram.outbox import run_dispatcher
-from bot.ratelimit import RateLimiter
 from bot.conversation import Conversation
 from bot.i18n import LANGUAGES, SOURCE_LANGUAGE, t
+from bot.ratelimit import RateLimiter
 from bot.services import create_services
 from bot.settings import Settings
 from db.enquiries.deadlines import sweep_deadlines
