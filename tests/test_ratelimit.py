@@ -6,13 +6,14 @@ from __future__ import annotations
 import threading
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from db.models import RateLimitBucket
-from db.people.limits import Limit, check, refusals_on
-from db.plumbing.session import session_scope
+from db.models import Municipality, RateLimitBucket
+from db.people.limits import Limit, check, count_refusal, refusals_on
+from db.plumbing.migrate import downgrade, upgrade
+from db.plumbing.session import make_engine, session_scope
 
 DAY = date(2026, 12, 7)
 T0 = 1000.0
@@ -96,3 +97,26 @@ def test_two_workers_at_once_count_every_message(engine: Engine) -> None:
     assert sorted(results) == sorted(["ok"] * 5 + ["notify"] + ["drop"] * 14)
     with Session(engine) as session:
         assert refusals_on(session, day=DAY) == [("telegram:99", 15)]
+
+
+def test_migration_0060_adds_and_removes_the_tables_around_existing_data(
+    database_url: str,
+) -> None:
+    upgrade(database_url, "0005")
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        session.add(Municipality(name="Migrationsby"))
+    upgrade(database_url, "0060")
+    with session_scope(engine) as session:
+        assert check(session, person="telegram:5", sent=T0, key=None, limit=Limit(1, 1), day=DAY)
+        count_refusal(session, person="telegram:5", day=DAY)
+    with Session(engine) as session:
+        assert refusals_on(session, day=DAY) == [("telegram:5", 1)]
+    downgrade(database_url, "0005")
+    assert not {"rate_limit_bucket", "rate_limit_refusal"} & set(inspect(engine).get_table_names())
+    with Session(engine) as session:
+        assert session.exec(select(Municipality.name)).all() == ["Migrationsby"]
+    upgrade(database_url)
+    with Session(engine) as session:
+        assert refusals_on(session, day=DAY) == []
+    engine.dispose()
