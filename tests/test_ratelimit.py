@@ -1,102 +1,140 @@
-"""The per-person token bucket in the database: bursts pass, floods get one notice, tokens refill
-with time, refusals are counted per day, and two workers at once count every message."""
+"""The per-person token bucket, in the database (SQLite, PostgreSQL) and in Redis: bursts pass,
+floods get one notice, tokens refill with time, refusals are counted per person and day, and
+two workers at once count every message."""
 
 from __future__ import annotations
 
-import threading
-from datetime import date
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 
+import pytest
+from redis import Redis as SyncRedis
 from sqlalchemy import func, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from bot.ratelimit import (
+    DatabaseRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    create_rate_limiter,
+)
+from bot.settings import Settings
 from db.models import Municipality, RateLimitBucket
 from db.people.limits import Limit, check, count_refusal, refusals_on
 from db.plumbing.migrate import downgrade, upgrade
 from db.plumbing.session import make_engine, session_scope
+from harness.stack import running_redis
 
 DAY = date(2026, 12, 7)
-T0 = 1000.0
+T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC).timestamp()
+
+Factory = Callable[[Limit], RateLimiter]
 
 
-def verdicts(
-    engine: Engine, person: str, n: int, limit: Limit, at: float = T0, key: str | None = None
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(params=["database", "redis"])
+def store(request: pytest.FixtureRequest, engine: Engine) -> Factory:
+    """Make limiters on one store: the database, or Redis counting refusals in the database."""
+
+    if request.param == "database":
+        return lambda limit: DatabaseRateLimiter(engine, limit)
+    url = request.getfixturevalue("redis_url")
+    with SyncRedis.from_url(url) as client:
+        client.flushdb()
+    return lambda limit: RedisRateLimiter(url, engine, limit)
+
+
+async def verdicts(
+    limiter: RateLimiter, person: str, n: int, at: float = T0, key: str | None = None
 ) -> list[str]:
-    """Check `n` messages of `person` sent at `at`, each in its own transaction."""
-    results = []
-    for _ in range(n):
-        with session_scope(engine) as session:
-            results.append(
-                str(check(session, person=person, sent=at, key=key, limit=limit, day=DAY))
-            )
-    return results
+    """Check `n` messages of `person` sent at `at`, one after another."""
+    return [str(await limiter.check(person, at, key)) for _ in range(n)]
 
 
-def test_burst_passes_then_one_notice_then_silence(engine: Engine) -> None:
-    limit = Limit(rate=0.5, burst=3)
-    results = verdicts(engine, "telegram:7", 6, limit)
+async def test_burst_passes_then_one_notice_then_silence(store: Factory, engine: Engine) -> None:
+    limiter = store(Limit(rate=0.5, burst=3))
+    results = await verdicts(limiter, "telegram:7", 6)
     assert results == ["ok", "ok", "ok", "notify", "drop", "drop"]
     with Session(engine) as session:
         assert refusals_on(session, day=DAY) == [("telegram:7", 3)]
+    await limiter.aclose()
 
 
-def test_tokens_refill_over_time_and_people_are_independent(engine: Engine) -> None:
-    limit = Limit(rate=0.5, burst=2)
-    assert verdicts(engine, "telegram:1", 3, limit) == ["ok", "ok", "notify"]
-    assert verdicts(engine, "console:1", 1, limit) == ["ok"]
+async def test_tokens_refill_over_time_and_people_are_independent(store: Factory) -> None:
+    limiter = store(Limit(rate=0.5, burst=2))
+    assert await verdicts(limiter, "telegram:1", 3) == ["ok", "ok", "notify"]
+    assert await verdicts(limiter, "console:1", 1) == ["ok"]
     # two seconds later: one token back at 0.5 per second
-    assert verdicts(engine, "telegram:1", 2, limit, at=T0 + 2.0) == ["ok", "notify"]
+    assert await verdicts(limiter, "telegram:1", 2, at=T0 + 2.0) == ["ok", "notify"]
+    await limiter.aclose()
 
 
-def test_ids_above_32_bits_are_fine_and_idle_people_are_forgotten(engine: Engine) -> None:
-    limit = Limit(rate=1.0, burst=1)
-    assert verdicts(engine, "telegram:7000000000", 1, limit) == ["ok"]
-    assert verdicts(engine, "telegram:8000000000", 1, limit) == ["ok"]
-    assert verdicts(engine, "telegram:9000000000", 1, limit, at=T0 + 10) == ["ok"]
+async def test_ids_above_32_bits_are_fine(store: Factory) -> None:
+    limiter = store(Limit(rate=1.0, burst=1))
+    assert await verdicts(limiter, "telegram:7000000000", 2) == ["ok", "notify"]
+    assert await verdicts(limiter, "telegram:8000000000", 1) == ["ok"]
+    await limiter.aclose()
+
+
+async def test_idle_people_are_forgotten_in_the_database(engine: Engine) -> None:
+    limiter = DatabaseRateLimiter(engine, Limit(rate=1.0, burst=1))
+    assert await verdicts(limiter, "telegram:7000000000", 1) == ["ok"]
+    assert await verdicts(limiter, "telegram:8000000000", 1) == ["ok"]
+    assert await verdicts(limiter, "telegram:9000000000", 1, at=T0 + 10) == ["ok"]
     with Session(engine) as session:
         assert session.execute(select(func.count()).select_from(RateLimitBucket)).scalar() == 1
 
 
-def test_a_message_handled_again_after_a_failure_takes_no_second_token(engine: Engine) -> None:
-    limit = Limit(rate=0.5, burst=2)
+async def test_a_message_handled_again_after_a_failure_takes_no_second_token(
+    store: Factory,
+) -> None:
+    limiter = store(Limit(rate=0.5, burst=2))
     # The first question fails twice (say, the database restarts) and is handled three times.
-    assert verdicts(engine, "telegram:7", 3, limit, key="tg:7:1") == ["ok", "ok", "ok"]
-    assert verdicts(engine, "telegram:7", 1, limit, key="tg:7:2") == ["ok"]
-    assert verdicts(engine, "telegram:7", 1, limit, key="tg:7:3") == ["notify"]  # a flood
-    assert verdicts(engine, "telegram:7", 1, limit, key="tg:7:1") == ["ok"]
+    assert await verdicts(limiter, "telegram:7", 3, key="tg:7:1") == ["ok", "ok", "ok"]
+    assert await verdicts(limiter, "telegram:7", 1, key="tg:7:2") == ["ok"]
+    assert await verdicts(limiter, "telegram:7", 1, key="tg:7:3") == ["notify"]  # a flood
+    assert await verdicts(limiter, "telegram:7", 1, key="tg:7:1") == ["ok"]
+    await limiter.aclose()
 
 
-def test_several_questions_a_minute_one_after_another_pass(engine: Engine) -> None:
-    limit = Limit(rate=0.5, burst=6)
-    sent = [T0 + 8.0 * n for n in range(8)]  # a question every 8 s for a minute
+async def test_several_questions_a_minute_one_after_another_pass(store: Factory) -> None:
+    limiter = store(Limit(rate=0.5, burst=6))
     results = []
-    for at in sent:
-        results += verdicts(engine, "telegram:3", 1, limit, at=at)
+    for n in range(8):  # a question every 8 s for a minute
+        results += await verdicts(limiter, "telegram:3", 1, at=T0 + 8.0 * n)
     assert results == ["ok"] * 8
+    await limiter.aclose()
 
 
-def test_two_workers_at_once_count_every_message(engine: Engine) -> None:
-    """Threads, each its own connection and transaction, flood one person at the same moment."""
+async def test_two_workers_at_once_count_every_message(store: Factory, engine: Engine) -> None:
+    """Two limiters (two bot workers) check one person's flood at the same moment, each
+    message on its own thread and connection."""
     limit = Limit(rate=0.001, burst=5)
-    results: list[str] = []
-    lock = threading.Lock()
-    start = threading.Barrier(4)
-
-    def worker() -> None:
-        start.wait()
-        for _ in range(5):
-            (verdict,) = verdicts(engine, "telegram:99", 1, limit)
-            with lock:
-                results.append(verdict)
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    workers = [store(limit), store(limit)]
+    checks = [
+        w.check("telegram:99", T0, f"tg:99:{i}{n}")
+        for n in range(10)
+        for i, w in enumerate(workers)
+    ]
+    results = [str(v) for v in await asyncio.gather(*checks)]
     assert sorted(results) == sorted(["ok"] * 5 + ["notify"] + ["drop"] * 14)
     with Session(engine) as session:
         assert refusals_on(session, day=DAY) == [("telegram:99", 15)]
+    for worker in workers:
+        await worker.aclose()
+
+
+def test_the_store_follows_lock_store_url(engine: Engine, settings: Settings) -> None:
+    assert isinstance(create_rate_limiter(settings, engine), DatabaseRateLimiter)
+    with_redis = settings.model_copy(update={"lock_store_url": "redis://127.0.0.1:1/0"})
+    assert isinstance(create_rate_limiter(with_redis, engine), RedisRateLimiter)
 
 
 def test_migration_0060_adds_and_removes_the_tables_around_existing_data(
@@ -108,7 +146,8 @@ def test_migration_0060_adds_and_removes_the_tables_around_existing_data(
         session.add(Municipality(name="Migrationsby"))
     upgrade(database_url, "0060")
     with session_scope(engine) as session:
-        assert check(session, person="telegram:5", sent=T0, key=None, limit=Limit(1, 1), day=DAY)
+        verdict = check(session, person="telegram:5", sent=T0, key=None, limit=Limit(1, 1), day=DAY)
+        assert verdict == "ok"
         count_refusal(session, person="telegram:5", day=DAY)
     with Session(engine) as session:
         assert refusals_on(session, day=DAY) == [("telegram:5", 1)]
