@@ -20,18 +20,24 @@ from typing import Any, TypeVar
 from sqlmodel import Session
 
 from bot.i18n import LANGUAGES, normalise_language
+from bot.messages import choices
 from bot.messages.association import language_params
+from bot.messages.department import already_handled, button_invalid
 from bot.services import Services
 from bot.understanding.language import identify, warm_up
 from bot.understanding.rasa_client import RasaError
-from db.enquiries import crud, intake
+from db import intake
+from db.enquiries import crud
 from db.enquiries import notifications as notify
 from db.enquiries.inbox import UNREADABLE_TEXT
 from db.enquiries.notifications import Channel, Kind
 from db.enquiries.tracker_events import sender_id
+from db.enquiries.workflow import WorkflowError
 from db.models import AssociationUser, Enquiry, EscalationReason
 from db.privacy import erasure
 from db.privacy.masking import clean_text, mask_personal_data
+from db.routing.confirmation import choose
+from db.routing.referral import dispute_referral
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -183,6 +189,44 @@ class Conversation:
 
         await self._turn(user_id, chat_id, key, work)
 
+    async def press(
+        self, *, user_id: int, chat_id: int | None, data: str, key: str | None
+    ) -> str | None:
+        """Record a press of a referral's or a confirmation's button (`ref:…`, `cf:…`).
+
+        "That is not right" sends a referred enquiry to the coordinator; a department routes
+        an enquiry waiting for the association's choice, "something else" escalates it. The
+        answer is queued like any reply. Returns the refusal to show (someone else's enquiry,
+        a malformed button, an enquiry handled already), None when the press was recorded.
+        """
+        parsed = choices.parse(data)
+
+        def work(turn: Turn) -> str | None:
+            wanted = parsed is not None and parsed.kind in ("ref", "cf")
+            enquiry = turn.session.get(Enquiry, parsed.object_id) if parsed and wanted else None
+            if parsed is None or enquiry is None or enquiry.user_id != turn.user.id:
+                return button_invalid(turn.language)
+            actor = f"association:{turn.user.telegram_user_id}"
+            dedupe = f"{turn.key}:choice" if turn.key else None
+            try:
+                if parsed.kind == "ref":
+                    dispute_referral(
+                        session=turn.session, enquiry=enquiry, actor=actor, dedupe_key=dedupe
+                    )
+                else:
+                    choose(
+                        session=turn.session,
+                        enquiry=enquiry,
+                        department_key=parsed.value if parsed.action == "choose" else None,
+                        actor=actor,
+                        dedupe_key=dedupe,
+                    )
+            except WorkflowError:
+                return already_handled(normalise_language(enquiry.language))
+            return None
+
+        return await self._turn(user_id, chat_id, key, work)
+
     async def handle_text(
         self, *, user_id: int, chat_id: int, text: str, message_key: str | None
     ) -> None:
@@ -311,7 +355,7 @@ class Conversation:
 
         Keyed by the inbound message: an enquiry already recorded for it (by the action server,
         or by an earlier try) is neither recorded nor escalated again, and its answer is said
-        once (db/enquiries/intake.py).
+        once (db/intake.py).
         """
         intake.receive(
             session=turn.session,

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
 
     municipality_file: Path = PROJECT_ROOT / "db" / "municipality.yml"
     routes_file: Path = PROJECT_ROOT / "db" / "seed_routes.yml"
+    authorities_file: Path = PROJECT_ROOT / "db" / "seed_authorities.yml"
     max_message_chars: int = Field(default=4000, gt=0)
     rate_limit_per_second: float = Field(default=0.5, gt=0)
     rate_limit_burst: int = Field(default=6, ge=1)

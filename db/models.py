@@ -24,6 +24,10 @@ class EnquiryStatus(enum.StrEnum):
     ANSWERED = "answered"
     ESCALATED = "escalated"
     CLOSED = "closed"
+    # Another authority's question: the association was told where to turn (routing/referral.py).
+    REFERRED = "referred"
+    # Waiting for the association to choose between two departments (routing/confirmation.py).
+    CONFIRMING = "confirming"
 
 
 OPEN_STATUSES = (
@@ -31,6 +35,7 @@ OPEN_STATUSES = (
     EnquiryStatus.ROUTED,
     EnquiryStatus.FORWARDED,
     EnquiryStatus.ESCALATED,
+    EnquiryStatus.CONFIRMING,
 )
 
 
@@ -50,6 +55,9 @@ class EventKind(enum.StrEnum):
     FEEDBACK = "feedback"
     REOPENED = "reopened"
     CLOSED = "closed"
+    REFERRED = "referred"  # named another authority to the association
+    CONFIRM_ASKED = "confirm_asked"  # asked the association to choose between two departments
+    CHOSEN = "chosen"  # the association chose a department (or "something else")
 
 
 class EscalationReason(enum.StrEnum):
@@ -65,6 +73,9 @@ class EscalationReason(enum.StrEnum):
     FAILED = "failed"  # the message kept failing: kept as a dead letter, the case is here
     ERASURE = "erasure"  # a request to erase personal data, for the coordinator to decide
     UNREACHABLE = "unreachable"  # routed, but no channel reaches the department
+    MISREFERRED = "misreferred"  # the association says the authority named is not right
+    NOT_LISTED = "not_listed"  # the association chose "something else" over two departments
+    UNCONFIRMED = "unconfirmed"  # the association did not choose a department in time
 
 
 class StaffRole(enum.StrEnum):
@@ -153,6 +164,24 @@ class Route(SQLModel, table=True):
     changed_at: datetime = Field(default_factory=utcnow)
 
 
+class Authority(SQLModel, table=True):
+    """Another authority whose questions people bring to the municipality (staff-kept).
+
+    `names` holds its name per reply language (Swedish required); `intents` the model's
+    intents that mean "this is a question for them" (db/routing/authorities.py).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(64), unique=True, nullable=False, index=True))
+    names: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    handles: str = Field(default="", sa_type=Text)
+    website: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=32)
+    intents: list[str] = Field(default_factory=list, sa_type=JSON)
+    changed_by: str = "seed"
+    changed_at: datetime = Field(default_factory=utcnow)
+
+
 class AuditEntry(SQLModel, table=True):
     """An append-only record of a change to the routing table or to contacts."""
 
@@ -221,6 +250,8 @@ class Enquiry(SQLModel, table=True):
     # account's id); None while nobody in particular has it.
     assigned_to: int | None = Field(default=None, sa_type=BigInteger)
     helpful: bool | None = None
+    # The other authority the association was referred to (an Authority key), if any.
+    referred_to: str | None = Field(default=None, max_length=64, index=True)
     sla_due_at: datetime | None = None
     reminder_due_at: datetime | None = None
     reminded_at: datetime | None = None

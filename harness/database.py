@@ -26,6 +26,7 @@ def migrate_and_seed(url: str, *, demo_channels: bool = False) -> Engine:
             session=session,
             municipality_file=PROJECT_ROOT / "db" / "municipality.yml",
             routes_file=PROJECT_ROOT / "db" / "seed_routes.yml",
+            authorities_file=PROJECT_ROOT / "db" / "seed_authorities.yml",
         )
         if not demo_channels:
             for department in session.exec(select(Department)).all():

@@ -373,3 +373,31 @@ async def test_a_left_to_right_page_isolates_only_right_to_left_texts_beside_it(
 def test_every_reply_language_is_a_desk_view() -> None:
     assert [view_named(code) for code in LANGUAGES] == [View(code) for code in LANGUAGES]
     assert view_named("ar,sv") == View("ar", "sv")
+
+
+async def test_referred_enquiries_show_on_the_enquiry_page_and_in_the_report(
+    desk: TestClient, engine: Engine
+) -> None:
+    from db.enquiries import crud
+    from db.routing.referral import refer
+
+    with session_scope(engine) as session:
+        references = []
+        for number in range(SUPPRESS_BELOW):
+            enquiry, _ = crud.create_enquiry(
+                session=session, text=f"Moms {number}?", language="sv", user=None, now=APRIL
+            )
+            refer(
+                session=session, enquiry=enquiry, authority_key="skatteverket", actor="t", now=APRIL
+            )
+            references.append(enquiry.reference)
+    await _sign_in(desk, engine, COORDINATOR_ID, APRIL_NOW)
+    page = await (await desk.get(f"/desk/enquiries/{references[0]}")).text()
+    assert "<dd>referred</dd>" in page
+    assert re.search(r"Hänvisad till.*</dt><dd>skatteverket</dd>", page)
+    report = await (await desk.get("/rapport")).text()
+    table = report[report.index('id="report-authorities"') :].split("</table>")[0]
+    assert re.search(rf"<td>{SUPPRESS_BELOW}</td><th[^>]*>Skatteverket", table)
+    assert "Region Storåsa – 1177" in table and "<td>0</td>" in table
+    download = await (await desk.get("/rapport.csv?table=authorities")).text()
+    assert f"skatteverket,Skatteverket,no,{SUPPRESS_BELOW}" in download

@@ -86,6 +86,8 @@ def _one_of_each(
         Kind.SMALLTALK: {"intent": "thanks"},
         Kind.ROUTED: {"department": "kultur_fritid"},
         Kind.ESCALATED: {"reason": "human"},
+        Kind.REFERRED: {"authority": "skatteverket"},
+        Kind.CONFIRM: {"options": ["kultur_fritid", "teknik"]},
         Kind.ANSWER: {"department": "kultur_fritid"},
         Kind.CLOSED: {"reason": "duplicate"},
         Kind.REROUTED: {"department": "teknik"},

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.actions.enquiry import ActionHandleEnquiry, ActionSmalltalk
-from db.enquiries import intake
+from db import intake
 from db.enquiries.notifications import Kind
 from db.models import Enquiry, EnquiryEvent, Escalation, EscalationReason, OutboxMessage
 from db.plumbing.session import session_scope

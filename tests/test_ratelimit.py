@@ -140,7 +140,7 @@ def test_the_store_follows_lock_store_url(engine: Engine, settings: Settings) ->
 def test_migration_0060_adds_and_removes_the_tables_around_existing_data(
     database_url: str,
 ) -> None:
-    upgrade(database_url, "0005")
+    upgrade(database_url, "0020")
     engine = make_engine(database_url)
     with session_scope(engine) as session:
         session.add(Municipality(name="Migrationsby"))
@@ -151,7 +151,7 @@ def test_migration_0060_adds_and_removes_the_tables_around_existing_data(
         count_refusal(session, person="telegram:5", day=DAY)
     with Session(engine) as session:
         assert refusals_on(session, day=DAY) == [("telegram:5", 1)]
-    downgrade(database_url, "0005")
+    downgrade(database_url, "0020")
     assert not {"rate_limit_bucket", "rate_limit_refusal"} & set(inspect(engine).get_table_names())
     with Session(engine) as session:
         assert session.exec(select(Municipality.name)).all() == ["Migrationsby"]

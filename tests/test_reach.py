@@ -178,7 +178,7 @@ def test_the_start_of_run_names_every_department_nobody_can_reach(
 
 async def test_the_reminder_follows_the_forward_by_email(engine: Engine) -> None:
     """A Telegram department without a group, e-mail on: forward and reminder reach its mailbox."""
-    from db.enquiries import intake
+    from db import intake
     from db.enquiries.deadlines import sweep_deadlines
 
     message = intake.Message(

@@ -10,9 +10,12 @@ import pytest
 from bot.understanding.routing import (
     DEFAULT_THRESHOLD,
     Decision,
+    Thresholds,
+    authority_mapping,
     decide,
     department_scores,
     load_threshold,
+    load_thresholds,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +29,10 @@ ROUTES = {
     "topic_livsmedel": "samhallsbyggnad",
 }
 THRESHOLD = 0.5
+AUTHORITIES = {
+    "authority_skatteverket": "skatteverket",
+    "authority_region_halsa": "region_halsa",
+}
 
 
 def parse(*ranking: tuple[str, float], text: str = "en fråga") -> dict[str, Any]:
@@ -260,3 +267,123 @@ def test_load_threshold_variants(tmp_path: Path) -> None:
         load_threshold(cfg)
     with pytest.raises(ValueError):
         load_threshold(tmp_path / "missing.yml")
+
+
+def test_weak_departments_summed_do_not_outvote_a_confident_out_of_scope() -> None:
+    # The Christmas-party restaurant tip: out_of_scope on top at 0.31, departments summed
+    # 0.36 pass the department threshold but hold no majority: escalated, not forwarded.
+    p = parse(
+        ("out_of_scope", 0.31),
+        ("topic_livsmedel", 0.20),
+        ("topic_bidrag", 0.12),
+        ("topic_iop", 0.10),
+        ("topic_markupplatelse", 0.09),
+        ("topic_parker", 0.07),
+        ("topic_lokalbokning", 0.04),
+    )
+    d = decide(p, ROUTES, Thresholds(department=0.25, out_of_scope_override=0.5))
+    assert d.escalate
+    assert d.reason == "out_of_scope"
+    assert d.department is None
+    assert d.refer is None
+
+
+def test_authority_intents_count_as_out_of_scope_mass() -> None:
+    # out_of_scope + authority intents (0.30 + 0.25) outweigh kultur_fritid (0.45).
+    p = parse(
+        ("out_of_scope", 0.30),
+        ("topic_bidrag", 0.25),
+        ("authority_skatteverket", 0.25),
+        ("topic_lokalbokning", 0.20),
+    )
+    d = decide(p, ROUTES, Thresholds(department=0.25, out_of_scope_override=0.4))
+    assert d.escalate and d.reason == "out_of_scope"
+    assert "authority_skatteverket" not in dict(d.department_scores)
+
+
+def test_authority_top_intent_refers_and_escalates_nothing() -> None:
+    p = parse(("authority_region_halsa", 0.62), ("out_of_scope", 0.2), ("topic_bidrag", 0.1))
+    d = decide(p, ROUTES, THRESHOLD, authorities=AUTHORITIES)
+    assert d.refer == "region_halsa"
+    assert not d.escalate
+    assert d.department is None
+    assert d.confirm is None
+    assert d.is_enquiry
+
+
+def test_authority_sum_refers_when_out_of_scope_is_on_top() -> None:
+    p = parse(
+        ("out_of_scope", 0.35),
+        ("authority_skatteverket", 0.25),
+        ("authority_region_halsa", 0.2),
+        ("topic_bidrag", 0.1),
+    )
+    assert decide(p, ROUTES, THRESHOLD, authorities=AUTHORITIES).escalate
+    # Two intents that the table gives one authority are summed: 0.25 + 0.2 > 0.35.
+    shared = {**AUTHORITIES, "authority_region_halsa": "skatteverket"}
+    assert decide(p, ROUTES, THRESHOLD, authorities=shared).refer == "skatteverket"
+
+
+def test_authority_without_mapping_escalates_as_out_of_scope() -> None:
+    p = parse(("authority_polisen", 0.8), ("topic_bidrag", 0.1))
+    d = decide(p, ROUTES, THRESHOLD, authorities=AUTHORITIES)
+    assert d.escalate and d.reason == "out_of_scope" and d.refer is None
+    assert decide(p, ROUTES, THRESHOLD).reason == "out_of_scope"
+
+
+def test_strong_department_outweighs_an_authority_on_top() -> None:
+    p = parse(("authority_skatteverket", 0.3), ("topic_iop", 0.6), ("topic_bidrag", 0.1))
+    d = decide(p, ROUTES, THRESHOLD, authorities=AUTHORITIES)
+    assert d.department == "upphandling"
+    assert d.refer is None
+
+
+def test_close_departments_ask_to_confirm() -> None:
+    limits = Thresholds(department=0.25, confirm_below=0.4, confirm_margin=0.15)
+    p = parse(("topic_bidrag", 0.45), ("topic_markupplatelse", 0.35), ("topic_iop", 0.2))
+    d = decide(p, ROUTES, limits)
+    assert d.department == "kultur_fritid"
+    assert d.confirm == ("kultur_fritid", "teknik")
+    assert not d.escalate
+
+
+def test_best_just_over_the_threshold_asks_to_confirm() -> None:
+    limits = Thresholds(department=0.25, confirm_below=0.4, confirm_margin=0.15)
+    p = parse(("nlu_fallback", 0.4), ("topic_bidrag", 0.3), ("topic_iop", 0.1))
+    d = decide(p, ROUTES, limits)
+    assert d.department == "kultur_fritid"
+    assert d.confirm == ("kultur_fritid", "upphandling")
+
+
+def test_clear_department_routes_without_asking() -> None:
+    limits = Thresholds(department=0.25, confirm_below=0.4, confirm_margin=0.15)
+    d = decide(parse(("topic_iop", 0.8), ("topic_bidrag", 0.1)), ROUTES, limits)
+    assert d.department == "upphandling"
+    assert d.confirm is None
+    # A bare float threshold never asks.
+    p = parse(("topic_bidrag", 0.51), ("topic_iop", 0.49))
+    assert decide(p, ROUTES, THRESHOLD).confirm is None
+
+
+def test_authority_mapping_default() -> None:
+    intents = ["greet", "authority_skatteverket", "authority_", "topic_iop", "authority_polisen"]
+    assert authority_mapping(intents) == {
+        "authority_skatteverket": "skatteverket",
+        "authority_polisen": "polisen",
+    }
+
+
+def test_load_thresholds(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.yml"
+    cfg.write_text(
+        "lotsen:\n  department_threshold: 0.3\n  out_of_scope_override: 0.55\n"
+        "  confirm_below: 0.35\n  confirm_margin: 0.1\n"
+    )
+    assert load_thresholds(cfg) == Thresholds(0.3, 0.55, 0.35, 0.1)
+    cfg.write_text("recipe: default.v1\n")
+    assert load_thresholds(cfg).department == DEFAULT_THRESHOLD
+    cfg.write_text("lotsen:\n  confirm_margin: -0.1\n")
+    with pytest.raises(ValueError):
+        load_thresholds(cfg)
+    project = load_thresholds(PROJECT_ROOT / "config.yml")
+    assert project.department == load_threshold(PROJECT_ROOT / "config.yml")

@@ -8,17 +8,17 @@ from functools import cache
 from sqlalchemy.engine import Engine
 
 from bot.settings import PROJECT_ROOT, Settings, load_settings
-from bot.understanding.routing import load_threshold
+from bot.understanding.routing import Thresholds, load_thresholds
 from db.plumbing.session import make_engine
 
 
 @dataclass(frozen=True)
 class ActionContext:
-    """What every action needs: settings, a database engine and the routing threshold."""
+    """What every action needs: settings, a database engine and the routing thresholds."""
 
     settings: Settings
     engine: Engine
-    threshold: float
+    threshold: float | Thresholds
 
 
 def build_context(settings: Settings) -> ActionContext:
@@ -26,7 +26,7 @@ def build_context(settings: Settings) -> ActionContext:
     return ActionContext(
         settings=settings,
         engine=make_engine(settings.database_url),
-        threshold=load_threshold(PROJECT_ROOT / "config.yml"),
+        threshold=load_thresholds(PROJECT_ROOT / "config.yml"),
     )
 
 

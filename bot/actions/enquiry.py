@@ -17,10 +17,12 @@ from bot.actions.context import ActionContext, default_context
 from bot.i18n import LANGUAGES, normalise_language
 from bot.understanding.language import identify
 from bot.understanding.routing import Decision, decide
-from db.enquiries import crud, intake
+from db import intake
+from db.enquiries import crud
 from db.enquiries import notifications as notify
 from db.enquiries.notifications import Kind
 from db.plumbing.session import session_scope
+from db.routing.authorities import intent_map
 
 log = logging.getLogger(__name__)
 
@@ -69,23 +71,56 @@ def _message(tracker: Tracker) -> intake.Message:
     )
 
 
-def for_intake(decision: Decision) -> intake.Decision:
-    """Return the pure decision as the one intake carries it out (db/enquiries/intake.py)."""
+def for_intake(
+    decision: Decision, parse: dict[str, Any], routes: dict[str, str]
+) -> intake.Decision:
+    """Return the pure decision as the one intake carries it out (db/intake.py)."""
+    if decision.escalate:
+        outcome = intake.Outcome.ESCALATE
+    elif decision.refer is not None:
+        outcome = intake.Outcome.REFER
+    elif decision.confirm is not None:
+        outcome = intake.Outcome.CONFIRM
+    else:
+        outcome = intake.Outcome.ROUTE
     return intake.Decision(
-        outcome=intake.Outcome.ESCALATE if decision.escalate else intake.Outcome.ROUTE,
+        outcome=outcome,
         intent=decision.intent,
         confidence=decision.confidence,
         department=decision.department,
         reason=decision.reason,
         guesses=decision.department_scores,
+        authority=decision.refer,
+        options=decision.confirm,
+        option_intents=_best_intents(parse, routes) if decision.confirm else {},
+    )
+
+
+def _decide(session: Session, context: ActionContext, parse: dict[str, Any]) -> Decision:
+    """Decide with the routing table and the authorities table as they are now."""
+    return decide(
+        parse,
+        crud.routes_map(session=session),
+        context.threshold,
+        authorities=intent_map(session=session),
     )
 
 
 def _is_enquiry(context: ActionContext, tracker: Tracker) -> bool:
     """Tell whether the routing decision makes the latest message an enquiry."""
     with session_scope(context.engine) as session:
-        routes = crud.routes_map(session=session)
-    return decide(tracker.latest_message, routes, context.threshold).is_enquiry
+        return _decide(session, context, tracker.latest_message).is_enquiry
+
+
+def _best_intents(parse: dict[str, Any], routes: dict[str, str]) -> dict[str, str]:
+    """Return each department's likeliest intent in the parse (what a choice of it teaches)."""
+    best: dict[str, str] = {}
+    for item in parse.get("intent_ranking") or []:
+        name = item.get("name") if isinstance(item, dict) else None
+        department = routes.get(name) if isinstance(name, str) else None
+        if department and department not in best and isinstance(name, str):
+            best[department] = name
+    return best
 
 
 def _in_transaction(context: ActionContext, work: Callable[[Session], None]) -> None:
@@ -122,7 +157,7 @@ def _reply(session: Session, message: intake.Message, kind: Kind, tag: str, **pa
 
 
 class ActionHandleEnquiry(_LotsenAction):
-    """Hand the enquiry to the one intake (db/enquiries/intake.py), or answer small talk."""
+    """Hand the enquiry to the one intake (db/intake.py), or answer small talk."""
 
     def name(self) -> str:
         """Return the action's name in the domain."""
@@ -139,9 +174,7 @@ class ActionHandleEnquiry(_LotsenAction):
     def _handle(self, tracker: Tracker) -> dict[str, Any]:
         message = _message(tracker)
         with session_scope(self.context.engine) as session:
-            decision = decide(
-                tracker.latest_message, crud.routes_map(session=session), self.context.threshold
-            )
+            decision = _decide(session, self.context, tracker.latest_message)
             if not decision.is_enquiry:
                 intent = decision.intent if decision.intent in SMALLTALK else "greet"
                 _reply(session, message, Kind.SMALLTALK, "smalltalk", intent=intent)
@@ -149,7 +182,9 @@ class ActionHandleEnquiry(_LotsenAction):
             received = intake.receive(
                 session=session,
                 message=message,
-                decision=for_intake(decision),
+                decision=for_intake(
+                    decision, tracker.latest_message, crud.routes_map(session=session)
+                ),
                 email_enabled=self.context.settings.email_enabled,
             )
             enquiry = received.enquiry

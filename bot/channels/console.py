@@ -91,6 +91,14 @@ async def run_console(
                 )
                 await deliver()
                 continue
+            if action.startswith(("ref:", "cf:")):
+                refusal = await conversation.press(
+                    user_id=user, chat_id=chat, data=action, key=key()
+                )
+                if refusal is not None:
+                    write(refusal)
+                await deliver()
+                continue
             text = line = action.removeprefix("say:")
         if text == "/start":
             await conversation.start(user_id=user, chat_id=chat, key=key())

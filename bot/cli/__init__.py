@@ -7,9 +7,9 @@ import sys
 
 import typer
 
-from bot.cli import db, desk, inbox, nlu, privacy, queue, routes, run, staff
+from bot.cli import authorities, db, desk, inbox, nlu, privacy, queue, routes, run, staff
 
-GROUPS = (db, nlu, run, routes, staff, queue, inbox, privacy, desk)
+GROUPS = (db, nlu, run, routes, authorities, staff, queue, inbox, privacy, desk)
 
 
 def build_app() -> typer.Typer:

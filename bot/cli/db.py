@@ -41,6 +41,7 @@ def seed() -> None:
                 session=session,
                 municipality_file=settings.municipality_file,
                 routes_file=settings.routes_file,
+                authorities_file=settings.authorities_file,
             )
     except SeedError as exc:
         message = t(cli_language(), "Demodata kunde inte läsas in: {problem}", problem=say(exc))

@@ -50,14 +50,17 @@ def decide_all(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
     """Route texts exactly as the live bot does: same model, threshold and routing table."""
     from bot.understanding import rasa_env
     from bot.understanding.batch import parse_texts
-    from bot.understanding.routing import decide, load_threshold
+    from bot.understanding.routing import decide, load_thresholds
     from db.enquiries import crud
     from db.plumbing.session import make_engine, session_scope
+    from db.routing.authorities import intent_map
 
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
             routes = crud.routes_map(session=session)
+            # The authorities table: which intents refer to which other authority.
+            authorities = intent_map(session=session)
     except Exception as exc:
         # Translators: {kind} is the technical name of the failure, e.g. OperationalError.
         message = t(
@@ -68,23 +71,26 @@ def decide_all(settings: Settings, texts: list[str]) -> list[dict[str, Any]]:
         raise fail(message) from None
     finally:
         engine.dispose()
-    threshold = load_threshold(PROJECT_ROOT / "config.yml")
+    thresholds = load_thresholds(PROJECT_ROOT / "config.yml")
     try:
         parses = parse_texts(settings, texts)
     except (rasa_env.RasaUnavailable, RuntimeError) as exc:
         raise fail(str(exc)) from None
     out = []
     for text, parse in zip(texts, parses, strict=True):
-        decision = decide(parse, routes, threshold)
-        out.append(
-            {
-                "text": text,
-                "intent": decision.intent,
-                "confidence": round(decision.confidence, 4),
-                "department": None if decision.escalate else decision.department,
-                "escalate": decision.escalate,
-            }
-        )
+        decision = decide(parse, routes, thresholds, authorities=authorities)
+        result: dict[str, Any] = {
+            "text": text,
+            "intent": decision.intent,
+            "confidence": round(decision.confidence, 4),
+            "department": None if decision.escalate else decision.department,
+            "escalate": decision.escalate,
+        }
+        if decision.refer is not None:
+            result["refer"] = decision.refer
+        if decision.confirm is not None:
+            result["confirm"] = list(decision.confirm)
+        out.append(result)
     return out
 
 
@@ -125,7 +131,7 @@ def evaluate(
         raise fail(message)
     results = decide_all(settings, [r["text"] for r in rows])
     pairs = [
-        (r["expected"], predicted_label(res["department"], res["escalate"]))
+        (r["expected"], predicted_label(res["department"], res["escalate"], res.get("refer")))
         for r, res in zip(rows, results, strict=True)
     ]
     metrics = score(pairs)

@@ -313,9 +313,11 @@ def sweep_command() -> None:
     """Send due reminders and escalate enquiries past their deadline, now."""
     from db.enquiries.deadlines import sweep_deadlines
     from db.models import utcnow
+    from db.routing.confirmation import sweep_unconfirmed
 
     with open_session() as session:
         report = sweep_deadlines(session=session, now=utcnow())
+        report.escalated += sweep_unconfirmed(session=session, now=utcnow())
     language = cli_language()
     # Translators: after `lotsen queue sweep`, which checks every enquiry's deadline.
     typer.echo(t(language, "Tidsfrister kontrollerade – {summary}.", summary=say(report.summary())))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from sqlmodel import Session
@@ -21,6 +23,9 @@ from bot.cli.common import (
 from bot.i18n import nt, pt, t
 from bot.settings import PROJECT_ROOT
 from db.models import Department
+
+if TYPE_CHECKING:
+    from db.routing.importing import ImportResult
 
 app = typer.Typer(help="Routing table: routes, contacts, absences, audit.", no_args_is_help=True)
 
@@ -126,6 +131,19 @@ def import_routes(
     """Check the whole file, then make the table match it (nothing changes on any error)."""
     from db.routing.importing import import_table
 
+    import_file(file, actor=actor, domain=domain, dry_run=dry_run, importer=import_table)
+
+
+def import_file(
+    file: Path,
+    *,
+    actor: str | None,
+    domain: Path,
+    dry_run: bool,
+    importer: Callable[..., ImportResult],
+) -> None:
+    """Read a YAML file and import it with `importer` (keyword-only: session, text, actor,
+    domain_intents); print its problems with their lines, or its changes and their count."""
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -133,7 +151,7 @@ def import_routes(
         raise fail(message, 2) from None
     intents = _intents(domain)
     with open_session() as session:
-        result = import_table(
+        result = importer(
             session=session, text=text, actor=default_actor(actor), domain_intents=intents
         )
         if result.ok and dry_run:

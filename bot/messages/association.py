@@ -187,6 +187,8 @@ STATES = {
     "answered": N_("besvarat"),
     "escalated": N_("hos samordnaren"),
     "closed": N_("avslutat"),
+    "referred": N_("hänvisat till en annan myndighet"),
+    "confirming": N_("väntar på att du väljer förvaltning"),
 }
 
 
@@ -339,6 +341,18 @@ ESCALATED = {
     EscalationReason.FAILED: N_(
         "Förlåt, något gick fel när jag skulle hantera ditt meddelande. Det är sparat, och "
         "kommunens samordnare tar hand om det.\nDitt ärendenummer: {reference}"
+    ),
+    EscalationReason.MISREFERRED: N_(
+        "Tack för att du säger till. Jag har skickat din fråga till kommunens samordnare, "
+        "som hjälper dig vidare.\nDitt ärendenummer: {reference}"
+    ),
+    EscalationReason.NOT_LISTED: N_(
+        "Okej. Jag har skickat din fråga till kommunens samordnare, som ser till att rätt "
+        "förvaltning svarar.\nDitt ärendenummer: {reference}"
+    ),
+    EscalationReason.UNCONFIRMED: N_(
+        "Du har inte valt någon förvaltning, så jag har skickat din fråga till kommunens "
+        "samordnare, som hjälper dig vidare.\nDitt ärendenummer: {reference}"
     ),
 }
 ESCALATED_UNSURE = N_(

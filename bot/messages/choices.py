@@ -10,6 +10,8 @@ Formats (at most 64 bytes each):
   q:claim:<escalation_id>         q:answer:<escalation_id>
   q:route:<escalation_id>         q:to:<escalation_id>:<department_key>
   q:close:<escalation_id>         q:why:<escalation_id>:<reason_code>
+  ref:<enquiry_id>                (a referral is not right: to the coordinator)
+  cf:<enquiry_id>:<department_key>  cf:<enquiry_id>  (the association's choice; bare: other)
 
 Parsing never raises: anything malformed gives None.
 """
@@ -35,9 +37,10 @@ _KEY = re.compile(r"[a-z0-9_][a-z0-9_-]{0,39}")
 class Callback:
     """A parsed button press: its kind, the id it concerns and an optional argument.
 
-    kind is one of "lang", "dept", "fb", "q"; action is e.g. "answer", "notours", "claim",
-    "to", "why", "y"/"n" (feedback) or the language code; value is the department key or
-    reason code for "q:to"/"q:why", else None. object_id is 0 for "lang".
+    kind is one of "lang", "dept", "fb", "q", "ref", "cf"; action is e.g. "answer",
+    "notours", "claim", "to", "why", "y"/"n" (feedback), "wrong" (referral),
+    "choose"/"other" (confirmation) or the language code; value is the department key or
+    reason code for "q:to"/"q:why"/"cf:choose", else None. object_id is 0 for "lang".
     """
 
     kind: str
@@ -101,6 +104,20 @@ def close_reason(escalation_id: int, reason_code: str) -> str:
     return _checked(f"q:why:{_positive(escalation_id)}:{reason_code}")
 
 
+def referral_wrong(enquiry_id: int) -> str:
+    """Return the data for the association's "that is not right" button under a referral."""
+    return _checked(f"ref:{_positive(enquiry_id)}")
+
+
+def confirm(enquiry_id: int, department_key: str | None) -> str:
+    """Return the data for choosing a department (None: "something else") for an enquiry."""
+    if department_key is None:
+        return _checked(f"cf:{_positive(enquiry_id)}")
+    if not _KEY.fullmatch(department_key):
+        raise ValueError(f"unusable department key {department_key!r}")
+    return _checked(f"cf:{_positive(enquiry_id)}:{department_key}")
+
+
 def usable_department_key(key: str) -> bool:
     """Tell whether a department key fits in callback data."""
     return bool(_KEY.fullmatch(key))
@@ -124,6 +141,16 @@ def parse(data: object) -> Callback | None:
     if head == "fb" and len(rest) == 2 and rest[1] in ("y", "n"):
         found = _id(rest[0])
         return Callback("fb", rest[1], found) if found else None
+    if head == "ref" and len(rest) == 1:
+        found = _id(rest[0])
+        return Callback("ref", "wrong", found) if found else None
+    if head == "cf" and len(rest) in (1, 2):
+        found = _id(rest[0])
+        if not found:
+            return None
+        if len(rest) == 1:
+            return Callback("cf", "other", found)
+        return Callback("cf", "choose", found, rest[1]) if _KEY.fullmatch(rest[1]) else None
     if head != "q" or not rest:
         return None
     action = rest[0]

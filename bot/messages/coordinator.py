@@ -32,6 +32,9 @@ REASONS = {
     "failed": N_("meddelandet kunde inte hanteras automatiskt"),
     "erasure": N_("begäran om radering av personuppgifter"),
     "unreachable": N_("{department} kan inte nås (se lotsen routes check)"),
+    "misreferred": N_("föreningen säger att hänvisningen till en annan myndighet inte stämmer"),
+    "not_listed": N_("föreningen valde ”något annat” än de två förvaltningar boten föreslog"),
+    "unconfirmed": N_("föreningen valde ingen av de två förvaltningar boten föreslog"),
 }
 
 CLOSE_LABELS = {

@@ -67,9 +67,13 @@ class Metrics:
         return sum(self.precision_recall(label)[2] for label in expected) / len(expected)
 
 
-def predicted_label(department: str | None, escalate: bool) -> str:
-    """Return the label a decision amounts to: a department, 'escalate' or 'smalltalk'."""
-    if escalate:
+def predicted_label(department: str | None, escalate: bool, refer: str | None = None) -> str:
+    """Return the label a decision amounts to: a department, 'escalate' or 'smalltalk'.
+
+    A referral to another authority counts as 'escalate': the municipality's departments
+    get nothing, which is what an out-of-scope line expects.
+    """
+    if escalate or refer is not None:
         return ESCALATE
     return SMALLTALK if department is None else department
 

@@ -27,16 +27,32 @@ How a Rasa parse result becomes a decision:
    best department reaches the threshold, otherwise escalated ("unsure"). A question is
    never swallowed by a small-talk guess.
 
-The threshold lives in config.yml under the top-level key `lotsen: department_threshold`
-(Rasa ignores unknown top-level keys); `load_threshold` reads it.
+5. Another authority. Intents named `authority_<key>` hold questions that belong to another
+   authority (Skatteverket, the region's health care, …). `authorities` maps such an intent
+   to the key of a row of the authorities table. Out-of-scope mass is `out_of_scope` plus all
+   authority intents. When the top intent is one of them, the departments only win when the
+   best department both exceeds that mass and reaches `Thresholds.out_of_scope_override`
+   (a weak sum of department guesses never outvotes a confident "not ours"). Otherwise the
+   decision refers (`refer` = the authority key) when the authority intents of one key
+   outweigh `out_of_scope`, else it escalates with reason "out_of_scope". A referral
+   escalates nothing and routes nothing. An `authority_*` intent that `authorities` does not
+   map escalates as out of scope.
+6. Ask when unsure. A routed decision whose best department is below
+   `Thresholds.confirm_below`, or within `Thresholds.confirm_margin` of the second
+   department, carries `confirm` = (best, second): `department` is the best guess, but the
+   caller asks the association first.
+
+The thresholds live in config.yml under the top-level key `lotsen` (Rasa ignores unknown
+top-level keys); `load_thresholds` reads them (`load_threshold` only the department one).
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -48,6 +64,12 @@ ESCALATE_INTENTS = frozenset({"out_of_scope", "ask_human", "nlu_fallback"})
 STATUS_INTENT = "ask_status"
 FALLBACK_INTENT = "nlu_fallback"
 NON_TOPIC_INTENTS = CONVERSATION_INTENTS | ESCALATE_INTENTS | {STATUS_INTENT}
+
+OUT_OF_SCOPE_INTENT = "out_of_scope"
+AUTHORITY_PREFIX = "authority_"
+"""Intents of questions for another authority are named `authority_<key>`."""
+
+NO_AUTHORITIES: Mapping[str, str] = MappingProxyType({})
 
 DEFAULT_THRESHOLD = 0.5
 """Used when config.yml has no `lotsen: department_threshold`."""
@@ -71,6 +93,32 @@ TOP_DEPARTMENTS = 3
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """The numbers behind the decision (config.yml `lotsen:`; nlu/EVALUATION.md).
+
+    `department`: the summed confidence a department needs to be routed to.
+    `out_of_scope_override`: when the top intent is out of scope or another authority, the
+    best department needs at least this (and more than the out-of-scope mass) to win.
+    `confirm_below`: a routed decision whose best department is below this asks first.
+    `confirm_margin`: a routed decision whose second department is closer than this asks.
+    """
+
+    department: float = 0.5
+    out_of_scope_override: float = 0.5
+    confirm_below: float = 0.0
+    confirm_margin: float = 0.0
+
+
+def authority_mapping(intents: Iterable[str]) -> dict[str, str]:
+    """Return the default authority mapping `authority_<key>` → `<key>` for these intents."""
+    return {
+        name: name.removeprefix(AUTHORITY_PREFIX)
+        for name in intents
+        if name.startswith(AUTHORITY_PREFIX) and len(name) > len(AUTHORITY_PREFIX)
+    }
+
+
+@dataclass(frozen=True)
 class Decision:
     """The outcome for one message.
 
@@ -80,6 +128,11 @@ class Decision:
     `department is None and not escalate` means "not an enquiry" (small talk or a status
     question, see `is_enquiry`). `department_scores` holds the model's best department
     guesses, best first.
+
+    `refer` is an authority key when the question belongs to another authority: then
+    `department` is None and `escalate` False (nothing routed, nothing escalated). `confirm`
+    holds the two likeliest departments (best first) when the routing is unsure: then
+    `department` is the best guess but the association is asked to choose first.
     """
 
     intent: str
@@ -88,11 +141,34 @@ class Decision:
     escalate: bool
     reason: EscalationReason | None
     department_scores: tuple[tuple[str, float], ...] = ()
+    refer: str | None = None
+    confirm: tuple[str, str] | None = None
 
     @property
     def is_enquiry(self) -> bool:
-        """Tell whether the message is an enquiry (routed or escalated, always recorded)."""
-        return self.escalate or self.department is not None
+        """Tell whether the message is an enquiry (routed, escalated or referred; recorded)."""
+        return self.escalate or self.department is not None or self.refer is not None
+
+
+def _section(config_path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read {config_path}: {exc}") from exc
+    section = data.get("lotsen") if isinstance(data, dict) else None
+    return section if isinstance(section, dict) else {}
+
+
+def _number(config_path: Path, section: Mapping[str, Any], key: str, default: float) -> float:
+    if key not in section:
+        return default
+    value = section[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{config_path}: lotsen.{key} must be a number")
+    number = float(value)
+    if not 0.0 <= number <= 1.0 or (key == "department_threshold" and number == 0.0):
+        raise ValueError(f"{config_path}: lotsen.{key} must be in (0, 1]")
+    return number
 
 
 def load_threshold(config_path: Path) -> float:
@@ -101,20 +177,25 @@ def load_threshold(config_path: Path) -> float:
     Falls back to `DEFAULT_THRESHOLD` when the key is absent; raises ValueError when the
     file cannot be read as YAML or the value is not a number in (0, 1].
     """
-    try:
-        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read {config_path}: {exc}") from exc
-    section = data.get("lotsen") if isinstance(data, dict) else None
-    if not isinstance(section, dict) or "department_threshold" not in section:
-        return DEFAULT_THRESHOLD
-    value = section["department_threshold"]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{config_path}: lotsen.department_threshold must be a number")
-    threshold = float(value)
-    if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"{config_path}: lotsen.department_threshold must be in (0, 1]")
-    return threshold
+    return _number(config_path, _section(config_path), "department_threshold", DEFAULT_THRESHOLD)
+
+
+def load_thresholds(config_path: Path) -> Thresholds:
+    """Return all decision thresholds stored in config.yml under `lotsen:`.
+
+    Absent keys take the `Thresholds` defaults (the department one `DEFAULT_THRESHOLD`);
+    raises ValueError like `load_threshold` for unreadable files or values outside [0, 1].
+    """
+    section = _section(config_path)
+    defaults = Thresholds()
+    return Thresholds(
+        department=_number(config_path, section, "department_threshold", DEFAULT_THRESHOLD),
+        out_of_scope_override=_number(
+            config_path, section, "out_of_scope_override", defaults.out_of_scope_override
+        ),
+        confirm_below=_number(config_path, section, "confirm_below", defaults.confirm_below),
+        confirm_margin=_number(config_path, section, "confirm_margin", defaults.confirm_margin),
+    )
 
 
 def _confidence(value: Any) -> float:
@@ -136,13 +217,18 @@ def _ranking(parse: Mapping[str, Any]) -> list[tuple[str, float]]:
     return pairs
 
 
+def is_out_of_scope_intent(name: str) -> bool:
+    """Tell whether an intent says "not the municipality's" (out_of_scope or an authority)."""
+    return name == OUT_OF_SCOPE_INTENT or name.startswith(AUTHORITY_PREFIX)
+
+
 def department_scores(
     parse: Mapping[str, Any], routes: Mapping[str, str]
 ) -> list[tuple[str, float]]:
     """Return every department's summed confidence over its routed intents, best first."""
     totals: dict[str, float] = {}
     for name, confidence in _ranking(parse):
-        if name in NON_TOPIC_INTENTS:
+        if name in NON_TOPIC_INTENTS or is_out_of_scope_intent(name):
             continue
         department = routes.get(name)
         if department:
@@ -179,34 +265,72 @@ def is_plain_smalltalk(parse: Mapping[str, Any], intent: str, confidence: float)
     return _word_count(text) <= SMALLTALK_MAX_WORDS
 
 
-def decide(parse: Mapping[str, Any], routes: Mapping[str, str], threshold: float) -> Decision:
-    """Route or escalate one parsed message (see the module docstring for the rules)."""
+def authority_scores(
+    parse: Mapping[str, Any], authorities: Mapping[str, str]
+) -> list[tuple[str, float]]:
+    """Return every authority's summed confidence over its intents, best first."""
+    totals: dict[str, float] = {}
+    for name, confidence in _ranking(parse):
+        key = authorities.get(name)
+        if key:
+            totals[key] = totals.get(key, 0.0) + confidence
+    return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+
+
+def decide(
+    parse: Mapping[str, Any],
+    routes: Mapping[str, str],
+    threshold: float | Thresholds,
+    *,
+    authorities: Mapping[str, str] = NO_AUTHORITIES,
+) -> Decision:
+    """Route, confirm, refer or escalate one parsed message (rules: the module docstring).
+
+    `threshold` is either all thresholds or only the department threshold (then nothing
+    is confirmed and the out-of-scope override is `Thresholds().out_of_scope_override`).
+    """
+    limits = threshold if isinstance(threshold, Thresholds) else Thresholds(department=threshold)
     top = parse.get("intent")
     intent = top.get("name") if isinstance(top, Mapping) else None
     intent = intent if isinstance(intent, str) and intent else FALLBACK_INTENT
     confidence = _confidence(top.get("confidence")) if isinstance(top, Mapping) else 0.0
 
+    ranking = _ranking(parse)
     scores = department_scores(parse, routes)
     guesses = tuple((key, min(score, 1.0)) for key, score in scores[:TOP_DEPARTMENTS])
     best_key, best_score = scores[0] if scores else (None, 0.0)
-    confident = best_key is not None and best_score >= threshold
+    second_key, second_score = scores[1] if len(scores) > 1 else (None, 0.0)
+    confident = best_key is not None and best_score >= limits.department
 
     def route() -> Decision:
-        return Decision(intent, confidence, best_key, False, None, guesses)
+        confirm = None
+        if (
+            best_key is not None
+            and second_key is not None
+            and (
+                best_score < limits.confirm_below
+                or best_score - second_score < limits.confirm_margin
+            )
+        ):
+            confirm = (best_key, second_key)
+        return Decision(intent, confidence, best_key, False, None, guesses, confirm=confirm)
 
     def escalate(reason: EscalationReason) -> Decision:
         return Decision(intent, confidence, None, True, reason, guesses)
 
     if intent == "ask_human":
         return escalate(EscalationReason.HUMAN)
-    if intent == "out_of_scope":
-        # The department sum may outweigh out_of_scope when the model spreads a real
-        # question over sibling intents; only then is it routed.
-        return (
-            route()
-            if confident and best_score > confidence
-            else escalate(EscalationReason.OUT_OF_SCOPE)
-        )
+    if is_out_of_scope_intent(intent):
+        out_mass = sum(c for name, c in ranking if is_out_of_scope_intent(name))
+        # A real question spread over sibling intents may still outweigh "not ours", but
+        # only a strong department does: weak guesses summed never outvote it.
+        if confident and best_score > out_mass and best_score >= limits.out_of_scope_override:
+            return route()
+        plain = sum(c for name, c in ranking if name == OUT_OF_SCOPE_INTENT)
+        referral = authority_scores(parse, authorities)
+        if referral and referral[0][1] > plain:
+            return Decision(intent, confidence, None, False, None, guesses, refer=referral[0][0])
+        return escalate(EscalationReason.OUT_OF_SCOPE)
     if (intent in CONVERSATION_INTENTS or intent == STATUS_INTENT) and is_plain_smalltalk(
         parse, intent, confidence
     ):

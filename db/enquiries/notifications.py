@@ -75,6 +75,8 @@ class Kind(enum.StrEnum):
     SMALLTALK = "smalltalk"
     ROUTED = "routed"
     ESCALATED = "escalated"
+    REFERRED = "referred"  # a question for another authority: where to turn (routing/referral.py)
+    CONFIRM = "confirm"  # choose between two departments or "something else"
     PERSONAL_DATA = "personal_data"  # a document: everything held about the user (/mydata)
     ERASURE_REQUESTED = "erasure_requested"
     # To an association, about its enquiry's way through the municipality.

@@ -179,12 +179,14 @@ def anonymise_enquiry(*, session: Session, enquiry: Enquiry) -> None:
 
 
 def _expired_enquiries(*, session: Session, cutoff: datetime) -> list[Enquiry]:
-    """Return closed enquiries closed before the cutoff whose texts are still there."""
+    """Return finished enquiries (closed, or referred to another authority) finished before the
+    cutoff whose texts are still there."""
     closed_at = func.coalesce(col(Enquiry.closed_at), col(Enquiry.updated_at))
+    finished = (EnquiryStatus.CLOSED, EnquiryStatus.REFERRED)
     return list(
         session.exec(
             select(Enquiry).where(
-                Enquiry.status == EnquiryStatus.CLOSED,
+                col(Enquiry.status).in_(finished),
                 closed_at < cutoff,
                 (col(Enquiry.text) != PURGED)
                 | (col(Enquiry.answer_text).is_not(None) & (col(Enquiry.answer_text) != PURGED)),

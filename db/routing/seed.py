@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from db.models import Contact, Department, DepartmentChannels, Municipality, Route
 from db.plumbing.phrases import N_, DomainError, Phrase
+from db.routing.authorities import AuthorityFileError, seed_authorities
 from db.routing.routing_file import INVALID_YAML
 
 
@@ -20,6 +21,7 @@ class SeedError(DomainError):
 
 
 SEEDED_KINDS = {
+    "authorities": N_("myndigheter"),
     "contacts": N_("kontakter"),
     "departments": N_("förvaltningar"),
     "municipality": N_("kommun"),
@@ -155,7 +157,13 @@ def load_routes_file(path: Path) -> _RoutesFile:
     return _parse(_RoutesFile, path)
 
 
-def seed(*, session: Session, municipality_file: Path, routes_file: Path | None) -> SeedReport:
+def seed(
+    *,
+    session: Session,
+    municipality_file: Path,
+    routes_file: Path | None,
+    authorities_file: Path | None = None,
+) -> SeedReport:
     """Add what the seed files describe and the database lacks; never overwrite edits."""
     data = load_municipality_file(municipality_file)
     routes = load_routes_file(routes_file) if routes_file and routes_file.exists() else None
@@ -235,5 +243,12 @@ def seed(*, session: Session, municipality_file: Path, routes_file: Path | None)
             )
             known.add(line.intent)
             report.count("routes", added=True)
+    if authorities_file is not None:
+        try:
+            added, kept = seed_authorities(session=session, path=authorities_file)
+        except AuthorityFileError as exc:
+            raise SeedError(exc.phrase.message, **exc.phrase.values) from None
+        report.added.update({"authorities": added} if added else {})
+        report.kept.update({"authorities": kept} if kept else {})
     session.commit()
     return report

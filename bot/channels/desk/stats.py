@@ -17,6 +17,7 @@ from db.enquiries.crud import get_municipality
 from db.enquiries.sla import LOCAL, add_working_hours
 from db.models import Department, Enquiry, EnquiryEvent, Escalation, EventKind, utcnow
 from db.plumbing.phrases import N_
+from db.routing.authorities import list_authorities, name_in
 
 SUPPRESS_BELOW = 5
 NO_DEPARTMENT = ""
@@ -39,6 +40,7 @@ class Cell:
     hours_to_answer: list[float] = field(default_factory=list)
     escalations: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    referred: int = 0  # told to turn to another authority (db/routing/referral.py)
 
     @property
     def suppressed(self) -> bool:
@@ -75,6 +77,7 @@ class Cell:
             median_hours_to_first_answer=None if median is None else round(median, 1),
             escalations=self.escalations,
             escalation_reasons=dict(sorted(self.reasons.items())),
+            referred=self.referred,
         )
         return row
 
@@ -216,6 +219,8 @@ def report_cells(*, session: Session, now: datetime | None = None, months: int =
         for esc in escalations.get(enquiry.id or 0, []):
             cell.escalations += 1
             cell.reasons[esc.reason] += 1
+        if enquiry.referred_to is not None:
+            cell.referred += 1
     return sorted(cells.values(), key=lambda c: (c.month, c.department_key == "", c.department_key))
 
 
@@ -230,6 +235,23 @@ def department_totals(*, session: Session, enquiries: list[Enquiry]) -> list[Tot
     for enquiry in enquiries:
         totals.get(enquiry.department_id, unrouted).received += 1
     return [*totals.values(), *([unrouted] if unrouted.received else [])]
+
+
+def authority_totals(*, session: Session, enquiries: list[Enquiry]) -> list[Total]:
+    """Return how many enquiries were referred to each other authority over the period.
+
+    Every authority in the table is listed (none referred: 0), by key; one removed since
+    keeps its count under its key.
+    """
+    totals = {
+        a.key: Total(a.key, name_in(a, "sv"), name_in(a, "en"))
+        for a in list_authorities(session=session)
+    }
+    for enquiry in enquiries:
+        key = enquiry.referred_to
+        if key is not None:
+            totals.setdefault(key, Total(key, key, key)).received += 1
+    return list(totals.values())
 
 
 def language_totals(enquiries: list[Enquiry]) -> list[Total]:
@@ -266,6 +288,9 @@ def public_report(
             t.public("department") for t in department_totals(session=session, enquiries=enquiries)
         ],
         "languages": [t.public("language") for t in language_totals(enquiries)],
+        "authorities": [
+            t.public("authority") for t in authority_totals(session=session, enquiries=enquiries)
+        ],
     }
 
 
@@ -289,14 +314,14 @@ def _csv_values(row: dict[str, Any], columns: list[str]) -> list[str]:
 
 
 TOTAL_COLUMNS = ("{kind}", "{kind}_name", "suppressed", "received")
-TABLES = ("months", "departments", "languages")
+TABLES = ("months", "departments", "languages", "authorities")
 """The report's tables as CSV: per department and month, and the period's totals."""
 
 
 def csv_rows(report: dict[str, Any], table: str = "months") -> list[list[str]]:
     """Return one of the report's tables as CSV rows (header first); suppressed values empty."""
     if table != "months":
-        kind = table.removesuffix("s")
+        kind = "authority" if table == "authorities" else table.removesuffix("s")
         columns = [c.format(kind=kind) for c in TOTAL_COLUMNS]
         return [columns] + [_csv_values(row, columns) for row in report[table]]
     rows = [list(CSV_COLUMNS)]

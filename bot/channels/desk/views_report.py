@@ -141,8 +141,8 @@ async def report_page(request: web.Request) -> web.StreamResponse:
 async def report_csv(request: web.Request) -> web.StreamResponse:
     """Download one of the report's tables as CSV (suppressed values left empty).
 
-    `?table=` picks it: months (per department and month, the default), departments or
-    languages (the period's totals).
+    `?table=` picks it: months (per department and month, the default), departments,
+    languages or authorities (the period's totals; authorities: enquiries referred to each).
     """
     table = request.query.get("table", TABLES[0])
     table = table if table in TABLES else TABLES[0]

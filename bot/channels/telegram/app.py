@@ -39,6 +39,7 @@ from db.models import utcnow
 from db.plumbing import claims
 from db.plumbing.phrases import N_
 from db.privacy.retention import run_purge
+from db.routing.confirmation import sweep_unconfirmed
 from db.routing.route_review import remind_route_reviews
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,11 @@ async def post_shutdown(application: LotsenApp) -> None:
 
 
 async def sweep_job(context: Context) -> None:
-    """Send due reminders and escalate enquiries past their deadline."""
+    """Send due reminders and escalate enquiries past their deadline (or their choice's)."""
     report = await run_db(context, lambda session: sweep_deadlines(session=session, now=utcnow()))
+    report.escalated += await run_db(
+        context, lambda session: sweep_unconfirmed(session=session, now=utcnow())
+    )
     kick_outbox(context)
     # Every sweep is logged (at DEBUG when it found nothing), so an operator, and a test, can
     # tell a sweep that found nothing from one that never ran.
@@ -191,6 +195,7 @@ def build_application(settings: Settings) -> LotsenApp:
 
     application.add_handler(CallbackQueryHandler(association.language_button, pattern=r"^lang:"))
     application.add_handler(CallbackQueryHandler(association.feedback_button, pattern=r"^fb:"))
+    application.add_handler(CallbackQueryHandler(association.choice_button, pattern=r"^(ref|cf):"))
     application.add_handler(CallbackQueryHandler(association.rasa_button, pattern=r"^say:"))
     application.add_handler(CallbackQueryHandler(department.department_button, pattern=r"^dept:"))
     application.add_handler(CallbackQueryHandler(coordinator.queue_button, pattern=r"^q:"))

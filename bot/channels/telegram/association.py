@@ -199,6 +199,22 @@ async def rasa_button(update: Update, context: Context) -> None:
     kick_outbox(context)
 
 
+async def choice_button(update: Update, context: Context) -> None:
+    """Record the association's answer to a referral or a confirmation; drop the buttons."""
+    query = update.callback_query
+    assert query is not None
+    user_id, chat_id = ids(update)
+    refusal = await conversation(context).press(
+        user_id=user_id, chat_id=chat_id, data=query.data or "", key=message_key(update)
+    )
+    if refusal is not None:
+        await query.answer(refusal)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    kick_outbox(context)
+
+
 async def feedback_button(update: Update, context: Context) -> None:
     """Record whether the answer helped; 'no' reopens the enquiry to the coordinator."""
     query = update.callback_query

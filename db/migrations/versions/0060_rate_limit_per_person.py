@@ -1,7 +1,7 @@
 """rate limit per person: token buckets shared by every bot worker, refusals counted per day
 
 Revision ID: 0060
-Revises: 0005
+Revises: 0020
 Create Date: 2026-12-07 14:40:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0060"
-down_revision: str | None = "0005"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -25,8 +25,12 @@ it the same way.
 
 Adding an outcome (e.g. "refer to another authority", "confirm between two departments"):
 add it to `Outcome`, give `Decision` the facts it needs (optional fields), write a handler
-`(session, enquiry, decision, email_enabled) -> Reply` and register it in `HANDLERS`; a test
-in tests/test_intake.py checks that every outcome has a handler.
+`(session, enquiry, decision, email_enabled, message) -> Reply | None` and register it in
+`HANDLERS`; a test in tests/test_intake.py checks that every outcome has a handler. Referral
+(`db/routing/referral.py`) and confirmation (`db/routing/confirmation.py`) are such outcomes.
+
+The intake sits above every other concept of the domain (`db/intake.py`): it may use the
+routing table, the referral and confirmation steps, and the enquiry lifecycle below them.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ from db.enquiries.reach import send_to_department
 from db.enquiries.workflow import SYSTEM_ACTOR, escalate
 from db.models import AssociationUser, Enquiry, EscalationReason
 from db.people.departments import department_by_key
+from db.routing.authorities import authority_by_key
+from db.routing.confirmation import ask_to_confirm
+from db.routing.referral import refer
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,8 @@ class Outcome(enum.StrEnum):
 
     ROUTE = "route"  # to the department `Decision.department`
     ESCALATE = "escalate"  # to the coordinator, for `Decision.reason`
+    REFER = "refer"  # to another authority, `Decision.authority` (the association is told)
+    CONFIRM = "confirm"  # the association chooses between `Decision.options` first
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,12 @@ class Decision:
     department: str | None = None
     reason: EscalationReason | None = None
     guesses: tuple[tuple[str, float], ...] = ()
+    authority: str | None = None
+    """REFER: the key of the other authority (the authorities table)."""
+    options: tuple[str, str] | None = None
+    """CONFIRM: the two likeliest departments, best first."""
+    option_intents: Mapping[str, str] = field(default_factory=dict)
+    """CONFIRM: each option's likeliest intent (what the association's choice teaches)."""
 
     @classmethod
     def escalated(cls, reason: EscalationReason) -> Decision:
@@ -181,18 +196,23 @@ class Received:
     """The reply queued for the writer (None when nothing new was done, or without a writer)."""
 
 
-def _escalate(session: Session, enquiry: Enquiry, decision: Decision, email_enabled: bool) -> Reply:
+def _escalate(
+    session: Session, enquiry: Enquiry, decision: Decision, email_enabled: bool, message: Message
+) -> Reply:
     reason = decision.reason or EscalationReason.UNSURE
     escalate(session=session, enquiry=enquiry, reason=reason, actor=SYSTEM_ACTOR)
     return Reply(Kind.ESCALATED, {"reason": reason})
 
 
-def _route(session: Session, enquiry: Enquiry, decision: Decision, email_enabled: bool) -> Reply:
+def _route(
+    session: Session, enquiry: Enquiry, decision: Decision, email_enabled: bool, message: Message
+) -> Reply:
     department = (
         department_by_key(session=session, key=decision.department) if decision.department else None
     )
     if department is None:  # a route to a department that no longer exists
-        return _escalate(session, enquiry, Decision.escalated(EscalationReason.UNSURE), False)
+        unsure = Decision.escalated(EscalationReason.UNSURE)
+        return _escalate(session, enquiry, unsure, False, message)
     crud.route_enquiry(session=session, enquiry=enquiry, department=department, actor=SYSTEM_ACTOR)
     sent = send_to_department(
         session=session, enquiry=enquiry, department=department, email_enabled=email_enabled
@@ -202,9 +222,59 @@ def _route(session: Session, enquiry: Enquiry, decision: Decision, email_enabled
     return Reply(Kind.ROUTED, {"department": department.key})
 
 
-Handler = Callable[[Session, Enquiry, Decision, bool], Reply]
-HANDLERS: dict[Outcome, Handler] = {Outcome.ROUTE: _route, Outcome.ESCALATE: _escalate}
-"""How each outcome is carried out (session, the new enquiry, the decision, e-mail on)."""
+def _answer(message: Message) -> dict[str, Any]:
+    """Return the once-only key and the languages line of the answer to this message."""
+    return {
+        "dedupe_key": f"{message.key}:answer" if message.key else None,
+        **message.languages.reply_params(),
+    }
+
+
+def _refer(
+    session: Session, enquiry: Enquiry, decision: Decision, email_enabled: bool, message: Message
+) -> Reply | None:
+    key = decision.authority
+    if key is None or authority_by_key(session=session, key=key) is None:
+        # gone from the table meanwhile: the coordinator has it, as out of scope
+        gone = Decision.escalated(EscalationReason.OUT_OF_SCOPE)
+        return _escalate(session, enquiry, gone, email_enabled, message)
+    refer(
+        session=session,
+        enquiry=enquiry,
+        authority_key=key,
+        actor=SYSTEM_ACTOR,
+        **_answer(message),
+    )
+    return None
+
+
+def _confirm(
+    session: Session, enquiry: Enquiry, decision: Decision, email_enabled: bool, message: Message
+) -> Reply | None:
+    options = decision.options
+    if options is None or any(department_by_key(session=session, key=k) is None for k in options):
+        return _route(session, enquiry, decision, email_enabled, message)
+    ask_to_confirm(
+        session=session,
+        enquiry=enquiry,
+        options=options,
+        actor=SYSTEM_ACTOR,
+        intents=dict(decision.option_intents),
+        **_answer(message),
+    )
+    return None
+
+
+Handler = Callable[[Session, Enquiry, Decision, bool, Message], "Reply | None"]
+HANDLERS: dict[Outcome, Handler] = {
+    Outcome.ROUTE: _route,
+    Outcome.ESCALATE: _escalate,
+    Outcome.REFER: _refer,
+    Outcome.CONFIRM: _confirm,
+}
+"""How each outcome is carried out (session, the new enquiry, the decision, e-mail on, the
+message). A handler returns the reply for `receive` to queue, or None when it queued its own
+answer (a referral with its button, a question with the two departments)."""
 
 
 def _writer(session: Session, message: Message) -> AssociationUser | None:
@@ -243,9 +313,9 @@ def receive(
     enquiry.intent = decision.intent
     enquiry.confidence = decision.confidence
     enquiry.guesses = [[key, round(score, 4)] for key, score in decision.guesses]
-    reply = HANDLERS[decision.outcome](session, enquiry, decision, email_enabled)
-    if user is None:
-        return Received(enquiry=enquiry, created=True, reply=None)
+    reply = HANDLERS[decision.outcome](session, enquiry, decision, email_enabled, message)
+    if user is None or reply is None:
+        return Received(enquiry=enquiry, created=True, reply=reply)
     notify.to_association(
         session=session,
         user=user,
