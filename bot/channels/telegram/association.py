@@ -52,8 +52,9 @@ async def _within_rate_limit(update: Update, context: Context) -> bool:
         return True
     log.info("Rate limit for Telegram user %s: %s", user_id, verdict)
     if verdict == Verdict.NOTIFY:
-        await conversation(context).reply(
-            user_id=user_id, chat_id=chat_id, kind=Kind.RATE_LIMITED, key=message_key(update)
+        text = message.text or message.caption if message is not None else None
+        await conversation(context).refuse_flood(
+            user_id=user_id, chat_id=chat_id, text=text, key=message_key(update)
         )
         kick_outbox(context)
     return False
