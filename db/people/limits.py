@@ -117,6 +117,12 @@ def forget_idle(session: Session, *, now: float, limit: Limit) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def forget_person(session: Session, *, person: str) -> None:
+    """Delete everything the limit holds about `person` (their data is erased)."""
+    session.execute(delete(RateLimitBucket).where(col(RateLimitBucket.person) == person))
+    session.execute(delete(RateLimitRefusal).where(col(RateLimitRefusal.person) == person))
+
+
 def refusals_on(session: Session, *, day: date) -> list[tuple[str, int]]:
     """Return (person, refused messages) for `day`, most refused first."""
     rows = session.execute(
