@@ -176,6 +176,21 @@ class Conversation:
         """Queue one reply that changes nothing (help, status, language choice, notices)."""
         await self._turn(user_id, chat_id, key, lambda turn: turn.say(kind))
 
+    async def refuse_flood(
+        self, *, user_id: int, chat_id: int | None, text: str | None, key: str | None
+    ) -> None:
+        """Tell the writer once that they write too fast: in the language the refused message is
+        clearly written in, else in their own."""
+
+        def work(turn: Turn) -> None:
+            language = turn.language
+            if text and text.strip():
+                masked = mask_personal_data(text)
+                language = identify(masked, saved=language, languages=LANGUAGES).reply
+            turn.say(Kind.RATE_LIMITED, language=language)
+
+        await self._turn(user_id, chat_id, key, work)
+
     async def request_erasure(self, *, user_id: int, chat_id: int | None, key: str | None) -> None:
         """File the user's request to erase their data in the coordinator's queue; confirm it."""
 

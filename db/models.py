@@ -515,3 +515,26 @@ class ErrandFiling(SQLModel, table=True):
     errand_id: str = Field(max_length=64)
     errand_number: str | None = Field(default=None, max_length=64)
     filed_at: datetime = Field(default_factory=utcnow)
+
+
+class RateLimitBucket(SQLModel, table=True):
+    """One person's inbound token bucket, shared by every bot worker and channel."""
+
+    __tablename__ = "rate_limit_bucket"
+
+    # A channel-neutral key for the person writing: "telegram:<user id>", "console:<n>", …
+    person: str = Field(primary_key=True, max_length=128)
+    tokens: float
+    updated: float = Field(index=True)  # when the person sent the last counted message (epoch s)
+    notified: bool = False  # this flood already got its one notice
+    admitted: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class RateLimitRefusal(SQLModel, table=True):
+    """How many messages of one person the rate limit refused on one day (for the coordinator)."""
+
+    __tablename__ = "rate_limit_refusal"
+
+    person: str = Field(primary_key=True, max_length=128)
+    day: date = Field(primary_key=True)
+    refused: int = 0

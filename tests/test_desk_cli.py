@@ -175,3 +175,23 @@ def test_disable_twice_is_refused(cli: CliRunner) -> None:
     assert cli.invoke(app, ["desk", "disable", "klara"]).exit_code == 0
     again = cli.invoke(app, ["desk", "disable", "klara"])
     assert again.exit_code == 1 and "already disabled" in again.output
+
+
+async def test_the_queue_page_names_todays_floods(cli: CliRunner, engine: Engine) -> None:
+    from datetime import UTC, timedelta
+
+    from db.people.limits import count_refusal
+
+    _add(cli, "--role", "coordinator")
+    today = NOW.astimezone(UTC).date()
+    with session_scope(engine) as session:
+        for _ in range(3):
+            count_refusal(session, person="telegram:4711", day=today)
+        count_refusal(session, person="telegram:4712", day=today - timedelta(days=1))
+    async with desk_client(engine, Clock(NOW)) as client:
+        await _signed_in(client)
+        page = await client.get("/desk/queue")
+        assert page.status == 200
+        html = await page.text()
+    assert "Avvisade meddelanden i dag (för många på kort tid): telegram:4711 ×3" in html
+    assert "telegram:4712" not in html

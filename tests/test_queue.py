@@ -615,3 +615,24 @@ def test_render_card_shows_what_the_coordinator_needs(engine: Engine) -> None:
         assert f"q:to:{escalation_id}:teknik" in picks and len(picks) >= 8
         reasons = [choice.action for row in close_picker(escalation_id, "sv") for choice in row]
         assert reasons[-1] == f"q:why:{escalation_id}:other" and len(reasons) == 5
+
+
+def test_cli_queue_list_names_todays_floods(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from db.people.limits import count_refusal
+
+    invoke, engine = cli
+    monkeypatch.setenv("LANG", "en_GB.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    assert "refused" not in invoke("queue", "list").stdout
+    today = datetime.now(UTC).date()
+    with session_scope(engine) as session:
+        for _ in range(4):
+            count_refusal(session, person="telegram:4711", day=today)
+        count_refusal(session, person="telegram:4712", day=today - timedelta(days=1))
+    result = invoke("queue", "list")
+    assert result.exit_code == 0, result.output
+    assert "Messages refused today (too many in a short time): telegram:4711 ×4" in result.stdout
+    assert "telegram:4712" not in result.stdout

@@ -1,52 +1,179 @@
-"""The inbound token bucket: bursts pass, floods get one notice, tokens refill with time."""
+"""The per-person token bucket, in the database (SQLite, PostgreSQL) and in Redis: bursts pass,
+floods get one notice, tokens refill with time, refusals are counted per person and day, and
+two workers at once count every message."""
 
 from __future__ import annotations
 
-from bot.channels.telegram.ratelimit import RateLimiter
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+from redis import Redis as SyncRedis
+from sqlalchemy import func, inspect
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bot.ratelimit import (
+    DatabaseRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    create_rate_limiter,
+)
+from bot.settings import Settings
+from db.models import Municipality, RateLimitBucket
+from db.people.limits import Limit, check, count_refusal, refusals_on
+from db.plumbing.migrate import downgrade, upgrade
+from db.plumbing.session import make_engine, session_scope
+from harness.stack import running_redis
+
+DAY = date(2026, 12, 7)
+T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC).timestamp()
+
+Factory = Callable[[Limit], RateLimiter]
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
-def test_burst_passes_then_one_notice_then_silence() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(rate=0.5, burst=3, clock=clock)
-    results = [limiter.check(7) for _ in range(6)]
+@pytest.fixture(params=["database", "redis"])
+def store(request: pytest.FixtureRequest, engine: Engine) -> Factory:
+    """Make limiters on one store: the database, or Redis counting refusals in the database."""
+
+    if request.param == "database":
+        return lambda limit: DatabaseRateLimiter(engine, limit)
+    url = request.getfixturevalue("redis_url")
+    with SyncRedis.from_url(url) as client:
+        client.flushdb()
+    return lambda limit: RedisRateLimiter(url, engine, limit)
+
+
+async def verdicts(
+    limiter: RateLimiter, person: str, n: int, at: float = T0, key: str | None = None
+) -> list[str]:
+    """Check `n` messages of `person` sent at `at`, one after another."""
+    return [str(await limiter.check(person, at, key)) for _ in range(n)]
+
+
+async def test_burst_passes_then_one_notice_then_silence(store: Factory, engine: Engine) -> None:
+    limiter = store(Limit(rate=0.5, burst=3))
+    results = await verdicts(limiter, "telegram:7", 6)
     assert results == ["ok", "ok", "ok", "notify", "drop", "drop"]
+    with Session(engine) as session:
+        assert refusals_on(session, day=DAY) == [("telegram:7", 3)]
+    await limiter.aclose()
 
 
-def test_tokens_refill_over_time_and_users_are_independent() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(rate=0.5, burst=2, clock=clock)
-    assert [limiter.check(1) for _ in range(3)] == ["ok", "ok", "notify"]
-    assert limiter.check(2) == "ok"
-    clock.now += 2.0  # one token back at 0.5 per second
-    assert limiter.check(1) == "ok"
-    assert limiter.check(1) == "notify"
+async def test_tokens_refill_over_time_and_people_are_independent(store: Factory) -> None:
+    limiter = store(Limit(rate=0.5, burst=2))
+    assert await verdicts(limiter, "telegram:1", 3) == ["ok", "ok", "notify"]
+    assert await verdicts(limiter, "console:1", 1) == ["ok"]
+    # two seconds later: one token back at 0.5 per second
+    assert await verdicts(limiter, "telegram:1", 2, at=T0 + 2.0) == ["ok", "notify"]
+    await limiter.aclose()
 
 
-def test_ids_above_32_bits_are_fine_and_idle_users_are_forgotten() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(rate=1.0, burst=1, clock=clock, max_users=2)
-    assert limiter.check(7_000_000_000) == "ok"
-    assert limiter.check(8_000_000_000) == "ok"
-    clock.now += 10
-    assert limiter.check(9_000_000_000) == "ok"
-    assert len(limiter._buckets) <= 2
+async def test_ids_above_32_bits_are_fine(store: Factory) -> None:
+    limiter = store(Limit(rate=1.0, burst=1))
+    assert await verdicts(limiter, "telegram:7000000000", 2) == ["ok", "notify"]
+    assert await verdicts(limiter, "telegram:8000000000", 1) == ["ok"]
+    await limiter.aclose()
 
 
-def test_a_message_handled_again_after_a_failure_takes_no_second_token() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(rate=0.5, burst=2, clock=clock)
+async def test_idle_people_are_forgotten_in_the_database(engine: Engine) -> None:
+    limiter = DatabaseRateLimiter(engine, Limit(rate=1.0, burst=1))
+    assert await verdicts(limiter, "telegram:7000000000", 1) == ["ok"]
+    assert await verdicts(limiter, "telegram:8000000000", 1) == ["ok"]
+    assert await verdicts(limiter, "telegram:9000000000", 1, at=T0 + 10) == ["ok"]
+    with Session(engine) as session:
+        assert session.execute(select(func.count()).select_from(RateLimitBucket)).scalar() == 1
+
+
+async def test_a_message_handled_again_after_a_failure_takes_no_second_token(
+    store: Factory,
+) -> None:
+    limiter = store(Limit(rate=0.5, burst=2))
     # The first question fails twice (say, the database restarts) and is handled three times.
-    assert [limiter.check(7, key="tg:7:1") for _ in range(3)] == ["ok", "ok", "ok"]
-    assert limiter.check(7, key="tg:7:2") == "ok"
-    assert limiter.check(7, key="tg:7:3") == "notify"  # a third new message is a flood
-    assert limiter.check(7, key="tg:7:1") == "ok"
+    assert await verdicts(limiter, "telegram:7", 3, key="tg:7:1") == ["ok", "ok", "ok"]
+    assert await verdicts(limiter, "telegram:7", 1, key="tg:7:2") == ["ok"]
+    assert await verdicts(limiter, "telegram:7", 1, key="tg:7:3") == ["notify"]  # a flood
+    assert await verdicts(limiter, "telegram:7", 1, key="tg:7:1") == ["ok"]
+    await limiter.aclose()
+
+
+async def test_several_questions_a_minute_one_after_another_pass(store: Factory) -> None:
+    limiter = store(Limit(rate=0.5, burst=6))
+    results = []
+    for n in range(8):  # a question every 8 s for a minute
+        results += await verdicts(limiter, "telegram:3", 1, at=T0 + 8.0 * n)
+    assert results == ["ok"] * 8
+    await limiter.aclose()
+
+
+async def test_two_workers_at_once_count_every_message(store: Factory, engine: Engine) -> None:
+    """Two limiters (two bot workers) check one person's flood at the same moment, each
+    message on its own thread and connection."""
+    limit = Limit(rate=0.001, burst=5)
+    workers = [store(limit), store(limit)]
+    checks = [
+        w.check("telegram:99", T0, f"tg:99:{i}{n}")
+        for n in range(10)
+        for i, w in enumerate(workers)
+    ]
+    results = [str(v) for v in await asyncio.gather(*checks)]
+    assert sorted(results) == sorted(["ok"] * 5 + ["notify"] + ["drop"] * 14)
+    with Session(engine) as session:
+        assert refusals_on(session, day=DAY) == [("telegram:99", 15)]
+    for worker in workers:
+        await worker.aclose()
+
+
+def test_the_store_follows_lock_store_url(engine: Engine, settings: Settings) -> None:
+    assert isinstance(create_rate_limiter(settings, engine), DatabaseRateLimiter)
+    with_redis = settings.model_copy(update={"lock_store_url": "redis://127.0.0.1:1/0"})
+    assert isinstance(create_rate_limiter(with_redis, engine), RedisRateLimiter)
+
+
+def test_migration_0060_adds_and_removes_the_tables_around_existing_data(
+    database_url: str,
+) -> None:
+    upgrade(database_url, "0040")
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        session.add(Municipality(name="Migrationsby"))
+    upgrade(database_url, "0060")
+    with session_scope(engine) as session:
+        verdict = check(session, person="telegram:5", sent=T0, key=None, limit=Limit(1, 1), day=DAY)
+        assert verdict == "ok"
+        count_refusal(session, person="telegram:5", day=DAY)
+    with Session(engine) as session:
+        assert refusals_on(session, day=DAY) == [("telegram:5", 1)]
+    downgrade(database_url, "0040")
+    assert not {"rate_limit_bucket", "rate_limit_refusal"} & set(inspect(engine).get_table_names())
+    with Session(engine) as session:
+        assert session.exec(select(Municipality.name)).all() == ["Migrationsby"]
+    upgrade(database_url)
+    with Session(engine) as session:
+        assert refusals_on(session, day=DAY) == []
+    engine.dispose()
+
+
+def test_erasing_a_user_forgets_their_bucket_and_refusals(engine: Engine) -> None:
+    from db.enquiries.crud import get_or_create_user
+    from db.privacy.erasure import erase_user
+
+    limit = Limit(rate=0.001, burst=1)
+    with session_scope(engine) as session:
+        get_or_create_user(session=session, telegram_user_id=515, chat_id=515)
+        for person in ("telegram:515", "telegram:516"):
+            for _ in range(2):
+                check(session, person=person, sent=T0, key=None, limit=limit, day=DAY)
+    with session_scope(engine) as session:
+        erase_user(session=session, telegram_user_id=515, actor="test")
+    with Session(engine) as session:
+        assert refusals_on(session, day=DAY) == [("telegram:516", 1)]
+        buckets = session.exec(select(RateLimitBucket.person)).all()
+        assert buckets == ["telegram:516"]

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from db.models import (
     OutboxMessage,
 )
 from db.people import departments
+from db.people.limits import refusals_on
 from db.plumbing.session import session_scope
 from harness.database import migrate_and_seed
 from harness.fake_telegram import FakeTelegram, start_fake_telegram
@@ -118,6 +119,52 @@ async def test_flood_is_limited_with_one_notice_then_recovers(
         assert enquiries[-1].reference and enquiries[-1].reference in reply["text"]
         assert enquiries[-1].message_key == f"tg:{flooder}:{later['message']['message_id']}"
         assert len(h.sent_to(flooder, has(notice))) == 1
+
+
+async def test_flood_notice_is_in_the_writers_language_and_refusals_are_counted(
+    bare: tuple[FakeTelegram, Engine], rasa_stack: Settings
+) -> None:
+    fake, engine = bare
+    settings = bot_settings(rasa_stack, fake, rate_limit_burst=2, rate_limit_per_second=0.1)
+    h = Harness(fake=fake, settings=settings, engine=engine)
+    writer = new_user_id()
+    swedish = "Du skickar många meddelanden på kort tid. Vänta en stund och skriv sedan igen."
+    english = t("en", swedish)
+    assert english != swedish
+    question = "Hello, we would like to book a sports hall for our football club on Sundays ({n})"
+    async with running_bot(settings):
+        await fake.wait_for("getUpdates", timeout=TIMEOUT)
+        sent = int(time.time()) - 10
+        for n in range(5):
+            await h.processed(fake.user_message(writer, question.format(n=n), date=sent))
+        assert len(h.enquiries_of(writer)) == 2
+        assert len(h.sent_to(writer, has(english))) == 1
+        assert not h.sent_to(writer, has(swedish))
+    day = datetime.fromtimestamp(sent, UTC).date()
+    with Session(engine) as session:
+        assert (f"telegram:{writer}", 3) in refusals_on(session, day=day)
+
+
+async def test_several_questions_a_minute_one_after_another_pass(
+    bare: tuple[FakeTelegram, Engine], rasa_stack: Settings
+) -> None:
+    """With the default limit, a question every 6 s for a minute is answered every time."""
+    fake, engine = bare
+    settings = bot_settings(rasa_stack, fake)
+    h = Harness(fake=fake, settings=settings, engine=engine)
+    writer = new_user_id()
+    async with running_bot(settings):
+        await fake.wait_for("getUpdates", timeout=TIMEOUT)
+        sent = int(time.time()) - 70
+        for n in range(10):
+            update = fake.user_message(writer, f"{QUESTIONS[n % 4]} ({n})", date=sent + 6 * n)
+            await h.processed(update)
+        enquiries = h.enquiries_of(writer)
+        assert len(enquiries) == 10
+        for enquiry in enquiries:
+            assert enquiry.reference and h.sent_to(writer, has(enquiry.reference))
+        notice = "Du skickar många meddelanden på kort tid. Vänta en stund och skriv sedan igen."
+        assert not h.sent_to(writer, has(notice))
 
 
 # ---------------------------------------------------------------------- 2. bad input

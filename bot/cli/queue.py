@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -108,6 +109,7 @@ def list_command(
         except QueueError as exc:
             raise fail(say(exc)) from None
         language = cli_language()
+        _echo_refusals(session, language)
         if not items:
             typer.echo(t(language, "Kön är tom."))
             return
@@ -124,6 +126,23 @@ def list_command(
                 f"{(item.association or '-')[:28]:<28}  {waited_text(item, language):<28}  "
                 f"{reason_text(item, language)}{claimed}"
             )
+
+
+def _echo_refusals(session: Session, language: str) -> None:
+    """Name the people whose messages the rate limit refused today, so floods are seen."""
+    from db.people.limits import refusals_on
+
+    refused = refusals_on(session, day=datetime.now(UTC).date())
+    if refused:
+        people = ", ".join(f"{person} ×{count}" for person, count in refused[:10])
+        # Translators: above the queue; {people} lists "telegram:<id> ×<refused messages>".
+        typer.echo(
+            t(
+                language,
+                "Avvisade meddelanden i dag (för många på kort tid): {people}",
+                people=people,
+            )
+        )
 
 
 @queue_app.command("show")

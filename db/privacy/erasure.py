@@ -30,6 +30,7 @@ from db.models import (
     TrainingCandidate,
     utcnow,
 )
+from db.people.limits import forget_person, person_key
 from db.plumbing.audit import record
 from db.plumbing.phrases import N_, Phrase
 from db.privacy.masking import clean_text, mask_personal_data
@@ -214,6 +215,7 @@ def erase_user(
     for sign_in in desk_sign_ins(session=session, telegram_user_id=telegram_user_id):
         session.delete(sign_in)  # ends any desk session of theirs too
         counts["desk_sign_ins_deleted"] += 1
+    forget_person(session, person=person_key("telegram", telegram_user_id))  # the rate limit's
     pseudonym = -user.id
     _erase_outbox(session=session, user=user, enquiries=enquiries, counts=counts)
     user.telegram_user_id = pseudonym

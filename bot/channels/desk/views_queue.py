@@ -26,6 +26,7 @@ from db.enquiries.queue import CLOSE_REASONS
 from db.enquiries.queue_facts import QueueItem, association_name, queue_item, staff_name
 from db.enquiries.workflow import WorkflowError
 from db.models import Department, Enquiry, EnquiryEvent, Escalation
+from db.people.limits import refusals_on
 from db.plumbing.phrases import N_, Phrase
 
 FILTERS = ("all", "unclaimed", "mine")
@@ -54,7 +55,9 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     department = request.query.get("department", "") or None
     now = now_of(request)
 
-    def load(session: Session) -> tuple[list[QueueItem], Sequence[Department], str | None]:
+    def load(
+        session: Session,
+    ) -> tuple[list[QueueItem], Sequence[Department], str | None, list[tuple[str, int]]]:
         departments = _departments(session)
         key = department if department in {d.key for d in departments} else None
         items = queue.list_queue(
@@ -66,9 +69,9 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
         )
         if sort == "created":
             items.sort(key=lambda i: i.enquiry.created_at, reverse=True)
-        return items, departments, key
+        return items, departments, key, refusals_on(session, day=now.date())
 
-    items, departments, key = await run_db(request, load)
+    items, departments, key, refused = await run_db(request, load)
     return render(
         request,
         "queue.html",
@@ -78,6 +81,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
         sort=sort,
         department=key,
         filters=FILTERS,
+        refused=", ".join(f"{person} ×{count}" for person, count in refused[:10]),
     )
 
 

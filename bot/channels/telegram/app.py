@@ -29,9 +29,9 @@ from bot.channels.telegram import association, coordinator, department, inbox, o
 from bot.channels.telegram.common import BotData, Context, Jobs, kick_outbox, run_db
 from bot.channels.telegram.inbox import InboxProcessor
 from bot.channels.telegram.outbox import run_dispatcher
-from bot.channels.telegram.ratelimit import RateLimiter
 from bot.conversation import Conversation
 from bot.i18n import LANGUAGES, SOURCE_LANGUAGE, t
+from bot.ratelimit import create_rate_limiter
 from bot.services import create_services
 from bot.settings import Settings
 from db.enquiries.deadlines import sweep_deadlines
@@ -78,9 +78,7 @@ async def post_init(application: LotsenApp) -> None:
     data.services = create_services(settings)
     data.conversation = Conversation(data.services)
     await data.conversation.prepare()
-    data.rate_limiter = RateLimiter(
-        rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
-    )
+    data.rate_limiter = create_rate_limiter(settings, data.services.engine)
     data.outbox_task = asyncio.get_running_loop().create_task(
         run_dispatcher(
             application.bot,
@@ -105,6 +103,9 @@ async def post_shutdown(application: LotsenApp) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    limiter, data.rate_limiter = data.rate_limiter, None
+    if limiter is not None:
+        await limiter.aclose()
     services, data.services = data.services, None
     if services is not None:
         await services.aclose()

@@ -31,6 +31,7 @@ from db.enquiries import crud
 from db.enquiries.notifications import Kind
 from db.enquiries.workflow import WorkflowError, record_feedback
 from db.models import Enquiry
+from db.people.limits import Verdict, person_key
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,16 @@ async def _within_rate_limit(update: Update, context: Context) -> bool:
     user_id, chat_id = ids(update)
     message = update.effective_message
     sent = message.date.timestamp() if message is not None and message.date else None
-    verdict = context.bot_data.rate_limiter.check(user_id, sent, key=message_key(update))
-    if verdict == "ok":
+    limiter = context.bot_data.rate_limiter
+    assert limiter is not None
+    verdict = await limiter.check(person_key("telegram", user_id), sent, key=message_key(update))
+    if verdict == Verdict.OK:
         return True
     log.info("Rate limit for Telegram user %s: %s", user_id, verdict)
-    if verdict == "notify":
-        await conversation(context).reply(
-            user_id=user_id, chat_id=chat_id, kind=Kind.RATE_LIMITED, key=message_key(update)
+    if verdict == Verdict.NOTIFY:
+        text = message.text or message.caption if message is not None else None
+        await conversation(context).refuse_flood(
+            user_id=user_id, chat_id=chat_id, text=text, key=message_key(update)
         )
         kick_outbox(context)
     return False

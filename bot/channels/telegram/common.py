@@ -12,9 +12,9 @@ from sqlmodel import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackContext, ExtBot, JobQueue
 
-from bot.channels.telegram.ratelimit import RateLimiter
 from bot.conversation import Conversation
 from bot.messages import Choice
+from bot.ratelimit import RateLimiter
 from bot.services import Services
 from bot.settings import Settings
 from db.enquiries.inbox import read_update
@@ -33,7 +33,7 @@ class BotData:
     settings: Settings | None = None
     services: Services | None = None
     conversation: Conversation | None = None
-    rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+    rate_limiter: RateLimiter | None = None
     outbox_kick: asyncio.Event = field(default_factory=asyncio.Event)
     outbox_task: asyncio.Task[None] | None = None
     failed_updates: dict[int, str] = field(default_factory=dict)
