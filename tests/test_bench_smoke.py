@@ -79,7 +79,12 @@ def test_smoke_run_reports_every_figure(rasa_stack: Settings) -> None:
     assert results["backends"]["postgresql"] == {"skipped": "using a running stack"}
     assert "skipped" in results["soak"]  # it starts its own `lotsen run`: see the soak test
 
-    assert len(results["targets"]) == 7
+    # The seven of the pipeline and the load, and issue 24's per language group (sv/en, the
+    # trained other languages, the languages without training examples) and for the dev sets.
+    names = [row["target"] for row in results["targets"]]
+    assert len(names) == 20 and len(set(names)) == 20
+    for group in ("sv/en:", "trained other:", "untrained:"):
+        assert any(name.startswith(group) for name in names), (group, names)
     assert all(row["ok"] in (True, False, None) for row in results["targets"])
     table = render(results)
     assert "Targets" in table and "TF-IDF" in table and "Rasa alone" in table
