@@ -439,4 +439,4 @@ async def test_referred_enquiries_show_on_the_enquiry_page_and_in_the_report(
     assert re.search(rf"<td>{SUPPRESS_BELOW}</td><th[^>]*>Skatteverket", table)
     assert "Region Storåsa – 1177" in table and "<td>0</td>" in table
     download = await (await desk.get("/rapport.csv?table=authorities")).text()
-    assert f"skatteverket,Skatteverket,no,{SUPPRESS_BELOW}" in download
+    assert f'"skatteverket","Skatteverket","no","{SUPPRESS_BELOW}"' in download

@@ -67,7 +67,9 @@ def desk(engine: Engine) -> Iterator[LiveDesk]:
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     """Yield a fresh page without JavaScript of its own (axe is injected by the test)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, bypass_csp=True, locale="sv-SE"
+    )
     try:
         yield context.new_page()
     finally:

@@ -58,7 +58,9 @@ def axe_violations(page: Any) -> list[str]:
 
 @pytest.mark.parametrize("view", ["", "?lang=sv", "?lang=ar"])
 def test_the_diarium_is_accessible(browser: Any, desk: LiveDesk, view: str) -> None:
-    context = browser.new_context(viewport={"width": 1024, "height": 800}, bypass_csp=True)
+    context = browser.new_context(
+        viewport={"width": 1024, "height": 800}, bypass_csp=True, locale="sv-SE"
+    )
     try:
         page = context.new_page()
         page.goto(desk.url + "/diarium" + view)
@@ -74,7 +76,9 @@ def test_the_diarium_is_accessible(browser: Any, desk: LiveDesk, view: str) -> N
 
 
 def test_the_diarium_is_searched_without_javascript(browser: Any, desk: LiveDesk) -> None:
-    context = browser.new_context(viewport={"width": 320, "height": 640}, java_script_enabled=False)
+    context = browser.new_context(
+        viewport={"width": 320, "height": 640}, java_script_enabled=False, locale="sv-SE"
+    )
     try:
         page = context.new_page()
         page.goto(desk.url + "/diarium")
