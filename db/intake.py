@@ -63,6 +63,10 @@ class Writer:
     conversation: int | None = None
 
 
+UNDETERMINED = "und"
+"""ISO 639's code for a language that cannot be told (the same as the channels' rendering)."""
+
+
 @dataclass(frozen=True)
 class Languages:
     """The languages of one message, identified once where it arrived."""
@@ -78,7 +82,10 @@ class Languages:
 
     def reply_params(self) -> dict[str, Any]:
         """Return the reply's parameter asking for a line in Swedish (an unsupported language)."""
-        return {"unsupported_language": self.written} if self.unsupported and self.written else {}
+        if not self.unsupported:
+            return {}
+        # "und": a script no language was named for (Ethiopic: Tigrinya or Amharic).
+        return {"unsupported_language": self.written or UNDETERMINED}
 
 
 @dataclass(frozen=True)
