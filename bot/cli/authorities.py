@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from bot.cli.common import ActorOption, cli_language, default_actor, fail, open_session
+from bot.cli.common import (
+    ActorOption,
+    cli_language,
+    default_actor,
+    fail,
+    open_session,
+    write_out,
+)
 from bot.cli.routes import DomainOption, _intents, import_file
 from bot.i18n import t
 
@@ -115,11 +122,8 @@ def export_command(
 
     with open_session() as session:
         text = dump_authorities(export_authorities(session=session))
-    if str(file) == "-":
-        typer.echo(text, nl=False)
-        return
-    file.write_text(text, encoding="utf-8")
-    typer.echo(t(cli_language(), "Myndigheterna är exporterade till {file}.", file=file))
+    if write_out(file, text):
+        typer.echo(t(cli_language(), "Myndigheterna är exporterade till {file}.", file=file))
 
 
 @app.command("import")

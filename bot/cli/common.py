@@ -11,6 +11,7 @@ import getpass
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from sqlmodel import Session
@@ -103,3 +104,12 @@ def open_session(settings: Settings | None = None) -> Iterator[Session]:
         raise invalid(exc) from None
     finally:
         engine.dispose()
+
+
+def write_out(file: Path, text: str) -> bool:
+    """Write an export to `file`, or to stdout for '-'; tell whether a file was written."""
+    if str(file) == "-":
+        typer.echo(text, nl=False)
+        return False
+    file.write_text(text, encoding="utf-8")
+    return True

@@ -19,6 +19,7 @@ from bot.cli.common import (
     refuse,
     say,
     settings_or_exit,
+    write_out,
 )
 from bot.i18n import nt, pt, t
 from bot.settings import PROJECT_ROOT
@@ -114,11 +115,8 @@ def export_routes(
 
     with open_session() as session:
         text = dump_table(export_table(session=session))
-    if str(file) == "-":
-        typer.echo(text, nl=False)
-        return
-    file.write_text(text, encoding="utf-8")
-    typer.echo(t(cli_language(), "Vägtabellen är exporterad till {file}.", file=file))
+    if write_out(file, text):
+        typer.echo(t(cli_language(), "Vägtabellen är exporterad till {file}.", file=file))
 
 
 @app.command("import")
