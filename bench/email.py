@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bench.latency import percentiles
 from bot.channels.desk.app import build_desk_app
 from bot.channels.email.outbox import EmailDispatcher
-from db.enquiries import workflow
+from db.enquiries import lifecycle
 from db.models import StaffMember
 from db.people import departments
 from db.plumbing.session import session_scope
@@ -48,9 +48,7 @@ def _forward_many(url: str, count: int) -> None:
                 text=f"Fråga {number}: hur söker vi aktivitetsstöd?",
                 association=f"Förening {number % 50}",
             )
-            workflow.forward_to_department(
-                session=session, enquiry=enquiry, department=department, now=NOW
-            )
+            lifecycle.forwarded(session=session, enquiry=enquiry, department=department, now=NOW)
     engine.dispose()
 
 

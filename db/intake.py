@@ -42,11 +42,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from db.enquiries import crud
+from db.enquiries import crud, lifecycle
 from db.enquiries import notifications as notify
+from db.enquiries.lifecycle import SYSTEM_ACTOR
 from db.enquiries.notifications import Kind
-from db.enquiries.reach import send_to_department
-from db.enquiries.workflow import SYSTEM_ACTOR, escalate
 from db.models import AssociationUser, Enquiry, EscalationReason
 from db.people.departments import department_by_key
 from db.routing.authorities import authority_by_key
@@ -207,7 +206,7 @@ def _escalate(
     session: Session, enquiry: Enquiry, decision: Decision, email_enabled: bool, message: Message
 ) -> Reply:
     reason = decision.reason or EscalationReason.UNSURE
-    escalate(session=session, enquiry=enquiry, reason=reason, actor=SYSTEM_ACTOR)
+    lifecycle.escalated(session=session, enquiry=enquiry, reason=reason, actor=SYSTEM_ACTOR)
     return Reply(Kind.ESCALATED, {"reason": reason})
 
 
@@ -220,9 +219,12 @@ def _route(
     if department is None:  # a route to a department that no longer exists
         unsure = Decision.escalated(EscalationReason.UNSURE)
         return _escalate(session, enquiry, unsure, False, message)
-    crud.route_enquiry(session=session, enquiry=enquiry, department=department, actor=SYSTEM_ACTOR)
-    sent = send_to_department(
-        session=session, enquiry=enquiry, department=department, email_enabled=email_enabled
+    sent = lifecycle.routed(
+        session=session,
+        enquiry=enquiry,
+        department=department,
+        actor=SYSTEM_ACTOR,
+        email_enabled=email_enabled,
     )
     if not sent.forwarded:  # nobody at the department can be reached: the coordinator has it
         return Reply(Kind.ESCALATED, {"reason": EscalationReason.UNREACHABLE})
@@ -307,7 +309,7 @@ def receive(
     the coordinator's card, and the reply to the writer.
     """
     user = _writer(session, message)
-    enquiry, created = crud.create_enquiry(
+    enquiry, created = lifecycle.received(
         session=session,
         text=message.text,
         language=message.languages.reply,

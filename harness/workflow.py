@@ -18,7 +18,7 @@ from bot.channels.telegram.common import keyboard
 from bot.channels.telegram.outbox import resolve_chat
 from bot.i18n import translate
 from bot.messages import render
-from db.enquiries import crud
+from db.enquiries import crud, lifecycle
 from db.models import (
     Enquiry,
     EnquiryEvent,
@@ -64,7 +64,7 @@ def new_enquiry(
     )
     if association is not None:
         crud.set_user_association(session=session, user=user, name=association, org_number=None)
-    enquiry, _ = crud.create_enquiry(
+    enquiry, _ = lifecycle.received(
         session=session,
         text=text,
         language=language,
@@ -93,19 +93,23 @@ def routed_enquiry(
         department.sla_hours = sla_hours
     enquiry = new_enquiry(session, now=now, **kwargs)  # type: ignore[arg-type]
     enquiry.intent = "topic_bidrag"
-    crud.route_enquiry(
+    lifecycle.recorded_as_routed(
         session=session, enquiry=enquiry, department=department, actor="lotsen", now=now
     )
     return enquiry
 
 
 def escalated_enquiry(
-    session: Session, *, now: datetime, reason: str = EscalationReason.UNSURE, **kwargs: object
+    session: Session,
+    *,
+    now: datetime,
+    reason: EscalationReason = EscalationReason.UNSURE,
+    **kwargs: object,
 ) -> tuple[Enquiry, int]:
     """Record an enquiry the model could not route; return it and its escalation id."""
     enquiry = new_enquiry(session, now=now, **kwargs)  # type: ignore[arg-type]
-    escalation = crud.escalate_enquiry(
-        session=session, enquiry=enquiry, reason=reason, actor="lotsen", now=now
+    escalation = lifecycle.escalated(
+        session=session, enquiry=enquiry, reason=reason, actor="lotsen", now=now, card=False
     )
     assert escalation.id is not None
     return enquiry, escalation.id

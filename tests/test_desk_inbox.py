@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from bot.channels.desk.app import build_desk_app
 from bot.channels.email.outbox import prepare
 from bot.messages import render
-from db.enquiries import deadlines, queue, workflow
+from db.enquiries import deadlines, lifecycle, queue, workflow
 from db.enquiries.notifications import Kind
 from db.models import (
     AuditEntry,
@@ -74,7 +74,7 @@ def _enquiry(
         )
         target = departments.department_by_key(session=session, key=department)
         assert target is not None
-        workflow.forward_to_department(session=session, enquiry=enquiry, department=target, now=now)
+        lifecycle.forwarded(session=session, enquiry=enquiry, department=target, now=now)
         assert enquiry.id is not None and enquiry.reference is not None
         return enquiry.id, enquiry.reference
 

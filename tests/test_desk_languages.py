@@ -417,13 +417,13 @@ def test_every_reply_language_is_a_desk_view() -> None:
 async def test_referred_enquiries_show_on_the_enquiry_page_and_in_the_report(
     desk: TestClient, engine: Engine
 ) -> None:
-    from db.enquiries import crud
+    from db.enquiries import lifecycle
     from db.routing.referral import refer
 
     with session_scope(engine) as session:
         references = []
         for number in range(SUPPRESS_BELOW):
-            enquiry, _ = crud.create_enquiry(
+            enquiry, _ = lifecycle.received(
                 session=session, text=f"Moms {number}?", language="sv", user=None, now=APRIL
             )
             refer(

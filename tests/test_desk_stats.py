@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from bot.channels.desk.stats import SUPPRESS_BELOW, csv_rows, public_report, report_cells
-from db.enquiries import crud
+from db.enquiries import lifecycle
 from db.enquiries import queue as q
 from db.enquiries.workflow import answer_enquiry
 from db.models import EscalationReason
@@ -41,12 +41,13 @@ def _fabricate(engine: Engine) -> None:
             _answer(session, enquiry, hours)  # 2, 4, 10 on time; 48 late
         # march[4] stays unanswered past its deadline: late.
         late = march[5]
-        escalation = crud.escalate_enquiry(
+        escalation = lifecycle.escalated(
             session=session,
             enquiry=late,
             reason=EscalationReason.SLA,
             actor="lotsen",
             now=MONDAY_MARCH + timedelta(hours=25),
+            card=False,
         )
         assert escalation.id is not None
         q.answer(

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.channels.email.outbox import MAX_ATTEMPTS, EmailDispatcher, installation_of, prepare
-from db.enquiries import deadlines, queue, workflow
+from db.enquiries import deadlines, lifecycle, queue, workflow
 from db.enquiries.notifications import Kind
 from db.models import Contact, Department, Enquiry, EnquiryStatus, OutboxMessage
 from db.people import departments
@@ -53,9 +53,7 @@ def _forwarded(engine: Engine, *, now: datetime = MONDAY_9, **kwargs: Any) -> in
     with session_scope(engine) as session:
         department = _by_email(session)
         enquiry = routed_enquiry(session, now=now, department_chat=None, **kwargs)
-        workflow.forward_to_department(
-            session=session, enquiry=enquiry, department=department, now=now
-        )
+        lifecycle.forwarded(session=session, enquiry=enquiry, department=department, now=now)
         assert enquiry.id is not None
         return enquiry.id
 
@@ -115,7 +113,7 @@ async def test_the_department_mailbox_and_both_channels(
     with session_scope(engine) as session:
         department = _by_email(session, channels="both", mailbox="kultur@storasa.example")
         enquiry = routed_enquiry(session, now=MONDAY_9)  # with a Telegram group
-        messages = workflow.forward_to_department(
+        messages = lifecycle.forwarded(
             session=session, enquiry=enquiry, department=department, now=MONDAY_9
         )
     assert sorted(m.channel for m in messages) == ["email", "telegram"]

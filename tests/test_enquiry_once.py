@@ -7,14 +7,14 @@ import threading
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from db.enquiries import crud
+from db.enquiries import crud, lifecycle
 from db.models import Enquiry
 from db.plumbing.session import session_scope
 
 
 def test_an_enquiry_recorded_meanwhile_is_not_inserted_again(engine: Engine) -> None:
     with session_scope(engine) as session:
-        first, created = crud.create_enquiry(
+        first, created = lifecycle.received(
             session=session,
             text="Hur söker vi bidrag?",
             language="sv",
@@ -40,7 +40,7 @@ def test_processes_recording_one_message_at_once_make_one_enquiry(engine: Engine
         start.wait()
         try:
             with session_scope(engine) as session:
-                enquiry, created = crud.create_enquiry(
+                enquiry, created = lifecycle.received(
                     session=session,
                     text="Var bokar vi en lokal?",
                     language="sv",

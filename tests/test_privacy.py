@@ -14,8 +14,9 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from bot.messages.coordinator import reason_text
-from db.enquiries import crud
+from db.enquiries import crud, lifecycle
 from db.enquiries import notifications as notify
+from db.enquiries.lifecycle.base import event as add_event
 from db.enquiries.queue import list_queue
 from db.enquiries.tracker_events import EVENTS, METADATA, sender_id, tracker_store
 from db.models import (
@@ -140,7 +141,7 @@ def test_telegram_ids_above_32_bits_are_stored_exactly(engine: Engine) -> None:
     with session_scope(engine) as session:
         user = crud.get_or_create_user(session=session, telegram_user_id=USER, chat_id=GROUP_CHAT)
         session.add(StaffMember(telegram_user_id=USER, role="coordinator"))
-        enquiry, _ = crud.create_enquiry(
+        enquiry, _ = lifecycle.received(
             session=session, text="Fråga", language="sv", user=user, now=NOW
         )
         session.add(InboxUpdate(update_id=9_000_000_000, payload={"update_id": 9_000_000_000}))
@@ -204,7 +205,7 @@ def _user_with_data(engine: Engine) -> dict[str, int]:
         crud.set_user_association(
             session=session, user=user, name="Storåsa IF", org_number="802400-1234"
         )
-        closed, _ = crud.create_enquiry(
+        closed, _ = lifecycle.received(
             session=session,
             text="Hur söker vi bidrag? Ring [telefon].",
             language="sv",
@@ -215,7 +216,7 @@ def _user_with_data(engine: Engine) -> dict[str, int]:
         closed.answer_text = "Via e-tjänsten."
         closed.status = EnquiryStatus.CLOSED
         closed.closed_at = NOW
-        crud.add_event(
+        add_event(
             session=session,
             enquiry=closed,
             kind=EventKind.ANSWERED,
@@ -282,7 +283,7 @@ def _user_with_data(engine: Engine) -> dict[str, int]:
             ]
         )
         other = crud.get_or_create_user(session=session, telegram_user_id=OTHER, chat_id=OTHER)
-        other_enquiry, _ = crud.create_enquiry(
+        other_enquiry, _ = lifecycle.received(
             session=session, text="Annan förenings fråga", language="sv", user=other, now=NOW
         )
         session.flush()

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from bot.i18n import translate
-from db.enquiries import crud
+from db.enquiries import crud, lifecycle
 from db.enquiries import queue as q
 from db.enquiries.queue_facts import RARE_CONTACT_MAX_ENQUIRIES, working_hours_between
 from db.models import (
@@ -71,12 +71,13 @@ def test_list_queue_oldest_first_with_filters_and_fairness(engine: Engine) -> No
         newcomer.guesses = [["teknik", 0.41], ["kultur_fritid", 0.38]]
         # A lone user without an association, routed and then declined by kultur_fritid.
         lone = routed_enquiry(session, now=local(2026, 3, 13, 9), association=None)
-        lone_esc = crud.escalate_enquiry(
+        lone_esc = lifecycle.escalated(
             session=session,
             enquiry=lone,
             reason=EscalationReason.NOT_OURS,
             actor="staff:1",
             now=local(2026, 3, 13, 10),
+            card=False,
         )
         q.claim(session=session, escalation_id=newcomer_esc, staff_user_id=ALICE, now=MONDAY_9)
 

@@ -25,7 +25,7 @@ from bot.messages import choices, render
 from bot.services import create_services
 from bot.settings import Settings
 from bot.understanding.routing import Thresholds
-from db.enquiries import crud
+from db.enquiries import crud, lifecycle
 from db.enquiries.notifications import Channel, Kind
 from db.models import (
     AssociationUser,
@@ -343,7 +343,7 @@ def test_choice_data_round_trips_and_rejects_nonsense() -> None:
 def test_both_kinds_render_in_every_language_with_buttons(engine: Engine, language: str) -> None:
     with session_scope(engine) as session:
         user = crud.get_or_create_user(session=session, telegram_user_id=77, chat_id=77)
-        enquiry, _ = crud.create_enquiry(session=session, text="?", language=language, user=user)
+        enquiry, _ = lifecycle.received(session=session, text="?", language=language, user=user)
         rows = [
             OutboxMessage(
                 kind=Kind.REFERRED,
@@ -464,7 +464,7 @@ def test_the_public_report_counts_referred_enquiries(engine: Engine) -> None:
         user = crud.get_or_create_user(session=session, telegram_user_id=88, chat_id=88)
         for number in range(SUPPRESS_BELOW + 1):
             key = "skatteverket" if number < SUPPRESS_BELOW else "polisen"
-            enquiry, _ = crud.create_enquiry(
+            enquiry, _ = lifecycle.received(
                 session=session, text=f"Fråga {number}", language="sv", user=user, now=now
             )
             refer(session=session, enquiry=enquiry, authority_key=key, actor="test", now=now)
@@ -495,11 +495,11 @@ def test_a_referred_enquiry_is_anonymised_after_the_retention_period(engine: Eng
 
     then = utcnow() - timedelta(days=800)
     with session_scope(engine) as session:
-        enquiry, _ = crud.create_enquiry(
+        enquiry, _ = lifecycle.received(
             session=session, text=TAX_QUESTION, language="sv", user=None, now=then
         )
         refer(session=session, enquiry=enquiry, authority_key="skatteverket", actor="t", now=then)
-        fresh, _ = crud.create_enquiry(session=session, text=TAX_QUESTION, language="sv", user=None)
+        fresh, _ = lifecycle.received(session=session, text=TAX_QUESTION, language="sv", user=None)
         refer(session=session, enquiry=fresh, authority_key="polisen", actor="t")
     with session_scope(engine) as session:
         decide_all(session)  # disposal only by decision: one covers every kind

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from bot.i18n import translate
-from db.enquiries import workflow
+from db.enquiries import lifecycle, workflow
 from db.models import AuditEntry, DisposalDecision, DisposalLog, Enquiry, RegisterMark
 from db.people import departments
 from db.plumbing.migrate import downgrade, upgrade
@@ -48,7 +48,7 @@ def _answered(session: Session, **kwargs: object) -> Enquiry:
     enquiry = routed_enquiry(session, now=NOW, **kwargs)  # type: ignore[arg-type]
     department = departments.department_by_key(session=session, key="kultur_fritid")
     assert department is not None
-    workflow.forward_to_department(session=session, enquiry=enquiry, department=department, now=NOW)
+    lifecycle.forwarded(session=session, enquiry=enquiry, department=department, now=NOW)
     workflow.answer_enquiry(
         session=session,
         enquiry=enquiry,

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, func, select
 from bot.i18n import t
 from bot.processes.supervisor import Supervisor
 from bot.settings import Settings
-from db.enquiries import crud, workflow
+from db.enquiries import crud, lifecycle
 from db.enquiries.sla import LOCAL, add_working_hours
 from db.models import (
     Enquiry,
@@ -307,29 +307,25 @@ async def test_sla_reminder_and_escalation_once_across_a_restart(
             # weekdays: 1 h that Friday + 5 × 8 h the week after = 41 h, so the reminder (36 h)
             # falls on the next Friday 11:00 and the deadline (48 h) on the Monday after at
             # 15:00, ten days after routing: both lie at least a week in the past.
-            late, _ = crud.create_enquiry(
+            late, _ = lifecycle.received(
                 session=session, text=QUESTIONS[0], language="sv", user=user, now=friday
             )
-            crud.route_enquiry(
+            lifecycle.recorded_as_routed(
                 session=session, enquiry=late, department=department, actor="test", now=friday
             )
-            workflow.forward_to_department(
-                session=session, enquiry=late, department=department, now=friday
-            )
+            lifecycle.forwarded(session=session, enquiry=late, department=department, now=friday)
             assert late.sla_due_at is not None and late.sla_due_at < now - timedelta(days=7)
 
             # B: routed now, so its deadline is 48 working hours (≥ 6 days) ahead; its reminder
             # was due 36 working hours after the frozen Friday (that next Friday 11:00, two
             # weeks ago): real time lies between the two, so the sweep must remind, not escalate.
-            nearly, _ = crud.create_enquiry(
+            nearly, _ = lifecycle.received(
                 session=session, text=QUESTIONS[1], language="sv", user=user, now=now
             )
-            crud.route_enquiry(
+            lifecycle.recorded_as_routed(
                 session=session, enquiry=nearly, department=department, actor="test", now=now
             )
-            workflow.forward_to_department(
-                session=session, enquiry=nearly, department=department, now=now
-            )
+            lifecycle.forwarded(session=session, enquiry=nearly, department=department, now=now)
             nearly.reminder_due_at = add_working_hours(friday, 36)
             assert nearly.reminder_due_at == friday + timedelta(days=7, hours=-4)  # Fri 11:00
             assert late.sla_due_at == friday + timedelta(days=10)  # Monday 15:00

@@ -15,7 +15,8 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from bot.i18n import translate
-from db.enquiries import crud
+from db.enquiries import crud, lifecycle
+from db.enquiries.lifecycle.base import event as add_event
 from db.enquiries.tracker_events import EVENTS, METADATA, sender_id, tracker_store
 from db.models import (
     AuditEntry,
@@ -83,12 +84,12 @@ def _enquiry(
     user = crud.get_or_create_user(
         session=session, telegram_user_id=telegram_user_id, chat_id=telegram_user_id
     )
-    enquiry, _ = crud.create_enquiry(
+    enquiry, _ = lifecycle.received(
         session=session, text=text, language="sv", user=user, now=days_ago(created_days_ago)
     )
     if answer is not None:
         enquiry.answer_text = answer
-        crud.add_event(
+        add_event(
             session=session,
             enquiry=enquiry,
             kind=EventKind.ANSWERED,
@@ -101,7 +102,7 @@ def _enquiry(
         enquiry.status = EnquiryStatus.CLOSED
         enquiry.closed_at = days_ago(closed_days_ago)
         enquiry.updated_at = days_ago(closed_days_ago)
-        crud.add_event(
+        add_event(
             session=session,
             enquiry=enquiry,
             kind=EventKind.CLOSED,

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.i18n import t
-from db.enquiries import crud
+from db.enquiries import crud, lifecycle
 from db.enquiries.notifications import Kind
 from db.enquiries.tracker_events import EVENTS, METADATA, sender_id, tracker_store
 from db.models import EscalationReason, OutboxMessage
@@ -71,7 +71,7 @@ async def test_mydata_sends_everything_held_as_one_json_document(harness: Harnes
     with session_scope(h.engine) as session:
         known = crud.get_or_create_user(session=session, telegram_user_id=user, chat_id=user)
         crud.set_user_association(session=session, user=known, name="IF Öppen", org_number=None)
-        crud.create_enquiry(session=session, text="Vår fråga", language="sv", user=known)
+        lifecycle.received(session=session, text="Vår fråga", language="sv", user=known)
     async with running_bot(h.settings):
         await fake.wait_for("getUpdates", timeout=TIMEOUT)
         assert {"mydata", "forget"} <= {c["command"] for c in fake.my_commands()}  # the menu

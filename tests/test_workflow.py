@@ -12,11 +12,11 @@ from sqlmodel import select
 from bot.i18n import translate
 from bot.messages import choices as callbacks
 from db.enquiries.deadlines import SweepReport, sweep_deadlines
+from db.enquiries.lifecycle import forwarded as forward_to_department
 from db.enquiries.workflow import (
     WorkflowError,
     answer_enquiry,
     find_by_message,
-    forward_to_department,
     not_ours,
     record_feedback,
 )

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
-from db.enquiries.sla import add_working_hours
 from db.models import (
     OPEN_STATUSES,
     Association,
     AssociationUser,
     Department,
     Enquiry,
-    EnquiryEvent,
     EnquiryStatus,
     Escalation,
-    EventKind,
     Municipality,
     Route,
     StaffMember,
@@ -87,74 +83,6 @@ def set_user_association(
     return association
 
 
-def add_event(
-    *,
-    session: Session,
-    enquiry: Enquiry,
-    kind: EventKind,
-    actor: str,
-    now: datetime | None = None,
-    **detail: Any,
-) -> EnquiryEvent:
-    """Append one step to an enquiry's history."""
-    assert enquiry.id is not None
-    event = EnquiryEvent(
-        enquiry_id=enquiry.id, kind=kind, actor=actor, at=now or utcnow(), detail=detail
-    )
-    session.add(event)
-    return event
-
-
-def create_enquiry(
-    *,
-    session: Session,
-    text: str,
-    language: str,
-    user: AssociationUser | None,
-    message_key: str | None = None,
-    detected_language: str | None = None,
-    now: datetime | None = None,
-) -> tuple[Enquiry, bool]:
-    """Record an enquiry with a reference number; return (enquiry, created).
-
-    `language` is the language the association is answered in, `detected_language` the one
-    the text is written in (None when too short to tell). `message_key` identifies the inbound
-    message; the same key never makes two enquiries.
-    """
-    if message_key is not None:
-        found = enquiry_by_message_key(session=session, message_key=message_key)
-        if found is not None:
-            return found, False
-    now = now or utcnow()
-    enquiry = Enquiry(
-        text=text,
-        language=language,
-        detected_language=detected_language,
-        message_key=message_key,
-        user_id=user.id if user else None,
-        association_id=user.association_id if user else None,
-        chat_id=user.chat_id if user else None,
-        created_at=now,
-        updated_at=now,
-    )
-    if message_key is None:
-        session.add(enquiry)
-        session.flush()
-    else:
-        inserted = insert_once(session=session, enquiry=enquiry)
-        if inserted is None:  # recorded meanwhile by another process (the action server)
-            found = enquiry_by_message_key(session=session, message_key=message_key)
-            assert found is not None
-            return found, False
-        enquiry = inserted
-    assert enquiry.id is not None
-    enquiry.reference = format_reference(enquiry.id, now)
-    add_event(
-        session=session, enquiry=enquiry, kind=EventKind.RECEIVED, actor="association", now=now
-    )
-    return enquiry, True
-
-
 def enquiry_by_message_key(*, session: Session, message_key: str) -> Enquiry | None:
     """Return the enquiry made from this inbound message, or None."""
     return session.exec(select(Enquiry).where(Enquiry.message_key == message_key)).first()
@@ -187,85 +115,6 @@ def routes_map(*, session: Session) -> dict[str, str]:
         )
     ).all()
     return {intent: key for intent, key in rows}
-
-
-def route_enquiry(
-    *,
-    session: Session,
-    enquiry: Enquiry,
-    department: Department,
-    actor: str,
-    now: datetime | None = None,
-    kind: EventKind = EventKind.ROUTED,
-) -> None:
-    """Hand an enquiry to a department with a fresh deadline in working hours."""
-    now = now or utcnow()
-    municipality = get_municipality(session=session)
-    hours = department.sla_hours or municipality.default_sla_hours
-    window = {
-        "day_start": municipality.workday_start_hour,
-        "day_end": municipality.workday_end_hour,
-    }
-    if enquiry.department_id != department.id:
-        enquiry.assigned_to = None  # a colleague of the old department no longer has it
-    enquiry.department_id = department.id
-    enquiry.status = EnquiryStatus.ROUTED
-    enquiry.routed_at = now
-    enquiry.updated_at = now
-    enquiry.sla_due_at = add_working_hours(now, hours, **window)
-    enquiry.reminder_due_at = add_working_hours(now, hours * 0.75, **window)
-    enquiry.reminded_at = None
-    add_event(
-        session=session,
-        enquiry=enquiry,
-        kind=kind,
-        actor=actor,
-        now=now,
-        department=department.key,
-        sla_due_at=enquiry.sla_due_at.isoformat(),
-    )
-
-
-def escalate_enquiry(
-    *,
-    session: Session,
-    enquiry: Enquiry,
-    reason: str,
-    actor: str,
-    now: datetime | None = None,
-    note: str | None = None,
-) -> Escalation:
-    """Put an enquiry in the coordinator's queue (once: an open escalation is reused).
-
-    A `note` (why, in the words of whoever sent it) is kept as the history's free text.
-    """
-    now = now or utcnow()
-    open_one = session.exec(
-        select(Escalation).where(
-            Escalation.enquiry_id == enquiry.id, col(Escalation.resolved_at).is_(None)
-        )
-    ).first()
-    enquiry.status = EnquiryStatus.ESCALATED
-    enquiry.escalated_at = now
-    enquiry.updated_at = now
-    enquiry.sla_due_at = None
-    enquiry.reminder_due_at = None
-    if open_one is not None:
-        return open_one
-    assert enquiry.id is not None
-    escalation = Escalation(enquiry_id=enquiry.id, reason=reason, created_at=now)
-    session.add(escalation)
-    session.flush()
-    add_event(
-        session=session,
-        enquiry=enquiry,
-        kind=EventKind.ESCALATED,
-        actor=actor,
-        now=now,
-        reason=reason,
-        **({"text": note} if note else {}),
-    )
-    return escalation
 
 
 def enquiry_by_reference(*, session: Session, reference: str) -> Enquiry | None:
@@ -312,18 +161,3 @@ def enquiry_reference_for(*, session: Session, escalation: Escalation) -> str:
     """Return the reference number of the enquiry behind an escalation."""
     enquiry = session.get(Enquiry, escalation.enquiry_id)
     return (enquiry.reference if enquiry else None) or f"#{escalation.id}"
-
-
-def close_enquiry(
-    *, session: Session, enquiry: Enquiry, actor: str, reason: str, now: datetime | None = None
-) -> None:
-    """Close an enquiry for good: no more deadlines, a CLOSED event with the reason."""
-    now = now or utcnow()
-    enquiry.status = EnquiryStatus.CLOSED
-    enquiry.closed_at = now
-    enquiry.updated_at = now
-    enquiry.sla_due_at = None
-    enquiry.reminder_due_at = None
-    add_event(
-        session=session, enquiry=enquiry, kind=EventKind.CLOSED, actor=actor, now=now, reason=reason
-    )

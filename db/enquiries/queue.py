@@ -7,20 +7,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from db.enquiries import crud
+from db.enquiries import crud, lifecycle
 from db.enquiries import notifications as notify
+from db.enquiries.lifecycle import WorkflowError, reference_of
 from db.enquiries.queue_facts import QueueItem, queue_item, staff_actor, staff_name
-from db.enquiries.workflow import WorkflowError, answer_enquiry, forward_to_department, reference_of
+from db.enquiries.workflow import answer_enquiry
 from db.models import (
     Department,
     Enquiry,
     EnquiryEvent,
     EnquiryStatus,
     Escalation,
-    EventKind,
     OutboxMessage,
     Route,
     TrainingCandidate,
@@ -156,34 +155,16 @@ def claim(
 ) -> ClaimResult:
     """Claim an escalation atomically: of two coordinators claiming at once, exactly one wins."""
     now = now or utcnow()
-    result = session.execute(
-        update(Escalation)
-        .where(
-            col(Escalation.id) == escalation_id,
-            col(Escalation.claimed_by).is_(None),
-            col(Escalation.resolved_at).is_(None),
-        )
-        .values(claimed_by=staff_user_id, claimed_at=now)
-        .execution_options(synchronize_session=False)
+    escalation, won = lifecycle.claimed(
+        session=session,
+        escalation_id=escalation_id,
+        staff_user_id=staff_user_id,
+        actor=staff_actor(staff_user_id),
+        now=now,
     )
-    won = getattr(result, "rowcount", 0) == 1
-    escalation = session.exec(
-        select(Escalation)
-        .where(Escalation.id == escalation_id)
-        .execution_options(populate_existing=True)
-    ).first()
     if escalation is None:
         raise QueueError(N_("Ingen eskalering med id {id}."), id=escalation_id)
     holder = escalation.claimed_by
-    if won:
-        crud.add_event(
-            session=session,
-            enquiry=_enquiry(session=session, escalation=escalation),
-            kind=EventKind.CLAIMED,
-            actor=staff_actor(staff_user_id),
-            now=now,
-            escalation_id=escalation_id,
-        )
     ok = won or (holder == staff_user_id and escalation.resolved_at is None)
     return ClaimResult(
         ok=ok,
@@ -281,26 +262,6 @@ def _learn_from_correction(
     return candidate, note
 
 
-def _annotate_pending_event(
-    *, session: Session, enquiry: Enquiry, kind: EventKind, note: dict[str, object]
-) -> None:
-    """Add details to the event of this kind just appended (same transaction, not yet flushed)."""
-    for obj in session.new:
-        if isinstance(obj, EnquiryEvent) and obj.enquiry_id == enquiry.id and obj.kind == kind:
-            obj.detail = {**obj.detail, **note}
-
-
-def _tell_rerouted(*, session: Session, enquiry: Enquiry, department: Department) -> None:
-    """Tell the association which department now has its enquiry."""
-    notify.to_enquirer(
-        session=session,
-        enquiry=enquiry,
-        kind=notify.Kind.REROUTED,
-        language=enquiry.language,  # the language its question was answered in
-        department=department.key,
-    )
-
-
 def route(
     *,
     session: Session,
@@ -317,35 +278,18 @@ def route(
     if enquiry.status == EnquiryStatus.CLOSED:
         raise QueueError(N_("{reference} är avslutat."), reference=reference_of(enquiry))
     _claimed_for(session=session, escalation_id=escalation_id, staff_user_id=staff_user_id, now=now)
-    escalation.resolved_at = now
-    escalation.resolution = "rerouted"
-    actor = staff_actor(staff_user_id)
-    previous = session.get(Department, enquiry.department_id) if enquiry.department_id else None
     candidate, note = _learn_from_correction(
         session=session, enquiry=enquiry, department=department, now=now
     )
-    crud.route_enquiry(
+    forwarded = lifecycle.rerouted(
         session=session,
         enquiry=enquiry,
+        escalation=escalation,
         department=department,
-        actor=actor,
+        actor=staff_actor(staff_user_id),
         now=now,
-        kind=EventKind.REROUTED,
+        **note,
     )
-    _annotate_pending_event(session=session, enquiry=enquiry, kind=EventKind.REROUTED, note=note)
-    forwarded = forward_to_department(
-        session=session, enquiry=enquiry, department=department, now=now, by_coordinator=True
-    )
-    if previous is not None and previous.id != department.id:
-        notify.to_department(
-            session=session,
-            department=previous,
-            kind=notify.Kind.REASSIGNED,
-            enquiry=enquiry,
-            only=notify.Channel.EMAIL,
-            to=department.key,
-        )
-    _tell_rerouted(session=session, enquiry=enquiry, department=department)
     return RouteResult(
         enquiry=enquiry, department=department, forwarded=forwarded, candidate=candidate
     )
@@ -370,21 +314,14 @@ def close(
     escalation = open_escalation(session=session, escalation_id=escalation_id)
     enquiry = _enquiry(session=session, escalation=escalation)
     _claimed_for(session=session, escalation_id=escalation_id, staff_user_id=staff_user_id, now=now)
-    escalation.resolved_at = now
-    escalation.resolution = f"closed:{reason_code}"
-    crud.close_enquiry(
+    return lifecycle.closed(
         session=session,
         enquiry=enquiry,
         actor=staff_actor(staff_user_id),
         reason=reason_code,
         now=now,
-    )
-    return notify.to_enquirer(
-        session=session,
-        enquiry=enquiry,
-        kind=notify.Kind.CLOSED,
-        language=enquiry.language,  # the language its question was answered in
-        reason=reason_code,
+        resolution=f"closed:{reason_code}",
+        tell=notify.Kind.CLOSED,
     )
 
 

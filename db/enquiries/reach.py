@@ -6,33 +6,26 @@ for those that cannot, why (`Unreachable`). When none can, the forward goes by e
 department's functional mailbox, else to the e-mail address of its contact who answers today,
 provided e-mail is switched on (SMTP configured); otherwise the department cannot be reached.
 
-`send_to_department` is the one step that hands a routed enquiry to its department: it
-forwards it on the channels that reach the department, or, when nothing can, escalates it to
-the coordinator at once with the reason `EscalationReason.UNREACHABLE` — never silence. Its
-result says which happened, so the association is told "sent" only when a notification to the
-department was queued. `lotsen routes check` and the start of `lotsen run` name the
+The lifecycle's `routed` (db/enquiries/lifecycle/) hands a routed enquiry to its department
+with these channels, or, when nothing can reach it, escalates it to the coordinator at once
+with the reason `EscalationReason.UNREACHABLE` — never silence. Its result says which
+happened, so the association is told "sent" only when a notification to the department was
+queued. `lotsen routes check` and the start of `lotsen run` name the
 departments nobody can reach (`unreachable_problems`).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from db.enquiries.notifications import Channel
-from db.enquiries.workflow import SYSTEM_ACTOR, escalate, forward_to_department
 from db.models import (
     Department,
     DepartmentChannels,
-    Enquiry,
-    Escalation,
-    EscalationReason,
-    OutboxMessage,
-    utcnow,
 )
 from db.people.departments import department_mailbox
 from db.plumbing.phrases import N_, Phrase
@@ -149,56 +142,3 @@ def unreachable_problems(
             session=session, department=department, email_enabled=email_enabled, now=now
         )
     return problems
-
-
-@dataclass(frozen=True)
-class Sent:
-    """What `send_to_department` did: forwarded (its outbox rows) or escalated."""
-
-    messages: Sequence[OutboxMessage] = ()
-    escalation: Escalation | None = None
-
-    @property
-    def forwarded(self) -> bool:
-        """Tell whether a notification to the department was queued."""
-        return bool(self.messages)
-
-
-def send_to_department(
-    *,
-    session: Session,
-    enquiry: Enquiry,
-    department: Department,
-    email_enabled: bool,
-    now: datetime | None = None,
-    by_coordinator: bool = False,
-) -> Sent:
-    """Forward a routed enquiry on every channel that reaches the department, else escalate it.
-
-    The enquiry must be routed to the department already. When no channel reaches it, the
-    enquiry goes to the coordinator at once (`EscalationReason.UNREACHABLE`), in the same
-    transaction; `lotsen routes check` says why.
-    """
-    now = now or utcnow()
-    reach = department_reach(
-        session=session, department=department, email_enabled=email_enabled, now=now
-    )
-    if reach.reachable:
-        messages = forward_to_department(
-            session=session,
-            enquiry=enquiry,
-            department=department,
-            now=now,
-            by_coordinator=by_coordinator,
-            channels=reach.channels,
-        )
-        if messages:
-            return Sent(messages=messages)
-    escalation = escalate(
-        session=session,
-        enquiry=enquiry,
-        reason=EscalationReason.UNREACHABLE,
-        actor=SYSTEM_ACTOR,
-        now=now,
-    )
-    return Sent(escalation=escalation)

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from db.enquiries import crud
+from db.enquiries import crud, lifecycle
 from db.enquiries.notifications import Recipient
 from db.models import (
     OPEN_STATUSES,
@@ -79,8 +79,6 @@ def request_erasure(
     now: datetime | None = None,
 ) -> ErasureRequest:
     """Put a request to erase the user's data in the coordinator's queue (once while open)."""
-    from db.enquiries.workflow import escalate
-
     now = now or utcnow()
     user = find_user(session=session, telegram_user_id=telegram_user_id)
     if user is None:
@@ -94,10 +92,10 @@ def request_erasure(
     cleaned = mask_personal_data(clean_text(note or ""))
     if cleaned:
         text = f"{text}\n{cleaned}"
-    enquiry, _ = crud.create_enquiry(
+    enquiry, _ = lifecycle.received(
         session=session, text=text, language=user.language, user=user, now=now
     )
-    escalation = escalate(
+    escalation = lifecycle.escalated(
         session=session, enquiry=enquiry, reason=EscalationReason.ERASURE, actor=actor, now=now
     )
     return ErasureRequest(enquiry=enquiry, escalation=escalation, created=True)
@@ -246,18 +244,18 @@ def erase_user(
 
 def _close_request(*, session: Session, enquiry: Enquiry, actor: str, now: datetime) -> int:
     """Resolve an open erasure request as carried out; return 1 if it was open."""
-    open_ones = session.exec(
-        select(Escalation).where(
-            Escalation.enquiry_id == enquiry.id, col(Escalation.resolved_at).is_(None)
-        )
-    ).all()
-    for escalation in open_ones:
-        escalation.resolved_at = now
-        escalation.resolution = ERASURE_RESOLUTION
     if enquiry.status == EnquiryStatus.CLOSED:
+        lifecycle.resolve_open(
+            session=session, enquiry=enquiry, resolution=ERASURE_RESOLUTION, now=now
+        )
         return 0
-    crud.close_enquiry(
-        session=session, enquiry=enquiry, actor=actor, reason=ERASURE_RESOLUTION, now=now
+    lifecycle.closed(
+        session=session,
+        enquiry=enquiry,
+        actor=actor,
+        reason=ERASURE_RESOLUTION,
+        now=now,
+        resolution=ERASURE_RESOLUTION,
     )
     return 1
 

@@ -15,18 +15,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from db.enquiries import crud
-from db.enquiries import notifications as notify
-from db.enquiries.workflow import SYSTEM_ACTOR, WorkflowError, forward_to_department, reference_of
+from db.enquiries import lifecycle
+from db.enquiries.lifecycle import SYSTEM_ACTOR, WorkflowError, reference_of
 from db.models import (
     Department,
     Enquiry,
     EnquiryEvent,
     EnquiryStatus,
-    EscalationReason,
     EventKind,
     Route,
     TrainingCandidate,
@@ -34,7 +31,6 @@ from db.models import (
 )
 from db.people.departments import department_by_key
 from db.plumbing.phrases import N_
-from db.routing.referral import audit_step, escalate_and_tell, state
 
 CONFIRM_HOURS = 24
 """How long a question waits for the association's choice before the coordinator gets it."""
@@ -66,45 +62,17 @@ def ask_to_confirm(
         )
     if enquiry.status != EnquiryStatus.RECEIVED:
         raise WorkflowError(N_("{reference} är redan hanterat."), reference=reference_of(enquiry))
-    before = state(enquiry)
-    enquiry.status = EnquiryStatus.CONFIRMING
-    enquiry.updated_at = now
-    enquiry.sla_due_at = now + timedelta(hours=CONFIRM_HOURS)
-    enquiry.reminder_due_at = None
-    crud.add_event(
+    lifecycle.confirmation_asked(
         session=session,
         enquiry=enquiry,
-        kind=EventKind.CONFIRM_ASKED,
-        actor=actor,
-        now=now,
         options=keys,
         intents={k: v for k, v in (intents or {}).items() if k in keys},
-    )
-    audit_step(session, enquiry, "ask_to_confirm", before, actor, now)
-    notify.to_enquirer(
-        session=session,
-        enquiry=enquiry,
-        kind=notify.Kind.CONFIRM,
-        language=enquiry.language,
+        actor=actor,
+        until=timedelta(hours=CONFIRM_HOURS),
+        now=now,
         dedupe_key=dedupe_key,
-        options=keys,
         **reply,
     )
-
-
-def _claim(session: Session, enquiry: Enquiry, now: datetime) -> bool:
-    """Take the enquiry out of *confirming* with one conditional UPDATE; tell whether it did.
-
-    Of the association's choice and the deadline sweep at the same moment, exactly one wins
-    (the other finds the row changed); the winner sets the final state in its transaction.
-    """
-    result = session.execute(
-        update(Enquiry)
-        .where(col(Enquiry.id) == enquiry.id, col(Enquiry.status) == EnquiryStatus.CONFIRMING)
-        .values(updated_at=now, status=EnquiryStatus.RECEIVED.value)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def asked(*, session: Session, enquiry: Enquiry) -> EnquiryEvent | None:
@@ -165,56 +133,23 @@ def choose(
         raise WorkflowError(
             N_("Välj en av förvaltningarna i frågan, inte {value}."), value=department_key
         )
-    before = state(enquiry)
-    if not _claim(session, enquiry, now):
+    if not lifecycle.take_confirming(session=session, enquiry=enquiry, now=now):
         raise WorkflowError(N_("{reference} är redan hanterat."), reference=reference_of(enquiry))
     department = department_by_key(session=session, key=department_key) if department_key else None
-    if department is None:
-        crud.add_event(
-            session=session,
-            enquiry=enquiry,
-            kind=EventKind.CHOSEN,
-            actor=actor,
-            now=now,
-            department=None,
-            offered=offered,
-        )
-        escalate_and_tell(
-            session=session,
-            enquiry=enquiry,
-            reason=EscalationReason.NOT_LISTED,
-            action="choose",
-            actor=actor,
-            now=now,
-            dedupe_key=dedupe_key,
-        )
-        return None
-    intents = event.detail.get("intents") if event is not None else None
-    intent = intents.get(department.key) if isinstance(intents, dict) else None
-    candidate = _teach(session, enquiry, department, intent, now)
-    crud.add_event(
+    candidate: TrainingCandidate | None = None
+    if department is not None:
+        intents = event.detail.get("intents") if event is not None else None
+        intent = intents.get(department.key) if isinstance(intents, dict) else None
+        candidate = _teach(session, enquiry, department, intent, now)
+    lifecycle.chosen(
         session=session,
         enquiry=enquiry,
-        kind=EventKind.CHOSEN,
+        department=department,
+        offered=offered,
+        candidate=candidate,
         actor=actor,
         now=now,
-        department=department.key,
-        offered=offered,
-        training_candidate=candidate.id if candidate is not None else None,
-        training_intent=candidate.intent if candidate is not None else None,
-    )
-    crud.route_enquiry(
-        session=session, enquiry=enquiry, department=department, actor=actor, now=now
-    )
-    forward_to_department(session=session, enquiry=enquiry, department=department, now=now)
-    audit_step(session, enquiry, "choose", before, actor, now)
-    notify.to_enquirer(
-        session=session,
-        enquiry=enquiry,
-        kind=notify.Kind.ROUTED,
-        language=enquiry.language,
         dedupe_key=dedupe_key,
-        department=department.key,
     )
     return candidate
 
@@ -229,15 +164,8 @@ def sweep_unconfirmed(*, session: Session, now: datetime, limit: int = SWEEP_BAT
     ).all()
     swept = []
     for enquiry in due:
-        if not _claim(session, enquiry, now):
+        if not lifecycle.take_confirming(session=session, enquiry=enquiry, now=now):
             continue  # the association chose meanwhile
-        escalate_and_tell(
-            session=session,
-            enquiry=enquiry,
-            reason=EscalationReason.UNCONFIRMED,
-            action="unconfirmed",
-            actor=SYSTEM_ACTOR,
-            now=now,
-        )
+        lifecycle.unconfirmed(session=session, enquiry=enquiry, actor=SYSTEM_ACTOR, now=now)
         swept.append(reference_of(enquiry))
     return swept

@@ -1,0 +1,204 @@
+"""The routing-trust states: referred to another authority, asked to confirm, chosen.
+
+The routing table's steps (`db/routing/referral.py`, `db/routing/confirmation.py`) check
+their input against the table and call these; each writes status, event, audit row and the
+association's message together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from db.enquiries import notifications as notify
+from db.enquiries.lifecycle.arrival import deliver, escalated, route_to
+from db.enquiries.lifecycle.base import audit, clear_deadlines, event, state, step, take
+from db.models import (
+    Department,
+    Enquiry,
+    EnquiryStatus,
+    Escalation,
+    EscalationReason,
+    EventKind,
+    TrainingCandidate,
+    utcnow,
+)
+
+
+def referred(
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    authority_key: str,
+    actor: str,
+    now: datetime | None = None,
+    dedupe_key: str | None = None,
+    **reply: Any,
+) -> None:
+    """The enquiry belongs to another authority: status REFERRED and the association told.
+
+    `reply` carries the answer's extra parameters (the languages line of the channel);
+    `dedupe_key` makes the answer once-only for the inbound message.
+    """
+    now = now or utcnow()
+    enquiry.referred_to = authority_key
+    clear_deadlines(enquiry)
+    step(
+        session,
+        enquiry,
+        status=EnquiryStatus.REFERRED,
+        kind=EventKind.REFERRED,
+        action="refer",
+        actor=actor,
+        now=now,
+        authority=authority_key,
+    )
+    notify.to_enquirer(
+        session=session,
+        enquiry=enquiry,
+        kind=notify.Kind.REFERRED,
+        language=enquiry.language,
+        dedupe_key=dedupe_key,
+        authority=authority_key,
+        **reply,
+    )
+
+
+def confirmation_asked(
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    options: Sequence[str],
+    intents: Mapping[str, str],
+    actor: str,
+    until: timedelta,
+    now: datetime | None = None,
+    dedupe_key: str | None = None,
+    **reply: Any,
+) -> None:
+    """Ask the association to choose between two departments: status CONFIRMING until `until`."""
+    now = now or utcnow()
+    enquiry.sla_due_at = now + until
+    enquiry.reminder_due_at = None
+    step(
+        session,
+        enquiry,
+        status=EnquiryStatus.CONFIRMING,
+        kind=EventKind.CONFIRM_ASKED,
+        action="ask_to_confirm",
+        actor=actor,
+        now=now,
+        options=list(options),
+        intents=dict(intents),
+    )
+    notify.to_enquirer(
+        session=session,
+        enquiry=enquiry,
+        kind=notify.Kind.CONFIRM,
+        language=enquiry.language,
+        dedupe_key=dedupe_key,
+        options=list(options),
+        **reply,
+    )
+
+
+def take_confirming(*, session: Session, enquiry: Enquiry, now: datetime) -> bool:
+    """Take the enquiry out of CONFIRMING with one conditional UPDATE; tell whether it did.
+
+    Of the association's choice and the deadline sweep at the same moment, exactly one wins
+    (the other finds the row changed); the winner sets the final state in its transaction.
+    """
+    return take(
+        session,
+        enquiry,
+        among=(EnquiryStatus.CONFIRMING,),
+        values={"updated_at": now, "status": EnquiryStatus.RECEIVED.value},
+    )
+
+
+def chosen(
+    *,
+    session: Session,
+    enquiry: Enquiry,
+    department: Department | None,
+    offered: Sequence[str],
+    candidate: TrainingCandidate | None,
+    actor: str,
+    now: datetime,
+    dedupe_key: str | None = None,
+) -> None:
+    """Record the association's choice (taken with `take_confirming` first).
+
+    A department: the CHOSEN event, routed and forwarded there, the association told;
+    None ("something else"): the CHOSEN event and the coordinator has it (`NOT_LISTED`).
+    """
+    before = state(enquiry)
+    if department is None:
+        event(
+            session, enquiry, EventKind.CHOSEN, actor, now, department=None, offered=list(offered)
+        )
+        escalated(
+            session=session,
+            enquiry=enquiry,
+            reason=EscalationReason.NOT_LISTED,
+            actor=actor,
+            now=now,
+            tell=True,
+            dedupe_key=dedupe_key,
+            action="choose",
+        )
+        return
+    event(
+        session,
+        enquiry,
+        EventKind.CHOSEN,
+        actor,
+        now,
+        department=department.key,
+        offered=list(offered),
+        training_candidate=candidate.id if candidate is not None else None,
+        training_intent=candidate.intent if candidate is not None else None,
+    )
+    route_to(session, enquiry, department, kind=EventKind.ROUTED, action=None, actor=actor, now=now)
+    deliver(session, enquiry, department, email_enabled=None, by_coordinator=False, now=now)
+    audit(session, enquiry, "choose", before, actor, now)
+    notify.to_enquirer(
+        session=session,
+        enquiry=enquiry,
+        kind=notify.Kind.ROUTED,
+        language=enquiry.language,
+        dedupe_key=dedupe_key,
+        department=department.key,
+    )
+
+
+def unconfirmed(*, session: Session, enquiry: Enquiry, actor: str, now: datetime) -> None:
+    """Nobody chose in time (taken with `take_confirming`): the coordinator has it, told."""
+    escalated(
+        session=session,
+        enquiry=enquiry,
+        reason=EscalationReason.UNCONFIRMED,
+        actor=actor,
+        now=now,
+        tell=True,
+        action="unconfirmed",
+    )
+
+
+def disputed(
+    *, session: Session, enquiry: Enquiry, actor: str, now: datetime, dedupe_key: str | None
+) -> Escalation:
+    """The association says the authority named is not right: the coordinator has it, told."""
+    return escalated(
+        session=session,
+        enquiry=enquiry,
+        reason=EscalationReason.MISREFERRED,
+        actor=actor,
+        now=now,
+        tell=True,
+        dedupe_key=dedupe_key,
+        action="dispute_referral",
+    )
