@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,76 @@ def test_the_cycle_finder_finds_a_circle() -> None:
     graph.add_import(importer="a.c", imported="a.b")
     graph.add_import(importer="a.c", imported="a.d")
     assert _cycles(graph) == [["a.b", "a.c"]]
+
+
+LIFECYCLE = Path("db") / "enquiries" / "lifecycle"
+"""The one package that changes an enquiry's status and appends to its history."""
+
+
+def _mentions(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+
+
+def _called(node: ast.Call) -> str | None:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+
+
+def lifecycle_bypasses(source: str) -> list[str]:
+    """Return where a module assigns `Enquiry.status` or adds an `EnquiryEvent` by itself.
+
+    Caught: `x.status = …` when `x` names an enquiry or the value is an `EnquiryStatus`; a
+    `status=` keyword given an `EnquiryStatus` (an UPDATE's `.values(…)`, a new `Enquiry(…)`);
+    constructing an `EnquiryEvent`.
+    """
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        targets: list[ast.expr] = []
+        value: ast.AST | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets, value = [node.target], node.value
+        for target in targets:
+            if isinstance(target, ast.Attribute) and target.attr == "status":
+                owner = ast.unparse(target.value).lower()
+                if "enquir" in owner or (value is not None and _mentions(value, "EnquiryStatus")):
+                    found.append(f"line {node.lineno}: {ast.unparse(target)} = …")
+        if isinstance(node, ast.Call):
+            if _called(node) == "EnquiryEvent":
+                found.append(f"line {node.lineno}: EnquiryEvent(…)")
+            for keyword in node.keywords:
+                if keyword.arg == "status" and _mentions(keyword.value, "EnquiryStatus"):
+                    found.append(f"line {node.lineno}: {_called(node)}(status=…)")
+    return found
+
+
+def test_only_the_lifecycle_changes_an_enquirys_status_or_history() -> None:
+    offenders: dict[str, list[str]] = {}
+    checked = 0
+    for package in ("bot", "db", "harness", "bench"):
+        for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
+            relative = path.relative_to(PROJECT_ROOT)
+            if relative.is_relative_to(LIFECYCLE) or "migrations" in relative.parts:
+                continue
+            checked += 1
+            found = lifecycle_bypasses(path.read_text(encoding="utf-8"))
+            if found:
+                offenders[str(relative)] = found
+    assert checked > 100
+    assert offenders == {}, "use db/enquiries/lifecycle/ instead"
+
+
+def test_the_lifecycle_check_finds_a_bypass() -> None:
+    source = (
+        "enquiry.status = EnquiryStatus.CLOSED\n"
+        "row.status = EnquiryStatus.ROUTED\n"
+        "record.status = 200\n"
+        "session.add(EnquiryEvent(enquiry_id=1, kind='note', actor='x'))\n"
+        "session.execute(update(Enquiry).values(status=EnquiryStatus.ESCALATED.value))\n"
+        "models.EnquiryEvent(kind='x')\n"
+    )
+    lines = sorted(int(found.split(":")[0].split()[1]) for found in lifecycle_bypasses(source))
+    assert lines == [1, 2, 4, 5, 6]
+    lifecycle = PROJECT_ROOT / LIFECYCLE
+    assert any(lifecycle_bypasses(p.read_text()) for p in lifecycle.glob("*.py"))
