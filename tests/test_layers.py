@@ -96,8 +96,8 @@ def lifecycle_bypasses(source: str) -> list[str]:
     """Return where a module assigns `Enquiry.status` or adds an `EnquiryEvent` by itself.
 
     Caught: `x.status = …` when `x` names an enquiry or the value is an `EnquiryStatus`; a
-    `status=` keyword given an `EnquiryStatus` (an UPDATE's `.values(…)`, a new `Enquiry(…)`);
-    constructing an `EnquiryEvent`.
+    `status=` keyword or a `"status":` key given an `EnquiryStatus` (an UPDATE's values, a new
+    `Enquiry(…)`); constructing an `EnquiryEvent`.
     """
     found: list[str] = []
     for node in ast.walk(ast.parse(source)):
@@ -112,6 +112,11 @@ def lifecycle_bypasses(source: str) -> list[str]:
                 owner = ast.unparse(target.value).lower()
                 if "enquir" in owner or (value is not None and _mentions(value, "EnquiryStatus")):
                     found.append(f"line {node.lineno}: {ast.unparse(target)} = …")
+        if isinstance(node, ast.Dict):
+            for key, item in zip(node.keys, node.values, strict=True):
+                status_key = isinstance(key, ast.Constant) and key.value == "status"
+                if status_key and _mentions(item, "EnquiryStatus"):
+                    found.append(f"line {node.lineno}: {{'status': …}}")
         if isinstance(node, ast.Call):
             if _called(node) == "EnquiryEvent":
                 found.append(f"line {node.lineno}: EnquiryEvent(…)")
@@ -145,8 +150,9 @@ def test_the_lifecycle_check_finds_a_bypass() -> None:
         "session.add(EnquiryEvent(enquiry_id=1, kind='note', actor='x'))\n"
         "session.execute(update(Enquiry).values(status=EnquiryStatus.ESCALATED.value))\n"
         "models.EnquiryEvent(kind='x')\n"
+        "claim(set_values={'status': EnquiryStatus.ESCALATED.value}, other={'status': 1})\n"
     )
     lines = sorted(int(found.split(":")[0].split()[1]) for found in lifecycle_bypasses(source))
-    assert lines == [1, 2, 4, 5, 6]
+    assert lines == [1, 2, 4, 5, 6, 7]
     lifecycle = PROJECT_ROOT / LIFECYCLE
     assert any(lifecycle_bypasses(p.read_text()) for p in lifecycle.glob("*.py"))
