@@ -1,30 +1,28 @@
 """The e-mail dispatcher: sends the outbox's e-mail rows over SMTP, each once.
 
-A round claims the due rows (db/plumbing/claims.py: a lease in the database, so two dispatchers
-never send the same row), resolves each recipient to a mailbox, renders it, adds the signed link
-into the desk and commits; then the mail goes over SMTP on a worker thread, outside any transaction;
-then each outcome is recorded. A refusal for now (4xx) is retried with exponential backoff; a
-refusal for good (5xx), too many attempts, or no mailbox at all gives up on the row and alerts
-the coordinators. A server that cannot be reached is not any address's fault: the rows wait,
-uncounted, while the dispatcher backs off, and go out once the server is back.
+The round is the outbox dispatchers' one skeleton (bot/channels/dispatch.py): it claims the due
+rows (a lease in the database, so two dispatchers never send the same row), resolves each
+recipient to a mailbox, renders it, adds the signed link into the desk and commits; then the
+mail goes over SMTP on a worker thread, outside any transaction; then each outcome is recorded.
+A refusal for now (4xx) is retried with exponential backoff; a refusal for good (5xx), too
+many attempts, or no mailbox at all gives up on the row and alerts the coordinators. A server
+that cannot be reached is not any address's fault: the rows wait, uncounted, while the
+dispatcher backs off, and go out once the server is back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
+from bot.channels import dispatch
 from bot.channels.email.compose import Link, Mail, compose, is_address
 from bot.channels.email.smtp import Outcome, Server, ServerUnavailable, send_all
 from bot.i18n import t
@@ -39,7 +37,6 @@ from db.enquiries.sla import LOCAL
 from db.models import Department, Enquiry, EnquiryStatus, OutboxMessage, utcnow
 from db.people import departments
 from db.people.sign_in import ENQUIRY_LINK_DAYS, create_enquiry_link
-from db.plumbing import claims
 from db.plumbing.session import session_scope
 
 log = logging.getLogger(__name__)
@@ -47,17 +44,13 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 """Refusals for now (4xx) of one address before Lotsen gives up on the row."""
 BATCH = 50
-LEASE = timedelta(minutes=10)
-"""How long a claimed row is left to its dispatcher before another may send it."""
 RETRY_BASE = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
-SERVER_PAUSE_BASE = 5.0
-SERVER_PAUSE_MAX = 900.0
 LINKED_KINDS = (Kind.FORWARD, Kind.REMINDER, Kind.ASSIGNED)
 """Messages to a department that carry a signed link to their enquiry."""
 OPEN_ENQUIRY = (EnquiryStatus.ROUTED, EnquiryStatus.FORWARDED)
 
-Clock = Callable[[], datetime]
+Clock = dispatch.Clock
 Sender = Callable[[Server, Sequence[Mail]], list[Outcome]]
 
 
@@ -80,35 +73,14 @@ def server_of(settings: Settings) -> Server:
     )
 
 
-def _pending() -> list[ColumnElement[bool]]:
-    return [
-        col(OutboxMessage.channel) == Channel.EMAIL,
-        col(OutboxMessage.sent_at).is_(None),
-        col(OutboxMessage.attempts) < MAX_ATTEMPTS,
-    ]
-
-
 def waiting_mail(engine: Engine) -> int:
     """Return how many e-mails wait in the outbox (for a notice while e-mail is off)."""
-    with session_scope(engine) as session:
-        return int(
-            session.exec(select(func.count()).select_from(OutboxMessage).where(*_pending())).one()
-        )
+    return dispatch.waiting(engine, Channel.EMAIL, MAX_ATTEMPTS)
 
 
 def _claim(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:
     """Lease up to `limit` due rows nobody sends to this dispatcher, oldest first."""
-    return claims.claim_rows(
-        session,
-        OutboxMessage,
-        order=col(OutboxMessage.id),
-        pending=_pending(),
-        # refused for now: waiting for the retry
-        due=[col(OutboxMessage.not_before).is_(None) | (col(OutboxMessage.not_before) <= now)],
-        lease=LEASE,
-        now=now,
-        limit=limit,
-    )
+    return dispatch.claim_due(session, Channel.EMAIL, MAX_ATTEMPTS, now, limit)
 
 
 def coordinator_mailbox(session: Session, settings: Settings) -> str | None:
@@ -247,45 +219,34 @@ def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = B
     return mails
 
 
+def _record_one(
+    session: Session, row: OutboxMessage, mail: Mail, outcome: Outcome, now: datetime
+) -> bool:
+    """Record what the server said to one mail; tell whether it was sent."""
+    if outcome.sent:
+        row.sent_at = now
+        row.address = mail.to
+        row.external_id = mail.message_id[:64]
+        row.error = None
+        return True
+    row.attempts += 1
+    if outcome.permanent or row.attempts >= MAX_ATTEMPTS:
+        give_up(session, row, address=mail.to, problem=outcome.error or "")
+    else:
+        row.error = (outcome.error or "")[:500]
+        row.not_before = now + retry_delay(row.attempts)
+    return False
+
+
 def record(
     engine: Engine, mails: Sequence[Mail], outcomes: Sequence[Outcome], now: datetime
 ) -> int:
     """Record each mail's outcome; mails without one are released to go again; return sent."""
-    by_row = {outcome.row_id: outcome for outcome in outcomes}
-    sent = 0
-    with session_scope(engine) as session:
-        for mail in mails:
-            row = session.get(OutboxMessage, mail.row_id)
-            if row is None:
-                continue
-            outcome = by_row.get(mail.row_id)
-            row.claimed_until = None  # done with, or (never handed over) free for the next round
-            if outcome is None:
-                continue
-            if outcome.sent:
-                row.sent_at = now
-                row.address = mail.to
-                row.external_id = mail.message_id[:64]
-                row.error = None
-                sent += 1
-            elif outcome.permanent or row.attempts + 1 >= MAX_ATTEMPTS:
-                row.attempts += 1
-                give_up(session, row, address=mail.to, problem=outcome.error or "")
-            else:
-                row.attempts += 1
-                row.error = (outcome.error or "")[:500]
-                row.not_before = now + retry_delay(row.attempts)
-    return sent
 
+    def handle(session: Session, row: OutboxMessage, mail: Mail, outcome: Outcome) -> bool:
+        return _record_one(session, row, mail, outcome, now)
 
-def release(engine: Engine, mails: Sequence[Mail], problem: str) -> None:
-    """Free claimed rows that could not be handed over (the server was away); nothing counts."""
-    with session_scope(engine) as session:
-        for mail in mails:
-            row = session.get(OutboxMessage, mail.row_id)
-            if row is not None and row.sent_at is None:
-                row.claimed_until = None
-                row.error = problem[:500]
+    return dispatch.record_each(engine, mails, outcomes, handle)
 
 
 def digest_day(now: datetime, hour: int | None) -> date | None:
@@ -296,15 +257,10 @@ def digest_day(now: datetime, hour: int | None) -> date | None:
     return local.date() if local.hour >= hour else None
 
 
-@dataclass
-class _State:
-    server_failures: int = 0
-    paused_until: datetime | None = None
-    digest_for: date | None = None
-
-
-class EmailDispatcher:
+class EmailDispatcher(dispatch.Dispatcher[Mail, Outcome]):
     """Send due e-mail every few seconds; back off while the server cannot be reached."""
+
+    what = "e-mail"
 
     def __init__(
         self,
@@ -314,67 +270,40 @@ class EmailDispatcher:
         clock: Clock = utcnow,
         sender: Sender = send_all,
     ) -> None:
+        super().__init__(engine, clock=clock)
         self.settings = settings
-        self.engine = engine
         self.server = server_of(settings)
-        self.clock = clock
         self.sender = sender
-        self.state = _State()
+        self.digest_for: date | None = None
 
-    async def step(self) -> int:
-        """Run one round (the digest when due, then due mail); return how many were sent."""
-        now = self.clock()
-        if self.state.paused_until is not None and now < self.state.paused_until:
-            return 0
-        await asyncio.to_thread(self._queue_digest, now)
-        mails = await asyncio.to_thread(prepare, self.engine, self.settings, now)
-        if not mails:
-            return 0
-        try:
-            outcomes = await asyncio.to_thread(self.sender, self.server, mails)
-        except ServerUnavailable as exc:
-            await asyncio.to_thread(release, self.engine, mails, str(exc))
-            self._pause(now, str(exc))
-            return 0
-        sent = await asyncio.to_thread(record, self.engine, mails, outcomes, self.clock())
-        if len(outcomes) < len(mails):
-            self._pause(now, "the connection broke off")
-        else:
-            self.state.server_failures, self.state.paused_until = 0, None
-        return sent
+    def server_name(self) -> str:
+        """Name the SMTP server for the log."""
+        return f"SMTP server {self.server.host}:{self.server.port}"
 
-    def _pause(self, now: datetime, problem: str) -> None:
-        self.state.server_failures += 1
-        seconds = min(SERVER_PAUSE_MAX, SERVER_PAUSE_BASE * 2 ** (self.state.server_failures - 1))
-        self.state.paused_until = now + timedelta(seconds=seconds)
-        log.warning(
-            "SMTP server %s:%s unavailable (%s); e-mail waits, next try in %.0f s",
-            self.server.host,
-            self.server.port,
-            problem,
-            seconds,
-        )
-
-    def _queue_digest(self, now: datetime) -> None:
+    def before_round(self, now: datetime) -> None:
+        """Queue the coordinator's digest once its hour has come (once a day)."""
         day = digest_day(now, self.settings.coordinator_digest_hour)
-        if day is None or day == self.state.digest_for:
+        if day is None or day == self.digest_for:
             return
         with session_scope(self.engine) as session:
             record_digest(session=session, day=day)
-        self.state.digest_for = day
+        self.digest_for = day
 
-    async def run(self, stop: asyncio.Event, interval: float = 5.0) -> None:
-        """Send due e-mail until `stop` is set; a database outage only delays it."""
-        while not stop.is_set():
-            try:
-                while await self.step():
-                    pass  # a full batch went out: there may be more
-            except OperationalError as exc:
-                log.warning("Database unavailable (%s); e-mail dispatch will retry", exc)
-            except Exception:
-                log.exception("E-mail dispatch failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+    def prepare(self, now: datetime) -> list[Mail]:
+        """Claim the due e-mail rows and turn them into mails."""
+        return prepare(self.engine, self.settings, now)
+
+    async def deliver(self, items: list[Mail]) -> dispatch.Delivery[Outcome]:
+        """Send the mails over SMTP on a worker thread."""
+        try:
+            outcomes = await asyncio.to_thread(self.sender, self.server, items)
+        except ServerUnavailable as exc:
+            return dispatch.Delivery(problem=str(exc))
+        return dispatch.Delivery(outcomes=list(outcomes))
+
+    def record(self, items: list[Mail], outcomes: list[Outcome], now: datetime) -> int:
+        """Record the outcomes."""
+        return record(self.engine, items, outcomes, now)
 
 
 async def run_email(settings: Settings, engine: Engine, stop: asyncio.Event) -> None:

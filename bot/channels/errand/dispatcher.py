@@ -1,11 +1,12 @@
 """The errand dispatcher: files the outbox's errand rows in the case system, each once.
 
-Modelled on SupportManagement (`POST /{municipalityId}/{namespace}/errands`). A round queues the
-enquiries received since the last one (db/records/errands.py), claims the due rows
-(db/plumbing/claims.py), renders each enquiry's errand (title, classification, priority,
-status, reporter, stakeholders, the external tag with Lotsen's reference), marks the row as
-being sent and commits; then it talks HTTP outside any transaction; then it records each
-outcome: the errand's id (from the Location header) and number, kept with the enquiry.
+Modelled on SupportManagement (`POST /{municipalityId}/{namespace}/errands`). A round (the
+outbox dispatchers' one skeleton, bot/channels/dispatch.py) queues the enquiries received
+since the last one (db/records/errands.py), claims the due rows, renders each enquiry's errand
+(title, classification, priority, status, reporter, stakeholders, the external tag with
+Lotsen's reference), marks the row as being sent and commits; then it talks HTTP outside any
+transaction; then it records each outcome: the errand's id (from the Location header) and
+number, kept with the enquiry.
 
 A system that cannot be reached, or answers 5xx, is nobody's fault: the rows wait, uncounted,
 while the dispatcher backs off. A row whose request may have arrived (a timeout, a crash) is
@@ -18,24 +19,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
 
 import httpx
-from sqlalchemy import ColumnElement
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
+from bot.channels import dispatch
 from bot.messages import render
 from bot.settings import Settings
 from db.enquiries import notifications as notify
 from db.enquiries.notifications import Channel
 from db.enquiries.sla import LOCAL
 from db.models import Enquiry, OutboxMessage, utcnow
-from db.plumbing import claims
 from db.plumbing.session import session_scope
 from db.records.errands import TAG_KEY, errand_body, filing_of, queue_new, record_filing
 
@@ -43,11 +41,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
 BATCH = 20
-LEASE = timedelta(minutes=10)
-PAUSE_BASE = 5.0
-PAUSE_MAX = 900.0
 
-Clock = Callable[[], datetime]
+Clock = dispatch.Clock
 
 
 @dataclass
@@ -75,20 +70,9 @@ class Unavailable(Exception):
     """The case system cannot be reached or fails (5xx): try again later."""
 
 
-def _pending() -> list[ColumnElement[bool]]:
-    return [
-        col(OutboxMessage.channel) == Channel.ERRAND,
-        col(OutboxMessage.sent_at).is_(None),
-        col(OutboxMessage.attempts) < MAX_ATTEMPTS,
-    ]
-
-
 def waiting_errands(engine: Engine) -> int:
     """Return how many enquiries wait to be filed (for a notice while the adapter is off)."""
-    with session_scope(engine) as session:
-        return int(
-            session.exec(select(func.count()).select_from(OutboxMessage).where(*_pending())).one()
-        )
+    return dispatch.waiting(engine, Channel.ERRAND, MAX_ATTEMPTS)
 
 
 def file_from(settings: Settings) -> datetime | None:
@@ -105,17 +89,7 @@ def prepare(
     filings: list[Filing] = []
     with session_scope(engine) as session:
         queue_new(session=session, now=now, file_from=file_from(settings))
-        rows = claims.claim_rows(
-            session,
-            OutboxMessage,
-            order=col(OutboxMessage.id),
-            pending=_pending(),
-            due=[col(OutboxMessage.not_before).is_(None) | (col(OutboxMessage.not_before) <= now)],
-            lease=LEASE,
-            now=now,
-            limit=limit,
-        )
-        for row in rows:
+        for row in dispatch.claim_due(session, Channel.ERRAND, MAX_ATTEMPTS, now, limit):
             assert row.id is not None
             enquiry = session.get(Enquiry, row.enquiry_id) if row.enquiry_id else None
             if enquiry is None or enquiry.id is None or enquiry.reference is None:
@@ -207,46 +181,38 @@ def give_up(session: Session, row: OutboxMessage, problem: str) -> None:
     )
 
 
+def _record_one(
+    session: Session, row: OutboxMessage, filing: Filing, outcome: Outcome, now: datetime
+) -> bool:
+    """Record what the case system said to one filing; tell whether it filed it."""
+    if outcome.refused is not None:
+        give_up(session, row, outcome.refused)
+        return False
+    assert outcome.errand_id is not None
+    record_filing(
+        session=session,
+        enquiry_id=filing.enquiry_id,
+        errand_id=outcome.errand_id,
+        errand_number=outcome.errand_number,
+        now=now,
+    )
+    row.sent_at, row.external_id, row.error = now, outcome.errand_id[:64], None
+    return True
+
+
 def record(engine: Engine, filings: list[Filing], outcomes: list[Outcome], now: datetime) -> int:
     """Record each outcome; filings without one are released to go again; return filed."""
-    by_row = {outcome.row_id: outcome for outcome in outcomes}
-    filed = 0
-    with session_scope(engine) as session:
-        for filing in filings:
-            row = session.get(OutboxMessage, filing.row_id)
-            if row is None:
-                continue
-            row.claimed_until = None
-            outcome = by_row.get(filing.row_id)
-            if outcome is None:
-                continue
-            if outcome.refused is not None:
-                give_up(session, row, outcome.refused)
-                continue
-            assert outcome.errand_id is not None
-            record_filing(
-                session=session,
-                enquiry_id=filing.enquiry_id,
-                errand_id=outcome.errand_id,
-                errand_number=outcome.errand_number,
-                now=now,
-            )
-            row.sent_at, row.external_id, row.error = now, outcome.errand_id[:64], None
-            filed += 1
-    return filed
+
+    def handle(session: Session, row: OutboxMessage, filing: Filing, outcome: Outcome) -> bool:
+        return _record_one(session, row, filing, outcome, now)
+
+    return dispatch.record_each(engine, filings, outcomes, handle)
 
 
-def release(engine: Engine, filings: list[Filing], problem: str) -> None:
-    """Free the claimed rows not filed (the system was away); they stay in doubt if sent."""
-    with session_scope(engine) as session:
-        for filing in filings:
-            row = session.get(OutboxMessage, filing.row_id)
-            if row is not None and row.sent_at is None:
-                row.claimed_until, row.error = None, problem[:500]
-
-
-class ErrandDispatcher:
+class ErrandDispatcher(dispatch.Dispatcher[Filing, Outcome]):
     """File due enquiries every few seconds; back off while the case system is down."""
+
+    what = "filings"
 
     def __init__(
         self,
@@ -256,66 +222,37 @@ class ErrandDispatcher:
         clock: Clock = utcnow,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.settings, self.engine, self.clock = settings, engine, clock
+        super().__init__(engine, clock=clock)
+        self.settings = settings
         self.transport = transport
-        self.failures = 0
-        self.paused_until: datetime | None = None
 
-    async def step(self) -> int:
-        """Run one round; return how many enquiries were filed."""
-        now = self.clock()
-        if self.paused_until is not None and now < self.paused_until:
-            return 0
-        filings = await asyncio.to_thread(prepare, self.engine, self.settings, now)
-        if not filings:
-            return 0
-        outcomes: list[Outcome] = []
-        problem: str | None = None
+    def server_name(self) -> str:
+        """Name the case system for the log."""
+        return f"Errand system {self.settings.errand_base_url}"
+
+    def prepare(self, now: datetime) -> list[Filing]:
+        """Queue new enquiries, claim the due rows and render their requests."""
+        return prepare(self.engine, self.settings, now)
+
+    async def deliver(self, items: list[Filing]) -> dispatch.Delivery[Outcome]:
+        """File each enquiry over HTTP; stop at the first sign that the system is down."""
+        delivery: dispatch.Delivery[Outcome] = dispatch.Delivery()
         async with httpx.AsyncClient(
             headers=_headers(self.settings),
             timeout=self.settings.errand_timeout_seconds,
             transport=self.transport,
         ) as client:
-            for filing in filings:
+            for filing in items:
                 try:
-                    outcomes.append(await file_one(client, _base(self.settings), filing))
+                    delivery.outcomes.append(await file_one(client, _base(self.settings), filing))
                 except Unavailable as exc:
-                    problem = str(exc)
+                    delivery.problem = str(exc)
                     break
-        filed = await asyncio.to_thread(record, self.engine, filings, outcomes, self.clock())
-        if problem is not None:
-            done = {o.row_id for o in outcomes}
-            await asyncio.to_thread(
-                release, self.engine, [f for f in filings if f.row_id not in done], problem
-            )
-            self._pause(now, problem)
-        else:
-            self.failures, self.paused_until = 0, None
-        return filed
+        return delivery
 
-    def _pause(self, now: datetime, problem: str) -> None:
-        self.failures += 1
-        seconds = min(PAUSE_MAX, PAUSE_BASE * 2 ** (self.failures - 1))
-        self.paused_until = now + timedelta(seconds=seconds)
-        log.warning(
-            "Errand system %s unavailable (%s); filings wait, next try in %.0f s",
-            self.settings.errand_base_url,
-            problem,
-            seconds,
-        )
-
-    async def run(self, stop: asyncio.Event, interval: float = 5.0) -> None:
-        """File due enquiries until `stop` is set; a database outage only delays it."""
-        while not stop.is_set():
-            try:
-                while await self.step():
-                    pass
-            except OperationalError as exc:
-                log.warning("Database unavailable (%s); errand filing will retry", exc)
-            except Exception:
-                log.exception("Errand filing failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+    def record(self, items: list[Filing], outcomes: list[Outcome], now: datetime) -> int:
+        """Record the outcomes."""
+        return record(self.engine, items, outcomes, now)
 
 
 async def run_errands(settings: Settings, engine: Engine, stop: asyncio.Event) -> None:
