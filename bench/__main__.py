@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from bench.baseline import BASELINE
 from bench.data import DEFAULT_EVAL
 from bench.report import render
 from bench.run import Options, run_all
@@ -45,6 +46,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=SoakPlan.messages,
         help="Questions in the soak (lotsen run killed on the way); 0 leaves it out.",
     )
+    parser.add_argument(
+        "--baseline",
+        default=BASELINE,
+        help="With --smoke: the commit measured first, printed side by side (default %(default)s).",
+    )
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="With --smoke: measure this tree only."
+    )
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "var" / "bench.json")
     return parser.parse_args(argv)
 
@@ -64,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         replicas=tuple(int(n) for n in args.replicas.split(",") if n.strip()),
         scale_only=args.scale_only,
         soak=SoakPlan(messages=args.soak_messages) if args.soak_messages > 0 else None,
+        baseline=None if args.no_baseline else args.baseline,
     )
     results = run_all(options, report=lambda line: print(f"[bench] {line}", file=sys.stderr))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.baseline import side_by_side
 from bench.scale import BEFORE_CPU_MS
 from bot.understanding.evaluation import MAX_CONFIRMATION_RATE, TARGETS
 
@@ -420,6 +421,9 @@ def _soak(soak: dict[str, Any]) -> list[str]:
 def render(results: dict[str, Any]) -> str:
     """Return the whole report as text."""
     lines = [f"Lotsen benchmarks ({results.get('mode')}, {results.get('machine')})", ""]
+    comparison = side_by_side(results)
+    if comparison:
+        lines += [*comparison, ""]
     lines += _quality(results.get("quality") or {})
     lines += [
         "",

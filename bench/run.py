@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.baseline import BASELINE, run_baseline
 from bench.data import DEFAULT_EVAL
 from bench.footprint import training_seconds
 from bench.latency import LoadPlan, run_load
@@ -48,6 +49,8 @@ class Options:
     scale_only: bool = False
     soak: SoakPlan | None = FULL_SOAK
     """The soak (its own `lotsen run`, killed on the way); None leaves it out."""
+    baseline: str | None = BASELINE
+    """Smoke mode: the commit measured first as "before" (bench/baseline.py); None: not."""
 
 
 def _machine() -> str:
@@ -90,6 +93,13 @@ def run_all(
         "backends": {},
     }
     started = time.perf_counter()
+    if options.smoke and options.baseline and running is None and not options.scale_only:
+        report(f"baseline: commit {options.baseline} in a worktree of its own, same load")
+        results["baseline"] = run_baseline(
+            commit=options.baseline, postgres_url=options.postgres_url, report=report
+        )
+    elif options.smoke:
+        results["baseline"] = {"skipped": "--no-baseline, --scale-only or a running stack"}
     if options.scale_only:
         results["scale"] = _scale(options, running=running, report=report)
         results["seconds"] = round(time.perf_counter() - started, 1)
