@@ -87,14 +87,16 @@ def run_baseline(
     *,
     commit: str = BASELINE,
     postgres_url: str | None,
+    eval_path: Path,
     report: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the baseline commit's own smoke benchmark; return its results."""
+    """Run the baseline commit's own smoke benchmark (on the same labelled questions)."""
     with baseline_tree(commit) as tree:
         report(f"baseline {commit}: its model (trained once, then reused)")
         _run(tree, [sys.executable, "-m", "bot.cli", "train"], report)
         out = tree / "var" / "bench.json"
         command = [sys.executable, "-m", "bench", "--smoke", "--out", str(out)]
+        command += ["--eval", str(eval_path.resolve())]
         if postgres_url:
             command += ["--postgres", postgres_url]
         report(f"baseline {commit}: python -m bench --smoke")

@@ -96,7 +96,10 @@ def run_all(
     if options.smoke and options.baseline and running is None and not options.scale_only:
         report(f"baseline: commit {options.baseline} in a worktree of its own, same load")
         results["baseline"] = run_baseline(
-            commit=options.baseline, postgres_url=options.postgres_url, report=report
+            commit=options.baseline,
+            postgres_url=options.postgres_url,
+            eval_path=options.eval_path,
+            report=report,
         )
     elif options.smoke:
         results["baseline"] = {"skipped": "--no-baseline, --scale-only or a running stack"}
