@@ -321,7 +321,7 @@ def close(
         reason=reason_code,
         now=now,
         resolution=f"closed:{reason_code}",
-        tell=notify.Kind.CLOSED,
+        message=notify.Kind.CLOSED,
     )
 
 

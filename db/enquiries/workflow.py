@@ -18,6 +18,7 @@ from db.enquiries.lifecycle import (
     iso_moment,
     reference_of,
 )
+from db.enquiries.lifecycle.handling import MAX_ANSWER_CHARS
 from db.models import (
     Department,
     Enquiry,
@@ -31,6 +32,7 @@ from db.people.staff import department_colleagues
 from db.plumbing.phrases import N_
 
 __all__ = [
+    "MAX_ANSWER_CHARS",
     "SYSTEM_ACTOR",
     "WAITING_STATUSES",
     "WorkflowError",
@@ -46,45 +48,10 @@ __all__ = [
     "reference_of",
 ]
 
-MAX_ANSWER_CHARS = 3500
+answer_enquiry = lifecycle.answered
 MAX_NOTE_CHARS = 2000
 """The longest internal note, or reason for "not ours", a department may write."""
 NO_COLLEAGUE = N_("Välj en kollega på förvaltningen.")
-
-
-def answer_enquiry(
-    *,
-    session: Session,
-    enquiry: Enquiry,
-    text: str,
-    actor: str,
-    now: datetime | None = None,
-    by_coordinator: bool = False,
-) -> OutboxMessage | None:
-    """Relay an answer to the association with Yes/No feedback buttons; mark it ANSWERED."""
-    cleaned = (text or "").strip()
-    if not cleaned:
-        raise WorkflowError(N_("Svaret är tomt: skriv texten som ska skickas till föreningen."))
-    if len(cleaned) > MAX_ANSWER_CHARS:
-        raise WorkflowError(
-            N_("Svaret har {length} tecken; gränsen är {limit}."),
-            length=len(cleaned),
-            limit=MAX_ANSWER_CHARS,
-        )
-    if enquiry.status == EnquiryStatus.CLOSED:
-        raise WorkflowError(
-            N_("{reference} är avslutat och kan inte besvaras."), reference=reference_of(enquiry)
-        )
-    if enquiry.status == EnquiryStatus.ANSWERED:
-        raise WorkflowError(N_("{reference} är redan besvarat."), reference=reference_of(enquiry))
-    return lifecycle.answered(
-        session=session,
-        enquiry=enquiry,
-        text=cleaned,
-        actor=actor,
-        now=now,
-        by_coordinator=by_coordinator,
-    )
 
 
 def _cleaned_note(text: str | None, *, required: bool) -> str | None:

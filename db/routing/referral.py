@@ -26,19 +26,12 @@ REFERABLE = (EnquiryStatus.RECEIVED,)
 
 
 def refer(
-    *,
-    session: Session,
-    enquiry: Enquiry,
-    authority_key: str,
-    actor: str,
-    now: datetime | None = None,
-    dedupe_key: str | None = None,
-    **reply: Any,
+    *, session: Session, enquiry: Enquiry, authority_key: str, actor: str, **step: Any
 ) -> None:
     """Record that the enquiry belongs to another authority and tell the association so.
 
-    `reply` carries the answer's extra parameters (the languages line of the channel);
-    `dedupe_key` makes the answer once-only for the inbound message.
+    `step` is passed on to the lifecycle's `referred`: `now`, `dedupe_key` (the answer is
+    once-only for the inbound message) and the answer's extra parameters (the languages line).
     """
     authority = authority_by_key(session=session, key=authority_key)
     if authority is None:
@@ -48,13 +41,7 @@ def refer(
     if enquiry.status not in REFERABLE:
         raise WorkflowError(N_("{reference} är redan hanterat."), reference=reference_of(enquiry))
     lifecycle.referred(
-        session=session,
-        enquiry=enquiry,
-        authority_key=authority.key,
-        actor=actor,
-        now=now,
-        dedupe_key=dedupe_key,
-        **reply,
+        session=session, enquiry=enquiry, authority_key=authority.key, actor=actor, **step
     )
 
 

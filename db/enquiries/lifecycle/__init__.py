@@ -10,7 +10,7 @@ assigns `Enquiry.status` or adds an `EnquiryEvent` (tests/test_layers.py checks 
   with the reason unreachable.
 - `forwarded`: forwarded (event, audit forward, the forward on each channel).
 - `escalated`: escalated (the escalation row, event, audit, the coordinators' card; with
-  `tell`, the association hears that the coordinator has its question).
+  `told`, the association hears that the coordinator has its question).
 - `answered`: answered (event, audit answer, the answer with Yes/No buttons).
 - `returned`: "not ours" — escalated (audit not_ours, card, the department's mailbox).
 - `rerouted`: the coordinator's choice — routed then forwarded (events rerouted, forwarded;

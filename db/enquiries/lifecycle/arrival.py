@@ -11,24 +11,30 @@ from sqlmodel import Session
 from db.enquiries import crud
 from db.enquiries import notifications as notify
 from db.enquiries.lifecycle.base import (
+    ESCALATE,
+    FORWARD,
+    ROUTE,
     SYSTEM_ACTOR,
     WAITING_STATUSES,
+    Change,
     WorkflowError,
     audit,
     clear_deadlines,
     event,
+    iso_moment,
     open_escalations,
     reference_of,
     state,
     step,
+    tell,
 )
+from db.enquiries.notifications import Kind
 from db.enquiries.reach import department_reach
 from db.enquiries.sla import add_working_hours
 from db.models import (
     AssociationUser,
     Department,
     Enquiry,
-    EnquiryStatus,
     Escalation,
     EscalationReason,
     EventKind,
@@ -104,9 +110,7 @@ def route_to(
     session: Session,
     enquiry: Enquiry,
     department: Department,
-    *,
-    kind: EventKind,
-    action: str | None,
+    change: Change,
     actor: str,
     now: datetime,
     **detail: object,
@@ -128,11 +132,9 @@ def route_to(
     step(
         session,
         enquiry,
-        status=EnquiryStatus.ROUTED,
-        kind=kind,
-        action=action,
-        actor=actor,
-        now=now,
+        change,
+        actor,
+        now,
         department=department.key,
         sla_due_at=enquiry.sla_due_at.isoformat(),
         **detail,
@@ -204,9 +206,7 @@ def routed(
     channel can, the coordinator gets it at once (`EscalationReason.UNREACHABLE`).
     """
     now = now or utcnow()
-    route_to(
-        session, enquiry, department, kind=EventKind.ROUTED, action="route", actor=actor, now=now
-    )
+    route_to(session, enquiry, department, ROUTE, actor, now)
     return deliver(
         session,
         enquiry,
@@ -221,9 +221,7 @@ def recorded_as_routed(
     *, session: Session, enquiry: Enquiry, department: Department, actor: str, now: datetime
 ) -> None:
     """Record that an enquiry was routed without forwarding it (history carried over, tests)."""
-    route_to(
-        session, enquiry, department, kind=EventKind.ROUTED, action="route", actor=actor, now=now
-    )
+    route_to(session, enquiry, department, ROUTE, actor, now)
 
 
 def forwarded(
@@ -255,7 +253,7 @@ def forwarded(
         department=department,
         kind=notify.Kind.FORWARD,
         enquiry=enquiry,
-        deadline=enquiry.sla_due_at.isoformat() if enquiry.sla_due_at else None,
+        deadline=iso_moment(enquiry.sla_due_at),
         sla_hours=department.sla_hours or municipality.default_sla_hours,
         routed_by="coordinator" if by_coordinator else "model",
         channels=channels,
@@ -266,11 +264,9 @@ def forwarded(
     step(
         session,
         enquiry,
-        status=EnquiryStatus.FORWARDED,
-        kind=EventKind.FORWARDED,
-        action="forward",
-        actor=SYSTEM_ACTOR,
-        now=now,
+        FORWARD,
+        SYSTEM_ACTOR,
+        now,
         department=department.key,
         channels=[m.channel for m in messages],
         outbox_ids=[m.id for m in messages],
@@ -295,7 +291,7 @@ def escalated(
     actor: str,
     now: datetime | None = None,
     note: str | None = None,
-    tell: bool = False,
+    told: bool = False,
     dedupe_key: str | None = None,
     action: str = "escalate",
     card: bool = True,
@@ -304,7 +300,7 @@ def escalated(
 
     Status ESCALATED, no deadline, the escalation row with its ESCALATED event (the `note`,
     why in the words of whoever sent it, as its text), the audit row and the coordinators'
-    card; with `tell`, the association hears that the coordinator has its question.
+    card; `told`: the association hears that the coordinator has its question.
     `card` False records the escalation without its card (history carried over, tests).
     """
     now = now or utcnow()
@@ -312,15 +308,7 @@ def escalated(
     open_one = next(iter(open_escalations(session=session, enquiry=enquiry)), None)
     enquiry.escalated_at = now
     clear_deadlines(enquiry)
-    step(
-        session,
-        enquiry,
-        status=EnquiryStatus.ESCALATED,
-        kind=None,
-        action=None,
-        actor=actor,
-        now=now,
-    )
+    step(session, enquiry, ESCALATE, actor, now)
     escalation = open_one
     if escalation is None:
         assert enquiry.id is not None
@@ -332,13 +320,6 @@ def escalated(
     audit(session, enquiry, action, before, actor, now)
     if card:
         notify_coordinator(session=session, escalation=escalation)
-    if tell:
-        notify.to_enquirer(
-            session=session,
-            enquiry=enquiry,
-            kind=notify.Kind.ESCALATED,
-            language=enquiry.language,
-            dedupe_key=dedupe_key,
-            reason=reason,
-        )
+    if told:
+        tell(session, enquiry, Kind.ESCALATED, dedupe_key=dedupe_key, reason=reason)
     return escalation

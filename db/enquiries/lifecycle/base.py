@@ -9,13 +9,23 @@ that changes no status (a reminder, a note, a claim). Nothing outside the lifecy
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from db.models import Enquiry, EnquiryEvent, EnquiryStatus, Escalation, EventKind, utcnow
+from db.enquiries import notifications as notify
+from db.models import (
+    Enquiry,
+    EnquiryEvent,
+    EnquiryStatus,
+    Escalation,
+    EventKind,
+    OutboxMessage,
+    utcnow,
+)
 from db.plumbing.audit import record
 from db.plumbing.phrases import DomainError
 
@@ -82,29 +92,60 @@ def audit(
     )
 
 
+@dataclass(frozen=True)
+class Change:
+    """A state change: the status it sets, the event it appends, the audit row's action.
+
+    `kind` None: the step appends its event itself (only when it happens: an escalation is
+    reused); `action` None: the step writes its audit row itself (its own action name).
+    """
+
+    status: EnquiryStatus
+    kind: EventKind | None
+    action: str | None
+
+
+ROUTE = Change(EnquiryStatus.ROUTED, EventKind.ROUTED, "route")
+ROUTE_QUIETLY = Change(EnquiryStatus.ROUTED, EventKind.ROUTED, None)
+"""Routed as part of a larger step that writes its own audit row (the association's choice)."""
+REROUTE = Change(EnquiryStatus.ROUTED, EventKind.REROUTED, "reroute")
+FORWARD = Change(EnquiryStatus.FORWARDED, EventKind.FORWARDED, "forward")
+ESCALATE = Change(EnquiryStatus.ESCALATED, None, None)
+ANSWER = Change(EnquiryStatus.ANSWERED, EventKind.ANSWERED, "answer")
+CLOSE = Change(EnquiryStatus.CLOSED, EventKind.CLOSED, "close")
+REFER = Change(EnquiryStatus.REFERRED, EventKind.REFERRED, "refer")
+ASK_TO_CONFIRM = Change(EnquiryStatus.CONFIRMING, EventKind.CONFIRM_ASKED, "ask_to_confirm")
+
+
 def step(
+    session: Session, enquiry: Enquiry, change: Change, actor: str, now: datetime, **detail: Any
+) -> None:
+    """Set the change's status; append its event and its audit row (when it names them)."""
+    before = state(enquiry)
+    enquiry.status = change.status
+    enquiry.updated_at = now
+    if change.kind is not None:
+        event(session, enquiry, change.kind, actor, now, **detail)
+    if change.action is not None:
+        audit(session, enquiry, change.action, before, actor, now)
+
+
+def tell(
     session: Session,
     enquiry: Enquiry,
-    *,
-    status: EnquiryStatus,
-    kind: EventKind | None,
-    action: str | None,
-    actor: str,
-    now: datetime,
-    **detail: Any,
-) -> None:
-    """Change the enquiry's status; append its event (`kind`) and its audit row (`action`).
-
-    `kind` None: the event was appended by the step already (a step of two events);
-    `action` None: a step of a larger one that writes the audit row itself.
-    """
-    before = state(enquiry)
-    enquiry.status = status
-    enquiry.updated_at = now
-    if kind is not None:
-        event(session, enquiry, kind, actor, now, **detail)
-    if action is not None:
-        audit(session, enquiry, action, before, actor, now)
+    kind: notify.Kind,
+    dedupe_key: str | None = None,
+    **params: Any,
+) -> OutboxMessage | None:
+    """Tell the association about its enquiry, in the language its question is answered in."""
+    return notify.to_enquirer(
+        session=session,
+        enquiry=enquiry,
+        kind=kind,
+        language=enquiry.language,
+        dedupe_key=dedupe_key,
+        **params,
+    )
 
 
 def clear_deadlines(enquiry: Enquiry) -> None:

@@ -7,6 +7,7 @@ deadline sweep), assigned to a colleague, an internal note, the association's fe
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -14,6 +15,9 @@ from sqlmodel import Session, col, select
 from db.enquiries import notifications as notify
 from db.enquiries.lifecycle.arrival import deliver, escalated, route_to
 from db.enquiries.lifecycle.base import (
+    ANSWER,
+    CLOSE,
+    REROUTE,
     SYSTEM_ACTOR,
     WAITING_STATUSES,
     WorkflowError,
@@ -27,7 +31,9 @@ from db.enquiries.lifecycle.base import (
     state,
     step,
     take,
+    tell,
 )
+from db.enquiries.notifications import Kind
 from db.models import (
     Department,
     Enquiry,
@@ -40,6 +46,22 @@ from db.models import (
 )
 from db.plumbing.phrases import N_
 
+MAX_ANSWER_CHARS = 3500
+
+
+def _mail_department(
+    session: Session, department: Department, enquiry: Enquiry, kind: Kind, **params: Any
+) -> None:
+    """Tell a department's mailbox something about one of its enquiries (e-mail only)."""
+    notify.to_department(
+        session=session,
+        department=department,
+        kind=kind,
+        enquiry=enquiry,
+        only=notify.Channel.EMAIL,
+        **params,
+    )
+
 
 def answered(
     *,
@@ -50,12 +72,28 @@ def answered(
     now: datetime | None = None,
     by_coordinator: bool = False,
 ) -> OutboxMessage | None:
-    """Relay an answer (checked by the caller) to the association with Yes/No buttons.
+    """Relay an answer to the association with Yes/No feedback buttons; mark it ANSWERED.
 
     Status ANSWERED, no deadline, open escalations resolved, the event, the audit row and the
-    answer to the association.
+    answer to the association. An empty or too long answer, or an enquiry answered or closed
+    already, is refused.
     """
     now = now or utcnow()
+    text = (text or "").strip()
+    if not text:
+        raise WorkflowError(N_("Svaret är tomt: skriv texten som ska skickas till föreningen."))
+    if len(text) > MAX_ANSWER_CHARS:
+        raise WorkflowError(
+            N_("Svaret har {length} tecken; gränsen är {limit}."),
+            length=len(text),
+            limit=MAX_ANSWER_CHARS,
+        )
+    if enquiry.status == EnquiryStatus.CLOSED:
+        raise WorkflowError(
+            N_("{reference} är avslutat och kan inte besvaras."), reference=reference_of(enquiry)
+        )
+    if enquiry.status == EnquiryStatus.ANSWERED:
+        raise WorkflowError(N_("{reference} är redan besvarat."), reference=reference_of(enquiry))
     department = session.get(Department, enquiry.department_id) if enquiry.department_id else None
     by_department = department.key if department is not None and not by_coordinator else None
     enquiry.answer_text = text
@@ -64,24 +102,8 @@ def answered(
     enquiry.helpful = None
     clear_deadlines(enquiry)
     resolve(open_escalations(session=session, enquiry=enquiry), "answered", now)
-    step(
-        session,
-        enquiry,
-        status=EnquiryStatus.ANSWERED,
-        kind=EventKind.ANSWERED,
-        action="answer",
-        actor=actor,
-        now=now,
-        by=by_department or "coordinator",
-        chars=len(text),
-    )
-    return notify.to_enquirer(
-        session=session,
-        enquiry=enquiry,
-        kind=notify.Kind.ANSWER,
-        language=enquiry.language,  # the language its question was answered in
-        department=by_department,
-    )
+    step(session, enquiry, ANSWER, actor, now, by=by_department or "coordinator", chars=len(text))
+    return tell(session, enquiry, Kind.ANSWER, department=by_department)
 
 
 def returned(
@@ -103,14 +125,7 @@ def returned(
     )
     department = session.get(Department, enquiry.department_id) if enquiry.department_id else None
     if department is not None:
-        notify.to_department(
-            session=session,
-            department=department,
-            kind=notify.Kind.RETURNED,
-            enquiry=enquiry,
-            only=notify.Channel.EMAIL,
-            escalation=escalation,
-        )
+        _mail_department(session, department, enquiry, Kind.RETURNED, escalation=escalation)
     return escalation
 
 
@@ -137,29 +152,15 @@ def rerouted(
         session,
         enquiry,
         department,
-        kind=EventKind.REROUTED,
-        action="reroute",
-        actor=actor,
-        now=now,
+        REROUTE,
+        actor,
+        now,
         **note,
     )
     sent = deliver(session, enquiry, department, email_enabled=None, by_coordinator=True, now=now)
     if previous is not None and previous.id != department.id:
-        notify.to_department(
-            session=session,
-            department=previous,
-            kind=notify.Kind.REASSIGNED,
-            enquiry=enquiry,
-            only=notify.Channel.EMAIL,
-            to=department.key,
-        )
-    notify.to_enquirer(
-        session=session,
-        enquiry=enquiry,
-        kind=notify.Kind.REROUTED,
-        language=enquiry.language,  # the language its question was answered in
-        department=department.key,
-    )
+        _mail_department(session, previous, enquiry, Kind.REASSIGNED, to=department.key)
+    tell(session, enquiry, Kind.REROUTED, department=department.key)
     return list(sent.messages)
 
 
@@ -205,11 +206,11 @@ def closed(
     reason: str,
     now: datetime | None = None,
     resolution: str | None = None,
-    tell: notify.Kind | None = None,
+    message: Kind | None = None,
 ) -> OutboxMessage | None:
     """Close an enquiry for good: status CLOSED, no deadlines, the event and the audit row.
 
-    `resolution` resolves its open escalations so; `tell` queues that message kind for the
+    `resolution` resolves its open escalations so; `message` queues that message kind for the
     association (with the reason) and returns it.
     """
     now = now or utcnow()
@@ -217,25 +218,10 @@ def closed(
         resolve(open_escalations(session=session, enquiry=enquiry), resolution, now)
     enquiry.closed_at = now
     clear_deadlines(enquiry)
-    step(
-        session,
-        enquiry,
-        status=EnquiryStatus.CLOSED,
-        kind=EventKind.CLOSED,
-        action="close",
-        actor=actor,
-        now=now,
-        reason=reason,
-    )
-    if tell is None:
+    step(session, enquiry, CLOSE, actor, now, reason=reason)
+    if message is None:
         return None
-    return notify.to_enquirer(
-        session=session,
-        enquiry=enquiry,
-        kind=tell,
-        language=enquiry.language,  # the language its question was answered in
-        reason=reason,
-    )
+    return tell(session, enquiry, message, reason=reason)
 
 
 def reopened(*, session: Session, enquiry: Enquiry, actor: str, now: datetime) -> Escalation:
@@ -267,12 +253,7 @@ def feedback(
     else:
         escalation = reopened(session=session, enquiry=enquiry, actor=actor, now=now)
         kind = notify.Kind.FEEDBACK_REOPENED
-    notify.to_enquirer(
-        session=session,
-        enquiry=enquiry,
-        kind=kind,
-        language=enquiry.language,  # the language its question was answered in
-    )
+    tell(session, enquiry, kind)
     return escalation
 
 
@@ -291,14 +272,7 @@ def assigned(
     enquiry.assigned_to = staff_id
     enquiry.updated_at = now
     event(session, enquiry, EventKind.ASSIGNED, actor, now, to=name, staff_id=staff_id)
-    notify.to_department(
-        session=session,
-        department=department,
-        kind=notify.Kind.ASSIGNED,
-        enquiry=enquiry,
-        only=notify.Channel.EMAIL,
-        assignee=name,
-    )
+    _mail_department(session, department, enquiry, Kind.ASSIGNED, assignee=name)
     if staff_id > 0:  # a Telegram user (desk accounts have no chat to be told in)
         notify.to_staff(
             session=session,

@@ -13,9 +13,20 @@ from typing import Any
 
 from sqlmodel import Session
 
-from db.enquiries import notifications as notify
 from db.enquiries.lifecycle.arrival import deliver, escalated, route_to
-from db.enquiries.lifecycle.base import audit, clear_deadlines, event, state, step, take
+from db.enquiries.lifecycle.base import (
+    ASK_TO_CONFIRM,
+    REFER,
+    ROUTE_QUIETLY,
+    audit,
+    clear_deadlines,
+    event,
+    state,
+    step,
+    take,
+    tell,
+)
+from db.enquiries.notifications import Kind
 from db.models import (
     Department,
     Enquiry,
@@ -46,25 +57,8 @@ def referred(
     now = now or utcnow()
     enquiry.referred_to = authority_key
     clear_deadlines(enquiry)
-    step(
-        session,
-        enquiry,
-        status=EnquiryStatus.REFERRED,
-        kind=EventKind.REFERRED,
-        action="refer",
-        actor=actor,
-        now=now,
-        authority=authority_key,
-    )
-    notify.to_enquirer(
-        session=session,
-        enquiry=enquiry,
-        kind=notify.Kind.REFERRED,
-        language=enquiry.language,
-        dedupe_key=dedupe_key,
-        authority=authority_key,
-        **reply,
-    )
+    step(session, enquiry, REFER, actor, now, authority=authority_key)
+    tell(session, enquiry, Kind.REFERRED, dedupe_key=dedupe_key, authority=authority_key, **reply)
 
 
 def confirmation_asked(
@@ -83,26 +77,8 @@ def confirmation_asked(
     now = now or utcnow()
     enquiry.sla_due_at = now + until
     enquiry.reminder_due_at = None
-    step(
-        session,
-        enquiry,
-        status=EnquiryStatus.CONFIRMING,
-        kind=EventKind.CONFIRM_ASKED,
-        action="ask_to_confirm",
-        actor=actor,
-        now=now,
-        options=list(options),
-        intents=dict(intents),
-    )
-    notify.to_enquirer(
-        session=session,
-        enquiry=enquiry,
-        kind=notify.Kind.CONFIRM,
-        language=enquiry.language,
-        dedupe_key=dedupe_key,
-        options=list(options),
-        **reply,
-    )
+    step(session, enquiry, ASK_TO_CONFIRM, actor, now, options=list(options), intents=dict(intents))
+    tell(session, enquiry, Kind.CONFIRM, dedupe_key=dedupe_key, options=list(options), **reply)
 
 
 def take_confirming(*, session: Session, enquiry: Enquiry, now: datetime) -> bool:
@@ -140,15 +116,8 @@ def chosen(
         event(
             session, enquiry, EventKind.CHOSEN, actor, now, department=None, offered=list(offered)
         )
-        escalated(
-            session=session,
-            enquiry=enquiry,
-            reason=EscalationReason.NOT_LISTED,
-            actor=actor,
-            now=now,
-            tell=True,
-            dedupe_key=dedupe_key,
-            action="choose",
+        _coordinator_has_it(
+            session, enquiry, EscalationReason.NOT_LISTED, "choose", actor, now, dedupe_key
         )
         return
     event(
@@ -162,43 +131,42 @@ def chosen(
         training_candidate=candidate.id if candidate is not None else None,
         training_intent=candidate.intent if candidate is not None else None,
     )
-    route_to(session, enquiry, department, kind=EventKind.ROUTED, action=None, actor=actor, now=now)
+    route_to(session, enquiry, department, ROUTE_QUIETLY, actor, now)
     deliver(session, enquiry, department, email_enabled=None, by_coordinator=False, now=now)
     audit(session, enquiry, "choose", before, actor, now)
-    notify.to_enquirer(
+    tell(session, enquiry, Kind.ROUTED, dedupe_key=dedupe_key, department=department.key)
+
+
+def _coordinator_has_it(
+    session: Session,
+    enquiry: Enquiry,
+    reason: EscalationReason,
+    action: str,
+    actor: str,
+    now: datetime,
+    dedupe_key: str | None = None,
+) -> Escalation:
+    """Escalate for a reason of the association's (or its silence), and tell it so."""
+    return escalated(
         session=session,
         enquiry=enquiry,
-        kind=notify.Kind.ROUTED,
-        language=enquiry.language,
+        reason=reason,
+        actor=actor,
+        now=now,
+        told=True,
         dedupe_key=dedupe_key,
-        department=department.key,
+        action=action,
     )
 
 
 def unconfirmed(*, session: Session, enquiry: Enquiry, actor: str, now: datetime) -> None:
     """Nobody chose in time (taken with `take_confirming`): the coordinator has it, told."""
-    escalated(
-        session=session,
-        enquiry=enquiry,
-        reason=EscalationReason.UNCONFIRMED,
-        actor=actor,
-        now=now,
-        tell=True,
-        action="unconfirmed",
-    )
+    _coordinator_has_it(session, enquiry, EscalationReason.UNCONFIRMED, "unconfirmed", actor, now)
 
 
 def disputed(
     *, session: Session, enquiry: Enquiry, actor: str, now: datetime, dedupe_key: str | None
 ) -> Escalation:
     """The association says the authority named is not right: the coordinator has it, told."""
-    return escalated(
-        session=session,
-        enquiry=enquiry,
-        reason=EscalationReason.MISREFERRED,
-        actor=actor,
-        now=now,
-        tell=True,
-        dedupe_key=dedupe_key,
-        action="dispute_referral",
-    )
+    reason = EscalationReason.MISREFERRED
+    return _coordinator_has_it(session, enquiry, reason, "dispute_referral", actor, now, dedupe_key)
