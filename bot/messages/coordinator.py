@@ -15,27 +15,33 @@ from bot.messages.languages import enquiry_languages, language_label, languages_
 from db.enquiries.notifications import Kind
 from db.enquiries.queue import CLOSE_REASONS, list_queue
 from db.enquiries.queue_facts import QueueItem, queue_item
-from db.models import Department, Escalation, utcnow
+from db.models import Department, Escalation, EscalationReason, utcnow
 from db.plumbing.phrases import N_
 from db.records.register import entry_by_reference
 
 MAX_GUESSES = 3
 
-REASONS = {
+REASONS: dict[str, str] = {
     # Translators: why an enquiry is in the coordinator's queue; {department} is its name.
-    "unsure": N_("osäker tolkning"),
-    "out_of_scope": N_("utanför kommunens område"),
-    "human": N_("vill prata med en människa"),
-    "not_ours": N_("{department} säger att frågan inte är deras"),
-    "not_helped": N_("föreningen tyckte inte att svaret hjälpte"),
-    "sla": N_("{department} har inte svarat i tid"),
-    "unavailable": N_("tolkningen var inte tillgänglig"),
-    "failed": N_("meddelandet kunde inte hanteras automatiskt"),
-    "erasure": N_("begäran om radering av personuppgifter"),
-    "unreachable": N_("{department} kan inte nås (se lotsen routes check)"),
-    "misreferred": N_("föreningen säger att hänvisningen till en annan myndighet inte stämmer"),
-    "not_listed": N_("föreningen valde ”något annat” än de två förvaltningar boten föreslog"),
-    "unconfirmed": N_("föreningen valde ingen av de två förvaltningar boten föreslog"),
+    EscalationReason.UNSURE: N_("osäker tolkning"),
+    EscalationReason.OUT_OF_SCOPE: N_("utanför kommunens område"),
+    EscalationReason.HUMAN: N_("vill prata med en människa"),
+    EscalationReason.NOT_OURS: N_("{department} säger att frågan inte är deras"),
+    EscalationReason.NOT_HELPED: N_("föreningen tyckte inte att svaret hjälpte"),
+    EscalationReason.SLA: N_("{department} har inte svarat i tid"),
+    EscalationReason.UNAVAILABLE: N_("tolkningen var inte tillgänglig"),
+    EscalationReason.FAILED: N_("meddelandet kunde inte hanteras automatiskt"),
+    EscalationReason.ERASURE: N_("begäran om radering av personuppgifter"),
+    EscalationReason.UNREACHABLE: N_("{department} kan inte nås (se lotsen routes check)"),
+    EscalationReason.MISREFERRED: N_(
+        "föreningen säger att hänvisningen till en annan myndighet inte stämmer"
+    ),
+    EscalationReason.NOT_LISTED: N_(
+        "föreningen valde ”något annat” än de två förvaltningar boten föreslog"
+    ),
+    EscalationReason.UNCONFIRMED: N_(
+        "föreningen valde ingen av de två förvaltningar boten föreslog"
+    ),
 }
 
 CLOSE_LABELS = {

@@ -25,7 +25,15 @@ from bot.i18n import LANGUAGES, t
 from bot.messages.languages import UNDETERMINED, language_label
 from db.enquiries.crud import get_municipality
 from db.enquiries.sla import LOCAL, add_working_hours
-from db.models import Department, Enquiry, EnquiryEvent, Escalation, EventKind, utcnow
+from db.models import (
+    Department,
+    Enquiry,
+    EnquiryEvent,
+    Escalation,
+    EscalationReason,
+    EventKind,
+    utcnow,
+)
 from db.plumbing.phrases import N_
 from db.routing.authorities import list_authorities, name_in
 
@@ -36,7 +44,15 @@ NOT_ROUTED = N_("Ej fördelade")
 REFERRED = "referred"
 """The status (and event kind) of an enquiry referred elsewhere (issue 24), counted if present."""
 ROUTING_REASONS = frozenset(
-    {"unsure", "out_of_scope", "human", "not_ours", "unavailable", "failed", "erasure"}
+    {
+        EscalationReason.UNSURE,
+        EscalationReason.OUT_OF_SCOPE,
+        EscalationReason.HUMAN,
+        EscalationReason.NOT_OURS,
+        EscalationReason.UNAVAILABLE,
+        EscalationReason.FAILED,
+        EscalationReason.ERASURE,
+    }
 )
 """Escalations that mean the coordinator had to place the question (not a late or unhelpful
 answer, which come after a department had it)."""
@@ -350,7 +366,7 @@ class _Counter:
             cell.reasons[reason] += 1
         if department is not None and not ROUTING_REASONS.intersection(facts.reasons):
             cell.direct += 1
-        if facts.referred or "out_of_scope" in facts.reasons:
+        if facts.referred or EscalationReason.OUT_OF_SCOPE in facts.reasons:
             cell.caught += 1
         if "sla" in facts.reasons:
             cell.past_deadline += 1

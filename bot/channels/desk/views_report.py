@@ -15,20 +15,21 @@ from bot.channels.desk.charts import Bar, bar_chart
 from bot.channels.desk.pages import PageTexts
 from bot.channels.desk.stats import SUPPRESS_BELOW, TABLES, csv_rows, public_report
 from bot.channels.desk.web import now_of, render, run_db, texts_of
+from db.models import EscalationReason
 from db.people.departments import departments_described
 from db.plumbing.phrases import N_, Phrase
 
 REASON_NAMES = {
     # Translators: why questions went to the coordinator, in the public report's "Reasons" column.
-    "unsure": Phrase(N_("osäker tolkning")),
-    "out_of_scope": Phrase(N_("utanför kommunens uppdrag")),
-    "human": Phrase(N_("ville tala med en människa")),
-    "not_ours": Phrase(N_("fel förvaltning")),
-    "not_helped": Phrase(N_("svaret hjälpte inte")),
-    "sla": Phrase(N_("inte besvarad i tid")),
-    "unavailable": Phrase(N_("tjänsten otillgänglig")),
-    "failed": Phrase(N_("kunde inte hanteras")),
-    "unreachable": Phrase(N_("förvaltningen kunde inte nås")),
+    EscalationReason.UNSURE: Phrase(N_("osäker tolkning")),
+    EscalationReason.OUT_OF_SCOPE: Phrase(N_("utanför kommunens uppdrag")),
+    EscalationReason.HUMAN: Phrase(N_("ville tala med en människa")),
+    EscalationReason.NOT_OURS: Phrase(N_("fel förvaltning")),
+    EscalationReason.NOT_HELPED: Phrase(N_("svaret hjälpte inte")),
+    EscalationReason.SLA: Phrase(N_("inte besvarad i tid")),
+    EscalationReason.UNAVAILABLE: Phrase(N_("tjänsten otillgänglig")),
+    EscalationReason.FAILED: Phrase(N_("kunde inte hanteras")),
+    EscalationReason.UNREACHABLE: Phrase(N_("förvaltningen kunde inte nås")),
 }
 # Translators: the title of a chart (read out by screen readers); {department} is its name.
 RECEIVED_TITLE = N_("Inkomna frågor per månad: {department}")
