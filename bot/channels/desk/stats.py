@@ -368,7 +368,7 @@ class _Counter:
             cell.direct += 1
         if facts.referred or EscalationReason.OUT_OF_SCOPE in facts.reasons:
             cell.caught += 1
-        if "sla" in facts.reasons:
+        if EscalationReason.SLA in facts.reasons:
             cell.past_deadline += 1
         if enquiry.helpful is not None:
             cell.feedback += 1
