@@ -3,11 +3,11 @@
 `python -m bench --smoke` checks the baseline commit (`BASELINE`, the main of issue 21's
 measurement) out into a temporary git worktree, trains its model once (kept in
 `var/bench-baseline/`, reused while its training data is unchanged) and runs that commit's own
-`python -m bench --smoke` there, on its own databases and ports, with the same load plan; then
-this tree is measured as usual. `side_by_side` prints the headline figures of both: the p50 at
-5 users end to end and Rasa alone (the layer's ratio), and the CPU milliseconds per answered
-message at 1 user, split bot / Rasa / actions (CPU time is less sensitive to the machine's
-load than wall time).
+`python -m bench --smoke` there, on its own databases and ports, with this tree's smoke plan
+and labelled questions (the same load); then this tree is measured as usual. `side_by_side`
+prints the headline figures of both: the p50 at 5 users end to end and Rasa alone (the
+layer's ratio), and the CPU milliseconds per answered message at 1 user, split bot / Rasa /
+actions (CPU time is less sensitive to the machine's load than wall time).
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench.latency import LoadPlan
 from bot.settings import PROJECT_ROOT
 
 BASELINE = "f414f76"
@@ -62,6 +64,24 @@ def baseline_tree(commit: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+SAME_LOAD = """
+import json, sys
+import bench.run, bench.scale
+from bench.latency import LoadPlan
+plan, scale = json.loads(sys.argv[1])
+bench.run.SMOKE_PLAN = LoadPlan(
+    levels={int(users): n for users, n in plan["levels"].items()},
+    scaling_users=plan["scaling_users"],
+    scaling_per_user=plan["scaling_per_user"],
+    history_factors=tuple(plan["history_factors"]),
+)
+bench.scale.SMOKE_SCALE_LEVELS = {int(users): n for users, n in scale.items()}
+from bench.__main__ import main
+sys.exit(main(sys.argv[2:]))
+"""
+"""Runs the baseline's `python -m bench` with this tree's smoke plan (the same load)."""
+
+
 def _run(tree: Path, command: list[str], report: Callable[[str], None]) -> None:
     """Run a command of the baseline's code (its packages first on the path), reporting it."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
@@ -80,7 +100,7 @@ def _run(tree: Path, command: list[str], report: Callable[[str], None]) -> None:
         if line.startswith("[bench]"):
             report(f"baseline {line.removeprefix('[bench]').strip()}")
     if process.wait() != 0:
-        raise RuntimeError(f"the baseline's {command[2:4]} failed:\n" + "\n".join(tail))
+        raise RuntimeError(f"the baseline's {command[-4:]} failed:\n" + "\n".join(tail))
 
 
 def run_baseline(
@@ -88,14 +108,17 @@ def run_baseline(
     commit: str = BASELINE,
     postgres_url: str | None,
     eval_path: Path,
+    plan: LoadPlan,
+    scale_levels: dict[int, int],
     report: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the baseline commit's own smoke benchmark (on the same labelled questions)."""
+    """Run the baseline commit's own smoke benchmark with this tree's load and questions."""
     with baseline_tree(commit) as tree:
         report(f"baseline {commit}: its model (trained once, then reused)")
         _run(tree, [sys.executable, "-m", "bot.cli", "train"], report)
         out = tree / "var" / "bench.json"
-        command = [sys.executable, "-m", "bench", "--smoke", "--out", str(out)]
+        load = json.dumps([asdict(plan), scale_levels])
+        command = [sys.executable, "-c", SAME_LOAD, load, "--smoke", "--out", str(out)]
         command += ["--eval", str(eval_path.resolve())]
         if postgres_url:
             command += ["--postgres", postgres_url]
@@ -118,6 +141,10 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         (lv for lv in (default or {}).get("levels", []) if lv["users"] == CPU_USERS), None
     )
     return {
+        "load": {
+            "levels": (results.get("plan") or {}).get("levels"),
+            "cpu_questions": (cpu_level or {}).get("questions"),
+        },
         "p50_ms": e2e,
         "rasa_alone_p50_ms": rasa,
         "ratio": round(e2e / rasa, 2) if e2e and rasa else None,
@@ -153,4 +180,8 @@ def side_by_side(results: dict[str, Any]) -> list[str]:
         then = before["cpu_ms_per_message"].get(part)
         now = after["cpu_ms_per_message"].get(part)
         lines.append(f"{label:<44}{_cell(then):>10}{_cell(now):>10}")
+    same = before["load"] == after["load"]
+    lines.append(
+        f"load: {'the same' if same else 'NOT the same'} ({after['load']} / {before['load']})"
+    )
     return lines

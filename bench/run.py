@@ -20,7 +20,7 @@ from bench.footprint import training_seconds
 from bench.latency import LoadPlan, run_load
 from bench.quality import baseline_quality, live_quality
 from bench.report import targets
-from bench.scale import run_scale
+from bench.scale import SMOKE_SCALE_LEVELS, run_scale
 from bench.soak import FULL_SOAK, SoakPlan, run_soak
 from bench.stack import Stack, fresh_postgres, own_stack
 from bot.settings import Settings
@@ -32,8 +32,9 @@ FULL_PLAN = LoadPlan(
     history_factors=(1, 10, 100),
 )
 SMOKE_PLAN = LoadPlan(
-    levels={1: 3, 5: 2}, scaling_users=2, scaling_per_user=2, history_factors=(1, 10)
+    levels={1: 3, 5: 4}, scaling_users=2, scaling_per_user=2, history_factors=(1, 10)
 )
+"""Twenty questions at 5 users: the p50 that bench/baseline.py compares."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ def run_all(
             commit=options.baseline,
             postgres_url=options.postgres_url,
             eval_path=options.eval_path,
+            plan=SMOKE_PLAN,
+            scale_levels=SMOKE_SCALE_LEVELS,
             report=report,
         )
     elif options.smoke:

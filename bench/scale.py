@@ -32,7 +32,8 @@ from db.models import Enquiry, Escalation, EscalationReason
 from db.plumbing.session import make_engine
 
 SCALE_LEVELS = {1: 20, 10: 10, 50: 4}
-SMOKE_SCALE_LEVELS = {1: 3, 5: 2}
+SMOKE_SCALE_LEVELS = {1: 15, 5: 2}
+"""Fifteen messages at 1 user: CPU is read in 10 ms ticks per process, so fewer are too coarse."""
 WARM_UP = 3
 WARM_UP_USERS = E2E_USER_BASE + 90_000
 """Clear of the phases' users (E2E_USER_BASE + phase × 100 000) and of the tests' users."""
