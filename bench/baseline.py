@@ -142,13 +142,17 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
     )
     return {
         "load": {
-            "levels": (results.get("plan") or {}).get("levels"),
+            "levels": {
+                str(k): v for k, v in ((results.get("plan") or {}).get("levels") or {}).items()
+            },
             "cpu_questions": (cpu_level or {}).get("questions"),
         },
         "p50_ms": e2e,
         "rasa_alone_p50_ms": rasa,
         "ratio": round(e2e / rasa, 2) if e2e and rasa else None,
         "cpu_ms_per_message": (cpu_level or {}).get("cpu_ms_per_message") or {},
+        "cpu_phase_s": (cpu_level or {}).get("wall_s"),
+        "machine_busy": (cpu_level or {}).get("machine_busy"),
     }
 
 
@@ -180,6 +184,11 @@ def side_by_side(results: dict[str, Any]) -> list[str]:
         then = before["cpu_ms_per_message"].get(part)
         now = after["cpu_ms_per_message"].get(part)
         lines.append(f"{label:<44}{_cell(then):>10}{_cell(now):>10}")
+    for label, key in (
+        (f"wall seconds of the {CPU_USERS}-user CPU phase", "cpu_phase_s"),
+        ("the whole machine busy then (0–1)", "machine_busy"),
+    ):
+        lines.append(f"{label:<44}{_cell(before[key]):>10}{_cell(after[key]):>10}")
     same = before["load"] == after["load"]
     lines.append(
         f"load: {'the same' if same else 'NOT the same'} ({after['load']} / {before['load']})"

@@ -23,7 +23,13 @@ def _results(e2e: float, rasa: float, cpu: dict[str, float]) -> dict[str, Any]:
                     "backend": "sqlite",
                     "replicas": 1,
                     "levels": [
-                        {"users": 1, "questions": 15, "cpu_ms_per_message": cpu},
+                        {
+                            "users": 1,
+                            "questions": 15,
+                            "cpu_ms_per_message": cpu,
+                            "wall_s": 3.3,
+                            "machine_busy": 0.9,
+                        },
                         {"users": 5, "cpu_ms_per_message": {"total": 1.0}},
                     ],
                 },
@@ -41,13 +47,17 @@ def test_headline_takes_five_users_and_the_cpu_of_one_user_on_sqlite() -> None:
         "rasa_alone_p50_ms": 88.0,
         "ratio": round(129.0 / 88.0, 2),
         "cpu_ms_per_message": cpu,
+        "cpu_phase_s": 3.3,
+        "machine_busy": 0.9,
     }
     assert headline({})["ratio"] is None
 
 
 def test_side_by_side_prints_before_and_after_on_one_line_each() -> None:
     before = {**_results(129.0, 88.0, {"bot": 13.0, "total": 40.0}), "commit": "abc1234"}
-    results = {**_results(100.0, 90.0, {"bot": 9.5, "total": 31.0}), "baseline": before}
+    after = _results(100.0, 90.0, {"bot": 9.5, "total": 31.0})
+    after["plan"] = {"levels": {1: 3, 5: 4}}  # as run_all has it; the baseline's JSON has "1"
+    results = {**after, "baseline": before}
     lines = side_by_side(results)
     assert "abc1234" in lines[0]
     assert lines[-1].startswith("load: the same")
