@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from bot.i18n import translate
-from db.enquiries import crud, lifecycle
+from db.enquiries import lifecycle
 from db.enquiries.lifecycle.base import event as add_event
 from db.enquiries.tracker_events import EVENTS, METADATA, sender_id, tracker_store
 from db.models import (
@@ -37,6 +37,7 @@ from db.plumbing.session import session_scope
 from db.privacy.disposal import KINDS
 from db.privacy.retention import PURGED, purge, run_purge
 from harness.database import migrate_and_seed
+from harness.people import telegram_person
 from tests.conftest import _settings_for
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
@@ -81,7 +82,7 @@ def _enquiry(
     answer: str | None = "Ansök via e-tjänsten senast 1 mars.",
     telegram_user_id: int = 5001,
 ) -> Enquiry:
-    user = crud.get_or_create_user(
+    user = telegram_person(
         session=session, telegram_user_id=telegram_user_id, chat_id=telegram_user_id
     )
     enquiry, _ = lifecycle.received(
@@ -216,8 +217,18 @@ def _fill(engine: Engine, tracker_url: str) -> dict[str, int]:
             ids[name] = row.id
     with tracker_store(tracker_url) as connection:
         assert connection is not None
-        _tracker_event(connection, sender=sender_id(5001, 5001), at=days_ago(100), text="gammal")
-        _tracker_event(connection, sender=sender_id(5001, 5001), at=days_ago(10), text="ny")
+        _tracker_event(
+            connection,
+            sender=sender_id("telegram", str(5001), str(5001)),
+            at=days_ago(100),
+            text="gammal",
+        )
+        _tracker_event(
+            connection,
+            sender=sender_id("telegram", str(5001), str(5001)),
+            at=days_ago(10),
+            text="ny",
+        )
     return ids
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -20,8 +20,8 @@ from db.models import (
     Municipality,
     Route,
     StaffMember,
-    utcnow,
 )
+from db.plumbing.keys import older_keys
 
 REFERENCE_PREFIX = "LOT"
 
@@ -37,32 +37,6 @@ def get_municipality(*, session: Session) -> Municipality:
     if row is None:
         raise LookupError("the database is not seeded: run `lotsen db seed`")
     return row
-
-
-SEEN_PRECISION = timedelta(minutes=1)
-"""`last_seen_at` is kept to the minute: a user writing again within it costs no row update."""
-
-
-def get_or_create_user(
-    *, session: Session, telegram_user_id: int, chat_id: int | None, language: str = "sv"
-) -> AssociationUser:
-    """Return the association user for a Telegram user id, creating it on first contact."""
-    user = session.exec(
-        select(AssociationUser).where(AssociationUser.telegram_user_id == telegram_user_id)
-    ).first()
-    if user is None:
-        user = AssociationUser(
-            telegram_user_id=telegram_user_id, chat_id=chat_id, language=language
-        )
-        session.add(user)
-        session.flush()
-    else:
-        now = utcnow()
-        if now - user.last_seen_at >= SEEN_PRECISION:
-            user.last_seen_at = now
-        if chat_id is not None:
-            user.chat_id = chat_id
-    return user
 
 
 def set_user_association(
@@ -84,8 +58,18 @@ def set_user_association(
 
 
 def enquiry_by_message_key(*, session: Session, message_key: str) -> Enquiry | None:
-    """Return the enquiry made from this inbound message, or None."""
-    return session.exec(select(Enquiry).where(Enquiry.message_key == message_key)).first()
+    """Return the enquiry made from this inbound message (under its key or an older form)."""
+    return session.exec(
+        select(Enquiry).where(col(Enquiry.message_key).in_(older_keys(message_key)))
+    ).first()
+
+
+def conversation_number(conversation: str | None) -> int | None:
+    """Return a conversation that is a number (a chat id) as the number, else None."""
+    if conversation is None or not conversation.lstrip("-").isdigit():
+        return None
+    number = int(conversation)
+    return number if -(2**63) <= number < 2**63 else None
 
 
 def insert_once(*, session: Session, enquiry: Enquiry) -> Enquiry | None:

@@ -41,6 +41,7 @@ from db.models import (
     OutboxMessage,
     utcnow,
 )
+from db.people.identities import identity_for
 from db.plumbing.phrases import N_
 
 
@@ -52,20 +53,25 @@ def received(
     user: AssociationUser | None,
     message_key: str | None = None,
     detected_language: str | None = None,
+    conversation: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Enquiry, bool]:
     """Record an enquiry with a reference number and its RECEIVED event; return (it, created).
 
     `language` is the language the association is answered in, `detected_language` the one
     the text is written in (None when too short to tell). `message_key` identifies the inbound
-    message; the same key never makes two enquiries. The enquiry row is its own record (no
-    audit row).
+    message; the same key never makes two enquiries. `conversation` is where replies go (by
+    default the writer's identity on the channel it last wrote from). The enquiry row is its
+    own record (no audit row).
     """
     if message_key is not None:
         found = crud.enquiry_by_message_key(session=session, message_key=message_key)
         if found is not None:
             return found, False
     now = now or utcnow()
+    if conversation is None and user is not None and user.id is not None:
+        identity = identity_for(session=session, person_id=user.id, channel=user.channel)
+        conversation = identity.conversation if identity is not None else None
     enquiry = Enquiry(
         text=text,
         language=language,
@@ -73,7 +79,7 @@ def received(
         message_key=message_key,
         user_id=user.id if user else None,
         association_id=user.association_id if user else None,
-        chat_id=user.chat_id if user else None,
+        chat_id=crud.conversation_number(conversation),
         created_at=now,
         updated_at=now,
     )
