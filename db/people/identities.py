@@ -62,15 +62,7 @@ def identify(*, session: Session, writer: Writer, language: str) -> AssociationU
         person = AssociationUser(channel=writer.channel, language=language)
         session.add(person)
         session.flush()
-        assert person.id is not None
-        identity = ChannelIdentity(
-            person_id=person.id,
-            channel=writer.channel,
-            address=writer.address,
-            conversation=writer.conversation,
-        )
-        session.add(identity)
-        session.flush()
+        _add_identity(session, person, writer)
         return person
     found = session.get(AssociationUser, identity.person_id)
     assert found is not None
@@ -117,6 +109,11 @@ def link(*, session: Session, person: AssociationUser, writer: Writer) -> Channe
         if identity.person_id != person.id:
             raise ValueError("the identity belongs to another person")
         return identity
+    return _add_identity(session, person, writer)
+
+
+def _add_identity(session: Session, person: AssociationUser, writer: Writer) -> ChannelIdentity:
+    assert person.id is not None
     identity = ChannelIdentity(
         person_id=person.id,
         channel=writer.channel,

@@ -106,14 +106,3 @@ def dead_letters(*, session: Session) -> list[DeadLetter]:
         )
         letters.append(DeadLetter(row, facts, enquiry.reference if enquiry else None))
     return letters
-
-
-def sender_ids(payload: dict[str, Any]) -> set[int]:
-    """Return the ids of the users who sent a Telegram update (from.id of its parts)."""
-    ids: set[int] = set()
-    for part in payload.values():
-        if isinstance(part, dict):
-            sender = part.get("from")
-            if isinstance(sender, dict) and isinstance(sender.get("id"), int):
-                ids.add(sender["id"])
-    return ids
