@@ -22,9 +22,10 @@ from db.models import AssociationUser, ChannelIdentity, utcnow
 class Writer:
     """Who wrote: the channel, the identity within it, and where replies go back.
 
-    `address`: the Telegram user id (decimal), the console's number, the web-chat visitor's
-    id, the e-mail address (lower-cased). `conversation`: the Telegram chat id (decimal), the
-    web chat's conversation id, the e-mail thread's root Message-ID.
+    `address`: the identity within the channel (a user id in decimal, the console's number, a
+    web-chat visitor's id, a lower-cased e-mail address). `conversation`: where replies go
+    back (a chat id in decimal, a web chat's conversation id, an e-mail thread's root
+    Message-ID).
     """
 
     channel: str

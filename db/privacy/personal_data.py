@@ -93,7 +93,7 @@ def find_user(*, session: Session, telegram_user_id: int) -> AssociationUser | N
 
 
 def known_user(*, session: Session, telegram_user_id: int) -> AssociationUser:
-    """Return the person with this Telegram user id, or raise UnknownUser."""
+    """Return the person `find_user` finds, or raise UnknownUser."""
     user = find_user(session=session, telegram_user_id=telegram_user_id)
     if user is None:
         raise UnknownUser(NO_ASSOCIATION_USER, user_id=telegram_user_id)
