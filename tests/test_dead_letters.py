@@ -21,11 +21,11 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from bot.channels.telegram.inbox import MAX_ATTEMPTS
+from bot.channels.telegram.updates import dead_letters, read_update
 from bot.cli import app
 from bot.i18n import t
 from bot.messages.association import ESCALATED
 from bot.messages.coordinator import reason_text
-from db.enquiries.inbox import dead_letters, read_update
 from db.enquiries.queue import list_queue
 from db.models import AuditEntry, EscalationReason, InboxUpdate
 from harness.telegram import (

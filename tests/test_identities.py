@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, insert, inspect, text
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -271,3 +272,115 @@ def test_migration_0080_carries_every_user_into_channel_identities_and_back(
             assert enquiry is not None and enquiry.user_id == 1
     finally:
         engine.dispose()
+
+
+# --- one person, two identities -----------------------------------------------------------------
+
+MAIL = intake.Writer("email", "kassor@storasa.se", "<root-1@storasa.se>")
+
+
+def _ask(engine: Engine, writer: intake.Writer, key: str, text_: str, reply: str) -> int:
+    message = intake.Message(
+        key=key,
+        writer=writer,
+        text=text_,
+        languages=intake.Languages(reply=reply, preferred=reply),
+    )
+    with session_scope(engine) as session:
+        received = intake.receive(
+            session=session, message=message, decision=ESCALATE, email_enabled=False
+        )
+        assert received.created and received.enquiry.id is not None
+        return received.enquiry.id
+
+
+def _tracker_events(url: str, senders: list[str]) -> None:
+    from db.enquiries.tracker_events import EVENTS, METADATA, tracker_store
+
+    tracker_engine = create_engine(url)
+    METADATA.create_all(tracker_engine)
+    tracker_engine.dispose()
+    with tracker_store(url) as connection:
+        assert connection is not None
+        for sender in senders:
+            connection.execute(
+                insert(EVENTS).values(
+                    sender_id=sender, type_name="user", timestamp=NOW.timestamp(), data="{}"
+                )
+            )
+
+
+def _tracker_senders(url: str) -> list[str]:
+    from db.enquiries.tracker_events import EVENTS, tracker_store
+
+    with tracker_store(url) as connection:
+        assert connection is not None
+        return sorted(connection.execute(sa_select(EVENTS.c.sender_id)).scalars())
+
+
+def test_one_person_with_two_identities_has_one_history_export_and_erasure(
+    engine: Engine, database_url: str
+) -> None:
+    from db.enquiries.queue_facts import rarely_in_contact
+    from db.privacy.erasure import erase_person
+    from db.privacy.personal_data import export_person
+
+    _tracker_events(
+        database_url,
+        [
+            "telegram:7000000000:7000000000",
+            "tg:7000000000:7000000000",  # the first build's sender id
+            "email:<root-1@storasa.se>:kassor@storasa.se",
+            "telegram:5:5",  # someone else
+        ],
+    )
+    with session_scope(engine) as session:
+        person = identify(session=session, writer=TELEGRAM, language="en")
+        link(session=session, person=person, writer=MAIL)
+        person_id = person.id
+    first = _ask(engine, TELEGRAM, "telegram:7000000000:1", "Hur söker vi bidrag?", "sv")
+    second = _ask(engine, MAIL, "email:<root-1@storasa.se>:<m2@storasa.se>", "Och lokaler?", "sv")
+    with Session(engine) as session:
+        # One history: both enquiries are the person's, whichever identity wrote them.
+        mine = session.exec(select(Enquiry).where(Enquiry.user_id == person_id)).all()
+        assert sorted(e.id for e in mine) == sorted([first, second])
+        enquiry = session.get(Enquiry, second)
+        assert enquiry is not None
+        # ★: two enquiries in a year (across both identities) is still "rarely in contact" …
+        assert rarely_in_contact(session=session, enquiry=enquiry, now=enquiry.created_at)
+        # … and the language is the person's, not the identity's.
+        found = find_person(session=session, channel="email", address="kassor@storasa.se")
+        assert found is not None and found.id == person_id and found.language == "en"
+        assert found.channel == "email"  # answers go where the person last wrote from
+    third = _ask(engine, TELEGRAM, "telegram:7000000000:3", "Och bygglov?", "sv")
+    with session_scope(engine) as session:
+        enquiry = session.get(Enquiry, third)
+        assert enquiry is not None
+        assert not rarely_in_contact(session=session, enquiry=enquiry, now=enquiry.created_at)
+        person = session.get(AssociationUser, person_id)
+        assert person is not None
+        data = export_person(session=session, person=person, tracker_url=database_url, now=NOW)
+        assert sorted(e["id"] for e in data["enquiries"]) == sorted([first, second, third])
+        assert sorted((i["channel"], i["address"]) for i in data["channel_identities"]) == [
+            ("email", "kassor@storasa.se"),
+            ("telegram", "7000000000"),
+        ]
+        assert sorted(e["sender_id"] for e in data["tracker_events"]) == [
+            "email:<root-1@storasa.se>:kassor@storasa.se",
+            "telegram:7000000000:7000000000",
+            "tg:7000000000:7000000000",
+        ]
+        report = erase_person(
+            session=session, person=person, actor="cli", tracker_url=database_url, now=NOW
+        )
+        assert report.counts["tracker_events_deleted"] == 3
+        assert report.counts["enquiries_anonymised"] == 3
+    with Session(engine) as session:
+        assert session.exec(select(ChannelIdentity)).all() == []
+        assert find_person(session=session, channel="email", address="kassor@storasa.se") is None
+        erased = session.get(AssociationUser, person_id)
+        assert erased is not None and erased.erased_at is not None
+    assert _tracker_senders(database_url) == ["telegram:5:5"]
+    # Writing again from either address is a new person.
+    with session_scope(engine) as session:
+        assert identify(session=session, writer=MAIL, language="sv").id != person_id

@@ -22,7 +22,7 @@ from db.models import EscalationReason, OutboxMessage
 from db.plumbing.session import session_scope
 from db.privacy.erasure import ERASURE_REQUEST_TEXT
 from harness.fake_telegram import FakeTelegram
-from harness.people import telegram_person, telegram_writer
+from harness.people import telegram_person
 from harness.telegram import (
     COORDINATOR_CHAT,
     TIMEOUT,
@@ -109,7 +109,7 @@ async def test_forget_files_one_erasure_request_and_confirms_it_in_the_users_lan
     h, fake = harness, harness.fake
     user = new_user_id()
     with session_scope(h.engine) as session:
-        telegram_person(session=session, telegram_writer=telegram_writer(user, user), language="en")
+        telegram_person(session=session, telegram_user_id=user, chat_id=user, language="en")
     async with running_bot(h.settings):
         await fake.wait_for("getUpdates", timeout=TIMEOUT)
         first = fake.command(user, "/forget")

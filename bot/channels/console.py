@@ -15,11 +15,13 @@ from sqlmodel import Session, col, select
 
 from bot.conversation import Conversation
 from bot.messages import Message, render
+from bot.ratelimit import RateLimiter, create_rate_limiter
 from bot.services import Services
 from db.enquiries.notifications import Channel, Kind, Recipient
 from db.intake import Writer, message_key
 from db.models import OutboxMessage, utcnow
 from db.people.identities import identity_for
+from db.people.limits import Verdict, person_key
 
 CONSOLE_USER_ID = 0
 """The console's one writer: its address (and conversation) on the console channel."""
@@ -74,10 +76,40 @@ async def run_console(
     read: Callable[[str], Awaitable[str | None]],
     write: Callable[[str], None],
 ) -> None:
-    """Chat as an association until end of input or /quit."""
+    """Chat as an association until end of input or /quit.
+
+    What the association writes is rate-limited per person like Telegram (the same limit,
+    `RATE_LIMIT_*`): the first refused message of a flood gets one notice, and every refused
+    one is counted for the coordinator.
+    """
     conversation = Conversation(services, channel=Channel.CONSOLE)
     await conversation.prepare()
     writer = CONSOLE_WRITER
+    limiter = create_rate_limiter(services.settings, services.engine)
+    try:
+        await _chat(conversation, limiter, writer, read, write)
+    finally:
+        await limiter.aclose()
+
+
+async def _within_rate_limit(
+    conversation: Conversation, limiter: RateLimiter, writer: Writer, text: str, key: str
+) -> bool:
+    """Tell whether the writer may go on; the first refusal of a flood gets one notice."""
+    verdict = await limiter.check(person_key(writer.channel, writer.address), key=key)
+    if verdict == Verdict.NOTIFY:
+        await conversation.refuse_flood(writer=writer, text=text, key=key)
+    return verdict == Verdict.OK
+
+
+async def _chat(
+    conversation: Conversation,
+    limiter: RateLimiter,
+    writer: Writer,
+    read: Callable[[str], Awaitable[str | None]],
+    write: Callable[[str], None],
+) -> None:
+    services = conversation.services
     choices: list[str] = []
 
     async def deliver() -> None:
@@ -122,7 +154,9 @@ async def run_console(
         elif text == "/cancel":
             await conversation.cancel(writer=writer, key=key())
         else:
-            await conversation.handle_text(writer=writer, text=line, message_key=key())
+            message = key()
+            if await _within_rate_limit(conversation, limiter, writer, line, message):
+                await conversation.handle_text(writer=writer, text=line, message_key=message)
         await deliver()
 
 

@@ -1,7 +1,8 @@
 """`lotsen inbox list|retry|drop`: the Telegram updates that kept failing (dead letters).
 
-Logic lives in db/enquiries/inbox.py; this module only parses and prints. The running bot picks a
-retried update up at its next round (at the latest after one long poll).
+Logic lives in db/enquiries/inbox.py (what an update says: bot/channels/telegram/updates.py);
+this module only parses and prints. The running bot picks a retried update up at its next
+round (at the latest after one long poll).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ inbox_app = typer.Typer(
 @inbox_app.command("list")
 def list_command() -> None:
     """List the dead letters, oldest first, with their error and the case recorded for each."""
-    from db.enquiries.inbox import dead_letters
+    from bot.channels.telegram.updates import dead_letters
     from db.enquiries.sla import LOCAL
 
     language = cli_language()

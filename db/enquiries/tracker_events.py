@@ -49,7 +49,7 @@ EVENTS = Table(
 
 
 SENDER_PREFIXES = {"telegram": ("telegram", "tg")}
-"""What a channel's sender ids start with ("tg" is how the first build named Telegram)."""
+"""What a channel's sender ids start with ("tg" is how the first build named that channel)."""
 
 Identity = tuple[str, str]
 """A channel identity as the tracker store knows it: (channel, address)."""
@@ -57,7 +57,7 @@ Identity = tuple[str, str]
 
 def sender_id(channel: str, conversation: str, address: str) -> str:
     """Return the Rasa sender id of an identity in a conversation: `<channel>:<conversation>:
-    <address>` (the same form the Telegram channel always used)."""
+    <address>` (the form the bot's sender ids always had)."""
     return f"{channel}:{conversation}:{address}"
 
 

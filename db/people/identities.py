@@ -22,9 +22,10 @@ from db.models import AssociationUser, ChannelIdentity, utcnow
 class Writer:
     """Who wrote: the channel, the identity within it, and where replies go back.
 
-    `address`: the Telegram user id (decimal), the console's number, the web-chat visitor's
-    id, the e-mail address (lower-cased). `conversation`: the Telegram chat id (decimal), the
-    web chat's conversation id, the e-mail thread's root Message-ID.
+    `address`: the identity within the channel (a user id in decimal, the console's number, a
+    web-chat visitor's id, a lower-cased e-mail address). `conversation`: where replies go
+    back (a chat id in decimal, a web chat's conversation id, an e-mail thread's root
+    Message-ID).
     """
 
     channel: str
@@ -62,15 +63,7 @@ def identify(*, session: Session, writer: Writer, language: str) -> AssociationU
         person = AssociationUser(channel=writer.channel, language=language)
         session.add(person)
         session.flush()
-        assert person.id is not None
-        identity = ChannelIdentity(
-            person_id=person.id,
-            channel=writer.channel,
-            address=writer.address,
-            conversation=writer.conversation,
-        )
-        session.add(identity)
-        session.flush()
+        _add_identity(session, person, writer)
         return person
     found = session.get(AssociationUser, identity.person_id)
     assert found is not None
@@ -117,6 +110,11 @@ def link(*, session: Session, person: AssociationUser, writer: Writer) -> Channe
         if identity.person_id != person.id:
             raise ValueError("the identity belongs to another person")
         return identity
+    return _add_identity(session, person, writer)
+
+
+def _add_identity(session: Session, person: AssociationUser, writer: Writer) -> ChannelIdentity:
+    assert person.id is not None
     identity = ChannelIdentity(
         person_id=person.id,
         channel=writer.channel,

@@ -31,7 +31,7 @@ def message_key(channel: str, conversation: str, message: str) -> str:
 
 
 def older_keys(key: str) -> list[str]:
-    """Return the key and what the same key was written as before (`tg:…` for `telegram:…`).
+    """Return the key and what the same key was written as before (`OLDER_PREFIXES`).
 
     Works on reply keys too (`<message key>:<tag>`): only the prefix differs.
     """

@@ -36,11 +36,9 @@ from db.plumbing.audit import record
 from db.plumbing.phrases import N_, Phrase
 from db.privacy.masking import clean_text, mask_personal_data
 from db.privacy.personal_data import (
-    NO_ASSOCIATION_USER,
-    UnknownUser,
     desk_sign_ins,
-    find_user,
     inbox_from,
+    known_user,
     telegram_ids,
     tracker_identities,
     user_enquiries,
@@ -82,9 +80,7 @@ def request_erasure(
     now: datetime | None = None,
 ) -> ErasureRequest:
     """Put a request to erase the data of the person with this Telegram id in the queue."""
-    user = find_user(session=session, telegram_user_id=telegram_user_id)
-    if user is None:
-        raise UnknownUser(NO_ASSOCIATION_USER, user_id=telegram_user_id)
+    user = known_user(session=session, telegram_user_id=telegram_user_id)
     return request_erasure_for(session=session, person=user, actor=actor, note=note, now=now)
 
 
@@ -166,9 +162,7 @@ def erase_user(
     now: datetime | None = None,
 ) -> ErasureReport:
     """Erase the data of the person with this Telegram id (all their identities)."""
-    user = find_user(session=session, telegram_user_id=telegram_user_id)
-    if user is None:
-        raise UnknownUser(NO_ASSOCIATION_USER, user_id=telegram_user_id)
+    user = known_user(session=session, telegram_user_id=telegram_user_id)
     return erase_person(session=session, person=user, actor=actor, tracker_url=tracker_url, now=now)
 
 

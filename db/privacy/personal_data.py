@@ -92,6 +92,14 @@ def find_user(*, session: Session, telegram_user_id: int) -> AssociationUser | N
     return find_person(session=session, channel=TELEGRAM, address=str(telegram_user_id))
 
 
+def known_user(*, session: Session, telegram_user_id: int) -> AssociationUser:
+    """Return the person `find_user` finds, or raise UnknownUser."""
+    user = find_user(session=session, telegram_user_id=telegram_user_id)
+    if user is None:
+        raise UnknownUser(NO_ASSOCIATION_USER, user_id=telegram_user_id)
+    return user
+
+
 def telegram_ids(identities: list[ChannelIdentity]) -> list[int]:
     """Return the Telegram user ids among a person's identities."""
     return [int(i.address) for i in identities if i.channel == TELEGRAM and i.address.isdigit()]

@@ -12,12 +12,12 @@ from sqlmodel import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackContext, ExtBot, JobQueue
 
+from bot.channels.telegram.updates import read_update
 from bot.conversation import Conversation
 from bot.messages import Choice
 from bot.ratelimit import RateLimiter
 from bot.services import Services
 from bot.settings import Settings
-from db.enquiries.inbox import read_update
 from db.enquiries.notifications import Channel
 from db.intake import Writer
 

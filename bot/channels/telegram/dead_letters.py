@@ -18,7 +18,8 @@ from sqlalchemy.engine import Engine
 from telegram.ext import Application
 
 from bot.channels.telegram.common import telegram_writer
-from db.enquiries.inbox import bury, read_update
+from bot.channels.telegram.updates import read_update
+from db.enquiries.inbox import bury
 from db.models import InboxUpdate
 from db.plumbing.session import session_scope
 

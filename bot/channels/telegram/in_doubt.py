@@ -31,8 +31,8 @@ from sqlmodel import Session, col, select
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest
 
+from bot.channels.telegram.updates import read_update
 from db.enquiries import crud
-from db.enquiries.inbox import read_update
 from db.enquiries.notifications import Channel, Recipient
 from db.models import InboxUpdate, OutboxMessage
 from db.people.identities import identity_for

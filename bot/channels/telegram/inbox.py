@@ -23,7 +23,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.channels.telegram.dead_letters import give_up
-from db.enquiries.inbox import read_update
+from bot.channels.telegram.updates import read_update
 from db.models import InboxUpdate, utcnow
 from db.plumbing import claims
 from db.plumbing.session import session_scope
