@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from db.enquiries import crud
+from db.enquiries import answers, crud
 from db.enquiries import notifications as notify
 from db.models import (
     Department,
@@ -181,21 +181,24 @@ def answer_enquiry(
     for escalation in _open_escalations(session=session, enquiry=enquiry):
         escalation.resolved_at = now
         escalation.resolution = "answered"
+    by = department.key if by_department and department else "coordinator"
     crud.add_event(
         session=session,
         enquiry=enquiry,
         kind=EventKind.ANSWERED,
         actor=actor,
         now=now,
-        by=department.key if by_department and department else "coordinator",
+        by=by,
         chars=len(cleaned),
     )
+    kept = answers.keep(session=session, enquiry=enquiry, text=cleaned, by=by, actor=actor, now=now)
     return notify.to_enquirer(
         session=session,
         enquiry=enquiry,
         kind=notify.Kind.ANSWER,
         language=enquiry.language,  # the language its question was answered in
         department=department.key if by_department and department else None,
+        answer=kept.id,  # the answer record: the channel's feedback link names it
     )
 
 
