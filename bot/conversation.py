@@ -379,6 +379,7 @@ class Conversation:
             message=message,
             decision=intake.Decision.escalated(reason),
             email_enabled=self.services.settings.email_enabled,
+            case_system=self.services.settings.errand_enabled,
         )
 
 
