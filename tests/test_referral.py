@@ -492,6 +492,7 @@ def test_a_referred_enquiry_is_anonymised_after_the_retention_period(engine: Eng
         retention_tracker_days = 90
         retention_audit_days = 3650
         retention_inbox_days = 30
+        retention_feedback_comment_days = 365
 
     then = utcnow() - timedelta(days=800)
     with session_scope(engine) as session:

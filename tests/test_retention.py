@@ -65,6 +65,7 @@ class Retention:
     retention_tracker_days: int = 90
     retention_audit_days: int = 3650
     retention_inbox_days: int = 30
+    retention_feedback_comment_days: int = 365
 
 
 def days_ago(days: int) -> datetime:

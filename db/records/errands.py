@@ -49,7 +49,12 @@ def errand_body(*, session: Session, enquiry: Enquiry, title: str, status: str) 
             {"key": "secret", "values": [str(entry.secret).lower()]},
         ],
     }
-    if entry.sender:
+    if entry.sender and entry.private_person:
+        # One private person: a natural person, not an organisation (db/records/private_person).
+        first, _, last = entry.sender.strip().partition(" ")
+        person = {"role": "CONTACT", "externalIdType": "PRIVATE", "firstName": first}
+        body["stakeholders"].append({**person, "lastName": last} if last else person)
+    elif entry.sender:
         body["stakeholders"].append({"role": "CONTACT", "organizationName": entry.sender})
     if enquiry.text and enquiry.text != PURGED:
         body["description"] = enquiry.text[:MAX_DESCRIPTION]
