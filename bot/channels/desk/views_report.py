@@ -29,6 +29,12 @@ REASON_NAMES = {
     "unavailable": Phrase(N_("tjänsten otillgänglig")),
     "failed": Phrase(N_("kunde inte hanteras")),
     "unreachable": Phrase(N_("förvaltningen kunde inte nås")),
+    "misreferred": Phrase(N_("hänvisningen stämde inte")),
+    "not_listed": Phrase(N_("valde något annat")),
+    "unconfirmed": Phrase(N_("valde ingen förvaltning")),
+    "erasure": Phrase(N_("begäran om radering")),
+    # Translators: reasons each below the smallest number shown, counted together.
+    "other": Phrase(N_("övriga orsaker tillsammans")),
 }
 # Translators: the title of a chart (read out by screen readers); {department} is its name.
 RECEIVED_TITLE = N_("Inkomna frågor per månad: {department}")
