@@ -437,7 +437,7 @@ def _answer(notice: Notice) -> Message:
         line = t(
             notice.language, "Svara med ett klick (och lämna gärna en kommentar): {url}", url=url
         )
-        return Message(f"{text}\n{line}")
+        return Message("\n".join((text, line)))
     return Message(text, feedback_choices(enquiry.id, notice.language))
 
 
