@@ -42,13 +42,13 @@ SECRET = "feedback-link-secret"
 
 
 def _settings(**extra: object) -> Settings:
-    return Settings(
-        database_url="sqlite://",
-        desk_base_url="https://lotsen.example.se",
-        link_secret=SecretStr(SECRET),
-        _env_file=None,  # type: ignore[call-arg]
+    values: dict[str, object] = {
+        "database_url": "sqlite://",
+        "desk_base_url": "https://lotsen.example.se",
+        "link_secret": SecretStr(SECRET),
         **extra,
-    )
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 
 
 def _answered(session: Session, *, language: str = "sv", channel: str = "telegram") -> Enquiry:
