@@ -70,10 +70,13 @@ FIRST_LOOK_BACK = timedelta(days=1)
 def queue_new(
     *, session: Session, now: datetime, file_from: datetime | None = None, limit: int = 200
 ) -> int:
-    """Queue a filing (an outbox row) for each new enquiry without one; return how many.
+    """Queue a filing (an outbox row) for each enquiry without one; return how many.
 
-    New: received since the newest enquiry already queued (the first time: since `file_from`,
-    else a day back) and at least a minute ago. Once per enquiry (the row's dedupe key).
+    The catch-up: new enquiries are queued at intake, in the transaction that records them
+    (db/intake.py, `case_system=True`). This files those recorded while the adapter was off or
+    by a caller that does not file: received since the newest enquiry already queued (the first
+    time: since `file_from`, else a day back) and at least a minute ago. Once per enquiry (the
+    row's dedupe key).
     """
     if not claims.alone(session, "errand-queue"):
         return 0
