@@ -30,11 +30,12 @@ from db.models import (
     AssociationUser,
     Enquiry,
     EnquiryStatus,
+    Escalation,
     Feedback,
     OutboxMessage,
 )
 from db.plumbing.session import session_scope
-from harness.desk import Clock, desk_client
+from harness.desk import COORDINATOR_ID, STAFF_ID, Clock, add_staff, desk_client, sign_in
 from harness.workflow import local, routed_enquiry
 
 NOW = local(2026, 5, 4, 10)
@@ -321,3 +322,32 @@ def test_the_email_button_under_an_answer_is_the_feedback_link(engine: Engine) -
         link = email_link(session, row, "forening@example.se", settings, NOW)
         assert link is not None and link.url == url
         assert "ett klick" in link.label
+
+
+async def test_the_department_and_the_coordinator_read_the_feedback_the_public_never(
+    engine: Engine,
+) -> None:
+    with session_scope(engine) as session:
+        enquiry = _answered(session)
+        given = feedback.rate(
+            session=session, enquiry=enquiry, helpful=False, channel="email", actor="a", now=NOW
+        )
+        feedback.add_comment(session=session, feedback=given, text="Fel blankett.", now=NOW)
+        reference = str(enquiry.reference)
+        [escalation] = session.exec(
+            select(Escalation).where(Escalation.enquiry_id == enquiry.id)
+        ).all()
+        case = escalation.id
+    add_staff(engine)
+    async with desk_client(engine, Clock(NOW)) as client:
+        await sign_in(client, engine, STAFF_ID, NOW)  # a clerk of the department
+        page = await (await client.get(f"/desk/enquiries/{reference}")).text()
+        assert "Fel blankett." in page and "Svaret hjälpte inte" in page
+        assert "Ansök senast 25 augusti." in page  # the answer record
+    async with desk_client(engine, Clock(NOW)) as client:
+        await sign_in(client, engine, COORDINATOR_ID, NOW)
+        page = await (await client.get(f"/desk/queue/{case}")).text()
+        assert "Fel blankett." in page
+    async with desk_client(engine, Clock(NOW)) as client:
+        for path in ("/diarium", "/rapport", "/rapport.json", "/rapport.csv?table=overall"):
+            assert "Fel blankett" not in await (await client.get(path)).text(), path
