@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from sqlmodel import Session, select
 
+from bot.channels.desk.auth import Principal
 from bot.channels.desk.web import (
     SETTINGS,
     checked_form,
@@ -187,6 +188,14 @@ def register_marks(session: Session, enquiry: Enquiry) -> dict[str, bool]:
     }
 
 
+def _editable(session: Session, principal: Principal, reference: str) -> Enquiry | None:
+    """Return the enquiry staff of its department (or a coordinator) may mark; None otherwise."""
+    enquiry = session.exec(select(Enquiry).where(Enquiry.reference == reference)).first()
+    if enquiry is None or not principal.may_edit_department(enquiry.department_id):
+        return None
+    return enquiry
+
+
 async def mark_enquiry(request: web.Request) -> web.StreamResponse:
     """Set the register's marks on an enquiry (staff of its department, or a coordinator)."""
     principal = await require(request)
@@ -194,8 +203,8 @@ async def mark_enquiry(request: web.Request) -> web.StreamResponse:
     reference = request.match_info["reference"].upper()
 
     def act(session: Session) -> bool:
-        enquiry = session.exec(select(Enquiry).where(Enquiry.reference == reference)).first()
-        if enquiry is None or not principal.may_edit_department(enquiry.department_id):
+        enquiry = _editable(session, principal, reference)
+        if enquiry is None:
             return False
         mark(
             session=session,
@@ -219,8 +228,8 @@ async def mark_private_person(request: web.Request) -> web.StreamResponse:
     reference = request.match_info["reference"].upper()
 
     def act(session: Session) -> bool:
-        enquiry = session.exec(select(Enquiry).where(Enquiry.reference == reference)).first()
-        if enquiry is None or not principal.may_edit_department(enquiry.department_id):
+        enquiry = _editable(session, principal, reference)
+        if enquiry is None:
             return False
         association = (
             session.get(Association, enquiry.association_id) if enquiry.association_id else None
