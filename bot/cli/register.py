@@ -62,7 +62,7 @@ def decision_add_command(
         ...,
         "--covers",
         help="Kinds of data and the days each is kept, e.g. enquiry_texts=730,inbox=30. "
-        "Kinds: enquiry_texts, inbox, outbox, audit, tracker, desk_sign_ins.",
+        "Kinds: enquiry_texts, inbox, outbox, audit, tracker, desk_sign_ins, feedback_comments.",
     ),
     note: str = typer.Option("", "--note", help="What the decision says, in a few words."),
     actor: str | None = typer.Option(None, "--actor", help="Who records it (default: cli:<user>)."),
