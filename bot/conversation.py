@@ -26,7 +26,7 @@ from bot.messages.department import already_handled, button_invalid
 from bot.services import Services
 from bot.understanding.language import identify, warm_up
 from bot.understanding.rasa_client import RasaError
-from db import intake
+from db import feedback, intake
 from db.enquiries import crud
 from db.enquiries import notifications as notify
 from db.enquiries.inbox import UNREADABLE_TEXT
@@ -244,6 +244,8 @@ class Conversation:
             if not cleaned:
                 turn.say(Kind.EMPTY_MESSAGE)
                 return None
+            if feedback.comment_from_chat(session=turn.session, user=turn.user, text=cleaned):
+                return None  # the comment on an answer the chat was asked for (db/feedback.py)
             if turn.user.awaiting == "association":
                 parsed = parse_association(cleaned)
                 if parsed is None:
@@ -369,6 +371,7 @@ class Conversation:
             message=message,
             decision=intake.Decision.escalated(reason),
             email_enabled=self.services.settings.email_enabled,
+            case_system=self.services.settings.errand_enabled,
         )
 
 

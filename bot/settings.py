@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     retention_tracker_days: int = Field(default=90, ge=1)
     retention_audit_days: int = Field(default=3650, ge=1)
     retention_inbox_days: int = Field(default=30, ge=1)
+    # Comments on answers (they may hold personal data): purged under a disposal decision.
+    retention_feedback_comment_days: int = Field(default=365, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -48,7 +48,7 @@ from db.enquiries import lifecycle
 from db.enquiries import notifications as notify
 from db.enquiries.lifecycle import SYSTEM_ACTOR
 from db.enquiries.notifications import Kind
-from db.models import AssociationUser, Enquiry, EscalationReason
+from db.models import AssociationUser, Enquiry, EscalationReason, utcnow
 from db.people.departments import department_by_key
 from db.people.identities import Writer, identify
 from db.plumbing.keys import message_key
@@ -316,12 +316,19 @@ def _writer(session: Session, message: Message) -> AssociationUser | None:
 
 
 def receive(
-    *, session: Session, message: Message, decision: Decision, email_enabled: bool
+    *,
+    session: Session,
+    message: Message,
+    decision: Decision,
+    email_enabled: bool,
+    case_system: bool = False,
 ) -> Received:
     """Record an association's question once, carry the decision out, and queue the reply.
 
     Everything happens in the caller's transaction: the enquiry, its events, the forward or
-    the coordinator's card, and the reply to the writer.
+    the coordinator's card, the reply to the writer, and — with `case_system` (the errand
+    adapter is configured: `Settings.errand_enabled`) — the outbox row that files it in the
+    municipality's case system, so a crash after the commit still files it, once.
     """
     user = _writer(session, message)
     enquiry, created = lifecycle.received(
@@ -339,6 +346,8 @@ def receive(
     enquiry.confidence = decision.confidence
     enquiry.guesses = [[key, round(score, 4)] for key, score in decision.guesses]
     reply = HANDLERS[decision.outcome](session, enquiry, decision, email_enabled, message)
+    if case_system:  # routed (or escalated) by now: the errand is rendered when it is sent
+        notify.to_case_system(session=session, enquiry=enquiry, now=utcnow())
     if user is None or reply is None:
         return Received(enquiry=enquiry, created=True, reply=reply)
     notify.to_association(

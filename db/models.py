@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, String, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -203,6 +203,9 @@ class Association(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True)
     org_number: str | None = Field(default=None, max_length=16)
+    # Set by staff: the "association" is one private person, so the register never publishes
+    # its name (db/records/private_person.py).
+    private_person: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -536,6 +539,45 @@ class ErrandFiling(SQLModel, table=True):
     errand_id: str = Field(max_length=64)
     errand_number: str | None = Field(default=None, max_length=64)
     filed_at: datetime = Field(default_factory=utcnow)
+
+
+class AnswerRecord(SQLModel, table=True):
+    """One answer (or revised answer) to an association, its text kept as a record of its own.
+
+    Written with the answer (db/enquiries/answers.py); its text is disposed of with the
+    enquiry's texts, under a disposal decision.
+    """
+
+    __tablename__ = "answer_record"
+    __table_args__ = (UniqueConstraint("enquiry_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    enquiry_id: int = Field(foreign_key="enquiry.id", index=True)
+    number: int  # 1 for the first answer, 2 for the next (a revised answer), …
+    text: str = Field(sa_type=Text)
+    by: str = Field(max_length=64)  # the department's key, or "coordinator"
+    actor: str = Field(max_length=64)
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Feedback(SQLModel, table=True):
+    """An association's feedback on one answer: one tap (helped or not), an optional comment.
+
+    The comment may hold personal data: it is masked when written, shown to the department and
+    the coordinator, never published, and disposed of under a disposal decision
+    (`feedback_comments`).
+    """
+
+    __tablename__ = "feedback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    enquiry_id: int = Field(foreign_key="enquiry.id", index=True)
+    answer_id: int | None = Field(default=None, foreign_key="answer_record.id", unique=True)
+    helpful: bool
+    channel: str = Field(max_length=16)  # where it was given: telegram, web (a link), …
+    given_at: datetime = Field(default_factory=utcnow, index=True)
+    comment: str | None = Field(default=None, sa_type=Text)
+    comment_at: datetime | None = None
 
 
 class RateLimitBucket(SQLModel, table=True):

@@ -29,6 +29,7 @@ class Retention:
     retention_tracker_days = 90
     retention_audit_days = RETENTION_DAYS
     retention_inbox_days = 30
+    retention_feedback_comment_days = 365
 
 
 def _old_and_new(engine: Engine) -> tuple[int, int]:

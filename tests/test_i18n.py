@@ -89,6 +89,8 @@ def _one_of_each(
         Kind.REFERRED: {"authority": "skatteverket"},
         Kind.CONFIRM: {"options": ["kultur_fritid", "teknik"]},
         Kind.ANSWER: {"department": "kultur_fritid"},
+        Kind.FEEDBACK_COMMENT: {"feedback": 1},
+        Kind.FEEDBACK_COMMENT_TOO_LONG: {"limit": 2000},
         Kind.CLOSED: {"reason": "duplicate"},
         Kind.REROUTED: {"department": "teknik"},
         Kind.FORWARD: {"deadline": NOW.isoformat()},

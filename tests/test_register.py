@@ -41,6 +41,7 @@ class Retention:
     retention_tracker_days = 1
     retention_audit_days = 1
     retention_inbox_days = 1
+    retention_feedback_comment_days = 1
 
 
 def _answered(session: Session, **kwargs: object) -> Enquiry:

@@ -67,6 +67,7 @@ class Retention:
     retention_tracker_days: int = 90
     retention_audit_days: int = 3650
     retention_inbox_days: int = 30
+    retention_feedback_comment_days: int = 365
 
 
 def days_ago(days: int) -> datetime:
@@ -260,6 +261,7 @@ def test_purge_dry_run_then_purge_then_nothing_left(engine: Engine, database_url
         "tracker_events_deleted": 1,
         "desk_sign_ins_deleted": 0,  # none made here (see the test of desk sign-ins)
         "rate_limit_refusals_deleted": 0,  # none made here (see the test of refusals)
+        "feedback_comments_deleted": 0,  # none made here (tests/test_register_records.py)
     }
 
     with session_scope(engine) as session:

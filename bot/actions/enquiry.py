@@ -181,6 +181,7 @@ class ActionHandleEnquiry(_LotsenAction):
                     decision, tracker.latest_message, crud.routes_map(session=session)
                 ),
                 email_enabled=self.context.settings.email_enabled,
+                case_system=self.context.settings.errand_enabled,
             )
             enquiry = received.enquiry
             return {"lotsen": {"enquiry_id": enquiry.id, "reference": enquiry.reference}}

@@ -62,7 +62,7 @@ def decision_add_command(
         ...,
         "--covers",
         help="Kinds of data and the days each is kept, e.g. enquiry_texts=730,inbox=30. "
-        "Kinds: enquiry_texts, inbox, outbox, audit, tracker, desk_sign_ins.",
+        "Kinds: enquiry_texts, inbox, outbox, audit, tracker, desk_sign_ins, feedback_comments.",
     ),
     note: str = typer.Option("", "--note", help="What the decision says, in a few words."),
     actor: str | None = typer.Option(None, "--actor", help="Who records it (default: cli:<user>)."),
@@ -157,6 +157,37 @@ def mark_command(
     typer.echo(t(cli_language(), "Ärende {reference} är markerat.", reference=reference))
 
 
+def private_person_command(
+    association: str = typer.Argument(..., help='The association\'s name, or its number "#12".'),
+    off: bool = typer.Option(False, "--off", help="It is an organisation after all."),
+    actor: str | None = typer.Option(None, "--actor", help="Who says so (default: cli:<user>)."),
+) -> None:
+    """Say that an association is one private person: the register never publishes its name."""
+    from db.records.private_person import find_association, set_private_person
+
+    language = cli_language()
+    with open_session() as session:
+        try:
+            found = find_association(session=session, name_or_id=association)
+        except DomainError as exc:
+            raise refuse(exc) from None
+        set_private_person(
+            session=session, association=found, private_person=not off, actor=default_actor(actor)
+        )
+        if off:
+            line = t(
+                language, "{name} (#{number}) är en förening.", name=found.name, number=found.id
+            )
+        else:
+            line = t(
+                language,
+                "{name} (#{number}) är en privatperson: diariet visar aldrig namnet.",
+                name=found.name,
+                number=found.id,
+            )
+    typer.echo(line)
+
+
 def register(app: typer.Typer) -> None:
     """Attach `lotsen register`."""
     group = typer.Typer(
@@ -164,6 +195,7 @@ def register(app: typer.Typer) -> None:
     )
     group.command("export")(export_command)
     group.command("mark")(mark_command)
+    group.command("private-person")(private_person_command)
     decision = typer.Typer(help="Disposal decisions (gallringsbeslut).", no_args_is_help=True)
     decision.command("add")(decision_add_command)
     decision.command("list")(decision_list_command)

@@ -23,7 +23,7 @@ from bot.messages.languages import UNDETERMINED
 from bot.understanding.language import Identified
 from db.enquiries import crud
 from db.enquiries.notifications import Kind
-from db.models import Association, Department, Enquiry, EscalationReason
+from db.models import AnswerRecord, Association, Department, Enquiry, EscalationReason
 from db.people import departments
 from db.plumbing.phrases import N_
 from db.privacy.personal_data import export_person
@@ -417,14 +417,59 @@ def _answer(notice: Notice) -> Message:
     assert enquiry.id is not None
     # Translators: relays an answer. {who} is the department's name or "the coordinator";
     # {text} is the answer as its writer wrote it (Swedish or English): it is not translated.
+    answer_id = notice.params.get("answer")
+    kept = notice.session.get(AnswerRecord, answer_id) if isinstance(answer_id, int) else None
     text = t(
         notice.language,
         "Du har fått svar på ärende {reference}.\nSvar från {who}:\n\n{text}\n\nHjälpte svaret?",
         reference=reference(enquiry),
         who=who,
-        text=enquiry.answer_text or "",
+        text=kept.text if kept is not None else enquiry.answer_text or "",
     )
+    url = notice.params.get("feedback_url")
+    if isinstance(url, str) and url:
+        # By e-mail or in the web chat: one tap on the signed link's page, no buttons here.
+        # Translators: under an answer sent by e-mail or in the web chat; {url} is a link.
+        line = t(
+            notice.language, "Svara med ett klick (och lämna gärna en kommentar): {url}", url=url
+        )
+        return Message("\n".join((text, line)))
     return Message(text, feedback_choices(enquiry.id, notice.language))
+
+
+def _feedback_comment(notice: Notice) -> Message:
+    feedback_id = notice.params.get("feedback")
+    assert isinstance(feedback_id, int)
+    text = t(
+        notice.language,
+        "Vill du lägga till en kommentar om svaret? Skriv den här, så går den till "
+        "förvaltningen och samordnaren. Kommentaren publiceras aldrig.",
+    )
+    # Translators: button under the question for an optional comment on an answer.
+    skip = Choice(t(notice.language, "Hoppa över"), choices.feedback_skip(feedback_id))
+    return Message(text, [[skip]])
+
+
+def _feedback_thanks(notice: Notice) -> Message:
+    return Message(
+        t(
+            notice.language,
+            "Tack för din kommentar om ärende {reference}! Förvaltningen och samordnaren "
+            "får läsa den.",
+            reference=reference(notice.enquiry),
+        )
+    )
+
+
+def _feedback_comment_too_long(notice: Notice) -> Message:
+    return Message(
+        t(
+            notice.language,
+            "Kommentaren är för lång: högst {limit} tecken. Skriv en kortare, eller tryck "
+            "Hoppa över.",
+            limit=int(notice.params.get("limit") or 0),
+        )
+    )
 
 
 def _feedback_closed(notice: Notice) -> Message:
@@ -518,6 +563,9 @@ RENDERERS: dict[str, Renderer] = {
     Kind.ANSWER: _answer,
     Kind.FEEDBACK_CLOSED: _feedback_closed,
     Kind.FEEDBACK_REOPENED: _feedback_reopened,
+    Kind.FEEDBACK_COMMENT: _feedback_comment,
+    Kind.FEEDBACK_THANKS: _feedback_thanks,
+    Kind.FEEDBACK_COMMENT_TOO_LONG: _feedback_comment_too_long,
     Kind.CLOSED: _closed,
     Kind.REROUTED: _rerouted,
     Kind.TEXT: _text,

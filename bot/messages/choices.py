@@ -6,7 +6,7 @@ the same, so one parser serves both.
 Formats (at most 64 bytes each):
   lang:<sv|en>
   dept:answer:<enquiry_id>        dept:notours:<enquiry_id>
-  fb:<enquiry_id>:<y|n>
+  fb:<enquiry_id>:<y|n>           fb:<feedback_id>:s  (no comment on the feedback)
   q:claim:<escalation_id>         q:answer:<escalation_id>
   q:route:<escalation_id>         q:to:<escalation_id>:<department_key>
   q:close:<escalation_id>         q:why:<escalation_id>:<reason_code>
@@ -38,7 +38,7 @@ class Callback:
     """A parsed button press: its kind, the id it concerns and an optional argument.
 
     kind is one of "lang", "dept", "fb", "q", "ref", "cf"; action is e.g. "answer",
-    "notours", "claim", "to", "why", "y"/"n" (feedback), "wrong" (referral),
+    "notours", "claim", "to", "why", "y"/"n" (feedback), "s" (no comment), "wrong" (referral),
     "choose"/"other" (confirmation) or the language code; value is the department key or
     reason code for "q:to"/"q:why"/"cf:choose", else None. object_id is 0 for "lang".
     """
@@ -81,6 +81,11 @@ def department_not_ours(enquiry_id: int) -> str:
 def feedback(enquiry_id: int, helpful: bool) -> str:
     """Return the data for the association's Yes/No feedback button."""
     return _checked(f"fb:{_positive(enquiry_id)}:{'y' if helpful else 'n'}")
+
+
+def feedback_skip(feedback_id: int) -> str:
+    """Return the data for the Skip button under the question for a comment on feedback."""
+    return _checked(f"fb:{_positive(feedback_id)}:s")
 
 
 def queue(action: str, escalation_id: int) -> str:
@@ -138,7 +143,7 @@ def parse(data: object) -> Callback | None:
     if head == "dept" and len(rest) == 2 and rest[0] in DEPARTMENT_ACTIONS:
         found = _id(rest[1])
         return Callback("dept", rest[0], found) if found else None
-    if head == "fb" and len(rest) == 2 and rest[1] in ("y", "n"):
+    if head == "fb" and len(rest) == 2 and rest[1] in ("y", "n", "s"):
         found = _id(rest[0])
         return Callback("fb", rest[1], found) if found else None
     if head == "ref" and len(rest) == 1:

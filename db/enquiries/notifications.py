@@ -89,6 +89,10 @@ class Kind(enum.StrEnum):
     ANSWER = "answer"
     FEEDBACK_CLOSED = "feedback_closed"
     FEEDBACK_REOPENED = "feedback_reopened"
+    # After the tap in a chat: an optional comment (skip button), thanks, or "too long".
+    FEEDBACK_COMMENT = "feedback_comment"
+    FEEDBACK_THANKS = "feedback_thanks"
+    FEEDBACK_COMMENT_TOO_LONG = "feedback_comment_too_long"
     CLOSED = "closed"
     REROUTED = "rerouted"
     # To a department.

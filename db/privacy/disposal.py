@@ -27,6 +27,7 @@ KINDS = {
     "audit": N_("ändringsloggen"),
     "tracker": N_("Rasas samtalshistorik"),
     "desk_sign_ins": N_("inloggningar i skrivbordet"),
+    "feedback_comments": N_("föreningarnas kommentarer till svar"),
 }
 """The kinds of data a decision can cover, with what they are called in reports."""
 
@@ -41,6 +42,7 @@ COUNT_KINDS = {
     "tracker_events_deleted": "tracker",
     "desk_sign_ins_deleted": "desk_sign_ins",
     "rate_limit_refusals_deleted": "inbox",
+    "feedback_comments_deleted": "feedback_comments",
 }
 """Which kind of data each count of a purge report disposes of."""
 

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from db.models import (
+    AnswerRecord,
     AuditEntry,
     DeskLoginThrottle,
     DeskLoginToken,
@@ -32,6 +33,7 @@ from db.models import (
     Enquiry,
     EnquiryEvent,
     EnquiryStatus,
+    Feedback,
     InboxUpdate,
     OutboxMessage,
     RateLimitRefusal,
@@ -59,6 +61,7 @@ COUNTED = {
     "desk_sign_ins_deleted": N_("inloggningar i skrivbordet raderade"),
     # Translators: the per person and day counts of messages the rate limit refused.
     "rate_limit_refusals_deleted": N_("räkningar av avvisade meddelanden raderade"),
+    "feedback_comments_deleted": N_("föreningarnas kommentarer till svar raderade"),
 }
 """What a purge or an erasure counts, by the name it counts it under."""
 
@@ -74,6 +77,7 @@ CUTOFFS = {
     "inbox and outbox": N_("inkorg och utkorg"),
     "audit": N_("ändringsloggen"),
     "tracker": N_("Rasas samtalshistorik"),
+    "feedback comments": N_("kommentarer till svar"),
 }
 """The retention limits a purge applies, by the name the audit records them under."""
 
@@ -106,6 +110,9 @@ class RetentionSettings(Protocol):
     @property
     def retention_inbox_days(self) -> int: ...
 
+    @property
+    def retention_feedback_comment_days(self) -> int: ...
+
 
 class PurgeSettings(RetentionSettings, Protocol):
     """The retention periods and where the data lives."""
@@ -131,6 +138,7 @@ class PurgeReport:
     tracker_events_deleted: int = 0
     desk_sign_ins_deleted: int = 0
     rate_limit_refusals_deleted: int = 0
+    feedback_comments_deleted: int = 0
     tracker_store: str = "not checked"
     cutoffs: dict[str, datetime] = field(default_factory=dict)
     # Kinds of data (db/privacy/disposal.py KINDS) with the decision that allowed their
@@ -149,6 +157,7 @@ class PurgeReport:
             "tracker_events_deleted": self.tracker_events_deleted,
             "desk_sign_ins_deleted": self.desk_sign_ins_deleted,
             "rate_limit_refusals_deleted": self.rate_limit_refusals_deleted,
+            "feedback_comments_deleted": self.feedback_comments_deleted,
         }
 
     @property
@@ -213,10 +222,19 @@ def _redact_detail(detail: dict[str, object]) -> dict[str, object] | None:
 
 
 def anonymise_enquiry(*, session: Session, enquiry: Enquiry) -> None:
-    """Replace an enquiry's free texts (question, answer, answer in history) with the marker."""
+    """Replace an enquiry's free texts (question, answers, answer in history, comments on its
+    answers) with the marker."""
     enquiry.text = PURGED
     if enquiry.answer_text is not None:
         enquiry.answer_text = PURGED
+    session.exec(
+        update(AnswerRecord).where(col(AnswerRecord.enquiry_id) == enquiry.id).values(text=PURGED)
+    )
+    session.exec(
+        update(Feedback)
+        .where(col(Feedback.enquiry_id) == enquiry.id, col(Feedback.comment).is_not(None))
+        .values(comment=PURGED)
+    )
     for event in session.exec(select(EnquiryEvent).where(EnquiryEvent.enquiry_id == enquiry.id)):
         redacted = _redact_detail(event.detail or {})
         if redacted is not None:
@@ -288,11 +306,13 @@ def purge(
     sign_in_cutoff = cutoff("desk_sign_ins", retention.retention_inbox_days)
     audit_cutoff = cutoff("audit", retention.retention_audit_days)
     tracker_cutoff = cutoff("tracker", retention.retention_tracker_days)
+    comment_cutoff = cutoff("feedback_comments", retention.retention_feedback_comment_days)
     report.cutoffs = {
         "enquiry texts": enquiry_cutoff,
         "inbox and outbox": inbox_cutoff,
         "audit": audit_cutoff,
         "tracker": tracker_cutoff,
+        "feedback comments": comment_cutoff,
     }
 
     # Closed enquiries: anonymise, keep the rows. Training candidates that were not accepted
@@ -322,6 +342,16 @@ def purge(
         col(OutboxMessage.address).is_not(None),
     )
     audit_expired = and_(allowed("audit"), col(AuditEntry.at) < audit_cutoff)
+    # Comments on answers may hold personal data: gone after their own period (the tap stays).
+    comments_expired = (
+        allowed("feedback_comments"),
+        col(Feedback.comment).is_not(None),
+        col(Feedback.comment) != PURGED,
+        col(Feedback.comment_at) < comment_cutoff,
+    )
+    report.feedback_comments_deleted = _count(
+        session, select(func.count()).select_from(Feedback).where(*comments_expired)
+    )
     report.inbox_updates_deleted = _count(
         session, select(func.count()).select_from(InboxUpdate).where(*inbox_expired)
     )
@@ -377,6 +407,7 @@ def purge(
                 candidate.reviewed_at = now
                 candidate.reviewed_by = RETENTION_ACTOR
         session.exec(delete(InboxUpdate).where(*inbox_expired))
+        session.exec(update(Feedback).where(*comments_expired).values(comment=PURGED))
         session.exec(update(OutboxMessage).where(*outbox_expired).values(params={}, address=None))
         for model, where in sign_ins_expired.items():
             session.exec(delete(model).where(*where))

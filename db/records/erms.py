@@ -3,8 +3,9 @@
 One case file (`aggregation`, `aggregationType="caseFile"`) per enquiry, with its records in
 order: the question (incoming), each forward and escalation (internal), each answer (outgoing),
 with their dates, agents (sender, receiver, the responsible department), direction and
-restrictions. The archive gets the question's text and the last answer's text (the records
-themselves); texts disposed of under a decision are gone and say so.
+restrictions. The archive gets the question's text and every answer's text (each answer, and
+each revised answer, is an outgoing record of its own); texts disposed of under a decision are
+gone and say so.
 
 The schema (schemas/erms/ERMS_v3.xsd beside this module, unchanged from the DILCIS Board) imports
 nothing; tests validate every export against it with lxml and with xmllint.
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from db.enquiries.answers import answers_of
 from db.enquiries.crud import get_municipality
 from db.models import Enquiry, ErrandFiling, utcnow
 from db.plumbing.phrases import N_, DomainError
@@ -38,6 +40,12 @@ RECORD_TITLES = {
 }
 PERSONAL_DATA_RULE = "Dataskyddsförordningen (EU) 2016/679"
 SECRECY_RULE = "Offentlighets- och sekretesslagen (2009:400); sekretessprövning krävs"
+NATURAL_PERSON = "fysisk person (privatperson)"
+ASSOCIATION_ROLE = "förening"
+PRIVATE_PERSON_TEXT = (
+    "Avsändaren är en enskild person, inte en organisation; namnet är en personuppgift och "
+    "visas inte i det öppna diariet."
+)
 
 
 def _stamp(moment: datetime) -> str:
@@ -81,6 +89,12 @@ class _Builder:
             rule = self.el(parent, "restriction", restrictionType="gdpr")
             self.el(rule, "explanatoryText", "Texten innehåller personuppgifter.")
             self.el(rule, "regulation", PERSONAL_DATA_RULE)
+        if entry.private_person and entry.sender:
+            # The sender is one private person (a natural person): the name is personal data.
+            rule = self.el(parent, "restriction", restrictionType="gdpr")
+            self.el(rule, "explanatoryText", PRIVATE_PERSON_TEXT)
+            self.el(rule, "regulation", PERSONAL_DATA_RULE)
+            self.agent(rule, "counterpart", entry.sender, role=NATURAL_PERSON)
 
 
 def export(*, session: Session, start: date, end: date, now: datetime | None = None) -> bytes:
@@ -157,7 +171,8 @@ def _case_file(
     b.restrictions(case, entry)
     agents = b.el(case, "agents")
     if entry.sender:
-        b.agent(agents, "counterpart", entry.sender, role="förening")
+        role = NATURAL_PERSON if entry.private_person else ASSOCIATION_ROLE
+        b.agent(agents, "counterpart", entry.sender, role=role)
     b.agent(
         agents,
         "responsible_person",
@@ -170,14 +185,30 @@ def _case_file(
     if entry.outcome_at is not None:
         kind = "closed" if entry.outcome == "closed" else "expedited"
         b.el(dates, "date", _stamp(entry.outcome_at), dateType=kind)
-    answers = [r for r in entry.records if r.kind == "answer"]
+    texts = _answer_texts(session, enquiry, [r for r in entry.records if r.kind == "answer"])
     for record in entry.records:
-        text = None
-        if record.kind == "question":
-            text = enquiry.text
-        elif answers and record is answers[-1]:
-            text = enquiry.answer_text
+        text = enquiry.text if record.kind == "question" else texts.get(record.number)
         _record(b, case, entry, record, text, municipality)
+
+
+def _answer_texts(
+    session: Session, enquiry: Enquiry, answers: list[RegisterRecord]
+) -> dict[int, str]:
+    """Return each answer record's text by its running number in the case.
+
+    Every answer is kept with its text (db/enquiries/answers.py), in order; the history's
+    answers pair with them in order. Answers given before answers were kept have only the
+    latest text (carried over by the migration): the kept texts pair with the last answers.
+    """
+    assert enquiry.id is not None
+    kept = answers_of(session=session, enquiry_ids=[enquiry.id]).get(enquiry.id, [])
+    if not kept and answers and enquiry.answer_text is not None:
+        return {answers[-1].number: enquiry.answer_text}
+    offset = max(len(answers) - len(kept), 0)
+    return {
+        record.number: kept_answer.text
+        for record, kept_answer in zip(answers[offset:], kept, strict=False)
+    }
 
 
 def _record(
@@ -207,7 +238,8 @@ def _record(
     agents = b.el(node, "agents")
     for kind, who in (("sender", record.sender), ("receiver", record.receiver)):
         if who:
-            b.agent(agents, kind, _agent_name(who, entry))
+            person = entry.private_person and who == entry.sender
+            b.agent(agents, kind, _agent_name(who, entry), role=NATURAL_PERSON if person else None)
     b.agent(
         agents,
         "responsible_person",

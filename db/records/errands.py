@@ -49,7 +49,12 @@ def errand_body(*, session: Session, enquiry: Enquiry, title: str, status: str) 
             {"key": "secret", "values": [str(entry.secret).lower()]},
         ],
     }
-    if entry.sender:
+    if entry.sender and entry.private_person:
+        # One private person: a natural person, not an organisation (db/records/private_person).
+        first, _, last = entry.sender.strip().partition(" ")
+        person = {"role": "CONTACT", "externalIdType": "PRIVATE", "firstName": first}
+        body["stakeholders"].append({**person, "lastName": last} if last else person)
+    elif entry.sender:
         body["stakeholders"].append({"role": "CONTACT", "organizationName": entry.sender})
     if enquiry.text and enquiry.text != PURGED:
         body["description"] = enquiry.text[:MAX_DESCRIPTION]
@@ -65,10 +70,13 @@ FIRST_LOOK_BACK = timedelta(days=1)
 def queue_new(
     *, session: Session, now: datetime, file_from: datetime | None = None, limit: int = 200
 ) -> int:
-    """Queue a filing (an outbox row) for each new enquiry without one; return how many.
+    """Queue a filing (an outbox row) for each enquiry without one; return how many.
 
-    New: received since the newest enquiry already queued (the first time: since `file_from`,
-    else a day back) and at least a minute ago. Once per enquiry (the row's dedupe key).
+    The catch-up: new enquiries are queued at intake, in the transaction that records them
+    (db/intake.py, `case_system=True`). This files those recorded while the adapter was off or
+    by a caller that does not file: received since the newest enquiry already queued (the first
+    time: since `file_from`, else a day back) and at least a minute ago. Once per enquiry (the
+    row's dedupe key).
     """
     if not claims.alone(session, "errand-queue"):
         return 0

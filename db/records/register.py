@@ -85,6 +85,7 @@ class RegisterEntry:
     personal_data: bool
     secret: bool
     records: list[RegisterRecord] = field(default_factory=list)
+    private_person: bool = False  # the sender is one private person (db/records/private_person)
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,11 @@ class PublicEntry:
     department_name: str | None
     outcome: str
     outcome_on: date | None
-    sender: str | None
+    sender: str | None  # None: no association, held back (secret), or a private person
     answers: int
     personal_data: bool
     secret: bool
+    private_person: bool = False  # shown as "Privatperson", never by name
 
 
 def short_description(description: str | None) -> str | None:
@@ -239,6 +241,7 @@ def entries_of(*, session: Session, enquiries: Sequence[Enquiry]) -> list[Regist
             language=enquiry.language,
             personal_data=bool(mark and mark.personal_data) or holds_personal_data(enquiry.text),
             secret=bool(mark and mark.secret),
+            private_person=bool(association and association.private_person),
         )
         entry.records = _records(enquiry, events.get(enquiry.id, []), sender, names)
         found.append(entry)
@@ -293,7 +296,8 @@ def public_entry(entry: RegisterEntry) -> PublicEntry:
     """Return what may be shown of an entry to anyone.
 
     Never a text. A possibly secret enquiry shows its reference, date and department only; the
-    sender is an association (an organisation), never a person writing for none.
+    sender is an association (an organisation), never a person writing for none, and never the
+    name of an association that is one private person ("Privatperson").
     """
     return PublicEntry(
         reference=entry.reference,
@@ -302,10 +306,11 @@ def public_entry(entry: RegisterEntry) -> PublicEntry:
         department_name=entry.department_name,
         outcome=entry.outcome,
         outcome_on=entry.outcome_at.astimezone(LOCAL).date() if entry.outcome_at else None,
-        sender=None if entry.secret else entry.sender,
+        sender=None if entry.secret or entry.private_person else entry.sender,
         answers=sum(1 for r in entry.records if r.kind == "answer"),
         personal_data=entry.personal_data,
         secret=entry.secret,
+        private_person=entry.private_person and not entry.secret,
     )
 
 

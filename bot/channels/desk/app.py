@@ -14,6 +14,7 @@ from bot.channels.desk import (
     views_auth,
     views_department,
     views_enquiries,
+    views_feedback,
     views_inbox,
     views_link,
     views_queue,
@@ -158,7 +159,12 @@ def build_desk_app(
     app.router.add_get("/desk/enquiries/{reference}", views_enquiries.enquiry_page)
     app.router.add_get("/rapport", views_report.report_page)
     app.router.add_get("/diarium", views_register.diarium_page)
+    app.router.add_get("/svar/{token}", views_feedback.feedback_page)
+    app.router.add_post("/svar/{token}", views_feedback.feedback_submit)
     app.router.add_post("/desk/enquiries/{reference}/register", views_register.mark_enquiry)
+    app.router.add_post(
+        "/desk/enquiries/{reference}/private-person", views_register.mark_private_person
+    )
     app.router.add_get("/rapport.csv", views_report.report_csv)
     app.router.add_get("/rapport.json", views_report.report_json)
     app.router.add_static("/static", HERE / "static", append_version=True)

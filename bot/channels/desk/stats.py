@@ -9,6 +9,15 @@ small language can make a department small, and the other way round). Every publ
 published questions only, so two tables, two periods or a table and its download never differ
 by a hidden number: a subtraction gives a published cell or nothing. Cells are calendar
 months whatever `?months=` is, so a period only chooses which published months are added up.
+
+Sub-counts of published cells are published only where no cell is below the threshold:
+- the reasons questions went to the coordinator are published per month (all departments, not
+  per department): a reason with at least SUPPRESS_BELOW that month by name, the rest together
+  as "other" (and when that rest would be below the threshold, the smallest named reason joins
+  it), so no reason's count below the threshold is shown or left to subtract;
+- questions referred to another authority are counted in sub-cells of one authority and one
+  month; a sub-cell below the threshold is hidden, and the month's `referred` and every
+  authority's total over the period add up published sub-cells only.
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ NO_DEPARTMENT = ""
 NOT_ROUTED = N_("Ej fördelade")
 REFERRED = "referred"
 """The status (and event kind) of an enquiry referred elsewhere (issue 24), counted if present."""
+OTHER_REASONS = "other"
+"""The escalation reasons of a month published together (each below the threshold alone)."""
 ROUTING_REASONS = frozenset(
     {
         EscalationReason.UNSURE,
@@ -85,7 +96,7 @@ class Cell:
     hours_to_answer: list[float] = field(default_factory=list)
     escalations: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
-    referred: int = 0  # told to turn to another authority (db/routing/referral.py)
+    referred: int = 0  # told to turn to another authority, in published sub-cells (months)
     direct: int = 0  # reached its department without the coordinator
     caught: int = 0  # out of scope, or referred elsewhere
     past_deadline: int = 0  # escalated because the deadline passed
@@ -142,8 +153,6 @@ class Cell:
             if median is None or not enough_answers
             else round(median, 1),
             escalations=self.escalations,
-            escalation_reasons=dict(sorted(self.reasons.items())),
-            referred=self.referred,
             routed_without_coordinator_share=self.share(self.direct),
             out_of_scope_or_referred_share=self.share(self.caught),
             escalated_past_deadline_share=self.share(self.past_deadline),
@@ -184,15 +193,10 @@ class Total:
 
 @dataclass
 class ReferralTotal(Total):
-    """How many published questions were referred to one other authority over the period.
-
-    A count of 1–4 is suppressed like a small cell: it could point at one association.
-    """
-
-    @property
-    def suppressed(self) -> bool:
-        """Tell whether the count is too small to publish."""
-        return 0 < self.received < SUPPRESS_BELOW
+    """How many published questions were referred to one other authority over the period: the
+    sum of its published months (an authority-month below the threshold is hidden, counted in
+    `hidden`), so a total is 0 or at least the threshold and two periods differ by published
+    months only."""
 
     def public(self, kind: str) -> dict[str, Any]:
         """Return the publishable count (months are not hidden per authority)."""
@@ -373,8 +377,6 @@ class _Counter:
         if enquiry.helpful is not None:
             cell.feedback += 1
             cell.satisfied += int(enquiry.helpful)
-        if facts.referred:
-            cell.referred += 1
 
 
 def _sort_key(cell: Cell) -> tuple[str, bool, str]:
@@ -448,11 +450,41 @@ def authority_totals(*, session: Session, facts: list[Facts]) -> list[Total]:
         a.key: ReferralTotal(a.key, name_in(a, "sv"), name_in(a, "en"))
         for a in list_authorities(session=session)
     }
-    for found in published(facts):
-        key = found.enquiry.referred_to
-        if key is not None:
-            totals.setdefault(key, ReferralTotal(key, key, key)).received += 1
+    for (key, _month), count in referral_cells(facts).items():
+        total = totals.setdefault(key, ReferralTotal(key, key, key))
+        if count >= SUPPRESS_BELOW:
+            total.received += count
+        else:
+            total.hidden += 1
     return list(totals.values())
+
+
+def referral_cells(facts: list[Facts]) -> Counter[tuple[str, str]]:
+    """Return the published questions referred elsewhere per (authority key, month)."""
+    return Counter((f.enquiry.referred_to or "", f.month) for f in published(facts) if f.referred)
+
+
+def month_referred(facts: list[Facts]) -> dict[str, int]:
+    """Return each month's referred questions in published authority-month sub-cells only."""
+    found: Counter[str] = Counter()
+    for (_key, month), count in referral_cells(facts).items():
+        if count >= SUPPRESS_BELOW:
+            found[month] += count
+    return dict(found)
+
+
+def pooled_reasons(reasons: Counter[str]) -> dict[str, int]:
+    """Return a month's escalation reasons with no count below the threshold: each reason with
+    at least SUPPRESS_BELOW by name, the rest together as "other" (0 or at least the threshold
+    whenever a named reason can join it)."""
+    named = {k: v for k, v in reasons.items() if v >= SUPPRESS_BELOW}
+    rest = sum(reasons.values()) - sum(named.values())
+    while 0 < rest < SUPPRESS_BELOW and named:
+        smallest = min(named, key=lambda k: (named[k], k))
+        rest += named.pop(smallest)
+    if rest:
+        named[OTHER_REASONS] = rest
+    return dict(sorted(named.items()))
 
 
 def language_totals(facts: list[Facts]) -> list[Total]:
@@ -502,14 +534,16 @@ def language_months(facts: list[Facts], months: list[str]) -> list[dict[str, Any
     return rows
 
 
-def _month_row(cell: Cell) -> dict[str, Any]:
+def _month_row(cell: Cell, referred: int) -> dict[str, Any]:
     """Return a month's figures over all its published questions (0, or at least the threshold:
-    every published department-month has that many)."""
+    every published department-month has that many), with its sub-counts: the reasons pooled
+    so that none is below the threshold, and the referred in published authority-months."""
     row = cell.public()
     del row["department"], row["department_name"], row["department_name_en"]
     if cell.received == 0:
         row.update(dict.fromkeys(FIGURE_COLUMNS), suppressed=False, received=0, answered=0)
-        row.update(escalations=0, escalation_reasons={})
+        row.update(escalations=0)
+    row.update(escalation_reasons=pooled_reasons(cell.reasons), referred=referred)
     return row
 
 
@@ -522,13 +556,14 @@ def public_report(
     facts = _facts(session, period_enquiries(session=session, now=now, months=months))
     cells = report_cells(session=session, now=now, months=months, only_published=True)
     period = months_between(first_month(now, months), month_of(now))
+    referred = month_referred(facts)
     return {
         "generated_at": now.isoformat(),
         "period": {"from_month": period[0], "to_month": period[-1]},
         "suppression_threshold": SUPPRESS_BELOW,
         "rows": [c.public() for c in cells],
         "months": [
-            _month_row(c)
+            _month_row(c, referred.get(c.month, 0))
             for c in month_figures(session=session, now=now, months=months, facts=facts)
         ],
         "departments": [
@@ -553,10 +588,9 @@ FIGURE_COLUMNS = (
     "feedback_given",
     "satisfied_share",
     "escalations",
-    "escalation_reasons",
 )
 CSV_COLUMNS = ("month", "department", "department_name", "suppressed", *FIGURE_COLUMNS)
-MONTH_COLUMNS = ("month", *FIGURE_COLUMNS)
+MONTH_COLUMNS = ("month", *FIGURE_COLUMNS, "escalation_reasons", "referred")
 TOTAL_COLUMNS = ("{kind}", "{kind}_name", "suppressed", "received", "hidden_months")
 TABLES = ("months", "overall", "departments", "languages", "language_months", "authorities")
 """The report's tables as CSV: per department and month, all departments per month, the

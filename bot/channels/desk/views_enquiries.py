@@ -18,7 +18,9 @@ from bot.channels.desk.web import not_found, render, require, run_db, texts_of
 from bot.i18n import LANGUAGES
 from bot.messages.languages import UNDETERMINED, enquiry_languages, language_label
 from db.enquiries import queue
+from db.enquiries.answers import answers_of
 from db.enquiries.queue_facts import association_name
+from db.feedback import feedback_of
 from db.models import Association, Department, Enquiry, EnquiryEvent, EnquiryStatus
 from db.plumbing.phrases import Phrase
 from db.routing.dates import day_start
@@ -163,6 +165,7 @@ async def enquiry_page(request: web.Request) -> web.StreamResponse:
         enquiry = session.exec(select(Enquiry).where(Enquiry.reference == reference)).first()
         if enquiry is None or not principal.may_edit_department(enquiry.department_id):
             return None
+        assert enquiry.id is not None
         events: Sequence[EnquiryEvent] = queue.history(session=session, enquiry=enquiry)
         department = (
             session.get(Department, enquiry.department_id) if enquiry.department_id else None
@@ -174,6 +177,8 @@ async def enquiry_page(request: web.Request) -> web.StreamResponse:
             "association": association_name(session=session, enquiry=enquiry),
             "enquiry_languages": enquiry_languages(session=session, enquiry=enquiry),
             "register": register_marks(session, enquiry),
+            "answers": answers_of(session=session, enquiry_ids=[enquiry.id]).get(enquiry.id, []),
+            "feedback": feedback_of(session=session, enquiry_id=enquiry.id),
         }
 
     found = await run_db(request, load)

@@ -25,7 +25,8 @@ from db.enquiries import queue
 from db.enquiries.queue import CLOSE_REASONS
 from db.enquiries.queue_facts import QueueItem, association_name, queue_item, staff_name
 from db.enquiries.workflow import WorkflowError
-from db.models import Department, Enquiry, EnquiryEvent, Escalation
+from db.feedback import feedback_of
+from db.models import Department, Enquiry, EnquiryEvent, Escalation, Feedback
 from db.people.limits import refusals_on
 from db.plumbing.phrases import N_, Phrase
 
@@ -131,10 +132,13 @@ async def _render_case(
 ) -> web.Response:
     now = now_of(request)
 
-    def load(session: Session) -> tuple[Case | None, Sequence[Department]]:
-        return _case(session, escalation_id, now), _departments(session)
+    def load(session: Session) -> tuple[Case | None, Sequence[Department], list[Feedback]]:
+        case = _case(session, escalation_id, now)
+        found = case.enquiry.id if case else None
+        given = feedback_of(session=session, enquiry_id=found) if found is not None else []
+        return case, _departments(session), given
 
-    case, departments = await run_db(request, load)
+    case, departments, given = await run_db(request, load)
     if case is None:
         raise not_found(request)
     done = request.query.get("done", "")
@@ -147,6 +151,7 @@ async def _render_case(
         reasons=[(r, Phrase(CLOSE_LABELS.get(r, r))) for r in CLOSE_REASONS],
         done=DONE.get(done),
         mine=case.escalation.claimed_by == principal.staff_user_id,
+        feedback=given,
         **context,
     )
 

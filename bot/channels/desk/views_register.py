@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from sqlmodel import Session, select
 
+from bot.channels.desk.auth import Principal
 from bot.channels.desk.web import (
     SETTINGS,
     checked_form,
@@ -29,8 +30,9 @@ from bot.channels.desk.web import (
 from bot.i18n import translate
 from bot.settings import Settings
 from db.enquiries.crud import get_municipality
-from db.models import Department, Enquiry, RegisterMark
+from db.models import Association, Department, Enquiry, RegisterMark
 from db.plumbing.phrases import N_, Phrase
+from db.records.private_person import set_private_person
 from db.records.register import (
     MAX_TEXT_FILTER,
     PAGE,
@@ -170,14 +172,28 @@ async def diarium_page(request: web.Request) -> web.StreamResponse:
 
 
 def register_marks(session: Session, enquiry: Enquiry) -> dict[str, bool]:
-    """Return what the register holds back about an enquiry: staff's marks and the detector's."""
+    """Return what the register holds back about an enquiry: staff's marks and the detector's,
+    and whether its association is one private person (None: no association)."""
     entry = entries_of(session=session, enquiries=[enquiry])[0]
     stored = session.exec(select(RegisterMark).where(RegisterMark.enquiry_id == enquiry.id)).first()
+    association = (
+        session.get(Association, enquiry.association_id) if enquiry.association_id else None
+    )
     return {
         "personal_data": bool(stored and stored.personal_data),
         "secret": bool(stored and stored.secret),
         "detected": entry.personal_data and not (stored and stored.personal_data),
+        "has_association": association is not None,
+        "private_person": bool(association and association.private_person),
     }
+
+
+def _editable(session: Session, principal: Principal, reference: str) -> Enquiry | None:
+    """Return the enquiry staff of its department (or a coordinator) may mark; None otherwise."""
+    enquiry = session.exec(select(Enquiry).where(Enquiry.reference == reference)).first()
+    if enquiry is None or not principal.may_edit_department(enquiry.department_id):
+        return None
+    return enquiry
 
 
 async def mark_enquiry(request: web.Request) -> web.StreamResponse:
@@ -187,8 +203,8 @@ async def mark_enquiry(request: web.Request) -> web.StreamResponse:
     reference = request.match_info["reference"].upper()
 
     def act(session: Session) -> bool:
-        enquiry = session.exec(select(Enquiry).where(Enquiry.reference == reference)).first()
-        if enquiry is None or not principal.may_edit_department(enquiry.department_id):
+        enquiry = _editable(session, principal, reference)
+        if enquiry is None:
             return False
         mark(
             session=session,
@@ -202,3 +218,32 @@ async def mark_enquiry(request: web.Request) -> web.StreamResponse:
     if not await run_db(request, act):
         raise not_found(request)
     raise see_other(f"/desk/enquiries/{reference}?done=register#register")
+
+
+async def mark_private_person(request: web.Request) -> web.StreamResponse:
+    """Say whether an enquiry's association is one private person (audited; staff of its
+    department or a coordinator). The register then never publishes its name."""
+    principal = await require(request)
+    form = await checked_form(request, principal)
+    reference = request.match_info["reference"].upper()
+
+    def act(session: Session) -> bool:
+        enquiry = _editable(session, principal, reference)
+        if enquiry is None:
+            return False
+        association = (
+            session.get(Association, enquiry.association_id) if enquiry.association_id else None
+        )
+        if association is None:
+            return False
+        set_private_person(
+            session=session,
+            association=association,
+            private_person=form.get("private_person") == "1",
+            actor=principal.actor,
+        )
+        return True
+
+    if not await run_db(request, act):
+        raise not_found(request)
+    raise see_other(f"/desk/enquiries/{reference}?done=private_person#register")

@@ -30,6 +30,12 @@ REASON_NAMES = {
     EscalationReason.UNAVAILABLE: Phrase(N_("tjänsten otillgänglig")),
     EscalationReason.FAILED: Phrase(N_("kunde inte hanteras")),
     EscalationReason.UNREACHABLE: Phrase(N_("förvaltningen kunde inte nås")),
+    EscalationReason.MISREFERRED: Phrase(N_("hänvisningen stämde inte")),
+    EscalationReason.NOT_LISTED: Phrase(N_("valde något annat")),
+    EscalationReason.UNCONFIRMED: Phrase(N_("valde ingen förvaltning")),
+    EscalationReason.ERASURE: Phrase(N_("begäran om radering")),
+    # Translators: reasons each below the smallest number shown, counted together.
+    "other": Phrase(N_("övriga orsaker tillsammans")),
 }
 # Translators: the title of a chart (read out by screen readers); {department} is its name.
 RECEIVED_TITLE = N_("Inkomna frågor per månad: {department}")

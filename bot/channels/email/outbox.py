@@ -27,6 +27,7 @@ from bot.channels.email.compose import Link, Mail, compose, is_address
 from bot.channels.email.smtp import Outcome, Server, ServerUnavailable, send_all
 from bot.i18n import t
 from bot.messages import render
+from bot.messages.feedback_link import with_feedback_url
 from bot.messages.formats import reference
 from bot.settings import Settings
 from db.enquiries import crud
@@ -126,6 +127,14 @@ def _link(
             t(language, "Öppna skrivbordet"),
             t(language, "Du loggar in som vanligt."),
         )
+    feedback = (row.params or {}).get("feedback_url")
+    if row.kind == Kind.ANSWER and isinstance(feedback, str):
+        return Link(
+            feedback,
+            # Translators: the button under an answer sent by e-mail (the feedback page).
+            t(language, "Hjälpte svaret? Svara med ett klick"),
+            t(language, "Du kan också lämna en kommentar. Den publiceras aldrig."),
+        )
     enquiry = session.get(Enquiry, row.enquiry_id) if row.enquiry_id else None
     if row.kind not in LINKED_KINDS or enquiry is None or enquiry.status not in OPEN_ENQUIRY:
         return None
@@ -196,6 +205,7 @@ def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = B
                 give_up(session, row, address=address, problem="no usable mailbox")
                 continue
             try:
+                with_feedback_url(session, row, settings)  # an answer: one tap via a link
                 message = render(session, row)
             except (KeyError, LookupError) as exc:
                 give_up(session, row, address=address, problem=f"cannot be rendered: {exc!r}")

@@ -29,8 +29,9 @@ from bot.conversation import association_actor
 from bot.i18n import normalise_language
 from bot.messages import choices
 from bot.messages.department import already_handled, button_invalid
-from db.enquiries.notifications import Kind
-from db.enquiries.workflow import WorkflowError, record_feedback
+from db import feedback
+from db.enquiries.notifications import Channel, Kind
+from db.enquiries.workflow import WorkflowError
 from db.models import Enquiry
 from db.people.identities import identify
 from db.people.limits import Verdict, person_key
@@ -215,19 +216,25 @@ async def feedback_button(update: Update, context: Context) -> None:
     def record(session: Session) -> str | None:
         """Record the feedback; return the refusal to show, or None when it was recorded."""
         user = identify(session=session, writer=who, language="sv")
+        if parsed is not None and parsed.kind == "fb" and parsed.action == "s":
+            # No comment: the chat stops waiting for one (a second press changes nothing).
+            feedback.skip_comment(session=session, user=user, feedback_id=parsed.object_id)
+            return None
         enquiry = session.get(Enquiry, parsed.object_id) if parsed and parsed.kind == "fb" else None
         if parsed is None or enquiry is None or enquiry.user_id != user.id:
             return button_invalid(normalise_language(user.language))
         language = enquiry.language  # the language the enquiry's answer came in
         try:
-            record_feedback(
+            given = feedback.rate(
                 session=session,
                 enquiry=enquiry,
                 helpful=parsed.action == "y",
+                channel=Channel.TELEGRAM,
                 actor=association_actor(user),
             )
         except WorkflowError:
             return already_handled(language)
+        feedback.ask_in_chat(session=session, user=user, feedback=given)
         return None
 
     refusal = await run_db(context, record)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from db.enquiries import answers
 from db.enquiries import notifications as notify
 from db.enquiries.lifecycle.arrival import deliver, escalated, route_to
 from db.enquiries.lifecycle.base import (
@@ -102,8 +103,11 @@ def answered(
     enquiry.helpful = None
     clear_deadlines(enquiry)
     resolve(open_escalations(session=session, enquiry=enquiry), "answered", now)
-    step(session, enquiry, ANSWER, actor, now, by=by_department or "coordinator", chars=len(text))
-    return tell(session, enquiry, Kind.ANSWER, department=by_department)
+    by = by_department or "coordinator"
+    step(session, enquiry, ANSWER, actor, now, by=by, chars=len(text))
+    kept = answers.keep(session=session, enquiry=enquiry, text=text, by=by, actor=actor, now=now)
+    # The answer record: the channel's feedback link names it.
+    return tell(session, enquiry, Kind.ANSWER, department=by_department, answer=kept.id)
 
 
 def returned(
