@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from db.models import WebChat, WebChatEntry, utcnow
+from db.models import ChannelIdentity, WebChat, WebChatEntry, utcnow
 
 TOKEN_BYTES = 32
 MAX_EMAIL = 320
+WEB = "web"  # the channel (db.enquiries.notifications.Channel.WEB)
 
 
 def token_hash(token: str) -> str:
@@ -140,3 +141,29 @@ def last_entry_id(*, session: Session, chat: WebChat) -> int:
         .order_by(col(WebChatEntry.id).desc())
     ).first()
     return found or 0
+
+
+def person_of(*, session: Session, chat: WebChat) -> int | None:
+    """Return the id of the person writing in a chat (None before their first message)."""
+    found = session.exec(
+        select(ChannelIdentity.person_id).where(
+            ChannelIdentity.channel == WEB, ChannelIdentity.address == chat.visitor
+        )
+    ).first()
+    return found
+
+
+def record_notice(
+    *, session: Session, chat: WebChat, key: str, text: str, language: str
+) -> WebChatEntry | None:
+    """Put a refusal the page itself says (a button already used) into the transcript, once."""
+    found = session.exec(select(WebChatEntry.id).where(WebChatEntry.message_key == key)).first()
+    if found is not None:
+        return None
+    assert chat.id is not None
+    entry = WebChatEntry(
+        chat_id=chat.id, outbound=True, message_key=key, text=text, language=language
+    )
+    session.add(entry)
+    session.flush()
+    return entry
