@@ -76,9 +76,7 @@ async def _visitor(base: str, n: int, streams_open: asyncio.Event, opened: list[
     async with aiohttp.ClientSession(cookie_jar=jar, timeout=TIMEOUT) as http:
         first = await (await http.get(f"{base}/chatt")).text()
         page = await (
-            await http.post(
-                f"{base}/chatt", data={"csrf": CSRF_RE.findall(first)[0], "lang": "sv"}
-            )
+            await http.post(f"{base}/chatt", data={"csrf": CSRF_RE.findall(first)[0], "lang": "sv"})
         ).text()
         csrf, nonce = CSRF_RE.findall(page)[0], NONCE_RE.findall(page)[0]
         last = max((int(x) for x in re.findall(r'data-id="(\d+)"', page)), default=0)
@@ -112,9 +110,7 @@ async def _visitor(base: str, n: int, streams_open: asyncio.Event, opened: list[
 async def _run(base: str, visitors: int, pid: int) -> dict[str, Any]:
     before = _rss_kib(pid)
     streams_open, opened = asyncio.Event(), []
-    tasks = [
-        asyncio.create_task(_visitor(base, n, streams_open, opened)) for n in range(visitors)
-    ]
+    tasks = [asyncio.create_task(_visitor(base, n, streams_open, opened)) for n in range(visitors)]
     while len(opened) < visitors and not any(t.done() for t in tasks):
         await asyncio.sleep(0.05)
     with_streams = _rss_kib(pid)

@@ -23,7 +23,9 @@ from tests.test_desk_browser import AXE, CHROMIUM, CHROMIUM_ARGS, WCAG_AA
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
 ]
 WAIT_MS = 15_000
 

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 from sqlalchemy import func, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select

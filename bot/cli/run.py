@@ -121,6 +121,10 @@ def _web_chat_notice(settings: Settings) -> None:
         url=settings.desk_url,
     )
     typer.echo(where, err=True)
+    from bot.cli.desk import demo_account_lines
+
+    for line in demo_account_lines(settings):
+        typer.echo(line, err=True)
 
 
 def _webchat_mount(services: Services) -> Callable[[web.Application], None]:
