@@ -109,7 +109,7 @@ async def _visitor(base: str, n: int, streams_open: asyncio.Event, opened: list[
 
 async def _run(base: str, visitors: int, pid: int) -> dict[str, Any]:
     before = _rss_kib(pid)
-    streams_open, opened = asyncio.Event(), []
+    streams_open, opened = asyncio.Event(), list[int]()
     tasks = [asyncio.create_task(_visitor(base, n, streams_open, opened)) for n in range(visitors)]
     while len(opened) < visitors and not any(t.done() for t in tasks):
         await asyncio.sleep(0.05)
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         rasa_url=args.rasa or f"http://127.0.0.1:{free_port()}",
         link_secret=SecretStr("bench"),
         rate_limit_burst=100,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     port = free_port()
     context = multiprocessing.get_context("spawn")

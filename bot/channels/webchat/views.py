@@ -31,7 +31,14 @@ from markupsafe import Markup
 from multidict import MultiDictProxy
 from sqlmodel import Session, select
 
-from bot.channels.desk.pages import DEFAULT_VIEW, View, direction, view_accepted, view_named
+from bot.channels.desk.pages import (
+    DEFAULT_VIEW,
+    PageTexts,
+    View,
+    direction,
+    view_accepted,
+    view_named,
+)
 from bot.channels.desk.server import SECURITY_HEADERS
 from bot.channels.desk.web import (
     SETTINGS,
@@ -508,12 +515,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     with request.app[HUB].listen(chat.id or 0) as news:
         while loop.time() < deadline:
             news.clear()
-            entries = await _db(
-                request,
-                lambda s, since=after: webchat.entries_after(
-                    session=s, chat=chat, after=since, limit=100
-                ),
-            )
+            entries = await _db(request, _entries_after(chat, after))
             for entry in entries:
                 data = json.dumps({"id": entry.id, "html": entry_html(request, view, chat, entry)})
                 await response.write(f"id: {entry.id}\nevent: entry\ndata: {data}\n\n".encode())
@@ -525,6 +527,10 @@ async def events(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 await response.write(b": ping\n\n")
     return response
+
+
+def _entries_after(chat: WebChat, after: int) -> Callable[[Session], list[WebChatEntry]]:
+    return lambda session: webchat.entries_after(session=session, chat=chat, after=after, limit=100)
 
 
 # --- resuming on another device --------------------------------------------------------------
@@ -609,7 +615,7 @@ async def accessibility_page(request: web.Request) -> web.StreamResponse:
 async def embed_script(request: web.Request) -> web.StreamResponse:
     """The script that puts a "Fråga kommunen" button on the municipality's own site."""
     view = _view(request)
-    label = chat_environment(view).globals["plain"]("Fråga kommunen")
+    label = PageTexts(view).plain("Fråga kommunen")
     script = _html(
         view, "embed.js", label=Markup(json.dumps(label)), lang=Markup(json.dumps(view.main))
     )
