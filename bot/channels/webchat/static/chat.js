@@ -32,17 +32,30 @@
     for (var i = 0; i < fields.length; i += 1) { fields[i].value = value; }
   }
 
+  function withoutScript(form, submitter) {
+    /* What fetch could not send goes as an ordinary form: a new page, as without JavaScript. */
+    if (submitter && submitter.name) {
+      var field = document.createElement("input");
+      field.type = "hidden";
+      field.name = submitter.name;
+      field.value = submitter.value;
+      form.appendChild(field);
+    }
+    form.removeAttribute("data-fetch");
+    form.submit();
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (!form.hasAttribute("data-fetch") || form.getAttribute("data-busy")) { return; }
+    if (!form.hasAttribute("data-fetch")) { return; }
     event.preventDefault();
+    if (form.getAttribute("data-busy")) { return; }
+    var submitter = event.submitter;
     var data = new FormData(form);
-    if (event.submitter && event.submitter.name) {
-      data.append(event.submitter.name, event.submitter.value);
-    }
+    if (submitter && submitter.name) { data.append(submitter.name, submitter.value); }
     form.setAttribute("data-busy", "1");
     var send = function (tries) {
-      return fetch(form.action, {
+      return fetch(form.getAttribute("action"), {
         method: "POST", body: data, credentials: "same-origin",
         headers: { "X-Lotsen-Fetch": "1" }
       }).catch(function () {
@@ -51,7 +64,7 @@
       });
     };
     send(3).then(function (response) {
-      if (!response.ok) { form.removeAttribute("data-busy"); form.submit(); return null; }
+      if (!response.ok) { withoutScript(form, submitter); return null; }
       return response.json();
     }).then(function (answer) {
       if (!answer) { return; }
@@ -61,8 +74,7 @@
       var text = form.querySelector("textarea");
       if (text) { text.value = ""; text.focus(); }
     }).catch(function () {
-      form.removeAttribute("data-busy");
-      form.submit();
+      withoutScript(form, submitter);
     });
   });
 
