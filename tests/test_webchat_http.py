@@ -15,6 +15,7 @@ from sqlalchemy import func, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.channels.email.outbox import EmailDispatcher
 from bot.channels.webchat.delivery import deliver
 from bot.ratelimit import DatabaseRateLimiter
 from bot.services import create_services
@@ -25,6 +26,7 @@ from db.people.limits import Limit
 from db.plumbing.migrate import downgrade, upgrade
 from db.plumbing.session import make_engine, session_scope
 from harness.ports import free_port
+from harness.smtp import body, smtp_server
 from harness.webchat import Visitor, build_chat_app, buttons_of, entries_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -129,9 +131,7 @@ async def test_arabic_is_laid_out_right_to_left(client: TestClient[Any, Any]) ->
     assert '<html lang="ar" dir="rtl">' in visitor.page
     welcome, *replies = visitor.entries  # the welcome is Swedish, as on Telegram
     assert (welcome.language, welcome.direction) == ("sv", "ltr")
-    assert replies and all(
-        entry.language == "ar" and entry.direction == "rtl" for entry in replies
-    )
+    assert replies and all(entry.language == "ar" and entry.direction == "rtl" for entry in replies)
 
 
 async def test_a_message_posted_twice_is_recorded_once(
@@ -237,15 +237,28 @@ async def test_the_reference_and_the_link_resume_the_chat_on_another_device(
     assert tampered.status == 404
 
 
-async def test_the_email_address_is_kept_for_the_answer(
+async def test_the_answer_also_reaches_the_address_the_visitor_left(
     client: TestClient[Any, Any], engine: Engine
 ) -> None:
     visitor = _visitor(client)
     await visitor.start()
+    await visitor.say("Storåsa Bollklubb")
     await visitor.post({"email": "Ordf@Storasa-BK.example"})
     assert visitor.status == 200 and 'value="ordf@storasa-bk.example"' in visitor.page
-    with Session(engine) as session:
+    await visitor.say("Hur söker vi bidrag för vår förening?")
+    with session_scope(engine) as session:
         assert session.exec(select(WebChat.email)).one() == "ordf@storasa-bk.example"
+        enquiry = session.exec(select(Enquiry)).one()
+        answer_enquiry(session=session, enquiry=enquiry, text="Sök före 1 maj.", actor="c:1")
+        reference = enquiry.reference
+    await visitor.open()  # the tab is open once more; then it is closed
+    assert "Sök före 1 maj." in visitor.entries[-1].text
+    with smtp_server() as server:
+        settings = server.settings(engine.url.render_as_string(hide_password=False))
+        assert await EmailDispatcher(settings, engine).step() >= 1
+        mails = server.inbox.to("ordf@storasa-bk.example")
+    assert len(mails) == 1 and "Sök före 1 maj." in body(mails[0])
+    assert reference is not None and reference in str(mails[0]["Subject"]) + body(mails[0])
 
 
 async def test_starting_chats_is_limited_per_address(engine: Engine, tmp_path: Any) -> None:

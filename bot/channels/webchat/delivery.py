@@ -18,13 +18,13 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from db.people.identities import identity_for
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.messages import render
-from db.enquiries.notifications import Channel, Recipient
+from db.enquiries.notifications import Channel, Kind, Recipient
 from db.models import OutboxMessage, WebChat, utcnow
+from db.people.identities import identity_for
 from db.plumbing.session import session_scope
 from db.webchat import chat_by_key, person_of, record_outbound
 
@@ -83,7 +83,30 @@ def deliver(session: Session, *, chat: WebChat | None = None) -> set[int]:
         row.sent_at, row.address = now, target.key
         session.add(row)
         touched.add(target.id)
+        if row.kind in BY_EMAIL_TOO and target.email:
+            _copy_by_email(session, row)
     return touched
+
+
+BY_EMAIL_TOO = frozenset({Kind.ANSWER})
+"""What a visitor who left an e-mail address also gets by e-mail: the department's answer
+(it reaches the association even after the tab is closed)."""
+
+
+def _copy_by_email(session: Session, row: OutboxMessage) -> None:
+    """Queue the same message for the person's e-mail identity (once per row)."""
+    session.add(
+        OutboxMessage(
+            kind=row.kind,
+            channel=Channel.EMAIL,
+            recipient=Recipient.ASSOCIATION,
+            recipient_id=row.recipient_id,
+            language=row.language,
+            params=dict(row.params or {}),
+            enquiry_id=row.enquiry_id,
+            dedupe_key=f"web-email:{row.id}",
+        )
+    )
 
 
 def _chat_of_person(session: Session, person_id: int | None) -> WebChat | None:

@@ -60,7 +60,8 @@ from db import webchat
 from db.enquiries.notifications import Kind
 from db.enquiries.workflow import WorkflowError, record_feedback
 from db.intake import Writer, message_key
-from db.models import Enquiry, WebChat, WebChatEntry
+from db.models import AssociationUser, Enquiry, WebChat, WebChatEntry
+from db.people import identities
 from db.people.limits import Verdict, person_key
 from db.privacy.masking import clean_text, mask_personal_data
 
@@ -470,13 +471,20 @@ async def _save_email(request: web.Request, chat: WebChat, email: str) -> None:
     email = email.strip()
     if email and not EMAIL.fullmatch(email):
         raise _problem(request, 400, "email")
-    await _db(request, lambda s: webchat.set_email(session=s, chat=_same(s, chat), email=email))
+    await _db(request, lambda s: _keep_email(s, chat, email.lower()))
 
 
-def _same(session: Session, chat: WebChat) -> WebChat:
+def _keep_email(session: Session, chat: WebChat, email: str) -> None:
+    """Store the chat's address and make it the person's e-mail identity (where the answer
+    also goes); an address that is already someone else's identity stays theirs."""
     found = session.get(WebChat, chat.id)
     assert found is not None
-    return found
+    webchat.set_email(session=session, chat=found, email=email or None)
+    person_id = webchat.person_of(session=session, chat=found)
+    person = session.get(AssociationUser, person_id) if person_id is not None else None
+    if email and person is not None:
+        with contextlib.suppress(ValueError):
+            identities.link(session=session, person=person, writer=Writer("email", email))
 
 
 async def _deliver_now(request: web.Request, chat: WebChat) -> None:
