@@ -28,6 +28,7 @@ from db.plumbing.session import make_engine, session_scope
 from harness.ports import free_port
 from harness.smtp import body, smtp_server
 from harness.webchat import Visitor, build_chat_app, buttons_of, entries_of
+from tests.test_web_probe import raw
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -352,3 +353,36 @@ def test_migration_0120_adds_and_removes_the_chat_tables_around_existing_data(
     with Session(engine) as session:
         assert session.exec(select(WebChatEntry)).all() == []
     engine.dispose()
+
+
+async def test_the_probes_inputs_on_the_chat_answer_politely(
+    client: TestClient[Any, Any], engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = client.port
+    assert port is not None
+    cookie = b"Cookie: lotsen_chatt=\xff\xfe\xfd\r\n"
+    get = b"GET /chatt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + cookie + b"\r\n"
+    page = await raw(port, get)
+    assert page[0] == 200 and "Välj språk för att börja" in page[2]
+    body = b"csrf=%C3%A5%C3%A4&lang=sv"
+    posted = await raw(
+        port,
+        b"POST /chatt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        + f"Content-Length: {len(body)}\r\n".encode()
+        + cookie
+        + b"\r\n"
+        + body,
+    )
+    assert posted[0] == 403 and "Ingenting har ändrats." in posted[2]
+    binary = b"\xff\xfe\x00\x01" * 64
+    garbage = await raw(
+        port,
+        b"POST /chatt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n"
+        + f"Content-Length: {len(binary)}\r\n\r\n".encode()
+        + binary,
+    )
+    assert garbage[0] in (400, 403) and "<html" in garbage[2]
+    assert _count(engine, WebChat) == 0
+    assert not [record for record in caplog.records if record.exc_info]

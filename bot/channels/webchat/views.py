@@ -390,13 +390,14 @@ async def _admitted(request: web.Request, chat: WebChat, key: str, text: str | N
 async def _record(request: web.Request, chat: WebChat, key: str, text: str) -> None:
     """Write down what the visitor wrote (masked) before anything answers it."""
     shown = mask_personal_data(clean_text(text))
-    language = await request.app[CONVERSATION].language_of(writer=_writer(chat))
-    await _db(
-        request,
-        lambda s: webchat.record_inbound(
-            session=s, chat=chat, key=key, text=shown, language=language
-        ),
-    )
+
+    def work(session: Session) -> None:
+        person_id = webchat.person_of(session=session, chat=chat)
+        person = session.get(AssociationUser, person_id) if person_id is not None else None
+        language = normalise_language(person.language) if person is not None else "sv"
+        webchat.record_inbound(session=session, chat=chat, key=key, text=shown, language=language)
+
+    await _db(request, work)
     request.app[HUB].wake({chat.id} if chat.id is not None else set())
 
 
