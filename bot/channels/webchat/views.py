@@ -284,7 +284,7 @@ async def chat_page(request: web.Request) -> web.StreamResponse:
         csrf=_csrf(request, chat),
         nonce=secrets.token_urlsafe(12),
         email=chat.email or "",
-        resume=resume_path(request, chat),
+        resume=request.app[SETTINGS].desk_url + resume_path(request, chat),
     )
 
 
