@@ -33,7 +33,7 @@ WAIT_MS = 15_000
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Yield a headless Chromium shared by the module's tests."""
+    """Yield a headless Chromium shared by the module's tests (as the desk's tests launch it)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
