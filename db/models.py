@@ -580,4 +580,6 @@ class WebChatEntry(SQLModel, table=True):
     text: str = Field(sa_type=Text)
     choices: list[Any] = Field(default_factory=list, sa_type=JSON)
     language: str = Field(default="sv", max_length=8)
+    action: str | None = Field(default=None, max_length=64)  # the button a visitor pressed
+    handled: bool = Field(default=True, index=True)  # the visitor's message was handed in
     created_at: datetime = Field(default_factory=utcnow)

@@ -73,14 +73,28 @@ def set_email(*, session: Session, chat: WebChat, email: str | None) -> None:
 
 
 def record_inbound(
-    *, session: Session, chat: WebChat, key: str, text: str, language: str
+    *,
+    session: Session,
+    chat: WebChat,
+    key: str,
+    text: str,
+    language: str,
+    action: str | None = None,
 ) -> WebChatEntry | None:
-    """Write down what the visitor wrote, once per message key (None: recorded before)."""
+    """Write down what the visitor wrote (or the button pressed), unhandled, once per message
+    key (None: recorded before)."""
     found = session.exec(select(WebChatEntry).where(WebChatEntry.message_key == key)).first()
     if found is not None:
         return None
     assert chat.id is not None
-    entry = WebChatEntry(chat_id=chat.id, message_key=key, text=text, language=language)
+    entry = WebChatEntry(
+        chat_id=chat.id,
+        message_key=key,
+        text=text,
+        language=language,
+        action=action,
+        handled=False,
+    )
     chat.last_seen_at = utcnow()
     session.add(entry)
     session.add(chat)
@@ -167,3 +181,29 @@ def record_notice(
     session.add(entry)
     session.flush()
     return entry
+
+
+def mark_handled(*, session: Session, key: str) -> None:
+    """Note that the visitor's message with this key was handed to the conversation."""
+    entry = session.exec(select(WebChatEntry).where(WebChatEntry.message_key == key)).first()
+    if entry is not None and not entry.handled:
+        entry.handled = True
+        session.add(entry)
+
+
+def unhandled(
+    *, session: Session, before: datetime, limit: int = 50
+) -> list[tuple[WebChat, WebChatEntry]]:
+    """Return visitors' messages recorded before `before` and never handed in, oldest first."""
+    rows = session.exec(
+        select(WebChat, WebChatEntry)
+        .join(WebChatEntry, col(WebChatEntry.chat_id) == col(WebChat.id))
+        .where(
+            col(WebChatEntry.handled).is_(False),
+            col(WebChatEntry.outbound).is_(False),
+            col(WebChatEntry.created_at) < before,
+        )
+        .order_by(col(WebChatEntry.id))
+        .limit(limit)
+    ).all()
+    return [(chat, entry) for chat, entry in rows]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,9 +18,11 @@ from sqlmodel import Session, col, select
 
 from bot.channels.email.outbox import EmailDispatcher
 from bot.channels.webchat.delivery import deliver
+from bot.channels.webchat.views import recover
 from bot.ratelimit import DatabaseRateLimiter
 from bot.services import create_services
 from bot.settings import Settings
+from db import webchat
 from db.enquiries.workflow import answer_enquiry
 from db.models import Enquiry, EnquiryStatus, Municipality, OutboxMessage, WebChat, WebChatEntry
 from db.people.limits import Limit
@@ -388,3 +391,33 @@ async def test_the_probes_inputs_on_the_chat_answer_politely(
     assert garbage[0] in (400, 403) and "<html" in garbage[2]
     assert _count(engine, WebChat) == 0
     assert not [record for record in caplog.records if record.exc_info]
+
+
+async def test_a_message_recorded_before_a_crash_is_handed_in_once(
+    client: TestClient[Any, Any], engine: Engine
+) -> None:
+    """The web process died after writing the visitor's message down and before handing it
+    to the conversation: the recovery hands it in, once, however often it runs."""
+    visitor = _visitor(client)
+    await visitor.start()
+    await visitor.say("Storåsa Bollklubb")
+    with session_scope(engine) as session:
+        chat = session.exec(select(WebChat)).one()
+        recorded = webchat.record_inbound(
+            session=session,
+            chat=chat,
+            key=f"web:{chat.key}:before-the-crash-01",
+            text="Var bokar vi en lokal?",
+            language="sv",
+        )
+        assert recorded is not None
+        recorded.created_at = recorded.created_at - timedelta(minutes=5)
+    assert await recover(client.app) == 1
+    assert await recover(client.app) == 0
+    with Session(engine) as session:
+        enquiries = session.exec(select(Enquiry)).all()
+        assert [e.text for e in enquiries] == ["Var bokar vi en lokal?"]
+        assert all(e.handled for e in session.exec(select(WebChatEntry)).all())
+    await visitor.open()
+    assert enquiries[0].reference is not None
+    assert enquiries[0].reference in visitor.entries[-1].text

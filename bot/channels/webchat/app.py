@@ -29,7 +29,7 @@ def mount_webchat(
 ) -> None:
     """Add the chat's pages to the web application, with its delivery loop."""
     app[views.CONVERSATION] = Conversation(services, channel=Channel.WEB)
-    app[views.HUB] = hub = Hub(services.engine)
+    app[views.HUB] = hub = Hub(services.engine, recover=lambda: views.recover(app))
     app[views.LIMITER] = limiter or create_rate_limiter(services.settings, services.engine)
     app[views.START_LIMITER] = start_limiter or create_rate_limiter(
         services.settings, services.engine, limit=START_LIMIT

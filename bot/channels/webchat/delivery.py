@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 BATCH = 200
 MAX_ATTEMPTS = 5
 INTERVAL_SECONDS = 1.0
+RECOVER_EVERY = 30
 
 
 def deliver(session: Session, *, chat: WebChat | None = None) -> set[int]:
@@ -121,9 +122,16 @@ def _chat_of_person(session: Session, person_id: int | None) -> WebChat | None:
 class Hub:
     """The delivery loop of one web process, and the chats' event streams waiting on it."""
 
-    def __init__(self, engine: Engine, interval: float = INTERVAL_SECONDS) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        interval: float = INTERVAL_SECONDS,
+        recover: Callable[[], Awaitable[int]] | None = None,
+    ) -> None:
         self.engine = engine
         self.interval = interval
+        self.recover = recover
+        """Hands in visitors' messages a crash left unhandled (every RECOVER_EVERY rounds)."""
         self._waiting: dict[int, set[asyncio.Event]] = {}
         self._kick = asyncio.Event()
 
@@ -161,11 +169,15 @@ class Hub:
 
     async def run(self) -> None:
         """Deliver and wake until cancelled; a failing round is logged and retried."""
+        rounds = 0
         while True:
             self._kick.clear()
             try:
+                if self.recover is not None and rounds % RECOVER_EVERY == 0:
+                    await self.recover()
                 self.wake(await asyncio.to_thread(self._deliver_all))
             except Exception:
                 log.exception("web chat: delivery round failed")
+            rounds += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), self.interval)

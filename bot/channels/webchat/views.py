@@ -25,6 +25,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -42,6 +43,7 @@ from bot.channels.desk.pages import (
 )
 from bot.channels.desk.server import SECURITY_HEADERS
 from bot.channels.desk.web import (
+    ENGINE,
     SETTINGS,
     client_address,
     read_form,
@@ -60,9 +62,10 @@ from db import webchat
 from db.enquiries.notifications import Kind
 from db.enquiries.workflow import WorkflowError, record_feedback
 from db.intake import Writer, message_key
-from db.models import AssociationUser, Enquiry, WebChat, WebChatEntry
+from db.models import AssociationUser, Enquiry, WebChat, WebChatEntry, utcnow
 from db.people import identities
 from db.people.limits import Verdict, person_key
+from db.plumbing.session import session_scope
 from db.privacy.masking import clean_text, mask_personal_data
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,8 @@ COOKIE_SECONDS = 180 * 24 * 3600
 MAX_TEXT = 8000
 """Characters a message form takes at all (the conversation answers longer questions politely
 with its own limit, MAX_MESSAGE_CHARS); more is refused with the site's page."""
+RECOVER_AFTER = timedelta(seconds=60)
+"""A recorded message still unhandled after this is handed in again (see `recover`)."""
 STREAM_SECONDS = 300.0
 HEARTBEAT_SECONDS = 15.0
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}")
@@ -302,7 +307,6 @@ async def chat_post(request: web.Request) -> web.StreamResponse:
     nonce = str(form.get("msg", ""))
     if not NONCE.fullmatch(nonce):
         raise _problem(request, 400, "unreadable")
-    conversation, writer = request.app[CONVERSATION], _writer(chat)
     reload = False
     if "email" in form:
         await _save_email(request, chat, str(form.get("email", "")))
@@ -313,18 +317,20 @@ async def chat_post(request: web.Request) -> web.StreamResponse:
         key = message_key(
             "web", chat.key, f"{nonce}:{hashlib.sha256(action.encode()).hexdigest()[:8]}"
         )
+        label = await _db(request, lambda s: _label_of(s, chat, action))
+        wrong_language = action.startswith("lang:") and action[5:] not in LANGUAGES
+        if (label is None and action not in COMMANDS) or wrong_language:
+            raise _problem(request, 400, "unreadable")
         if await _admitted(request, chat, key, None):
-            reload = await _press(request, chat, action, key)
+            if label is not None:  # the commands' own buttons change nothing to keep
+                await _record(request, chat, key, label, action=action)
+            reload = await hand_in(request.app, chat, key, action=action)
     else:
         text = _text_of(request, form)
         key = message_key("web", chat.key, nonce)
         if await _admitted(request, chat, key, text):
             await _record(request, chat, key, text)
-            kind = COMMANDS.get(text.strip().lower())
-            if kind is not None:
-                await conversation.reply(writer=writer, kind=kind, key=key)
-            else:
-                await conversation.handle_text(writer=writer, text=text, message_key=key)
+            await hand_in(request.app, chat, key, text=text)
     await _deliver_now(request, chat)
     if fetching:
         return web.json_response({"next": secrets.token_urlsafe(12), "reload": reload})
@@ -387,55 +393,99 @@ async def _admitted(request: web.Request, chat: WebChat, key: str, text: str | N
     return False
 
 
-async def _record(request: web.Request, chat: WebChat, key: str, text: str) -> None:
-    """Write down what the visitor wrote (masked) before anything answers it."""
+async def _record(
+    request: web.Request, chat: WebChat, key: str, text: str, *, action: str | None = None
+) -> None:
+    """Write down what the visitor wrote or pressed (masked) before anything answers it."""
     shown = mask_personal_data(clean_text(text))
 
     def work(session: Session) -> None:
         person_id = webchat.person_of(session=session, chat=chat)
         person = session.get(AssociationUser, person_id) if person_id is not None else None
         language = normalise_language(person.language) if person is not None else "sv"
-        webchat.record_inbound(session=session, chat=chat, key=key, text=shown, language=language)
+        webchat.record_inbound(
+            session=session, chat=chat, key=key, text=shown, language=language, action=action
+        )
 
     await _db(request, work)
     request.app[HUB].wake({chat.id} if chat.id is not None else set())
 
 
-async def _press(request: web.Request, chat: WebChat, action: str, key: str) -> bool:
-    """Hand in a button press; return whether the page's language may have changed."""
-    conversation, writer = request.app[CONVERSATION], _writer(chat)
-    label = await _db(request, lambda s: _label_of(s, chat, action))
-    if label is None and not action.startswith("cmd:"):
-        raise _problem(request, 400, "unreadable")
-    if label is not None:
-        await _record(request, chat, key, label)
-    if action in COMMANDS:
+async def hand_in(
+    app: web.Application,
+    chat: WebChat,
+    key: str,
+    *,
+    text: str | None = None,
+    action: str | None = None,
+) -> bool:
+    """Hand a recorded message or button press to the conversation; mark it handled.
+
+    Keyed by the message: handing the same one in again (a retried post, the recovery after
+    a crash) answers it once. Returns whether the page's language may have changed.
+    """
+    conversation, writer = app[CONVERSATION], _writer(chat)
+    reload = False
+    refusal: str | None = None
+    if action is None:
+        kind = COMMANDS.get((text or "").strip().lower())
+        if kind is not None:
+            await conversation.reply(writer=writer, kind=kind, key=key)
+        else:
+            await conversation.handle_text(writer=writer, text=text or "", message_key=key)
+    elif action in COMMANDS:
         await conversation.reply(writer=writer, kind=COMMANDS[action], key=key)
-        return False
-    if action.startswith("lang:"):
-        language = action[5:]
-        if language not in LANGUAGES:
-            raise _problem(request, 400, "unreadable")
-        await conversation.set_language(writer=writer, language=language, key=key)
-        return True
-    if action.startswith("say:"):
+    elif action.startswith("lang:"):
+        await conversation.set_language(writer=writer, language=action[5:], key=key)
+        reload = True
+    elif action.startswith("say:"):
         await conversation.handle_text(
             writer=writer, text=action.removeprefix("say:"), message_key=key
         )
-        return False
-    if action.startswith("fb:"):
-        refusal = await _db(request, lambda s: _feedback(s, chat, action))
+    elif action.startswith("fb:"):
+        refusal = await _app_db(app, lambda s: _feedback(s, chat, action))
     else:
         refusal = await conversation.press(writer=writer, data=action, key=key)
-    if refusal is not None:
-        language = await conversation.language_of(writer=writer)
-        await _db(
-            request,
-            lambda s: webchat.record_notice(
-                session=s, chat=chat, key=f"{key}:refusal", text=refusal, language=language
-            ),
+
+    def done(session: Session) -> None:
+        if refusal is not None:
+            person_id = webchat.person_of(session=session, chat=chat)
+            person = session.get(AssociationUser, person_id) if person_id is not None else None
+            language = normalise_language(person.language) if person is not None else "sv"
+            webchat.record_notice(
+                session=session, chat=chat, key=f"{key}:refusal", text=refusal, language=language
+            )
+        webchat.mark_handled(session=session, key=key)
+
+    await _app_db(app, done)
+    return reload
+
+
+async def _app_db(app: web.Application, work: Callable[[Session], T]) -> T:
+    def call() -> T:
+        with session_scope(app[ENGINE]) as session:
+            return work(session)
+
+    return await asyncio.to_thread(call)
+
+
+async def recover(app: web.Application, *, older_than: timedelta = RECOVER_AFTER) -> int:
+    """Hand in what visitors wrote that was recorded but never handled (the web process died
+    in between); return how many. Each is keyed, so nothing is answered twice."""
+    waiting = await _app_db(
+        app, lambda s: webchat.unhandled(session=s, before=utcnow() - older_than)
+    )
+    for chat, entry in waiting:
+        assert entry.message_key is not None
+        log.warning("web chat: handing in message %s again (not handled)", entry.message_key)
+        await hand_in(
+            app,
+            chat,
+            entry.message_key,
+            text=None if entry.action else entry.text,
+            action=entry.action,
         )
-    return False
+    return len(waiting)
 
 
 def _label_of(session: Session, chat: WebChat, action: str) -> str | None:

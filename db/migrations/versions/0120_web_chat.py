@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("choices", sa.JSON(), nullable=False),
         sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+        sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("handled", sa.Boolean(), nullable=False),
         sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["chat_id"],
@@ -54,11 +56,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("web_chat_entry", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_web_chat_entry_chat_id"), ["chat_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_web_chat_entry_handled"), ["handled"], unique=False)
 
 
 def downgrade() -> None:
     """Revert this revision."""
     with op.batch_alter_table("web_chat_entry", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_chat_entry_handled"))
         batch_op.drop_index(batch_op.f("ix_web_chat_entry_chat_id"))
 
     op.drop_table("web_chat_entry")
