@@ -1,7 +1,7 @@
 """The web chat in Debian's headless Chromium (Playwright), with and without JavaScript: axe-core
-on every state, a keyboard-only walk through a whole question, 320 px; and the whole path with
-the really trained model: a visitor without JavaScript asks, the department answers in the desk,
-the answer appears in the chat."""
+on every state, a keyboard-only walk through a whole question, 320 px. (The whole path with the
+trained model is tests/test_webchat_whole_path.py: Playwright's sync API owns this module's
+event loop.)"""
 
 from __future__ import annotations
 
@@ -15,11 +15,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.settings import Settings
-from db.models import Enquiry, EnquiryStatus, StaffMember, utcnow
-from db.plumbing.session import make_engine
-from harness.desk import STAFF_ID, add_staff, sign_in
+from db.models import Enquiry
 from harness.ports import free_port
-from harness.webchat import LiveChat, Visitor, visitor_session
+from harness.webchat import LiveChat
 from tests.test_desk_browser import AXE, CHROMIUM, CHROMIUM_ARGS, WCAG_AA
 
 pytestmark = [
@@ -200,59 +198,3 @@ def test_no_horizontal_scroll_at_320_px(browser: Any, chat: LiveChat, javascript
         assert scroll <= width
     finally:
         context.close()
-
-
-async def test_the_whole_path_with_the_trained_model(rasa_stack: Settings) -> None:
-    """Without JavaScript: language, association, a question routed by the trained model, the
-    reference; the department answers in the desk; the answer appears in the chat. An Arabic
-    question is answered in Arabic, right to left."""
-    from aiohttp.test_utils import TestClient, TestServer
-
-    from bot.channels.desk.app import build_desk_app
-
-    engine = make_engine(rasa_stack.database_url)
-    settings = rasa_stack.model_copy(update={"link_secret": SecretStr("whole path")})
-    with Session(engine) as session:
-        staffed = session.exec(select(StaffMember).where(StaffMember.telegram_user_id == STAFF_ID))
-        if staffed.first() is None:  # the session's stack database may have them already
-            add_staff(engine)
-    with LiveChat(settings, engine) as live:
-        async with visitor_session() as http:
-            visitor = Visitor(http, live.url)
-            await visitor.start("sv")
-            await visitor.say("Storåsa Bollklubb, 802455-0101")
-            await visitor.say("Hur söker vi bidrag för vår förening?")
-            answer = visitor.entries[-1].text
-            with Session(engine) as session:
-                enquiry = session.exec(
-                    select(Enquiry).where(Enquiry.text == "Hur söker vi bidrag för vår förening?")
-                ).all()[-1]
-            assert enquiry.reference is not None and enquiry.reference in answer
-            assert "Kultur- och fritidsförvaltningen" in answer
-            assert enquiry.status in (EnquiryStatus.ROUTED, EnquiryStatus.FORWARDED)
-
-            desk = TestClient(TestServer(build_desk_app(settings, engine)))
-            await desk.start_server()
-            try:
-                await sign_in(desk, engine, STAFF_ID, utcnow())
-                case = await (await desk.get(f"/desk/inbox/{enquiry.reference}")).text()
-                csrf = case.split('name="csrf" value="')[1].split('"')[0]
-                done = await desk.post(
-                    f"/desk/inbox/{enquiry.reference}/answer",
-                    data={"csrf": csrf, "text": "Ansök i e-tjänsten före den 1 maj."},
-                )
-                assert done.status == 200
-            finally:
-                await desk.close()
-            await visitor.open()  # the next page load shows it
-            assert "Ansök i e-tjänsten före den 1 maj." in visitor.entries[-1].text
-
-        async with visitor_session() as http:
-            arabic = Visitor(http, live.url)
-            await arabic.start("ar")
-            await arabic.say("نادي الصداقة")
-            await arabic.say("كيف نتقدم بطلب للحصول على منحة لجمعيتنا؟")
-            last = arabic.entries[-1]
-            assert last.outbound and last.language == "ar" and last.direction == "rtl"
-            assert '<html lang="ar" dir="rtl">' in arabic.page
-    engine.dispose()
