@@ -162,12 +162,12 @@ def test_migration_0060_adds_and_removes_the_tables_around_existing_data(
 
 
 def test_erasing_a_user_forgets_their_bucket_and_refusals(engine: Engine) -> None:
-    from db.enquiries.crud import get_or_create_user
     from db.privacy.erasure import erase_user
+    from harness.people import telegram_person
 
     limit = Limit(rate=0.001, burst=1)
     with session_scope(engine) as session:
-        get_or_create_user(session=session, telegram_user_id=515, chat_id=515)
+        telegram_person(session=session, telegram_user_id=515, chat_id=515)
         for person in ("telegram:515", "telegram:516"):
             for _ in range(2):
                 check(session, person=person, sent=T0, key=None, limit=limit, day=DAY)

@@ -36,6 +36,7 @@ from db.plumbing.session import session_scope
 from db.privacy.disposal import KINDS
 from db.privacy.retention import PURGED, purge, run_purge
 from harness.database import migrate_and_seed
+from harness.people import telegram_person
 from tests.conftest import _settings_for
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
@@ -80,7 +81,7 @@ def _enquiry(
     answer: str | None = "Ansök via e-tjänsten senast 1 mars.",
     telegram_user_id: int = 5001,
 ) -> Enquiry:
-    user = crud.get_or_create_user(
+    user = telegram_person(
         session=session, telegram_user_id=telegram_user_id, chat_id=telegram_user_id
     )
     enquiry, _ = crud.create_enquiry(
@@ -215,8 +216,18 @@ def _fill(engine: Engine, tracker_url: str) -> dict[str, int]:
             ids[name] = row.id
     with tracker_store(tracker_url) as connection:
         assert connection is not None
-        _tracker_event(connection, sender=sender_id(5001, 5001), at=days_ago(100), text="gammal")
-        _tracker_event(connection, sender=sender_id(5001, 5001), at=days_ago(10), text="ny")
+        _tracker_event(
+            connection,
+            sender=sender_id("telegram", str(5001), str(5001)),
+            at=days_ago(100),
+            text="gammal",
+        )
+        _tracker_event(
+            connection,
+            sender=sender_id("telegram", str(5001), str(5001)),
+            at=days_ago(10),
+            text="ny",
+        )
     return ids
 
 
