@@ -337,7 +337,7 @@ async def test_the_other_pages_and_the_embed_script(client: TestClient[Any, Any]
 def test_migration_0120_adds_and_removes_the_chat_tables_around_existing_data(
     database_url: str,
 ) -> None:
-    upgrade(database_url, "0060")
+    upgrade(database_url, "0080")
     engine = make_engine(database_url)
     with session_scope(engine) as session:
         session.add(Municipality(name="Migrationsby"))
@@ -350,7 +350,7 @@ def test_migration_0120_adds_and_removes_the_chat_tables_around_existing_data(
         session.add(WebChatEntry(chat_id=chat.id, text="Hej", message_key="web:c1:1"))
     with Session(engine) as session:
         assert session.exec(select(WebChatEntry.text)).all() == ["Hej"]
-    downgrade(database_url, "0060")
+    downgrade(database_url, "0080")
     assert not {"web_chat", "web_chat_entry"} & set(inspect(engine).get_table_names())
     with Session(engine) as session:
         assert session.exec(select(Municipality.name)).all() == ["Migrationsby"]

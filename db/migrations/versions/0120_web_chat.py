@@ -1,7 +1,7 @@
 """web chat: chats and their transcripts
 
 Revision ID: 0120
-Revises: 0060
+Revises: 0080
 Create Date: 2026-12-07 16:05:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0120"
-down_revision: str | None = "0060"
+down_revision: str | None = "0080"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
