@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from bot.settings import Settings
 from db.models import Enquiry
+from harness.browser import launched_chromium
 from harness.ports import free_port
 from harness.webchat import LiveChat
 from tests.test_desk_browser import AXE, CHROMIUM, CHROMIUM_ARGS, WCAG_AA
@@ -32,16 +33,8 @@ WAIT_MS = 15_000
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Yield a headless Chromium shared by the module's tests (as the desk's tests launch it)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched_chromium(str(CHROMIUM), CHROMIUM_ARGS) as chromium:
+        yield chromium
 
 
 @pytest.fixture
