@@ -49,6 +49,7 @@ setup: $(VENV)/.installed $(RASA_VENV)/.installed
 	@mkdir -p var
 	@$(LOTSEN) db upgrade
 	@$(LOTSEN) db seed
+	@$(LOTSEN) desk demo-accounts
 	@$(LOTSEN) train
 
 run: setup

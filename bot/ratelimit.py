@@ -139,8 +139,15 @@ class RedisRateLimiter:
         await self.redis.aclose()
 
 
-def create_rate_limiter(settings: Settings, engine: Engine) -> RateLimiter:
-    """Return the Redis store when LOCK_STORE_URL is set, else the database store."""
+def create_rate_limiter(
+    settings: Settings, engine: Engine, *, limit: Limit | None = None
+) -> RateLimiter:
+    """Return the Redis store when LOCK_STORE_URL is set, else the database store.
+
+    `limit` is the per-person limit of the settings unless another is given (the web chat's
+    limit on chats started per address).
+    """
+    chosen = limit or limit_of(settings)
     if settings.lock_store_url:
-        return RedisRateLimiter(settings.lock_store_url, engine, limit_of(settings))
-    return DatabaseRateLimiter(engine, limit_of(settings))
+        return RedisRateLimiter(settings.lock_store_url, engine, chosen)
+    return DatabaseRateLimiter(engine, chosen)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy.engine import Engine
@@ -195,3 +198,29 @@ async def test_the_queue_page_names_todays_floods(cli: CliRunner, engine: Engine
         html = await page.text()
     assert "Avvisade meddelanden i dag (för många på kort tid): telegram:4711 ×3" in html
     assert "telegram:4712" not in html
+
+
+def test_demo_accounts_are_made_once_and_never_for_a_published_desk(
+    cli: CliRunner, engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import bot.cli.desk as desk_cli
+
+    kept = tmp_path / "demo-accounts.json"
+    monkeypatch.setattr(desk_cli, "demo_accounts_file", lambda settings: kept)
+    monkeypatch.setenv("DESK_BASE_URL", "https://lotsen.kommun.example")
+    published = cli.invoke(app, ["desk", "demo-accounts"])
+    assert published.exit_code == 0 and not kept.exists()
+    monkeypatch.delenv("DESK_BASE_URL")
+    first = cli.invoke(app, ["desk", "demo-accounts"])
+    second = cli.invoke(app, ["desk", "demo-accounts"])
+    assert first.exit_code == 0 and first.output == second.output
+    assert "demo-samordnare" in first.output and "demo-kultur" in first.output
+    assert kept.stat().st_mode & 0o777 == 0o600
+    stored = json.loads(kept.read_text())
+    with session_scope(engine) as session:
+        accounts = {a.username: a for a in session.exec(select(DeskAccount)).all()}
+    assert set(accounts) == {"demo-samordnare", "demo-kultur"}
+    assert accounts["demo-samordnare"].role == "coordinator"
+    assert accounts["demo-kultur"].role == "staff"
+    for name, account in accounts.items():
+        assert Passwords().verify(stored[name], account.password_hash).ok

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import secrets
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 from sqlmodel import Session
@@ -21,6 +25,7 @@ from bot.cli.common import (
     settings_or_exit,
 )
 from bot.i18n import nt, t
+from bot.settings import Settings
 
 desk_app = typer.Typer(
     help="The desk: web page for staff and the public report.", no_args_is_help=True
@@ -29,22 +34,26 @@ desk_app = typer.Typer(
 
 async def _serve_until_signal(port: int | None, host: str) -> None:
     from bot.channels.desk.app import start_desk
-    from db.plumbing.session import make_engine
+    from bot.channels.webchat.app import mount_webchat
+    from bot.services import create_services
 
     settings = settings_or_exit()
     if port is not None:
         settings = settings.model_copy(update={"web_port": port})
     configure_logging(settings)
-    engine = make_engine(settings.database_url)
+    services = create_services(settings)  # the web chat's conversation asks Rasa
+    engine = services.engine
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        runner = await start_desk(settings, engine, host=host)
+        runner = await start_desk(
+            settings, engine, host=host, mount=lambda app: mount_webchat(app, services)
+        )
     except OSError as exc:
-        engine.dispose()
+        await services.aclose()
         # Translators: {problem} is the operating system's own (English) explanation.
         message = t(
             cli_language(),
@@ -67,7 +76,7 @@ async def _serve_until_signal(port: int | None, host: str) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
-        engine.dispose()
+        await services.aclose()
 
 
 @desk_app.command("serve")
@@ -221,6 +230,88 @@ def set_role_command(
     # Translators: {role} is coordinator, staff or admin.
     what = t(cli_language(), "Skrivbordskontot {name!r} är nu {role}", name=name, role=new_role)
     _change_account(what, change)
+
+
+DEMO_ACCOUNTS = (
+    ("demo-samordnare", "coordinator", None),
+    ("demo-kultur", "staff", "kultur_fritid"),
+)
+"""The demo desk accounts `make setup` makes: a coordinator and a culture and leisure clerk."""
+
+
+def demo_accounts_file(settings: Settings) -> Path:
+    """Return where the demo accounts' passwords are kept (readable by this user only)."""
+    return settings.var_dir / "demo-accounts.json"
+
+
+def demo_account_lines(settings: Settings) -> list[str]:
+    """Return how to sign in to the desk with each demo account (none: no lines)."""
+    path = demo_accounts_file(settings)
+    if not path.is_file():
+        return []
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    # Translators: a demo account is made for trying Lotsen out; {url} is the sign-in page.
+    return [
+        t(
+            cli_language(),
+            "[lotsen] DEMO-konto ({role}): {url}/desk/login – {name} / {password}",
+            role=role,
+            url=settings.desk_url,
+            name=name,
+            password=stored[name],
+        )
+        for name, role, _ in DEMO_ACCOUNTS
+        if isinstance(stored, dict) and isinstance(stored.get(name), str)
+    ]
+
+
+@desk_app.command("demo-accounts")
+def demo_accounts_command() -> None:
+    """Make the demo coordinator and clerk for trying Lotsen locally (never behind HTTPS)."""
+    from bot.channels.desk.accounts import add_account, find_account
+    from db.plumbing.phrases import DomainError
+    from db.plumbing.session import make_engine, session_scope
+
+    settings = settings_or_exit()
+    if (settings.desk_base_url or "").lower().startswith("https://"):
+        # Translators: DESK_BASE_URL is a setting's name; keep it.
+        typer.echo(t(cli_language(), "Inga demokonton: skrivbordet är publicerat (DESK_BASE_URL)."))
+        return
+    path = demo_accounts_file(settings)
+    stored: dict[str, str] = {}
+    if path.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            stored = dict(json.loads(path.read_text(encoding="utf-8")))
+    engine = make_engine(settings.database_url)
+    try:
+        for name, role, department in DEMO_ACCOUNTS:
+            with session_scope(engine) as session:
+                if find_account(session=session, username=name) is not None:
+                    continue
+                password = secrets.token_urlsafe(12)
+                try:
+                    add_account(
+                        session=session,
+                        username=name,
+                        password=password,
+                        role=role,
+                        department_key=department,
+                    )
+                except DomainError as exc:
+                    typer.echo(say(exc), err=True)
+                    continue
+                stored[name] = password
+    finally:
+        engine.dispose()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        json.dump(stored, file)
+    for line in demo_account_lines(settings):
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,9 +15,11 @@ from bot.i18n import nt, t, translate
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from aiohttp import web
     from sqlalchemy.engine import Engine
 
     from bot.processes.supervisor import Supervisor
+    from bot.services import Services
 
 
 def _start_services(settings: Settings, *, bot_workers: int = 0) -> Supervisor:
@@ -110,13 +112,34 @@ async def _dispatchers(settings: Settings, engine: Engine) -> AsyncIterator[None
         yield
 
 
+def _web_chat_notice(settings: Settings) -> None:
+    """Say where the web chat is (the page associations use on the municipality's site)."""
+    # Translators: the web chat is the page where associations ask their questions.
+    where = t(
+        cli_language(),
+        "[lotsen] webbchatten för föreningar: {url}/chatt",
+        url=settings.desk_url,
+    )
+    typer.echo(where, err=True)
+    from bot.cli.desk import demo_account_lines
+
+    for line in demo_account_lines(settings):
+        typer.echo(line, err=True)
+
+
+def _webchat_mount(services: Services) -> Callable[[web.Application], None]:
+    from bot.channels.webchat.app import mount_webchat
+
+    return lambda app: mount_webchat(app, services)
+
+
 async def _chat(settings: Settings) -> None:
     from bot.channels.console import read_stdin, run_console
     from bot.channels.desk.app import start_desk
     from bot.services import create_services
 
     services = create_services(settings)
-    desk = await start_desk(settings, services.engine)
+    desk = await start_desk(settings, services.engine, mount=_webchat_mount(services))
     # Translators: the desk is the web page for staff.
     where = t(
         cli_language(),
@@ -124,6 +147,7 @@ async def _chat(settings: Settings) -> None:
         port=settings.web_port,
     )
     typer.echo(where, err=True)
+    _web_chat_notice(settings)
     try:
         async with _dispatchers(settings, services.engine):
             await run_console(services, read_stdin, typer.echo)
@@ -135,39 +159,45 @@ async def _chat(settings: Settings) -> None:
 async def _bot_until_signal(settings: Settings, *, desk: bool = False) -> None:
     from bot.channels.desk.app import start_desk
     from bot.channels.telegram.app import run_bot
-    from db.plumbing.session import make_engine
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    engine = make_engine(settings.database_url)
-    runner = await start_desk(settings, engine) if desk else None
+    from bot.services import create_services
+
+    services = create_services(settings)
+    engine = services.engine
+    runner = await start_desk(settings, engine, mount=_webchat_mount(services)) if desk else None
+    if runner is not None:
+        _web_chat_notice(settings)
     try:
         async with _dispatchers(settings, engine):
             await run_bot(settings, stop)
     finally:
         if runner is not None:
             await runner.cleanup()
-        engine.dispose()
+        await services.aclose()
 
 
 async def _desk_until_signal(settings: Settings) -> None:
     """Serve the desk until SIGINT or SIGTERM (the bot runs in its worker processes)."""
     from bot.channels.desk.app import start_desk
-    from db.plumbing.session import make_engine
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    engine = make_engine(settings.database_url)
-    runner = await start_desk(settings, engine)
+    from bot.services import create_services
+
+    services = create_services(settings)
+    runner = await start_desk(settings, services.engine, mount=_webchat_mount(services))
+    _web_chat_notice(settings)
     try:
         await stop.wait()
     finally:
         await runner.cleanup()
-        engine.dispose()
+        await services.aclose()
 
 
 def _run(settings: Settings, *, console: bool) -> None:

@@ -71,7 +71,9 @@ async def security_headers(
         failure.headers.update(headers)
         raise failure from None
     assert isinstance(response, web.StreamResponse)
-    response.headers.update(headers)
+    for name, value in headers.items():
+        # A page with its own policy (the web chat's allows its one script) keeps it.
+        response.headers.setdefault(name, value)
     return response
 
 
@@ -177,10 +179,20 @@ def desk_base_url(settings: Settings) -> str:
 
 
 async def start_desk(
-    settings: Settings, engine: Engine, *, host: str | None = None
+    settings: Settings,
+    engine: Engine,
+    *,
+    host: str | None = None,
+    mount: Callable[[web.Application], None] | None = None,
 ) -> web.AppRunner:
-    """Start serving the desk on the web port; call `await runner.cleanup()` to stop."""
-    runner = runner_for(build_desk_app(settings, engine))
+    """Start serving the desk on the web port; call `await runner.cleanup()` to stop.
+
+    `mount` adds more pages to the same server (the web chat, bot/channels/webchat).
+    """
+    app = build_desk_app(settings, engine)
+    if mount is not None:
+        mount(app)
+    runner = runner_for(app)
     await runner.setup()
     listen = host or getattr(settings, "web_listen", None) or DEFAULT_HOST
     await web.TCPSite(runner, str(listen), settings.web_port).start()

@@ -220,10 +220,13 @@ def hours_in(language: str) -> Callable[[float | None], str]:
 
 
 @cache
-def environment(view: View) -> jinja2.Environment:
-    """Return the Jinja environment (autoescaped) of a view, with its texts and filters."""
+def environment(view: View, templates: Path = TEMPLATES) -> jinja2.Environment:
+    """Return the Jinja environment (autoescaped) of a view, with its texts and filters.
+
+    `templates` is the desk's folder unless another page set shares the helpers (the web chat).
+    """
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(templates),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -243,6 +246,7 @@ def environment(view: View) -> jinja2.Environment:
         language_named=texts.language_named,
         page_language=view.main,
         page_direction=direction(view.main),
+        direction=direction,
     )
     env.filters["local"] = local_time
     env.filters["hours"] = hours_in(view.main)

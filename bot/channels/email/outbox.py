@@ -37,6 +37,7 @@ from db.enquiries.queue import record_digest
 from db.enquiries.sla import LOCAL
 from db.models import Department, Enquiry, EnquiryStatus, OutboxMessage, utcnow
 from db.people import departments
+from db.people.identities import identity_for
 from db.people.sign_in import ENQUIRY_LINK_DAYS, create_enquiry_link
 from db.plumbing.session import session_scope
 
@@ -104,6 +105,10 @@ def mailbox_of(
         return coordinator_mailbox(session, settings)
     if row.recipient == Recipient.REGISTRAR:
         return registrar_mailbox(session, settings)
+    if row.recipient == Recipient.ASSOCIATION and row.recipient_id is not None:
+        # The person's e-mail identity (a web-chat visitor who left an address, for one).
+        found = identity_for(session=session, person_id=row.recipient_id, channel=Channel.EMAIL)
+        return found.address if found is not None else None
     return None
 
 
