@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlmodel import Session
 
 from bot.channels.desk.web import SETTINGS, now_of, read_form, render, run_db, see_other
+from bot.conversation import association_actor
 from db import feedback
 from db.enquiries import crud
 from db.enquiries.workflow import WorkflowError
@@ -107,7 +108,7 @@ async def feedback_submit(request: web.Request) -> web.StreamResponse:
                     enquiry=found.enquiry,
                     helpful=rating == "yes",
                     channel=user.channel if user else "web",
-                    actor=f"association:{user.telegram_user_id}" if user else "association",
+                    actor=association_actor(user) if user else "association",
                     answer=found.answer,
                     now=now,
                 )
