@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import resource
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -159,6 +160,18 @@ def _route_lines(dev_texts: Sequence[str]) -> list[str]:
 
 def measure(settings: Settings, config: Path, report: Callable[[str], None]) -> dict[str, Any]:
     """Train one pipeline and measure its quality and cost."""
+    with temp_dir() as tmp:
+        report(f"pipelines: training {config.relative_to(PROJECT_ROOT)} from scratch")
+        wall, cpu = _train(settings, config, Path(tmp))
+        model = Path(tmp) / f"{rasa_env.MODEL_NAME}.tar.gz"
+        out = measure_model(settings, model, config, report)
+    return {**out, "train_seconds": round(wall, 1), "train_cpu_seconds": round(cpu, 1)}
+
+
+def measure_model(
+    settings: Settings, model: Path, config: Path, report: Callable[[str], None]
+) -> dict[str, Any]:
+    """Measure a trained model's quality and cost (everything `measure` does but training)."""
     sets = {name: load_eval(path) for name, path in DEV_SETS.items() if path.is_file()}
     texts = [row.text for rows in sets.values() for row in rows]
     routes, threshold = load_routes(settings.routes_file), threshold_for(config)
@@ -167,31 +180,26 @@ def measure(settings: Settings, config: Path, report: Callable[[str], None]) -> 
         "threshold": threshold.department,
         "thresholds": threshold.__dict__,
     }
-    with temp_dir() as tmp:
-        report(f"pipelines: training {out['config']} from scratch")
-        wall, cpu = _train(settings, config, Path(tmp))
-        out["train_seconds"], out["train_cpu_seconds"] = round(wall, 1), round(cpu, 1)
-        model = Path(tmp) / f"{rasa_env.MODEL_NAME}.tar.gz"
-        report(f"pipelines: in-process parses with {out['config']}")
-        timed = _timed_parses(settings, model, texts)
-        out["parse"] = percentiles(timed["parse_s"])
-        out["parse_cpu"] = percentiles(timed["parse_cpu_s"])
-        out["rss_mb"] = {
-            "before_load": timed["rss_before_mb"],
-            "loaded": timed["rss_loaded_mb"],
-            "after_parsing": timed["rss_after_mb"],
-        }
-        out["load_seconds"] = round(timed["load_s"], 1)
-        start = 0
-        for name, rows in sets.items():
-            parses = timed["parses"][start : start + len(rows)]
-            start += len(rows)
-            out[name] = _quality(routes, threshold, rows, DEV_SETS[name], parses)
-        lines = _route_lines(texts)
-        report(f"pipelines: lotsen route's batch parser on {len(lines)} lines")
-        started = time.perf_counter()
-        parse_with(settings, model, lines)
-        out["route_lines_per_s"] = round(len(lines) / (time.perf_counter() - started), 1)
+    report(f"pipelines: in-process parses with {out['config']}")
+    timed = _timed_parses(settings, model, texts)
+    out["parse"] = percentiles(timed["parse_s"])
+    out["parse_cpu"] = percentiles(timed["parse_cpu_s"])
+    out["rss_mb"] = {
+        "before_load": timed["rss_before_mb"],
+        "loaded": timed["rss_loaded_mb"],
+        "after_parsing": timed["rss_after_mb"],
+    }
+    out["load_seconds"] = round(timed["load_s"], 1)
+    start = 0
+    for name, rows in sets.items():
+        parses = timed["parses"][start : start + len(rows)]
+        start += len(rows)
+        out[name] = _quality(routes, threshold, rows, DEV_SETS[name], parses)
+    lines = _route_lines(texts)
+    report(f"pipelines: lotsen route's batch parser on {len(lines)} lines")
+    started = time.perf_counter()
+    parse_with(settings, model, lines)
+    out["route_lines_per_s"] = round(len(lines) / (time.perf_counter() - started), 1)
     return out
 
 
@@ -205,3 +213,56 @@ def compare(settings: Settings, report: Callable[[str], None] = print) -> dict[s
     )
     results["rss_growth_mb"] = round(growth, 1)
     return results
+
+
+def cli_route_lines_per_s(lines: Sequence[str]) -> float:
+    """Time `lotsen route --jsonl` itself on the lines: the whole command, start-up included."""
+    lotsen = Path(sys.executable).with_name("lotsen")
+    stdin = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in lines)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(lotsen), "route", "--jsonl", "-"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    decided = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or len(decided) != len(lines):
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"lotsen route failed ({len(decided)} of {len(lines)}): {tail[0]}")
+    return round(len(lines) / seconds, 1)
+
+
+def main() -> None:
+    """`python -m bench.pipelines`: the cost and quality of the trained model, no training.
+
+    In-process parse latency of every dev line, the Rasa process's memory, the batch parser
+    and the whole `lotsen route` command on 500 distinct lines (start-up included), and the
+    dev sets' figures, for the model in `models/` (what `lotsen train` left there). Writes
+    var/bench-model.json. `make bench` measures the same after training both pipelines.
+    """
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    out = measure_model(settings, rasa_env.model_path(settings), SHIPPED, print)
+    sets = {name: load_eval(path) for name, path in DEV_SETS.items() if path.is_file()}
+    lines = _route_lines([row.text for rows in sets.values() for row in rows])
+    print(f"pipelines: the whole `lotsen route` command on {len(lines)} lines")
+    out["cli_route_lines_per_s"] = cli_route_lines_per_s(lines)
+    path = PROJECT_ROOT / "var" / "bench-model.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    parse, cpu = out["parse"], out["parse_cpu"]
+    print(
+        f"parse p50/p95 {parse['p50_ms']}/{parse['p95_ms']} ms "
+        f"(CPU {cpu['p50_ms']}/{cpu['p95_ms']} ms), model load "
+        f"{out['load_seconds']} s, batch parser {out['route_lines_per_s']} lines/s, "
+        f"lotsen route {out['cli_route_lines_per_s']} lines/s; written to {path}"
+    )
+
+
+if __name__ == "__main__":
+    main()

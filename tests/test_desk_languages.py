@@ -232,6 +232,25 @@ def test_the_helpers_escape_values_and_show_equal_texts_once() -> None:
     assert isinstance(env.globals["bi"]("Kö"), Markup)
 
 
+def test_one_swedish_label_in_two_senses_is_translated_by_its_context() -> None:
+    """ "Svarar på" is both the language an enquiry is answered in and an authority's remit."""
+    source = '{{ pbi("reply language", "Svarar på") }}|{{ pbi("authority remit", "Svarar på") }}'
+    shown = {
+        view.code: environment(view).from_string(source).render()
+        for view in (View("sv"), View("en"), View("pl"))
+    }
+    assert shown == {
+        "sv": "Svarar på|Svarar på",
+        "en": "Answered in|Handles",
+        "pl": "Odpowiedź w języku|Zajmuje się",
+    }
+    bilingual = environment(BILINGUAL).from_string(source).render().split("|")
+    assert bilingual == [
+        'Svarar på <span lang="en" class="en">/ Answered in</span>',
+        'Svarar på <span lang="en" class="en">/ Handles</span>',
+    ]
+
+
 def _fact(html: str, name: str) -> str:
     found = re.search(rf'<dd class="{name}">([^<]*)</dd>', html)
     assert found is not None, name

@@ -252,7 +252,7 @@ def test_the_literal_finder_finds_a_literal(tmp_path: Path) -> None:
 DESK = PROJECT_ROOT / "bot" / "channels" / "desk"
 NON_WORDS = {"Lotsen", "CSV", "JSON", "LOT"}
 """Words a desk page may show outside the catalogues: a name, formats, the reference prefix."""
-TEXT_HELPERS = {"_", "gettext", "ngettext", "bi", "plain", "sentence"}
+TEXT_HELPERS = {"_", "gettext", "ngettext", "bi", "pbi", "plain", "sentence"}
 TEXT_ATTRIBUTES = {"aria-label", "placeholder", "title", "alt", "label"}
 WORD = re.compile(r"[^\W\d_]+")
 PROSE = re.compile(r"[^\W\d_]{2,} +[^\W\d_]{2,}")

@@ -33,9 +33,10 @@ KEYWORDS: dict[str, Any] = {
     "gettext": None,
     "ngettext": (1, 2),
     "pgettext": ((1, "c"), 2),
-    # The desk's template helpers (bot/channels/desk/pages.py): a label, text for attributes,
-    # a sentence from Python.
+    # The desk's template helpers (bot/channels/desk/pages.py): a label, a label with a context,
+    # text for attributes, a sentence from Python.
     "bi": None,
+    "pbi": ((1, "c"), 2),
     "plain": None,
     "sentence": None,
 }

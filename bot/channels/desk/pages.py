@@ -156,6 +156,13 @@ class PageTexts:
         """Return a label in the view's languages (the English one muted, after a slash)."""
         return self._shown(lambda language: _markup(language, message, values), LABEL)
 
+    def pbi(self, context: str, message: str, /, **values: Any) -> Markup:
+        """Return a label whose Swedish words mean different things in different places."""
+        return self._shown(
+            lambda language: Markup(translations(language).pgettext(context, message)) % values,
+            LABEL,
+        )
+
     def sentence(self, message: str | Phrase, /, **values: Any) -> Markup:
         """Return a sentence (a phrase from Python, such as a refusal) in the view's languages."""
         return self._shown(lambda language: _markup(language, message, values), SENTENCE)
@@ -240,6 +247,7 @@ def environment(view: View, templates: Path = TEMPLATES) -> jinja2.Environment:
     )
     env.globals.update(
         bi=texts.bi,
+        pbi=texts.pbi,
         sentence=texts.sentence,
         plain=texts.plain,
         named=texts.named,
