@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -538,3 +538,41 @@ class RateLimitRefusal(SQLModel, table=True):
     person: str = Field(primary_key=True, max_length=128)
     day: date = Field(primary_key=True)
     refused: int = 0
+
+
+class InboundMailState(enum.StrEnum):
+    """Where an inbound e-mail stands (db/records/inbound_mail.py)."""
+
+    NEW = "new"  # stored, not yet handled (a crash after storing leaves it here)
+    DONE = "done"  # handled: an enquiry, a follow-up or a department's answer
+    IGNORED = "ignored"  # an auto-reply, a bounce, bulk mail or our own: never answered
+    REFUSED = "refused"  # answered politely and not relayed (expired token, no text, too big)
+    HELD = "held"  # kept for the coordinator (`lotsen inbox mail`), not relayed
+    FAILED = "failed"  # handling kept failing; kept for the coordinator
+    DROPPED = "dropped"  # the coordinator dropped it
+
+
+class InboundMail(SQLModel, table=True):
+    """One e-mail that reached Lotsen (over IMAP or the SMTP listener), kept as it arrived.
+
+    Keyed by its Message-ID: the same mail arriving twice (a poll after a crash, the gateway
+    delivering again) is stored and handled once. The raw message is an allmän handling.
+    """
+
+    __tablename__ = "inbound_mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(255), unique=True, nullable=False))
+    source: str = Field(max_length=8)  # "imap" or "smtp"
+    sender: str | None = Field(default=None, max_length=320)  # the From address, lower-cased
+    recipient: str | None = Field(default=None, max_length=320)  # the address it was sent to
+    subject: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    size: int = 0
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+    state: str = Field(default=InboundMailState.NEW, max_length=16, index=True)
+    reason: str | None = Field(default=None, max_length=32)  # why ignored, refused or held
+    enquiry_id: int | None = Field(default=None, foreign_key="enquiry.id", index=True)
+    handled_at: datetime | None = None
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -24,6 +24,8 @@ SUBJECTS: dict[str, str] = {
     Kind.ASSIGNED: N_("{reference} är tilldelat en kollega"),
     Kind.MAIL_FAILED: N_("E-post kunde inte levereras ({reference})"),
     Kind.DIGEST: N_("Samordnarens kö: öppna ärenden"),
+    Kind.MAIL_HELD: N_("E-post hålls kvar för samordnaren"),
+    Kind.MAIL_REFUSED: N_("Ditt e-postmeddelande har inte skickats vidare"),
 }
 OTHER_SUBJECT = N_("Meddelande från Lotsen ({reference})")
 
@@ -51,6 +53,9 @@ class Mail:
     html: str
     message_id: str
     language: str
+    in_reply_to: str | None = None
+    """The Message-ID this mail answers (a reply in the writer's thread), with `references`."""
+    references: tuple[str, ...] = ()
 
     def email(self, sender: str) -> EmailMessage:
         """Return the message as it goes over SMTP (plain text with an HTML alternative)."""
@@ -61,7 +66,12 @@ class Mail:
         message["Subject"] = self.subject
         message["Date"] = format_datetime(utcnow())
         message["Message-ID"] = self.message_id
+        if self.in_reply_to:
+            message["In-Reply-To"] = self.in_reply_to
+            message["References"] = " ".join((*self.references, self.in_reply_to)[-20:])
+        # RFC 3834, and Exchange's equivalent: no auto-replies (out-of-office) to Lotsen's mail.
         message["Auto-Submitted"] = "auto-generated"
+        message["X-Auto-Response-Suppress"] = "All"
         message["Content-Language"] = self.language
         message.set_content(self.text)
         message.add_alternative(self.html, subtype="html")

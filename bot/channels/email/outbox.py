@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from bot.channels.email.compose import Link, Mail, compose, is_address
+from bot.channels.email.threads import reply_to_of
 from bot.channels.email.smtp import Outcome, Server, ServerUnavailable, send_all
 from bot.i18n import t
 from bot.messages import render
@@ -131,6 +132,8 @@ def mailbox_of(
         return coordinator_mailbox(session, settings)
     if row.recipient == Recipient.REGISTRAR:
         return registrar_mailbox(session, settings)
+    if row.recipient == Recipient.MAILBOX:
+        return str(row.params.get("to") or "") or None
     return None
 
 
@@ -236,7 +239,7 @@ def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = B
                     message=message,
                     reference=reference(enquiry) if enquiry is not None else "–",
                     to=address,
-                    reply_to=address,
+                    reply_to=reply_to_of(row, settings, now) or address,
                     sender=settings.smtp_from,
                     language=row.language,
                     municipality=municipality,

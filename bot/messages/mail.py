@@ -1,0 +1,68 @@
+"""What Lotsen says about inbound e-mail: a refusal to its sender, a note to the coordinators."""
+
+from __future__ import annotations
+
+from bot.i18n import t
+from bot.messages.base import Message, Notice, Renderer
+from db.enquiries.notifications import Kind
+from db.plumbing.phrases import N_
+
+REASONS = {
+    # Translators: why an inbound e-mail was not relayed (shown to its sender and to the
+    # coordinator in `lotsen inbox mail`).
+    "bad_token": N_("svarsadressen är ogiltig eller har ändrats"),
+    "expired": N_("svarsadressen har gått ut"),
+    "foreign_sender": N_("svaret kom från en adress som inte är förvaltningens"),
+    "empty": N_("meddelandet innehåller ingen text (citat och signatur räknas inte)"),
+    "no_text": N_("meddelandet har ingen text, bara bilagor eller inget alls"),
+    "too_big": N_("meddelandet är större än {limit} MB"),
+    "attachment_type": N_("en bilaga är varken ett dokument eller en bild"),
+    "malformed": N_("meddelandet kunde inte läsas (felaktiga rubriker eller teckenkodning)"),
+    "not_open": N_("ärendet kan inte längre besvaras"),
+    "too_long": N_("svaret är för långt"),
+    "rate_limited": N_("för många meddelanden från samma adress på kort tid"),
+    "unknown_address": N_("meddelandet kom till en adress Lotsen inte tar emot på"),
+    "kept_failing": N_("meddelandet kunde inte hanteras automatiskt"),
+}
+
+
+def reason_text(reason: str | None, language: str, limit: int = 10) -> str:
+    """Return the human-readable reason an inbound e-mail was refused or held."""
+    phrase = REASONS.get(reason or "")
+    return t(language, phrase, limit=limit) if phrase else (reason or "–")
+
+
+def _limit(notice: Notice) -> int:
+    value = notice.params.get("limit_mb")
+    return value if isinstance(value, int) else 10
+
+
+def _mail_refused(notice: Notice) -> Message:
+    reason = reason_text(str(notice.params.get("reason") or ""), notice.language, _limit(notice))
+    return Message(
+        t(
+            notice.language,
+            "Ditt e-postmeddelande ”{subject}” har inte skickats vidare: {reason}.\n\n"
+            "Svara på en fråga från Lotsen genom att svara på just det e-postmeddelandet, eller "
+            "genom länken i det. Skriv svaret överst, med vanlig text.",
+            subject=str(notice.params.get("subject") or "–"),
+            reason=reason,
+        )
+    )
+
+
+def _mail_held(notice: Notice) -> Message:
+    reason = reason_text(str(notice.params.get("reason") or ""), notice.language, _limit(notice))
+    return Message(
+        t(
+            notice.language,
+            "Ett e-postmeddelande från {sender} (”{subject}”) hålls kvar: {reason}.\n"
+            "Se det med lotsen inbox mail och släpp eller släng det.",
+            sender=str(notice.params.get("sender") or "–"),
+            subject=str(notice.params.get("subject") or "–"),
+            reason=reason,
+        )
+    )
+
+
+RENDERERS: dict[str, Renderer] = {Kind.MAIL_REFUSED: _mail_refused, Kind.MAIL_HELD: _mail_held}
