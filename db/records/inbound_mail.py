@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from db.models import InboundMail, InboundMailState, utcnow
+from db.models import Contact, Department, InboundMail, InboundMailState, utcnow
 from db.plumbing.phrases import N_, DomainError
 
 MAX_KEY = 255
@@ -133,3 +133,12 @@ def drop(*, session: Session, mail_id: int, now: datetime | None = None) -> Inbo
     mail.state = InboundMailState.DROPPED
     mail.handled_at = now or utcnow()
     return mail
+
+
+def answering_addresses(*, session: Session, department: Department) -> set[str]:
+    """Return the addresses that may answer for a department by e-mail: its functional
+    mailbox and its contacts' addresses (lower-cased)."""
+    addresses = {department.mailbox} if department.mailbox else set()
+    contacts = session.exec(select(Contact).where(Contact.department_id == department.id)).all()
+    addresses.update(contact.email for contact in contacts if contact.email)
+    return {address.strip().lower() for address in addresses if address}

@@ -26,8 +26,8 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from bot.channels.email.compose import Link, Mail, compose, is_address
-from bot.channels.email.threads import reply_to_of
 from bot.channels.email.smtp import Outcome, Server, ServerUnavailable, send_all
+from bot.channels.email.threads import reply_to_of
 from bot.i18n import t
 from bot.messages import render
 from bot.messages.formats import reference

@@ -224,7 +224,11 @@ def parse(raw: bytes, envelope_to: tuple[str, ...] = ()) -> Incoming:
     else:
         try:
             pairs = getaddresses(
-                [header(message, name) for name in ("To", "Cc", "Delivered-To") if header(message, name)]
+                [
+                    header(message, name)
+                    for name in ("To", "Cc", "Delivered-To")
+                    if header(message, name)
+                ]
             )
         except Exception:
             pairs = []

@@ -1,0 +1,46 @@
+"""E-mail in, as the bot runs it: the SMTP listener and the IMAP poller on the bot's loop."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.engine import Engine
+
+from bot.channels.email.department import DepartmentReplies
+from bot.channels.email.imap import ImapPoller
+from bot.channels.email.inbound import Inbound
+from bot.channels.email.listener import serve_smtp
+from bot.ratelimit import create_rate_limiter
+from bot.settings import Settings
+
+
+def inbound_enabled(settings: Settings) -> bool:
+    """Tell whether mail comes in at all (the listener's port or an IMAP server is set)."""
+    return settings.inbound_smtp_port is not None or bool(
+        settings.imap_host and settings.imap_host.strip()
+    )
+
+
+def create_inbound(settings: Settings, engine: Engine) -> Inbound:
+    """Return the inbound handler of the settings (rate limit per sender address)."""
+    return Inbound(
+        settings,
+        engine,
+        departments=DepartmentReplies(settings),
+        limiter=create_rate_limiter(settings, engine),
+    )
+
+
+async def run_inbound(settings: Settings, engine: Engine, stop: asyncio.Event) -> None:
+    """Receive mail until `stop` is set: the listener and/or the poller, as configured."""
+    if not inbound_enabled(settings):
+        return
+    inbound = create_inbound(settings, engine)
+    jobs = [serve_smtp(inbound, stop)]
+    if settings.imap_host and settings.imap_host.strip():
+        jobs.append(ImapPoller(inbound).run(stop))
+    try:
+        await asyncio.gather(*jobs)
+    finally:
+        if inbound.limiter is not None:
+            await inbound.limiter.aclose()
