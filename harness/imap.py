@@ -99,7 +99,7 @@ class ImapServer:
         """Return how many mails in the INBOX are not marked seen."""
         client = self.client()
         try:
-            status, data = client.search(None, "UNSEEN")
+            _, data = client.search(None, "UNSEEN")
             return len(data[0].split()) if data and data[0] else 0
         finally:
             client.logout()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from db.models import Contact, Department, InboundMail, InboundMailState, utcnow
@@ -75,6 +76,23 @@ def finish(
         mail.enquiry_id = enquiry_id
     mail.handled_at = now or utcnow()
     mail.error = None if state != InboundMailState.FAILED else mail.error
+
+
+def claim(*, session: Session, mail_id: int) -> InboundMail | None:
+    """Return the mail to handle in this transaction, None when it was handled meanwhile.
+
+    The first statement writes the row (`state = 'new'` still holding): a second handler of
+    the same mail waits for the first one's transaction and then finds nothing to claim.
+    """
+    claimed = session.execute(
+        update(InboundMail)
+        .where(col(InboundMail.id) == mail_id, col(InboundMail.state) == InboundMailState.NEW)
+        .values(attempts=InboundMail.attempts)
+    )
+    if not claimed.rowcount:
+        return None
+    mail = session.get(InboundMail, mail_id, populate_existing=True)
+    return mail
 
 
 def failed_attempt(*, session: Session, mail: InboundMail, error: str) -> bool:

@@ -83,8 +83,16 @@ def subject(kind: str, reference: str, language: str) -> str:
     return t(language, SUBJECTS.get(kind, OTHER_SUBJECT), reference=reference)
 
 
-def footer(language: str, municipality: str) -> str:
+def footer(language: str, municipality: str, *, answer_by_reply: bool = False) -> str:
     """Return the line under every e-mail: where it comes from and where a reply goes."""
+    if answer_by_reply:
+        return t(
+            language,
+            "Det här meddelandet kommer från Lotsen, {municipality}s väg in för föreningar. "
+            "Svarar du på e-postmeddelandet går ditt svar till föreningen: skriv det överst; "
+            "det citerade och din signatur tas bort.",
+            municipality=municipality,
+        )
     return t(
         language,
         "Det här meddelandet kommer från Lotsen, {municipality}s väg in för föreningar. "
@@ -134,9 +142,14 @@ def compose(
     municipality: str,
     link: Link | None,
     installation: str = "outbox",
+    answer_by_reply: bool = False,
 ) -> Mail:
-    """Return the e-mail of a rendered notification (the link, when given, goes under it)."""
-    bottom = footer(language, municipality)
+    """Return the e-mail of a rendered notification (the link, when given, goes under it).
+
+    `answer_by_reply`: the Reply-To is a reply address, and the footer says a reply reaches
+    the association.
+    """
+    bottom = footer(language, municipality, answer_by_reply=answer_by_reply)
     text = message.text.rstrip()
     if link is not None:
         text += f"\n\n{link.label}:\n{link.url}"

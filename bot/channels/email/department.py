@@ -24,6 +24,7 @@ from db.models import Department, Enquiry, InboundMail, InboundMailState, utcnow
 from db.records.inbound_mail import answering_addresses
 
 QUOTE_LANGUAGES = ["sv", "en", "de", "fi", "pl"]
+_LEAD = "\u200b\n"
 """The languages whose quote headers and signature openings are recognised."""
 
 
@@ -31,12 +32,14 @@ def answer_text(text: str) -> str:
     """Return the reply's own text: without the quoted mail and without the signature."""
     parser = EmailReplyParser(languages=QUOTE_LANGUAGES, default_language="sv")
     try:
-        replies = parser.read(text=text).replies
+        # The library never takes the very first line for a signature's opening; a mail that
+        # is only a signature ("Med vänliga hälsningar / Anna") must still come out empty.
+        replies = parser.read(text=_LEAD + text).replies
     except Exception:  # the library's regular expressions on a strange text: keep it whole
         return text.strip()
     if not replies:
         return text.strip()
-    return (replies[0].body or "").strip()
+    return (replies[0].body or "").replace("\u200b", "").strip()
 
 
 class DepartmentReplies:

@@ -180,10 +180,11 @@ class Inbound:
         decide: Callable[[Session, InboundMail], tuple[str, str | None]],
     ) -> Handled:
         with session_scope(self.engine) as session:
-            mail = session.get(InboundMail, mail_id)
-            assert mail is not None
-            if mail.state != InboundMailState.NEW:  # handled meanwhile (another poller)
-                return Handled(mail.state, mail.reason)
+            mail = inbound_mail.claim(session=session, mail_id=mail_id)
+            if mail is None:  # handled meanwhile (another poller, a redelivery)
+                handled = session.get(InboundMail, mail_id)
+                assert handled is not None
+                return Handled(handled.state, handled.reason)
             state, reason = decide(session, mail)
             inbound_mail.finish(
                 session=session, mail=mail, state=InboundMailState(state), reason=reason

@@ -27,6 +27,7 @@ class Handler:
     def __init__(self, inbound: Inbound) -> None:
         self.inbound = inbound
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.turn = asyncio.Lock()  # mails are handled one at a time, in the order received
 
     def accepts(self, address: str) -> bool:
         """Tell whether mail to an address is for Lotsen."""
@@ -56,10 +57,14 @@ class Handler:
         except Exception:
             log.exception("Inbound e-mail could not be stored; the gateway will try again")
             return "451 4.3.0 Cannot store the message now, try again later"
-        task = asyncio.create_task(self.inbound.handle(mail_id))
+        task = asyncio.create_task(self._handle(mail_id))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return "250 2.0.0 Message accepted"
+
+    async def _handle(self, mail_id: int) -> None:
+        async with self.turn:
+            await self.inbound.handle(mail_id)
 
 
 async def serve_smtp(inbound: Inbound, stop: asyncio.Event) -> None:

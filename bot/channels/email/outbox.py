@@ -232,6 +232,7 @@ def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = B
                 give_up(session, row, address=address, problem=f"cannot be rendered: {exc!r}")
                 continue
             enquiry = session.get(Enquiry, row.enquiry_id) if row.enquiry_id else None
+            reply_to = reply_to_of(row, settings, now)
             mails.append(
                 compose(
                     row_id=row.id,
@@ -239,12 +240,13 @@ def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = B
                     message=message,
                     reference=reference(enquiry) if enquiry is not None else "–",
                     to=address,
-                    reply_to=reply_to_of(row, settings, now) or address,
+                    reply_to=reply_to or address,
                     sender=settings.smtp_from,
                     language=row.language,
                     municipality=municipality,
                     link=_link(session, row, address, settings, now),
                     installation=installation,
+                    answer_by_reply=reply_to is not None,
                 )
             )
     return mails
