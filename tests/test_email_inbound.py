@@ -246,7 +246,7 @@ async def test_a_reply_from_a_foreign_address_is_held_then_released_by_the_coord
 
     with session_scope(engine) as session:
         assert [m.id for m in inbound_mail.waiting(session=session)] == [mail.id]
-        inbound_mail.release(session=session, mail_id=mail.id or 0)
+        inbound_mail.release(session=session, mail_id=mail.id or 0, actor="samordnare")
     assert mail.id is not None
     handled = await inbound.handle(mail.id)
     assert handled.state == "done"
@@ -598,3 +598,91 @@ async def test_an_unreachable_mailbox_only_delays(
     stop.set()
     await asyncio.wait_for(task, 10)
     assert _mails(engine) == []
+
+
+# --- the coordinator's inbox, the migration ------------------------------------------------
+
+
+async def test_lotsen_inbox_lists_held_mail_and_releases_or_drops_it(
+    engine: Engine, database_url: str, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    settings = _settings(smtp, database_url)
+    enquiry_id = _forwarded(engine)
+    forward = await _forward_mail(settings, engine, smtp)
+    inbound = _inbound(settings, engine)
+    for n in range(2):
+        reply = _reply(forward, f"{ANSWER} ({n})", sender=f"vikarie{n}@elsewhere.example")
+        await inbound.take(reply.as_bytes(), "smtp", [str(forward["Reply-To"])])
+    first, second = (m.id for m in _mails(engine))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("LC_ALL", "sv_SE.UTF-8")
+    runner = CliRunner()
+    listed = runner.invoke(app, ["inbox", "mail"])
+    assert listed.exit_code == 0, listed.output
+    assert f"{first}  " in listed.output and "vikarie0@elsewhere.example" in listed.output
+    assert "svaret kom från en adress som inte är förvaltningens" in listed.output
+    assert runner.invoke(app, ["inbox", "drop-mail", str(second)]).exit_code == 0
+    released = runner.invoke(app, ["inbox", "release", str(first)])
+    assert released.exit_code == 0, released.output
+    again = runner.invoke(app, ["inbox", "release", str(second)])
+    assert again.exit_code != 0 and "inte kvarhållet" in again.output  # dropped: nothing changed
+    assert await inbound.recover() == 1  # what the running bot does at its next round
+    assert [(m.state, m.reason) for m in _mails(engine)] == [
+        ("done", None),
+        ("dropped", "foreign_sender"),
+    ]
+    assert _enquiry(engine, enquiry_id).answer_text == f"{ANSWER} (0)"
+    empty = runner.invoke(app, ["inbox", "mail"])
+    assert "Ingen e-post hålls kvar." in empty.output
+
+
+def test_migration_0100_adds_and_removes_the_table_around_existing_data(
+    database_url: str,
+) -> None:
+    from sqlalchemy import inspect
+
+    from db.models import Municipality
+    from db.plumbing.migrate import downgrade, upgrade
+    from db.plumbing.session import make_engine
+
+    upgrade(database_url, "0060")
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        session.add(Municipality(name="Migrationsby"))
+    upgrade(database_url, "0100")
+    with session_scope(engine) as session:
+        _, created = inbound_mail.store(
+            session=session,
+            key="<a@b>",
+            source="imap",
+            raw=b"x",
+            sender="a@b.se",
+            recipient=INBOUND,
+            subject="Fråga",
+        )
+        assert created
+        _, again = inbound_mail.store(
+            session=session,
+            key="<a@b>",
+            source="smtp",
+            raw=b"y",
+            sender=None,
+            recipient=None,
+            subject=None,
+        )
+        assert not again
+    with Session(engine) as session:
+        [kept] = session.exec(select(InboundMail)).all()
+        assert (kept.raw, kept.source, kept.state) == (b"x", "imap", "new")
+    downgrade(database_url, "0060")
+    assert "inbound_mail" not in set(inspect(engine).get_table_names())
+    with Session(engine) as session:
+        assert session.exec(select(Municipality.name)).all() == ["Migrationsby"]
+    upgrade(database_url)
+    with Session(engine) as session:
+        assert session.exec(select(InboundMail)).all() == []
+    engine.dispose()

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from db.models import Contact, Department, InboundMail, InboundMailState, utcnow
+from db.plumbing.audit import record
 from db.plumbing.phrases import N_, DomainError
 
 MAX_KEY = 255
@@ -135,21 +136,50 @@ def _waiting_mail(session: Session, mail_id: int) -> InboundMail:
     return mail
 
 
-def release(*, session: Session, mail_id: int) -> InboundMail:
-    """Put a held or failed mail back to be handled again (held checks are skipped)."""
+def _state(mail: InboundMail) -> dict[str, object]:
+    return {"state": mail.state, "reason": mail.reason, "sender": mail.sender}
+
+
+def release(
+    *, session: Session, mail_id: int, actor: str, now: datetime | None = None
+) -> InboundMail:
+    """Put a held or failed mail back to be handled again, now without the check that held
+    it (the sender's address, the rate limit, the noise filters); audited."""
     mail = _waiting_mail(session, mail_id)
+    before = _state(mail)
     mail.state = InboundMailState.NEW
     mail.attempts = 0
     mail.handled_at = None
     mail.reason = "released"
+    record(
+        session=session,
+        actor=actor,
+        entity="inbound_mail",
+        key=str(mail_id),
+        action="release",
+        before=before,
+        after=_state(mail),
+        now=now,
+    )
     return mail
 
 
-def drop(*, session: Session, mail_id: int, now: datetime | None = None) -> InboundMail:
-    """Drop a held or failed mail: it is kept (an allmän handling) but never handled."""
+def drop(*, session: Session, mail_id: int, actor: str, now: datetime | None = None) -> InboundMail:
+    """Drop a held or failed mail: it is kept (an allmän handling) but never handled; audited."""
     mail = _waiting_mail(session, mail_id)
+    before = _state(mail)
     mail.state = InboundMailState.DROPPED
     mail.handled_at = now or utcnow()
+    record(
+        session=session,
+        actor=actor,
+        entity="inbound_mail",
+        key=str(mail_id),
+        action="drop",
+        before=before,
+        after=_state(mail),
+        now=now,
+    )
     return mail
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 
 from sqlalchemy.engine import Engine
 
@@ -12,6 +14,8 @@ from bot.channels.email.inbound import Inbound
 from bot.channels.email.listener import serve_smtp
 from bot.ratelimit import create_rate_limiter
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def inbound_enabled(settings: Settings) -> bool:
@@ -36,7 +40,7 @@ async def run_inbound(settings: Settings, engine: Engine, stop: asyncio.Event) -
     if not inbound_enabled(settings):
         return
     inbound = create_inbound(settings, engine)
-    jobs = [serve_smtp(inbound, stop)]
+    jobs = [serve_smtp(inbound, stop), _recovering(inbound, stop, settings.imap_poll_seconds)]
     if settings.imap_host and settings.imap_host.strip():
         jobs.append(ImapPoller(inbound).run(stop))
     try:
@@ -44,3 +48,14 @@ async def run_inbound(settings: Settings, engine: Engine, stop: asyncio.Event) -
     finally:
         if inbound.limiter is not None:
             await inbound.limiter.aclose()
+
+
+async def _recovering(inbound: Inbound, stop: asyncio.Event, interval: float) -> None:
+    """Handle what is stored but unhandled: left by a crash, or released by the coordinator."""
+    while not stop.is_set():
+        try:
+            await inbound.recover()
+        except Exception:
+            log.exception("Inbound e-mail: recovering stored mail failed; trying again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
