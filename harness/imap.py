@@ -142,16 +142,14 @@ def running_dovecot() -> Iterator[ImapServer]:
     (folder / "dovecot.log").touch()
     for path in [folder, *folder.rglob("*")]:
         os.chown(path, account.pw_uid, account.pw_gid)
-    as_account = (
-        {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
-        if os.getuid() == 0
-        else {}
-    )
+    root = os.getuid() == 0
     process = subprocess.Popen(
         [binary, "-F", "-c", str(config)],
         stdout=(folder / "dovecot.out").open("ab"),
         stderr=subprocess.STDOUT,
-        **as_account,  # type: ignore[arg-type]
+        user=account.pw_uid if root else None,
+        group=account.pw_gid if root else None,
+        extra_groups=[] if root else None,
     )
     server = ImapServer(port)
     try:

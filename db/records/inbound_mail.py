@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
 from db.models import Contact, Department, InboundMail, InboundMailState, utcnow
@@ -85,7 +86,7 @@ def claim(*, session: Session, mail_id: int) -> InboundMail | None:
     The first statement writes the row (`state = 'new'` still holding): a second handler of
     the same mail waits for the first one's transaction and then finds nothing to claim.
     """
-    claimed = session.execute(
+    claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(InboundMail)
         .where(col(InboundMail.id) == mail_id, col(InboundMail.state) == InboundMailState.NEW)
         .values(attempts=InboundMail.attempts)
