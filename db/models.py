@@ -58,6 +58,7 @@ class EventKind(enum.StrEnum):
     REFERRED = "referred"  # named another authority to the association
     CONFIRM_ASKED = "confirm_asked"  # asked the association to choose between two departments
     CHOSEN = "chosen"  # the association chose a department (or "something else")
+    FOLLOW_UP = "follow_up"  # the association wrote more about it (a mail in its thread)
 
 
 class EscalationReason(enum.StrEnum):

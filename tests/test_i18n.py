@@ -113,6 +113,7 @@ def _one_of_each(
         Kind.MAIL_FAILED: (notify.Recipient.COORDINATORS, None),
         Kind.DIGEST: (notify.Recipient.COORDINATORS, None),
         Kind.MAIL_HELD: (notify.Recipient.COORDINATORS, None),
+        Kind.FOLLOW_UP: (notify.Recipient.DEPARTMENT, department_id),
         Kind.MAIL_REFUSED: (notify.Recipient.MAILBOX, None),
         Kind.ASSIGNED_TO_YOU: (notify.Recipient.STAFF, 42),
     }
@@ -145,6 +146,7 @@ MAILBOX_KINDS = (
     Kind.DIGEST,
     Kind.MAIL_HELD,
     Kind.MAIL_REFUSED,
+    Kind.FOLLOW_UP,
 )
 
 

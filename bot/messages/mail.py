@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from bot.i18n import t
 from bot.messages.base import Message, Notice, Renderer
+from bot.messages.formats import department_name, reference
 from db.enquiries.notifications import Kind
+from db.models import EnquiryEvent, EnquiryStatus
 from db.plumbing.phrases import N_
 
 REASONS = {
@@ -65,4 +67,46 @@ def _mail_held(notice: Notice) -> Message:
     )
 
 
-RENDERERS: dict[str, Renderer] = {Kind.MAIL_REFUSED: _mail_refused, Kind.MAIL_HELD: _mail_held}
+def _follow_up_text(notice: Notice) -> str:
+    event_id = notice.params.get("event_id")
+    event = notice.session.get(EnquiryEvent, event_id) if isinstance(event_id, int) else None
+    return str(event.detail.get("text") or "") if event is not None else ""
+
+
+def _follow_up(notice: Notice) -> Message:
+    return Message(
+        t(
+            notice.language,
+            "Föreningen har skrivit mer om ärende {reference}:\n\n{text}",
+            reference=reference(notice.enquiry),
+            text=_follow_up_text(notice) or "–",
+        )
+    )
+
+
+def _follow_up_added(notice: Notice) -> Message:
+    enquiry = notice.enquiry
+    if enquiry.status in (EnquiryStatus.ROUTED, EnquiryStatus.FORWARDED):
+        return Message(
+            t(
+                notice.language,
+                "Tack! Det du skrev är tillagt i ärende {reference}, och {department} ser det.",
+                reference=reference(enquiry),
+                department=department_name(notice.department(), notice.language),
+            )
+        )
+    return Message(
+        t(
+            notice.language,
+            "Tack! Det du skrev är tillagt i ärende {reference}.",
+            reference=reference(enquiry),
+        )
+    )
+
+
+RENDERERS: dict[str, Renderer] = {
+    Kind.MAIL_REFUSED: _mail_refused,
+    Kind.MAIL_HELD: _mail_held,
+    Kind.FOLLOW_UP: _follow_up,
+    Kind.FOLLOW_UP_ADDED: _follow_up_added,
+}

@@ -90,10 +90,12 @@ class Kind(enum.StrEnum):
     FEEDBACK_REOPENED = "feedback_reopened"
     CLOSED = "closed"
     REROUTED = "rerouted"
+    FOLLOW_UP_ADDED = "follow_up_added"  # what it wrote more was added to its enquiry
     # To a department.
     FORWARD = "forward"
     REMINDER = "reminder"
     PROMPT = "prompt"
+    FOLLOW_UP = "follow_up"  # the association wrote more about an enquiry the department has
     # To a department's mailbox: its enquiry went back to the coordinator, to another
     # department, or to one colleague (the Telegram group sees these steps where they happen).
     RETURNED = "returned"

@@ -26,6 +26,7 @@ SUBJECTS: dict[str, str] = {
     Kind.DIGEST: N_("Samordnarens kö: öppna ärenden"),
     Kind.MAIL_HELD: N_("E-post hålls kvar för samordnaren"),
     Kind.MAIL_REFUSED: N_("Ditt e-postmeddelande har inte skickats vidare"),
+    Kind.FOLLOW_UP: N_("Föreningen har skrivit mer: {reference}"),
 }
 OTHER_SUBJECT = N_("Meddelande från Lotsen ({reference})")
 
@@ -39,6 +40,15 @@ class Link:
     url: str
     label: str
     note: str = ""
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Where a mail to an association goes in its own thread: its subject and the ids."""
+
+    subject: str
+    in_reply_to: str | None
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,8 @@ class Mail:
         message["Message-ID"] = self.message_id
         if self.in_reply_to:
             message["In-Reply-To"] = self.in_reply_to
-            message["References"] = " ".join((*self.references, self.in_reply_to)[-20:])
+            chain = [*dict.fromkeys((*self.references, self.in_reply_to))]
+            message["References"] = " ".join(chain[-20:])
         # RFC 3834, and Exchange's equivalent: no auto-replies (out-of-office) to Lotsen's mail.
         message["Auto-Submitted"] = "auto-generated"
         message["X-Auto-Response-Suppress"] = "All"
@@ -143,13 +154,24 @@ def compose(
     link: Link | None,
     installation: str = "outbox",
     answer_by_reply: bool = False,
+    thread: Thread | None = None,
 ) -> Mail:
     """Return the e-mail of a rendered notification (the link, when given, goes under it).
 
     `answer_by_reply`: the Reply-To is a reply address, and the footer says a reply reaches
-    the association.
+    the association. `thread`: a mail to an association, in the thread it wrote in (its
+    subject, In-Reply-To and References), with the footer for associations.
     """
-    bottom = footer(language, municipality, answer_by_reply=answer_by_reply)
+    if thread is not None:
+        bottom = t(
+            language,
+            "Det här meddelandet kommer från Lotsen, {municipality}s väg in för föreningar. "
+            "Svara på det här e-postmeddelandet om du vill lägga till något i ditt ärende.",
+            municipality=municipality,
+        )
+    else:
+        bottom = footer(language, municipality, answer_by_reply=answer_by_reply)
+    title = thread.subject if thread is not None else subject(kind, reference, language)
     text = message.text.rstrip()
     if link is not None:
         text += f"\n\n{link.label}:\n{link.url}"
@@ -161,7 +183,7 @@ def compose(
         body += "\n" + _button(link)
     page = (
         f'<!doctype html>\n<html lang="{html.escape(language)}">\n<head><meta charset="utf-8">'
-        f"<title>{html.escape(subject(kind, reference, language))}</title></head>\n"
+        f"<title>{html.escape(title)}</title></head>\n"
         '<body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1b1f23;'
         f'max-width:40em">\n{body}\n'
         f'<hr>\n<p style="color:#4a5560;font-size:.9em">{html.escape(bottom)}</p>\n'
@@ -171,11 +193,13 @@ def compose(
         row_id=row_id,
         to=to,
         reply_to=reply_to,
-        subject=subject(kind, reference, language),
+        subject=title,
         text=text,
         html=page,
         message_id=message_id(row_id, sender, installation),
         language=language,
+        in_reply_to=thread.in_reply_to if thread is not None else None,
+        references=thread.references if thread is not None else (),
     )
 
 

@@ -9,7 +9,7 @@ from bot.settings import Settings
 from db.enquiries.notifications import Kind, Recipient
 from db.models import OutboxMessage
 
-ANSWERABLE = (Kind.FORWARD, Kind.REMINDER, Kind.ASSIGNED)
+ANSWERABLE = (Kind.FORWARD, Kind.REMINDER, Kind.ASSIGNED, Kind.FOLLOW_UP)
 """Mail to a department that the clerk may answer by replying."""
 
 
