@@ -172,13 +172,19 @@ def compose(
     else:
         bottom = footer(language, municipality, answer_by_reply=answer_by_reply)
     title = thread.subject if thread is not None else subject(kind, reference, language)
-    text = message.text.rstrip()
+    main = message.text.rstrip()
+    labels = [choice.label for row in message.choices for choice in row]
+    if thread is not None and labels:
+        # An association answers a question with buttons by replying with one of them.
+        main += "\n\n" + t(language, "Svara med ett av alternativen:")
+        main += "".join(f"\n– {label}" for label in labels)
+    text = main
     if link is not None:
         text += f"\n\n{link.label}:\n{link.url}"
         if link.note:
             text += f"\n{link.note}"
     text += f"\n\n-- \n{bottom}\n"
-    body = _paragraphs(message.text)
+    body = _paragraphs(main)
     if link is not None:
         body += "\n" + _button(link)
     page = (
