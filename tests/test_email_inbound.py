@@ -88,6 +88,16 @@ async def _forward_mail(settings: Settings, engine: Engine, smtp: SmtpServer) ->
     return forward
 
 
+async def _forwarded_by_mail(
+    engine: Engine, database_url: str, smtp: SmtpServer, **overrides: Any
+) -> tuple[Settings, int, EmailMessage]:
+    """Forward an enquiry by e-mail with e-mail in switched on; return the settings, the
+    enquiry's id and the forward as the department's mailbox received it."""
+    settings = _settings(smtp, database_url, **overrides)
+    enquiry_id = _forwarded(engine)
+    return settings, enquiry_id, await _forward_mail(settings, engine, smtp)
+
+
 def _reply(
     forward: EmailMessage,
     text: str,
@@ -186,9 +196,7 @@ def _enquiry(engine: Engine, enquiry_id: int) -> Enquiry:
 async def test_a_clerks_reply_over_smtp_becomes_the_answer_without_quote_or_signature(
     engine: Engine, database_url: str, smtp: SmtpServer
 ) -> None:
-    settings = _settings(smtp, database_url)
-    enquiry_id = _forwarded(engine)
-    forward = await _forward_mail(settings, engine, smtp)
+    settings, enquiry_id, forward = await _forwarded_by_mail(engine, database_url, smtp)
     reply_to = str(forward["Reply-To"])
     assert reply_to.startswith("svar+") and reply_to.endswith("@storasa.example")
     assert forward["Auto-Submitted"] == "auto-generated"
@@ -211,9 +219,7 @@ async def test_a_clerks_reply_over_smtp_becomes_the_answer_without_quote_or_sign
 async def test_the_same_reply_delivered_twice_answers_once(
     engine: Engine, database_url: str, smtp: SmtpServer
 ) -> None:
-    settings = _settings(smtp, database_url)
-    _forwarded(engine)
-    forward = await _forward_mail(settings, engine, smtp)
+    settings, _, forward = await _forwarded_by_mail(engine, database_url, smtp)
     reply = _reply(forward, ANSWER)
     inbound = _inbound(settings, engine)
     # The mail is committed, then the process dies before handling it (and before the
@@ -229,9 +235,7 @@ async def test_the_same_reply_delivered_twice_answers_once(
 async def test_a_reply_from_a_foreign_address_is_held_then_released_by_the_coordinator(
     engine: Engine, database_url: str, smtp: SmtpServer
 ) -> None:
-    settings = _settings(smtp, database_url)
-    enquiry_id = _forwarded(engine)
-    forward = await _forward_mail(settings, engine, smtp)
+    settings, enquiry_id, forward = await _forwarded_by_mail(engine, database_url, smtp)
     inbound = _inbound(settings, engine)
     reply = _reply(forward, ANSWER, sender="Someone <someone@elsewhere.example>")
     async with listening(inbound):
@@ -257,9 +261,7 @@ async def test_a_reply_from_a_foreign_address_is_held_then_released_by_the_coord
 async def test_a_changed_or_expired_reply_address_is_refused_politely(
     engine: Engine, database_url: str, smtp: SmtpServer, change: str
 ) -> None:
-    settings = _settings(smtp, database_url)
-    enquiry_id = _forwarded(engine)
-    forward = await _forward_mail(settings, engine, smtp)
+    settings, enquiry_id, forward = await _forwarded_by_mail(engine, database_url, smtp)
     good = str(forward["Reply-To"])
     if change == "tampered":
         to = good.replace("svar+", "svar+9")
@@ -374,9 +376,7 @@ NOISE = {
 async def test_auto_replies_bounces_bulk_and_our_own_mail_are_never_relayed(
     engine: Engine, database_url: str, smtp: SmtpServer, case: str
 ) -> None:
-    settings = _settings(smtp, database_url)
-    enquiry_id = _forwarded(engine)
-    forward = await _forward_mail(settings, engine, smtp)
+    settings, enquiry_id, forward = await _forwarded_by_mail(engine, database_url, smtp)
     to = str(forward["Reply-To"])
     mail: EmailMessage | bytes
     if case == "bounce":
@@ -420,9 +420,9 @@ def _raw_mail(to: str, headers: bytes, payload: bytes) -> bytes:
 async def test_bad_mail_is_answered_or_held_and_never_stops_the_listener(
     engine: Engine, database_url: str, smtp: SmtpServer
 ) -> None:
-    settings = _settings(smtp, database_url, inbound_max_bytes=64 * 1024)
-    enquiry_id = _forwarded(engine)
-    forward = await _forward_mail(settings, engine, smtp)
+    settings, enquiry_id, forward = await _forwarded_by_mail(
+        engine, database_url, smtp, inbound_max_bytes=64 * 1024
+    )
     to = str(forward["Reply-To"])
     only_attachment = _plain(MAILBOX, to, "")
     only_attachment.clear_content()
@@ -462,9 +462,7 @@ async def test_bad_mail_is_answered_or_held_and_never_stops_the_listener(
 async def test_eight_bit_headers_and_html_only_are_read(
     engine: Engine, database_url: str, smtp: SmtpServer
 ) -> None:
-    settings = _settings(smtp, database_url)
-    enquiry_id = _forwarded(engine)
-    forward = await _forward_mail(settings, engine, smtp)
+    settings, enquiry_id, forward = await _forwarded_by_mail(engine, database_url, smtp)
     to = str(forward["Reply-To"])
     raw = _raw_mail(
         to,
@@ -483,9 +481,7 @@ async def test_eight_bit_headers_and_html_only_are_read(
 async def test_a_flood_from_one_address_is_answered_once_and_relayed_no_further(
     engine: Engine, database_url: str, smtp: SmtpServer
 ) -> None:
-    settings = _settings(smtp, database_url)
-    enquiry_id = _forwarded(engine)
-    forward = await _forward_mail(settings, engine, smtp)
+    settings, enquiry_id, forward = await _forwarded_by_mail(engine, database_url, smtp)
     to = str(forward["Reply-To"])
     limiter = DatabaseRateLimiter(engine, Limit(rate=0.001, burst=2))
     inbound = _inbound(settings, engine, limiter=limiter)
@@ -530,9 +526,8 @@ def _imap(settings: Settings, server: ImapServer) -> Settings:
 async def test_a_reply_polled_over_imap_is_answered_once_and_marked_seen_after_the_commit(
     engine: Engine, database_url: str, smtp: SmtpServer, dovecot: ImapServer
 ) -> None:
-    settings = _imap(_settings(smtp, database_url), dovecot)
-    enquiry_id = _forwarded(engine)
-    forward = await _forward_mail(settings, engine, smtp)
+    settings, enquiry_id, forward = await _forwarded_by_mail(engine, database_url, smtp)
+    settings = _imap(settings, dovecot)
     dovecot.deliver(_reply(forward, ANSWER).as_bytes())
     dovecot.deliver(
         _plain(
@@ -568,11 +563,8 @@ async def test_a_reply_polled_over_imap_is_answered_once_and_marked_seen_after_t
 async def test_imap_moves_handled_mail_to_the_done_folder_when_named(
     engine: Engine, database_url: str, smtp: SmtpServer, dovecot: ImapServer
 ) -> None:
-    settings = _imap(_settings(smtp, database_url), dovecot).model_copy(
-        update={"imap_done_folder": "Lotsen"}
-    )
-    _forwarded(engine)
-    forward = await _forward_mail(settings, engine, smtp)
+    settings, _, forward = await _forwarded_by_mail(engine, database_url, smtp)
+    settings = _imap(settings, dovecot).model_copy(update={"imap_done_folder": "Lotsen"})
     dovecot.deliver(_reply(forward, ANSWER).as_bytes())
     assert await ImapPoller(_inbound(settings, engine)).step() == 1
     client = dovecot.client()
@@ -610,9 +602,7 @@ async def test_lotsen_inbox_lists_held_mail_and_releases_or_drops_it(
 
     from bot.cli import app
 
-    settings = _settings(smtp, database_url)
-    enquiry_id = _forwarded(engine)
-    forward = await _forward_mail(settings, engine, smtp)
+    settings, enquiry_id, forward = await _forwarded_by_mail(engine, database_url, smtp)
     inbound = _inbound(settings, engine)
     for n in range(2):
         reply = _reply(forward, f"{ANSWER} ({n})", sender=f"vikarie{n}@elsewhere.example")

@@ -141,47 +141,41 @@ def _state(mail: InboundMail) -> dict[str, object]:
     return {"state": mail.state, "reason": mail.reason, "sender": mail.sender}
 
 
+def _decide(
+    session: Session, mail_id: int, actor: str, action: str, now: datetime | None
+) -> InboundMail:
+    """Apply the coordinator's decision on a held or failed mail and audit it."""
+    mail = _waiting_mail(session, mail_id)
+    before = _state(mail)
+    if action == "release":
+        mail.state, mail.attempts, mail.handled_at = InboundMailState.NEW, 0, None
+        mail.reason = "released"
+    else:
+        mail.state, mail.handled_at = InboundMailState.DROPPED, now or utcnow()
+    record(
+        session=session,
+        actor=actor,
+        entity="inbound_mail",
+        key=str(mail_id),
+        action=action,
+        before=before,
+        after=_state(mail),
+        now=now,
+    )
+    return mail
+
+
 def release(
     *, session: Session, mail_id: int, actor: str, now: datetime | None = None
 ) -> InboundMail:
     """Put a held or failed mail back to be handled again, now without the check that held
     it (the sender's address, the rate limit, the noise filters); audited."""
-    mail = _waiting_mail(session, mail_id)
-    before = _state(mail)
-    mail.state = InboundMailState.NEW
-    mail.attempts = 0
-    mail.handled_at = None
-    mail.reason = "released"
-    record(
-        session=session,
-        actor=actor,
-        entity="inbound_mail",
-        key=str(mail_id),
-        action="release",
-        before=before,
-        after=_state(mail),
-        now=now,
-    )
-    return mail
+    return _decide(session, mail_id, actor, "release", now)
 
 
 def drop(*, session: Session, mail_id: int, actor: str, now: datetime | None = None) -> InboundMail:
     """Drop a held or failed mail: it is kept (an allmän handling) but never handled; audited."""
-    mail = _waiting_mail(session, mail_id)
-    before = _state(mail)
-    mail.state = InboundMailState.DROPPED
-    mail.handled_at = now or utcnow()
-    record(
-        session=session,
-        actor=actor,
-        entity="inbound_mail",
-        key=str(mail_id),
-        action="drop",
-        before=before,
-        after=_state(mail),
-        now=now,
-    )
-    return mail
+    return _decide(session, mail_id, actor, "drop", now)
 
 
 def answering_addresses(*, session: Session, department: Department) -> set[str]:
