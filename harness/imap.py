@@ -1,5 +1,8 @@
 """A real IMAP server on loopback for e-mail tests: Debian's Dovecot, unprivileged, own config.
 
+XOAUTH2 is offered too: Dovecot checks the bearer token against the same password file, so the
+test's token is the password (a real installation's IMAP server asks its identity provider).
+
 Dovecot runs as the current user (as Debian's `dovecot` user when the tests run as root:
 Dovecot refuses root for its login processes) with every directory in a temp folder, one mailbox
 (`lotsen` / `secret`, Maildir), plain-text login on loopback only. Mail is put into it over
@@ -36,7 +39,7 @@ log_path = {folder}/dovecot.log
 info_log_path = {folder}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2
 default_login_user = {user}
 default_internal_user = {user}
 default_internal_group = {group}

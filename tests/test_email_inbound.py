@@ -17,6 +17,7 @@ from email.utils import make_msgid
 from typing import Any
 
 import pytest
+from imap_tools.errors import MailboxLoginError
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -574,6 +575,25 @@ async def test_imap_moves_handled_mail_to_the_done_folder_when_named(
     finally:
         client.logout()
     assert inbox == [b""] and status == "OK" and count == [b"1"]
+
+
+async def test_imap_logs_in_with_xoauth2_when_a_token_is_configured(
+    engine: Engine, database_url: str, smtp: SmtpServer, dovecot: ImapServer
+) -> None:
+    settings, enquiry_id, forward = await _forwarded_by_mail(engine, database_url, smtp)
+    token = SecretStr(dovecot.password)  # Dovecot checks the token against its password file
+    oauth = _imap(settings, dovecot).model_copy(
+        update={"imap_password": None, "imap_oauth2_token": token}
+    )
+    dovecot.deliver(_reply(forward, ANSWER).as_bytes())
+    assert await ImapPoller(_inbound(oauth, engine)).step() == 1
+    assert _enquiry(engine, enquiry_id).answer_text == ANSWER
+    # A wrong token is refused by the server: nothing is fetched or marked.
+    dovecot.deliver(_plain(MAILBOX, "x@storasa.example", "Hej").as_bytes())
+    wrong = oauth.model_copy(update={"imap_oauth2_token": SecretStr("not-the-token")})
+    with pytest.raises(MailboxLoginError):
+        await ImapPoller(_inbound(wrong, engine)).step()
+    assert dovecot.unseen() == 1
 
 
 async def test_an_unreachable_mailbox_only_delays(
