@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from db.models import (
     AssociationUser,
+    ChannelIdentity,
     Department,
     Enquiry,
     EnquiryEvent,
@@ -46,26 +47,31 @@ def stored_enquiries(engine: Engine) -> int:
 
 def _users(engine: Engine) -> list[int]:
     with session_scope(engine) as session:
+        addresses = [str(USER_ID_BASE + k) for k in range(USERS)]
         ids = session.exec(
-            select(AssociationUser.id).where(col(AssociationUser.telegram_user_id) >= USER_ID_BASE)
+            select(ChannelIdentity.person_id).where(
+                ChannelIdentity.channel == "telegram",
+                col(ChannelIdentity.address).in_(addresses),
+            )
         ).all()
         if ids:
-            return [i for i in ids if i is not None]
+            return list(ids)
         now = utcnow()
-        session.execute(
-            insert(AssociationUser),
-            [
-                {
-                    "telegram_user_id": USER_ID_BASE + k,
-                    "chat_id": USER_ID_BASE + k,
-                    "channel": "telegram",
-                    "language": "sv",
-                    "created_at": now,
-                    "last_seen_at": now,
-                }
-                for k in range(USERS)
-            ],
-        )
+        for address in addresses:
+            person = AssociationUser(channel="telegram", created_at=now, last_seen_at=now)
+            session.add(person)
+            session.flush()
+            assert person.id is not None
+            session.add(
+                ChannelIdentity(
+                    person_id=person.id,
+                    channel="telegram",
+                    address=address,
+                    conversation=address,
+                    created_at=now,
+                    last_seen_at=now,
+                )
+            )
     return _users(engine)
 
 

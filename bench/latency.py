@@ -180,7 +180,7 @@ class Load:
         future = self.watcher.expect(user_id)
         queued = time.monotonic()
         update = self.fake.user_message(user_id, text, first_name="Bench")
-        key = f"tg:{user_id}:{update['message']['message_id']}"
+        key = f"telegram:{user_id}:{update['message']['message_id']}"
         try:
             arrived = await asyncio.wait_for(future, ANSWER_TIMEOUT)
         except TimeoutError:
@@ -224,8 +224,9 @@ class Load:
                 result.keys.append(key)
                 metadata = {
                     "message_key": key,
-                    "telegram_user_id": uid,
-                    "chat_id": uid,
+                    "channel": "telegram",
+                    "address": str(uid),
+                    "conversation": str(uid),
                     "language": "sv",
                     "reply_language": "sv",
                     "text": text,
@@ -233,7 +234,7 @@ class Load:
                 started = time.perf_counter()
                 try:
                     messages = await client.send(
-                        sender=f"tg:{uid}:{uid}", text=text, metadata=metadata
+                        sender=f"telegram:{uid}:{uid}", text=text, metadata=metadata
                     )
                 except RasaError:
                     continue

@@ -247,9 +247,9 @@ class Soak:
 
 
 def _key_of(dedupe_key: str | None) -> str | None:
-    """Return the inbound message key of a reply (`tg:<chat>:<message>` of `…:<tag>`)."""
+    """Return the inbound message key of a reply (`telegram:<chat>:<message>` of `…:<tag>`)."""
     parts = (dedupe_key or "").split(":")
-    return ":".join(parts[:3]) if len(parts) >= 4 and parts[0] == "tg" else None
+    return ":".join(parts[:3]) if len(parts) >= 4 and parts[0] == "telegram" else None
 
 
 def _progress(url: str, keys: set[str]) -> tuple[int, int, int]:
@@ -394,7 +394,7 @@ async def _ask(soak: Soak, plan: SoakPlan, texts: list[str], report: Callable[[s
             faults.append(asyncio.create_task(soak.fault(at[n], n)))
         user = USER_BASE + n % plan.users
         update = soak.fake.user_message(user, texts[n % len(texts)], first_name="Soak")
-        soak.asked[f"tg:{user}:{update['message']['message_id']}"] = (user, time.monotonic())
+        soak.asked[f"telegram:{user}:{update['message']['message_id']}"] = (user, time.monotonic())
         await asyncio.sleep(max(0.0, started + (n + 1) / plan.rate_per_s - time.monotonic()))
     await asyncio.gather(*faults)
 

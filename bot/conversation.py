@@ -33,7 +33,9 @@ from db.enquiries.inbox import UNREADABLE_TEXT
 from db.enquiries.notifications import Channel, Kind
 from db.enquiries.tracker_events import sender_id
 from db.enquiries.workflow import WorkflowError
+from db.intake import Writer
 from db.models import AssociationUser, Enquiry, EscalationReason
+from db.people import identities
 from db.privacy import erasure
 from db.privacy.masking import clean_text, mask_personal_data
 from db.routing.confirmation import choose
@@ -99,23 +101,25 @@ class Turn:
         )
 
 
+def association_actor(person: AssociationUser) -> str:
+    """Return how the history names a person writing for an association (their row)."""
+    return f"association:person:{person.id}"
+
+
 class Conversation:
     """Turn what an association writes or presses into recorded replies."""
 
     def __init__(self, services: Services, channel: Channel = Channel.TELEGRAM) -> None:
         self.services = services
         self.channel = channel
+        """The channel this conversation's channel hands writers in from (each `Writer`
+        names its own channel; the conversation serves any)."""
 
-    async def _turn(
-        self, user_id: int, chat_id: int | None, key: str | None, work: Callable[[Turn], T]
-    ) -> T:
-        """Run one turn: find (or create) the user and let `work` record what happens."""
+    async def _turn(self, writer: Writer, key: str | None, work: Callable[[Turn], T]) -> T:
+        """Run one turn: find (or create) the person writing and let `work` record what happens."""
 
         def call(session: Session) -> T:
-            user = crud.get_or_create_user(
-                session=session, telegram_user_id=user_id, chat_id=chat_id
-            )
-            user.channel = self.channel
+            user = identities.identify(session=session, writer=writer, language="sv")
             return work(Turn(session, user, key))
 
         return await self.services.db(call)
@@ -124,20 +128,20 @@ class Conversation:
         """Load the language detector before the first message (about a second)."""
         await asyncio.to_thread(warm_up)
 
-    async def language_of(self, *, user_id: int, chat_id: int | None) -> str:
+    async def language_of(self, *, writer: Writer) -> str:
         """Return the language the user chose (Swedish by default)."""
-        return await self._turn(user_id, chat_id, None, lambda turn: turn.language)
+        return await self._turn(writer, None, lambda turn: turn.language)
 
-    async def start(self, *, user_id: int, chat_id: int | None, key: str | None) -> None:
+    async def start(self, *, writer: Writer, key: str | None) -> None:
         """Greet a new user, offer the language choice and ask for the association."""
 
         def work(turn: Turn) -> None:
             turn.user.awaiting = "association"
             turn.say(Kind.WELCOME)
 
-        await self._turn(user_id, chat_id, key, work)
+        await self._turn(writer, key, work)
 
-    async def resume(self, *, user_id: int, chat_id: int | None, key: str | None) -> bool:
+    async def resume(self, *, writer: Writer, key: str | None) -> bool:
         """Welcome back a user whose association is known; False for a first visit."""
 
         def work(turn: Turn) -> bool:
@@ -146,11 +150,9 @@ class Conversation:
             turn.say(Kind.WELCOME_BACK)
             return True
 
-        return await self._turn(user_id, chat_id, key, work)
+        return await self._turn(writer, key, work)
 
-    async def set_language(
-        self, *, user_id: int, chat_id: int | None, language: str, key: str | None
-    ) -> None:
+    async def set_language(self, *, writer: Writer, language: str, key: str | None) -> None:
         """Store the user's language and say so; ask for the association if still missing."""
 
         def work(turn: Turn) -> None:
@@ -159,26 +161,22 @@ class Conversation:
             if turn.user.awaiting == "association":
                 turn.say(Kind.ASK_ASSOCIATION)
 
-        await self._turn(user_id, chat_id, key, work)
+        await self._turn(writer, key, work)
 
-    async def cancel(self, *, user_id: int, chat_id: int | None, key: str | None) -> None:
+    async def cancel(self, *, writer: Writer, key: str | None) -> None:
         """Stop whatever the bot is waiting for."""
 
         def work(turn: Turn) -> None:
             waited, turn.user.awaiting = turn.user.awaiting, None
             turn.say(Kind.CANCELLED, waited=bool(waited))
 
-        await self._turn(user_id, chat_id, key, work)
+        await self._turn(writer, key, work)
 
-    async def reply(
-        self, *, user_id: int, chat_id: int | None, kind: Kind, key: str | None
-    ) -> None:
+    async def reply(self, *, writer: Writer, kind: Kind, key: str | None) -> None:
         """Queue one reply that changes nothing (help, status, language choice, notices)."""
-        await self._turn(user_id, chat_id, key, lambda turn: turn.say(kind))
+        await self._turn(writer, key, lambda turn: turn.say(kind))
 
-    async def refuse_flood(
-        self, *, user_id: int, chat_id: int | None, text: str | None, key: str | None
-    ) -> None:
+    async def refuse_flood(self, *, writer: Writer, text: str | None, key: str | None) -> None:
         """Tell the writer once that they write too fast: in the language the refused message is
         clearly written in, else in their own."""
 
@@ -189,24 +187,20 @@ class Conversation:
                 language = identify(masked, saved=language, languages=LANGUAGES).reply
             turn.say(Kind.RATE_LIMITED, language=language)
 
-        await self._turn(user_id, chat_id, key, work)
+        await self._turn(writer, key, work)
 
-    async def request_erasure(self, *, user_id: int, chat_id: int | None, key: str | None) -> None:
+    async def request_erasure(self, *, writer: Writer, key: str | None) -> None:
         """File the user's request to erase their data in the coordinator's queue; confirm it."""
 
         def work(turn: Turn) -> None:
-            request = erasure.request_erasure(
-                session=turn.session,
-                telegram_user_id=turn.user.telegram_user_id,
-                actor=f"association:{turn.user.telegram_user_id}",
+            request = erasure.request_erasure_for(
+                session=turn.session, person=turn.user, actor=association_actor(turn.user)
             )
             turn.say(Kind.ERASURE_REQUESTED, enquiry=request.enquiry)
 
-        await self._turn(user_id, chat_id, key, work)
+        await self._turn(writer, key, work)
 
-    async def press(
-        self, *, user_id: int, chat_id: int | None, data: str, key: str | None
-    ) -> str | None:
+    async def press(self, *, writer: Writer, data: str, key: str | None) -> str | None:
         """Record a press of a referral's or a confirmation's button (`ref:…`, `cf:…`).
 
         "That is not right" sends a referred enquiry to the coordinator; a department routes
@@ -221,7 +215,7 @@ class Conversation:
             enquiry = turn.session.get(Enquiry, parsed.object_id) if parsed and wanted else None
             if parsed is None or enquiry is None or enquiry.user_id != turn.user.id:
                 return button_invalid(turn.language)
-            actor = f"association:{turn.user.telegram_user_id}"
+            actor = association_actor(turn.user)
             dedupe = f"{turn.key}:choice" if turn.key else None
             try:
                 if parsed.kind == "ref":
@@ -240,11 +234,9 @@ class Conversation:
                 return already_handled(normalise_language(enquiry.language))
             return None
 
-        return await self._turn(user_id, chat_id, key, work)
+        return await self._turn(writer, key, work)
 
-    async def handle_text(
-        self, *, user_id: int, chat_id: int, text: str, message_key: str | None
-    ) -> None:
+    async def handle_text(self, *, writer: Writer, text: str, message_key: str | None) -> None:
         """Handle a text message: the association's name when asked for, otherwise a question."""
         cleaned = clean_text(text)
 
@@ -265,18 +257,17 @@ class Conversation:
                 return None
             return turn.language
 
-        preferred = await self._turn(user_id, chat_id, message_key, work)
+        preferred = await self._turn(writer, message_key, work)
         if preferred is not None:
             await self.ask(
-                user_id=user_id,
-                chat_id=chat_id,
+                writer=writer,
                 text=cleaned,
                 message_key=message_key,
                 preferred=preferred,
             )
 
     async def ask(
-        self, *, user_id: int, chat_id: int, text: str, message_key: str | None, preferred: str
+        self, *, writer: Writer, text: str, message_key: str | None, preferred: str
     ) -> None:
         """Mask personal data, let Rasa route the question, and never lose it if Rasa fails.
 
@@ -289,8 +280,7 @@ class Conversation:
         limit = self.services.settings.max_message_chars
         if len(masked) > limit:
             await self._turn(
-                user_id,
-                chat_id,
+                writer,
                 message_key,
                 lambda turn: turn.say(
                     Kind.TOO_LONG,
@@ -302,7 +292,7 @@ class Conversation:
             )
         message = intake.Message(
             key=message_key,
-            writer=intake.Writer(self.channel.value, user_id, chat_id),
+            writer=writer,
             text=masked,
             languages=intake.Languages(
                 reply=language,
@@ -313,7 +303,9 @@ class Conversation:
         )
         try:
             messages = await self.services.rasa.send(
-                sender=sender_id(chat_id, user_id, self.channel.value),
+                sender=sender_id(
+                    writer.channel, writer.conversation or writer.address, writer.address
+                ),
                 text=masked[:limit],
                 metadata=message.as_metadata(),
             )
@@ -338,10 +330,10 @@ class Conversation:
                 return
             self._register_for_coordinator(turn, message, EscalationReason.UNAVAILABLE)
 
-        await self._turn(user_id, chat_id, message_key, work)
+        await self._turn(writer, message_key, work)
 
     async def register_failed(
-        self, *, user_id: int, chat_id: int, text: str | None, message_key: str | None
+        self, *, writer: Writer, text: str | None, message_key: str | None
     ) -> None:
         """Record a message that kept failing as an enquiry for the coordinator; apologise."""
         masked = mask_personal_data(clean_text(text or ""))
@@ -350,7 +342,7 @@ class Conversation:
             found = identify(masked, saved=turn.language, languages=LANGUAGES)
             message = intake.Message(
                 key=message_key,
-                writer=intake.Writer(self.channel.value, user_id, chat_id),
+                writer=writer,
                 text=masked or UNREADABLE_TEXT,
                 languages=intake.Languages(
                     reply=found.reply,
@@ -361,7 +353,7 @@ class Conversation:
             )
             self._register_for_coordinator(turn, message, EscalationReason.FAILED)
 
-        await self._turn(user_id, chat_id, message_key, work)
+        await self._turn(writer, message_key, work)
 
     def _register_for_coordinator(
         self, turn: Turn, message: intake.Message, reason: EscalationReason

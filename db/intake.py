@@ -3,11 +3,13 @@ creates, routes, forwards or escalates an enquiry from a message.
 
 API (typed; no dict travels between the callers):
 
-- `Message` — the inbound message: its `key` (channel-neutral, `<channel>:<conversation>:
-  <message>`; the same key never makes two enquiries), the `Writer` (channel, the channel's user
-  id and conversation), the `text` (masked and cleaned by the channel) and its `Languages`
-  (identified once, where the message arrived; they travel with it, also through Rasa:
-  `Message.as_metadata` / `Message.from_metadata` are the one codec of Rasa's message metadata).
+- `Message` — the inbound message: its `key` (channel-neutral, `message_key(channel,
+  conversation, message)`; the same key never makes two enquiries, nor does its older `tg:`
+  form), the `Writer` (channel, the address within it and the conversation replies go back to;
+  `db/people/identities.py` finds the person behind it), the `text` (masked and cleaned by
+  the channel) and its `Languages` (identified once, where the message arrived; they travel
+  with it, also through Rasa: `Message.as_metadata` / `Message.from_metadata` are the one
+  codec of Rasa's message metadata).
 - `Decision` — the routing decision as the domain needs it: an `Outcome` and its facts (the
   intent, the model's certainty, the department key, the escalation reason, the department
   guesses). The application turns the pure `bot.understanding.routing.decide()` result into it
@@ -49,18 +51,23 @@ from db.enquiries.reach import send_to_department
 from db.enquiries.workflow import SYSTEM_ACTOR, escalate
 from db.models import AssociationUser, Enquiry, EscalationReason
 from db.people.departments import department_by_key
+from db.people.identities import Writer, identify
+from db.plumbing.keys import message_key
 from db.routing.authorities import authority_by_key
 from db.routing.confirmation import ask_to_confirm
 from db.routing.referral import refer
 
-
-@dataclass(frozen=True)
-class Writer:
-    """Who wrote: the channel, the channel's user id, and the conversation (chat) it is in."""
-
-    channel: str
-    user_id: int
-    conversation: int | None = None
+__all__ = [
+    "Decision",
+    "Languages",
+    "Message",
+    "Outcome",
+    "Received",
+    "Reply",
+    "Writer",
+    "message_key",
+    "receive",
+]
 
 
 UNDETERMINED = "und"
@@ -104,8 +111,8 @@ class Message:
         return {
             "message_key": self.key,
             "channel": writer.channel if writer else None,
-            "user_id": writer.user_id if writer else None,
-            "chat_id": writer.conversation if writer else None,
+            "address": writer.address if writer else None,
+            "conversation": writer.conversation if writer else None,
             "language": self.languages.preferred,
             "reply_language": self.languages.reply,
             "written_language": self.languages.written,
@@ -117,31 +124,19 @@ class Message:
     def from_metadata(cls, metadata: Mapping[str, Any]) -> Message | None:
         """Return the message a channel sent through Rasa (None without its languages).
 
-        Reads the keys `as_metadata` writes, and the old `telegram_user_id` of messages sent
-        before the writer's id became channel-neutral.
+        Reads the keys `as_metadata` writes, and those of messages sent before the writer
+        became channel-neutral (`user_id`/`telegram_user_id` and `chat_id`, numbers).
         """
         reply = metadata.get("reply_language")
         text = metadata.get("text")
         if not isinstance(reply, str) or not isinstance(text, str):
             return None
-        user_id = metadata.get("user_id", metadata.get("telegram_user_id"))
-        chat_id = metadata.get("chat_id")
-        channel = metadata.get("channel")
-        writer = (
-            Writer(
-                channel=channel if isinstance(channel, str) else notify.Channel.TELEGRAM,
-                user_id=user_id,
-                conversation=chat_id if isinstance(chat_id, int) else None,
-            )
-            if isinstance(user_id, int) and not isinstance(user_id, bool)
-            else None
-        )
         written = metadata.get("written_language")
         preferred = metadata.get("language")
         key = metadata.get("message_key")
         return cls(
             key=key if isinstance(key, str) else None,
-            writer=writer,
+            writer=_writer_from(metadata),
             text=text,
             languages=Languages(
                 reply=reply,
@@ -150,6 +145,29 @@ class Message:
                 preferred=preferred if isinstance(preferred, str) else None,
             ),
         )
+
+
+def _number(value: object) -> str | None:
+    """Return a whole number (not a bool) as its decimal string, else None."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _writer_from(metadata: Mapping[str, Any]) -> Writer | None:
+    """Return the writer of Rasa message metadata (new or old keys), None without one."""
+    channel = metadata.get("channel")
+    channel = channel if isinstance(channel, str) else notify.Channel.TELEGRAM.value
+    address = metadata.get("address")
+    conversation = metadata.get("conversation")
+    if not isinstance(address, str):  # written before the writer was channel-neutral
+        address = _number(metadata.get("user_id", metadata.get("telegram_user_id")))
+        conversation = _number(metadata.get("chat_id"))
+    if address is None:
+        return None
+    return Writer(
+        channel=channel,
+        address=address,
+        conversation=conversation if isinstance(conversation, str) else None,
+    )
 
 
 class Outcome(enum.StrEnum):
@@ -288,14 +306,11 @@ def _writer(session: Session, message: Message) -> AssociationUser | None:
     writer = message.writer
     if writer is None:
         return None
-    user = crud.get_or_create_user(
+    return identify(
         session=session,
-        telegram_user_id=writer.user_id,
-        chat_id=writer.conversation,
+        writer=writer,
         language=message.languages.preferred or message.languages.reply,
     )
-    user.channel = writer.channel
-    return user
 
 
 def receive(
@@ -314,6 +329,7 @@ def receive(
         detected_language=message.languages.written,
         user=user,
         message_key=message.key,
+        conversation=message.writer.conversation if message.writer else None,
     )
     if not created:
         return Received(enquiry=enquiry, created=False, reply=None)

@@ -208,17 +208,38 @@ class Association(SQLModel, table=True):
 
 
 class AssociationUser(SQLModel, table=True):
-    """A Telegram user (or console user) who speaks for an association."""
+    """A person who writes for an association, from one or more channel identities.
+
+    The person is reached on `channel`, the channel they last wrote from; their addresses on
+    each channel are their `ChannelIdentity` rows. An erased person keeps the row (enquiry
+    statistics) with `erased_at` set and no identities left.
+    """
 
     __tablename__ = "association_user"
 
     id: int | None = Field(default=None, primary_key=True)
-    telegram_user_id: int = Field(sa_column=Column(BigInteger, unique=True, nullable=False))
-    chat_id: int | None = Field(default=None, sa_type=BigInteger)
-    channel: str = Field(default="telegram", max_length=16)  # where the user writes from
+    channel: str = Field(default="telegram", max_length=16)  # where answers go (last written from)
     association_id: int | None = Field(default=None, foreign_key="association.id", index=True)
     language: str = "sv"
     awaiting: str | None = None  # what the bot asked for and waits on, e.g. "association"
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    erased_at: datetime | None = None
+
+
+class ChannelIdentity(SQLModel, table=True):
+    """One address of a person on one channel: a Telegram user, the console, a web-chat
+    visitor, an e-mail address. `conversation` is where replies go back within the channel
+    (a Telegram chat, a web chat's conversation, an e-mail thread's root Message-ID)."""
+
+    __tablename__ = "channel_identity"
+    __table_args__ = (UniqueConstraint("channel", "address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="association_user.id", index=True)
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=320)
+    conversation: str | None = Field(default=None, max_length=998)
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow)
 

@@ -18,7 +18,6 @@ from bot.channels.telegram.app import run_bot
 from bot.channels.telegram.outbox import MAX_ATTEMPTS as OUTBOX_MAX_ATTEMPTS
 from bot.settings import Settings
 from db.models import (
-    AssociationUser,
     Department,
     Enquiry,
     EnquiryEvent,
@@ -29,6 +28,7 @@ from db.models import (
     StaffMember,
     utcnow,
 )
+from db.people.identities import find_person
 from db.plumbing.session import session_scope
 from harness.fake_telegram import FakeTelegram
 from harness.wait import eventually
@@ -213,9 +213,7 @@ class Harness:
     def enquiries_of(self, telegram_user_id: int) -> list[Enquiry]:
         """Return the enquiries of a Telegram user, oldest first."""
         with Session(self.engine) as session:
-            user = session.exec(
-                select(AssociationUser).where(AssociationUser.telegram_user_id == telegram_user_id)
-            ).first()
+            user = find_person(session=session, channel="telegram", address=str(telegram_user_id))
             if user is None:
                 return []
             return list(

@@ -19,6 +19,7 @@ from bot.channels.telegram.outbox import resolve_chat
 from bot.i18n import translate
 from bot.messages import render
 from db.enquiries import crud
+from db.intake import Writer
 from db.models import (
     Enquiry,
     EnquiryEvent,
@@ -26,6 +27,7 @@ from db.models import (
     OutboxMessage,
 )
 from db.people import departments
+from db.people.identities import identify
 from db.plumbing.phrases import DomainError
 
 LOCAL = ZoneInfo("Europe/Stockholm")
@@ -56,10 +58,13 @@ def new_enquiry(
     `language` is the user's (and the enquiry's reply) language, `detected_language` what the
     text is written in.
     """
-    user = crud.get_or_create_user(
+    user = identify(
         session=session,
-        telegram_user_id=telegram_user_id or next(_user_ids),
-        chat_id=chat_id,
+        writer=Writer(
+            "telegram",
+            str(telegram_user_id or next(_user_ids)),
+            str(chat_id) if chat_id is not None else None,
+        ),
         language=language,
     )
     if association is not None:

@@ -13,7 +13,8 @@ from sqlmodel import Session, select
 from bot.actions.context import ActionContext
 from bot.actions.enquiry import ActionEnquiryStatus, ActionHandleEnquiry, ActionSmalltalk
 from bot.settings import Settings
-from db.models import AssociationUser, Enquiry, EnquiryEvent, Escalation, OutboxMessage
+from db.models import Enquiry, EnquiryEvent, Escalation, OutboxMessage
+from harness.people import person_of
 from harness.workflow import COORDINATOR_CHAT, as_sent
 
 
@@ -64,9 +65,8 @@ async def _run(action: Any, tracker: Tracker) -> list[dict[str, Any]]:
 def _replies(engine: Engine, user_id: int = 4242) -> list[str]:
     """Return the texts queued for the association user, as Telegram would show them."""
     with Session(engine) as session:
-        user = session.exec(
-            select(AssociationUser).where(AssociationUser.telegram_user_id == user_id)
-        ).one()
+        user = person_of(session, user_id)
+        assert user is not None
         rows = session.exec(
             select(OutboxMessage)
             .where(OutboxMessage.recipient == "association", OutboxMessage.recipient_id == user.id)

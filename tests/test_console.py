@@ -9,7 +9,8 @@ from sqlmodel import Session, select
 from bot.channels.console import CONSOLE_USER_ID, run_console
 from bot.services import create_services
 from bot.settings import Settings
-from db.models import AssociationUser, Enquiry
+from db.models import Enquiry
+from db.people.identities import find_person
 from db.plumbing.session import make_engine
 
 
@@ -44,9 +45,8 @@ async def test_console_routes_a_question(rasa_stack: Settings) -> None:
     transcript = "\n".join(output)
     engine = make_engine(rasa_stack.database_url)
     with Session(engine) as session:
-        user = session.exec(
-            select(AssociationUser).where(AssociationUser.telegram_user_id == CONSOLE_USER_ID)
-        ).one()
+        user = find_person(session=session, channel="console", address=str(CONSOLE_USER_ID))
+        assert user is not None
         enquiry = session.exec(select(Enquiry).where(Enquiry.user_id == user.id)).one()
     engine.dispose()
     assert "Vilket språk" in transcript

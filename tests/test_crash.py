@@ -82,13 +82,13 @@ async def test_kill_minus_nine_loses_and_doubles_nothing(
                 update = fake.user_message(
                     user, f"{QUESTIONS[(n + round_) % len(QUESTIONS)]} ({round_})"
                 )
-                keys.append(f"tg:{user}:{update['message']['message_id']}")
+                keys.append(f"telegram:{user}:{update['message']['message_id']}")
         assert await eventually(lambda: _counts(rasa_stack, keys)[0] >= 3, 60)
         bot.send_signal(signal.SIGKILL)
         bot.wait(10)
         for n, user in enumerate(users):
             update = fake.user_message(user, f"{QUESTIONS[n % len(QUESTIONS)]} (efter krasch)")
-            keys.append(f"tg:{user}:{update['message']['message_id']}")
+            keys.append(f"telegram:{user}:{update['message']['message_id']}")
         bot = _start_bot(rasa_stack, fake, log)
         done = await eventually(lambda: _counts(rasa_stack, keys) == (len(keys), 0), 120)
         enquiries, unprocessed = _counts(rasa_stack, keys)
@@ -213,7 +213,7 @@ async def test_kill_minus_nine_of_lotsen_run_during_a_burst_loses_none_and_answe
     def ask(label: str) -> None:
         for n, user in enumerate(users):
             update = fake.user_message(user, f"{QUESTIONS[n % len(QUESTIONS)]} ({label})")
-            keys.append(f"tg:{user}:{update['message']['message_id']}")
+            keys.append(f"telegram:{user}:{update['message']['message_id']}")
 
     def answers() -> list[Any]:
         return [r for r in fake.requests if r.method == "sendMessage" and r.params["chat_id"] > 0]

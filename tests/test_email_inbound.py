@@ -659,7 +659,7 @@ def test_migration_0100_adds_and_removes_the_table_around_existing_data(
     from db.plumbing.migrate import downgrade, upgrade
     from db.plumbing.session import make_engine
 
-    upgrade(database_url, "0060")
+    upgrade(database_url, "0080")
     engine = make_engine(database_url)
     with session_scope(engine) as session:
         session.add(Municipality(name="Migrationsby"))
@@ -688,7 +688,7 @@ def test_migration_0100_adds_and_removes_the_table_around_existing_data(
     with Session(engine) as session:
         [kept] = session.exec(select(InboundMail)).all()
         assert (kept.raw, kept.source, kept.state) == (b"x", "imap", "new")
-    downgrade(database_url, "0060")
+    downgrade(database_url, "0080")
     assert "inbound_mail" not in set(inspect(engine).get_table_names())
     with Session(engine) as session:
         assert session.exec(select(Municipality.name)).all() == ["Migrationsby"]

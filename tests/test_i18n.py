@@ -20,13 +20,13 @@ from bot.i18n.catalogue import extract, load, placeholders, problems
 from bot.messages import RENDERERS, render
 from bot.messages.languages import EnquiryLanguages, languages_line
 from bot.settings import PROJECT_ROOT
-from db.enquiries import crud
 from db.enquiries import notifications as notify
 from db.enquiries.notifications import Kind
 from db.models import OutboxMessage
 from db.people import departments
 from db.plumbing.phrases import Phrase
 from db.plumbing.session import session_scope
+from harness.people import telegram_person
 from harness.workflow import escalated_enquiry, local, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
@@ -58,7 +58,7 @@ def test_every_kind_renders_in_every_language(engine: Engine, language: str) -> 
         routed = routed_enquiry(session, now=NOW)
         enquiry, escalation_id = escalated_enquiry(session, now=NOW)
         routed.answer_text = "Svar från förvaltningen."
-        user = crud.get_or_create_user(session=session, telegram_user_id=1, chat_id=1)
+        user = telegram_person(session=session, telegram_user_id=1, chat_id=1)
         department = departments.department_by_key(session=session, key="kultur_fritid")
         assert department is not None and department.id is not None
         rows = _one_of_each(session, language, routed, escalation_id, user.id, department.id)
@@ -157,7 +157,7 @@ def test_every_kind_a_mailbox_receives_renders_as_an_email(engine: Engine, langu
     with session_scope(engine) as session:
         routed = routed_enquiry(session, now=NOW)
         _enquiry, escalation_id = escalated_enquiry(session, now=NOW)
-        user = crud.get_or_create_user(session=session, telegram_user_id=1, chat_id=1)
+        user = telegram_person(session=session, telegram_user_id=1, chat_id=1)
         department = departments.department_by_key(session=session, key="kultur_fritid")
         assert department is not None and department.id is not None
         rows = _one_of_each(session, language, routed, escalation_id, user.id, department.id)

@@ -19,7 +19,7 @@ KEY = "telegram:4242:17"
 LANGUAGES = intake.Languages(reply="en", written="en", preferred="sv")
 MESSAGE = intake.Message(
     key=KEY,
-    writer=intake.Writer("telegram", 4242, 4242),
+    writer=intake.Writer("telegram", "4242", "4242"),
     text="How do we apply for a grant for our summer camp?",
     languages=LANGUAGES,
 )
@@ -50,7 +50,7 @@ def test_the_message_travels_through_rasa_metadata_unchanged() -> None:
         "text": "Hej",
     }
     found = intake.Message.from_metadata(old)
-    assert found is not None and found.writer == intake.Writer("telegram", 4242, 4242)
+    assert found is not None and found.writer == intake.Writer("telegram", "4242", "4242")
     assert found.key == "tg:4242:17" and found.languages.reply == "sv"
     assert intake.Message.from_metadata({"text": "Hej"}) is None  # no languages: not ours
 

@@ -33,6 +33,7 @@ from db.models import (
     StaffMember,
 )
 from db.people import departments
+from db.people.identities import identities_of, identity_for
 from db.plumbing.audit import history
 from db.plumbing.session import session_scope
 from db.privacy.erasure import erase_user, request_erasure
@@ -45,6 +46,7 @@ from db.privacy.personal_data import (
 )
 from db.privacy.retention import PURGED
 from harness.database import migrate_and_seed
+from harness.people import person_of, telegram_person
 from harness.workflow import COORDINATOR_CHAT, outbox
 
 NOW = datetime(2026, 5, 12, 9, 0, tzinfo=UTC)
@@ -138,7 +140,7 @@ def test_mixed_message_masks_only_the_personal_data() -> None:
 
 def test_telegram_ids_above_32_bits_are_stored_exactly(engine: Engine) -> None:
     with session_scope(engine) as session:
-        user = crud.get_or_create_user(session=session, telegram_user_id=USER, chat_id=GROUP_CHAT)
+        user = telegram_person(session=session, telegram_user_id=USER, chat_id=GROUP_CHAT)
         session.add(StaffMember(telegram_user_id=USER, role="coordinator"))
         enquiry, _ = crud.create_enquiry(
             session=session, text="Fråga", language="sv", user=user, now=NOW
@@ -152,10 +154,11 @@ def test_telegram_ids_above_32_bits_are_stored_exactly(engine: Engine) -> None:
         notify.to_staff(session=session, telegram_user_id=USER, kind=notify.Kind.ROUTE_REVIEW)
         enquiry_id = enquiry.id
     with session_scope(engine) as session:
-        found = session.exec(
-            select(AssociationUser).where(AssociationUser.telegram_user_id == USER)
-        ).one()
-        assert (found.telegram_user_id, found.chat_id) == (USER, GROUP_CHAT)
+        found = person_of(session, USER)
+        assert found is not None and found.id is not None
+        identity = identity_for(session=session, person_id=found.id, channel="telegram")
+        assert identity is not None
+        assert (int(identity.address), int(identity.conversation or 0)) == (USER, GROUP_CHAT)
         member = session.exec(select(StaffMember).where(StaffMember.telegram_user_id == USER))
         assert member.one().telegram_user_id == USER
         stored = session.get(Enquiry, enquiry_id)
@@ -176,10 +179,10 @@ def _tracker(url: str) -> None:
     with tracker_store(url) as connection:
         assert connection is not None
         for sender, text in [
-            (sender_id(USER, USER), "Hur söker vi bidrag?"),
-            (sender_id(GROUP_CHAT, USER), "Fråga i gruppen"),
-            (sender_id(OTHER, OTHER), "Någon annans fråga"),
-            (sender_id(USER, 17_000_000_000), "Fel användare, samma början"),
+            (sender_id("telegram", str(USER), str(USER)), "Hur söker vi bidrag?"),
+            (sender_id("telegram", str(GROUP_CHAT), str(USER)), "Fråga i gruppen"),
+            (sender_id("telegram", str(OTHER), str(OTHER)), "Någon annans fråga"),
+            (sender_id("telegram", str(USER), str(17_000_000_000)), "Fel användare, samma början"),
         ]:
             connection.execute(
                 insert(EVENTS).values(
@@ -200,7 +203,7 @@ def _tracker_senders(url: str) -> list[str]:
 def _user_with_data(engine: Engine) -> dict[str, int]:
     """Write a user with an association, two enquiries, updates, messages; return ids."""
     with session_scope(engine) as session:
-        user = crud.get_or_create_user(session=session, telegram_user_id=USER, chat_id=USER)
+        user = telegram_person(session=session, telegram_user_id=USER, chat_id=USER)
         crud.set_user_association(
             session=session, user=user, name="Storåsa IF", org_number="802400-1234"
         )
@@ -281,7 +284,7 @@ def _user_with_data(engine: Engine) -> dict[str, int]:
                 ),
             ]
         )
-        other = crud.get_or_create_user(session=session, telegram_user_id=OTHER, chat_id=OTHER)
+        other = telegram_person(session=session, telegram_user_id=OTHER, chat_id=OTHER)
         other_enquiry, _ = crud.create_enquiry(
             session=session, text="Annan förenings fråga", language="sv", user=other, now=NOW
         )
@@ -302,7 +305,10 @@ def test_export_user_holds_everything_about_the_user(engine: Engine, database_ur
         )
     json.dumps(data)  # JSON-ready
     assert data["exported_at"] == NOW.isoformat()
-    assert data["association_user"]["telegram_user_id"] == USER
+    assert data["telegram_user_id"] == USER
+    assert [(i["channel"], i["address"]) for i in data["channel_identities"]] == [
+        ("telegram", str(USER))
+    ]
     assert data["association"]["name"] == "Storåsa IF"
     first = data["enquiries"][0]
     assert first["id"] == ids["closed"]
@@ -313,8 +319,8 @@ def test_export_user_holds_everything_about_the_user(engine: Engine, database_ur
     assert [u["update_id"] for u in data["inbox_updates"]] == [1001, 1002]
     assert sorted(m["kind"] for m in data["outbox_messages"]) == ["answer", "help"]
     assert sorted(e["sender_id"] for e in data["tracker_events"]) == [
-        sender_id(GROUP_CHAT, USER),
-        sender_id(USER, USER),
+        sender_id("telegram", str(GROUP_CHAT), str(USER)),
+        sender_id("telegram", str(USER), str(USER)),
     ]
     assert all(ids["other"] != e["id"] for e in data["enquiries"])
 
@@ -385,11 +391,10 @@ def test_erase_user_anonymises_and_deletes_but_keeps_public_records(
     with session_scope(engine) as session:
         user = session.get(AssociationUser, ids["user"])
         assert user is not None
-        assert (user.telegram_user_id, user.chat_id, user.association_id) == (
-            -ids["user"],
-            None,
-            user.association_id,
-        )
+        assert user.erased_at == later
+        # no identity names the person any more: not the Telegram user, not the chat
+        assert identities_of(session=session, person_id=ids["user"]) == []
+        assert person_of(session, USER) is None
         assert user.association_id is not None  # statistics per association stay
         closed = session.get(Enquiry, ids["closed"])
         assert closed is not None
@@ -433,11 +438,14 @@ def test_erase_user_anonymises_and_deletes_but_keeps_public_records(
         with pytest.raises(UnknownUser):
             export_user(session=session, telegram_user_id=USER)
     assert _tracker_senders(database_url) == sorted(
-        [sender_id(OTHER, OTHER), sender_id(USER, 17_000_000_000)]
+        [
+            sender_id("telegram", str(OTHER), str(OTHER)),
+            sender_id("telegram", str(USER), str(17_000_000_000)),
+        ]
     )
     # Writing again later makes a new, separate user (the pseudonym keeps the unique id free).
     with session_scope(engine) as session:
-        again = crud.get_or_create_user(session=session, telegram_user_id=USER, chat_id=USER)
+        again = telegram_person(session=session, telegram_user_id=USER, chat_id=USER)
         assert again.id != ids["user"]
 
 

@@ -162,12 +162,12 @@ def test_migration_0060_adds_and_removes_the_tables_around_existing_data(
 
 
 def test_erasing_a_user_forgets_their_bucket_and_refusals(engine: Engine) -> None:
-    from db.enquiries.crud import get_or_create_user
     from db.privacy.erasure import erase_user
+    from harness.people import telegram_person
 
     limit = Limit(rate=0.001, burst=1)
     with session_scope(engine) as session:
-        get_or_create_user(session=session, telegram_user_id=515, chat_id=515)
+        telegram_person(session=session, telegram_user_id=515, chat_id=515)
         for person in ("telegram:515", "telegram:516"):
             for _ in range(2):
                 check(session, person=person, sent=T0, key=None, limit=limit, day=DAY)
@@ -177,3 +177,63 @@ def test_erasing_a_user_forgets_their_bucket_and_refusals(engine: Engine) -> Non
         assert refusals_on(session, day=DAY) == [("telegram:516", 1)]
         buckets = session.exec(select(RateLimitBucket.person)).all()
         assert buckets == ["telegram:516"]
+
+
+async def test_the_console_is_rate_limited_like_telegram(engine: Engine) -> None:
+    """The console's writer has the same per-person limit: one notice, refusals counted."""
+    from bot.channels.console import CONSOLE_USER_ID, run_console
+    from bot.services import create_services
+    from db.enquiries.notifications import Kind, Recipient
+    from db.models import Enquiry, OutboxMessage
+    from db.people.identities import find_person
+    from harness.ports import free_port
+
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        rasa_url=f"http://127.0.0.1:{free_port()}",  # Rasa is down: questions escalate
+        rate_limit_burst=2,
+        rate_limit_per_second=0.0001,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    lines = ["Storåsa IF", "Hur söker vi bidrag?", "Och lokaler?", "Och bygglov?", "/quit"]
+
+    async def read(_prompt: str) -> str | None:
+        await asyncio.sleep(0)
+        return lines.pop(0) if lines else None
+
+    output: list[str] = []
+    services = create_services(settings)
+    try:
+        await run_console(services, read, output.append)
+    finally:
+        await services.aclose()
+    with Session(engine) as session:
+        person = find_person(session=session, channel="console", address=str(CONSOLE_USER_ID))
+        assert person is not None
+        kinds = session.exec(
+            select(OutboxMessage.kind)
+            .where(
+                OutboxMessage.recipient == Recipient.ASSOCIATION,
+                OutboxMessage.recipient_id == person.id,
+            )
+            .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+        ).all()
+        # the third text is refused with one notice, the fourth silently
+        assert kinds == [Kind.WELCOME, Kind.ASSOCIATION_SAVED, Kind.ESCALATED, Kind.RATE_LIMITED]
+        assert len(session.exec(select(Enquiry)).all()) == 1
+        assert refusals_on(session, day=datetime.now(UTC).date()) == [("console:0", 2)]
+
+
+def test_the_coordinators_queue_in_telegram_names_the_refusals_like_the_cli() -> None:
+    from bot.messages.coordinator import queue_listing, refusals_line
+
+    refused = [("telegram:5", 3), ("console:0", 2)]
+    line = refusals_line(refused, "sv")
+    assert line == (
+        "Avvisade meddelanden i dag (för många på kort tid): telegram:5 ×3, console:0 ×2"
+    )
+    assert queue_listing([], "sv", refused=refused) == f"{line}\nKön är tom."
+    assert queue_listing([], "sv") == "Kön är tom."
+    assert refusals_line([], "sv") is None
+    english = refusals_line(refused, "en")
+    assert english is not None and "telegram:5 ×3" in english and english != line

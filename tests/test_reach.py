@@ -183,7 +183,7 @@ async def test_the_reminder_follows_the_forward_by_email(engine: Engine) -> None
 
     message = intake.Message(
         key="telegram:7:1",
-        writer=intake.Writer("telegram", 7, 7),
+        writer=intake.Writer("telegram", "7", "7"),
         text=QUESTION,
         languages=intake.Languages(reply="sv"),
     )

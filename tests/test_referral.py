@@ -28,7 +28,6 @@ from bot.understanding.routing import Thresholds
 from db.enquiries import crud
 from db.enquiries.notifications import Channel, Kind
 from db.models import (
-    AssociationUser,
     Enquiry,
     EnquiryEvent,
     EnquiryStatus,
@@ -40,9 +39,11 @@ from db.models import (
     utcnow,
 )
 from db.people import departments
+from db.people.identities import find_person, identify
 from db.plumbing.audit import history
 from db.plumbing.session import session_scope
 from db.routing.confirmation import CONFIRM_HOURS, sweep_unconfirmed
+from harness.people import telegram_person, telegram_writer
 from harness.telegram import COORDINATOR_CHAT as COORDINATORS_GROUP
 from harness.telegram import TIMEOUT, Harness, buttons, has, new_user_id, running_bot
 from harness.workflow import COORDINATOR_CHAT, as_sent
@@ -185,17 +186,17 @@ async def test_that_is_not_right_sends_the_referral_to_the_coordinator(engine: E
     conversation = _conversation(engine)
     try:
         stranger = await conversation.press(
-            user_id=999, chat_id=999, data=f"ref:{enquiry.id}", key="tg:999:5"
+            writer=telegram_writer(999, 999), data=f"ref:{enquiry.id}", key="tg:999:5"
         )
         assert stranger == "Den här knappen fungerar inte längre."
         assert (
             await conversation.press(
-                user_id=4242, chat_id=4242, data=f"ref:{enquiry.id}", key="tg:4242:cb1"
+                writer=telegram_writer(4242, 4242), data=f"ref:{enquiry.id}", key="tg:4242:cb1"
             )
             is None
         )
         twice = await conversation.press(
-            user_id=4242, chat_id=4242, data=f"ref:{enquiry.id}", key="tg:4242:cb2"
+            writer=telegram_writer(4242, 4242), data=f"ref:{enquiry.id}", key="tg:4242:cb2"
         )
         assert twice == "Det här ärendet är redan hanterat."
     finally:
@@ -260,13 +261,13 @@ async def test_the_choice_routes_and_becomes_a_training_candidate(engine: Engine
     conversation = _conversation(engine)
     try:
         offered_not = await conversation.press(
-            user_id=4242, chat_id=4242, data=f"cf:{enquiry.id}:social", key="k1"
+            writer=telegram_writer(4242, 4242), data=f"cf:{enquiry.id}:social", key="k1"
         )
         chosen = await conversation.press(
-            user_id=4242, chat_id=4242, data=f"cf:{enquiry.id}:teknik", key="k2"
+            writer=telegram_writer(4242, 4242), data=f"cf:{enquiry.id}:teknik", key="k2"
         )
         late = await conversation.press(
-            user_id=4242, chat_id=4242, data=f"cf:{enquiry.id}", key="k3"
+            writer=telegram_writer(4242, 4242), data=f"cf:{enquiry.id}", key="k3"
         )
     finally:
         await conversation.services.aclose()
@@ -297,7 +298,9 @@ async def test_something_else_goes_to_the_coordinator(engine: Engine) -> None:
     conversation = _conversation(engine)
     try:
         assert (
-            await conversation.press(user_id=4242, chat_id=4242, data=f"cf:{enquiry.id}", key="k")
+            await conversation.press(
+                writer=telegram_writer(4242, 4242), data=f"cf:{enquiry.id}", key="k"
+            )
             is None
         )
     finally:
@@ -342,7 +345,7 @@ def test_choice_data_round_trips_and_rejects_nonsense() -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_both_kinds_render_in_every_language_with_buttons(engine: Engine, language: str) -> None:
     with session_scope(engine) as session:
-        user = crud.get_or_create_user(session=session, telegram_user_id=77, chat_id=77)
+        user = telegram_person(session=session, telegram_user_id=77, chat_id=77)
         enquiry, _ = crud.create_enquiry(session=session, text="?", language=language, user=user)
         rows = [
             OutboxMessage(
@@ -408,14 +411,11 @@ async def test_telegram_buttons_refer_dispute_and_choose(offline: Harness) -> No
 
 
 async def test_console_offers_the_choice_as_numbers(engine: Engine, tmp_path: Any) -> None:
-    from bot.channels.console import CONSOLE_USER_ID, run_console
+    from bot.channels.console import CONSOLE_USER_ID, CONSOLE_WRITER, run_console
     from harness.ports import free_port
 
     with session_scope(engine) as session:
-        user = crud.get_or_create_user(
-            session=session, telegram_user_id=CONSOLE_USER_ID, chat_id=CONSOLE_USER_ID
-        )
-        user.channel = Channel.CONSOLE
+        user = identify(session=session, writer=CONSOLE_WRITER, language="sv")
         crud.set_user_association(session=session, user=user, name="Storåsa IF", org_number=None)
     tracker = _tracker(
         UNSURE_QUESTION, UNSURE, user_id=CONSOLE_USER_ID, key="console:1", channel="console"
@@ -445,10 +445,10 @@ async def test_console_offers_the_choice_as_numbers(engine: Engine, tmp_path: An
     with Session(engine) as session:
         found = session.get(Enquiry, enquiry.id)
         assert found is not None and found.status == EnquiryStatus.ROUTED
-        console_user = session.exec(
-            select(AssociationUser).where(AssociationUser.telegram_user_id == CONSOLE_USER_ID)
-        ).one()
-        assert console_user.channel == Channel.CONSOLE
+        console_user = find_person(
+            session=session, channel=Channel.CONSOLE, address=str(CONSOLE_USER_ID)
+        )
+        assert console_user is not None and console_user.channel == Channel.CONSOLE
     assert transcript.index("Din fråga gäller Tekniska förvaltningen.") > transcript.index("[3]")
 
 
@@ -461,7 +461,7 @@ def test_the_public_report_counts_referred_enquiries(engine: Engine) -> None:
 
     now = utcnow()
     with session_scope(engine) as session:
-        user = crud.get_or_create_user(session=session, telegram_user_id=88, chat_id=88)
+        user = telegram_person(session=session, telegram_user_id=88, chat_id=88)
         for number in range(SUPPRESS_BELOW + 1):
             key = "skatteverket" if number < SUPPRESS_BELOW else "polisen"
             enquiry, _ = crud.create_enquiry(

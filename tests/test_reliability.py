@@ -41,6 +41,7 @@ from db.people.limits import refusals_on
 from db.plumbing.session import session_scope
 from harness.database import migrate_and_seed
 from harness.fake_telegram import FakeTelegram, start_fake_telegram
+from harness.people import telegram_person
 from harness.ports import free_port
 from harness.telegram import (
     COORDINATOR_CHAT,
@@ -117,7 +118,7 @@ async def test_flood_is_limited_with_one_notice_then_recovers(
         enquiries = h.enquiries_of(flooder)
         assert len(enquiries) == before + 1
         assert enquiries[-1].reference and enquiries[-1].reference in reply["text"]
-        assert enquiries[-1].message_key == f"tg:{flooder}:{later['message']['message_id']}"
+        assert enquiries[-1].message_key == f"telegram:{flooder}:{later['message']['message_id']}"
         assert len(h.sent_to(flooder, has(notice))) == 1
 
 
@@ -301,7 +302,7 @@ async def test_sla_reminder_and_escalation_once_across_a_restart(
         with session_scope(engine) as session:
             department = departments.department_by_key(session=session, key="kultur_fritid")
             assert department is not None and department.sla_hours == 48
-            user = crud.get_or_create_user(session=session, telegram_user_id=asker, chat_id=asker)
+            user = telegram_person(session=session, telegram_user_id=asker, chat_id=asker)
 
             # A: routed a frozen Friday 15:00 three weeks ago. Working hours are 8–16 on
             # weekdays: 1 h that Friday + 5 × 8 h the week after = 41 h, so the reminder (36 h)
@@ -431,7 +432,7 @@ async def test_soak_with_a_rasa_restart_in_the_middle(
     def send_round(round_: int) -> None:
         for n, user in enumerate(users):
             update = fake.user_message(user, f"{QUESTIONS[(n + round_) % 4]} ({round_})")
-            sent[f"tg:{user}:{update['message']['message_id']}"] = user
+            sent[f"telegram:{user}:{update['message']['message_id']}"] = user
 
     started = time.monotonic()
     async with running_bot(settings):
@@ -527,7 +528,7 @@ async def test_postgres_restart_loses_and_doubles_nothing(rasa_stack: Settings) 
             def send(label: str) -> None:
                 for n, user in enumerate(users):
                     update = fake.user_message(user, f"{QUESTIONS[n]} ({label})")
-                    keys.append(f"tg:{user}:{update['message']['message_id']}")
+                    keys.append(f"telegram:{user}:{update['message']['message_id']}")
 
             async with running_bot(settings) as task:
                 await fake.wait_for("getUpdates", timeout=TIMEOUT)
@@ -570,7 +571,9 @@ async def test_postgres_restart_loses_and_doubles_nothing(rasa_stack: Settings) 
             for user in users:
                 replies = [m for m in fake.sent_messages(chat_id=user) if "LOT-" in m["text"]]
                 own = {
-                    ref for key, ref in references.items() if key and key.startswith(f"tg:{user}:")
+                    ref
+                    for key, ref in references.items()
+                    if key and key.startswith(f"telegram:{user}:")
                 }
                 answered = {ref for ref in own if ref and any(ref in m["text"] for m in replies)}
                 # Every question got its reference. A reply may come twice only when the

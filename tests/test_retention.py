@@ -36,6 +36,7 @@ from db.plumbing.session import session_scope
 from db.privacy.disposal import KINDS
 from db.privacy.retention import PURGED, purge, run_purge
 from harness.database import migrate_and_seed
+from harness.people import telegram_person
 from tests.conftest import _settings_for
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
@@ -80,7 +81,7 @@ def _enquiry(
     answer: str | None = "Ansök via e-tjänsten senast 1 mars.",
     telegram_user_id: int = 5001,
 ) -> Enquiry:
-    user = crud.get_or_create_user(
+    user = telegram_person(
         session=session, telegram_user_id=telegram_user_id, chat_id=telegram_user_id
     )
     enquiry, _ = crud.create_enquiry(
@@ -215,8 +216,18 @@ def _fill(engine: Engine, tracker_url: str) -> dict[str, int]:
             ids[name] = row.id
     with tracker_store(tracker_url) as connection:
         assert connection is not None
-        _tracker_event(connection, sender=sender_id(5001, 5001), at=days_ago(100), text="gammal")
-        _tracker_event(connection, sender=sender_id(5001, 5001), at=days_ago(10), text="ny")
+        _tracker_event(
+            connection,
+            sender=sender_id("telegram", str(5001), str(5001)),
+            at=days_ago(100),
+            text="gammal",
+        )
+        _tracker_event(
+            connection,
+            sender=sender_id("telegram", str(5001), str(5001)),
+            at=days_ago(10),
+            text="ny",
+        )
     return ids
 
 
@@ -247,6 +258,7 @@ def test_purge_dry_run_then_purge_then_nothing_left(engine: Engine, database_url
         "audit_entries_deleted": 1,
         "tracker_events_deleted": 1,
         "desk_sign_ins_deleted": 0,  # none made here (see the test of desk sign-ins)
+        "rate_limit_refusals_deleted": 0,  # none made here (see the test of refusals)
     }
 
     with session_scope(engine) as session:
@@ -366,6 +378,31 @@ def test_desk_sign_ins_that_cannot_be_used_any_more_are_deleted(engine: Engine) 
         assert [t.key_hash[0] for t in session.exec(select(DeskLoginThrottle))] == ["f"]
     with session_scope(engine) as session:
         assert purge(session=session, retention=Retention(), now=NOW).desk_sign_ins_deleted == 0
+
+
+def test_old_counts_of_refused_messages_go_with_the_inbox(engine: Engine) -> None:
+    from db.people.limits import count_refusal, refusals_on
+
+    old_day = days_ago(45).date()
+    with session_scope(engine) as session:
+        count_refusal(session, person="telegram:5", day=old_day)
+        count_refusal(session, person="console:0", day=NOW.date())
+    with session_scope(engine) as session:  # no decision covers the inbox yet: kept
+        assert (
+            purge(session=session, retention=Retention(), now=NOW).rate_limit_refusals_deleted == 0
+        )
+    with session_scope(engine) as session:
+        decide_all(session)
+    with session_scope(engine) as session:
+        dry = purge(session=session, retention=Retention(), now=NOW, dry_run=True)
+        assert dry.rate_limit_refusals_deleted == 1
+    with session_scope(engine) as session:
+        assert refusals_on(session, day=old_day) == [("telegram:5", 1)]  # a dry run keeps it
+        report = purge(session=session, retention=Retention(), now=NOW)
+        assert report.rate_limit_refusals_deleted == 1
+    with Session(engine) as session:
+        assert refusals_on(session, day=old_day) == []
+        assert refusals_on(session, day=NOW.date()) == [("console:0", 1)]
 
 
 def test_missing_tracker_store_is_not_created(engine: Engine, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from bot.services import create_services
 from bot.settings import PROJECT_ROOT, Settings
 from db.models import Department, Enquiry
 from db.plumbing.session import make_engine
+from harness.people import telegram_writer
 
 LINES = [
     "Hur söker vår förening aktivitetsstöd för barn och unga?",
@@ -70,7 +71,9 @@ async def test_route_matches_the_live_bot(rasa_stack: Settings, tmp_path: Path) 
         conversation = Conversation(services)
         for n, text in enumerate(LINES):
             await conversation.handle_text(
-                user_id=8_800_000 + n, chat_id=8_800_000 + n, text=text, message_key=f"route-{n}"
+                writer=telegram_writer(8_800_000 + n, 8_800_000 + n),
+                text=text,
+                message_key=f"route-{n}",
             )
     finally:
         await services.aclose()

@@ -112,7 +112,7 @@ def _send(fake: FakeTelegram, users: list[int], rounds: range) -> dict[int, list
             update = fake.user_message(
                 user, f"{QUESTIONS[(n + round_) % len(QUESTIONS)]} ({round_})"
             )
-            sent[user].append(f"tg:{user}:{update['message']['message_id']}")
+            sent[user].append(f"telegram:{user}:{update['message']['message_id']}")
     return sent
 
 

@@ -22,8 +22,9 @@ from bot.messages.association import ESCALATED, ESCALATED_UNSURE
 from bot.messages.bidi import LRI, PDI, isolate_ltr
 from bot.settings import Settings
 from db.enquiries.notifications import Kind, Recipient
-from db.models import AssociationUser, Enquiry, EnquiryStatus, EscalationReason, OutboxMessage
+from db.models import Enquiry, EnquiryStatus, EscalationReason, OutboxMessage
 from harness.fake_telegram import FakeTelegram
+from harness.people import person_of
 from harness.ports import free_port
 from harness.telegram import (
     COORDINATOR_CHAT,
@@ -89,9 +90,8 @@ def reply_row(h: Harness, enquiry_id: int) -> OutboxMessage:
 def rows_to(h: Harness, telegram_user_id: int) -> list[OutboxMessage]:
     """Return the outbox rows for an association user, oldest first."""
     with Session(h.engine) as session:
-        user = session.exec(
-            select(AssociationUser).where(AssociationUser.telegram_user_id == telegram_user_id)
-        ).one()
+        user = person_of(session, telegram_user_id)
+        assert user is not None
         return list(
             session.exec(
                 select(OutboxMessage)

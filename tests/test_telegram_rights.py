@@ -22,6 +22,7 @@ from db.models import EscalationReason, OutboxMessage
 from db.plumbing.session import session_scope
 from db.privacy.erasure import ERASURE_REQUEST_TEXT
 from harness.fake_telegram import FakeTelegram
+from harness.people import telegram_person, telegram_writer
 from harness.telegram import (
     COORDINATOR_CHAT,
     TIMEOUT,
@@ -66,10 +67,10 @@ async def test_mydata_sends_everything_held_as_one_json_document(harness: Harnes
     h, fake = harness, harness.fake
     user, other = new_user_id(), new_user_id()
     tracker = h.settings.tracker_url
-    remember(tracker, sender_id(user, user), "Hur söker vi bidrag?")
-    remember(tracker, sender_id(other, other), "Någon annans fråga")
+    remember(tracker, sender_id("telegram", str(user), str(user)), "Hur söker vi bidrag?")
+    remember(tracker, sender_id("telegram", str(other), str(other)), "Någon annans fråga")
     with session_scope(h.engine) as session:
-        known = crud.get_or_create_user(session=session, telegram_user_id=user, chat_id=user)
+        known = telegram_person(session=session, telegram_user_id=user, chat_id=user)
         crud.set_user_association(session=session, user=known, name="IF Öppen", org_number=None)
         crud.create_enquiry(session=session, text="Vår fråga", language="sv", user=known)
     async with running_bot(h.settings):
@@ -108,7 +109,7 @@ async def test_forget_files_one_erasure_request_and_confirms_it_in_the_users_lan
     h, fake = harness, harness.fake
     user = new_user_id()
     with session_scope(h.engine) as session:
-        crud.get_or_create_user(session=session, telegram_user_id=user, chat_id=user, language="en")
+        telegram_person(session=session, telegram_writer=telegram_writer(user, user), language="en")
     async with running_bot(h.settings):
         await fake.wait_for("getUpdates", timeout=TIMEOUT)
         first = fake.command(user, "/forget")

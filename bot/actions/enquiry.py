@@ -21,6 +21,7 @@ from db import intake
 from db.enquiries import crud
 from db.enquiries import notifications as notify
 from db.enquiries.notifications import Kind
+from db.people import identities
 from db.plumbing.session import session_scope
 from db.routing.authorities import intent_map
 
@@ -138,13 +139,7 @@ def _reply(session: Session, message: intake.Message, kind: Kind, tag: str, **pa
     writer = message.writer
     if writer is None:
         return
-    user = crud.get_or_create_user(
-        session=session,
-        telegram_user_id=writer.user_id,
-        chat_id=writer.conversation,
-        language=message.languages.reply,
-    )
-    user.channel = writer.channel
+    user = identities.identify(session=session, writer=writer, language=message.languages.reply)
     notify.to_association(
         session=session,
         user=user,

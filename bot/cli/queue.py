@@ -130,19 +130,12 @@ def list_command(
 
 def _echo_refusals(session: Session, language: str) -> None:
     """Name the people whose messages the rate limit refused today, so floods are seen."""
+    from bot.messages.coordinator import refusals_line
     from db.people.limits import refusals_on
 
-    refused = refusals_on(session, day=datetime.now(UTC).date())
-    if refused:
-        people = ", ".join(f"{person} ×{count}" for person, count in refused[:10])
-        # Translators: above the queue; {people} lists "telegram:<id> ×<refused messages>".
-        typer.echo(
-            t(
-                language,
-                "Avvisade meddelanden i dag (för många på kort tid): {people}",
-                people=people,
-            )
-        )
+    line = refusals_line(refusals_on(session, day=datetime.now(UTC).date()), language)
+    if line is not None:
+        typer.echo(line)
 
 
 @queue_app.command("show")

@@ -26,7 +26,7 @@ from db.enquiries.notifications import Kind
 from db.models import Association, Department, Enquiry, EscalationReason
 from db.people import departments
 from db.plumbing.phrases import N_
-from db.privacy.personal_data import export_user
+from db.privacy.personal_data import export_person
 
 LANGUAGES_PER_ROW = 3
 
@@ -389,11 +389,7 @@ def _personal_data(notice: Notice) -> Message:
     user = notice.user
     if user is None:
         raise LookupError(f"outbox row {notice.row.id} is for no association user")
-    data = export_user(
-        session=notice.session,
-        telegram_user_id=user.telegram_user_id,
-        tracker_url=notice.tracker_url,
-    )
+    data = export_person(session=notice.session, person=user, tracker_url=notice.tracker_url)
     content = json.dumps(data, ensure_ascii=False, indent=2).encode()
     caption = t(
         notice.language,

@@ -160,14 +160,34 @@ def close_picker(escalation_id: int, language: str) -> list[list[Choice]]:
     ]
 
 
-def queue_listing(items: list[QueueItem], language: str, limit: int = 30) -> str:
+def refusals_line(refused: list[tuple[str, int]], language: str) -> str | None:
+    """Return the line naming whose messages the rate limit refused today (None: nobody's)."""
+    if not refused:
+        return None
+    people = ", ".join(f"{person} ×{count}" for person, count in refused[:10])
+    # Translators: above the queue; {people} lists "telegram:<id> ×<refused messages>".
+    return t(
+        language, "Avvisade meddelanden i dag (för många på kort tid): {people}", people=people
+    )
+
+
+def queue_listing(
+    items: list[QueueItem],
+    language: str,
+    limit: int = 30,
+    refused: list[tuple[str, int]] | None = None,
+) -> str:
     """Return the /queue listing: a header and one line per open escalation, oldest first.
 
-    A line names the language the question is written in when it could be told.
+    A line names the language the question is written in when it could be told. `refused`
+    (person, messages) names whose messages the rate limit refused today, above the queue.
     """
+    floods = refusals_line(refused or [], language)
     if not items:
-        return t(language, "Kön är tom.")
-    lines = [
+        empty = t(language, "Kön är tom.")
+        return f"{floods}\n{empty}" if floods else empty
+    lines = [floods] if floods else []
+    lines += [
         t(
             language,
             "Öppna ärenden i kön ({count}), äldst först (★ = hör sällan av sig):",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -26,6 +26,8 @@ from db.models import (
     StaffMember,
     utcnow,
 )
+from db.people.identities import identity_for
+from db.plumbing.keys import older_keys
 
 REFERENCE_PREFIX = "LOT"
 
@@ -41,32 +43,6 @@ def get_municipality(*, session: Session) -> Municipality:
     if row is None:
         raise LookupError("the database is not seeded: run `lotsen db seed`")
     return row
-
-
-SEEN_PRECISION = timedelta(minutes=1)
-"""`last_seen_at` is kept to the minute: a user writing again within it costs no row update."""
-
-
-def get_or_create_user(
-    *, session: Session, telegram_user_id: int, chat_id: int | None, language: str = "sv"
-) -> AssociationUser:
-    """Return the association user for a Telegram user id, creating it on first contact."""
-    user = session.exec(
-        select(AssociationUser).where(AssociationUser.telegram_user_id == telegram_user_id)
-    ).first()
-    if user is None:
-        user = AssociationUser(
-            telegram_user_id=telegram_user_id, chat_id=chat_id, language=language
-        )
-        session.add(user)
-        session.flush()
-    else:
-        now = utcnow()
-        if now - user.last_seen_at >= SEEN_PRECISION:
-            user.last_seen_at = now
-        if chat_id is not None:
-            user.chat_id = chat_id
-    return user
 
 
 def set_user_association(
@@ -113,6 +89,7 @@ def create_enquiry(
     user: AssociationUser | None,
     message_key: str | None = None,
     detected_language: str | None = None,
+    conversation: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Enquiry, bool]:
     """Record an enquiry with a reference number; return (enquiry, created).
@@ -126,6 +103,9 @@ def create_enquiry(
         if found is not None:
             return found, False
     now = now or utcnow()
+    if conversation is None and user is not None and user.id is not None:
+        identity = identity_for(session=session, person_id=user.id, channel=user.channel)
+        conversation = identity.conversation if identity is not None else None
     enquiry = Enquiry(
         text=text,
         language=language,
@@ -133,7 +113,7 @@ def create_enquiry(
         message_key=message_key,
         user_id=user.id if user else None,
         association_id=user.association_id if user else None,
-        chat_id=user.chat_id if user else None,
+        chat_id=conversation_number(conversation),
         created_at=now,
         updated_at=now,
     )
@@ -156,8 +136,18 @@ def create_enquiry(
 
 
 def enquiry_by_message_key(*, session: Session, message_key: str) -> Enquiry | None:
-    """Return the enquiry made from this inbound message, or None."""
-    return session.exec(select(Enquiry).where(Enquiry.message_key == message_key)).first()
+    """Return the enquiry made from this inbound message (under its key or an older form)."""
+    return session.exec(
+        select(Enquiry).where(col(Enquiry.message_key).in_(older_keys(message_key)))
+    ).first()
+
+
+def conversation_number(conversation: str | None) -> int | None:
+    """Return a conversation that is a number (a chat id) as the number, else None."""
+    if conversation is None or not conversation.lstrip("-").isdigit():
+        return None
+    number = int(conversation)
+    return number if -(2**63) <= number < 2**63 else None
 
 
 def insert_once(*, session: Session, enquiry: Enquiry) -> Enquiry | None:

@@ -16,10 +16,13 @@ from sqlmodel import Session, col, select
 from db.enquiries import crud
 from db.models import InboxUpdate, utcnow
 from db.plumbing.audit import record
+from db.plumbing.keys import message_key
 from db.plumbing.phrases import N_, DomainError
 
 UNREADABLE_TEXT = N_("[Ett meddelande utan text som inte kunde hanteras]")
 """The text of an enquiry recorded for a failed update that carried no text (Swedish)."""
+
+TELEGRAM = "telegram"
 
 MESSAGE_PARTS = ("message", "edited_message", "channel_post", "edited_channel_post")
 
@@ -52,7 +55,8 @@ def read_update(payload: Any) -> UpdateFacts:
     """Read an update's kind, chat, sender, text and message key without trusting its shape.
 
     The message key is the one the handlers use (`bot.channels.telegram.common.message_key`):
-    `tg:<chat>:<message id>`, `tg:<chat>:cb:<callback id>` for a button press.
+    `telegram:<chat>:<message id>`, `telegram:<chat>:cb:<callback id>` for a button press
+    (the first build wrote `tg:…`; `db.plumbing.keys.older_keys` still finds those).
     """
     data = _mapping(payload)
     kind = next((key for key in data if key != "update_id"), "")
@@ -68,11 +72,16 @@ def read_update(payload: Any) -> UpdateFacts:
     key = None
     if chat_id is not None:
         if kind == "callback_query":
-            key = f"tg:{chat_id}:cb:{part['id']}" if isinstance(part.get("id"), str) else None
+            callback = part.get("id")
+            key = (
+                message_key(TELEGRAM, str(chat_id), f"cb:{callback}")
+                if isinstance(callback, str)
+                else None
+            )
         elif kind in MESSAGE_PARTS and _number(message.get("message_id")) is not None:
-            key = f"tg:{chat_id}:{message['message_id']}"
+            key = message_key(TELEGRAM, str(chat_id), str(message["message_id"]))
         elif _number(data.get("update_id")) is not None:
-            key = f"tg:{chat_id}:{data['update_id']}"
+            key = message_key(TELEGRAM, str(chat_id), str(data["update_id"]))
     return UpdateFacts(
         kind=kind,
         chat_id=chat_id,

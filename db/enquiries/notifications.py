@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.models import (
     AssociationUser,
@@ -34,6 +34,7 @@ from db.models import (
     OutboxMessage,
     utcnow,
 )
+from db.plumbing.keys import older_keys
 
 STAFF_LANGUAGE = "sv"
 
@@ -56,6 +57,7 @@ class Channel(enum.StrEnum):
     TELEGRAM = "telegram"
     CONSOLE = "console"
     EMAIL = "email"
+    WEB = "web"  # the web chat for associations
     ERRAND = "errand"  # filed in the case system over HTTP (bot/channels/errand)
 
 
@@ -123,7 +125,9 @@ def _add(session: Session, message: OutboxMessage) -> OutboxMessage | None:
     """Add a row unless its dedupe key was used already; return it (None when deduplicated)."""
     if message.dedupe_key is not None:
         found = session.exec(
-            select(OutboxMessage).where(OutboxMessage.dedupe_key == message.dedupe_key)
+            select(OutboxMessage).where(
+                col(OutboxMessage.dedupe_key).in_(older_keys(message.dedupe_key))
+            )
         ).first()
         if found is not None:
             return None
@@ -164,8 +168,8 @@ def to_enquirer(
 ) -> OutboxMessage | None:
     """Tell the association user behind an enquiry something about it (None without a user)."""
     user = session.get(AssociationUser, enquiry.user_id) if enquiry.user_id else None
-    if user is None or user.telegram_user_id < 0:
-        return None  # an anonymous (console-less) or erased user: nobody to tell
+    if user is None or user.erased_at is not None:
+        return None  # an anonymous (channel-less) or erased person: nobody to tell
     return to_association(
         session=session, user=user, kind=kind, language=language, enquiry=enquiry, **params
     )

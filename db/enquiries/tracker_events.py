@@ -2,7 +2,8 @@
 
 Rasa 3.6's SQLTrackerStore keeps one row per event in the table `events` (sender_id, type_name,
 timestamp as unix seconds, data as JSON text). The bot talks to Rasa as sender
-`<channel>:<chat>:<user>` (`telegram:…`; the first build wrote `tg:…`).
+`<channel>:<conversation>:<address>` of the writer's channel identity (`telegram:<chat>:<user>`;
+the first build wrote `tg:…`).
 """
 
 from __future__ import annotations
@@ -47,19 +48,28 @@ EVENTS = Table(
 )
 
 
-SENDER_CHANNELS = ("telegram", "console", "tg")
-"""The channels a sender id starts with ("tg" is how the first build named Telegram)."""
+SENDER_PREFIXES = {"telegram": ("telegram", "tg")}
+"""What a channel's sender ids start with ("tg" is how the first build named Telegram)."""
+
+Identity = tuple[str, str]
+"""A channel identity as the tracker store knows it: (channel, address)."""
 
 
-def sender_id(chat_id: int, user_id: int, channel: str = "telegram") -> str:
-    """Return the Rasa sender id of a user in a chat of a channel (`<channel>:<chat>:<user>`)."""
-    return f"{channel}:{chat_id}:{user_id}"
+def sender_id(channel: str, conversation: str, address: str) -> str:
+    """Return the Rasa sender id of an identity in a conversation: `<channel>:<conversation>:
+    <address>` (the same form the Telegram channel always used)."""
+    return f"{channel}:{conversation}:{address}"
 
 
-def is_users_sender(sender: str, telegram_user_id: int) -> bool:
-    """Tell whether a sender id belongs to this Telegram user (in any chat)."""
-    parts = sender.split(":")
-    return len(parts) == 3 and parts[0] in SENDER_CHANNELS and parts[2] == str(telegram_user_id)
+def is_senders(sender: str, identity: Identity) -> bool:
+    """Tell whether a sender id belongs to this identity (in any of its conversations)."""
+    channel, address = identity
+    return any(
+        sender.startswith(f"{prefix}:")
+        and sender.endswith(f":{address}")
+        and len(sender) > len(prefix) + len(address) + 2
+        for prefix in SENDER_PREFIXES.get(channel, (channel,))
+    )
 
 
 @contextmanager
@@ -79,19 +89,26 @@ def tracker_store(url: str) -> Iterator[Connection | None]:
         engine.dispose()
 
 
-def _user_senders(connection: Connection, telegram_user_id: int) -> list[str]:
-    """Return the user's sender ids (LIKE narrows, the exact check decides)."""
-    rows = connection.execute(
-        select(EVENTS.c.sender_id)
-        .where(EVENTS.c.sender_id.like(f"%:%:{telegram_user_id}"))
-        .distinct()
-    ).scalars()
-    return sorted(s for s in rows if is_users_sender(s, telegram_user_id))
+def _senders(connection: Connection, identities: list[Identity]) -> list[str]:
+    """Return the sender ids of these identities (LIKE narrows, the exact check decides)."""
+    found: set[str] = set()
+    for identity in identities:
+        rows = connection.execute(
+            select(EVENTS.c.sender_id)
+            .where(EVENTS.c.sender_id.like(f"%:%:{_escape(identity[1])}", escape="\\"))
+            .distinct()
+        ).scalars()
+        found.update(s for s in rows if is_senders(s, identity))
+    return sorted(found)
 
 
-def user_events(connection: Connection, telegram_user_id: int) -> list[dict[str, Any]]:
-    """Return every stored event of the user's conversations, oldest first."""
-    senders = _user_senders(connection, telegram_user_id)
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def user_events(connection: Connection, identities: list[Identity]) -> list[dict[str, Any]]:
+    """Return every stored event of these identities' conversations, oldest first."""
+    senders = _senders(connection, identities)
     if not senders:
         return []
     rows = connection.execute(
@@ -111,9 +128,9 @@ def user_events(connection: Connection, telegram_user_id: int) -> list[dict[str,
     return events
 
 
-def delete_user_events(connection: Connection, telegram_user_id: int) -> int:
-    """Delete every event of the user's conversations; return how many."""
-    senders = _user_senders(connection, telegram_user_id)
+def delete_user_events(connection: Connection, identities: list[Identity]) -> int:
+    """Delete every event of these identities' conversations; return how many."""
+    senders = _senders(connection, identities)
     if not senders:
         return 0
     result = connection.execute(delete(EVENTS).where(EVENTS.c.sender_id.in_(senders)))

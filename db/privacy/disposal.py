@@ -40,6 +40,7 @@ COUNT_KINDS = {
     "audit_entries_deleted": "audit",
     "tracker_events_deleted": "tracker",
     "desk_sign_ins_deleted": "desk_sign_ins",
+    "rate_limit_refusals_deleted": "inbox",
 }
 """Which kind of data each count of a purge report disposes of."""
 

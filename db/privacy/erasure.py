@@ -4,10 +4,10 @@ Erasure is never silent: `request_erasure` puts a task in the coordinator's queu
 `erase_user` (run by the coordinator or an admin once decided) changes anything. Enquiries
 are public records, so their rows stay; their texts are replaced by the "[gallrad]" marker.
 
-Pseudonymous id: an erased association user keeps its row (enquiry statistics), but its
-`telegram_user_id` becomes minus the row id (e.g. -17). Telegram user ids are positive, so the
-pseudonym never clashes with a real user and stays unique; if the person writes again, the bot
-sees a new user.
+An erased person keeps the row (enquiry statistics) with `erased_at` set, and loses every
+channel identity: nothing ties the row to a Telegram user, an e-mail address or a web visitor
+any more, and if the person writes again, the bot sees a new person. Reports and the audit
+name the row only (the pseudonym "minus the row id", e.g. -17).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from db.models import (
     TrainingCandidate,
     utcnow,
 )
+from db.people.identities import identities_of
 from db.people.limits import forget_person, person_key
 from db.plumbing.audit import record
 from db.plumbing.phrases import N_, Phrase
@@ -40,6 +41,8 @@ from db.privacy.personal_data import (
     desk_sign_ins,
     find_user,
     inbox_from,
+    telegram_ids,
+    tracker_identities,
     user_enquiries,
 )
 from db.privacy.retention import PURGED, anonymise_enquiry, count_lines
@@ -78,13 +81,26 @@ def request_erasure(
     note: str | None = None,
     now: datetime | None = None,
 ) -> ErasureRequest:
-    """Put a request to erase the user's data in the coordinator's queue (once while open)."""
-    from db.enquiries.workflow import escalate
-
-    now = now or utcnow()
+    """Put a request to erase the data of the person with this Telegram id in the queue."""
     user = find_user(session=session, telegram_user_id=telegram_user_id)
     if user is None:
         raise UnknownUser(NO_ASSOCIATION_USER, user_id=telegram_user_id)
+    return request_erasure_for(session=session, person=user, actor=actor, note=note, now=now)
+
+
+def request_erasure_for(
+    *,
+    session: Session,
+    person: AssociationUser,
+    actor: str,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> ErasureRequest:
+    """Put a request to erase a person's data in the coordinator's queue (once while open)."""
+    from db.enquiries.workflow import escalate
+
+    now = now or utcnow()
+    user = person
     existing = _open_erasure(session=session, user=user)
     if existing is not None:
         enquiry = session.get(Enquiry, existing.enquiry_id)
@@ -151,12 +167,28 @@ def erase_user(
     tracker_url: str | None = None,
     now: datetime | None = None,
 ) -> ErasureReport:
-    """Erase a user's personal data, keeping enquiry rows (public records) without their texts."""
-    now = now or utcnow()
+    """Erase the data of the person with this Telegram id (all their identities)."""
     user = find_user(session=session, telegram_user_id=telegram_user_id)
     if user is None:
         raise UnknownUser(NO_ASSOCIATION_USER, user_id=telegram_user_id)
+    return erase_person(session=session, person=user, actor=actor, tracker_url=tracker_url, now=now)
+
+
+def erase_person(
+    *,
+    session: Session,
+    person: AssociationUser,
+    actor: str,
+    tracker_url: str | None = None,
+    now: datetime | None = None,
+) -> ErasureReport:
+    """Erase a person's personal data across all their channel identities, keeping enquiry
+    rows (public records) without their texts."""
+    now = now or utcnow()
+    user = person
     assert user.id is not None
+    identities = identities_of(session=session, person_id=user.id)
+    telegram = telegram_ids(identities)
     enquiries = user_enquiries(session=session, user=user)
     erasure_requests = {
         e.enquiry_id
@@ -185,7 +217,9 @@ def erase_user(
         with tracker_store(tracker_url) as connection:
             tracker_state = "no events table yet" if connection is None else "checked"
             if connection is not None:
-                counts["tracker_events_deleted"] = delete_user_events(connection, telegram_user_id)
+                counts["tracker_events_deleted"] = delete_user_events(
+                    connection, tracker_identities(identities)
+                )
     open_references: list[str] = []
     for enquiry in enquiries:
         if enquiry.id in erasure_requests:
@@ -198,7 +232,7 @@ def erase_user(
             if enquiry.status in OPEN_STATUSES:
                 open_references.append(enquiry.reference or f"#{enquiry.id}")
         enquiry.chat_id = None
-        enquiry.message_key = None  # tg:<chat>:<message>: holds the private chat id
+        enquiry.message_key = None  # <channel>:<conversation>:…: names the writer's chat
     for candidate in session.exec(
         select(TrainingCandidate).where(
             col(TrainingCandidate.enquiry_id).in_([q.id for q in enquiries])
@@ -209,27 +243,32 @@ def erase_user(
         candidate.reviewed_at = now
         candidate.reviewed_by = "erasure"
         counts["training_candidates_redacted"] += 1
-    for row in inbox_from(session=session, telegram_user_id=telegram_user_id):
-        session.delete(row)
-        counts["inbox_updates_deleted"] += 1
-    for sign_in in desk_sign_ins(session=session, telegram_user_id=telegram_user_id):
-        session.delete(sign_in)  # ends any desk session of theirs too
-        counts["desk_sign_ins_deleted"] += 1
-    forget_person(session, person=person_key("telegram", telegram_user_id))  # the rate limit's
+    for telegram_user_id in telegram:
+        for row in inbox_from(session=session, telegram_user_id=telegram_user_id):
+            session.delete(row)
+            counts["inbox_updates_deleted"] += 1
+        for sign_in in desk_sign_ins(session=session, telegram_user_id=telegram_user_id):
+            session.delete(sign_in)  # ends any desk session of theirs too
+            counts["desk_sign_ins_deleted"] += 1
+    for identity in identities:
+        # the rate limit's bucket and refusals, then the identity itself
+        forget_person(session, person=person_key(identity.channel, identity.address))
+        session.delete(identity)
     pseudonym = -user.id
     _erase_outbox(session=session, user=user, enquiries=enquiries, counts=counts)
-    user.telegram_user_id = pseudonym
-    user.chat_id = None
+    user.erased_at = now
     user.awaiting = None
     report = ErasureReport(
         user_row_id=user.id,
         pseudonym=pseudonym,
         counts=counts,
         open_references=open_references,
-        staff_roles_kept=len(crud.staff_roles(session=session, telegram_user_id=telegram_user_id)),
+        staff_roles_kept=sum(
+            len(crud.staff_roles(session=session, telegram_user_id=t)) for t in telegram
+        ),
         tracker_store=tracker_state,
     )
-    # The audit row names the pseudonym only: the erased Telegram id is not written anywhere.
+    # The audit row names the pseudonym only: no erased identity is written anywhere.
     record(
         session=session,
         actor=actor,
@@ -237,7 +276,7 @@ def erase_user(
         key=f"user#{user.id}",
         action="erase",
         before=None,
-        after={"telegram_user_id": pseudonym, **counts},
+        after={"pseudonym": pseudonym, "identities_deleted": len(identities), **counts},
         now=now,
     )
     session.flush()

@@ -1,4 +1,9 @@
-"""A user's personal data: find the user and export everything held (erasure: erasure.py)."""
+"""A person's personal data: find the person and export everything held (erasure: erasure.py).
+
+A person writes from one or more channel identities; the export covers all of them (their
+enquiries, replies, Rasa conversations, and for a Telegram identity the stored updates, staff
+roles and desk sign-ins).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from db.enquiries.notifications import Recipient
 from db.models import (
     Association,
     AssociationUser,
+    ChannelIdentity,
     DeskLoginToken,
     DeskSession,
     Enquiry,
@@ -21,6 +27,7 @@ from db.models import (
     OutboxMessage,
     utcnow,
 )
+from db.people.identities import find_person, identities_of
 from db.plumbing.audit import jsonable
 from db.plumbing.phrases import N_, DomainError
 
@@ -76,11 +83,23 @@ def inbox_from(*, session: Session, telegram_user_id: int) -> list[InboxUpdate]:
     ]
 
 
+TELEGRAM = "telegram"
+"""The channel whose user ids the command line takes (`lotsen privacy export-user <id>`)."""
+
+
 def find_user(*, session: Session, telegram_user_id: int) -> AssociationUser | None:
-    """Return the association user with this Telegram id, or None."""
-    return session.exec(
-        select(AssociationUser).where(AssociationUser.telegram_user_id == telegram_user_id)
-    ).first()
+    """Return the person with this Telegram user id, or None."""
+    return find_person(session=session, channel=TELEGRAM, address=str(telegram_user_id))
+
+
+def telegram_ids(identities: list[ChannelIdentity]) -> list[int]:
+    """Return the Telegram user ids among a person's identities."""
+    return [int(i.address) for i in identities if i.channel == TELEGRAM and i.address.isdigit()]
+
+
+def tracker_identities(identities: list[ChannelIdentity]) -> list[tuple[str, str]]:
+    """Return the identities as the tracker store knows them: (channel, address)."""
+    return [(i.channel, i.address) for i in identities]
 
 
 def user_enquiries(*, session: Session, user: AssociationUser) -> list[Enquiry]:
@@ -89,14 +108,6 @@ def user_enquiries(*, session: Session, user: AssociationUser) -> list[Enquiry]:
             select(Enquiry).where(Enquiry.user_id == user.id).order_by(col(Enquiry.id))
         ).all()
     )
-
-
-def _chat_ids(user: AssociationUser | None, telegram_user_id: int) -> set[int]:
-    """Return the chats that are the user's own (the private chat has the user's id)."""
-    chats = {telegram_user_id}
-    if user is not None and user.chat_id is not None:
-        chats.add(user.chat_id)
-    return chats
 
 
 DESK_SECRETS = {"token_hash", "session_hash", "csrf_token"}
@@ -130,38 +141,88 @@ def export_user(
     tracker_url: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Return everything held about a Telegram user as JSON-friendly data."""
+    """Return everything held about the person with a Telegram user id (all their identities).
+
+    A staff member who never wrote as an association still gets their roles and sign-ins.
+    """
     user = find_user(session=session, telegram_user_id=telegram_user_id)
+    if user is not None:
+        data = export_person(session=session, person=user, tracker_url=tracker_url, now=now)
+        data["telegram_user_id"] = telegram_user_id
+        return data
     roles = crud.staff_roles(session=session, telegram_user_id=telegram_user_id)
     inbox = inbox_from(session=session, telegram_user_id=telegram_user_id)
     sign_ins = desk_sign_ins(session=session, telegram_user_id=telegram_user_id)
-    if user is None and not roles and not inbox and not sign_ins:
+    if not roles and not inbox and not sign_ins:
         raise UnknownUser(
             N_("Inga uppgifter finns sparade om Telegram-användaren {user_id}."),
             user_id=telegram_user_id,
         )
+    return _export(
+        session=session,
+        person=None,
+        identities=[],
+        telegram=[telegram_user_id],
+        tracker_url=tracker_url,
+        now=now,
+    ) | {"telegram_user_id": telegram_user_id}
+
+
+def export_person(
+    *,
+    session: Session,
+    person: AssociationUser,
+    tracker_url: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Return everything held about a person, across all their channel identities."""
+    assert person.id is not None
+    identities = identities_of(session=session, person_id=person.id)
+    return _export(
+        session=session,
+        person=person,
+        identities=identities,
+        telegram=telegram_ids(identities),
+        tracker_url=tracker_url,
+        now=now,
+    )
+
+
+def _export(
+    *,
+    session: Session,
+    person: AssociationUser | None,
+    identities: list[ChannelIdentity],
+    telegram: list[int],
+    tracker_url: str | None,
+    now: datetime | None,
+) -> dict[str, Any]:
+    roles = [m for t in telegram for m in crud.staff_roles(session=session, telegram_user_id=t)]
+    inbox = [row for t in telegram for row in inbox_from(session=session, telegram_user_id=t)]
+    sign_ins = [row for t in telegram for row in desk_sign_ins(session=session, telegram_user_id=t)]
     association = (
-        session.get(Association, user.association_id)
-        if user is not None and user.association_id is not None
+        session.get(Association, person.association_id)
+        if person is not None and person.association_id is not None
         else None
     )
-    enquiries = user_enquiries(session=session, user=user) if user is not None else []
+    enquiries = user_enquiries(session=session, user=person) if person is not None else []
     outbox = (
         session.exec(
             select(OutboxMessage)
             .where(
                 OutboxMessage.recipient == Recipient.ASSOCIATION,
-                OutboxMessage.recipient_id == user.id,
+                OutboxMessage.recipient_id == person.id,
             )
             .order_by(col(OutboxMessage.id))
         ).all()
-        if user is not None
+        if person is not None
         else []
     )
     data: dict[str, Any] = {
         "exported_at": (now or utcnow()).isoformat(),
-        "telegram_user_id": telegram_user_id,
-        "association_user": _row(user),
+        "telegram_user_id": telegram[0] if telegram else None,
+        "association_user": _row(person),
+        "channel_identities": [_row(identity) for identity in identities],
         "association": _row(association),
         "enquiries": [_enquiry_export(session=session, enquiry=e) for e in enquiries],
         "staff_roles": [_row(member) for member in roles],
@@ -173,9 +234,10 @@ def export_user(
     if tracker_url is not None:
         from db.enquiries.tracker_events import tracker_store, user_events
 
+        known = tracker_identities(identities) or [("telegram", str(t)) for t in telegram]
         with tracker_store(tracker_url) as connection:
             data["tracker_events"] = (
-                user_events(connection, telegram_user_id) if connection is not None else []
+                user_events(connection, known) if connection is not None else []
             )
     return data
 

@@ -34,6 +34,7 @@ from db.models import (
     EnquiryStatus,
     InboxUpdate,
     OutboxMessage,
+    RateLimitRefusal,
     TrainingCandidate,
     utcnow,
 )
@@ -56,6 +57,8 @@ COUNTED = {
     "audit_entries_deleted": N_("rader i ändringsloggen raderade"),
     "tracker_events_deleted": N_("händelser i Rasas samtalshistorik raderade"),
     "desk_sign_ins_deleted": N_("inloggningar i skrivbordet raderade"),
+    # Translators: the per person and day counts of messages the rate limit refused.
+    "rate_limit_refusals_deleted": N_("räkningar av avvisade meddelanden raderade"),
 }
 """What a purge or an erasure counts, by the name it counts it under."""
 
@@ -127,6 +130,7 @@ class PurgeReport:
     audit_entries_deleted: int = 0
     tracker_events_deleted: int = 0
     desk_sign_ins_deleted: int = 0
+    rate_limit_refusals_deleted: int = 0
     tracker_store: str = "not checked"
     cutoffs: dict[str, datetime] = field(default_factory=dict)
     # Kinds of data (db/privacy/disposal.py KINDS) with the decision that allowed their
@@ -144,6 +148,7 @@ class PurgeReport:
             "audit_entries_deleted": self.audit_entries_deleted,
             "tracker_events_deleted": self.tracker_events_deleted,
             "desk_sign_ins_deleted": self.desk_sign_ins_deleted,
+            "rate_limit_refusals_deleted": self.rate_limit_refusals_deleted,
         }
 
     @property
@@ -351,6 +356,13 @@ def purge(
         for model, where in sign_ins_expired.items()
     )
 
+    # The rate limit's refusals per person and day (for the coordinator's view of floods),
+    # kept as long as the inbox: they name the person writing.
+    refusals_expired = (allowed("inbox"), col(RateLimitRefusal.day) < inbox_cutoff.date())
+    report.rate_limit_refusals_deleted = _count(
+        session, select(func.count()).select_from(RateLimitRefusal).where(*refusals_expired)
+    )
+
     # The tracker store first: on SQLite it may share the file, so before this session writes.
     if tracker_url is not None and "tracker" in covered:
         _purge_tracker(report, tracker_url=tracker_url, cutoff=tracker_cutoff, dry_run=dry_run)
@@ -368,6 +380,7 @@ def purge(
         session.exec(update(OutboxMessage).where(*outbox_expired).values(params={}, address=None))
         for model, where in sign_ins_expired.items():
             session.exec(delete(model).where(*where))
+        session.exec(delete(RateLimitRefusal).where(*refusals_expired))
         with retention_purge(session, before=audit_cutoff):
             session.exec(delete(AuditEntry).where(audit_expired))
 

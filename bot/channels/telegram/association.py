@@ -22,15 +22,17 @@ from bot.channels.telegram.common import (
     kick_outbox,
     message_key,
     run_db,
+    writer,
 )
 from bot.channels.telegram.staff import redeem_invite_code
+from bot.conversation import association_actor
 from bot.i18n import normalise_language
 from bot.messages import choices
 from bot.messages.department import already_handled, button_invalid
-from db.enquiries import crud
 from db.enquiries.notifications import Kind
 from db.enquiries.workflow import WorkflowError, record_feedback
 from db.models import Enquiry
+from db.people.identities import identify
 from db.people.limits import Verdict, person_key
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ async def _within_rate_limit(update: Update, context: Context) -> bool:
     The rate is measured by when the user sent the messages (Telegram's date), not by when we
     process them: a flood handled slowly is still a flood, and a backlog after downtime is not.
     """
-    user_id, chat_id = ids(update)
+    user_id, _ = ids(update)
     message = update.effective_message
     sent = message.date.timestamp() if message is not None and message.date else None
     limiter = context.bot_data.rate_limiter
@@ -54,7 +56,7 @@ async def _within_rate_limit(update: Update, context: Context) -> bool:
     if verdict == Verdict.NOTIFY:
         text = message.text or message.caption if message is not None else None
         await conversation(context).refuse_flood(
-            user_id=user_id, chat_id=chat_id, text=text, key=message_key(update)
+            writer=writer(update), text=text, key=message_key(update)
         )
         kick_outbox(context)
     return False
@@ -62,18 +64,14 @@ async def _within_rate_limit(update: Update, context: Context) -> bool:
 
 async def start(update: Update, context: Context) -> None:
     """Greet the user, offer the language choice and ask which association they speak for."""
-    user_id, chat_id = ids(update)
     if context.args and await redeem_invite_code(update, context, context.args[0]):
         return
-    await conversation(context).start(user_id=user_id, chat_id=chat_id, key=message_key(update))
+    await conversation(context).start(writer=writer(update), key=message_key(update))
     kick_outbox(context)
 
 
 async def _reply(update: Update, context: Context, kind: Kind) -> None:
-    user_id, chat_id = ids(update)
-    await conversation(context).reply(
-        user_id=user_id, chat_id=chat_id, kind=kind, key=message_key(update)
-    )
+    await conversation(context).reply(writer=writer(update), kind=kind, key=message_key(update))
     kick_outbox(context)
 
 
@@ -100,17 +98,13 @@ async def mydata_command(update: Update, context: Context) -> None:
 
 async def forget_command(update: Update, context: Context) -> None:
     """File a request to erase the user's data in the coordinator's queue and confirm it."""
-    user_id, chat_id = ids(update)
-    await conversation(context).request_erasure(
-        user_id=user_id, chat_id=chat_id, key=message_key(update)
-    )
+    await conversation(context).request_erasure(writer=writer(update), key=message_key(update))
     kick_outbox(context)
 
 
 async def cancel_command(update: Update, context: Context) -> None:
     """Stop whatever the bot is waiting for."""
-    user_id, chat_id = ids(update)
-    await conversation(context).cancel(user_id=user_id, chat_id=chat_id, key=message_key(update))
+    await conversation(context).cancel(writer=writer(update), key=message_key(update))
     kick_outbox(context)
 
 
@@ -119,11 +113,10 @@ async def text_message(update: Update, context: Context) -> None:
     assert update.message is not None and update.message.text is not None
     if not await _within_rate_limit(update, context):
         return
-    user_id, chat_id = ids(update)
+    _, chat_id = ids(update)
     async with _typing_when_slow(context, chat_id):
         await conversation(context).handle_text(
-            user_id=user_id,
-            chat_id=chat_id,
+            writer=writer(update),
             text=update.message.text,
             message_key=message_key(update),
         )
@@ -157,15 +150,14 @@ async def non_text_message(update: Update, context: Context) -> None:
     assert update.message is not None
     if not await _within_rate_limit(update, context):
         return
-    user_id, chat_id = ids(update)
     key = message_key(update)
     await conversation(context).reply(
-        user_id=user_id, chat_id=chat_id, kind=Kind.NON_TEXT, key=f"{key}:non-text"
+        writer=writer(update), kind=Kind.NON_TEXT, key=f"{key}:non-text"
     )
     caption = update.message.caption
     if caption and caption.strip():
         await conversation(context).handle_text(
-            user_id=user_id, chat_id=chat_id, text=caption, message_key=key
+            writer=writer(update), text=caption, message_key=key
         )
     kick_outbox(context)
 
@@ -178,9 +170,8 @@ async def language_button(update: Update, context: Context) -> None:
     await query.answer()
     if parsed is None or parsed.kind != "lang":
         return
-    user_id, chat_id = ids(update)
     await conversation(context).set_language(
-        user_id=user_id, chat_id=chat_id, language=parsed.action, key=message_key(update)
+        writer=writer(update), language=parsed.action, key=message_key(update)
     )
     kick_outbox(context)
 
@@ -193,9 +184,8 @@ async def rasa_button(update: Update, context: Context) -> None:
     payload = (query.data or "").removeprefix("say:").strip()
     if not payload:
         return
-    user_id, chat_id = ids(update)
     await conversation(context).handle_text(
-        user_id=user_id, chat_id=chat_id, text=payload, message_key=message_key(update)
+        writer=writer(update), text=payload, message_key=message_key(update)
     )
     kick_outbox(context)
 
@@ -204,9 +194,8 @@ async def choice_button(update: Update, context: Context) -> None:
     """Record the association's answer to a referral or a confirmation; drop the buttons."""
     query = update.callback_query
     assert query is not None
-    user_id, chat_id = ids(update)
     refusal = await conversation(context).press(
-        user_id=user_id, chat_id=chat_id, data=query.data or "", key=message_key(update)
+        writer=writer(update), data=query.data or "", key=message_key(update)
     )
     if refusal is not None:
         await query.answer(refusal)
@@ -221,11 +210,11 @@ async def feedback_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
     parsed = choices.parse(query.data)
-    user_id, chat_id = ids(update)
+    who = writer(update)
 
     def record(session: Session) -> str | None:
         """Record the feedback; return the refusal to show, or None when it was recorded."""
-        user = crud.get_or_create_user(session=session, telegram_user_id=user_id, chat_id=chat_id)
+        user = identify(session=session, writer=who, language="sv")
         enquiry = session.get(Enquiry, parsed.object_id) if parsed and parsed.kind == "fb" else None
         if parsed is None or enquiry is None or enquiry.user_id != user.id:
             return button_invalid(normalise_language(user.language))
@@ -235,7 +224,7 @@ async def feedback_button(update: Update, context: Context) -> None:
                 session=session,
                 enquiry=enquiry,
                 helpful=parsed.action == "y",
-                actor=f"association:{user_id}",
+                actor=association_actor(user),
             )
         except WorkflowError:
             return already_handled(language)

@@ -18,6 +18,8 @@ from bot.ratelimit import RateLimiter
 from bot.services import Services
 from bot.settings import Settings
 from db.enquiries.inbox import read_update
+from db.enquiries.notifications import Channel
+from db.intake import Writer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,6 +84,19 @@ def ids(update: Update) -> tuple[int, int]:
     """Return the sender's user id and the chat id of an update."""
     assert update.effective_user is not None and update.effective_chat is not None
     return update.effective_user.id, update.effective_chat.id
+
+
+def telegram_writer(user_id: int, chat_id: int | None) -> Writer:
+    """Return the writer of a Telegram user in a chat: the user id and chat id as decimals."""
+    return Writer(
+        Channel.TELEGRAM.value, str(user_id), str(chat_id) if chat_id is not None else None
+    )
+
+
+def writer(update: Update) -> Writer:
+    """Return who wrote an update: the Telegram user, in the update's chat."""
+    user_id, chat_id = ids(update)
+    return telegram_writer(user_id, chat_id)
 
 
 def message_key(update: Update) -> str:

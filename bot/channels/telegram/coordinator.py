@@ -26,7 +26,8 @@ from bot.messages.formats import department_name
 from db.enquiries import crud
 from db.enquiries import queue as coordinator_queue
 from db.enquiries.notifications import Recipient
-from db.models import Escalation, StaffRole
+from db.models import Escalation, StaffRole, utcnow
+from db.people.limits import refusals_on
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ async def queue_command(update: Update, context: Context) -> None:
             )
         except coordinator_queue.QueueError as exc:
             return translate(STAFF_LANGUAGE, exc.phrase)
-        return cards.queue_listing(items, STAFF_LANGUAGE)
+        refused = refusals_on(session, day=utcnow().date())
+        return cards.queue_listing(items, STAFF_LANGUAGE, refused=refused)
 
     text = await run_db(context, listing)
     if text is None:

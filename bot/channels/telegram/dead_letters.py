@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from telegram.ext import Application
 
+from bot.channels.telegram.common import telegram_writer
 from db.enquiries.inbox import bury, read_update
 from db.models import InboxUpdate
 from db.plumbing.session import session_scope
@@ -41,8 +42,7 @@ async def give_up(
         _, conversation = application.bot_data.ready()
         try:
             await conversation.register_failed(
-                user_id=facts.sender_id,
-                chat_id=facts.chat_id,
+                writer=telegram_writer(facts.sender_id, facts.chat_id),
                 text=facts.text,
                 message_key=facts.message_key,
             )

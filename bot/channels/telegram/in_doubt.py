@@ -33,8 +33,9 @@ from telegram.error import BadRequest
 
 from db.enquiries import crud
 from db.enquiries.inbox import read_update
-from db.enquiries.notifications import Recipient
-from db.models import AssociationUser, InboxUpdate, OutboxMessage
+from db.enquiries.notifications import Channel, Recipient
+from db.models import InboxUpdate, OutboxMessage
+from db.people.identities import identity_for
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,15 @@ MAX_PROBES = 100
 
 
 def _replied_to(dedupe_key: str | None, chat_id: int) -> int | None:
-    """Return the id of the inbound message a reply answers (its key is tg:<chat>:<id>:<tag>)."""
+    """Return the id of the inbound message a reply answers (its key is telegram:<chat>:<id>:
+    <tag>, or tg:… as the first build wrote it)."""
     parts = (dedupe_key or "").split(":")
-    if len(parts) >= 3 and parts[0] == "tg" and parts[1] == str(chat_id) and parts[2].isdigit():
+    if (
+        len(parts) >= 3
+        and parts[0] in ("telegram", "tg")
+        and parts[1] == str(chat_id)
+        and parts[2].isdigit()
+    ):
         return int(parts[2])
     return None
 
@@ -64,9 +71,11 @@ def _outbox_only(session: Session, row: OutboxMessage, chat_id: int) -> bool:
     """Tell whether every message of the bot in this chat comes from the outbox."""
     if row.recipient != Recipient.ASSOCIATION or chat_id <= 0 or row.recipient_id is None:
         return False
-    user = session.get(AssociationUser, row.recipient_id)
-    return user is not None and not crud.staff_roles(
-        session=session, telegram_user_id=user.telegram_user_id
+    identity = identity_for(session=session, person_id=row.recipient_id, channel=Channel.TELEGRAM)
+    return (
+        identity is not None
+        and identity.address.isdigit()
+        and not crud.staff_roles(session=session, telegram_user_id=int(identity.address))
     )
 
 

@@ -35,8 +35,10 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from bot.channels.telegram.common import keyboard
 from bot.channels.telegram.in_doubt import find_delivered
 from bot.messages import Choice, Document, render
+from db.enquiries.crud import conversation_number
 from db.enquiries.notifications import Channel, Recipient
-from db.models import AssociationUser, Department, OutboxMessage, utcnow
+from db.models import Department, OutboxMessage, utcnow
+from db.people.identities import identity_for
 from db.plumbing import claims
 from db.plumbing.session import session_scope
 
@@ -75,10 +77,14 @@ def resolve_chat(
     if row.address is not None:
         return int(row.address) if row.address.lstrip("-").isdigit() else None
     if row.recipient == Recipient.ASSOCIATION:
-        user = session.get(AssociationUser, row.recipient_id) if row.recipient_id else None
-        if user is None or user.telegram_user_id < 0:
+        if row.recipient_id is None:
             return None
-        return user.chat_id
+        identity = identity_for(
+            session=session, person_id=row.recipient_id, channel=Channel.TELEGRAM
+        )
+        if identity is None or identity.conversation is None:
+            return None  # erased, or never wrote from Telegram
+        return conversation_number(identity.conversation)
     if row.recipient == Recipient.DEPARTMENT:
         department = session.get(Department, row.recipient_id) if row.recipient_id else None
         return department.telegram_chat_id if department else None

@@ -1,7 +1,7 @@
 """inbound mail: every e-mail that reached Lotsen, keyed by its Message-ID, kept as it arrived
 
 Revision ID: 0100
-Revises: 0060
+Revises: 0080 (was 0060; relinked after merging identities, whose 0080 is also on 0060)
 Create Date: 2026-12-07 16:15:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0100"
-down_revision: str | None = "0060"
+down_revision: str | None = "0080"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
