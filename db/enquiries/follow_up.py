@@ -63,7 +63,7 @@ def add_follow_up(
         session=session,
         enquiry=enquiry,
         kind=EventKind.FOLLOW_UP,
-        actor=f"association:{user.id}",
+        actor=f"association:person:{user.id}",
         now=now,
         key=key,
         text=cleaned[:MAX_FOLLOW_UP_CHARS],

@@ -134,6 +134,8 @@ class Inbound:
         self.departments = departments
         self.associations = associations
         self.limiter = limiter
+        self.busy: set[int] = set()
+        """Mails this process is handling now (recovery leaves them to their handler)."""
 
     def store(
         self, raw: bytes, source: str, recipients: Sequence[str] = (), size: int | None = None
@@ -193,14 +195,19 @@ class Inbound:
 
     async def handle(self, mail_id: int) -> Handled:
         """Handle a stored mail (nothing when it was handled already); never raises for a mail."""
-        mail = await asyncio.to_thread(self._load, mail_id)
-        if mail is None or mail.state != InboundMailState.NEW:
-            return Handled(mail.state if mail else "missing", mail.reason if mail else None)
+        if mail_id in self.busy:
+            return Handled(InboundMailState.NEW, "busy")
+        self.busy.add(mail_id)
         try:
+            mail = await asyncio.to_thread(self._load, mail_id)
+            if mail is None or mail.state != InboundMailState.NEW:
+                return Handled(mail.state if mail else "missing", mail.reason if mail else None)
             return await self._handle(mail)
         except Exception as exc:
             log.exception("Inbound e-mail %s could not be handled", mail_id)
             return await asyncio.to_thread(self._failed, mail_id, repr(exc))
+        finally:
+            self.busy.discard(mail_id)
 
     def _failed(self, mail_id: int, error: str) -> Handled:
         with session_scope(self.engine) as session:

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, func, select
 
 from bot.channels.email.compose import Link, Mail, compose, is_address
 from bot.channels.email.smtp import Outcome, Server, ServerUnavailable, send_all
-from bot.channels.email.threads import reply_to_of
+from bot.channels.email.threads import association_thread, reply_to_of
 from bot.i18n import t
 from bot.messages import render
 from bot.messages.formats import reference
@@ -222,7 +222,8 @@ def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = B
         municipality = crud.get_municipality(session=session).name
         for row in _claim(session, now, limit):
             assert row.id is not None
-            address = mailbox_of(session, row, settings, now)
+            thread = association_thread(session, row)  # an association that wrote by e-mail
+            address = thread[0] if thread else mailbox_of(session, row, settings, now)
             if address is None or not is_address(address):
                 give_up(session, row, address=address, problem="no usable mailbox")
                 continue
@@ -247,6 +248,7 @@ def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = B
                     link=_link(session, row, address, settings, now),
                     installation=installation,
                     answer_by_reply=reply_to is not None,
+                    thread=thread[1] if thread else None,
                 )
             )
     return mails

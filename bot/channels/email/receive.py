@@ -8,11 +8,13 @@ import logging
 
 from sqlalchemy.engine import Engine
 
+from bot.channels.email.associations import AssociationMail
 from bot.channels.email.department import DepartmentReplies
 from bot.channels.email.imap import ImapPoller
 from bot.channels.email.inbound import Inbound
 from bot.channels.email.listener import serve_smtp
 from bot.ratelimit import create_rate_limiter
+from bot.services import Services, create_services
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,12 +27,13 @@ def inbound_enabled(settings: Settings) -> bool:
     )
 
 
-def create_inbound(settings: Settings, engine: Engine) -> Inbound:
+def create_inbound(settings: Settings, engine: Engine, services: Services) -> Inbound:
     """Return the inbound handler of the settings (rate limit per sender address)."""
     return Inbound(
         settings,
         engine,
         departments=DepartmentReplies(settings),
+        associations=AssociationMail(services),
         limiter=create_rate_limiter(settings, engine),
     )
 
@@ -39,7 +42,8 @@ async def run_inbound(settings: Settings, engine: Engine, stop: asyncio.Event) -
     """Receive mail until `stop` is set: the listener and/or the poller, as configured."""
     if not inbound_enabled(settings):
         return
-    inbound = create_inbound(settings, engine)
+    services = create_services(settings)  # the conversation's Rasa client and engine
+    inbound = create_inbound(settings, engine, services)
     jobs = [serve_smtp(inbound, stop), _recovering(inbound, stop, settings.imap_poll_seconds)]
     if settings.imap_host and settings.imap_host.strip():
         jobs.append(ImapPoller(inbound).run(stop))
@@ -48,6 +52,7 @@ async def run_inbound(settings: Settings, engine: Engine, stop: asyncio.Event) -
     finally:
         if inbound.limiter is not None:
             await inbound.limiter.aclose()
+        await services.aclose()
 
 
 async def _recovering(inbound: Inbound, stop: asyncio.Event, interval: float) -> None:
