@@ -217,8 +217,24 @@ async def test_a_mail_from_a_new_address_is_routed_answered_forwarded_and_the_re
         text = body(routed)
         for fact in (reference, "Kultur- och fritidsförvaltningen", DEPARTMENT_MAILBOX):
             assert fact in text, fact
-        # The new address is asked for its association, by reply.
-        assert any("förening" in body(m).lower() for m in answers)
+        # The new address is asked for its association, by reply, and answers in the thread.
+        [ask] = [m for m in answers if "förening" in _text(m).lower() and m is not routed]
+        assert ask["In-Reply-To"] == first["Message-ID"]
+        name = _reply_to(ask, sender, "Storåsa Kassörsförening", to=INBOUND)
+        await asyncio.to_thread(_send, mail_settings, name, INBOUND)
+        [named] = await _handled(engine, name)
+        assert (named.state, named.enquiry_id) == ("done", mail.enquiry_id)
+        with Session(engine) as session:
+            enquiry = session.get(Enquiry, mail.enquiry_id)
+            assert enquiry is not None and enquiry.association_id is not None
+            association = session.get(Association, enquiry.association_id)
+            assert association is not None and association.name == "Storåsa Kassörsförening"
+            follow_ups = session.exec(
+                select(EnquiryEvent).where(
+                    EnquiryEvent.enquiry_id == enquiry.id, EnquiryEvent.kind == EventKind.FOLLOW_UP
+                )
+            ).all()
+            assert follow_ups == []  # the name is not a follow-up
 
         # The clerk replies, quoting the forward, with a signature.
         clerk = _reply_to(forward, f"Anna Berg <{DEPARTMENT_MAILBOX}>", ANSWER)
@@ -232,8 +248,10 @@ async def test_a_mail_from_a_new_address_is_routed_answered_forwarded_and_the_re
     relayed = smtp.inbox.to(sender)[-1]
     assert f"\n{ANSWER}\n" in _text(relayed)
     assert SIGNATURE.splitlines()[1] not in _text(relayed) and "> " not in _text(relayed)
-    assert relayed["In-Reply-To"] == first["Message-ID"]
-    assert reference in relayed["Subject"]
+    # In the association's thread: answering its latest mail, under the first one.
+    assert relayed["In-Reply-To"] == name["Message-ID"]
+    assert str(relayed["References"]).split()[0] == first["Message-ID"]
+    assert relayed["Subject"] == routed["Subject"] and reference in relayed["Subject"]
 
 
 async def test_a_second_mail_in_the_thread_adds_to_the_enquiry_and_an_out_of_office_is_ignored(
