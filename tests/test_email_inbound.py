@@ -460,6 +460,35 @@ async def test_bad_mail_is_answered_or_held_and_never_stops_the_listener(
     ]
 
 
+async def test_an_associations_mail_without_text_is_answered_in_its_language(
+    engine: Engine, database_url: str, smtp: SmtpServer
+) -> None:
+    settings = _settings(smtp, database_url)
+    sender = "treasurer@club.example"
+    only_pdf = _plain(sender, INBOUND, "", Subject="Our application for the autumn grant")
+    only_pdf.clear_content()
+    only_pdf.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf")
+    program = _plain(sender, INBOUND, "Hur söker vi bidrag för vår förening i höst?")
+    program.add_attachment(b"MZ\x90\0", maintype="application", subtype="x-msdownload")
+    async with listening(_inbound(settings, engine)):
+        for message in (only_pdf, program):
+            await asyncio.to_thread(_send, settings, message, INBOUND)
+        mails = await _handled(engine, 2)
+    assert [(m.state, m.reason) for m in mails] == [
+        ("refused", "no_text"),
+        ("refused", "attachment_type"),
+    ]
+    assert await EmailDispatcher(settings, engine).step() == 2
+    english, swedish = smtp.inbox.to(sender)
+    assert "has not reached the municipality" in body(english)
+    assert f"e-mail to {INBOUND}" in body(english)
+    assert "har inte kommit fram till kommunen" in body(swedish)
+    assert "varken ett dokument eller en bild" in body(swedish)
+    assert english["Auto-Submitted"] == "auto-generated"
+    with Session(engine) as session:
+        assert session.exec(select(Enquiry)).all() == []  # nothing else changed
+
+
 async def test_eight_bit_headers_and_html_only_are_read(
     engine: Engine, database_url: str, smtp: SmtpServer
 ) -> None:

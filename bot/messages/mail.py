@@ -41,6 +41,18 @@ def _limit(notice: Notice) -> int:
 
 def _mail_refused(notice: Notice) -> Message:
     reason = reason_text(str(notice.params.get("reason") or ""), notice.language, _limit(notice))
+    if notice.params.get("audience") == "association":
+        return Message(
+            t(
+                notice.language,
+                "Ditt e-postmeddelande ”{subject}” har inte kommit fram till kommunen: "
+                "{reason}.\n\nSkriv din fråga som vanlig text i ett e-postmeddelande till "
+                "{address}. Dokument och bilder går bra att bifoga.",
+                subject=str(notice.params.get("subject") or "–"),
+                reason=reason,
+                address=str(notice.params.get("write_to") or "–"),
+            )
+        )
     return Message(
         t(
             notice.language,

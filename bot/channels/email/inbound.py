@@ -20,6 +20,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -27,10 +28,12 @@ from sqlmodel import Session
 from bot.channels.email.filters import noise
 from bot.channels.email.parse import Incoming, parse
 from bot.channels.email.reply_address import is_reply_address
+from bot.i18n import LANGUAGES
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
+from bot.understanding.language import identify as identify_language
 from db.enquiries import notifications as notify
-from db.enquiries.notifications import Kind
+from db.enquiries.notifications import STAFF_LANGUAGE, Kind
 from db.models import InboundMail, InboundMailState
 from db.people.limits import Verdict, person_key
 from db.plumbing.session import session_scope
@@ -84,19 +87,35 @@ def headers_only(raw: bytes) -> bytes:
 def refuse(
     session: Session, mail: InboundMail, incoming: Incoming, reason: str, settings: Settings
 ) -> tuple[str, str | None]:
-    """Answer the sender politely that the mail was not relayed (once per mail)."""
+    """Answer the sender politely that the mail was not relayed (once per mail).
+
+    A clerk (a reply to a forward) is answered in Swedish; an association writing to
+    INBOUND_ADDRESS in the language its mail is written in, with how to write instead.
+    """
     if incoming.sender:
+        clerk = is_reply_address(settings, mail.recipient or "")
+        written = f"{incoming.subject}\n{incoming.text or ''}"
+        audience: dict[str, Any] = (
+            {} if clerk else {"audience": "association", "write_to": mail.recipient or ""}
+        )
         notify.to_mailbox(
             session=session,
             address=incoming.sender,
             kind=Kind.MAIL_REFUSED,
+            language=STAFF_LANGUAGE if clerk else _language_of(written),
             dedupe_key=f"mail_refused:{mail.id}",
             reason=reason,
             subject=(incoming.subject or "–")[:200],
             limit_mb=max(1, settings.inbound_max_bytes // MB),
+            **audience,
         )
         return InboundMailState.REFUSED, reason
     return hold(session, mail, incoming, reason)
+
+
+def _language_of(text: str) -> str:
+    """Return the shipped language to answer a text in (Swedish when it cannot be told)."""
+    return identify_language(text, saved=STAFF_LANGUAGE, languages=LANGUAGES).reply
 
 
 def hold(
