@@ -8,10 +8,7 @@ smtplib, the e-mail dispatcher sending to an aiosmtpd server on loopback, Doveco
 from __future__ import annotations
 
 import asyncio
-import smtplib
-import socket
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -25,7 +22,6 @@ from bot.channels.email.associations import AssociationMail
 from bot.channels.email.department import DepartmentReplies
 from bot.channels.email.imap import ImapPoller
 from bot.channels.email.inbound import Inbound
-from bot.channels.email.listener import serve_smtp
 from bot.channels.email.outbox import EmailDispatcher
 from bot.services import Services, create_services
 from bot.settings import Settings
@@ -41,6 +37,7 @@ from db.models import (
 )
 from db.people.identities import find_identity
 from harness.imap import running_dovecot
+from harness.mail_in import deliver, listening
 from harness.ports import free_port
 from harness.smtp import SmtpServer, body, smtp_server
 from harness.wait import eventually
@@ -92,34 +89,6 @@ def _inbound(services: Services) -> Inbound:
         departments=DepartmentReplies(settings),
         associations=AssociationMail(services),
     )
-
-
-@asynccontextmanager
-async def listening(inbound: Inbound) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve_smtp(inbound, stop))
-    port = inbound.settings.inbound_smtp_port
-    assert port is not None
-
-    def listens() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        except OSError:
-            return False
-        return True
-
-    assert await eventually(listens, 10)
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
-
-
-def _send(settings: Settings, message: EmailMessage, to: str) -> None:
-    assert settings.inbound_smtp_port is not None
-    with smtplib.SMTP("127.0.0.1", settings.inbound_smtp_port, timeout=10) as client:
-        client.send_message(message, "gateway@storasa.example", [to])
 
 
 def _mail(sender: str, text: str, subject: str = "Fråga om bidrag", **headers: str) -> EmailMessage:
@@ -192,7 +161,7 @@ async def test_a_mail_from_a_new_address_is_routed_answered_forwarded_and_the_re
     sender = "kassor@foreningen.example"
     first = _mail(f"Kassören <{sender}>", QUESTION)
     async with listening(_inbound(services)):
-        await asyncio.to_thread(_send, mail_settings, first, INBOUND)
+        await asyncio.to_thread(deliver, mail_settings, first, INBOUND)
         [mail] = await _handled(engine, first)
         assert mail.state == "done" and mail.enquiry_id is not None
         with Session(engine) as session:
@@ -221,7 +190,7 @@ async def test_a_mail_from_a_new_address_is_routed_answered_forwarded_and_the_re
         [ask] = [m for m in answers if "förening" in _text(m).lower() and m is not routed]
         assert ask["In-Reply-To"] == first["Message-ID"]
         name = _reply_to(ask, sender, "Storåsa Kassörsförening", to=INBOUND)
-        await asyncio.to_thread(_send, mail_settings, name, INBOUND)
+        await asyncio.to_thread(deliver, mail_settings, name, INBOUND)
         [named] = await _handled(engine, name)
         assert (named.state, named.enquiry_id) == ("done", mail.enquiry_id)
         with Session(engine) as session:
@@ -238,7 +207,7 @@ async def test_a_mail_from_a_new_address_is_routed_answered_forwarded_and_the_re
 
         # The clerk replies, quoting the forward, with a signature.
         clerk = _reply_to(forward, f"Anna Berg <{DEPARTMENT_MAILBOX}>", ANSWER)
-        await asyncio.to_thread(_send, mail_settings, clerk, str(forward["Reply-To"]))
+        await asyncio.to_thread(deliver, mail_settings, clerk, str(forward["Reply-To"]))
         await _handled(engine, clerk)
         await _dispatch(mail_settings, engine)
     with Session(engine) as session:
@@ -261,7 +230,7 @@ async def test_a_second_mail_in_the_thread_adds_to_the_enquiry_and_an_out_of_off
     sender = "ordforande@idrottsklubben.example"
     first = _mail(sender, f"{QUESTION}\n\nFörening: Storåsa Idrottsklubb", subject="Aktivitetsstöd")
     async with listening(_inbound(services)):
-        await asyncio.to_thread(_send, mail_settings, first, INBOUND)
+        await asyncio.to_thread(deliver, mail_settings, first, INBOUND)
         [mail] = await _handled(engine, first)
         await _dispatch(mail_settings, engine)
         [answer] = smtp.inbox.to(sender)  # the association was named: not asked for it
@@ -286,7 +255,7 @@ async def test_a_second_mail_in_the_thread_adds_to_the_enquiry_and_an_out_of_off
             In_Reply_To=str(answer["Message-ID"]),
         )
         for message in (more, away):
-            await asyncio.to_thread(_send, mail_settings, message, INBOUND)
+            await asyncio.to_thread(deliver, mail_settings, message, INBOUND)
         added, ignored = await _handled(engine, more, away)
     assert (added.state, added.enquiry_id) == ("done", mail.enquiry_id)
     assert (ignored.state, ignored.reason) == ("ignored", "auto_submitted")

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import imaplib
 import smtplib
-import socket
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -25,7 +23,6 @@ from sqlmodel import Session, col, select
 from bot.channels.email.department import DepartmentReplies, answer_text
 from bot.channels.email.imap import ImapPoller
 from bot.channels.email.inbound import Inbound
-from bot.channels.email.listener import serve_smtp
 from bot.channels.email.outbox import EmailDispatcher
 from bot.channels.email.reply_address import BadToken, read_reply_address, reply_address
 from bot.ratelimit import DatabaseRateLimiter
@@ -38,6 +35,7 @@ from db.people.limits import Limit
 from db.plumbing.session import session_scope
 from db.records import inbound_mail
 from harness.imap import ImapServer, running_dovecot
+from harness.mail_in import deliver, listening
 from harness.ports import free_port
 from harness.smtp import SmtpServer, body, smtp_server
 from harness.wait import eventually
@@ -125,41 +123,8 @@ def _reply(
     return reply
 
 
-def _send(settings: Settings, message: EmailMessage | bytes, to: str) -> None:
-    """Hand a mail to Lotsen's listener as a mail gateway would (blocking: call on a thread)."""
-    assert settings.inbound_smtp_port is not None
-    with smtplib.SMTP("127.0.0.1", settings.inbound_smtp_port, timeout=10) as client:
-        if isinstance(message, bytes):
-            client.sendmail("gateway@storasa.example", [to], message)
-        else:
-            client.send_message(message, "gateway@storasa.example", [to])
-
-
 def _inbound(settings: Settings, engine: Engine, **options: Any) -> Inbound:
     return Inbound(settings, engine, departments=DepartmentReplies(settings), **options)
-
-
-@asynccontextmanager
-async def listening(inbound: Inbound) -> AsyncIterator[None]:
-    """Run Lotsen's SMTP listener for the block."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve_smtp(inbound, stop))
-    port = inbound.settings.inbound_smtp_port
-    assert port is not None
-
-    def listens() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        except OSError:
-            return False
-        return True
-
-    assert await eventually(listens, 10)
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
 
 
 def _mails(engine: Engine) -> list[InboundMail]:
@@ -205,7 +170,7 @@ async def test_a_clerks_reply_over_smtp_becomes_the_answer_without_quote_or_sign
     assert "går ditt svar till föreningen" in body(forward)
 
     async with listening(_inbound(settings, engine)):
-        await asyncio.to_thread(_send, settings, _reply(forward, ANSWER), reply_to)
+        await asyncio.to_thread(deliver, settings, _reply(forward, ANSWER), reply_to)
         [mail] = await _handled(engine)
     assert (mail.state, mail.source, mail.enquiry_id) == ("done", "smtp", enquiry_id)
     enquiry = _enquiry(engine, enquiry_id)
@@ -227,7 +192,7 @@ async def test_the_same_reply_delivered_twice_answers_once(
     # gateway hears 250, so the gateway delivers it again).
     first = await asyncio.to_thread(inbound.store, reply.as_bytes(), "smtp", [forward["Reply-To"]])
     async with listening(inbound):  # the restarted listener recovers the stored mail first
-        await asyncio.to_thread(_send, settings, reply, str(forward["Reply-To"]))
+        await asyncio.to_thread(deliver, settings, reply, str(forward["Reply-To"]))
         [mail] = await _handled(engine)
     assert mail.id == first and mail.state == "done"
     assert len(_rows(engine, kind=Kind.ANSWER)) == 1
@@ -240,7 +205,7 @@ async def test_a_reply_from_a_foreign_address_is_held_then_released_by_the_coord
     inbound = _inbound(settings, engine)
     reply = _reply(forward, ANSWER, sender="Someone <someone@elsewhere.example>")
     async with listening(inbound):
-        await asyncio.to_thread(_send, settings, reply, str(forward["Reply-To"]))
+        await asyncio.to_thread(deliver, settings, reply, str(forward["Reply-To"]))
         [mail] = await _handled(engine)
     assert (mail.state, mail.reason) == ("held", "foreign_sender")
     assert _enquiry(engine, enquiry_id).status == EnquiryStatus.FORWARDED
@@ -281,7 +246,7 @@ async def test_a_changed_or_expired_reply_address_is_refused_politely(
         to = "-".join([parts[0].replace(str(enquiry_id), str(enquiry_id + 1)), *parts[1:]])
         to = f"{to}@{domain}"
     async with listening(_inbound(settings, engine)):
-        await asyncio.to_thread(_send, settings, _reply(forward, ANSWER, to=to), to)
+        await asyncio.to_thread(deliver, settings, _reply(forward, ANSWER, to=to), to)
         [mail] = await _handled(engine)
     reason = "expired" if change == "expired" else "bad_token"
     assert (mail.state, mail.reason) == ("refused", reason)
@@ -387,7 +352,7 @@ async def test_auto_replies_bounces_bulk_and_our_own_mail_are_never_relayed(
     else:
         mail = _plain(MAILBOX, to, ANSWER, **NOISE[case])
     async with listening(_inbound(settings, engine)):
-        await asyncio.to_thread(_send, settings, mail, to)
+        await asyncio.to_thread(deliver, settings, mail, to)
         [stored] = await _handled(engine)
     assert stored.state == "ignored", stored.reason
     assert _enquiry(engine, enquiry_id).status == EnquiryStatus.FORWARDED
@@ -403,7 +368,7 @@ async def test_the_listener_is_no_open_relay(
     async with listening(_inbound(settings, engine)):
         with pytest.raises(smtplib.SMTPRecipientsRefused):
             await asyncio.to_thread(
-                _send, settings, _plain("a@b.example", "x@c.example"), "x@c.example"
+                deliver, settings, _plain("a@b.example", "x@c.example"), "x@c.example"
             )
     assert _mails(engine) == []
 
@@ -430,7 +395,7 @@ async def test_bad_mail_is_answered_or_held_and_never_stops_the_listener(
     only_attachment.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf")
     huge = _plain(MAILBOX, to, ANSWER)
     huge.add_attachment(b"\0" * (100 * 1024), maintype="image", subtype="png", filename="a.png")
-    bad = [
+    bad: list[tuple[EmailMessage | bytes, str, str | None]] = [
         (only_attachment, "refused", "empty"),
         (_plain(MAILBOX, to, f"\n\n{SIGNATURE}\n"), "refused", "empty"),
         (huge, "refused", "too_big"),
@@ -447,7 +412,7 @@ async def test_bad_mail_is_answered_or_held_and_never_stops_the_listener(
     ]
     async with listening(_inbound(settings, engine)):
         for message, _, _ in bad:
-            await asyncio.to_thread(_send, settings, message, to)
+            await asyncio.to_thread(deliver, settings, message, to)
         mails = await _handled(engine, len(bad))
     assert [(m.state, m.reason) for m in mails] == [(s, r) for _, s, r in bad]
     assert mails[2].size > 100 * 1024 and len(mails[2].raw) < 64 * 1024  # header kept only
@@ -472,7 +437,7 @@ async def test_an_associations_mail_without_text_is_answered_in_its_language(
     program.add_attachment(b"MZ\x90\0", maintype="application", subtype="x-msdownload")
     async with listening(_inbound(settings, engine)):
         for message in (only_pdf, program):
-            await asyncio.to_thread(_send, settings, message, INBOUND)
+            await asyncio.to_thread(deliver, settings, message, INBOUND)
         mails = await _handled(engine, 2)
     assert [(m.state, m.reason) for m in mails] == [
         ("refused", "no_text"),
@@ -502,7 +467,7 @@ async def test_eight_bit_headers_and_html_only_are_read(
         "".encode(),
     )
     async with listening(_inbound(settings, engine)):
-        await asyncio.to_thread(_send, settings, raw, to)
+        await asyncio.to_thread(deliver, settings, raw, to)
         [mail] = await _handled(engine)
     assert mail.state == "done"
     assert _enquiry(engine, enquiry_id).answer_text == "Ni kan söka senast 1 mars."
@@ -518,7 +483,7 @@ async def test_a_flood_from_one_address_is_answered_once_and_relayed_no_further(
     async with listening(inbound):
         for n in range(5):
             mail = _plain(MAILBOX, to, f"Svar nummer {n}.")
-            await asyncio.to_thread(_send, settings, mail, to)
+            await asyncio.to_thread(deliver, settings, mail, to)
         mails = await _handled(engine, 5)
     states = [(m.state, m.reason) for m in mails]
     assert states[:2] == [("done", None), ("refused", "not_open")]  # answered once
