@@ -24,12 +24,21 @@ from bot.channels.email.department import DepartmentReplies, answer_text
 from bot.channels.email.imap import ImapPoller
 from bot.channels.email.inbound import Inbound
 from bot.channels.email.outbox import EmailDispatcher
+from bot.channels.email.parse import Incoming
 from bot.channels.email.reply_address import BadToken, read_reply_address, reply_address
 from bot.ratelimit import DatabaseRateLimiter
 from bot.settings import Settings
 from db.enquiries import workflow
 from db.enquiries.notifications import Kind, Recipient
-from db.models import Enquiry, EnquiryStatus, InboundMail, InboundMailState, OutboxMessage, utcnow
+from db.models import (
+    AssociationUser,
+    Enquiry,
+    EnquiryStatus,
+    InboundMail,
+    InboundMailState,
+    OutboxMessage,
+    utcnow,
+)
 from db.people import departments
 from db.people.limits import Limit
 from db.plumbing.session import session_scope
@@ -690,3 +699,48 @@ def test_migration_0100_adds_and_removes_the_table_around_existing_data(
     with Session(engine) as session:
         assert session.exec(select(InboundMail)).all() == []
     engine.dispose()
+
+
+# --- which enquiry an association's mail belongs to ----------------------------------------
+
+
+def test_a_mail_adds_only_to_the_writers_own_open_enquiry(engine: Engine) -> None:
+    from bot.channels.email.associations import association_named, enquiry_of_thread
+    from bot.channels.email.parse import parse
+    from db.intake import Writer
+    from db.people.identities import identify
+
+    now = utcnow()
+    with session_scope(engine) as session:
+        mine = routed_enquiry(session, now=now, department_chat=None)
+        theirs = routed_enquiry(session, now=now, department_chat=None)
+        person = session.get(AssociationUser, mine.user_id)
+        assert person is not None
+        session.add(
+            InboundMail(key="<q1@club.example>", source="smtp", raw=b"", enquiry_id=mine.id)
+        )
+        session.flush()
+
+        def mail(**headers: str) -> Incoming:
+            message = _plain("a@club.example", INBOUND, "Mer om vår fråga.", **headers)
+            return parse(message.as_bytes())
+
+        thread = mail(In_Reply_To="<q1@club.example>", References="<q1@club.example>")
+        assert enquiry_of_thread(session, person, thread) is mine
+        by_reference = mail(Subject=f"Angående {mine.reference}")
+        assert enquiry_of_thread(session, person, by_reference) is mine
+        # Someone else's reference, or a closed enquiry, makes a new enquiry instead.
+        assert enquiry_of_thread(session, person, mail(Subject=f"Om {theirs.reference}")) is None
+        mine.status = EnquiryStatus.CLOSED
+        assert enquiry_of_thread(session, person, thread) is None
+        stranger = identify(
+            session=session, writer=Writer("email", "x@elsewhere.example"), language="sv"
+        )
+        assert enquiry_of_thread(session, stranger, thread) is None
+
+    assert association_named("Hej!\n\nFörening: Storåsa IF, 802000-0000\n") == (
+        "Storåsa IF",
+        "802000-0000",
+    )
+    assert association_named("> Association: Lilla Kören") == ("Lilla Kören", None)
+    assert association_named("Vi är en förening i Storåsa.") is None
