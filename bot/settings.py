@@ -90,6 +90,22 @@ class Settings(BaseSettings):
     # system would not take. Default: the coordinator's mailbox (COORDINATOR_EMAIL or the
     # municipality's coordinator e-mail).
     registrar_email: str | None = None
+    # E-mail in (README "E-mail in"). INBOUND_ADDRESS is where associations write; replies to a
+    # forward go to svar+<token>@ its domain. Mail arrives over the SMTP listener
+    # (INBOUND_SMTP_PORT, off while unset) and/or by polling a mailbox over IMAP (IMAP_HOST).
+    inbound_address: str | None = None
+    inbound_smtp_host: str = "127.0.0.1"
+    inbound_smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    inbound_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    imap_host: str | None = None
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_ssl: bool = True
+    imap_user: str | None = None
+    imap_password: SecretStr | None = None
+    imap_oauth2_token: SecretStr | None = None  # XOAUTH2 instead of the password when set
+    imap_folder: str = "INBOX"
+    imap_done_folder: str | None = None  # move handled mail there (else it is marked \Seen)
+    imap_poll_seconds: float = Field(default=30.0, gt=0)
     # The municipality's errand system (SupportManagement's API): each new enquiry is filed as
     # an errand there. Off while ERRAND_BASE_URL, ERRAND_MUNICIPALITY_ID or ERRAND_NAMESPACE is
     # unset (filings wait in the outbox). ERRAND_TOKEN is sent as a bearer token.
@@ -226,6 +242,13 @@ class Settings(BaseSettings):
     def email_enabled(self) -> bool:
         """Tell whether e-mail is switched on (SMTP_HOST is set)."""
         return bool(self.smtp_host and self.smtp_host.strip())
+
+    @property
+    def inbound_domain(self) -> str | None:
+        """Return the domain of INBOUND_ADDRESS (where svar+<token> reply addresses live)."""
+        if not self.inbound_address or "@" not in self.inbound_address:
+            return None
+        return self.inbound_address.strip().rpartition("@")[2].lower() or None
 
     def link_signing_key(self) -> bytes:
         """Return the key that signs e-mail links: LINK_SECRET, else var/link-secret (made once)."""

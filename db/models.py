@@ -6,7 +6,16 @@ import enum
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -58,6 +67,7 @@ class EventKind(enum.StrEnum):
     REFERRED = "referred"  # named another authority to the association
     CONFIRM_ASKED = "confirm_asked"  # asked the association to choose between two departments
     CHOSEN = "chosen"  # the association chose a department (or "something else")
+    FOLLOW_UP = "follow_up"  # the association wrote more about it (a mail in its thread)
 
 
 class EscalationReason(enum.StrEnum):
@@ -646,3 +656,41 @@ class WebChatEntry(SQLModel, table=True):
     action: str | None = Field(default=None, max_length=64)  # the button a visitor pressed
     handled: bool = Field(default=True, index=True)  # the visitor's message was handed in
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class InboundMailState(enum.StrEnum):
+    """Where an inbound e-mail stands (db/records/inbound_mail.py)."""
+
+    NEW = "new"  # stored, not yet handled (a crash after storing leaves it here)
+    DONE = "done"  # handled: an enquiry, a follow-up or a department's answer
+    IGNORED = "ignored"  # an auto-reply, a bounce, bulk mail or our own: never answered
+    REFUSED = "refused"  # answered politely and not relayed (expired token, no text, too big)
+    HELD = "held"  # kept for the coordinator (`lotsen inbox mail`), not relayed
+    FAILED = "failed"  # handling kept failing; kept for the coordinator
+    DROPPED = "dropped"  # the coordinator dropped it
+
+
+class InboundMail(SQLModel, table=True):
+    """One e-mail that reached Lotsen (over IMAP or the SMTP listener), kept as it arrived.
+
+    Keyed by its Message-ID: the same mail arriving twice (a poll after a crash, the gateway
+    delivering again) is stored and handled once. The raw message is an allmän handling.
+    """
+
+    __tablename__ = "inbound_mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(255), unique=True, nullable=False))
+    source: str = Field(max_length=8)  # "imap" or "smtp"
+    sender: str | None = Field(default=None, max_length=320)  # the From address, lower-cased
+    recipient: str | None = Field(default=None, max_length=320)  # the address it was sent to
+    subject: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    size: int = 0
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+    state: str = Field(default=InboundMailState.NEW, max_length=16, index=True)
+    reason: str | None = Field(default=None, max_length=32)  # why ignored, refused or held
+    enquiry_id: int | None = Field(default=None, foreign_key="enquiry.id", index=True)
+    handled_at: datetime | None = None
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -100,6 +100,8 @@ def _one_of_each(
         Kind.ASSIGNED: {"assignee": "Alva"},
         Kind.MAIL_FAILED: {"failed_kind": "forward", "address": "x@y.se", "problem": "550"},
         Kind.DIGEST: {"day": "2026-03-16"},
+        Kind.MAIL_HELD: {"sender": "x@y.se", "subject": "Svar", "reason": "foreign_sender"},
+        Kind.MAIL_REFUSED: {"subject": "Svar", "reason": "too_big", "limit_mb": 10, "to": "x@y.se"},
         Kind.TEXT: {"text": "En text från Rasa.", "choices": [[["Ja", "say:/affirm"]]]},
     }
     recipients = {
@@ -112,6 +114,9 @@ def _one_of_each(
         Kind.ASSIGNED: (notify.Recipient.DEPARTMENT, department_id),
         Kind.MAIL_FAILED: (notify.Recipient.COORDINATORS, None),
         Kind.DIGEST: (notify.Recipient.COORDINATORS, None),
+        Kind.MAIL_HELD: (notify.Recipient.COORDINATORS, None),
+        Kind.FOLLOW_UP: (notify.Recipient.DEPARTMENT, department_id),
+        Kind.MAIL_REFUSED: (notify.Recipient.MAILBOX, None),
         Kind.ASSIGNED_TO_YOU: (notify.Recipient.STAFF, 42),
     }
     rows = []
@@ -141,6 +146,9 @@ MAILBOX_KINDS = (
     Kind.ASSIGNED,
     Kind.MAIL_FAILED,
     Kind.DIGEST,
+    Kind.MAIL_HELD,
+    Kind.MAIL_REFUSED,
+    Kind.FOLLOW_UP,
 )
 
 

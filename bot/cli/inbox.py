@@ -1,4 +1,5 @@
-"""`lotsen inbox list|retry|drop`: the Telegram updates that kept failing (dead letters).
+"""`lotsen inbox list|retry|drop`: the Telegram updates that kept failing (dead letters);
+`lotsen inbox mail|release|drop-mail`: inbound e-mail held for the coordinator or failed.
 
 Logic lives in db/enquiries/inbox.py (what an update says: bot/channels/telegram/updates.py);
 this module only parses and prints. The running bot picks a retried update up at its next
@@ -13,7 +14,8 @@ from bot.cli.common import ActorOption, cli_language, default_actor, open_sessio
 from bot.i18n import t
 
 inbox_app = typer.Typer(
-    help="Telegram updates that kept failing (dead letters).", no_args_is_help=True
+    help="Telegram updates that kept failing (dead letters); e-mail held for the coordinator.",
+    no_args_is_help=True,
 )
 
 
@@ -98,3 +100,76 @@ def drop_command(
 def register(app: typer.Typer) -> None:
     """Attach the `inbox` group."""
     app.add_typer(inbox_app, name="inbox")
+
+
+@inbox_app.command("mail")
+def mail_command() -> None:
+    """List the inbound e-mails held for the coordinator or failed, with the reason."""
+    from bot.messages.mail import reason_text
+    from db.enquiries.sla import LOCAL
+    from db.records.inbound_mail import waiting
+
+    language = cli_language()
+    with open_session() as session:
+        mails = [
+            (m.id, m.received_at, m.state, m.reason, m.sender, m.subject, m.source, m.error)
+            for m in waiting(session=session)
+        ]
+    if not mails:
+        typer.echo(t(language, "Ingen e-post hålls kvar."))
+        return
+    for mail_id, received, state, reason, sender, subject, source, error in mails:
+        typer.echo(
+            # Translators: one held inbound e-mail: its number, when it came, from whom, its
+            # subject, how it came (imap/smtp), whether held or failed, and why.
+            t(
+                language,
+                "{id}  {when}  {sender}  ”{subject}”  ({source}, {state}): {reason}",
+                id=mail_id,
+                when=received.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M"),
+                sender=sender or "–",
+                subject=(subject or "–")[:80],
+                source=source,
+                state=t(language, "kvarhållen") if state == "held" else t(language, "misslyckad"),
+                reason=reason_text(reason, language)
+                + (f" [{error.splitlines()[-1][:120]}]" if error else ""),
+            )
+        )
+
+
+@inbox_app.command("release")
+def release_command(
+    mail_id: int = typer.Argument(..., help="The mail's number (see `lotsen inbox mail`)."),
+    actor: str | None = ActorOption,
+) -> None:
+    """Let a held e-mail through: the running bot handles it at its next round."""
+    from db.records.inbound_mail import NotHeld, release
+
+    with open_session() as session:
+        try:
+            release(session=session, mail_id=mail_id, actor=default_actor(actor))
+        except NotHeld as exc:
+            raise refuse(exc) from None
+    typer.echo(
+        t(
+            cli_language(),
+            "E-postmeddelande {id} släpps igenom och hanteras av boten.",
+            id=mail_id,
+        )
+    )
+
+
+@inbox_app.command("drop-mail")
+def drop_mail_command(
+    mail_id: int = typer.Argument(..., help="The mail's number (see `lotsen inbox mail`)."),
+    actor: str | None = ActorOption,
+) -> None:
+    """Never handle a held e-mail (it is kept as received; the audit trail records who)."""
+    from db.records.inbound_mail import NotHeld, drop
+
+    with open_session() as session:
+        try:
+            drop(session=session, mail_id=mail_id, actor=default_actor(actor))
+        except NotHeld as exc:
+            raise refuse(exc) from None
+    typer.echo(t(cli_language(), "E-postmeddelande {id} släpps inte igenom.", id=mail_id))

@@ -101,14 +101,20 @@ async def _running(job: Job, settings: Settings, engine: Engine) -> AsyncIterato
 async def _dispatchers(settings: Settings, engine: Engine) -> AsyncIterator[None]:
     """Send the outbox's e-mail and file new enquiries as errands while the block runs.
 
-    Each does nothing while it is switched off (SMTP_HOST; the ERRAND_* address).
+    Each does nothing while it is switched off (SMTP_HOST; the ERRAND_* address; e-mail in:
+    INBOUND_SMTP_PORT and IMAP_HOST).
     """
     from bot.channels.email.outbox import run_email
+    from bot.channels.email.receive import run_inbound
     from bot.channels.errand.dispatcher import run_errands
 
     await asyncio.to_thread(_email_notice, settings, engine)
     await asyncio.to_thread(_reach_notice, settings, engine)
-    async with _running(run_email, settings, engine), _running(run_errands, settings, engine):
+    async with (
+        _running(run_email, settings, engine),
+        _running(run_errands, settings, engine),
+        _running(run_inbound, settings, engine),
+    ):
         yield
 
 

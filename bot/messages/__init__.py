@@ -13,7 +13,7 @@ from dataclasses import replace
 from sqlmodel import Session
 
 from bot.i18n import RIGHT_TO_LEFT
-from bot.messages import association, coordinator, department, referral, staff
+from bot.messages import association, coordinator, department, mail, referral, staff
 from bot.messages.association import with_swedish_line
 from bot.messages.base import Choice, Document, Message, Notice, Renderer
 from bot.messages.bidi import isolate_ltr
@@ -26,6 +26,7 @@ RENDERERS: dict[str, Renderer] = {
     **coordinator.RENDERERS,
     **staff.RENDERERS,
     **referral.RENDERERS,
+    **mail.RENDERERS,
 }
 
 

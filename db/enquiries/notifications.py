@@ -48,6 +48,7 @@ class Recipient(enum.StrEnum):
     STAFF = "staff"
     CASE_SYSTEM = "case_system"  # the municipality's errand system (SupportManagement)
     REGISTRAR = "registrar"  # the registrar's mailbox (REGISTRAR_EMAIL)
+    MAILBOX = "mailbox"  # the one address in params["to"]: an answer to a mail that was refused
 
 
 class Channel(enum.StrEnum):
@@ -95,10 +96,12 @@ class Kind(enum.StrEnum):
     FEEDBACK_COMMENT_TOO_LONG = "feedback_comment_too_long"
     CLOSED = "closed"
     REROUTED = "rerouted"
+    FOLLOW_UP_ADDED = "follow_up_added"  # what it wrote more was added to its enquiry
     # To a department.
     FORWARD = "forward"
     REMINDER = "reminder"
     PROMPT = "prompt"
+    FOLLOW_UP = "follow_up"  # the association wrote more about an enquiry the department has
     # To a department's mailbox: its enquiry went back to the coordinator, to another
     # department, or to one colleague (the Telegram group sees these steps where they happen).
     RETURNED = "returned"
@@ -108,6 +111,9 @@ class Kind(enum.StrEnum):
     CARD = "card"
     MAIL_FAILED = "mail_failed"
     DIGEST = "digest"
+    MAIL_HELD = "mail_held"  # an inbound e-mail held for the coordinator (`lotsen inbox mail`)
+    # To the sender of an inbound e-mail that was refused (a reply with a bad token, no text).
+    MAIL_REFUSED = "mail_refused"
     # To the registrar: an enquiry the case system would not take, to register by hand.
     ERRAND_FAILED = "errand_failed"
     # To a staff member.
@@ -268,6 +274,31 @@ def to_coordinators(
             dedupe_key=dedupe_key,
             enquiry_id=escalation.enquiry_id if escalation is not None else enquiry_id,
             escalation_id=escalation.id if escalation is not None else None,
+        ),
+    )
+
+
+def to_mailbox(
+    *,
+    session: Session,
+    address: str,
+    kind: Kind,
+    language: str = STAFF_LANGUAGE,
+    enquiry_id: int | None = None,
+    dedupe_key: str | None = None,
+    **params: Any,
+) -> OutboxMessage | None:
+    """Answer one e-mail address (the sender of a refused inbound mail), by e-mail."""
+    return _add(
+        session,
+        OutboxMessage(
+            kind=kind,
+            channel=Channel.EMAIL,
+            recipient=Recipient.MAILBOX,
+            language=language,
+            params={**params, "to": address},
+            dedupe_key=dedupe_key,
+            enquiry_id=enquiry_id,
         ),
     )
 

@@ -24,6 +24,9 @@ SUBJECTS: dict[str, str] = {
     Kind.ASSIGNED: N_("{reference} är tilldelat en kollega"),
     Kind.MAIL_FAILED: N_("E-post kunde inte levereras ({reference})"),
     Kind.DIGEST: N_("Samordnarens kö: öppna ärenden"),
+    Kind.MAIL_HELD: N_("E-post hålls kvar för samordnaren"),
+    Kind.MAIL_REFUSED: N_("Ditt e-postmeddelande har inte skickats vidare"),
+    Kind.FOLLOW_UP: N_("Föreningen har skrivit mer: {reference}"),
 }
 OTHER_SUBJECT = N_("Meddelande från Lotsen ({reference})")
 
@@ -40,6 +43,15 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Thread:
+    """Where a mail to an association goes in its own thread: its subject and the ids."""
+
+    subject: str
+    in_reply_to: str | None
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Mail:
     """One e-mail ready to go: the outbox row it comes from and everything it says."""
 
@@ -51,6 +63,9 @@ class Mail:
     html: str
     message_id: str
     language: str
+    in_reply_to: str | None = None
+    """The Message-ID this mail answers (a reply in the writer's thread), with `references`."""
+    references: tuple[str, ...] = ()
 
     def email(self, sender: str) -> EmailMessage:
         """Return the message as it goes over SMTP (plain text with an HTML alternative)."""
@@ -61,7 +76,13 @@ class Mail:
         message["Subject"] = self.subject
         message["Date"] = format_datetime(utcnow())
         message["Message-ID"] = self.message_id
+        if self.in_reply_to:
+            message["In-Reply-To"] = self.in_reply_to
+            chain = [*dict.fromkeys((*self.references, self.in_reply_to))]
+            message["References"] = " ".join(chain[-20:])
+        # RFC 3834, and Exchange's equivalent: no auto-replies (out-of-office) to Lotsen's mail.
         message["Auto-Submitted"] = "auto-generated"
+        message["X-Auto-Response-Suppress"] = "All"
         message["Content-Language"] = self.language
         message.set_content(self.text)
         message.add_alternative(self.html, subtype="html")
@@ -73,8 +94,16 @@ def subject(kind: str, reference: str, language: str) -> str:
     return t(language, SUBJECTS.get(kind, OTHER_SUBJECT), reference=reference)
 
 
-def footer(language: str, municipality: str) -> str:
+def footer(language: str, municipality: str, *, answer_by_reply: bool = False) -> str:
     """Return the line under every e-mail: where it comes from and where a reply goes."""
+    if answer_by_reply:
+        return t(
+            language,
+            "Det här meddelandet kommer från Lotsen, {municipality}s väg in för föreningar. "
+            "Svarar du på e-postmeddelandet går ditt svar till föreningen: skriv det överst; "
+            "det citerade och din signatur tas bort.",
+            municipality=municipality,
+        )
     return t(
         language,
         "Det här meddelandet kommer från Lotsen, {municipality}s väg in för föreningar. "
@@ -124,21 +153,43 @@ def compose(
     municipality: str,
     link: Link | None,
     installation: str = "outbox",
+    answer_by_reply: bool = False,
+    thread: Thread | None = None,
 ) -> Mail:
-    """Return the e-mail of a rendered notification (the link, when given, goes under it)."""
-    bottom = footer(language, municipality)
-    text = message.text.rstrip()
+    """Return the e-mail of a rendered notification (the link, when given, goes under it).
+
+    `answer_by_reply`: the Reply-To is a reply address, and the footer says a reply reaches
+    the association. `thread`: a mail to an association, in the thread it wrote in (its
+    subject, In-Reply-To and References), with the footer for associations.
+    """
+    if thread is not None:
+        bottom = t(
+            language,
+            "Det här meddelandet kommer från Lotsen, {municipality}s väg in för föreningar. "
+            "Svara på det här e-postmeddelandet om du vill lägga till något i ditt ärende.",
+            municipality=municipality,
+        )
+    else:
+        bottom = footer(language, municipality, answer_by_reply=answer_by_reply)
+    title = thread.subject if thread is not None else subject(kind, reference, language)
+    main = message.text.rstrip()
+    labels = [choice.label for row in message.choices for choice in row]
+    if thread is not None and labels:
+        # An association answers a question with buttons by replying with one of them.
+        main += "\n\n" + t(language, "Svara med ett av alternativen:")
+        main += "".join(f"\n– {label}" for label in labels)
+    text = main
     if link is not None:
         text += f"\n\n{link.label}:\n{link.url}"
         if link.note:
             text += f"\n{link.note}"
     text += f"\n\n-- \n{bottom}\n"
-    body = _paragraphs(message.text)
+    body = _paragraphs(main)
     if link is not None:
         body += "\n" + _button(link)
     page = (
         f'<!doctype html>\n<html lang="{html.escape(language)}">\n<head><meta charset="utf-8">'
-        f"<title>{html.escape(subject(kind, reference, language))}</title></head>\n"
+        f"<title>{html.escape(title)}</title></head>\n"
         '<body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1b1f23;'
         f'max-width:40em">\n{body}\n'
         f'<hr>\n<p style="color:#4a5560;font-size:.9em">{html.escape(bottom)}</p>\n'
@@ -148,11 +199,13 @@ def compose(
         row_id=row_id,
         to=to,
         reply_to=reply_to,
-        subject=subject(kind, reference, language),
+        subject=title,
         text=text,
         html=page,
         message_id=message_id(row_id, sender, installation),
         language=language,
+        in_reply_to=thread.in_reply_to if thread is not None else None,
+        references=thread.references if thread is not None else (),
     )
 
 

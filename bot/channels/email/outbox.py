@@ -25,6 +25,7 @@ from sqlmodel import Session
 from bot.channels import dispatch
 from bot.channels.email.compose import Link, Mail, compose, is_address
 from bot.channels.email.smtp import Outcome, Server, ServerUnavailable, send_all
+from bot.channels.email.threads import association_thread, reply_to_of
 from bot.i18n import t
 from bot.messages import render
 from bot.messages.feedback_link import with_feedback_url
@@ -109,6 +110,8 @@ def mailbox_of(
         # The person's e-mail identity (a web-chat visitor who left an address, for one).
         found = identity_for(session=session, person_id=row.recipient_id, channel=Channel.EMAIL)
         return found.address if found is not None else None
+    if row.recipient == Recipient.MAILBOX:
+        return str(row.params.get("to") or "") or None
     return None
 
 
@@ -205,7 +208,8 @@ def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = B
         municipality = crud.get_municipality(session=session).name
         for row in _claim(session, now, limit):
             assert row.id is not None
-            address = mailbox_of(session, row, settings, now)
+            thread = association_thread(session, row)  # an association that wrote by e-mail
+            address = thread[0] if thread else mailbox_of(session, row, settings, now)
             if address is None or not is_address(address):
                 give_up(session, row, address=address, problem="no usable mailbox")
                 continue
@@ -216,6 +220,7 @@ def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = B
                 give_up(session, row, address=address, problem=f"cannot be rendered: {exc!r}")
                 continue
             enquiry = session.get(Enquiry, row.enquiry_id) if row.enquiry_id else None
+            reply_to = reply_to_of(row, settings, now)
             mails.append(
                 compose(
                     row_id=row.id,
@@ -223,12 +228,14 @@ def prepare(engine: Engine, settings: Settings, now: datetime, *, limit: int = B
                     message=message,
                     reference=reference(enquiry) if enquiry is not None else "–",
                     to=address,
-                    reply_to=address,
+                    reply_to=reply_to or address,
                     sender=settings.smtp_from,
                     language=row.language,
                     municipality=municipality,
                     link=_link(session, row, address, settings, now),
                     installation=installation,
+                    answer_by_reply=reply_to is not None,
+                    thread=thread[1] if thread else None,
                 )
             )
     return mails
