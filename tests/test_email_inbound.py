@@ -28,7 +28,9 @@ from bot.channels.email.parse import Incoming
 from bot.channels.email.reply_address import BadToken, read_reply_address, reply_address
 from bot.ratelimit import DatabaseRateLimiter
 from bot.settings import Settings
-from db.enquiries import workflow
+from db.enquiries import (
+    lifecycle,
+)
 from db.enquiries.notifications import Kind, Recipient
 from db.models import (
     AssociationUser,
@@ -83,9 +85,7 @@ def _forwarded(engine: Engine) -> int:
         assert department is not None
         department.channels, department.mailbox = "email", MAILBOX
         enquiry = routed_enquiry(session, now=now, department_chat=None)
-        workflow.forward_to_department(
-            session=session, enquiry=enquiry, department=department, now=now
-        )
+        lifecycle.forwarded(session=session, enquiry=enquiry, department=department, now=now)
         assert enquiry.id is not None
         return enquiry.id
 

@@ -15,7 +15,10 @@ from typer.testing import CliRunner
 
 import bot.cli
 from db import feedback
-from db.enquiries import workflow
+from db.enquiries import (
+    lifecycle,
+    workflow,
+)
 from db.enquiries.answers import answers_of
 from db.models import AnswerRecord, Association, AuditEntry, Enquiry, Feedback
 from db.people import departments
@@ -40,7 +43,7 @@ def _answered_twice(session: Session, **kwargs: object) -> Enquiry:
     enquiry = routed_enquiry(session, now=NOW, **kwargs)  # type: ignore[arg-type]
     department = departments.department_by_key(session=session, key="kultur_fritid")
     assert department is not None
-    workflow.forward_to_department(session=session, enquiry=enquiry, department=department, now=NOW)
+    lifecycle.forwarded(session=session, enquiry=enquiry, department=department, now=NOW)
     workflow.answer_enquiry(
         session=session, enquiry=enquiry, text="Första svaret.", actor="dept", now=NOW
     )

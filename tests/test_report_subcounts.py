@@ -18,11 +18,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from bot.channels.desk.stats import OTHER_REASONS, SUPPRESS_BELOW
-from db.enquiries import crud
+from db.enquiries import (
+    lifecycle,
+)
 from db.models import Enquiry, Escalation
 from db.plumbing.session import session_scope
 from db.routing.referral import refer
 from harness.desk import Clock, desk_client
+from harness.people import telegram_person
 from harness.workflow import escalated_enquiry, local
 from tests.test_report_suppression import PERIODS, _everything
 
@@ -48,10 +51,8 @@ def _escalated(engine: Engine, reason: str, count: int) -> None:
 def _referred(engine: Engine, when, authority: str, count: int) -> None:  # type: ignore[no-untyped-def]
     with session_scope(engine) as session:
         for _ in range(count):
-            user = crud.get_or_create_user(
-                session=session, telegram_user_id=next(_users), chat_id=None
-            )
-            enquiry, _ = crud.create_enquiry(
+            user = telegram_person(session=session, telegram_user_id=next(_users), chat_id=None)
+            enquiry, _ = lifecycle.received(
                 session=session,
                 text="En fråga till en annan myndighet",
                 language="sv",

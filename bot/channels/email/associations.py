@@ -8,7 +8,8 @@ person on the e-mail channel, sent in the same thread (`threads.py`).
 
 - A mail in the thread of an enquiry (its In-Reply-To/References name a mail of that enquiry,
   ours or theirs) or with the enquiry's reference in the subject adds to that enquiry (a
-  follow-up, `db/enquiries/follow_up.py`) instead of making a new one; only the person's own.
+  follow-up, `db/enquiries/lifecycle/follow_up.py`) instead of making a new one; only the
+  person's own.
 - A new address is asked for its association by reply, unless the mail says it
   ("Förening: Storåsa IF", see `ASSOCIATION_LINE`); its question is routed at once all the same.
 """
@@ -30,7 +31,7 @@ from bot.services import Services
 from bot.understanding.language import identify as identify_language
 from db.enquiries import crud
 from db.enquiries import notifications as notify
-from db.enquiries.follow_up import FollowUpRefused, add_follow_up
+from db.enquiries.lifecycle.follow_up import FollowUpRefused, add_follow_up
 from db.enquiries.notifications import Kind
 from db.enquiries.workflow import WorkflowError, record_feedback
 from db.intake import Writer, message_key

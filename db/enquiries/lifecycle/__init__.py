@@ -25,7 +25,8 @@ assigns `Enquiry.status` or adds an `EnquiryEvent` (tests/test_layers.py checks 
 
 Steps that change no status but belong to the history: `feedback` (closes or reopens),
 `reminded` and `overdue` (the deadline sweep), `assigned`, `noted`, `disputed`,
-`unconfirmed`, `take_confirming`.
+`unconfirmed`, `take_confirming`, and `follow_up.add_follow_up` (an association's further
+mail on its enquiry).
 """
 
 from db.enquiries.lifecycle.arrival import (

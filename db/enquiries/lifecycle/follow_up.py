@@ -12,8 +12,8 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from db.enquiries import crud
 from db.enquiries import notifications as notify
+from db.enquiries.lifecycle.base import event as history
 from db.enquiries.notifications import Channel, Kind
 from db.models import (
     AssociationUser,
@@ -59,12 +59,12 @@ def add_follow_up(
     ).all()
     if any(event.detail.get("key") == key for event in done):
         return None
-    event = crud.add_event(
-        session=session,
-        enquiry=enquiry,
-        kind=EventKind.FOLLOW_UP,
-        actor=f"association:person:{user.id}",
-        now=now,
+    event = history(
+        session,
+        enquiry,
+        EventKind.FOLLOW_UP,
+        f"association:person:{user.id}",
+        now,
         key=key,
         text=cleaned[:MAX_FOLLOW_UP_CHARS],
     )
