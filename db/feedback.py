@@ -9,7 +9,7 @@ add a comment. The same in every channel.
   e-mail addresses, phone numbers), at most `MAX_COMMENT` characters, shown to the department
   and the coordinator and never published. Comments may hold personal data: they are disposed
   of under a disposal decision (`feedback_comments`, db/privacy/retention.py).
-- In a chat (Telegram, the console) the next text after the tap is the comment
+- In a chat channel the next text after the tap is the comment
   (`ask_in_chat` / `comment_from_chat`, within `COMMENT_WAIT`), or the skip button ends it.
 - By e-mail and in the web chat the answer carries a signed link (`link_token`, HMAC-SHA256 with
   the installation's link secret, bound to the answer and its expiry; nothing stored) to the

@@ -584,7 +584,7 @@ class Feedback(SQLModel, table=True):
     enquiry_id: int = Field(foreign_key="enquiry.id", index=True)
     answer_id: int | None = Field(default=None, foreign_key="answer_record.id", unique=True)
     helpful: bool
-    channel: str = Field(max_length=16)  # where it was given: telegram, web (a link), …
+    channel: str = Field(max_length=16)  # the channel it was given in (a chat, or a link)
     given_at: datetime = Field(default_factory=utcnow, index=True)
     comment: str | None = Field(default=None, sa_type=Text)
     comment_at: datetime | None = None

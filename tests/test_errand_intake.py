@@ -33,7 +33,7 @@ QUESTION = "Hur söker vi föreningsbidrag för hösten?"
 def _message(key: str) -> intake.Message:
     return intake.Message(
         key=key,
-        writer=intake.Writer(channel=Channel.TELEGRAM, user_id=4711, conversation=4711),
+        writer=intake.Writer(channel=Channel.TELEGRAM, address="4711", conversation="4711"),
         text=QUESTION,
         languages=intake.Languages(reply="sv", written="sv"),
     )

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from db.enquiries import notifications as notify
 from db.enquiries.lifecycle.base import event as history
-from db.enquiries.notifications import Channel, Kind
+from db.enquiries.notifications import Kind
 from db.models import (
     AssociationUser,
     Department,
@@ -84,7 +84,6 @@ def add_follow_up(
             session=session,
             kind=Kind.FOLLOW_UP,
             enquiry_id=enquiry.id,
-            channel=Channel.TELEGRAM,
             dedupe_key=f"follow_up:{event.id}:coordinators",
             event_id=event.id,
         )
