@@ -1,0 +1,157 @@
+"""Choices by reply: an association answers a question with choices by replying with one.
+
+The confirmation between two departments is asked by the real action server (rasa-sdk's
+CollectingDispatcher, real database, both backends), sent by the e-mail dispatcher to an
+aiosmtpd server on loopback; the association's replies reach Lotsen's SMTP listener over
+smtplib, as from a mail gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from bot.actions.enquiry import ActionHandleEnquiry
+from bot.channels.email.associations import AssociationMail
+from bot.channels.email.department import DepartmentReplies
+from bot.channels.email.inbound import Inbound
+from bot.channels.email.outbox import EmailDispatcher
+from bot.services import create_services
+from bot.settings import Settings
+from db.models import Enquiry, EnquiryEvent, EnquiryStatus, InboundMail, OutboxMessage
+from db.people import departments
+from harness.mail_in import deliver, listening
+from harness.ports import free_port
+from harness.smtp import SmtpServer, body, smtp_server
+from harness.wait import eventually
+from tests.test_referral import UNSURE, UNSURE_QUESTION, _context, _tracker
+
+INBOUND = "fragakommunen@storasa.example"
+SENDER = "kassor@foreningen.example"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with smtp_server() as server:
+        yield server
+
+
+async def _confirming(engine: Engine) -> int:
+    """Let the action server ask an e-mail writer to choose; return the enquiry's id."""
+    tracker = _tracker(UNSURE_QUESTION, UNSURE, key="email:choices:1", channel="email")
+    metadata = tracker.latest_message["metadata"]
+    metadata.update(address=SENDER, conversation="<first@foreningen.example>")
+    dispatcher = CollectingDispatcher()
+    await ActionHandleEnquiry(_context(engine)).run(dispatcher, tracker, {})
+    enquiry_id = dispatcher.messages[-1]["custom"]["lotsen"]["enquiry_id"]
+    assert isinstance(enquiry_id, int)
+    return enquiry_id
+
+
+async def _send_all(settings: Settings, engine: Engine) -> None:
+    dispatcher = EmailDispatcher(settings, engine)
+    while await dispatcher.step():
+        pass
+
+
+def _reply(to: EmailMessage, text: str) -> EmailMessage:
+    reply = EmailMessage()
+    reply["From"] = SENDER
+    reply["To"] = INBOUND
+    reply["Subject"] = f"Re: {to['Subject']}"
+    reply["Message-ID"] = make_msgid(domain="foreningen.example")
+    reply["In-Reply-To"] = str(to["Message-ID"])
+    reply["References"] = f"{to.get('References') or ''} {to['Message-ID']}".strip()
+    quoted = "\n".join(f"> {line}" for line in body(to).splitlines())
+    reply.set_content(f"{text}\n\nDen 7 dec. 2026 kl. 16:02 skrev Lotsen:\n{quoted}\n")
+    return reply
+
+
+async def _handled(engine: Engine, message: EmailMessage) -> InboundMail:
+    key = str(message["Message-ID"])
+
+    def row() -> InboundMail | None:
+        with Session(engine) as session:
+            return session.exec(select(InboundMail).where(InboundMail.key == key)).first()
+
+    assert await eventually(lambda: (found := row()) is not None and found.state != "new", 30)
+    found = row()
+    assert found is not None
+    return found
+
+
+def _state(engine: Engine, enquiry_id: int) -> tuple[Enquiry, list[str], int]:
+    """Return the enquiry, its history's kinds and how many rows the outbox holds."""
+    with Session(engine) as session:
+        enquiry = session.get(Enquiry, enquiry_id)
+        assert enquiry is not None
+        events = session.exec(
+            select(EnquiryEvent.kind)
+            .where(EnquiryEvent.enquiry_id == enquiry_id)
+            .order_by(col(EnquiryEvent.id))
+        ).all()
+        rows = session.exec(select(OutboxMessage)).all()
+        return enquiry, [str(kind) for kind in events], len(rows)
+
+
+async def test_a_confirmation_is_chosen_by_replying_its_number_and_nonsense_is_asked_again(
+    engine: Engine, database_url: str, smtp: SmtpServer
+) -> None:
+    settings = smtp.settings(database_url, inbound_address=INBOUND, inbound_smtp_port=free_port())
+    enquiry_id = await _confirming(engine)
+    await _send_all(settings, engine)
+    [question] = smtp.inbox.to(SENDER)
+    text = body(question)
+    assert "Svara med ett av alternativen (eller dess nummer):" in text
+    assert "\n1. Kultur- och fritidsförvaltningen\n2. Tekniska förvaltningen\n3. Något annat" in (
+        text.replace("\r\n", "\n")
+    )
+    before = _state(engine, enquiry_id)
+    assert before[0].status == EnquiryStatus.CONFIRMING
+
+    services = create_services(settings)
+    inbound = Inbound(
+        settings,
+        engine,
+        departments=DepartmentReplies(settings),
+        associations=AssociationMail(services),
+    )
+    try:
+        async with listening(inbound):
+            unknown = _reply(question, "Kanske båda?")
+            await asyncio.to_thread(deliver, settings, unknown, INBOUND)
+            assert (await _handled(engine, unknown)).state == "done"
+            after_unknown = _state(engine, enquiry_id)
+            # Nothing changed: still waiting for the choice, no history, no forward.
+            assert after_unknown[0].status == EnquiryStatus.CONFIRMING
+            assert after_unknown[0].department_id is None
+            assert after_unknown[1] == before[1]
+            assert after_unknown[2] == before[2] + 1  # only the question again
+            await _send_all(settings, engine)
+            [_, again] = smtp.inbox.to(SENDER)
+            again_text = body(again).replace("\r\n", "\n")
+            assert again_text.startswith("Jag förstod inte vilket alternativ du menade.")
+            assert "2. Tekniska förvaltningen" in again_text
+            assert again["In-Reply-To"] == unknown["Message-ID"]  # in the thread
+
+            chosen = _reply(again, "2")
+            await asyncio.to_thread(deliver, settings, chosen, INBOUND)
+            assert (await _handled(engine, chosen)).state == "done"
+    finally:
+        await services.aclose()
+    enquiry, kinds, _ = _state(engine, enquiry_id)
+    assert enquiry.status in (EnquiryStatus.ROUTED, EnquiryStatus.FORWARDED)
+    with Session(engine) as session:
+        teknik = departments.department_by_key(session=session, key="teknik")
+        assert teknik is not None and enquiry.department_id == teknik.id
+    assert kinds[len(before[1]) :] == ["chosen", "routed"]  # not a follow-up
+    await _send_all(settings, engine)
+    routed = body(smtp.inbox.to(SENDER)[-1])
+    assert "Tekniska förvaltningen" in routed and "gatapark@storasa.example" in routed
