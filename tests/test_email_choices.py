@@ -155,3 +155,66 @@ async def test_a_confirmation_is_chosen_by_replying_its_number_and_nonsense_is_a
     await _send_all(settings, engine)
     routed = body(smtp.inbox.to(SENDER)[-1])
     assert "Tekniska förvaltningen" in routed and "gatapark@storasa.example" in routed
+
+
+async def test_a_follow_up_on_an_escalated_enquiry_reaches_the_coordinators_by_mail_too(
+    engine: Engine, database_url: str, smtp: SmtpServer
+) -> None:
+    settings = smtp.settings(
+        database_url,
+        inbound_address=INBOUND,
+        inbound_smtp_port=free_port(),
+        coordinator_email="samordnare@storasa.example",
+    )
+    tracker = _tracker(
+        "Vi undrar över något helt annat.", [("greet", 0.2)], key="email:esc:1", channel="email"
+    )
+    tracker.latest_message["metadata"].update(
+        address=SENDER, conversation="<esc@foreningen.example>"
+    )
+    dispatcher = CollectingDispatcher()
+    await ActionHandleEnquiry(_context(engine)).run(dispatcher, tracker, {})
+    enquiry_id = dispatcher.messages[-1]["custom"]["lotsen"]["enquiry_id"]
+    with Session(engine) as session:
+        enquiry = session.get(Enquiry, enquiry_id)
+        assert enquiry is not None and enquiry.status == EnquiryStatus.ESCALATED
+        reference = enquiry.reference
+    assert reference is not None
+    await _send_all(settings, engine)
+    [escalated] = smtp.inbox.to(SENDER)
+    coordinators_before = len(smtp.inbox.to("samordnare@storasa.example"))
+
+    services = create_services(settings)
+    inbound = Inbound(
+        settings,
+        engine,
+        departments=DepartmentReplies(settings),
+        associations=AssociationMail(services),
+    )
+    more = "Vi glömde säga att det gäller vår sommarläger i juli.\nTack!"
+    try:
+        async with listening(inbound):
+            mail = _reply(escalated, more)
+            await asyncio.to_thread(deliver, settings, mail, INBOUND)
+            assert (await _handled(engine, mail)).state == "done"
+    finally:
+        await services.aclose()
+    with Session(engine) as session:
+        rows = session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == "follow_up", OutboxMessage.enquiry_id == enquiry_id
+            )
+        ).all()
+    assert sorted(str(row.channel) for row in rows) == ["email", "telegram"]
+    assert {str(row.recipient) for row in rows} == {"coordinators"}
+    await _send_all(settings, engine)
+    to_coordinators = smtp.inbox.to("samordnare@storasa.example")
+    assert len(to_coordinators) == coordinators_before + 1
+    told = to_coordinators[-1]
+    assert str(told["Subject"]) == f"Föreningen har skrivit mer: {reference}"
+    text = body(told).replace("\r\n", "\n")
+    assert f"Föreningen har skrivit mer om ärende {reference}:" in text
+    assert "sommarläger i juli" in text
+    assert "Ärendet väntar i samordnarens kö." in text
+    assert f"/desk/enquiries/{reference}" in text
+    assert not str(told["Reply-To"] or "").startswith("svar+")  # they answer in the desk

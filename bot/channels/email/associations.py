@@ -192,7 +192,17 @@ class AssociationMail:
         found = identify_language(masked, saved="sv", languages=LANGUAGES)
 
         def before(session: Session) -> str:
-            return _before(session, mail, incoming, writer, text, masked, key, found.reply)
+            return _before(
+                session,
+                mail,
+                incoming,
+                writer,
+                text,
+                masked,
+                key,
+                found.reply,
+                self.services.settings.email_enabled,
+            )
 
         action = await self.services.db(lambda s: chosen_action(s, incoming, text))
         if action is not None:
@@ -313,6 +323,7 @@ def _before(
     masked: str,
     key: str,
     language: str,
+    email_enabled: bool,
 ) -> str:
     """Record what a mail in an enquiry's thread says ("done"), or say how the conversation
     takes it: "ask" (a new address that did not name its association) or "new"."""
@@ -330,6 +341,7 @@ def _before(
                     text=masked,
                     key=key,
                     language=enquiry.language,
+                    email_enabled=email_enabled,
                 )
             except FollowUpRefused:
                 return "new"

@@ -42,9 +42,14 @@ def add_follow_up(
     text: str,
     key: str,
     language: str,
+    email_enabled: bool,
     now: datetime | None = None,
 ) -> EnquiryEvent | None:
-    """Record what the association wrote more and tell who has the enquiry (None: done before)."""
+    """Record what the association wrote more and tell who has the enquiry (None: done before).
+
+    Coordinators hear of a follow-up on an escalated enquiry on their Telegram group and, with
+    `email_enabled` (the settings' SMTP server), in their mailbox too.
+    """
     assert enquiry.id is not None
     now = now or utcnow()
     cleaned = text.strip()
@@ -80,13 +85,17 @@ def add_follow_up(
             event_id=event.id,
         )
     elif enquiry.status == EnquiryStatus.ESCALATED:
-        notify.to_coordinators(
-            session=session,
-            kind=Kind.FOLLOW_UP,
-            enquiry_id=enquiry.id,
-            dedupe_key=f"follow_up:{event.id}:coordinators",
-            event_id=event.id,
-        )
+        channels = [notify.Channel.TELEGRAM, *([notify.Channel.EMAIL] if email_enabled else [])]
+        for channel in channels:
+            suffix = "" if channel == notify.Channel.TELEGRAM else f":{channel}"
+            notify.to_coordinators(
+                session=session,
+                kind=Kind.FOLLOW_UP,
+                enquiry_id=enquiry.id,
+                channel=channel,
+                dedupe_key=f"follow_up:{event.id}:coordinators{suffix}",
+                event_id=event.id,
+            )
     notify.to_association(
         session=session,
         user=user,
