@@ -9,6 +9,7 @@ smtplib, as from a mail gateway.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -25,8 +26,9 @@ from bot.channels.email.inbound import Inbound
 from bot.channels.email.outbox import EmailDispatcher
 from bot.services import create_services
 from bot.settings import Settings
-from db.models import Enquiry, EnquiryEvent, EnquiryStatus, InboundMail, OutboxMessage
+from db.models import Enquiry, EnquiryEvent, EnquiryStatus, InboundMail, OutboxMessage, utcnow
 from db.people import departments
+from harness.desk import COORDINATOR_ID, Clock, add_staff, desk_client, sign_in
 from harness.mail_in import deliver, listening
 from harness.ports import free_port
 from harness.smtp import SmtpServer, body, smtp_server
@@ -218,3 +220,50 @@ async def test_a_follow_up_on_an_escalated_enquiry_reaches_the_coordinators_by_m
     assert "Ärendet väntar i samordnarens kö." in text
     assert f"/desk/enquiries/{reference}" in text
     assert not str(told["Reply-To"] or "").startswith("svar+")  # they answer in the desk
+
+
+async def test_the_desk_shows_the_channel_and_the_mail_thread(
+    engine: Engine, database_url: str, smtp: SmtpServer
+) -> None:
+    await test_a_follow_up_on_an_escalated_enquiry_reaches_the_coordinators_by_mail_too(
+        engine, database_url, smtp
+    )
+    chat = await _ask_telegram(engine)
+    with Session(engine) as session:
+        mailed = session.exec(
+            select(Enquiry).where(col(Enquiry.message_key).startswith("email:"))
+        ).one()
+        [follow_up] = session.exec(
+            select(InboundMail).where(InboundMail.enquiry_id == mailed.id)
+        ).all()
+    add_staff(engine)
+    now = utcnow()
+    async with desk_client(engine, Clock(now)) as desk:
+        await sign_in(desk, engine, COORDINATOR_ID, now)
+        response = await desk.get(f"/desk/enquiries/{mailed.reference}")
+        assert response.status == 200
+        page = await response.text()
+        other = await (await desk.get(f"/desk/enquiries/{chat}")).text()
+    assert re.search(r"Kanal.*?</dt><dd>.*?E-post", page, re.S)
+    thread = page[page.index('id="mail"') :].split("</table>")[0]
+    rows = re.findall(r'<tr class="(in|out)">(.*?)</tr>', thread, re.S)
+    # Lotsen's answer went out, the association's follow-up came in, its receipt went out.
+    assert [direction for direction, _ in rows] == ["out", "in", "out"]
+    assert "Lotsen, till föreningen" in rows[0][1] and "skickat" in rows[0][1]
+    assert SENDER in rows[1][1] and "hanterat" in rows[1][1]
+    assert follow_up.subject and follow_up.subject.startswith("Re: ")
+    assert follow_up.subject in rows[1][1]
+    assert "skickat" in rows[2][1]
+    assert re.search(r"Kanal.*?</dt><dd>.*?Telegram", other, re.S)
+    assert 'id="mail"' not in other  # no thread for a chat
+
+
+async def _ask_telegram(engine: Engine) -> str:
+    """Let the action server take a Telegram question; return its reference."""
+    dispatcher = CollectingDispatcher()
+    tracker = _tracker(UNSURE_QUESTION, [("greet", 0.2)], key="tg:4242:9")
+    await ActionHandleEnquiry(_context(engine)).run(dispatcher, tracker, {})
+    with Session(engine) as session:
+        enquiry = session.get(Enquiry, dispatcher.messages[-1]["custom"]["lotsen"]["enquiry_id"])
+        assert enquiry is not None and enquiry.reference is not None
+        return enquiry.reference
