@@ -158,14 +158,14 @@ async def enquiries_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-CHANNEL_NAMES: dict[str, Phrase] = {
+CHANNEL_NAMES: dict[str, str] = {
     # Translators: the channel an association wrote its enquiry in (the desk's enquiry page).
     "telegram": N_("Telegram"),
     "web": N_("Webbchatten"),
     "email": N_("E-post"),
     "console": N_("Konsolen"),
 }
-MAIL_STATES: dict[str, Phrase] = {
+MAIL_STATES: dict[str, str] = {
     # Translators: what became of a mail in an enquiry's e-mail thread (the desk).
     "new": N_("inte hanterat än"),
     "done": N_("hanterat"),
