@@ -24,7 +24,7 @@ from bot.channels.email.associations import AssociationMail
 from bot.channels.email.department import DepartmentReplies
 from bot.channels.email.inbound import Inbound
 from bot.channels.email.outbox import EmailDispatcher
-from bot.services import create_services
+from bot.services import Services, create_services
 from bot.settings import Settings
 from db.models import Enquiry, EnquiryEvent, EnquiryStatus, InboundMail, OutboxMessage, utcnow
 from db.people import departments
@@ -55,6 +55,16 @@ async def _confirming(engine: Engine) -> int:
     enquiry_id = dispatcher.messages[-1]["custom"]["lotsen"]["enquiry_id"]
     assert isinstance(enquiry_id, int)
     return enquiry_id
+
+
+def _inbound(settings: Settings, engine: Engine, services: Services) -> Inbound:
+    """Return the inbound handler the bot runs (replies of clerks, mail of associations)."""
+    return Inbound(
+        settings,
+        engine,
+        departments=DepartmentReplies(settings),
+        associations=AssociationMail(services),
+    )
 
 
 async def _send_all(settings: Settings, engine: Engine) -> None:
@@ -119,12 +129,7 @@ async def test_a_confirmation_is_chosen_by_replying_its_number_and_nonsense_is_a
     assert before[0].status == EnquiryStatus.CONFIRMING
 
     services = create_services(settings)
-    inbound = Inbound(
-        settings,
-        engine,
-        departments=DepartmentReplies(settings),
-        associations=AssociationMail(services),
-    )
+    inbound = _inbound(settings, engine, services)
     try:
         async with listening(inbound):
             unknown = _reply(question, "Kanske båda?")
@@ -187,12 +192,7 @@ async def test_a_follow_up_on_an_escalated_enquiry_reaches_the_coordinators_by_m
     coordinators_before = len(smtp.inbox.to("samordnare@storasa.example"))
 
     services = create_services(settings)
-    inbound = Inbound(
-        settings,
-        engine,
-        departments=DepartmentReplies(settings),
-        associations=AssociationMail(services),
-    )
+    inbound = _inbound(settings, engine, services)
     more = "Vi glömde säga att det gäller vår sommarläger i juli.\nTack!"
     try:
         async with listening(inbound):
