@@ -18,8 +18,8 @@ from db.models import Enquiry, InboundMail, OutboxMessage
 from db.plumbing.keys import OLDER_PREFIXES
 from db.privacy.masking import mask_personal_data
 
-CHANNELS = (Channel.TELEGRAM, Channel.WEB, Channel.EMAIL, Channel.CONSOLE)
-"""The channels an association writes in."""
+CHANNELS = tuple(channel for channel in Channel if channel != Channel.ERRAND)
+"""The channels an association writes in (the case system is written to, never from)."""
 
 
 @dataclass(frozen=True)

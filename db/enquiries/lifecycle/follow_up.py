@@ -9,6 +9,7 @@ it was added. Nothing is created: the enquiry stays one enquiry. Written once pe
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
 from sqlmodel import Session, select
 
@@ -47,7 +48,7 @@ def add_follow_up(
 ) -> EnquiryEvent | None:
     """Record what the association wrote more and tell who has the enquiry (None: done before).
 
-    Coordinators hear of a follow-up on an escalated enquiry on their Telegram group and, with
+    Coordinators hear of a follow-up on an escalated enquiry in their group chat and, with
     `email_enabled` (the settings' SMTP server), in their mailbox too.
     """
     assert enquiry.id is not None
@@ -85,16 +86,17 @@ def add_follow_up(
             event_id=event.id,
         )
     elif enquiry.status == EnquiryStatus.ESCALATED:
-        channels = [notify.Channel.TELEGRAM, *([notify.Channel.EMAIL] if email_enabled else [])]
-        for channel in channels:
-            suffix = "" if channel == notify.Channel.TELEGRAM else f":{channel}"
+        # Their group chat (to_coordinators' default channel) and, with e-mail on, their mailbox.
+        mailbox = [notify.Channel.EMAIL] if email_enabled else []
+        for channel in (None, *mailbox):
             notify.to_coordinators(
                 session=session,
                 kind=Kind.FOLLOW_UP,
                 enquiry_id=enquiry.id,
-                channel=channel,
-                dedupe_key=f"follow_up:{event.id}:coordinators{suffix}",
+                dedupe_key=f"follow_up:{event.id}:coordinators"
+                + (f":{channel}" if channel else ""),
                 event_id=event.id,
+                **cast(dict[str, Any], {"channel": channel} if channel else {}),
             )
     notify.to_association(
         session=session,
