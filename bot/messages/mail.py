@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.i18n import t
 from bot.messages.base import Message, Notice, Renderer
 from bot.messages.formats import department_name, reference
-from db.enquiries.notifications import Kind
+from db.enquiries.notifications import Kind, Recipient
 from db.models import EnquiryEvent, EnquiryStatus
 from db.plumbing.phrases import N_
 
@@ -86,14 +86,16 @@ def _follow_up_text(notice: Notice) -> str:
 
 
 def _follow_up(notice: Notice) -> Message:
-    return Message(
-        t(
-            notice.language,
-            "Föreningen har skrivit mer om ärende {reference}:\n\n{text}",
-            reference=reference(notice.enquiry),
-            text=_follow_up_text(notice) or "–",
-        )
+    text = t(
+        notice.language,
+        "Föreningen har skrivit mer om ärende {reference}:\n\n{text}",
+        reference=reference(notice.enquiry),
+        text=_follow_up_text(notice) or "–",
     )
+    if notice.row.recipient == Recipient.COORDINATORS:
+        # Translators: under an association's follow-up, to the coordinators (Telegram, e-mail).
+        text += "\n\n" + t(notice.language, "Ärendet väntar i samordnarens kö.")
+    return Message(text)
 
 
 def _follow_up_added(notice: Notice) -> Message:

@@ -60,6 +60,9 @@ def _confirm(notice: Notice) -> Message:
         ),
         "",
     ]
+    if notice.params.get("again"):
+        # Translators: before the same choice again, when a reply by e-mail named none of them.
+        lines[:0] = [t(language, "Jag förstod inte vilket alternativ du menade."), ""]
     rows: list[list[Choice]] = []
     for department in departments:
         name = department_name(department, language)

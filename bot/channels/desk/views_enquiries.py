@@ -17,12 +17,14 @@ from bot.channels.desk.views_register import register_marks
 from bot.channels.desk.web import not_found, render, require, run_db, texts_of
 from bot.i18n import LANGUAGES
 from bot.messages.languages import UNDETERMINED, enquiry_languages, language_label
+from bot.messages.mail import REASONS
 from db.enquiries import queue
 from db.enquiries.answers import answers_of
 from db.enquiries.queue_facts import association_name
 from db.feedback import feedback_of
 from db.models import Association, Department, Enquiry, EnquiryEvent, EnquiryStatus
-from db.plumbing.phrases import Phrase
+from db.plumbing.phrases import N_, Phrase
+from db.records.mail_thread import thread_of, written_in
 from db.routing.dates import day_start
 
 MAX_RESULTS = 200
@@ -156,6 +158,26 @@ async def enquiries_page(request: web.Request) -> web.StreamResponse:
     )
 
 
+CHANNEL_NAMES: dict[str, str] = {
+    # Translators: the channel an association wrote its enquiry in (the desk's enquiry page).
+    "telegram": N_("Telegram"),
+    "web": N_("Webbchatten"),
+    "email": N_("E-post"),
+    "console": N_("Konsolen"),
+}
+MAIL_STATES: dict[str, str] = {
+    # Translators: what became of a mail in an enquiry's e-mail thread (the desk).
+    "new": N_("inte hanterat än"),
+    "done": N_("hanterat"),
+    "ignored": N_("ignorerat (automatiskt svar eller massutskick)"),
+    "refused": N_("besvarat med en förklaring, inte vidareskickat"),
+    "held": N_("hålls kvar för samordnaren"),
+    "failed": N_("kunde inte hanteras"),
+    "sent": N_("skickat"),
+    "waiting": N_("väntar på att skickas"),
+}
+
+
 async def enquiry_page(request: web.Request) -> web.StreamResponse:
     """Show one enquiry and its history (staff: only their own departments')."""
     principal = await require(request)
@@ -179,6 +201,10 @@ async def enquiry_page(request: web.Request) -> web.StreamResponse:
             "register": register_marks(session, enquiry),
             "answers": answers_of(session=session, enquiry_ids=[enquiry.id]).get(enquiry.id, []),
             "feedback": feedback_of(session=session, enquiry_id=enquiry.id),
+            "channel": CHANNEL_NAMES.get(str(written_in(enquiry) or "")),
+            "thread": thread_of(session=session, enquiry=enquiry),
+            "mail_states": MAIL_STATES,
+            "mail_reasons": REASONS,
         }
 
     found = await run_db(request, load)

@@ -116,17 +116,22 @@ def _words(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split())
 
 
-def chosen_action(session: Session, incoming: Incoming, text: str) -> str | None:
-    """Return the choice a one-line reply to one of our mails with choices names, if any:
-    its label ("Ja") or its number ("1")."""
+def _replied_to(session: Session, incoming: Incoming, text: str) -> OutboxMessage | None:
+    """Return our mail to an association with choices that a one-line reply answers."""
     if not incoming.in_reply_to or "\n" in text.strip():
         return None
-    row = session.exec(
+    return session.exec(
         select(OutboxMessage).where(
             OutboxMessage.external_id == incoming.in_reply_to[:64],
             OutboxMessage.recipient == notify.Recipient.ASSOCIATION,
         )
     ).first()
+
+
+def chosen_action(session: Session, incoming: Incoming, text: str) -> str | None:
+    """Return the choice a one-line reply to one of our mails with choices names, if any:
+    its label ("Ja") or its number ("1")."""
+    row = _replied_to(session, incoming, text)
     if row is None:
         return None
     try:
@@ -139,6 +144,34 @@ def chosen_action(session: Session, incoming: Incoming, text: str) -> str | None
         if said in (_words(choice.label), str(number)):
             return choice.action
     return None
+
+
+def unanswered_choice(session: Session, incoming: Incoming, text: str) -> OutboxMessage | None:
+    """Return the question between departments that a one-line reply naming none of its
+    choices answers, while its enquiry still waits for that choice (it is asked again)."""
+    row = _replied_to(session, incoming, text)
+    if row is None or row.kind != Kind.CONFIRM or row.enquiry_id is None:
+        return None
+    enquiry = session.get(Enquiry, row.enquiry_id)
+    waiting = enquiry is not None and enquiry.status == EnquiryStatus.CONFIRMING
+    return row if waiting else None
+
+
+def ask_again(session: Session, row: OutboxMessage, key: str) -> None:
+    """Ask the question between departments again, saying the reply named none of them."""
+    person = session.get(AssociationUser, row.recipient_id) if row.recipient_id else None
+    enquiry = session.get(Enquiry, row.enquiry_id) if row.enquiry_id else None
+    if person is None or enquiry is None:
+        return
+    notify.to_association(
+        session=session,
+        user=person,
+        kind=Kind.CONFIRM,
+        language=row.language,
+        enquiry=enquiry,
+        dedupe_key=f"{key}:answer"[:128],
+        **{**row.params, "again": True},
+    )
 
 
 class AssociationMail:
@@ -159,11 +192,30 @@ class AssociationMail:
         found = identify_language(masked, saved="sv", languages=LANGUAGES)
 
         def before(session: Session) -> str:
-            return _before(session, mail, incoming, writer, text, masked, key, found.reply)
+            return _before(
+                session,
+                mail,
+                incoming,
+                writer,
+                text,
+                masked,
+                key,
+                found.reply,
+                self.services.settings.email_enabled,
+            )
 
         action = await self.services.db(lambda s: chosen_action(s, incoming, text))
         if action is not None:
             await self._choose(writer, action, key)
+            return InboundMailState.DONE, None
+
+        def again(session: Session) -> bool:
+            row = unanswered_choice(session, incoming, text)
+            if row is not None:
+                ask_again(session, row, key)
+            return row is not None
+
+        if await self.services.db(again):
             return InboundMailState.DONE, None
         step = await self.services.db(before)
         if step == "done":
@@ -215,7 +267,21 @@ class AssociationMail:
 
             await self.services.db(feedback)
         else:
-            await self.conversation.press(writer=writer, data=action, key=key)
+            refusal = await self.conversation.press(writer=writer, data=action, key=key)
+            if refusal is not None:  # a button press hears it on the spot; a mail by mail
+
+                def tell(session: Session) -> None:
+                    person = identify(session=session, writer=writer, language="sv")
+                    notify.to_association(
+                        session=session,
+                        user=person,
+                        kind=Kind.TEXT,
+                        language=person.language or "sv",
+                        dedupe_key=f"{key}:answer"[:128],
+                        text=refusal,
+                    )
+
+                await self.services.db(tell)
 
     def _refused(
         self, session: Session, mail: InboundMail, incoming: Incoming, reason: str
@@ -257,6 +323,7 @@ def _before(
     masked: str,
     key: str,
     language: str,
+    email_enabled: bool,
 ) -> str:
     """Record what a mail in an enquiry's thread says ("done"), or say how the conversation
     takes it: "ask" (a new address that did not name its association) or "new"."""
@@ -274,6 +341,7 @@ def _before(
                     text=masked,
                     key=key,
                     language=enquiry.language,
+                    email_enabled=email_enabled,
                 )
             except FollowUpRefused:
                 return "new"

@@ -176,8 +176,9 @@ def compose(
     labels = [choice.label for row in message.choices for choice in row]
     if thread is not None and labels:
         # An association answers a question with buttons by replying with one of them.
-        main += "\n\n" + t(language, "Svara med ett av alternativen:")
-        main += "".join(f"\n– {label}" for label in labels)
+        # Translators: above the numbered choices of a question in a mail to an association.
+        main += "\n\n" + t(language, "Svara med ett av alternativen (eller dess nummer):")
+        main += "".join(f"\n{number}. {label}" for number, label in enumerate(labels, 1))
     text = main
     if link is not None:
         text += f"\n\n{link.label}:\n{link.url}"

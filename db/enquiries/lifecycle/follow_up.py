@@ -9,6 +9,7 @@ it was added. Nothing is created: the enquiry stays one enquiry. Written once pe
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
 from sqlmodel import Session, select
 
@@ -42,9 +43,14 @@ def add_follow_up(
     text: str,
     key: str,
     language: str,
+    email_enabled: bool,
     now: datetime | None = None,
 ) -> EnquiryEvent | None:
-    """Record what the association wrote more and tell who has the enquiry (None: done before)."""
+    """Record what the association wrote more and tell who has the enquiry (None: done before).
+
+    Coordinators hear of a follow-up on an escalated enquiry in their group chat and, with
+    `email_enabled` (the settings' SMTP server), in their mailbox too.
+    """
     assert enquiry.id is not None
     now = now or utcnow()
     cleaned = text.strip()
@@ -80,13 +86,18 @@ def add_follow_up(
             event_id=event.id,
         )
     elif enquiry.status == EnquiryStatus.ESCALATED:
-        notify.to_coordinators(
-            session=session,
-            kind=Kind.FOLLOW_UP,
-            enquiry_id=enquiry.id,
-            dedupe_key=f"follow_up:{event.id}:coordinators",
-            event_id=event.id,
-        )
+        # Their group chat (to_coordinators' default channel) and, with e-mail on, their mailbox.
+        mailbox = [notify.Channel.EMAIL] if email_enabled else []
+        for channel in (None, *mailbox):
+            notify.to_coordinators(
+                session=session,
+                kind=Kind.FOLLOW_UP,
+                enquiry_id=enquiry.id,
+                dedupe_key=f"follow_up:{event.id}:coordinators"
+                + (f":{channel}" if channel else ""),
+                event_id=event.id,
+                **cast(dict[str, Any], {"channel": channel} if channel else {}),
+            )
     notify.to_association(
         session=session,
         user=user,
