@@ -214,6 +214,8 @@ def test_erasure_and_export_cover_mail_chats_and_feedback(engine: Engine) -> Non
         person = session.get(AssociationUser, person_id)
         assert person is not None
         data = export_person(session=session, person=person, now=NOW)
+        # every store the description says is exported is in the export
+        assert {s.export for s in STORES if s.export} <= set(data)
         assert sorted(m["key"] for m in data["inbound_mails"]) == ["<a@x>", "<b@x>"]
         assert all("Hej, jag heter Anna." in m["raw"] for m in data["inbound_mails"])
         assert [c["id"] for c in data["web_chats"]] == [chat_id]
