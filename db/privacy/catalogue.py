@@ -49,6 +49,7 @@ from db.models import (
 )
 
 PURGED = "[gallrad]"
+USER_ID = "telegram_user_id"  # the column of staff and desk sign-ins naming a chat-app user
 
 
 class Found(enum.StrEnum):
@@ -57,7 +58,7 @@ class Found(enum.StrEnum):
     PERSON = "the person's row (association_user)"
     IDENTITY = "channel_identity.person_id"
     ENQUIRY = "the person's enquiries (enquiry.user_id)"
-    TELEGRAM_ID = "the person's Telegram user ids (channel_identity, channel telegram)"
+    CHAT_USER_ID = "the person's chat-app user ids (their channel_identity rows)"
     EMAIL = "the person's e-mail addresses (channel_identity, channel email) or enquiries"
     WEB_VISITOR = "the person's web-chat visitor ids (channel_identity, channel web)"
     PERSON_KEY = "the rate limit's person key (channel:address of an identity)"
@@ -180,7 +181,7 @@ STORES: tuple[Store, ...] = (
     Store(
         InboxUpdate,
         ("payload",),
-        Found.TELEGRAM_ID,
+        Found.CHAT_USER_ID,
         Erasure.DELETE,
         "inbox_updates",
         setting="retention_inbox_days",
@@ -199,8 +200,8 @@ STORES: tuple[Store, ...] = (
     ),
     Store(
         DeskLoginToken,
-        ("telegram_user_id", "mailbox"),
-        Found.TELEGRAM_ID,
+        (USER_ID, "mailbox"),
+        Found.CHAT_USER_ID,
         Erasure.DELETE,
         "desk_sign_ins",
         setting="retention_inbox_days",
@@ -208,8 +209,8 @@ STORES: tuple[Store, ...] = (
     ),
     Store(
         DeskSession,
-        ("telegram_user_id",),
-        Found.TELEGRAM_ID,
+        (USER_ID,),
+        Found.CHAT_USER_ID,
         Erasure.DELETE,
         "desk_sign_ins",
         setting="retention_inbox_days",
@@ -242,8 +243,8 @@ STORES: tuple[Store, ...] = (
     ),
     Store(
         StaffMember,
-        ("telegram_user_id", "name"),
-        Found.TELEGRAM_ID,
+        (USER_ID, "name"),
+        Found.CHAT_USER_ID,
         Erasure.KEEP,
         "staff_roles",
         note="removed with `lotsen staff remove`",

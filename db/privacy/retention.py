@@ -6,7 +6,7 @@ decision says; every disposal is logged with its kind, count and decision.
 
 Enquiries are public records: a closed enquiry's texts are replaced by the marker "[gallrad]"
 but the row, reference, department, timestamps and history stay (statistics and public-records
-duty). Processed Telegram updates are deleted; sent outbox messages lose their parameters and
+duty). Processed updates in the inbox are deleted; sent outbox messages lose their parameters and
 address; audit
 rows older than the audit retention are deleted (the only way they are ever deleted); Rasa
 tracker events older than the tracker retention are deleted from the tracker store.
