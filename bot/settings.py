@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     retention_inbox_days: int = Field(default=30, ge=1)
     # Comments on answers (they may hold personal data): purged under a disposal decision.
     retention_feedback_comment_days: int = Field(default=365, ge=1)
+    # Raw inbound e-mail once handled, and web chats (with their transcripts) after their last
+    # message: purged under a disposal decision (db/privacy/catalogue.py describes every store).
+    retention_inbound_mail_days: int = Field(default=90, ge=1)
+    retention_web_chat_days: int = Field(default=90, ge=1)
 
     @field_validator("database_url")
     @classmethod

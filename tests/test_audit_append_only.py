@@ -30,6 +30,8 @@ class Retention:
     retention_audit_days = RETENTION_DAYS
     retention_inbox_days = 30
     retention_feedback_comment_days = 365
+    retention_inbound_mail_days = 365
+    retention_web_chat_days = 365
 
 
 def _old_and_new(engine: Engine) -> tuple[int, int]:

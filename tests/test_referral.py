@@ -495,6 +495,8 @@ def test_a_referred_enquiry_is_anonymised_after_the_retention_period(engine: Eng
         retention_audit_days = 3650
         retention_inbox_days = 30
         retention_feedback_comment_days = 365
+        retention_inbound_mail_days = 365
+        retention_web_chat_days = 365
 
     then = utcnow() - timedelta(days=800)
     with session_scope(engine) as session:

@@ -42,6 +42,8 @@ class Retention:
     retention_audit_days = 1
     retention_inbox_days = 1
     retention_feedback_comment_days = 1
+    retention_inbound_mail_days = 1
+    retention_web_chat_days = 1
 
 
 def _answered(session: Session, **kwargs: object) -> Enquiry:

@@ -68,6 +68,8 @@ class Retention:
     retention_audit_days: int = 3650
     retention_inbox_days: int = 30
     retention_feedback_comment_days: int = 365
+    retention_inbound_mail_days: int = 365
+    retention_web_chat_days: int = 365
 
 
 def days_ago(days: int) -> datetime:
@@ -262,6 +264,8 @@ def test_purge_dry_run_then_purge_then_nothing_left(engine: Engine, database_url
         "desk_sign_ins_deleted": 0,  # none made here (see the test of desk sign-ins)
         "rate_limit_refusals_deleted": 0,  # none made here (see the test of refusals)
         "feedback_comments_deleted": 0,  # none made here (tests/test_register_records.py)
+        "inbound_mails_redacted": 0,  # none made here (tests/test_privacy_catalogue.py)
+        "web_chats_deleted": 0,  # none made here (tests/test_privacy_catalogue.py)
     }
 
     with session_scope(engine) as session:

@@ -28,6 +28,8 @@ KINDS = {
     "tracker": N_("Rasas samtalshistorik"),
     "desk_sign_ins": N_("inloggningar i skrivbordet"),
     "feedback_comments": N_("föreningarnas kommentarer till svar"),
+    "inbound_mail": N_("inkomna e-postmeddelanden som behandlats"),
+    "web_chats": N_("webbchattar och deras utskrifter"),
 }
 """The kinds of data a decision can cover, with what they are called in reports."""
 
@@ -43,6 +45,8 @@ COUNT_KINDS = {
     "desk_sign_ins_deleted": "desk_sign_ins",
     "rate_limit_refusals_deleted": "inbox",
     "feedback_comments_deleted": "feedback_comments",
+    "inbound_mails_redacted": "inbound_mail",
+    "web_chats_deleted": "web_chats",
 }
 """Which kind of data each count of a purge report disposes of."""
 

@@ -34,6 +34,7 @@ from db.people.identities import identities_of
 from db.people.limits import forget_person, person_key
 from db.plumbing.audit import record
 from db.plumbing.phrases import N_, Phrase
+from db.privacy.catalogue import CHANNEL_STORES, dispose, of_person
 from db.privacy.masking import clean_text, mask_personal_data
 from db.privacy.personal_data import (
     desk_sign_ins,
@@ -43,7 +44,7 @@ from db.privacy.personal_data import (
     tracker_identities,
     user_enquiries,
 )
-from db.privacy.retention import PURGED, anonymise_enquiry, count_lines
+from db.privacy.retention import CHANNEL_COUNTS, PURGED, anonymise_enquiry, count_lines
 
 ERASURE_RESOLUTION = "erased"
 ERASURE_REQUEST_TEXT = N_("Begäran om radering av personuppgifter")
@@ -200,6 +201,8 @@ def erase_person(
         "outbox_messages_redacted": 0,
         "tracker_events_deleted": 0,
         "desk_sign_ins_deleted": 0,
+        "inbound_mails_redacted": 0,
+        "web_chats_deleted": 0,
     }
     tracker_state = "not checked"
     if tracker_url is not None:
@@ -242,6 +245,11 @@ def erase_person(
         for sign_in in desk_sign_ins(session=session, telegram_user_id=telegram_user_id):
             session.delete(sign_in)  # ends any desk session of theirs too
             counts["desk_sign_ins_deleted"] += 1
+    # The channels' own stores (raw e-mails, web chats), as db/privacy/catalogue.py describes.
+    enquiry_ids = [q.id for q in enquiries if q.id is not None]
+    for model in CHANNEL_STORES:
+        mine = of_person(model, identities=identities, enquiry_ids=enquiry_ids)
+        counts[CHANNEL_COUNTS[model]] = dispose(session, model, mine)
     for identity in identities:
         # the rate limit's bucket and refusals, then the identity itself
         forget_person(session, person=person_key(identity.channel, identity.address))

@@ -23,13 +23,18 @@ from db.models import (
     Enquiry,
     EnquiryEvent,
     Escalation,
+    Feedback,
+    InboundMail,
     InboxUpdate,
     OutboxMessage,
+    WebChat,
+    WebChatEntry,
     utcnow,
 )
 from db.people.identities import find_person, identities_of
 from db.plumbing.audit import jsonable
 from db.plumbing.phrases import N_, DomainError
+from db.privacy.catalogue import rows_of, store
 
 """The text of the queue entry that asks the coordinator to erase a user's data (Swedish)."""
 
@@ -237,6 +242,7 @@ def _export(
         "desk_sign_ins": [_sign_in_export(row) for row in sign_ins],
         "inbox_updates": [_row(row) for row in inbox],
         "outbox_messages": [_row(row) for row in outbox],
+        **_channel_stores(session=session, identities=identities, enquiries=enquiries),
         "tracker_events": None,
     }
     if tracker_url is not None:
@@ -247,6 +253,46 @@ def _export(
             data["tracker_events"] = (
                 user_events(connection, known) if connection is not None else []
             )
+    return data
+
+
+def _channel_stores(
+    *, session: Session, identities: list[ChannelIdentity], enquiries: list[Enquiry]
+) -> dict[str, Any]:
+    """Return the person's feedback, raw e-mails and web chats (db/privacy/catalogue.py)."""
+    enquiry_ids = [q.id for q in enquiries if q.id is not None]
+    feedback = session.exec(
+        select(Feedback).where(col(Feedback.enquiry_id).in_(enquiry_ids)).order_by(col(Feedback.id))
+    ).all()
+    mails = rows_of(session, InboundMail, identities=identities, enquiry_ids=enquiry_ids)
+    chats = rows_of(session, WebChat, identities=identities, enquiry_ids=enquiry_ids)
+    return {
+        store(Feedback).export or "": [_row(row) for row in feedback],
+        store(InboundMail).export or "": [_mail_export(row) for row in mails],
+        store(WebChat).export or "": [_chat_export(session=session, chat=row) for row in chats],
+    }
+
+
+def _mail_export(row: SQLModel) -> dict[str, Any]:
+    """Return an inbound e-mail with its raw message as text (as it arrived)."""
+    assert isinstance(row, InboundMail)
+    data: dict[str, Any] = jsonable(row.model_dump(exclude={"raw"}))
+    data["raw"] = row.raw.decode("utf-8", "replace")
+    return data
+
+
+def _chat_export(*, session: Session, chat: SQLModel) -> dict[str, Any]:
+    """Return a web chat (without its secret's hash) and its transcript."""
+    assert isinstance(chat, WebChat)
+    data: dict[str, Any] = jsonable(chat.model_dump(exclude={"token_hash"}))
+    data["entries"] = [
+        _row(entry)
+        for entry in session.exec(
+            select(WebChatEntry)
+            .where(WebChatEntry.chat_id == chat.id)
+            .order_by(col(WebChatEntry.id))
+        )
+    ]
     return data
 
 

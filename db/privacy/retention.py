@@ -6,7 +6,7 @@ decision says; every disposal is logged with its kind, count and decision.
 
 Enquiries are public records: a closed enquiry's texts are replaced by the marker "[gallrad]"
 but the row, reference, department, timestamps and history stay (statistics and public-records
-duty). Processed Telegram updates are deleted; sent outbox messages lose their parameters and
+duty). Processed updates in the inbox are deleted; sent outbox messages lose their parameters and
 address; audit
 rows older than the audit retention are deleted (the only way they are ever deleted); Rasa
 tracker events older than the tracker retention are deleted from the tracker store.
@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, delete, false, func, or_, true, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from db.models import (
@@ -34,14 +34,18 @@ from db.models import (
     EnquiryEvent,
     EnquiryStatus,
     Feedback,
+    InboundMail,
     InboxUpdate,
     OutboxMessage,
     RateLimitRefusal,
     TrainingCandidate,
+    WebChat,
     utcnow,
 )
 from db.plumbing.audit import record, retention_purge
 from db.plumbing.phrases import N_, Phrase
+from db.privacy.catalogue import CHANNEL_STORES, dispose, expired, store
+from db.privacy.catalogue import count as count_rows
 from db.privacy.disposal import COUNT_KINDS, KINDS, Cover, coverage, log_disposal
 
 log = logging.getLogger(__name__)
@@ -62,6 +66,8 @@ COUNTED = {
     # Translators: the per person and day counts of messages the rate limit refused.
     "rate_limit_refusals_deleted": N_("räkningar av avvisade meddelanden raderade"),
     "feedback_comments_deleted": N_("föreningarnas kommentarer till svar raderade"),
+    "inbound_mails_redacted": N_("inkomna e-postmeddelanden rensade"),
+    "web_chats_deleted": N_("webbchattar raderade"),
 }
 """What a purge or an erasure counts, by the name it counts it under."""
 
@@ -78,6 +84,8 @@ CUTOFFS = {
     "audit": N_("ändringsloggen"),
     "tracker": N_("Rasas samtalshistorik"),
     "feedback comments": N_("kommentarer till svar"),
+    "inbound mail": N_("inkommen e-post"),
+    "web chats": N_("webbchattar"),
 }
 """The retention limits a purge applies, by the name the audit records them under."""
 
@@ -113,6 +121,12 @@ class RetentionSettings(Protocol):
     @property
     def retention_feedback_comment_days(self) -> int: ...
 
+    @property
+    def retention_inbound_mail_days(self) -> int: ...
+
+    @property
+    def retention_web_chat_days(self) -> int: ...
+
 
 class PurgeSettings(RetentionSettings, Protocol):
     """The retention periods and where the data lives."""
@@ -139,6 +153,8 @@ class PurgeReport:
     desk_sign_ins_deleted: int = 0
     rate_limit_refusals_deleted: int = 0
     feedback_comments_deleted: int = 0
+    inbound_mails_redacted: int = 0
+    web_chats_deleted: int = 0
     tracker_store: str = "not checked"
     cutoffs: dict[str, datetime] = field(default_factory=dict)
     # Kinds of data (db/privacy/disposal.py KINDS) with the decision that allowed their
@@ -158,6 +174,8 @@ class PurgeReport:
             "desk_sign_ins_deleted": self.desk_sign_ins_deleted,
             "rate_limit_refusals_deleted": self.rate_limit_refusals_deleted,
             "feedback_comments_deleted": self.feedback_comments_deleted,
+            "inbound_mails_redacted": self.inbound_mails_redacted,
+            "web_chats_deleted": self.web_chats_deleted,
         }
 
     @property
@@ -212,6 +230,14 @@ class PurgeReport:
             for kind in self.refused
         )
         return lines
+
+
+CHANNEL_COUNTS: dict[type[SQLModel], str] = {
+    InboundMail: "inbound_mails_redacted",
+    WebChat: "web_chats_deleted",
+}
+"""The count of a purge or an erasure each channel store's disposal goes into."""
+CHANNEL_CUTOFFS: dict[type[SQLModel], str] = {InboundMail: "inbound mail", WebChat: "web chats"}
 
 
 def _redact_detail(detail: dict[str, object]) -> dict[str, object] | None:
@@ -393,6 +419,18 @@ def purge(
         session, select(func.count()).select_from(RateLimitRefusal).where(*refusals_expired)
     )
 
+    # The channels' own stores (raw inbound e-mail, web chats), as db/privacy/catalogue.py
+    # describes them: their setting, their kind of data and how they are disposed of.
+    channel_expired: dict[type[SQLModel], ColumnElement[bool]] = {}
+    for channel_store in CHANNEL_STORES:
+        described = store(channel_store)
+        assert described.setting is not None and described.kind is not None
+        moment = cutoff(described.kind, getattr(retention, described.setting))
+        report.cutoffs[CHANNEL_CUTOFFS[channel_store]] = moment
+        past = and_(allowed(described.kind), expired(channel_store, moment))
+        channel_expired[channel_store] = past
+        setattr(report, CHANNEL_COUNTS[channel_store], count_rows(session, channel_store, past))
+
     # The tracker store first: on SQLite it may share the file, so before this session writes.
     if tracker_url is not None and "tracker" in covered:
         _purge_tracker(report, tracker_url=tracker_url, cutoff=tracker_cutoff, dry_run=dry_run)
@@ -407,6 +445,8 @@ def purge(
                 candidate.reviewed_at = now
                 candidate.reviewed_by = RETENTION_ACTOR
         session.exec(delete(InboxUpdate).where(*inbox_expired))
+        for channel_store, condition in channel_expired.items():
+            dispose(session, channel_store, condition)
         session.exec(update(Feedback).where(*comments_expired).values(comment=PURGED))
         session.exec(update(OutboxMessage).where(*outbox_expired).values(params={}, address=None))
         for model, where in sign_ins_expired.items():
