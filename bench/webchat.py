@@ -157,16 +157,24 @@ async def _run(base: str, visitors: int, pid: int) -> dict[str, Any]:
         latencies = await asyncio.gather(*tasks)
     finally:
         sampler.cancel()
-    took = time.perf_counter() - started
+    figures = _burst(visitors, time.perf_counter() - started, latencies, before, peak[0])
+    figures["rss_streams_open_kib"] = with_streams
+    figures["kib_per_open_stream"] = round((with_streams - before) / max(1, visitors), 1)
+    return figures
+
+
+def _burst(
+    people: int, took: float, latencies: list[float], before: int, peak: int
+) -> dict[str, Any]:
+    """Return one burst's figures: timing, latency and the server's memory."""
     return {
-        "visitors": visitors,
+        "people": people,
         "all_answered_after_s": round(took, 1),
-        "questions_per_s": round(visitors / took, 1),
+        "questions_per_s": round(people / took, 1),
         "latency": percentiles(latencies),
         "rss_before_kib": before,
-        "rss_streams_open_kib": with_streams,
-        "kib_per_open_stream": round((with_streams - before) / max(1, visitors), 1),
-        "rss_peak_kib": peak[0],
+        "rss_peak_kib": peak,
+        "kib_per_person_at_peak": round((peak - before) / max(1, people), 1),
     }
 
 
@@ -194,16 +202,7 @@ async def _telegram(settings: Settings, people: int, log: Path) -> dict[str, Any
                 sampler.cancel()
                 watching.cancel()
             took = time.monotonic() - queued
-    latencies = [arrived - queued for arrived in arrivals]
-    return {
-        "people": people,
-        "all_answered_after_s": round(took, 1),
-        "questions_per_s": round(people / took, 1),
-        "latency": percentiles(latencies),
-        "rss_before_kib": before,
-        "rss_peak_kib": peak[0],
-        "kib_per_person_at_peak": round((peak[0] - before) / max(1, people), 1),
-    }
+    return _burst(people, took, [arrived - queued for arrived in arrivals], before, peak[0])
 
 
 def _recorded(url: str, people: int, prefix: str) -> tuple[int, int, int]:
@@ -239,7 +238,7 @@ def _table(web: dict[str, Any], telegram: dict[str, Any]) -> list[str]:
         ("KiB per open connection", web["kib_per_open_stream"], "– (none held)"),
         (
             "KiB per person at the peak",
-            round((web["rss_peak_kib"] - web["rss_before_kib"]) / max(1, web["visitors"]), 1),
+            web["kib_per_person_at_peak"],
             telegram["kib_per_person_at_peak"],
         ),
     ]
