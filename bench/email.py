@@ -21,11 +21,11 @@ from bench.latency import percentiles
 from bot.channels.desk.app import build_desk_app
 from bot.channels.email.outbox import EmailDispatcher
 from db.enquiries import lifecycle
-from db.models import StaffMember
 from db.people import departments
 from db.plumbing.session import session_scope
 from harness.database import migrate_and_seed
 from harness.desk import Clock, csrf_of, login_path
+from harness.people import staff_member
 from harness.smtp import smtp_server
 from harness.workflow import local, routed_enquiry
 
@@ -39,7 +39,7 @@ def _forward_many(url: str, count: int) -> None:
         department = departments.department_by_key(session=session, key="kultur_fritid")
         assert department is not None
         department.channels = "email"
-        session.add(StaffMember(telegram_user_id=CLERK, role="staff", department_id=department.id))
+        staff_member(session, CLERK, "staff", department.id)
         for number in range(count):
             enquiry = routed_enquiry(
                 session,

@@ -19,10 +19,10 @@ from bot.channels.desk.app import build_desk_app
 from bot.channels.desk.throttle import LoginLimits
 from bot.channels.desk.web import PRE_COOKIE, SESSION_COOKIE
 from bot.settings import Settings
-from db.models import StaffMember
 from db.people import departments
 from db.people.sign_in import create_login_link
 from db.plumbing.session import session_scope
+from harness.people import staff_id, staff_member
 
 COORDINATOR_ID = 111
 STAFF_ID = 222
@@ -51,27 +51,25 @@ def add_staff(engine: Engine) -> None:
         culture = departments.department_by_key(session=session, key="kultur_fritid")
         technical = departments.department_by_key(session=session, key="teknik")
         assert culture is not None and technical is not None
-        session.add(StaffMember(telegram_user_id=COORDINATOR_ID, role="coordinator", name="Cora"))
-        session.add(
-            StaffMember(
-                telegram_user_id=STAFF_ID, role="staff", department_id=culture.id, name="Sam"
-            )
-        )
-        session.add(
-            StaffMember(
-                telegram_user_id=OTHER_STAFF_ID,
-                role="staff",
-                department_id=technical.id,
-                name="Tove",
-            )
-        )
+        staff_member(session, COORDINATOR_ID, "coordinator", name="Cora")
+        staff_member(session, STAFF_ID, "staff", culture.id, name="Sam")
+        staff_member(session, OTHER_STAFF_ID, "staff", technical.id, name="Tove")
+
+
+def person(engine: Engine, telegram_user_id: int) -> int:
+    """Return the id of the staff person behind a Telegram user (the desk names them so)."""
+    with session_scope(engine) as session:
+        return staff_id(session, telegram_user_id)
 
 
 def login_path(engine: Engine, telegram_user_id: int, now: datetime) -> str:
     """Return the path and query of a fresh one-time sign-in link."""
     with session_scope(engine) as session:
         link = create_login_link(
-            session=session, telegram_user_id=telegram_user_id, base_url=BASE_URL, now=now
+            session=session,
+            person_id=staff_id(session, telegram_user_id),
+            base_url=BASE_URL,
+            now=now,
         )
     assert link is not None
     return link.removeprefix(BASE_URL)

@@ -25,12 +25,12 @@ from db.models import (
     EscalationReason,
     InboxUpdate,
     OutboxMessage,
-    StaffMember,
     utcnow,
 )
 from db.people.identities import find_person
 from db.plumbing.session import session_scope
 from harness.fake_telegram import FakeTelegram
+from harness.people import staff_id, staff_member
 from harness.wait import eventually
 
 COORDINATOR_CHAT = -1000000000001
@@ -258,18 +258,21 @@ class Harness:
             assert found is not None
             return found
 
+    def staff_id(self, telegram_user_id: int) -> int:
+        """Return the id of the staff person behind a Telegram user (who must be staff)."""
+        with Session(self.engine) as session:
+            return staff_id(session, telegram_user_id)
+
     def add_staff(self, telegram_user_id: int, role: str, department_key: str | None) -> None:
         """Give a Telegram user a staff role (department staff need a department)."""
         department_id = self.department(department_key).id if department_key else None
         with session_scope(self.engine) as session:
-            session.add(
-                StaffMember(
-                    telegram_user_id=telegram_user_id,
-                    name=f"Test {role} {telegram_user_id}",
-                    role=role,
-                    department_id=department_id,
-                    created_by="test",
-                )
+            staff_member(
+                session,
+                telegram_user_id,
+                role,
+                department_id,
+                name=f"Test {role} {telegram_user_id}",
             )
 
     @contextlib.contextmanager

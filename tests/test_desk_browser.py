@@ -18,7 +18,7 @@ from bot.channels.desk.app import build_desk_app
 from bot.settings import Settings
 from db.models import AuditEntry, Contact, Department, OutboxMessage
 from db.plumbing.session import session_scope
-from harness.desk import COORDINATOR_ID, STAFF_ID, Clock, add_staff, login_path
+from harness.desk import COORDINATOR_ID, STAFF_ID, Clock, add_staff, login_path, person
 from harness.ports import free_port
 from harness.workflow import (
     ASSOCIATION_CHAT,
@@ -209,7 +209,9 @@ def test_edit_contact_invalid_then_valid(page: Any, desk: LiveDesk, engine: Engi
     assert "foreningsservice@storasa.se" in page.locator("#audit").inner_text()
     with session_scope(engine) as session:
         entry = session.exec(
-            select(AuditEntry).where(col(AuditEntry.actor) == f"web:staff:{STAFF_ID}")
+            select(AuditEntry).where(
+                col(AuditEntry.actor) == f"web:staff:{person(engine, STAFF_ID)}"
+            )
         ).one()
     assert entry.entity_key == "kultur_fritid/contact"
     assert entry.after is not None and entry.after["email"] == "foreningsservice@storasa.se"

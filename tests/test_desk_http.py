@@ -24,7 +24,9 @@ from harness.desk import (
     add_staff,
     csrf_of,
     login_path,
+    person,
 )
+from harness.people import staff_id
 from harness.workflow import (
     ASSOCIATION_CHAT,
     COORDINATOR_CHAT,
@@ -71,8 +73,10 @@ async def _csrf(client: TestClient, path: str) -> str:
 def test_login_link_only_for_staff(engine: Engine) -> None:
     add_staff(engine)
     with session_scope(engine) as session:
-        assert create_login_link(session=session, telegram_user_id=999, base_url="x") is None
-        link = create_login_link(session=session, telegram_user_id=STAFF_ID, base_url="http://h/")
+        assert create_login_link(session=session, person_id=None, base_url="x") is None
+        link = create_login_link(
+            session=session, person_id=staff_id(session, STAFF_ID), base_url="http://h/"
+        )
     assert link is not None and link.startswith("http://h/desk/login?token=")
 
 
@@ -207,11 +211,11 @@ async def test_valid_edit_is_saved_and_audited(
     with session_scope(engine) as session:
         entry = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc())).first()
     assert entry is not None
-    assert entry.actor == f"web:staff:{STAFF_ID}"
+    assert entry.actor == f"web:staff:{person(engine, STAFF_ID)}"
     assert entry.entity == "contact" and entry.entity_key == "kultur_fritid/deputy"
     assert entry.after is not None and entry.after["email"] == "ersattare@storasa.se"
     page = await (await client.get("/desk/department/kultur_fritid")).text()
-    assert "ersattare@storasa.se" in page and f"web:staff:{STAFF_ID}" in page
+    assert "ersattare@storasa.se" in page and f"web:staff:{person(engine, STAFF_ID)}" in page
 
 
 async def test_absence_with_bad_date_is_refused(
@@ -271,7 +275,7 @@ async def test_queue_claim_and_answer_queue_a_message_for_the_association(
         ]
         stored = session.get(Enquiry, enquiry_id)
     assert stored is not None and stored.status == "answered"
-    assert stored.answered_by == f"staff:{COORDINATOR_ID}"
+    assert stored.answered_by == f"staff:{person(engine, COORDINATOR_ID)}"
     (message,) = [m for m in messages if m.kind == "answer"]
     assert message.chat_id == ASSOCIATION_CHAT
     assert "Ni kan söka bidraget senast 1 maj." in message.text

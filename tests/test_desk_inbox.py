@@ -25,12 +25,12 @@ from db.models import (
     EnquiryEvent,
     EnquiryStatus,
     OutboxMessage,
-    StaffMember,
 )
 from db.people import departments
 from db.plumbing.session import session_scope
-from harness.desk import COORDINATOR_ID, OTHER_STAFF_ID, STAFF_ID, Clock, add_staff, csrf_of
+from harness.desk import COORDINATOR_ID, OTHER_STAFF_ID, STAFF_ID, Clock, add_staff, csrf_of, person
 from harness.desk import login_path as login_link
+from harness.people import staff_id, staff_member
 from harness.smtp import SmtpServer
 from harness.workflow import as_sent, local, routed_enquiry
 
@@ -48,11 +48,7 @@ async def desk(engine: Engine, database_url: str) -> AsyncIterator[tuple[TestCli
         culture = departments.department_by_key(session=session, key="kultur_fritid")
         assert culture is not None
         culture.channels = "email"
-        session.add(
-            StaffMember(
-                telegram_user_id=COLLEAGUE_ID, role="staff", department_id=culture.id, name="Alva"
-            )
-        )
+        staff_member(session, COLLEAGUE_ID, "staff", culture.id, name="Alva")
     clock = Clock(NOW)
     settings = SmtpServer(port=1).settings(database_url)
     client = TestClient(TestServer(build_desk_app(settings, engine, clock=clock)))
@@ -162,7 +158,9 @@ async def test_another_departments_enquiry_is_404_and_logged(
     assert await page.text() == await missing.text()
     assert _state(engine, enquiry_id) == before
     refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
-    assert len(refusals) == 2 and all(f"staff:{OTHER_STAFF_ID}" in r for r in refusals)
+    assert len(refusals) == 2 and all(
+        f"staff:{person(engine, OTHER_STAFF_ID)}" in r for r in refusals
+    )
 
 
 async def test_the_clerk_answers_and_the_association_hears_it_in_its_language(
@@ -186,7 +184,7 @@ async def test_the_clerk_answers_and_the_association_hears_it_in_its_language(
         enquiry = session.get(Enquiry, enquiry_id)
         assert enquiry is not None
         assert enquiry.status == EnquiryStatus.ANSWERED
-        assert enquiry.answered_by == f"web:staff:{STAFF_ID}"
+        assert enquiry.answered_by == f"web:staff:{person(engine, STAFF_ID)}"
         [answer] = session.exec(
             select(OutboxMessage).where(
                 OutboxMessage.enquiry_id == enquiry_id, OutboxMessage.kind == Kind.ANSWER
@@ -270,7 +268,9 @@ async def test_assign_to_a_colleague_and_internal_notes(
     form = f"/desk/inbox/{reference}"
     status, page = await _post(client, f"{form}/assign", form, colleague="12345")
     assert status == 409 and "Välj en kollega" in page
-    status, _ = await _post(client, f"{form}/assign", form, colleague=str(COLLEAGUE_ID))
+    status, _ = await _post(
+        client, f"{form}/assign", form, colleague=str(person(engine, COLLEAGUE_ID))
+    )
     assert status == 303
     status, _ = await _post(client, f"{form}/note", form, note="Ring föreningen på fredag.")
     assert status == 303
@@ -280,7 +280,7 @@ async def test_assign_to_a_colleague_and_internal_notes(
     assert "Ring föreningen på fredag." in page and 'id="assignee">Alva<' in page
     with Session(engine) as session:
         enquiry = session.get(Enquiry, enquiry_id)
-        assert enquiry is not None and enquiry.assigned_to == COLLEAGUE_ID
+        assert enquiry is not None and enquiry.assigned_to == person(engine, COLLEAGUE_ID)
         rows = session.exec(
             select(OutboxMessage)
             .where(OutboxMessage.enquiry_id == enquiry_id)
@@ -291,7 +291,9 @@ async def test_assign_to_a_colleague_and_internal_notes(
         (Kind.ASSIGNED, "email", "department"),
         (Kind.ASSIGNED_TO_YOU, "telegram", "staff"),
     ]
-    assert rows[2].recipient_id == COLLEAGUE_ID  # nothing to the association: a note stays here
+    assert rows[2].recipient_id == person(
+        engine, COLLEAGUE_ID
+    )  # nothing to the association: a note stays here
     with Session(engine) as session:
         told = render(session, rows[2]).text
     assert reference in told and "Språk: ukrainska · föreningens språk: svenska" in told
@@ -409,7 +411,7 @@ async def test_a_link_stops_working_when_the_enquiry_leaves_the_mailbox(
             session=session,
             escalation_id=escalation.id,
             department_key="teknik",
-            staff_user_id=COORDINATOR_ID,
+            staff_user_id=staff_id(session, COORDINATOR_ID),
             now=NOW,
         )
     gone = await client.get(f"/desk/inbox/{reference}", allow_redirects=False)
@@ -482,7 +484,7 @@ async def test_staff_choose_the_channels_and_the_mailbox_audited(
             .where(AuditEntry.entity == "department", AuditEntry.entity_key == "kultur_fritid")
             .order_by(col(AuditEntry.id).desc())
         ).first()
-    assert entry is not None and entry.actor == f"web:staff:{STAFF_ID}"
+    assert entry is not None and entry.actor == f"web:staff:{person(engine, STAFF_ID)}"
     assert entry.before is not None and entry.after is not None
     assert (entry.before["channels"], entry.after["channels"]) == ("email", "both")
     assert entry.after["mailbox"] == "kultur@storasa.example"

@@ -35,7 +35,9 @@ from harness.desk import (
     desk_client,
     login_path,
     password_attempt,
+    person,
 )
+from harness.people import staff_id
 from harness.workflow import escalated_enquiry, local, new_enquiry
 
 NOW = local(2026, 3, 16, 9)
@@ -234,7 +236,10 @@ async def test_staff_edit_what_their_department_handles(client: TestClient, engi
         culture = department_by_key(session=session, key="kultur_fritid")
         assert culture is not None and culture.handles == wanted
     last = _audit(engine, "department")[-1]
-    assert (last.actor, last.entity_key) == (f"web:staff:{STAFF_ID}", "kultur_fritid")
+    assert (last.actor, last.entity_key) == (
+        f"web:staff:{person(engine, STAFF_ID)}",
+        "kultur_fritid",
+    )
     assert last.before and last.after
     assert (last.before["handles"], last.after["handles"]) == (original, wanted)
 
@@ -296,12 +301,16 @@ def _candidates(engine: Engine) -> list[TrainingCandidate]:
         ):
             enquiry, escalation_id = escalated_enquiry(session, now=NOW, text=text)
             enquiry.intent = "topic_lokalbokning"
-            queue.claim(session=session, escalation_id=escalation_id, staff_user_id=COORDINATOR_ID)
+            queue.claim(
+                session=session,
+                escalation_id=escalation_id,
+                staff_user_id=staff_id(session, COORDINATOR_ID),
+            )
             queue.route(
                 session=session,
                 escalation_id=escalation_id,
                 department_key="teknik",
-                staff_user_id=COORDINATOR_ID,
+                staff_user_id=staff_id(session, COORDINATOR_ID),
                 now=NOW,
             )
     with session_scope(engine) as session:

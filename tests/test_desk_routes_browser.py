@@ -24,6 +24,7 @@ from db.models import AuditEntry, TrainingCandidate
 from db.people.departments import department_by_key
 from db.plumbing.session import session_scope
 from harness.desk import COORDINATOR_ID, STAFF_ID, Clock, add_staff, login_path
+from harness.people import staff_id
 from harness.workflow import escalated_enquiry
 from tests.test_desk_browser import CHROMIUM, CHROMIUM_ARGS, NOW, LiveDesk
 
@@ -142,12 +143,16 @@ def test_training_candidates_are_reviewed_in_the_browser(
         for text in ("Vem lagar gungan i parken vid skolan?", "Kan vi låna torget på lördag?"):
             enquiry, escalation_id = escalated_enquiry(session, now=NOW, text=text)
             enquiry.intent = "topic_lokalbokning"
-            queue.claim(session=session, escalation_id=escalation_id, staff_user_id=COORDINATOR_ID)
+            queue.claim(
+                session=session,
+                escalation_id=escalation_id,
+                staff_user_id=staff_id(session, COORDINATOR_ID),
+            )
             queue.route(
                 session=session,
                 escalation_id=escalation_id,
                 department_key="teknik",
-                staff_user_id=COORDINATOR_ID,
+                staff_user_id=staff_id(session, COORDINATOR_ID),
                 now=NOW,
             )
     with session_scope(engine) as session:

@@ -38,6 +38,7 @@ from harness.desk import (
     login_path,
     password_attempt,
 )
+from harness.people import staff_id, staff_member
 from harness.wait import eventually
 from harness.workflow import local, routed_enquiry
 
@@ -341,7 +342,7 @@ async def test_a_role_change_ends_a_telegram_session_for_good(engine: Engine) ->
         assert (await client.get("/desk/department/kultur_fritid")).status == 200
         with session_scope(engine) as session:
             member = session.exec(
-                select(StaffMember).where(StaffMember.telegram_user_id == STAFF_ID)
+                select(StaffMember).where(StaffMember.person_id == staff_id(session, STAFF_ID))
             ).one()
             culture = member.department_id
             technical = departments.department_by_key(session=session, key="teknik")
@@ -352,7 +353,7 @@ async def test_a_role_change_ends_a_telegram_session_for_good(engine: Engine) ->
         assert page.status == 303 and page.headers["Location"] == "/desk/login"
         with session_scope(engine) as session:
             member = session.exec(
-                select(StaffMember).where(StaffMember.telegram_user_id == STAFF_ID)
+                select(StaffMember).where(StaffMember.person_id == staff_id(session, STAFF_ID))
             ).one()
             member.department_id = culture
             session.add(member)
@@ -369,12 +370,14 @@ async def test_losing_every_role_ends_the_session_for_good(engine: Engine) -> No
         await _link_sign_in(client, engine, COORDINATOR_ID)
         with session_scope(engine) as session:
             member = session.exec(
-                select(StaffMember).where(StaffMember.telegram_user_id == COORDINATOR_ID)
+                select(StaffMember).where(
+                    StaffMember.person_id == staff_id(session, COORDINATOR_ID)
+                )
             ).one()
             session.delete(member)
         assert (await client.get("/desk", allow_redirects=False)).status == 303
         with session_scope(engine) as session:
-            session.add(StaffMember(telegram_user_id=COORDINATOR_ID, role="coordinator"))
+            staff_member(session, COORDINATOR_ID, "coordinator")
         assert (await client.get("/desk", allow_redirects=False)).status == 303
 
 

@@ -12,6 +12,7 @@ from db.enquiries import queue as q
 from db.enquiries.workflow import answer_enquiry
 from db.models import EscalationReason
 from db.plumbing.session import session_scope
+from harness.people import staff_people
 from harness.workflow import escalated_enquiry, local, routed_enquiry
 
 NOW = local(2026, 4, 15, 12)
@@ -50,6 +51,7 @@ def _fabricate(engine: Engine) -> None:
             card=False,
         )
         assert escalation.id is not None
+        staff_people(session, COORDINATOR)
         q.answer(
             session=session,
             escalation_id=escalation.id,

@@ -20,6 +20,7 @@ from harness.desk import (
     csrf_of,
     desk_client,
     desk_settings,
+    person,
     sign_in,
 )
 from harness.workflow import escalated_enquiry, local, new_enquiry, routed_enquiry
@@ -168,5 +169,5 @@ async def test_staff_mark_an_enquiry_in_the_desk_and_the_diarium_holds_it_back(
     with session_scope(engine) as session:
         marks = session.exec(select(RegisterMark)).all()
         assert [(m.secret, m.marked_by) for m in marks if m.marked_by != "t"] == [
-            (True, f"web:staff:{STAFF_ID}")
+            (True, f"web:staff:{person(engine, STAFF_ID)}")
         ]

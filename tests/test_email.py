@@ -23,6 +23,7 @@ from db.models import Contact, Department, Enquiry, EnquiryStatus, OutboxMessage
 from db.people import departments
 from db.plumbing.session import session_scope
 from harness.desk import Clock
+from harness.people import staff_people
 from harness.smtp import DESK_URL, SmtpServer, body, smtp_server
 from harness.workflow import escalated_enquiry, local, routed_enquiry
 
@@ -249,6 +250,7 @@ async def test_not_ours_reassignment_and_assignment_reach_the_mailbox(
             reason="Det gäller en bygglovsfråga.",
         )
         assert escalation.id is not None
+        staff_people(session, 111)  # the coordinator, a staff person
         queue.route(
             session=session,
             escalation_id=escalation.id,

@@ -35,6 +35,7 @@ from db.models import (
 )
 from db.people import departments
 from db.people.identities import identities_of, identity_for
+from db.people.staff_identities import staff_address, staff_person_for
 from db.plumbing.audit import history
 from db.plumbing.session import session_scope
 from db.privacy.erasure import erase_user, request_erasure
@@ -47,7 +48,7 @@ from db.privacy.personal_data import (
 )
 from db.privacy.retention import PURGED
 from harness.database import migrate_and_seed
-from harness.people import person_of, telegram_person
+from harness.people import person_of, staff_id, staff_member, telegram_person
 from harness.workflow import COORDINATOR_CHAT, outbox
 
 NOW = datetime(2026, 5, 12, 9, 0, tzinfo=UTC)
@@ -142,7 +143,7 @@ def test_mixed_message_masks_only_the_personal_data() -> None:
 def test_telegram_ids_above_32_bits_are_stored_exactly(engine: Engine) -> None:
     with session_scope(engine) as session:
         user = telegram_person(session=session, telegram_user_id=USER, chat_id=GROUP_CHAT)
-        session.add(StaffMember(telegram_user_id=USER, role="coordinator"))
+        staff_member(session, USER, "coordinator")
         enquiry, _ = lifecycle.received(
             session=session, text="Fråga", language="sv", user=user, now=NOW
         )
@@ -152,7 +153,9 @@ def test_telegram_ids_above_32_bits_are_stored_exactly(engine: Engine) -> None:
         )
         assert sent is not None
         sent.address = str(GROUP_CHAT)
-        notify.to_staff(session=session, telegram_user_id=USER, kind=notify.Kind.ROUTE_REVIEW)
+        notify.to_staff(
+            session=session, person_id=staff_id(session, USER), kind=notify.Kind.ROUTE_REVIEW
+        )
         enquiry_id = enquiry.id
     with session_scope(engine) as session:
         found = person_of(session, USER)
@@ -160,14 +163,17 @@ def test_telegram_ids_above_32_bits_are_stored_exactly(engine: Engine) -> None:
         identity = identity_for(session=session, person_id=found.id, channel="telegram")
         assert identity is not None
         assert (int(identity.address), int(identity.conversation or 0)) == (USER, GROUP_CHAT)
-        member = session.exec(select(StaffMember).where(StaffMember.telegram_user_id == USER))
-        assert member.one().telegram_user_id == USER
+        staff = staff_id(session, USER)
+        member = session.exec(select(StaffMember).where(StaffMember.person_id == staff)).one()
+        assert staff_address(session=session, person_id=member.person_id, channel="telegram") == (
+            str(USER)
+        )
         stored = session.get(Enquiry, enquiry_id)
         assert stored is not None and stored.chat_id == GROUP_CHAT
         assert session.get(InboxUpdate, 9_000_000_000) is not None
         to_user, to_staff = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))
         assert int(to_user.address or 0) == GROUP_CHAT
-        assert to_staff.recipient_id == USER
+        assert to_staff.recipient_id == staff
 
 
 # --- a user with data of every kind ---------------------------------------------------------
@@ -251,9 +257,11 @@ def _user_with_data(engine: Engine) -> dict[str, int]:
                 address="-100200",
             )
         )
+        other_staff = staff_person_for(session=session, channel="telegram", address=str(OTHER))
+        assert other_staff.id is not None
         notify.to_staff(
             session=session,
-            telegram_user_id=OTHER,
+            person_id=other_staff.id,
             kind=notify.Kind.ROUTE_REVIEW,
             intents=["topic_bidrag"],
         )
@@ -298,7 +306,7 @@ def test_export_user_holds_everything_about_the_user(engine: Engine, database_ur
     _tracker(database_url)
     ids = _user_with_data(engine)
     with session_scope(engine) as session:
-        session.add(StaffMember(telegram_user_id=USER, role="staff", department_id=None))
+        staff_member(session, USER, "staff")
         request_erasure(session=session, telegram_user_id=USER, actor="cli:test", now=NOW)
     with session_scope(engine) as session:
         data = export_user(
@@ -426,7 +434,7 @@ def test_erase_user_anonymises_and_deletes_but_keeps_public_records(
         assert [(m.recipient, m.recipient_id, m.address, m.params) for m in messages] == [
             ("association", ids["user"], None, {}),
             ("department", messages[1].recipient_id, "-100200", {}),
-            ("staff", OTHER, None, {"intents": ["topic_bidrag"]}),
+            ("staff", staff_id(session, OTHER), None, {"intents": ["topic_bidrag"]}),
             ("coordinators", None, None, {}),  # the erasure request's card: about no one's text
         ]
         other = session.get(Enquiry, ids["other"])
@@ -508,12 +516,13 @@ def test_cli_export_request_and_erase(tmp_path: Path) -> None:
 
 
 def _desk_sign_ins(engine: Engine, telegram_user_id: int) -> None:
-    """Give a Telegram user a used sign-in link and an open desk session."""
+    """Give a Telegram user (a staff person) a used sign-in link and an open desk session."""
     with session_scope(engine) as session:
+        staff = staff_person_for(session=session, channel="telegram", address=str(telegram_user_id))
         session.add(
             DeskLoginToken(
                 token_hash=f"{telegram_user_id:064d}",
-                telegram_user_id=telegram_user_id,
+                person_id=staff.id,
                 created_at=NOW,
                 expires_at=NOW + timedelta(minutes=10),
                 used_at=NOW + timedelta(minutes=1),
@@ -522,7 +531,7 @@ def _desk_sign_ins(engine: Engine, telegram_user_id: int) -> None:
         session.add(
             DeskSession(
                 session_hash=f"{telegram_user_id + 1:064d}",
-                telegram_user_id=telegram_user_id,
+                person_id=staff.id,
                 csrf_token="c" * 43,
                 created_at=NOW,
                 expires_at=NOW + timedelta(hours=12),
@@ -537,9 +546,11 @@ def test_desk_sign_ins_are_exported_without_their_secrets_and_erased(engine: Eng
     with session_scope(engine) as session:
         data = export_user(session=session, telegram_user_id=USER, now=NOW)
     signs = data["desk_sign_ins"]
-    assert [(s["kind"], s["telegram_user_id"]) for s in signs] == [
-        ("link", USER),
-        ("session", USER),
+    with session_scope(engine) as session:
+        user_staff, other_staff = staff_id(session, USER), staff_id(session, OTHER)
+    assert [(s["kind"], s["person_id"]) for s in signs] == [
+        ("link", user_staff),
+        ("session", user_staff),
     ]
     assert signs[0]["used_at"] == (NOW + timedelta(minutes=1)).isoformat()
     assert signs[1]["last_seen_at"] and signs[1]["ended_at"] is None
@@ -551,9 +562,9 @@ def test_desk_sign_ins_are_exported_without_their_secrets_and_erased(engine: Eng
         report = erase_user(session=session, telegram_user_id=USER, actor="cli", now=NOW)
     assert report.counts["desk_sign_ins_deleted"] == 2
     with session_scope(engine) as session:
-        left = [row.telegram_user_id for row in session.exec(select(DeskLoginToken))]
-        left += [row.telegram_user_id for row in session.exec(select(DeskSession))]
-        assert left == [OTHER, OTHER]
+        left = [row.person_id for row in session.exec(select(DeskLoginToken))]
+        left += [row.person_id for row in session.exec(select(DeskSession))]
+        assert left == [other_staff, other_staff]
         assert session.get(AssociationUser, ids["user"]) is not None
 
 

@@ -24,12 +24,12 @@ from db.models import (
     Escalation,
     EscalationReason,
     EventKind,
-    StaffMember,
     TrainingCandidate,
 )
 from db.people import departments
 from db.plumbing.session import make_engine, session_scope
 from db.routing.training import export_nlu_yaml, review
+from harness.people import staff_member, staff_people
 from harness.wait import wait_until
 from harness.workflow import (
     ASSOCIATION_CHAT,
@@ -47,6 +47,15 @@ from harness.workflow import (
 
 MONDAY_9 = local(2026, 3, 16, 9)
 ALICE, BOB = 111, 222
+
+
+@pytest.fixture(autouse=True)
+def _coordinators(request: pytest.FixtureRequest) -> None:
+    """Alice and Bob are staff people (the queue names its staff by person id)."""
+    if "engine" in request.fixturenames:
+        engine = request.getfixturevalue("engine")
+        with session_scope(engine) as session:
+            staff_people(session, ALICE, BOB, telegram=True)
 
 
 def _one_escalation(engine: Engine, **kwargs: object) -> tuple[int, int]:
@@ -135,7 +144,7 @@ def test_working_hours_between_skips_nights_and_weekends() -> None:
 def test_claim_own_again_and_refuse_other(engine: Engine) -> None:
     enquiry_id, escalation_id = _one_escalation(engine)
     with session_scope(engine) as session:
-        session.add(StaffMember(telegram_user_id=ALICE, name="Alice", role="coordinator"))
+        staff_member(session, ALICE, "coordinator", name="Alice", person_id=ALICE)
         first = q.claim(session=session, escalation_id=escalation_id, staff_user_id=ALICE)
         assert first.ok and not first.already_mine
         again = q.claim(session=session, escalation_id=escalation_id, staff_user_id=ALICE)
@@ -216,6 +225,8 @@ def test_claim_is_atomic_across_sessions(engine: Engine) -> None:
 def test_many_concurrent_claims_exactly_one_wins(engine: Engine) -> None:
     _, escalation_id = _one_escalation(engine)
     contenders = [1001, 1002, 1003, 1004, 1005]
+    with session_scope(engine) as session:
+        staff_people(session, *contenders)
     barrier = threading.Barrier(len(contenders))
     results: dict[int, bool] = {}
     errors: list[BaseException] = []
@@ -454,8 +465,8 @@ def cli(sqlite_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-un
 def test_cli_queue_flow(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     invoke, engine = cli
     with session_scope(engine) as session:
-        session.add(StaffMember(telegram_user_id=ALICE, name="Alice", role="coordinator"))
-        session.add(StaffMember(telegram_user_id=BOB, name="Bob", role="staff"))
+        staff_member(session, ALICE, "coordinator", name="Alice", person_id=ALICE)
+        staff_member(session, BOB, "staff", name="Bob", person_id=BOB)
         enquiry, first = escalated_enquiry(session, now=MONDAY_9, text="Vem äger fotbollsplanen?")
         reference = enquiry.reference
         _, second = escalated_enquiry(session, now=MONDAY_9, text="Kan vi få bidrag?")
@@ -573,7 +584,7 @@ def test_render_card_shows_what_the_coordinator_needs(engine: Engine) -> None:
     from bot.messages.coordinator import card, close_picker, route_picker
 
     with session_scope(engine) as session:
-        session.add(StaffMember(telegram_user_id=ALICE, name="Alice", role="coordinator"))
+        staff_member(session, ALICE, "coordinator", name="Alice", person_id=ALICE)
         enquiry, escalation_id = escalated_enquiry(
             session,
             now=local(2026, 3, 12, 10),

@@ -31,7 +31,7 @@ from db.records.errands import errand_body
 from db.records.private_person import find_association, set_private_person
 from db.records.register import entry_by_reference, public_entry
 from harness.database import migrate_and_seed
-from harness.desk import STAFF_ID, Clock, add_staff, csrf_of, desk_client, sign_in
+from harness.desk import STAFF_ID, Clock, add_staff, csrf_of, desk_client, person, sign_in
 from harness.workflow import local, routed_enquiry
 from tests.test_register import NS, Retention, _validate
 
@@ -231,7 +231,9 @@ async def test_staff_set_the_flag_in_the_desk(engine: Engine) -> None:
         found = session.get(Association, association_id)
         assert found is not None and found.private_person
         [audit] = session.exec(select(AuditEntry).where(AuditEntry.entity == "association")).all()
-        assert audit.actor == f"web:staff:{STAFF_ID}" and audit.after == {"private_person": True}
+        assert audit.actor == f"web:staff:{person(engine, STAFF_ID)}" and audit.after == {
+            "private_person": True
+        }
 
 
 def test_the_cli_sets_the_flag_by_name_or_number(sqlite_url: str) -> None:

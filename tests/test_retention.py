@@ -32,6 +32,7 @@ from db.models import (
     OutboxMessage,
     TrainingCandidate,
 )
+from db.people.staff_identities import staff_person_for
 from db.plumbing.audit import AppendOnlyError, record, retention_purge
 from db.plumbing.session import session_scope
 from db.privacy.disposal import KINDS
@@ -356,9 +357,10 @@ def test_desk_sign_ins_that_cannot_be_used_any_more_are_deleted(engine: Engine) 
     with session_scope(engine) as session:
         decide_all(session)
         old = days_ago(45)
+        staff = staff_person_for(session=session, channel="telegram", address="501")
         session.add_all(
             [
-                DeskLoginToken(token_hash="a" * 64, telegram_user_id=501, expires_at=old),
+                DeskLoginToken(token_hash="a" * 64, person_id=staff.id, expires_at=old),
                 DeskLoginToken(token_hash="b" * 64, mailbox="kultur@x.se", expires_at=days_ago(1)),
                 DeskSession(session_hash="c" * 64, csrf_token="t", expires_at=old, created_at=old),
                 DeskSession(

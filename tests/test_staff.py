@@ -1,4 +1,5 @@
-"""Staff members and one-time invitations: roles on numeric Telegram ids, audited, via CLI too."""
+"""Staff members and one-time invitations: roles on staff people named by channel identities
+(a numeric Telegram id, an e-mail address), audited, via CLI too."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from db.enquiries.crud import has_role
-from db.models import StaffInvite, StaffMember
+from bot.cli.staff import parse_identity
+from db.enquiries import crud
+from db.models import StaffInvite, StaffMember, StaffPerson
 from db.people.departments import department_by_key
 from db.people.staff import (
     add_staff,
@@ -21,39 +23,67 @@ from db.people.staff import (
     redeem_invite,
     remove_staff,
 )
+from db.people.staff_identities import find_staff_person, staff_identities
 from db.plumbing.audit import history
 from db.plumbing.session import session_scope
 from db.plumbing.validation import ValidationProblem
 from harness.database import migrate_and_seed
+from harness.people import staff_id
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 BIG_ID = 7_000_000_000_123  # beyond 32 bits
+TG = "telegram"
+
+
+def has_role(
+    *, session: Session, telegram_user_id: int, roles: set[str], department_id: int | None = None
+) -> bool:
+    """Tell whether the staff person behind a Telegram user holds one of the roles."""
+    person = find_staff_person(session=session, channel=TG, address=str(telegram_user_id))
+    return crud.has_role(
+        session=session,
+        person_id=person.id if person is not None else None,
+        roles=roles,
+        department_id=department_id,
+    )
 
 
 def test_add_list_remove_with_audit(engine: Engine) -> None:
     with session_scope(engine) as session:
         add_staff(
             session=session,
-            telegram_user_id=BIG_ID,
+            channel=TG,
+            address=str(BIG_ID),
             role="staff",
             department_key="teknik",
             name="Gata",
             actor="admin",
         )
-        add_staff(session=session, telegram_user_id="42", role="coordinator", actor="admin")
+        add_staff(session=session, channel=TG, address="42", role="coordinator", actor="admin")
         again = add_staff(
             session=session,
-            telegram_user_id=BIG_ID,
+            channel=TG,
+            address=str(BIG_ID),
             role="staff",
             department_key="teknik",
             actor="admin",
         )
-        assert again.name == "Gata"
+        again_person = session.get(StaffPerson, again.person_id)
+        assert again_person is not None and again_person.name == "Gata"
     with session_scope(engine) as session:
         rows = list_staff(session=session)
-        assert [(m.telegram_user_id, m.role, d.key if d else None) for m, d in rows] == [
-            (42, "coordinator", None),
-            (BIG_ID, "staff", "teknik"),
+        listed = [
+            (
+                [i.address for i in staff_identities(session=session, person_id=m.person_id)],
+                p.name,
+                m.role,
+                d.key if d else None,
+            )
+            for m, p, d in rows
+        ]
+        assert sorted(listed) == [
+            (["42"], None, "coordinator", None),
+            ([str(BIG_ID)], "Gata", "staff", "teknik"),
         ]
         teknik = department_by_key(session=session, key="teknik")
         assert teknik is not None
@@ -62,17 +92,22 @@ def test_add_list_remove_with_audit(engine: Engine) -> None:
         )
         assert not has_role(session=session, telegram_user_id=BIG_ID, roles={"coordinator"})
         assert [(r.action, r.entity_key) for r in history(session=session, entity="staff")] == [
-            ("create", "42"),
-            ("create", str(BIG_ID)),
+            ("create", "telegram:42"),
+            ("create", f"telegram:{BIG_ID}"),
         ]
-        assert remove_staff(session=session, telegram_user_id=BIG_ID, actor="admin") == 1
-        assert remove_staff(session=session, telegram_user_id=BIG_ID, actor="admin") == 0
+        assert remove_staff(session=session, channel=TG, address=str(BIG_ID), actor="admin") == 1
+        assert remove_staff(session=session, channel=TG, address=str(BIG_ID), actor="admin") == 0
     with session_scope(engine) as session:
         assert not has_role(session=session, telegram_user_id=BIG_ID, roles={"staff"})
         latest = history(session=session, limit=1)[0]
         assert (latest.action, latest.before) == (
             "delete",
-            {"telegram_user_id": BIG_ID, "name": "Gata", "role": "staff", "department": "teknik"},
+            {
+                "person": staff_id(session, BIG_ID),
+                "name": "Gata",
+                "role": "staff",
+                "department": "teknik",
+            },
         )
 
 
@@ -93,9 +128,11 @@ def test_add_staff_refuses_bad_input(
 ) -> None:
     with session_scope(engine) as session:
         with pytest.raises(ValidationProblem) as bad:
+            channel, address = parse_identity(user_id)  # what the CLI (the channel) checks
             add_staff(
                 session=session,
-                telegram_user_id=user_id,
+                channel=channel,
+                address=address,
                 role=role,
                 department_key=department,
                 actor="admin",
@@ -117,15 +154,23 @@ def test_invite_works_once_and_expires(engine: Engine) -> None:
     link = invite_link("@LotsenBot", code)
     assert link == f"https://t.me/LotsenBot?start={code}"
     with session_scope(engine) as session:
-        assert redeem_invite(session=session, code="nonsense", telegram_user_id=5, now=NOW) is None
+        assert (
+            redeem_invite(session=session, code="nonsense", channel=TG, address=str(5), now=NOW)
+            is None
+        )
         later = NOW + timedelta(hours=2)
         assert (
-            redeem_invite(session=session, code=stale_code, telegram_user_id=5, now=later) is None
+            redeem_invite(session=session, code=stale_code, channel=TG, address=str(5), now=later)
+            is None
         )
-        member = redeem_invite(session=session, code=code, telegram_user_id=BIG_ID, now=later)
+        member = redeem_invite(
+            session=session, code=code, channel=TG, address=str(BIG_ID), now=later
+        )
         assert member is not None and member.role == "staff"
     with session_scope(engine) as session:
-        assert redeem_invite(session=session, code=code, telegram_user_id=6, now=later) is None
+        assert (
+            redeem_invite(session=session, code=code, channel=TG, address=str(6), now=later) is None
+        )
         social = department_by_key(session=session, key="social")
         assert social is not None
         assert has_role(
@@ -134,7 +179,7 @@ def test_invite_works_once_and_expires(engine: Engine) -> None:
         assert not has_role(session=session, telegram_user_id=5, roles={"staff"})
         assert not has_role(session=session, telegram_user_id=6, roles={"staff"})
         used = session.exec(select(StaffInvite).where(StaffInvite.code == code)).one()
-        assert used.used_by == BIG_ID and used.used_at == later
+        assert used.used_by == staff_id(session, BIG_ID) and used.used_at == later
         actions = {(r.entity, r.action, r.actor) for r in history(session=session)}
         assert ("invite", "redeem", f"telegram:{BIG_ID}") in actions
         assert ("staff", "create", f"telegram:{BIG_ID}") in actions
@@ -176,6 +221,6 @@ def test_cli_staff_commands(tmp_path: Path) -> None:
         assert has_role(session=session, telegram_user_id=BIG_ID, roles={"staff"})
         assert not has_role(session=session, telegram_user_id=77, roles={"admin"})
         assert not has_role(session=session, telegram_user_id=78, roles={"staff"})
-        member = redeem_invite(session=session, code=code, telegram_user_id=99)
+        member = redeem_invite(session=session, code=code, channel=TG, address=str(99))
         assert member is not None
     engine.dispose()

@@ -147,7 +147,7 @@ async def test_department_answers_by_reply_and_by_button_then_feedback(harness: 
         enquiry = h.enquiry(first)
         assert enquiry.status == EnquiryStatus.ANSWERED
         assert enquiry.answer_text == "Ansök i e-tjänsten senast 25 augusti."
-        assert enquiry.answered_by == f"staff:{clerk}"
+        assert enquiry.answered_by == f"staff:{h.staff_id(clerk)}"
         assert EventKind.ANSWERED in [e.kind for e in h.events(first)]
 
         # the Answer button: a ForceReply prompt, then a reply to the prompt
@@ -385,14 +385,14 @@ async def test_coordinator_claims_and_answers_from_the_card(harness: Harness) ->
     )
     claimed = await h.callback_answer(claim)
     assert reference in claimed.get("text", "")
-    assert h.escalations(enquiry_id)[0].claimed_by == boss
+    assert h.escalations(enquiry_id)[0].claimed_by == h.staff_id(boss)
 
     taken = fake.callback(
         other, f"q:claim:{escalation.id}", chat_id=COORDINATOR_CHAT, message_id=card["message_id"]
     )
     refusal = await h.callback_answer(taken)
     assert "redan taget" in refusal.get("text", "")
-    assert h.escalations(enquiry_id)[0].claimed_by == boss
+    assert h.escalations(enquiry_id)[0].claimed_by == h.staff_id(boss)
 
     mark = h.mark()
     press = fake.callback(
@@ -437,7 +437,7 @@ async def test_outbox_waits_out_a_429_and_sends_once(harness: Harness) -> None:
     text = "Svar från samordnaren via kommandoraden."
     with session_scope(h.engine) as session:  # e.g. `lotsen queue answer`: queued, not sent
         coordinator_queue.answer(
-            session=session, escalation_id=escalation.id, text=text, staff_user_id=boss
+            session=session, escalation_id=escalation.id, text=text, staff_user_id=h.staff_id(boss)
         )
     delivered = await h.message_to(user, has(text), after=mark)
     await h.delivered()  # the answer is recorded as sent: no further attempt comes

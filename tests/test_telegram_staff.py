@@ -144,6 +144,7 @@ async def test_non_staff_are_refused_and_logged(
 async def test_invite_link_works_once(harness: Harness) -> None:
     from db.models import StaffMember
     from db.people.staff import create_invite
+    from db.people.staff_identities import find_staff_person
 
     h = harness
     newcomer, latecomer = new_user_id(), new_user_id()
@@ -152,9 +153,14 @@ async def test_invite_link_works_once(harness: Harness) -> None:
     await command(h, newcomer, f"/start {code}", "registrerad i Lotsen med rollen staff")
     await command(h, latecomer, f"/start {code}", "Inbjudan fungerar inte")
     with Session(h.engine) as session:
+        people = {
+            staff.id: user
+            for user in (newcomer, latecomer)
+            if (staff := find_staff_person(session=session, channel="telegram", address=str(user)))
+        }
         members = session.exec(
-            select(StaffMember).where(col(StaffMember.telegram_user_id).in_([newcomer, latecomer]))
+            select(StaffMember).where(col(StaffMember.person_id).in_(list(people)))
         ).all()
-    assert [(m.telegram_user_id, m.role) for m in members] == [(newcomer, "staff")]
+    assert [(people[m.person_id], m.role) for m in members] == [(newcomer, "staff")]
     assert members[0].department_id == h.department(DEPARTMENT).id
     await command(h, newcomer, "/routes", "Ämnen som kommer till er")

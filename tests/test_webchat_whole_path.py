@@ -11,7 +11,8 @@ from sqlmodel import Session, select
 
 from bot.channels.desk.app import build_desk_app
 from bot.settings import Settings
-from db.models import Enquiry, EnquiryStatus, StaffMember, utcnow
+from db.models import Enquiry, EnquiryStatus, utcnow
+from db.people.staff_identities import find_staff_person
 from db.plumbing.session import make_engine
 from harness.desk import STAFF_ID, add_staff, sign_in
 from harness.webchat import LiveChat, Visitor, visitor_session
@@ -21,8 +22,8 @@ async def test_the_whole_path_with_the_trained_model(rasa_stack: Settings) -> No
     engine = make_engine(rasa_stack.database_url)
     settings = rasa_stack.model_copy(update={"link_secret": SecretStr("whole path")})
     with Session(engine) as session:
-        staffed = session.exec(select(StaffMember).where(StaffMember.telegram_user_id == STAFF_ID))
-        if staffed.first() is None:  # the session's stack database may have them already
+        staffed = find_staff_person(session=session, channel="telegram", address=str(STAFF_ID))
+        if staffed is None:  # the session's stack database may have them already
             add_staff(engine)
     with LiveChat(settings, engine) as live:
         async with visitor_session() as http:

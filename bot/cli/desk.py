@@ -21,6 +21,7 @@ from bot.cli.common import (
     configure_logging,
     default_actor,
     fail,
+    invalid,
     say,
     settings_or_exit,
 )
@@ -113,23 +114,42 @@ def add_user_command(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from the first line of stdin."
     ),
+    staff: str | None = typer.Option(
+        None,
+        "--staff",
+        help="The staff person it belongs to: their Telegram user id or email:ADDRESS "
+        "(one colleague either way). Default: a new person named after the account.",
+    ),
 ) -> None:
     """Create a local desk account for a machine without Telegram (argon2id password hash)."""
     from bot.channels.desk.accounts import add_account
+    from bot.cli.staff import parse_identity
+    from db.people.staff_identities import staff_person_for
     from db.plumbing.phrases import DomainError
     from db.plumbing.session import make_engine, session_scope
+    from db.plumbing.validation import ValidationProblem
 
     settings = settings_or_exit()
+    try:
+        identity = parse_identity(staff) if staff is not None else None
+    except ValidationProblem as exc:
+        raise invalid(exc, 2) from None
     password = _read_password(password_stdin)
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
+            person = (
+                staff_person_for(session=session, channel=identity[0], address=identity[1])
+                if identity is not None
+                else None
+            )
             account = add_account(
                 session=session,
                 username=username,
                 password=password,
                 role=role.strip().lower(),
                 department_key=department,
+                person_id=person.id if person is not None else None,
             )
             name = account.username
     except DomainError as exc:

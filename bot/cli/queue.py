@@ -29,8 +29,10 @@ AS_HELP = "Act as this Telegram user id (coordinator or admin), or 'cli' for a l
 
 def _staff_id(session: Session, who: str | None) -> int:
     """Return the acting staff id for `--as`, refusing users without the coordinator role."""
+    from bot.cli.staff import parse_identity
     from db.enquiries import crud
-    from db.enquiries.queue_facts import LOCAL_OPERATOR_ID
+    from db.people.staff_identities import find_staff_person, local_operator
+    from db.plumbing.validation import ValidationProblem
 
     language = cli_language()
     if who is None:
@@ -40,24 +42,30 @@ def _staff_id(session: Session, who: str | None) -> int:
         )
         raise fail(message, 2)
     if who.strip().lower() == "cli":
-        return LOCAL_OPERATOR_ID
+        operator = local_operator(session=session)
+        assert operator.id is not None
+        return operator.id
     try:
-        user_id = int(who)
-    except ValueError:
+        channel, address = parse_identity(who)
+    except ValidationProblem:
         message = t(
             language,
             "--as ska vara ett Telegram-användar-id (siffror) eller 'cli', inte {who!r}.",
             who=who,
         )
         raise fail(message, 2) from None
-    if not crud.has_role(session=session, telegram_user_id=user_id, roles={StaffRole.COORDINATOR}):
+    person = find_staff_person(session=session, channel=channel, address=address)
+    person_id = person.id if person is not None else None
+    if person_id is None or not crud.has_role(
+        session=session, person_id=person_id, roles={StaffRole.COORDINATOR}
+    ):
         message = t(
             language,
             "Användaren {user_id} är inte samordnare eller admin; inget ändrades.",
-            user_id=user_id,
+            user_id=who.strip(),
         )
         raise fail(message)
-    return user_id
+    return person_id
 
 
 def _escalation_id(session: Session, ident: str) -> int:

@@ -18,42 +18,83 @@ from bot.i18n import nt, t
 app = typer.Typer(help="Staff members, roles and invitations.", no_args_is_help=True)
 
 
-def _parse_id(value: str) -> int:
-    from db.people.staff import parse_user_id
+IDENTITY_HELP = (
+    "A numeric Telegram user id (or telegram:ID), or email:ADDRESS for someone reached by e-mail."
+)
+
+
+def parse_identity(value: str) -> tuple[str, str]:
+    """Return the (channel, address) a staff member is named by on the command line.
+
+    Digits (or `telegram:` and digits) are a Telegram user id; `email:ADDRESS` an e-mail address.
+    Raises ValidationProblem for anything else.
+    """
+    from db.people.staff_identities import check_identity
+    from db.plumbing.validation import (
+        FIELD_PROBLEM,
+        TELEGRAM_ID_PROBLEM,
+        ValidationProblem,
+        parse_telegram_id,
+    )
+
+    text = value.strip()
+    channel, separator, address = text.partition(":")
+    if not separator:
+        channel, address = "telegram", text
+    channel = channel.strip().lower()
+    if channel == "telegram":
+        number = parse_telegram_id(address, "telegram_user_id")
+        if number <= 0:
+            raise ValidationProblem("telegram_user_id", TELEGRAM_ID_PROBLEM, value=value)
+        return channel, str(number)
+    if channel != "email":
+        raise ValidationProblem("channel", FIELD_PROBLEM, value=value)
+    return check_identity(channel, address)
+
+
+def _parse_id(value: str) -> tuple[str, str]:
     from db.plumbing.validation import ValidationProblem
 
     try:
-        return parse_user_id(value)
+        return parse_identity(value)
     except ValidationProblem as exc:
         raise invalid(exc, 2) from None
 
 
+def shown(channel: str, address: str) -> str:
+    """Return how the command line names an identity (a Telegram id as the bare number)."""
+    return address if channel == "telegram" else f"{channel}:{address}"
+
+
 @app.command()
 def add(
-    telegram_user_id: str = typer.Argument(..., help="Numeric Telegram user id."),
+    telegram_user_id: str = typer.Argument(..., help=IDENTITY_HELP),
     role: str = typer.Option(..., "--role", help="staff, coordinator or admin."),
     department: str | None = typer.Option(None, "--department", help="Department key."),
     name: str | None = typer.Option(None, "--name", help="Display name."),
     actor: str | None = ActorOption,
 ) -> None:
-    """Give a Telegram user a staff role (staff needs --department)."""
+    """Give a staff person (a Telegram user, an e-mail address) a role (staff: --department)."""
     from db.people.staff import add_staff
 
-    user_id = _parse_id(telegram_user_id)
+    channel, address = _parse_id(telegram_user_id)
     with open_session() as session:
         member = add_staff(
             session=session,
-            telegram_user_id=user_id,
+            channel=channel,
+            address=address,
             role=role,
             department_key=department,
             name=name,
             actor=default_actor(actor),
         )
-        line = _role_line(user_id, str(member.role), department if member.department_id else None)
+        line = _role_line(
+            shown(channel, address), str(member.role), department if member.department_id else None
+        )
     typer.echo(line)
 
 
-def _role_line(user_id: int, role: str, department: str | None) -> str:
+def _role_line(user_id: str, role: str, department: str | None) -> str:
     """Return the line that confirms a user's role (and department)."""
     if department is None:
         # Translators: {role} is staff, coordinator or admin.
@@ -70,15 +111,21 @@ def _role_line(user_id: int, role: str, department: str | None) -> str:
 
 @app.command("list")
 def list_members() -> None:
-    """Show every staff role."""
+    """Show every staff role: the person's identities, role, department and name."""
     from db.people.staff import list_staff
+    from db.people.staff_identities import staff_identities
 
     with open_session() as session:
         rows = list_staff(session=session)
-        for member, department in rows:
+        for member, person, department in rows:
+            assert person.id is not None
+            names = [
+                shown(i.channel, i.address)
+                for i in staff_identities(session=session, person_id=person.id)
+            ]
             typer.echo(
-                f"{member.telegram_user_id:>14} {member.role:12} "
-                f"{department.key if department else '-':16} {member.name or ''}"
+                f"{','.join(names) or '#' + str(person.id):>14} {member.role:12} "
+                f"{department.key if department else '-':16} {person.name or ''}"
             )
     if not rows:
         typer.echo(t(cli_language(), "Ingen personal ännu."))
@@ -86,19 +133,21 @@ def list_members() -> None:
 
 @app.command()
 def remove(
-    telegram_user_id: str = typer.Argument(..., help="Numeric Telegram user id."),
+    telegram_user_id: str = typer.Argument(..., help=IDENTITY_HELP),
     role: str | None = typer.Option(None, "--role", help="Remove only this role."),
     department: str | None = typer.Option(None, "--department", help="Only in this department."),
     actor: str | None = ActorOption,
 ) -> None:
-    """Take away a user's roles (all of them unless --role/--department)."""
+    """Take away a person's roles (all of them unless --role/--department)."""
     from db.people.staff import remove_staff
 
-    user_id = _parse_id(telegram_user_id)
+    channel, address = _parse_id(telegram_user_id)
+    user_id = shown(channel, address)
     with open_session() as session:
         removed = remove_staff(
             session=session,
-            telegram_user_id=user_id,
+            channel=channel,
+            address=address,
             role=role,
             department_key=department,
             actor=default_actor(actor),

@@ -120,18 +120,18 @@ def open_enquiries_for_user(*, session: Session, user: AssociationUser) -> Seque
     ).all()
 
 
-def staff_roles(*, session: Session, telegram_user_id: int) -> Sequence[StaffMember]:
-    """Return every role held by a Telegram user (checked on the numeric id)."""
-    return session.exec(
-        select(StaffMember).where(StaffMember.telegram_user_id == telegram_user_id)
-    ).all()
+def staff_roles(*, session: Session, person_id: int | None) -> Sequence[StaffMember]:
+    """Return every role held by a staff person (none for None: someone unknown)."""
+    if person_id is None:
+        return []
+    return session.exec(select(StaffMember).where(StaffMember.person_id == person_id)).all()
 
 
 def has_role(
-    *, session: Session, telegram_user_id: int, roles: set[str], department_id: int | None = None
+    *, session: Session, person_id: int | None, roles: set[str], department_id: int | None = None
 ) -> bool:
-    """Tell whether the user holds one of the roles (admins hold them all)."""
-    for member in staff_roles(session=session, telegram_user_id=telegram_user_id):
+    """Tell whether the staff person holds one of the roles (admins hold them all)."""
+    for member in staff_roles(session=session, person_id=person_id):
         if member.role == "admin":
             return True
         if member.role in roles and (

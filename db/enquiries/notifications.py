@@ -34,6 +34,7 @@ from db.models import (
     OutboxMessage,
     utcnow,
 )
+from db.people.staff_identities import staff_address
 from db.plumbing.keys import older_keys
 
 STAFF_LANGUAGE = "sv"
@@ -306,20 +307,23 @@ def to_mailbox(
 def to_staff(
     *,
     session: Session,
-    telegram_user_id: int,
+    person_id: int,
     kind: Kind,
     dedupe_key: str | None = None,
     enquiry: Enquiry | None = None,
     **params: Any,
 ) -> OutboxMessage | None:
-    """Tell one staff member something (about an enquiry), in a private Telegram chat."""
+    """Tell one staff person something (about an enquiry), in a private chat; None if they
+    have no identity on the chat channel (e.g. only a desk account)."""
+    if staff_address(session=session, person_id=person_id, channel=Channel.TELEGRAM) is None:
+        return None
     return _add(
         session,
         OutboxMessage(
             kind=kind,
             channel=Channel.TELEGRAM,
             recipient=Recipient.STAFF,
-            recipient_id=telegram_user_id,
+            recipient_id=person_id,
             language=STAFF_LANGUAGE,
             params=params,
             dedupe_key=dedupe_key,

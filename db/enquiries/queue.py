@@ -159,7 +159,7 @@ def claim(
         session=session,
         escalation_id=escalation_id,
         staff_user_id=staff_user_id,
-        actor=staff_actor(staff_user_id),
+        actor=staff_actor(session=session, person_id=staff_user_id),
         now=now,
     )
     if escalation is None:
@@ -170,7 +170,7 @@ def claim(
         ok=ok,
         escalation=escalation,
         holder=holder,
-        holder_name=staff_name(session=session, telegram_user_id=holder),
+        holder_name=staff_name(session=session, person_id=holder),
         already_mine=ok and not won,
     )
 
@@ -214,7 +214,7 @@ def answer(
         session=session,
         enquiry=enquiry,
         text=text,
-        actor=staff_actor(staff_user_id),
+        actor=staff_actor(session=session, person_id=staff_user_id),
         now=now,
         by_coordinator=True,
     )
@@ -286,7 +286,7 @@ def route(
         enquiry=enquiry,
         escalation=escalation,
         department=department,
-        actor=staff_actor(staff_user_id),
+        actor=staff_actor(session=session, person_id=staff_user_id),
         now=now,
         **note,
     )
@@ -317,7 +317,7 @@ def close(
     return lifecycle.closed(
         session=session,
         enquiry=enquiry,
-        actor=staff_actor(staff_user_id),
+        actor=staff_actor(session=session, person_id=staff_user_id),
         reason=reason_code,
         now=now,
         resolution=f"closed:{reason_code}",

@@ -17,16 +17,13 @@ from db.models import (
     Escalation,
     EventKind,
     Municipality,
-    StaffMember,
 )
+from db.people.staff_identities import is_local_operator, person_name
 
 # Fairness: an association with at most this many enquiries in the window (this one included)
 # is marked "rarely in contact" so the coordinator does not let it drown among regulars.
 RARE_CONTACT_MAX_ENQUIRIES = 2
 RARE_CONTACT_WINDOW_DAYS = 365
-
-# The pseudo staff id of a local operator acting through the command line (`--as cli`).
-LOCAL_OPERATOR_ID = 0
 
 
 def association_of(*, session: Session, enquiry: Enquiry) -> Association | None:
@@ -92,23 +89,16 @@ def department_name(department: Department | None, language: str) -> str | None:
     return department.name
 
 
-def staff_name(*, session: Session, telegram_user_id: int | None) -> str | None:
-    """Return how to call a staff member: the stored name, else the numeric id."""
-    if telegram_user_id is None:
-        return None
-    if telegram_user_id == LOCAL_OPERATOR_ID:
+def staff_name(*, session: Session, person_id: int | None) -> str | None:
+    """Return how to call a staff person: their name, else an identity of theirs."""
+    return person_name(session=session, person_id=person_id)
+
+
+def staff_actor(*, session: Session, person_id: int) -> str:
+    """Return the actor string recorded in the history for a staff person."""
+    if is_local_operator(session=session, person_id=person_id):
         return "cli"
-    row = session.exec(
-        select(StaffMember).where(
-            StaffMember.telegram_user_id == telegram_user_id, col(StaffMember.name).is_not(None)
-        )
-    ).first()
-    return row.name if row is not None and row.name else str(telegram_user_id)
-
-
-def staff_actor(telegram_user_id: int) -> str:
-    """Return the actor string recorded in the history for a staff member."""
-    return "cli" if telegram_user_id == LOCAL_OPERATOR_ID else f"staff:{telegram_user_id}"
+    return f"staff:{person_id}"
 
 
 @dataclass
@@ -169,6 +159,6 @@ def queue_item(*, session: Session, escalation: Escalation, now: datetime) -> Qu
         waited_working_hours=working_hours_between(escalation.created_at, now, **hours),
         rarely_in_contact=rarely_in_contact(session=session, enquiry=enquiry, now=now),
         guesses=guesses,
-        claimed_by_name=staff_name(session=session, telegram_user_id=escalation.claimed_by),
+        claimed_by_name=staff_name(session=session, person_id=escalation.claimed_by),
         note=escalation_note(session=session, escalation=escalation),
     )

@@ -183,11 +183,11 @@ def find_by_message(
     return enquiry, escalation
 
 
-def may_answer_for_department(*, session: Session, enquiry: Enquiry, telegram_user_id: int) -> bool:
-    """Tell whether a staff member may answer or decline for the enquiry's department."""
+def may_answer_for_department(*, session: Session, enquiry: Enquiry, person_id: int | None) -> bool:
+    """Tell whether a staff person may answer or decline for the enquiry's department."""
     return crud.has_role(
         session=session,
-        telegram_user_id=telegram_user_id,
+        person_id=person_id,
         roles={StaffRole.STAFF, StaffRole.COORDINATOR},
         department_id=enquiry.department_id,
     )

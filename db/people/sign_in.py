@@ -1,6 +1,6 @@
 """One-time sign-in links to the desk, spent once.
 
-Two kinds: a staff member's link sent through Telegram (`/desk`, 10 minutes), and a signed
+Two kinds: a staff person's link sent to them in a chat (`/desk`, 10 minutes), and a signed
 link in a department's e-mail that opens one enquiry for the mailbox it was sent to (7 days,
 or until the enquiry is answered or closed). Only a token's hash is stored.
 """
@@ -37,19 +37,20 @@ def token_hash(token: str) -> str:
 
 
 def create_login_link(
-    *, session: Session, telegram_user_id: int, base_url: str, now: datetime | None = None
+    *, session: Session, person_id: int | None, base_url: str, now: datetime | None = None
 ) -> str | None:
-    """Return a one-time sign-in link for a staff member; None when the user holds no role."""
+    """Return a one-time sign-in link for a staff person; None when they hold no role."""
     now = now or utcnow()
-    if not session.exec(
-        select(StaffMember).where(StaffMember.telegram_user_id == telegram_user_id)
-    ).first():
+    if (
+        person_id is None
+        or not session.exec(select(StaffMember).where(StaffMember.person_id == person_id)).first()
+    ):
         return None
     token = secrets.token_urlsafe(32)
     session.add(
         DeskLoginToken(
             token_hash=token_hash(token),
-            telegram_user_id=telegram_user_id,
+            person_id=person_id,
             created_at=now,
             expires_at=now + timedelta(minutes=LOGIN_LINK_MINUTES),
         )
@@ -59,14 +60,14 @@ def create_login_link(
 
 
 def redeem_login_token(*, session: Session, token: str, now: datetime | None = None) -> int | None:
-    """Use up a one-time token atomically; return its Telegram user id, or None if unusable."""
+    """Use up a one-time token atomically; return its staff person's id, or None if unusable."""
     now = now or utcnow()
     digest = token_hash(token)
     result = session.execute(
         update(DeskLoginToken)
         .where(
             col(DeskLoginToken.token_hash) == digest,
-            col(DeskLoginToken.telegram_user_id).is_not(None),
+            col(DeskLoginToken.person_id).is_not(None),
             col(DeskLoginToken.used_at).is_(None),
             col(DeskLoginToken.expires_at) > now,
         )
@@ -76,7 +77,7 @@ def redeem_login_token(*, session: Session, token: str, now: datetime | None = N
     if getattr(result, "rowcount", 0) != 1:
         return None
     row = session.exec(select(DeskLoginToken).where(DeskLoginToken.token_hash == digest)).one()
-    return row.telegram_user_id
+    return row.person_id
 
 
 # --- signed links in a department's e-mail: one enquiry, one mailbox ----------------------

@@ -1,4 +1,4 @@
-"""Staff members and one-time invitations; roles are always keyed on the numeric Telegram id."""
+"""Staff roles and one-time invitations; roles are keyed on the staff person (staff_identities)."""
 
 from __future__ import annotations
 
@@ -11,30 +11,35 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from db.models import Department, DeskAccount, StaffInvite, StaffMember, StaffRole, utcnow
+from db.models import (
+    Department,
+    DeskAccount,
+    StaffInvite,
+    StaffMember,
+    StaffPerson,
+    StaffRole,
+    utcnow,
+)
 from db.people.departments import department_by_key
+from db.people.staff_identities import (
+    check_identity,
+    erase_staff_person,
+    find_staff_person,
+    person_name,
+    staff_person_for,
+)
 from db.plumbing.audit import record
 from db.plumbing.validation import (
     DEPARTMENT_PROBLEM,
     INVITE_ROLE_PROBLEM,
     STAFF_DEPARTMENT_PROBLEM,
     STAFF_ROLE_PROBLEM,
-    TELEGRAM_ID_PROBLEM,
     ValidationProblem,
     check_positive_int,
     clean_text,
-    parse_telegram_id,
 )
 
 INVITE_ROLES = (StaffRole.STAFF, StaffRole.COORDINATOR)
-
-
-def parse_user_id(value: object) -> int:
-    """Return a positive 64-bit Telegram user id, or raise ValidationProblem."""
-    number = parse_telegram_id(value, "telegram_user_id")
-    if number <= 0:
-        raise ValidationProblem("telegram_user_id", TELEGRAM_ID_PROBLEM, value=value)
-    return number
 
 
 def _role(value: str) -> StaffRole:
@@ -57,22 +62,24 @@ def _department_id(session: Session, key: str | None) -> Department | None:
     return department
 
 
-def staff_snapshot(member: StaffMember, department_key: str | None) -> dict[str, Any]:
-    """Return the audited fields of a staff member."""
+def staff_snapshot(
+    member: StaffMember, person: StaffPerson, department_key: str | None
+) -> dict[str, Any]:
+    """Return the audited fields of a staff role."""
     return {
-        "telegram_user_id": member.telegram_user_id,
-        "name": member.name,
+        "person": member.person_id,
+        "name": person.name,
         "role": member.role,
         "department": department_key,
     }
 
 
 def _find(
-    session: Session, telegram_user_id: int, role: str, department_id: int | None
+    session: Session, person_id: int, role: str, department_id: int | None
 ) -> StaffMember | None:
     return session.exec(
         select(StaffMember).where(
-            StaffMember.telegram_user_id == telegram_user_id,
+            StaffMember.person_id == person_id,
             StaffMember.role == role,
             StaffMember.department_id == department_id,
         )
@@ -82,43 +89,49 @@ def _find(
 def add_staff(
     *,
     session: Session,
-    telegram_user_id: int | str,
+    channel: str,
+    address: str,
     role: str,
     actor: str,
     department_key: str | None = None,
     name: str | None = None,
     now: datetime | None = None,
 ) -> StaffMember:
-    """Give a Telegram user a role (staff needs a department); returns the existing row if any."""
+    """Give the person behind an identity a role (staff needs a department).
+
+    The person is created on first use; returns the existing role if any (a new name is kept).
+    """
     now = now or utcnow()
-    user_id = parse_user_id(telegram_user_id)
+    channel, address = check_identity(channel, address)
     staff_role = _role(role)
     department = _department_id(session, department_key)
     if staff_role == StaffRole.STAFF and department is None:
         raise ValidationProblem("department", STAFF_DEPARTMENT_PROBLEM)
     department_id = department.id if department else None
     key = department.key if department else None
-    member = _find(session, user_id, staff_role, department_id)
     name = clean_text(name)
+    person = staff_person_for(session=session, channel=channel, address=address, name=name)
+    assert person.id is not None
+    member = _find(session, person.id, staff_role, department_id)
+    audit_key = f"{channel}:{address}"
     if member is not None:
-        if name is not None and member.name != name:
-            before = staff_snapshot(member, key)
-            member.name = name
-            session.add(member)
+        if name is not None and person.name != name:
+            before = staff_snapshot(member, person, key)
+            person.name = name
+            session.add(person)
             record(
                 session=session,
                 actor=actor,
                 entity="staff",
-                key=str(user_id),
+                key=audit_key,
                 action="update",
                 before=before,
-                after=staff_snapshot(member, key),
+                after=staff_snapshot(member, person, key),
                 now=now,
             )
         return member
     member = StaffMember(
-        telegram_user_id=user_id,
-        name=name,
+        person_id=person.id,
         role=staff_role,
         department_id=department_id,
         created_at=now,
@@ -130,40 +143,45 @@ def add_staff(
         session=session,
         actor=actor,
         entity="staff",
-        key=str(user_id),
+        key=audit_key,
         action="create",
         before=None,
-        after=staff_snapshot(member, key),
+        after=staff_snapshot(member, person, key),
         now=now,
     )
     return member
 
 
-def list_staff(*, session: Session) -> Sequence[tuple[StaffMember, Department | None]]:
-    """Return every staff role with its department, ordered by user id and role."""
+def list_staff(*, session: Session) -> Sequence[tuple[StaffMember, StaffPerson, Department | None]]:
+    """Return every staff role with its person and department, by person and role."""
     return session.exec(
-        select(StaffMember, Department)
+        select(StaffMember, StaffPerson, Department)
+        .join(StaffPerson, col(StaffMember.person_id) == StaffPerson.id)
         .join(Department, col(StaffMember.department_id) == Department.id, isouter=True)
-        .order_by(col(StaffMember.telegram_user_id), col(StaffMember.role))
+        .order_by(col(StaffMember.person_id), col(StaffMember.role))
     ).all()
 
 
 def remove_staff(
     *,
     session: Session,
-    telegram_user_id: int | str,
+    channel: str,
+    address: str,
     actor: str,
     role: str | None = None,
     department_key: str | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Remove a user's roles (all, or only one role / department); return how many went."""
+    """Remove a person's roles (all, or only one role / department); return how many went."""
     now = now or utcnow()
-    user_id = parse_user_id(telegram_user_id)
+    channel, address = check_identity(channel, address)
+    person = find_staff_person(session=session, channel=channel, address=address)
+    if person is None:
+        return 0
     query = select(StaffMember, Department).join(
         Department, col(StaffMember.department_id) == Department.id, isouter=True
     )
-    query = query.where(StaffMember.telegram_user_id == user_id)
+    query = query.where(StaffMember.person_id == person.id)
     if role is not None:
         query = query.where(StaffMember.role == _role(role))
     if department_key is not None:
@@ -175,15 +193,28 @@ def remove_staff(
             session=session,
             actor=actor,
             entity="staff",
-            key=str(user_id),
+            key=f"{channel}:{address}",
             action="delete",
-            before=staff_snapshot(member, department.key if department else None),
+            before=staff_snapshot(member, person, department.key if department else None),
             after=None,
             now=now,
         )
         session.delete(member)
         removed += 1
+    session.flush()
+    if removed and not _still_staff(session, person.id):
+        erase_staff_person(session=session, person_id=person.id)  # their name goes with them
     return removed
+
+
+def _still_staff(session: Session, person_id: int | None) -> bool:
+    """Tell whether a staff person holds a role or a desk account still."""
+    return (
+        session.exec(select(StaffMember).where(StaffMember.person_id == person_id)).first()
+        is not None
+        or session.exec(select(DeskAccount).where(DeskAccount.person_id == person_id)).first()
+        is not None
+    )
 
 
 def create_invite(
@@ -233,29 +264,33 @@ def redeem_invite(
     *,
     session: Session,
     code: str,
-    telegram_user_id: int,
+    channel: str,
+    address: str,
     name: str | None = None,
     now: datetime | None = None,
 ) -> StaffMember | None:
-    """Use an invitation once: give the user its role, or return None (unknown/expired/used)."""
+    """Use an invitation once: give the person behind the identity its role, or return None
+    (unknown, expired or used)."""
     now = now or utcnow()
     invite = session.exec(select(StaffInvite).where(StaffInvite.code == code.strip())).first()
     if invite is None or invite.used_at is not None or invite.expires_at <= now:
         return None
+    person = staff_person_for(session=session, channel=channel, address=address, name=name)
     claimed = session.execute(
         update(StaffInvite)
         .where(col(StaffInvite.id) == invite.id, col(StaffInvite.used_at).is_(None))
-        .values(used_at=now, used_by=telegram_user_id)
+        .values(used_at=now, used_by=person.id)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return None
     session.refresh(invite)
-    actor = f"telegram:{telegram_user_id}"
+    actor = f"{channel}:{address}"
     department = session.get(Department, invite.department_id) if invite.department_id else None
     member = add_staff(
         session=session,
-        telegram_user_id=telegram_user_id,
+        channel=channel,
+        address=address,
         role=invite.role,
         actor=actor,
         department_key=department.key if department else None,
@@ -269,7 +304,7 @@ def redeem_invite(
         key=str(invite.id),
         action="redeem",
         before=None,
-        after={"used_by": telegram_user_id, "used_at": now},
+        after={"used_by": person.id, "used_at": now},
         now=now,
     )
     return member
@@ -277,9 +312,10 @@ def redeem_invite(
 
 @dataclass(frozen=True)
 class Colleague:
-    """Someone an enquiry can be assigned to: department staff on Telegram or a desk account.
+    """Someone an enquiry can be assigned to: a staff person of the department.
 
-    `staff_id` is the Telegram user id, or minus the desk account's id (never a Telegram id).
+    `staff_id` is the staff person's id, whether they hold the role themselves or through a
+    desk account (one colleague, however many ways they sign in).
     """
 
     staff_id: int
@@ -287,15 +323,14 @@ class Colleague:
 
 
 def department_colleagues(*, session: Session, department_id: int) -> list[Colleague]:
-    """Return the department's staff (Telegram members and enabled desk accounts), by name."""
-    found: dict[int, Colleague] = {}
+    """Return the department's staff (roles and enabled desk accounts), one per person, by name."""
+    people: set[int] = set()
     for member in session.exec(
         select(StaffMember).where(
             StaffMember.department_id == department_id, StaffMember.role == StaffRole.STAFF
         )
     ).all():
-        name = member.name or f"Telegram {member.telegram_user_id}"
-        found[member.telegram_user_id] = Colleague(member.telegram_user_id, name)
+        people.add(member.person_id)
     for account in session.exec(
         select(DeskAccount).where(
             DeskAccount.department_id == department_id,
@@ -303,6 +338,9 @@ def department_colleagues(*, session: Session, department_id: int) -> list[Colle
             col(DeskAccount.disabled_at).is_(None),
         )
     ).all():
-        assert account.id is not None
-        found[-account.id] = Colleague(-account.id, account.username)
-    return sorted(found.values(), key=lambda c: (c.name.lower(), c.staff_id))
+        people.add(account.person_id)
+    found = [
+        Colleague(person_id, person_name(session=session, person_id=person_id) or "")
+        for person_id in people
+    ]
+    return sorted(found, key=lambda c: (c.name.lower(), c.staff_id))

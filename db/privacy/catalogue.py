@@ -41,15 +41,17 @@ from db.models import (
     OutboxMessage,
     RateLimitBucket,
     RateLimitRefusal,
+    StaffIdentity,
     StaffInvite,
     StaffMember,
+    StaffPerson,
     TrainingCandidate,
     WebChat,
     WebChatEntry,
 )
 
 PURGED = "[gallrad]"
-USER_ID = "telegram_user_id"  # the column of staff and desk sign-ins naming a chat-app user
+USER_ID = "person_id"  # the column of staff roles and desk sign-ins naming the staff person
 
 
 class Found(enum.StrEnum):
@@ -59,6 +61,7 @@ class Found(enum.StrEnum):
     IDENTITY = "channel_identity.person_id"
     ENQUIRY = "the person's enquiries (enquiry.user_id)"
     CHAT_USER_ID = "the person's chat-app user ids (their channel_identity rows)"
+    STAFF = "the staff person behind the person's chat-app user ids (staff_identity)"
     EMAIL = "the person's e-mail addresses (channel_identity, channel email) or enquiries"
     WEB_VISITOR = "the person's web-chat visitor ids (channel_identity, channel web)"
     PERSON_KEY = "the rate limit's person key (channel:address of an identity)"
@@ -201,7 +204,7 @@ STORES: tuple[Store, ...] = (
     Store(
         DeskLoginToken,
         (USER_ID, "mailbox"),
-        Found.CHAT_USER_ID,
+        Found.STAFF,
         Erasure.DELETE,
         "desk_sign_ins",
         setting="retention_inbox_days",
@@ -210,7 +213,7 @@ STORES: tuple[Store, ...] = (
     Store(
         DeskSession,
         (USER_ID,),
-        Found.CHAT_USER_ID,
+        Found.STAFF,
         Erasure.DELETE,
         "desk_sign_ins",
         setting="retention_inbox_days",
@@ -242,9 +245,25 @@ STORES: tuple[Store, ...] = (
         kind="inbox",
     ),
     Store(
+        StaffPerson,
+        ("name",),
+        Found.STAFF,
+        Erasure.KEEP,
+        "staff_person",
+        note="a colleague's name; erased when their last role goes (`lotsen staff remove`)",
+    ),
+    Store(
+        StaffIdentity,
+        ("address",),
+        Found.STAFF,
+        Erasure.KEEP,
+        "staff_identities",
+        note="a colleague's chat-app user id or e-mail address; erased with their last role",
+    ),
+    Store(
         StaffMember,
-        (USER_ID, "name"),
-        Found.CHAT_USER_ID,
+        (USER_ID,),
+        Found.STAFF,
         Erasure.KEEP,
         "staff_roles",
         note="removed with `lotsen staff remove`",

@@ -40,6 +40,7 @@ from db.privacy.personal_data import (
     desk_sign_ins,
     inbox_from,
     known_user,
+    staff_person_id,
     telegram_ids,
     tracker_identities,
     user_enquiries,
@@ -264,7 +265,8 @@ def erase_person(
         counts=counts,
         open_references=open_references,
         staff_roles_kept=sum(
-            len(crud.staff_roles(session=session, telegram_user_id=t)) for t in telegram
+            len(crud.staff_roles(session=session, person_id=staff_person_id(session, t)))
+            for t in telegram
         ),
         tracker_store=tracker_state,
     )

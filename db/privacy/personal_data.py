@@ -27,11 +27,13 @@ from db.models import (
     InboundMail,
     InboxUpdate,
     OutboxMessage,
+    StaffPerson,
     WebChat,
     WebChatEntry,
     utcnow,
 )
 from db.people.identities import find_person, identities_of
+from db.people.staff_identities import find_staff_person, staff_identities
 from db.plumbing.audit import jsonable
 from db.plumbing.phrases import N_, DomainError
 from db.privacy.catalogue import rows_of, store
@@ -127,17 +129,29 @@ DESK_SECRETS = {"token_hash", "session_hash", "csrf_token"}
 """Columns of the desk's sign-in rows that are credentials, not facts about the person."""
 
 
+def staff_person_of(*, session: Session, telegram_user_id: int) -> StaffPerson | None:
+    """Return the staff person behind a chat-app user id, if they are staff."""
+    return find_staff_person(session=session, channel=TELEGRAM, address=str(telegram_user_id))
+
+
+def staff_person_id(session: Session, telegram_user_id: int) -> int | None:
+    """Return the id of the staff person behind a chat-app user id, or None."""
+    staff = staff_person_of(session=session, telegram_user_id=telegram_user_id)
+    return staff.id if staff is not None else None
+
+
 def desk_sign_ins(*, session: Session, telegram_user_id: int) -> list[SQLModel]:
-    """Return the user's desk sign-in links and desk sessions (signing in from Telegram)."""
+    """Return the user's desk sign-in links and desk sessions (as the staff person they are)."""
+    staff_id = staff_person_id(session, telegram_user_id)
+    if staff_id is None:
+        return []
     links = session.exec(
         select(DeskLoginToken)
-        .where(DeskLoginToken.telegram_user_id == telegram_user_id)
+        .where(DeskLoginToken.person_id == staff_id)
         .order_by(col(DeskLoginToken.id))
     ).all()
     sessions = session.exec(
-        select(DeskSession)
-        .where(DeskSession.telegram_user_id == telegram_user_id)
-        .order_by(col(DeskSession.id))
+        select(DeskSession).where(DeskSession.person_id == staff_id).order_by(col(DeskSession.id))
     ).all()
     return [*links, *sessions]
 
@@ -163,7 +177,7 @@ def export_user(
         data = export_person(session=session, person=user, tracker_url=tracker_url, now=now)
         data["telegram_user_id"] = telegram_user_id
         return data
-    roles = crud.staff_roles(session=session, telegram_user_id=telegram_user_id)
+    roles = crud.staff_roles(session=session, person_id=staff_person_id(session, telegram_user_id))
     inbox = inbox_from(session=session, telegram_user_id=telegram_user_id)
     sign_ins = desk_sign_ins(session=session, telegram_user_id=telegram_user_id)
     if not roles and not inbox and not sign_ins:
@@ -210,7 +224,8 @@ def _export(
     tracker_url: str | None,
     now: datetime | None,
 ) -> dict[str, Any]:
-    roles = [m for t in telegram for m in crud.staff_roles(session=session, telegram_user_id=t)]
+    staff = [p for t in telegram if (p := staff_person_of(session=session, telegram_user_id=t))]
+    roles = [m for p in staff for m in crud.staff_roles(session=session, person_id=p.id)]
     inbox = [row for t in telegram for row in inbox_from(session=session, telegram_user_id=t)]
     sign_ins = [row for t in telegram for row in desk_sign_ins(session=session, telegram_user_id=t)]
     association = (
@@ -238,6 +253,10 @@ def _export(
         "channel_identities": [_row(identity) for identity in identities],
         "association": _row(association),
         "enquiries": [_enquiry_export(session=session, enquiry=e) for e in enquiries],
+        "staff_person": [_row(person) for person in staff],
+        "staff_identities": [
+            _row(i) for p in staff for i in staff_identities(session=session, person_id=p.id or 0)
+        ],
         "staff_roles": [_row(member) for member in roles],
         "desk_sign_ins": [_sign_in_export(row) for row in sign_ins],
         "inbox_updates": [_row(row) for row in inbox],

@@ -15,13 +15,13 @@ REMINDER_GAP = timedelta(hours=20)
 
 
 def staff_ids(*, session: Session, department_id: int) -> list[int]:
-    """Return the Telegram ids of a department's staff."""
+    """Return the staff people of a department (their ids)."""
     members = session.exec(
         select(StaffMember).where(
             StaffMember.department_id == department_id, StaffMember.role == StaffRole.STAFF
         )
     ).all()
-    return sorted({m.telegram_user_id for m in members})
+    return sorted({m.person_id for m in members})
 
 
 def remind_route_reviews(*, session: Session, now: datetime) -> int:
@@ -34,21 +34,17 @@ def remind_route_reviews(*, session: Session, now: datetime) -> int:
         department = departments.department_by_key(session=session, key=key)
         if department is None or department.id is None:
             continue
-        for telegram_user_id in staff_ids(session=session, department_id=department.id):
+        for person_id in staff_ids(session=session, department_id=department.id):
             recent = session.exec(
                 select(OutboxMessage).where(
                     OutboxMessage.recipient == notify.Recipient.STAFF,
-                    OutboxMessage.recipient_id == telegram_user_id,
+                    OutboxMessage.recipient_id == person_id,
                     OutboxMessage.kind == notify.Kind.ROUTE_REVIEW,
                     col(OutboxMessage.created_at) > now - REMINDER_GAP,
                 )
             ).first()
-            if recent is None:
-                notify.to_staff(
-                    session=session,
-                    telegram_user_id=telegram_user_id,
-                    kind=notify.Kind.ROUTE_REVIEW,
-                    intents=intents,
-                )
+            if recent is None and notify.to_staff(
+                session=session, person_id=person_id, kind=notify.Kind.ROUTE_REVIEW, intents=intents
+            ):
                 sent += 1
     return sent

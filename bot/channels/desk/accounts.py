@@ -11,6 +11,7 @@ from bot.channels.desk.auth import end_account_sessions
 from bot.channels.desk.passwords import Passwords
 from db.models import Department, DeskAccount, StaffRole, utcnow
 from db.people import departments
+from db.people.staff_identities import new_staff_person
 from db.plumbing import audit
 from db.plumbing.phrases import N_, DomainError
 from db.plumbing.validation import (
@@ -91,8 +92,13 @@ def add_account(
     department_key: str | None = None,
     now: datetime | None = None,
     passwords: Passwords | None = None,
+    person_id: int | None = None,
 ) -> DeskAccount:
-    """Create a local desk account with an argon2id password hash (staff name a department)."""
+    """Create a local desk account with an argon2id password hash (staff name a department).
+
+    The account belongs to the staff person `person_id` (one colleague, whether they sign in
+    with it or with a link sent to their chat), else to a new person named after it.
+    """
     name = check_username(username)
     department = _grant(session, role, department_key)
     if len(password) < MIN_PASSWORD:
@@ -103,7 +109,11 @@ def add_account(
         raise AccountProblem(
             N_("Det finns redan ett skrivbordskonto som heter {name!r}."), name=name
         )
+    if person_id is None:
+        person_id = new_staff_person(session=session, name=name).id
+    assert person_id is not None
     account = DeskAccount(
+        person_id=person_id,
         username=name,
         password_hash=(passwords or Passwords()).hash(password),
         role=role,

@@ -1,7 +1,9 @@
 """Desk sign-in: who is signed in, one-time links, sessions and CSRF tokens.
 
-A session belongs to a Telegram staff member, a local account, or (opened with a signed link
-from a department's e-mail) one enquiry and the mailbox the link was sent to.
+A session belongs to a staff person (signed in with a one-time link sent to them in a chat), a
+password account (of a staff person), or (opened with a signed link from a department's
+e-mail) one enquiry and the mailbox the link was sent to. Either way a staff person acts: the
+same colleague whether they come by link or by password.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from db.enquiries import crud
 from db.models import Department, DeskAccount, DeskSession, Enquiry, StaffRole, utcnow
 from db.people import departments
 from db.people.sign_in import EnquiryGrant, token_hash
+from db.people.staff_identities import person_name
 
 LOGIN_LINK_MINUTES = 10
 SESSION_IDLE = timedelta(hours=8)
@@ -29,10 +32,10 @@ class Principal:
 
     name: str
     actor: str
-    staff_user_id: int
+    staff_user_id: int  # the staff person's id (0 for an e-mail link: it cannot work the queue)
     roles: set[str] = field(default_factory=set)
     department_ids: set[int] = field(default_factory=set)
-    telegram_user_id: int | None = None
+    person_id: int | None = None  # signed in with a one-time link: the person's own roles
     account_id: int | None = None
     csrf_token: str = ""
     # Signed in with an e-mail link: this enquiry only, acting as the mailbox.
@@ -81,24 +84,18 @@ def grants_digest(principal: Principal) -> str:
     return token_hash(f"{roles}|{departments}")
 
 
-def _telegram_principal(session: Session, telegram_user_id: int) -> Principal | None:
-    rows = crud.staff_roles(session=session, telegram_user_id=telegram_user_id)
+def _person_principal(session: Session, person_id: int) -> Principal | None:
+    rows = crud.staff_roles(session=session, person_id=person_id)
     if not rows:
         return None
-    name = next((r.name for r in rows if r.name), None) or f"Telegram {telegram_user_id}"
     return Principal(
-        name=name,
-        actor=f"web:staff:{telegram_user_id}",
-        staff_user_id=telegram_user_id,
+        name=person_name(session=session, person_id=person_id) or f"#{person_id}",
+        actor=f"web:staff:{person_id}",
+        staff_user_id=person_id,
         roles={r.role for r in rows},
         department_ids={r.department_id for r in rows if r.department_id is not None},
-        telegram_user_id=telegram_user_id,
+        person_id=person_id,
     )
-
-
-def local_staff_id(account_id: int) -> int:
-    """Return the queue staff id of a local account (negative: never a Telegram id)."""
-    return -account_id
 
 
 def _account_principal(account: DeskAccount) -> Principal | None:
@@ -107,7 +104,7 @@ def _account_principal(account: DeskAccount) -> Principal | None:
     return Principal(
         name=account.username,
         actor=f"web:{account.username}",
-        staff_user_id=local_staff_id(account.id),
+        staff_user_id=account.person_id,
         roles={account.role},
         department_ids={account.department_id} if account.department_id is not None else set(),
         account_id=account.id,
@@ -146,11 +143,11 @@ def _link_principal(
 def _principal_of(
     session: Session, row: DeskSession | None = None, *, now: datetime, **who: int | None
 ) -> Principal | None:
-    """Return the person of a session row, or of `telegram_user_id=` / `account_id=`."""
-    telegram_user_id = row.telegram_user_id if row is not None else who.get("telegram_user_id")
+    """Return the person of a session row, or of `person_id=` / `account_id=`."""
+    person_id = row.person_id if row is not None else who.get("person_id")
     account_id = row.account_id if row is not None else who.get("account_id")
-    if telegram_user_id is not None:
-        return _telegram_principal(session, telegram_user_id)
+    if person_id is not None:
+        return _person_principal(session, person_id)
     if row is not None and row.enquiry_id is not None and row.mailbox is not None:
         return _link_principal(session, row.enquiry_id, row.mailbox, now)
     account = session.get(DeskAccount, account_id) if account_id is not None else None
@@ -160,23 +157,21 @@ def _principal_of(
 def start_session(
     *,
     session: Session,
-    telegram_user_id: int | None = None,
+    person_id: int | None = None,
     account_id: int | None = None,
     now: datetime | None = None,
 ) -> str | None:
-    """Open a desk session for a Telegram user or a local account; return the cookie value.
+    """Open a desk session for a staff person (link) or a password account; return the cookie.
 
     Returns None when the person holds no desk role (or the account is disabled).
     """
-    if (telegram_user_id is None) == (account_id is None):
-        raise ValueError("a desk session belongs to exactly one Telegram user or local account")
+    if (person_id is None) == (account_id is None):
+        raise ValueError("a desk session belongs to exactly one staff person or account")
     now = now or utcnow()
-    principal = _principal_of(
-        session, now=now, telegram_user_id=telegram_user_id, account_id=account_id
-    )
+    principal = _principal_of(session, now=now, person_id=person_id, account_id=account_id)
     if principal is None:
         return None
-    return _open(session, principal, now, telegram_user_id=telegram_user_id, account_id=account_id)
+    return _open(session, principal, now, person_id=person_id, account_id=account_id)
 
 
 def start_link_session(

@@ -52,10 +52,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if token:
 
         def with_token(session: Session) -> str | None:
-            user_id = redeem_login_token(session=session, token=token, now=now)
-            if user_id is None:
+            person_id = redeem_login_token(session=session, token=token, now=now)
+            if person_id is None:
                 return None
-            return start_session(session=session, telegram_user_id=user_id, now=now)
+            return start_session(session=session, person_id=person_id, now=now)
 
         value = await run_db(request, with_token)
         if value is None:

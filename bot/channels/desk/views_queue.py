@@ -118,7 +118,7 @@ def _case(session: Session, escalation_id: int, now: Any) -> Case | None:
         association=association_name(session=session, enquiry=enquiry),
         department=department,
         events=queue.history(session=session, enquiry=enquiry),
-        claimed_by_name=staff_name(session=session, telegram_user_id=escalation.claimed_by),
+        claimed_by_name=staff_name(session=session, person_id=escalation.claimed_by),
         languages=enquiry_languages(session=session, enquiry=enquiry),
     )
 

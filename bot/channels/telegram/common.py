@@ -20,6 +20,7 @@ from bot.services import Services
 from bot.settings import Settings
 from db.enquiries.notifications import Channel
 from db.intake import Writer
+from db.people.staff_identities import find_staff_person
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,6 +92,12 @@ def telegram_writer(user_id: int, chat_id: int | None) -> Writer:
     return Writer(
         Channel.TELEGRAM.value, str(user_id), str(chat_id) if chat_id is not None else None
     )
+
+
+def staff_person_id(session: Session, user_id: int) -> int | None:
+    """Return the staff person behind a Telegram user, or None (not staff)."""
+    person = find_staff_person(session=session, channel=Channel.TELEGRAM, address=str(user_id))
+    return person.id if person is not None else None
 
 
 def writer(update: Update) -> Writer:

@@ -16,6 +16,7 @@ from bot.channels.telegram.common import (
     kick_outbox,
     refused,
     run_db,
+    staff_person_id,
 )
 from bot.channels.telegram.department import remember_prompt
 from bot.i18n import translate
@@ -32,8 +33,12 @@ from db.people.limits import refusals_on
 log = logging.getLogger(__name__)
 
 
-def _is_coordinator(session: Session, user_id: int) -> bool:
-    return crud.has_role(session=session, telegram_user_id=user_id, roles={StaffRole.COORDINATOR})
+def _coordinator(session: Session, user_id: int) -> int | None:
+    """Return the staff person behind a Telegram user if they coordinate, else None."""
+    person_id = staff_person_id(session, user_id)
+    if not crud.has_role(session=session, person_id=person_id, roles={StaffRole.COORDINATOR}):
+        return None
+    return person_id
 
 
 async def queue_command(update: Update, context: Context) -> None:
@@ -47,11 +52,12 @@ async def queue_command(update: Update, context: Context) -> None:
     department = None if argument in {"all", "unclaimed", "mine"} else argument
 
     def listing(session: Session) -> str | None:
-        if not _is_coordinator(session, user.id):
+        person_id = _coordinator(session, user.id)
+        if person_id is None:
             return None
         try:
             items = coordinator_queue.list_queue(
-                session=session, filter=filter_, staff_user_id=user.id, department_key=department
+                session=session, filter=filter_, staff_user_id=person_id, department_key=department
             )
         except coordinator_queue.QueueError as exc:
             return translate(STAFF_LANGUAGE, exc.phrase)
@@ -100,7 +106,8 @@ class CardAction:
 
 def _act(session: Session, user_id: int, parsed: choices.Callback) -> CardAction:
     """Carry out a card button press for a coordinator (in one transaction)."""
-    if not _is_coordinator(session, user_id):
+    person_id = _coordinator(session, user_id)
+    if person_id is None:
         return CardAction(refused=True)
     escalation_id = parsed.object_id
     try:
@@ -108,7 +115,7 @@ def _act(session: Session, user_id: int, parsed: choices.Callback) -> CardAction
         reference = crud.enquiry_reference_for(session=session, escalation=escalation)
         if parsed.action == "claim":
             result = coordinator_queue.claim(
-                session=session, escalation_id=escalation_id, staff_user_id=user_id
+                session=session, escalation_id=escalation_id, staff_user_id=person_id
             )
             who = result.holder_name or str(result.holder)
             return CardAction(
@@ -128,7 +135,7 @@ def _act(session: Session, user_id: int, parsed: choices.Callback) -> CardAction
                 session=session,
                 escalation_id=escalation_id,
                 department_key=parsed.value,
-                staff_user_id=user_id,
+                staff_user_id=person_id,
             )
             name = department_name(routed.department, STAFF_LANGUAGE)
             return CardAction(notice=cards.routed(STAFF_LANGUAGE, reference, name))
@@ -137,7 +144,7 @@ def _act(session: Session, user_id: int, parsed: choices.Callback) -> CardAction
                 session=session,
                 escalation_id=escalation_id,
                 reason_code=parsed.value,
-                staff_user_id=user_id,
+                staff_user_id=person_id,
             )
             return CardAction(notice=cards.closed(STAFF_LANGUAGE, reference))
         if parsed.action == "answer":

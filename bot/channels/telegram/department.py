@@ -14,6 +14,7 @@ from bot.channels.telegram.common import (
     kick_outbox,
     refused,
     run_db,
+    staff_person_id,
 )
 from bot.i18n import translate
 from bot.messages import choices
@@ -93,13 +94,12 @@ async def department_button(update: Update, context: Context) -> None:
         enquiry = session.get(Enquiry, parsed.object_id)
         if enquiry is None:
             return Outcome(button_invalid(STAFF_LANGUAGE))
-        if not may_answer_for_department(
-            session=session, enquiry=enquiry, telegram_user_id=user_id
-        ):
+        person_id = staff_person_id(session, user_id)
+        if not may_answer_for_department(session=session, enquiry=enquiry, person_id=person_id):
             return Outcome(not_allowed(STAFF_LANGUAGE), refused=f"dept:{parsed.action}")
         if parsed.action == "notours":
             try:
-                not_ours(session=session, enquiry=enquiry, actor=f"staff:{user_id}")
+                not_ours(session=session, enquiry=enquiry, actor=f"staff:{person_id}")
             except WorkflowError:
                 return Outcome(already_handled(STAFF_LANGUAGE))
         return Outcome(reference=enquiry.reference)
@@ -151,23 +151,24 @@ async def staff_reply(update: Update, context: Context) -> None:
         )
         if enquiry is None:
             return None
+        person_id = staff_person_id(session, user_id)
         try:
             if escalation is not None:
-                if not crud.has_role(
-                    session=session, telegram_user_id=user_id, roles={StaffRole.COORDINATOR}
+                if person_id is None or not crud.has_role(
+                    session=session, person_id=person_id, roles={StaffRole.COORDINATOR}
                 ):
                     return Outcome(not_allowed(STAFF_LANGUAGE), refused="queue answer")
                 assert escalation.id is not None
                 coordinator_queue.answer(
-                    session=session, escalation_id=escalation.id, text=text, staff_user_id=user_id
+                    session=session, escalation_id=escalation.id, text=text, staff_user_id=person_id
                 )
             else:
                 if not may_answer_for_department(
-                    session=session, enquiry=enquiry, telegram_user_id=user_id
+                    session=session, enquiry=enquiry, person_id=person_id
                 ):
                     return Outcome(not_allowed(STAFF_LANGUAGE), refused="department answer")
                 answer_enquiry(
-                    session=session, enquiry=enquiry, text=text, actor=f"staff:{user_id}"
+                    session=session, enquiry=enquiry, text=text, actor=f"staff:{person_id}"
                 )
         except WorkflowError as exc:
             return Outcome(translate(STAFF_LANGUAGE, exc.phrase))

@@ -36,6 +36,7 @@ from db.enquiries import crud
 from db.enquiries.notifications import Channel, Recipient
 from db.models import InboxUpdate, OutboxMessage
 from db.people.identities import identity_for
+from db.people.staff_identities import find_staff_person
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,10 @@ def _outbox_only(session: Session, row: OutboxMessage, chat_id: int) -> bool:
     if row.recipient != Recipient.ASSOCIATION or chat_id <= 0 or row.recipient_id is None:
         return False
     identity = identity_for(session=session, person_id=row.recipient_id, channel=Channel.TELEGRAM)
-    return (
-        identity is not None
-        and identity.address.isdigit()
-        and not crud.staff_roles(session=session, telegram_user_id=int(identity.address))
-    )
+    if identity is None or not identity.address.isdigit():
+        return False
+    staff = find_staff_person(session=session, channel=Channel.TELEGRAM, address=identity.address)
+    return not (staff is not None and crud.staff_roles(session=session, person_id=staff.id))
 
 
 def candidate_ids(engine: Engine, row_id: int, chat_id: int) -> list[int]:

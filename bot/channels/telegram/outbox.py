@@ -39,6 +39,7 @@ from db.enquiries.crud import conversation_number
 from db.enquiries.notifications import Channel, Recipient
 from db.models import Department, OutboxMessage, utcnow
 from db.people.identities import identity_for
+from db.people.staff_identities import staff_address
 from db.plumbing import claims
 from db.plumbing.session import session_scope
 
@@ -90,8 +91,11 @@ def resolve_chat(
         return department.telegram_chat_id if department else None
     if row.recipient == Recipient.COORDINATORS:
         return coordinator_chat_id
-    if row.recipient == Recipient.STAFF:
-        return row.recipient_id
+    if row.recipient == Recipient.STAFF and row.recipient_id is not None:
+        address = staff_address(
+            session=session, person_id=row.recipient_id, channel=Channel.TELEGRAM
+        )
+        return int(address) if address is not None and address.isdigit() else None
     return None
 
 

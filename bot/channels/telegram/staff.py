@@ -9,11 +9,19 @@ from datetime import date
 from sqlmodel import Session, select
 from telegram import Update
 
-from bot.channels.telegram.common import STAFF_LANGUAGE, Context, refused, run_db, services
+from bot.channels.telegram.common import (
+    STAFF_LANGUAGE,
+    Context,
+    refused,
+    run_db,
+    services,
+    staff_person_id,
+)
 from bot.i18n import translate
 from bot.messages import staff as texts
 from bot.messages.department import not_allowed
 from db.enquiries import crud
+from db.enquiries.notifications import Channel
 from db.models import Department, Route, StaffRole
 from db.people import departments
 from db.people.sign_in import create_login_link
@@ -31,7 +39,7 @@ def _department_for(
     session: Session, user_id: int, args: list[str]
 ) -> tuple[Department | None, list[str]]:
     """Return the department the user may edit (staff: their own; admins/coordinators: by key)."""
-    members = crud.staff_roles(session=session, telegram_user_id=user_id)
+    members = crud.staff_roles(session=session, person_id=staff_person_id(session, user_id))
     if args and any(m.role in {StaffRole.ADMIN, StaffRole.COORDINATOR} for m in members):
         department = departments.department_by_key(session=session, key=args[0])
         if department is not None:
@@ -149,7 +157,7 @@ async def desk_command(update: Update, context: Context) -> None:
     link = await run_db(
         context,
         lambda session: create_login_link(
-            session=session, telegram_user_id=user_id, base_url=base_url
+            session=session, person_id=staff_person_id(session, user_id), base_url=base_url
         ),
     )
     if link is None:
@@ -169,7 +177,11 @@ async def redeem_invite_code(update: Update, context: Context, code: str) -> boo
 
     def redeem(session: Session) -> str | None:
         member = redeem_invite(
-            session=session, code=code, telegram_user_id=user.id, name=user.full_name
+            session=session,
+            code=code,
+            channel=Channel.TELEGRAM,
+            address=str(user.id),
+            name=user.full_name,
         )
         return member.role if member else None
 

@@ -277,13 +277,9 @@ def assigned(
     enquiry.updated_at = now
     event(session, enquiry, EventKind.ASSIGNED, actor, now, to=name, staff_id=staff_id)
     _mail_department(session, department, enquiry, Kind.ASSIGNED, assignee=name)
-    if staff_id > 0:  # a Telegram user (desk accounts have no chat to be told in)
-        notify.to_staff(
-            session=session,
-            telegram_user_id=staff_id,
-            kind=notify.Kind.ASSIGNED_TO_YOU,
-            enquiry=enquiry,
-        )
+    notify.to_staff(  # if they have a chat to be told in
+        session=session, person_id=staff_id, kind=notify.Kind.ASSIGNED_TO_YOU, enquiry=enquiry
+    )
 
 
 def noted(
