@@ -202,7 +202,7 @@ def remove_staff(
         session.delete(member)
         removed += 1
     session.flush()
-    if removed and not _still_staff(session, person.id):
+    if removed and person.id is not None and not _still_staff(session, person.id):
         erase_staff_person(session=session, person_id=person.id)  # their name goes with them
     return removed
 

@@ -168,9 +168,9 @@ def upgrade() -> None:
     now = datetime.now(UTC)
 
     def new_person(name: str | None, channel: str | None = None, address: str = "") -> int:
-        inserted = bind.execute(sa.insert(PEOPLE).values(name=name, created_at=now))
-        assert inserted.inserted_primary_key is not None
-        created = inserted.inserted_primary_key[0]
+        created = bind.execute(
+            sa.insert(PEOPLE).values(name=name, created_at=now).returning(PEOPLE.c.id)
+        ).scalar_one()
         if channel is not None:
             bind.execute(
                 sa.insert(IDENTITIES).values(
