@@ -55,6 +55,34 @@ def test_add_user_stores_a_hashed_password(cli: CliRunner, engine: Engine) -> No
     assert not passwords.verify("fel", account.password_hash).ok
 
 
+def test_add_user_for_a_staff_person_makes_one_colleague(cli: CliRunner, engine: Engine) -> None:
+    from db.people.staff import add_staff
+    from db.people.staff_identities import find_staff_person
+
+    with session_scope(engine) as session:
+        add_staff(
+            session=session,
+            channel="telegram",
+            address="5001",
+            role="staff",
+            department_key="teknik",
+            name="Klara K",
+            actor="test",
+        )
+    args = ["--role", "staff", "--department", "teknik", "--password-stdin"]
+    ok = cli.invoke(app, ["desk", "add-user", "klara", *args, "--staff", "5001"], input="x" * 20)
+    assert ok.exit_code == 0, ok.output
+    alone = cli.invoke(app, ["desk", "add-user", "egen", *args], input="x" * 20)
+    assert alone.exit_code == 0, alone.output
+    bad = cli.invoke(app, ["desk", "add-user", "fel", *args, "--staff", "anna"], input="x" * 20)
+    assert bad.exit_code == 2 and "not a Telegram id" in bad.output
+    with session_scope(engine) as session:
+        person = find_staff_person(session=session, channel="telegram", address="5001")
+        accounts = {a.username: a for a in session.exec(select(DeskAccount)).all()}
+        assert person is not None and set(accounts) == {"klara", "egen"}
+        assert accounts["klara"].person_id == person.id != accounts["egen"].person_id
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

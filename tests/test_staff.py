@@ -95,6 +95,7 @@ def test_add_list_remove_with_audit(engine: Engine) -> None:
             ("create", "telegram:42"),
             ("create", f"telegram:{BIG_ID}"),
         ]
+        gata = staff_id(session, BIG_ID)
         assert remove_staff(session=session, channel=TG, address=str(BIG_ID), actor="admin") == 1
         assert remove_staff(session=session, channel=TG, address=str(BIG_ID), actor="admin") == 0
     with session_scope(engine) as session:
@@ -103,7 +104,7 @@ def test_add_list_remove_with_audit(engine: Engine) -> None:
         assert (latest.action, latest.before) == (
             "delete",
             {
-                "person": staff_id(session, BIG_ID),
+                "person": gata,
                 "name": "Gata",
                 "role": "staff",
                 "department": "teknik",
@@ -207,9 +208,14 @@ def test_cli_staff_commands(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "not a Telegram id" in bad.stderr
     assert run("add", "78", "--role", "staff").exit_code == 1
     assert run("add", "78", "--role", "staff", "--department", "nope").exit_code == 1
+    mail = run("add", "email:Clerk@Kommun.se", "--role", "staff", "--department", "teknik")
+    assert mail.exit_code == 0 and "email:clerk@kommun.se is staff in teknik" in mail.stdout
+    assert run("add", "fax:123", "--role", "admin").exit_code == 2
+    assert run("add", "email:nobody", "--role", "admin").exit_code == 2
     listing = run("list")
     assert listing.exit_code == 0
     assert str(BIG_ID) in listing.stdout and "teknik" in listing.stdout and "Gata" in listing.stdout
+    assert "email:clerk@kommun.se" in listing.stdout
     result = run("invite", "kultur_fritid", "--hours", "2")
     assert result.exit_code == 0, result.output
     link = result.stdout.strip()
