@@ -412,7 +412,7 @@ async def test_coordinator_claims_and_answers_from_the_card(harness: Harness) ->
     assert buttons(answer) == [f"fb:{enquiry_id}:y", f"fb:{enquiry_id}:n"]
     enquiry = h.enquiry(enquiry_id)
     assert enquiry.status == EnquiryStatus.ANSWERED
-    assert enquiry.answered_by is not None and str(boss) in enquiry.answered_by
+    assert enquiry.answered_by == f"staff:{h.staff_id(boss)}"
     assert h.escalations(enquiry_id)[0].resolved_at is not None
     kinds = [e.kind for e in h.events(enquiry_id)]
     assert EventKind.CLAIMED in kinds and EventKind.ANSWERED in kinds
