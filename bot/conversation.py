@@ -228,6 +228,7 @@ class Conversation:
                         enquiry=enquiry,
                         department_key=parsed.value if parsed.action == "choose" else None,
                         actor=actor,
+                        email_enabled=self.services.settings.email_enabled,
                         dedupe_key=dedupe,
                     )
             except WorkflowError:

@@ -292,6 +292,7 @@ def test_route_gives_fresh_deadline_training_candidate_and_forward(engine: Engin
             escalation_id=escalation_id,
             department_key="teknik",
             staff_user_id=ALICE,
+            email_enabled=True,
             now=MONDAY_9,
         )
         enquiry_id = enquiry.id
@@ -341,7 +342,11 @@ def test_route_to_unknown_department_changes_nothing(engine: Engine) -> None:
     with session_scope(engine) as session:
         with refused(q.QueueError, "Unknown department 'nope'"):
             q.route(
-                session=session, escalation_id=escalation_id, department_key="nope", staff_user_id=1
+                session=session,
+                escalation_id=escalation_id,
+                department_key="nope",
+                staff_user_id=1,
+                email_enabled=True,
             )
         escalation = session.get(Escalation, escalation_id)
         assert escalation is not None and escalation.claimed_by is None
@@ -460,6 +465,9 @@ def test_cli_queue_flow(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped
         reference = enquiry.reference
         _, second = escalated_enquiry(session, now=MONDAY_9, text="Kan vi få bidrag?")
         _, third = escalated_enquiry(session, now=MONDAY_9, text="Köp billiga klockor")
+        culture = departments.department_by_key(session=session, key="kultur_fritid")
+        assert culture is not None
+        culture.telegram_chat_id = DEPARTMENT_CHAT  # reachable: the route forwards there
 
     result = invoke("queue", "list")
     assert result.exit_code == 0, result.output
@@ -486,6 +494,7 @@ def test_cli_queue_flow(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped
     result = invoke("queue", "route", str(second), "kultur_fritid", "--as", "cli")
     assert result.exit_code == 0, result.output
     assert "Training candidate" in result.output
+    assert "sent to kultur_fritid and on to the department" in result.output
 
     result = invoke("queue", "close", str(third), "bored", "--as", "cli")
     assert result.exit_code == 1 and "Unknown reason" in result.output
