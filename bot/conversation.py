@@ -36,6 +36,7 @@ from db.enquiries.workflow import WorkflowError
 from db.intake import Writer
 from db.models import AssociationUser, Enquiry, EscalationReason
 from db.people import identities
+from db.people.limits import Verdict
 from db.privacy import erasure
 from db.privacy.masking import clean_text, mask_personal_data
 from db.routing.confirmation import choose
@@ -104,6 +105,20 @@ class Turn:
 def association_actor(person: AssociationUser) -> str:
     """Return how the history names a person writing for an association (their row)."""
     return f"association:person:{person.id}"
+
+
+Admit = Callable[[Session], Verdict]
+"""The per-person rate limit, taken in the caller's transaction (`RateLimiter.admit_in`)."""
+
+
+def _refuse_flood(turn: Turn, text: str | None) -> None:
+    """Tell the writer once that they write too fast: in the language the refused message is
+    clearly written in, else in their own."""
+    language = turn.language
+    if text and text.strip():
+        masked = mask_personal_data(text)
+        language = identify(masked, saved=language, languages=LANGUAGES).reply
+    turn.say(Kind.RATE_LIMITED, language=language)
 
 
 class Conversation:
@@ -180,14 +195,7 @@ class Conversation:
         """Tell the writer once that they write too fast: in the language the refused message is
         clearly written in, else in their own."""
 
-        def work(turn: Turn) -> None:
-            language = turn.language
-            if text and text.strip():
-                masked = mask_personal_data(text)
-                language = identify(masked, saved=language, languages=LANGUAGES).reply
-            turn.say(Kind.RATE_LIMITED, language=language)
-
-        await self._turn(writer, key, work)
+        await self._turn(writer, key, lambda turn: _refuse_flood(turn, text))
 
     async def request_erasure(self, *, writer: Writer, key: str | None) -> None:
         """File the user's request to erase their data in the coordinator's queue; confirm it."""
@@ -228,6 +236,7 @@ class Conversation:
                         enquiry=enquiry,
                         department_key=parsed.value if parsed.action == "choose" else None,
                         actor=actor,
+                        email_enabled=self.services.settings.email_enabled,
                         dedupe_key=dedupe,
                     )
             except WorkflowError:
@@ -236,8 +245,21 @@ class Conversation:
 
         return await self._turn(writer, key, work)
 
-    async def handle_text(self, *, writer: Writer, text: str, message_key: str | None) -> None:
-        """Handle a text message: the association's name when asked for, otherwise a question."""
+    async def handle_text(
+        self,
+        *,
+        writer: Writer,
+        text: str,
+        message_key: str | None,
+        admit: Admit | None = None,
+    ) -> Verdict:
+        """Handle a text message: the association's name when asked for, otherwise a question.
+
+        `admit` takes the per-person rate limit in the turn's own transaction (the database
+        store, `RateLimiter.admit_in`): one session and one commit per message instead of two.
+        A refused message changes nothing else; the first refusal of a flood gets the notice
+        in the same transaction. Returns the limit's verdict (OK without `admit`).
+        """
         cleaned = clean_text(text)
 
         def work(turn: Turn) -> str | None:
@@ -259,7 +281,18 @@ class Conversation:
                 return None
             return turn.language
 
-        preferred = await self._turn(writer, message_key, work)
+        def call(session: Session) -> tuple[Verdict, str | None]:
+            verdict = admit(session) if admit is not None else Verdict.OK
+            if verdict == Verdict.DROP:
+                return verdict, None
+            user = identities.identify(session=session, writer=writer, language="sv")
+            turn = Turn(session, user, message_key)
+            if verdict == Verdict.NOTIFY:
+                _refuse_flood(turn, text)
+                return verdict, None
+            return verdict, work(turn)
+
+        verdict, preferred = await self.services.db(call)
         if preferred is not None:
             await self.ask(
                 writer=writer,
@@ -267,6 +300,7 @@ class Conversation:
                 message_key=message_key,
                 preferred=preferred,
             )
+        return verdict
 
     async def ask(
         self, *, writer: Writer, text: str, message_key: str | None, preferred: str

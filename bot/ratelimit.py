@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Protocol
 
 from redis.asyncio import Redis
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from bot.settings import Settings
 from db.people.limits import ADMITTED_KEPT, Limit, Verdict, check, count_refusal
@@ -29,6 +31,17 @@ class RateLimiter(Protocol):
         self, person: str, sent: float | None = None, key: str | None = None
     ) -> Verdict:
         """Return the verdict for the message `person` sent at `sent` (epoch s; default now)."""
+        ...
+
+    def admit_in(
+        self, person: str, sent: float | None = None, key: str | None = None
+    ) -> Callable[[Session], Verdict] | None:
+        """Return the check to run in the caller's transaction, or None (check first instead).
+
+        The database store takes the token in the same transaction as the message's turn (one
+        session and one commit per message); Redis needs no database round trip, so its check
+        stays before the turn.
+        """
         ...
 
     async def aclose(self) -> None:
@@ -63,6 +76,18 @@ class DatabaseRateLimiter:
                 return check(session, person=person, sent=when, key=key, limit=self.limit, day=day)
 
         return await asyncio.to_thread(work)
+
+    def admit_in(
+        self, person: str, sent: float | None = None, key: str | None = None
+    ) -> Callable[[Session], Verdict] | None:
+        """Return the check to run in the caller's transaction (commit it to make it stick)."""
+        when, day = _when(sent)
+        limit = self.limit
+
+        def admit(session: Session) -> Verdict:
+            return check(session, person=person, sent=when, key=key, limit=limit, day=day)
+
+        return admit
 
     async def aclose(self) -> None:
         """Nothing to release (the engine belongs to the services)."""
@@ -133,6 +158,12 @@ class RedisRateLimiter:
 
             await asyncio.to_thread(count)
         return verdict
+
+    def admit_in(
+        self, person: str, sent: float | None = None, key: str | None = None
+    ) -> Callable[[Session], Verdict] | None:
+        """Return None: Redis is asked before the turn (`check`), off the database."""
+        return None
 
     async def aclose(self) -> None:
         """Close the connection pool."""

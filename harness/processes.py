@@ -12,6 +12,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from bot.settings import PROJECT_ROOT
+from harness.ports import free_port
 
 # A process is (pid, start time in clock ticks since boot): a reused pid is another process.
 Process = tuple[int, int]
@@ -88,6 +89,45 @@ def clean_env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "LOTSEN_"))}
     env.update({"PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"}, **values)
     return env
+
+
+def lotsen_env(folder: Path, **values: str) -> dict[str, str]:
+    """Return `clean_env` for a `lotsen run` of its own: SQLite files in `folder`, free ports.
+
+    RASA_PORT, ACTION_PORT and WEB_PORT are fresh free ports (RASA_URL points at Rasa's);
+    `values` add to or override them.
+    """
+    rasa_port = str(free_port())
+    base = {
+        "DATABASE_URL": f"sqlite:///{folder / 'lotsen.db'}",
+        "TRACKER_DB_URL": f"sqlite:///{folder / 'tracker.db'}",
+        "RASA_PORT": rasa_port,
+        "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+        "ACTION_PORT": str(free_port()),
+        "WEB_PORT": str(free_port()),
+    }
+    return clean_env(**{**base, **values})
+
+
+def run_lotsen(
+    env: dict[str, str],
+    log: Path,
+    *,
+    command: str = "run",
+    stdin: int = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes]:
+    """Start `python -m bot.cli <command>` (default `lotsen run`) with its stderr in `log`.
+
+    `stdin=subprocess.PIPE` keeps the console chat of `lotsen run` waiting for questions.
+    """
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", command],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdin=stdin,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
+    )
 
 
 def start_supervisor(env: dict[str, str], log: Path) -> subprocess.Popen[str]:

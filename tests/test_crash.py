@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,20 @@ import pytest
 from sqlmodel import Session, col, func, select
 
 from bot.channels.telegram.outbox import MAX_ATTEMPTS as OUTBOX_MAX_ATTEMPTS
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import Settings
 from db.models import Enquiry, OutboxMessage
 from db.plumbing.session import make_engine
 from harness.database import migrate_and_seed
 from harness.fake_telegram import FakeTelegram
 from harness.ports import free_port
-from harness.processes import alive, clean_env, descendants, kill_all, listening
+from harness.processes import (
+    alive,
+    descendants,
+    kill_all,
+    listening,
+    lotsen_env,
+    run_lotsen,
+)
 from harness.telegram import COORDINATOR_CHAT, progress, reset_transport_tables
 from harness.wait import eventually, wait_until
 
@@ -49,13 +55,7 @@ def _start_bot(settings: Settings, fake: FakeTelegram, log: Path) -> subprocess.
             "LOG_LEVEL": "WARNING",
         }
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "bot"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("ab"),
-    )
+    return run_lotsen(env, log, command="bot")
 
 
 def _counts(settings: Settings, keys: list[str]) -> tuple[int, int]:
@@ -112,26 +112,11 @@ async def test_kill_minus_nine_loses_and_doubles_nothing(
 def test_kill_minus_nine_of_lotsen_run_leaves_no_process_and_no_port_behind(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'lotsen.db'}"
-    migrate_and_seed(url).dispose()
-    rasa_port, action_port = free_port(), free_port()
-    env = clean_env(
-        DATABASE_URL=url,
-        TRACKER_DB_URL=f"sqlite:///{tmp_path / 'tracker.db'}",
-        RASA_PORT=str(rasa_port),
-        RASA_URL=f"http://127.0.0.1:{rasa_port}",
-        ACTION_PORT=str(action_port),
-        WEB_PORT=str(free_port()),
-    )
+    env = lotsen_env(tmp_path)
+    migrate_and_seed(env["DATABASE_URL"]).dispose()
+    rasa_port, action_port = int(env["RASA_PORT"]), int(env["ACTION_PORT"])
     log = tmp_path / "run.log"
-    run = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdin=subprocess.PIPE,  # the console chat waits for questions
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("a"),
-    )
+    run = run_lotsen(env, log, stdin=subprocess.PIPE)  # the console chat waits for questions
     tree: dict[tuple[int, int], str] = {}
     try:
         assert wait_until(
@@ -176,16 +161,8 @@ def _delivery_state(url: str, keys: list[str]) -> tuple[int, int, int]:
 async def test_kill_minus_nine_of_lotsen_run_during_a_burst_loses_none_and_answers_none_twice(
     fake: FakeTelegram, tmp_path: Path
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'lotsen.db'}"
-    migrate_and_seed(url).dispose()
-    rasa_port = free_port()
-    env = clean_env(
-        DATABASE_URL=url,
-        TRACKER_DB_URL=f"sqlite:///{tmp_path / 'tracker.db'}",
-        RASA_PORT=str(rasa_port),
-        RASA_URL=f"http://127.0.0.1:{rasa_port}",
-        ACTION_PORT=str(free_port()),
-        WEB_PORT=str(free_port()),
+    env = lotsen_env(
+        tmp_path,
         TELEGRAM_BOT_TOKEN=fake.token,
         TELEGRAM_API_BASE_URL=fake.api_root,
         TELEGRAM_POLL_TIMEOUT="1",
@@ -198,17 +175,12 @@ async def test_kill_minus_nine_of_lotsen_run_during_a_burst_loses_none_and_answe
         SMTP_PORT=str(free_port()),
         SMTP_STARTTLS="false",
     )
+    url = env["DATABASE_URL"]
+    migrate_and_seed(url).dispose()
     log = tmp_path / "run.log"
 
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("ab"),
-        )
+        return run_lotsen(env, log)
 
     def ask(label: str) -> None:
         for n, user in enumerate(users):

@@ -9,7 +9,6 @@ or a broken constraint would; the dead letter's own case and apology are recorde
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +35,7 @@ from harness.telegram import (
     new_user_id,
     running_bot,
 )
+from harness.wait import eventually
 
 
 @pytest.fixture
@@ -86,14 +86,20 @@ def refusing_unavailable(engine: Engine) -> Iterator[None]:
 
 async def dead_letter(engine: Engine, update: dict[str, Any]) -> InboxUpdate:
     """Wait until an update is a dead letter; return its row."""
-    deadline = asyncio.get_running_loop().time() + TIMEOUT
-    while asyncio.get_running_loop().time() < deadline:
+
+    def row() -> InboxUpdate | None:
         with Session(engine) as session:
-            row = session.get(InboxUpdate, update["update_id"])
-            if row is not None and row.dead_at is not None:
-                return row
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"update {update['update_id']} did not become a dead letter")
+            return session.get(InboxUpdate, update["update_id"])
+
+    def dead() -> bool:
+        found = row()
+        return found is not None and found.dead_at is not None
+
+    if not await eventually(dead, TIMEOUT):
+        raise AssertionError(f"update {update['update_id']} did not become a dead letter")
+    found = row()
+    assert found is not None
+    return found
 
 
 def inbox(*args: str) -> str:

@@ -13,7 +13,15 @@ from sqlmodel import col, select
 from bot.channels.desk.accounts import add_account
 from bot.channels.desk.app import build_desk_app
 from bot.settings import Settings
-from db.models import AuditEntry, Contact, DeskSession, Enquiry, OutboxMessage
+from db.models import (
+    AuditEntry,
+    Contact,
+    Department,
+    DeskSession,
+    Enquiry,
+    Escalation,
+    OutboxMessage,
+)
 from db.people.sign_in import create_login_link
 from db.plumbing.session import session_scope
 from harness.desk import (
@@ -283,6 +291,72 @@ async def test_queue_claim_and_answer_queue_a_message_for_the_association(
         f"/desk/queue/{escalation_id}/close", data={"csrf": csrf, "reason": "spam"}
     )
     assert again.status == 409 and "är redan löst" in await again.text()
+
+
+@pytest.mark.parametrize("smtp", [False, True], ids=["no-smtp", "smtp"])
+async def test_queue_route_to_a_department_nobody_can_reach_says_so(
+    engine: Engine, smtp: bool
+) -> None:
+    """teknik takes Telegram but has no group: by e-mail with SMTP, else back in the queue."""
+    add_staff(engine)
+    with session_scope(engine) as session:
+        enquiry, escalation_id = escalated_enquiry(session, now=NOW - timedelta(hours=3))
+        enquiry_id = enquiry.id
+        teknik = session.exec(select(Department).where(Department.key == "teknik")).one()
+        assert teknik.channels == "telegram" and teknik.telegram_chat_id is None
+        teknik_id = teknik.id
+    settings = Settings(
+        database_url="sqlite://",
+        smtp_host="127.0.0.1" if smtp else None,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    client = TestClient(TestServer(build_desk_app(settings, engine, clock=Clock(NOW))))
+    await client.start_server()
+    try:
+        await _login(client, engine, COORDINATOR_ID)
+        csrf = await _csrf(client, f"/desk/queue/{escalation_id}")
+        response = await client.post(
+            f"/desk/queue/{escalation_id}/route",
+            data={"csrf": csrf, "department": "teknik"},
+            allow_redirects=False,
+        )
+        assert response.status == 303
+        location = response.headers["Location"]
+        page = await (await client.get(location)).text()
+    finally:
+        await client.close()
+    with session_scope(engine) as session:
+        stored = session.get(Enquiry, enquiry_id)
+        assert stored is not None and stored.department_id == teknik_id
+        escalations = session.exec(
+            select(Escalation)
+            .where(Escalation.enquiry_id == enquiry_id)
+            .order_by(col(Escalation.id))
+        ).all()
+        rows = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.enquiry_id == enquiry_id)
+            .order_by(col(OutboxMessage.id))
+        ).all()
+        kinds = [(row.kind, row.channel, row.recipient) for row in rows]
+        sent = [as_sent(session, row) for row in rows if row.kind == "rerouted"]
+    assert escalations[0].resolution == "rerouted"
+    if smtp:  # the e-mail fallback: teknik's mailbox has it, the association is told
+        assert location == f"/desk/queue/{escalation_id}?done=route"
+        assert "Ärendet skickades till förvaltningen." in page
+        assert stored.status == "forwarded" and len(escalations) == 1
+        assert ("forward", "email", "department") in kinds
+        [told] = sent
+        assert told.chat_id == ASSOCIATION_CHAT and "Tekniska förvaltningen" in told.text
+    else:  # nobody can be reached: a new escalation (unreachable), the coordinator told
+        [_first, again] = escalations
+        assert again.reason == "unreachable" and again.resolved_at is None
+        assert location == f"/desk/queue/{again.id}?done=unreachable"
+        assert "Förvaltningen kan inte nås" in page and "ligger kvar i kön" in page
+        assert stored.status == "escalated"
+        assert not any(kind == "forward" for kind, _, _ in kinds)
+        assert [(k, r) for k, _, r in kinds if k == "card"] == [("card", "coordinators")]
+        assert sent == []  # the association is not told it was sent
 
 
 async def test_enquiry_search_is_limited_to_the_staff_department(

@@ -32,7 +32,7 @@ from harness.desk import COORDINATOR_ID, OTHER_STAFF_ID, STAFF_ID, Clock, add_st
 from harness.desk import login_path as login_link
 from harness.people import staff_id, staff_member
 from harness.smtp import SmtpServer
-from harness.workflow import as_sent, local, routed_enquiry
+from harness.workflow import DEPARTMENT_CHAT, as_sent, local, routed_enquiry
 
 NOW = local(2026, 3, 16, 9)
 MAILBOX = "foreningsservice@storasa.example"
@@ -407,11 +407,15 @@ async def test_a_link_stops_working_when_the_enquiry_leaves_the_mailbox(
         assert enquiry is not None
         escalation = workflow.not_ours(session=session, enquiry=enquiry, actor="staff:1", now=NOW)
         assert escalation.id is not None
+        teknik = departments.department_by_key(session=session, key="teknik")
+        assert teknik is not None
+        teknik.telegram_chat_id = DEPARTMENT_CHAT  # the reroute's forward goes to its group
         queue.route(
             session=session,
             escalation_id=escalation.id,
             department_key="teknik",
             staff_user_id=staff_id(session, COORDINATOR_ID),
+            email_enabled=True,
             now=NOW,
         )
     gone = await client.get(f"/desk/inbox/{reference}", allow_redirects=False)

@@ -311,6 +311,7 @@ def _candidates(engine: Engine) -> list[TrainingCandidate]:
                 escalation_id=escalation_id,
                 department_key="teknik",
                 staff_user_id=staff_id(session, COORDINATOR_ID),
+                email_enabled=True,
                 now=NOW,
             )
     with session_scope(engine) as session:

@@ -153,6 +153,7 @@ def test_training_candidates_are_reviewed_in_the_browser(
                 escalation_id=escalation_id,
                 department_key="teknik",
                 staff_user_id=staff_id(session, COORDINATOR_ID),
+                email_enabled=True,
                 now=NOW,
             )
     with session_scope(engine) as session:

@@ -25,7 +25,7 @@ from db.plumbing.session import session_scope
 from harness.desk import Clock
 from harness.people import staff_people
 from harness.smtp import DESK_URL, SmtpServer, body, smtp_server
-from harness.workflow import escalated_enquiry, local, routed_enquiry
+from harness.workflow import DEPARTMENT_CHAT, escalated_enquiry, local, routed_enquiry
 
 MONDAY_9 = local(2026, 3, 16, 9)
 MAILBOX = "foreningsservice@storasa.example"
@@ -251,11 +251,15 @@ async def test_not_ours_reassignment_and_assignment_reach_the_mailbox(
         )
         assert escalation.id is not None
         staff_people(session, 111)  # the coordinator, a staff person
+        building = departments.department_by_key(session=session, key="samhallsbyggnad")
+        assert building is not None
+        building.telegram_chat_id = DEPARTMENT_CHAT  # its forward goes to its Telegram group
         queue.route(
             session=session,
             escalation_id=escalation.id,
             department_key="samhallsbyggnad",
             staff_user_id=111,
+            email_enabled=True,
             now=MONDAY_9,
         )
     dispatcher = EmailDispatcher(smtp.settings(database_url), engine, clock=Clock(MONDAY_9))

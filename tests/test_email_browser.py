@@ -26,6 +26,7 @@ from db.plumbing.session import session_scope
 from harness.ports import free_port
 from harness.smtp import SmtpServer, body, smtp_server
 from harness.telegram import TIMEOUT, Harness, has, new_user_id
+from harness.wait import eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
@@ -58,14 +59,14 @@ def email_only(harness: Harness) -> Iterator[None]:
 
 
 async def _mail_to(smtp: SmtpServer, address: str, needle: str) -> EmailMessage:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while loop.time() < deadline:
-        for mail in smtp.inbox.to(address):
-            if needle in mail["Subject"]:
-                return mail
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no mail to {address} about {needle}: {smtp.inbox.received}")
+    """Wait for the mail to an address whose subject names `needle`; return it."""
+
+    def found() -> list[EmailMessage]:
+        return [mail for mail in smtp.inbox.to(address) if needle in mail["Subject"]]
+
+    if not await eventually(lambda: bool(found()), TIMEOUT):
+        raise AssertionError(f"no mail to {address} about {needle}: {smtp.inbox.received}")
+    return found()[0]
 
 
 async def _ask_as_new_association(h: Harness) -> tuple[int, str]:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from bot.i18n import translate
@@ -303,6 +303,7 @@ def test_route_gives_fresh_deadline_training_candidate_and_forward(engine: Engin
             escalation_id=escalation_id,
             department_key="teknik",
             staff_user_id=ALICE,
+            email_enabled=True,
             now=MONDAY_9,
         )
         enquiry_id = enquiry.id
@@ -347,12 +348,65 @@ def test_route_gives_fresh_deadline_training_candidate_and_forward(engine: Engin
         assert "6 arbetsdagar" in notice.text
 
 
+@pytest.mark.parametrize("smtp", [False, True], ids=["no-smtp", "smtp"])
+def test_route_to_a_department_nobody_can_reach_never_goes_into_the_void(
+    engine: Engine, smtp: bool
+) -> None:
+    """teknik takes Telegram but has no group: its mailbox by e-mail, else the coordinator."""
+    with session_scope(engine) as session:
+        enquiry, escalation_id = escalated_enquiry(session, now=MONDAY_9, text="Vem lagar gungan?")
+        result = q.route(
+            session=session,
+            escalation_id=escalation_id,
+            department_key="teknik",
+            staff_user_id=ALICE,
+            email_enabled=smtp,
+            now=MONDAY_9,
+        )
+        unreachable = result.unreachable()
+        said = translate("sv", unreachable) if unreachable is not None else None
+        new_escalation = result.escalation.id if result.escalation is not None else None
+    with Session(engine) as session:
+        found = session.get(Enquiry, enquiry.id)
+        assert found is not None
+        rows = outbox(session)
+        escalations = session.exec(
+            select(Escalation)
+            .where(Escalation.enquiry_id == enquiry.id)
+            .order_by(col(Escalation.id))
+        ).all()
+        history = events(session, found)
+    forwards = [(r.row.channel, r.row.recipient) for r in rows if r.kind == "forward"]
+    if smtp:
+        assert found.status == EnquiryStatus.FORWARDED and said is None
+        assert forwards == [("email", "department")]
+        assert [e.resolution for e in escalations] == ["rerouted"]
+        [told] = [r for r in rows if r.kind == "rerouted"]
+        assert "Tekniska förvaltningen" in told.text
+        assert history[-2:] == ["rerouted", "forwarded"]
+    else:
+        assert found.status == EnquiryStatus.ESCALATED and forwards == []
+        assert [(e.reason, e.resolution) for e in escalations] == [
+            ("unsure", "rerouted"),
+            ("unreachable", None),
+        ]
+        assert new_escalation == escalations[1].id
+        assert said is not None and f"{found.reference} kunde inte skickas till teknik" in said
+        assert "SMTP_HOST" in said  # why: no group, and e-mail is off
+        assert [r.kind for r in rows if r.kind in ("card", "rerouted")] == ["card"]
+        assert history[-2:] == ["rerouted", "escalated"]
+
+
 def test_route_to_unknown_department_changes_nothing(engine: Engine) -> None:
     _, escalation_id = _one_escalation(engine)
     with session_scope(engine) as session:
         with refused(q.QueueError, "Unknown department 'nope'"):
             q.route(
-                session=session, escalation_id=escalation_id, department_key="nope", staff_user_id=1
+                session=session,
+                escalation_id=escalation_id,
+                department_key="nope",
+                staff_user_id=1,
+                email_enabled=True,
             )
         escalation = session.get(Escalation, escalation_id)
         assert escalation is not None and escalation.claimed_by is None
@@ -471,6 +525,9 @@ def test_cli_queue_flow(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped
         reference = enquiry.reference
         _, second = escalated_enquiry(session, now=MONDAY_9, text="Kan vi få bidrag?")
         _, third = escalated_enquiry(session, now=MONDAY_9, text="Köp billiga klockor")
+        culture = departments.department_by_key(session=session, key="kultur_fritid")
+        assert culture is not None
+        culture.telegram_chat_id = DEPARTMENT_CHAT  # reachable: the route forwards there
 
     result = invoke("queue", "list")
     assert result.exit_code == 0, result.output
@@ -497,6 +554,7 @@ def test_cli_queue_flow(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped
     result = invoke("queue", "route", str(second), "kultur_fritid", "--as", "cli")
     assert result.exit_code == 0, result.output
     assert "Training candidate" in result.output
+    assert "sent to kultur_fritid and on to the department" in result.output
 
     result = invoke("queue", "close", str(third), "bored", "--as", "cli")
     assert result.exit_code == 1 and "Unknown reason" in result.output
@@ -529,6 +587,20 @@ def test_cli_queue_flow(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped
         notices = [m for m in outbox(session) if m.kind in {"rerouted", "closed"}]
         assert len(notices) == 2  # the reroute and the spam close told the association
         assert session.exec(select(Enquiry).where(Enquiry.status == "closed")).first()
+
+
+def test_cli_route_to_a_department_nobody_can_reach_says_so(cli) -> None:  # type: ignore[no-untyped-def]
+    invoke, engine = cli
+    with session_scope(engine) as session:
+        session.add(StaffMember(telegram_user_id=ALICE, name="Alice", role="coordinator"))
+        enquiry, escalation_id = escalated_enquiry(session, now=MONDAY_9, text="Vem lagar gungan?")
+        reference = enquiry.reference
+    result = invoke("queue", "route", str(escalation_id), "teknik", "--as", str(ALICE))
+    assert result.exit_code == 0, result.output
+    assert f"{reference} could not be sent to teknik" in result.output
+    assert "SMTP_HOST" in result.output and "sent to teknik and on" not in result.output
+    listed = invoke("queue", "list", "--unclaimed")
+    assert reference in listed.output and "cannot be reached" in listed.output
 
 
 def test_cli_sweep_fires_due_deadlines(cli) -> None:  # type: ignore[no-untyped-def]

@@ -18,15 +18,28 @@ from typer.testing import CliRunner
 from bot.actions.enquiry import ActionHandleEnquiry
 from bot.channels.email.outbox import EmailDispatcher
 from bot.i18n import translate
+from db.enquiries import lifecycle
 from db.enquiries.notifications import Channel
 from db.enquiries.reach import Unreachable, department_reach, unreachable_problems
-from db.models import Contact, Department, Enquiry, EnquiryEvent, Escalation, OutboxMessage
+from db.models import (
+    Contact,
+    Department,
+    Enquiry,
+    EnquiryEvent,
+    EnquiryStatus,
+    Escalation,
+    EscalationReason,
+    OutboxMessage,
+    utcnow,
+)
 from db.people.departments import department_by_key
 from db.plumbing.session import session_scope
 from harness.database import migrate_and_seed
 from harness.desk import Clock
 from harness.smtp import SmtpServer, body, smtp_server
-from harness.workflow import local
+from harness.telegram import COORDINATOR_CHAT as COORDINATORS_GROUP
+from harness.telegram import TIMEOUT, Harness, buttons, has, new_user_id, running_bot
+from harness.workflow import local, new_enquiry
 from tests.test_actions import _context, _replies, _run, _tracker
 from tests.test_routing_table import INTENTS, write_domain
 
@@ -205,3 +218,52 @@ async def test_the_reminder_follows_the_forward_by_email(engine: Engine) -> None
             )
         ).all()
     assert sorted(rows) == [("forward", "email"), ("reminder", "email")]
+
+
+async def test_a_coordinator_who_reroutes_on_telegram_to_a_department_nobody_can_reach_is_told(
+    offline: Harness,
+) -> None:
+    """The card's department button, teknik on Telegram without a group, no SMTP: an alert."""
+    h, fake = offline, offline.fake
+    boss = new_user_id()
+    h.add_staff(boss, "coordinator", None)
+    with session_scope(h.engine) as session:
+        enquiry = new_enquiry(session, now=utcnow(), text=QUESTION)
+        first = lifecycle.escalated(
+            session=session,
+            enquiry=enquiry,
+            reason=EscalationReason.UNSURE,
+            actor="lotsen",
+        )
+        enquiry_id, reference = enquiry.id or 0, enquiry.reference or "?"
+    assert not h.settings.email_enabled
+    async with running_bot(h.settings):
+        await fake.wait_for("getUpdates", timeout=TIMEOUT)
+        card = await h.message_to(
+            COORDINATORS_GROUP, lambda m: reference in m["text"] and bool(buttons(m))
+        )
+        mark = h.mark()
+        press = fake.callback(
+            boss,
+            f"q:to:{first.id}:teknik",
+            chat_id=COORDINATORS_GROUP,
+            message_id=card["message_id"],
+        )
+        answer = await h.callback_answer(press)
+        assert answer.get("show_alert") is True
+        assert f"{reference} kunde inte skickas till teknik" in answer["text"]
+        assert "Telegram-grupp" in answer["text"]  # why: Telegram chosen, but no group
+        again = await h.message_to(COORDINATORS_GROUP, has(reference), after=mark)
+        assert "Tekniska förvaltningen kan inte nås" in again["text"]
+    escalations = h.escalations(enquiry_id)
+    assert [(e.reason, e.resolution) for e in escalations] == [
+        (EscalationReason.UNSURE, "rerouted"),
+        (EscalationReason.UNREACHABLE, None),
+    ]
+    assert h.enquiry(enquiry_id).status == EnquiryStatus.ESCALATED
+    with Session(h.engine) as session:
+        kinds = session.exec(
+            select(OutboxMessage.kind).where(OutboxMessage.enquiry_id == enquiry_id)
+        ).all()
+    assert "forward" not in kinds and "rerouted" not in kinds  # nobody told it was sent
+    assert kinds.count("card") == 2

@@ -26,7 +26,7 @@ from bot.services import create_services
 from bot.settings import Settings
 from bot.understanding.routing import Thresholds
 from db.enquiries import crud, lifecycle
-from db.enquiries.notifications import Channel, Kind
+from db.enquiries.notifications import Channel, Kind, Recipient
 from db.models import (
     Enquiry,
     EnquiryEvent,
@@ -46,7 +46,7 @@ from db.routing.confirmation import CONFIRM_HOURS, sweep_unconfirmed
 from harness.people import telegram_person, telegram_writer
 from harness.telegram import COORDINATOR_CHAT as COORDINATORS_GROUP
 from harness.telegram import TIMEOUT, Harness, buttons, has, new_user_id, running_bot
-from harness.workflow import COORDINATOR_CHAT, as_sent
+from harness.workflow import COORDINATOR_CHAT, DEPARTMENT_CHAT, as_sent
 from tests.test_authorities import KEYS
 
 TAX_QUESTION = "Hur deklarerar vår förening moms på försäljningen i kiosken?"
@@ -258,6 +258,10 @@ async def test_an_unsure_question_asks_the_association_to_choose(engine: Engine)
 
 async def test_the_choice_routes_and_becomes_a_training_candidate(engine: Engine) -> None:
     enquiry = await _ask(engine, _tracker(UNSURE_QUESTION, UNSURE))
+    with session_scope(engine) as session:
+        teknik = departments.department_by_key(session=session, key="teknik")
+        assert teknik is not None
+        teknik.telegram_chat_id = DEPARTMENT_CHAT  # reachable: the choice forwards there
     conversation = _conversation(engine)
     try:
         offered_not = await conversation.press(
@@ -276,10 +280,18 @@ async def test_the_choice_routes_and_becomes_a_training_candidate(engine: Engine
     assert late == "Det här ärendet är redan hanterat."
     with Session(engine) as session:
         found = session.get(Enquiry, enquiry.id)
-        assert found is not None and found.status == EnquiryStatus.ROUTED
+        assert found is not None and found.status == EnquiryStatus.FORWARDED
         teknik = departments.department_by_key(session=session, key="teknik")
         assert teknik is not None and found.department_id == teknik.id
         [candidate] = session.exec(select(TrainingCandidate)).all()
+        [forward] = session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.enquiry_id == enquiry.id, OutboxMessage.kind == Kind.FORWARD
+            )
+        ).all()
+        assert forward.channel == Channel.TELEGRAM
+        assert as_sent(session, forward).chat_id == DEPARTMENT_CHAT
+        assert session.exec(select(Escalation)).all() == []
     assert (candidate.text, candidate.intent, candidate.enquiry_id) == (
         UNSURE_QUESTION,
         "topic_markupplatelse",
@@ -313,6 +325,70 @@ async def test_something_else_goes_to_the_coordinator(engine: Engine) -> None:
     assert escalation.reason == EscalationReason.NOT_LISTED
     [reply] = _sent(engine, enquiry.id, Kind.ESCALATED)
     assert "coordinator" in reply["text"]
+
+
+@pytest.mark.parametrize("smtp", [False, True], ids=["no-smtp", "smtp"])
+async def test_a_choice_of_a_department_nobody_can_reach_never_goes_into_the_void(
+    engine: Engine, smtp: bool
+) -> None:
+    """teknik takes Telegram but has no group: by e-mail when SMTP is set, else the coordinator."""
+    enquiry = await _ask(engine, _tracker(UNSURE_QUESTION, UNSURE))
+    url = engine.url.render_as_string(hide_password=False)
+    settings = Settings(
+        database_url=url,
+        smtp_host="127.0.0.1" if smtp else None,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    with Session(engine) as session:
+        teknik = departments.department_by_key(session=session, key="teknik")
+        assert teknik is not None and teknik.channels == "telegram"
+        assert teknik.telegram_chat_id is None
+        mailbox = departments.department_mailbox(session=session, department=teknik)
+        assert mailbox == "gatapark@storasa.example"
+    conversation = _conversation(engine, settings)
+    try:
+        pressed = await conversation.press(
+            writer=telegram_writer(4242, 4242), data=f"cf:{enquiry.id}:teknik", key="k"
+        )
+    finally:
+        await conversation.services.aclose()
+    assert pressed is None
+    with Session(engine) as session:
+        found = session.get(Enquiry, enquiry.id)
+        assert found is not None and found.department_id == teknik.id
+        forwards = session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.enquiry_id == enquiry.id, OutboxMessage.kind == Kind.FORWARD
+            )
+        ).all()
+        escalations = session.exec(select(Escalation)).all()
+        cards = session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.enquiry_id == enquiry.id, OutboxMessage.kind == Kind.CARD
+            )
+        ).all()
+    kinds = [e.kind for e in _events(engine, enquiry.id)]
+    if smtp:  # the e-mail fallback: the department's mailbox gets the forward
+        assert found.status == EnquiryStatus.FORWARDED
+        assert [(f.channel, f.recipient, f.recipient_id) for f in forwards] == [
+            (Channel.EMAIL, Recipient.DEPARTMENT, teknik.id)
+        ]
+        assert escalations == [] and cards == []
+        assert kinds[-3:] == ["chosen", "routed", "forwarded"]
+        [reply] = _sent(engine, enquiry.id, Kind.ROUTED)
+        assert "Tekniska förvaltningen" in reply["text"]
+        assert _sent(engine, enquiry.id, Kind.ESCALATED) == []
+    else:  # nobody can be reached: the coordinator has it at once, and the association hears so
+        assert found.status == EnquiryStatus.ESCALATED
+        assert forwards == []
+        assert [e.reason for e in escalations] == [EscalationReason.UNREACHABLE]
+        assert [(c.recipient, c.escalation_id) for c in cards] == [
+            (Recipient.COORDINATORS, escalations[0].id)
+        ]
+        assert kinds[-3:] == ["chosen", "routed", "escalated"]
+        assert _sent(engine, enquiry.id, Kind.ROUTED) == []
+        [reply] = _sent(engine, enquiry.id, Kind.ESCALATED)
+        assert "kan inte nås just nu" in reply["text"] and str(found.reference) in reply["text"]
 
 
 async def test_a_question_nobody_chooses_for_goes_to_the_coordinator(engine: Engine) -> None:
@@ -398,8 +474,15 @@ async def test_telegram_buttons_refer_dispute_and_choose(offline: Harness) -> No
         mark = h.mark()
         press = fake.callback(user, f"cf:{unsure.id}:kultur_fritid", message_id=asked["message_id"])
         await h.callback_answer(press)
-        await h.message_to(user, has("Kultur- och fritidsförvaltningen"), after=mark)
-        assert h.enquiry(unsure.id or 0).status == EnquiryStatus.ROUTED
+        # kultur_fritid takes Telegram but has no group, and no SMTP is configured: nobody can
+        # be reached, so the coordinator has the question at once and the association hears so
+        await h.message_to(user, has("kan inte nås just nu", unsure.reference or "?"), after=mark)
+        card = await h.message_to(COORDINATORS_GROUP, has(unsure.reference or "?"), after=mark)
+        assert "Kultur- och fritidsförvaltningen kan inte nås" in card["text"]
+        assert h.enquiry(unsure.id or 0).status == EnquiryStatus.ESCALATED
+        assert [e.reason for e in h.escalations(unsure.id or 0)] == ["unreachable"]
+        told = [m["text"] for m in h.sent_to(user, after=mark)]
+        assert not any("Kultur- och fritidsförvaltningen" in text for text in told), told
 
         stranger = new_user_id()
         other = fake.callback(
@@ -417,6 +500,9 @@ async def test_console_offers_the_choice_as_numbers(engine: Engine, tmp_path: An
     with session_scope(engine) as session:
         user = identify(session=session, writer=CONSOLE_WRITER, language="sv")
         crud.set_user_association(session=session, user=user, name="Storåsa IF", org_number=None)
+        teknik = departments.department_by_key(session=session, key="teknik")
+        assert teknik is not None
+        teknik.telegram_chat_id = DEPARTMENT_CHAT  # reachable: the choice forwards there
     tracker = _tracker(
         UNSURE_QUESTION, UNSURE, user_id=CONSOLE_USER_ID, key="console:1", channel="console"
     )
@@ -444,7 +530,7 @@ async def test_console_offers_the_choice_as_numbers(engine: Engine, tmp_path: An
     assert "[2] Tekniska förvaltningen" in transcript and "[3] Något annat" in transcript
     with Session(engine) as session:
         found = session.get(Enquiry, enquiry.id)
-        assert found is not None and found.status == EnquiryStatus.ROUTED
+        assert found is not None and found.status == EnquiryStatus.FORWARDED
         console_user = find_person(
             session=session, channel=Channel.CONSOLE, address=str(CONSOLE_USER_ID)
         )
@@ -532,7 +618,13 @@ async def test_a_choice_and_the_deadline_at_once_make_one_outcome(engine: Engine
         assert sweep_unconfirmed(session=session, now=later) == [enquiry.reference]
     with pytest.raises(WorkflowError), session_scope(engine) as session:
         mine = session.merge(stale, load=False)
-        choose(session=session, enquiry=mine, department_key="teknik", actor="association:1")
+        choose(
+            session=session,
+            enquiry=mine,
+            department_key="teknik",
+            actor="association:1",
+            email_enabled=True,
+        )
     with Session(engine) as session:
         found = session.get(Enquiry, enquiry.id)
         assert found is not None and found.status == EnquiryStatus.ESCALATED

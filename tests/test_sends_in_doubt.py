@@ -8,7 +8,6 @@ not know it. Before sending again, the bot looks for it in the association's cha
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from harness.telegram import (
     new_user_id,
     running_bot,
 )
+from harness.wait import eventually
 
 pytestmark = pytest.mark.usefixtures("no_handler_errors")
 
@@ -55,10 +55,9 @@ def outbox_row(engine: Engine, kind: Kind) -> OutboxMessage:
 
 async def sent(engine: Engine, kind: Kind) -> OutboxMessage:
     """Wait until the outbox row of a kind is recorded as sent (retries wait a backoff)."""
-    deadline = asyncio.get_running_loop().time() + TIMEOUT
-    while (row := outbox_row(engine, kind)).sent_at is None:
-        assert asyncio.get_running_loop().time() < deadline, row
-        await asyncio.sleep(0.1)
+    done = await eventually(lambda: outbox_row(engine, kind).sent_at is not None, TIMEOUT)
+    row = outbox_row(engine, kind)
+    assert done, row
     return row
 
 

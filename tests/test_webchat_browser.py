@@ -5,7 +5,6 @@ event loop.)"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from bot.settings import Settings
 from db.models import Enquiry
 from harness.browser import launched_chromium
 from harness.ports import free_port
+from harness.wait import wait_until
 from harness.webchat import LiveChat
 from tests.test_desk_browser import AXE, CHROMIUM, CHROMIUM_ARGS, WCAG_AA
 
@@ -91,10 +91,7 @@ def _entries(page: Any) -> int:
 
 def _wait_for(condition: Callable[[], bool]) -> None:
     """Wait until a condition on the page holds (a new page loaded, or an event arrived)."""
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while not condition():
-        assert time.monotonic() < deadline, "the page did not get there"
-        time.sleep(0.05)
+    assert wait_until(condition, WAIT_MS / 1000), "the page did not get there"
 
 
 def _wait_entries(page: Any, count: int) -> None:

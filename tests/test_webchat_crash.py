@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -18,12 +17,18 @@ import aiohttp
 import pytest
 from sqlmodel import Session, col, select
 
-from bot.settings import PROJECT_ROOT
 from db.models import Enquiry, OutboxMessage, WebChatEntry
 from db.plumbing.session import make_engine
 from harness.database import migrate_and_seed
 from harness.ports import free_port
-from harness.processes import alive, clean_env, descendants, kill_all, listening
+from harness.processes import (
+    alive,
+    descendants,
+    kill_all,
+    listening,
+    lotsen_env,
+    run_lotsen,
+)
 from harness.wait import eventually
 from harness.webchat import CSRF_RE, Visitor
 
@@ -89,16 +94,8 @@ class Writer:
 async def test_kill_minus_nine_of_lotsen_run_while_visitors_write_loses_and_doubles_nothing(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'lotsen.db'}"
-    migrate_and_seed(url).dispose()
-    rasa_port, web_port = free_port(), free_port()
-    env = clean_env(
-        DATABASE_URL=url,
-        TRACKER_DB_URL=f"sqlite:///{tmp_path / 'tracker.db'}",
-        RASA_PORT=str(rasa_port),
-        RASA_URL=f"http://127.0.0.1:{rasa_port}",
-        ACTION_PORT=str(free_port()),
-        WEB_PORT=str(web_port),
+    env = lotsen_env(
+        tmp_path,
         LINK_SECRET="crash test",  # the chats' cookies and forms stay valid across the restart
         RATE_LIMIT_BURST="1000",  # the visitors write faster than people do
         # The departments are reachable (by e-mail; nothing listens there, the mail waits in the
@@ -107,17 +104,12 @@ async def test_kill_minus_nine_of_lotsen_run_while_visitors_write_loses_and_doub
         SMTP_PORT=str(free_port()),
         SMTP_STARTTLS="false",
     )
+    url, web_port = env["DATABASE_URL"], int(env["WEB_PORT"])
+    migrate_and_seed(url).dispose()
     log = tmp_path / "run.log"
 
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdin=subprocess.PIPE,  # the console chat waits for questions
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("ab"),
-        )
+        return run_lotsen(env, log, stdin=subprocess.PIPE)  # the console chat waits for questions
 
     def serving() -> bool:
         return (

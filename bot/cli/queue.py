@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 from sqlmodel import Session, col, select
 
-from bot.cli.common import cli_language, fail, open_session, say
+from bot.cli.common import cli_language, fail, open_session, say, settings_or_exit
 from bot.i18n import nt, pt, t
 from db.models import Enquiry, Escalation, StaffRole, TrainingCandidate
 
@@ -252,24 +252,23 @@ def route_command(
     """Send the enquiry to a department with a fresh deadline (and propose a training example)."""
     from db.enquiries.queue import route
 
+    settings = settings_or_exit()
     with _acting_on(ident, who) as (session, staff_id, escalation_id):
         result = route(
             session=session,
             escalation_id=escalation_id,
             department_key=department,
             staff_user_id=staff_id,
+            email_enabled=settings.email_enabled,
         )
         values = {"reference": result.enquiry.reference, "department": result.department.key}
-        if result.forwarded:
-            message = t(
-                cli_language(),
-                "{reference} skickat till {department} och vidare till förvaltningens chatt.",
-                **values,
-            )
+        unreachable = result.unreachable()
+        if unreachable is not None:
+            message = say(unreachable)
         else:
             message = t(
                 cli_language(),
-                "{reference} skickat till {department}; väntar (förvaltningen har ingen chatt).",
+                "{reference} skickat till {department} och vidare till förvaltningen.",
                 **values,
             )
         typer.echo(message)

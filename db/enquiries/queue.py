@@ -13,6 +13,7 @@ from db.enquiries import crud, lifecycle
 from db.enquiries import notifications as notify
 from db.enquiries.lifecycle import WorkflowError, reference_of
 from db.enquiries.queue_facts import QueueItem, queue_item, staff_actor, staff_name
+from db.enquiries.reach import why_unreachable
 from db.enquiries.workflow import answer_enquiry
 from db.models import (
     Department,
@@ -74,14 +75,39 @@ class ClaimResult:
         )
 
 
+UNREACHABLE_ON_ROUTE = N_(
+    "{reference} kunde inte skickas till {department}: förvaltningen kan inte nås ({why}). "
+    "Ärendet ligger kvar i kön hos samordnaren."
+)
+
+
 @dataclass
 class RouteResult:
-    """What routing an escalation did."""
+    """What routing an escalation did: forwarded, or back in the queue (nobody reached).
+
+    `escalation` is the new escalation (reason unreachable) when no channel reaches the
+    department; `why` then says why.
+    """
 
     enquiry: Enquiry
     department: Department
     forwarded: list[OutboxMessage]
     candidate: TrainingCandidate | None
+    escalation: Escalation | None = None
+    why: Phrase | None = None
+
+    def unreachable(self) -> Phrase | None:
+        """Return what the coordinator is told when nobody could be reached (else None)."""
+        if self.escalation is None:
+            return None
+        return Phrase(
+            UNREACHABLE_ON_ROUTE,
+            {
+                "reference": reference_of(self.enquiry),
+                "department": self.department.key,
+                "why": self.why or "",
+            },
+        )
 
 
 def list_queue(
@@ -268,9 +294,15 @@ def route(
     escalation_id: int,
     department_key: str,
     staff_user_id: int,
+    email_enabled: bool,
     now: datetime | None = None,
 ) -> RouteResult:
-    """Send the enquiry to a department with a fresh deadline, and learn from the correction."""
+    """Send the enquiry to a department with a fresh deadline, and learn from the correction.
+
+    `email_enabled` (the settings' SMTP server) lets the forward fall back to the department's
+    mailbox; when nothing reaches the department the result carries the new escalation
+    (`RouteResult.unreachable`).
+    """
     now = now or utcnow()
     escalation = open_escalation(session=session, escalation_id=escalation_id)
     department = _department(session=session, key=department_key)
@@ -281,17 +313,23 @@ def route(
     candidate, note = _learn_from_correction(
         session=session, enquiry=enquiry, department=department, now=now
     )
-    forwarded = lifecycle.rerouted(
+    sent = lifecycle.rerouted(
         session=session,
         enquiry=enquiry,
         escalation=escalation,
         department=department,
         actor=staff_actor(session=session, person_id=staff_user_id),
+        email_enabled=email_enabled,
         now=now,
         **note,
     )
     return RouteResult(
-        enquiry=enquiry, department=department, forwarded=forwarded, candidate=candidate
+        enquiry=enquiry,
+        department=department,
+        forwarded=list(sent.messages),
+        candidate=candidate,
+        escalation=sent.escalation,
+        why=why_unreachable(sent.reach) if sent.escalation and sent.reach else None,
     )
 
 

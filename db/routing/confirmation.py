@@ -116,10 +116,14 @@ def choose(
     enquiry: Enquiry,
     department_key: str | None,
     actor: str,
+    email_enabled: bool,
     now: datetime | None = None,
     dedupe_key: str | None = None,
 ) -> TrainingCandidate | None:
     """Record the association's choice: route to the department, or (None) to the coordinator.
+
+    The forward follows `lifecycle.sent_to`'s rule (`email_enabled`: the settings' SMTP
+    server): a department nobody can reach sends the enquiry to the coordinator at once.
 
     Returns the training candidate the choice made (None for "something else"). A department
     that was not offered, or an enquiry no longer waiting for a choice, is refused.
@@ -148,6 +152,7 @@ def choose(
         offered=offered,
         candidate=candidate,
         actor=actor,
+        email_enabled=email_enabled,
         now=now,
         dedupe_key=dedupe_key,
     )

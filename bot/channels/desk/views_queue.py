@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from bot.channels.desk.auth import Principal
 from bot.channels.desk.web import (
+    SETTINGS,
     checked_form,
     not_found,
     now_of,
@@ -38,6 +39,12 @@ DONE = {
     "claim": Phrase(N_("Ärendet är ditt.")),
     "answer": Phrase(N_("Svaret skickas till föreningen.")),
     "route": Phrase(N_("Ärendet skickades till förvaltningen.")),
+    "unreachable": Phrase(
+        N_(
+            "Förvaltningen kan inte nås: ingen av dess kanaler når den. "
+            "Ärendet ligger kvar i kön hos samordnaren."
+        )
+    ),
     "close": Phrase(N_("Ärendet är stängt.")),
 }
 
@@ -183,6 +190,8 @@ async def case_action(request: web.Request) -> web.StreamResponse:
         raise not_found(request)
     now = now_of(request)
     staff_id = principal.staff_user_id
+    email_enabled = request.app[SETTINGS].email_enabled
+    back: list[int] = []  # the new case when the department could not be reached
 
     def act(session: Session) -> Phrase | None:
         try:
@@ -200,13 +209,16 @@ async def case_action(request: web.Request) -> web.StreamResponse:
                     now=now,
                 )
             elif action == "route":
-                queue.route(
+                routed = queue.route(
                     session=session,
                     escalation_id=escalation_id,
                     department_key=form.get("department", ""),
                     staff_user_id=staff_id,
+                    email_enabled=email_enabled,
                     now=now,
                 )
+                if routed.escalation is not None and routed.escalation.id is not None:
+                    back.append(routed.escalation.id)
             else:
                 queue.close(
                     session=session,
@@ -230,4 +242,6 @@ async def case_action(request: web.Request) -> web.StreamResponse:
             errors={action: error},
             values=form,
         )
+    if back:  # nobody at the department can be reached: the case is back in the queue
+        raise see_other(f"/desk/queue/{back[0]}?done=unreachable")
     raise see_other(f"/desk/queue/{escalation_id}?done={action}")

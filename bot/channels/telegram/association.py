@@ -39,6 +39,12 @@ from db.people.limits import Verdict, person_key
 log = logging.getLogger(__name__)
 
 
+def _sent_at(update: Update) -> float | None:
+    """Return when the user sent the message (Telegram's date, epoch seconds), if known."""
+    message = update.effective_message
+    return message.date.timestamp() if message is not None and message.date else None
+
+
 async def _within_rate_limit(update: Update, context: Context) -> bool:
     """Tell whether the user may go on; the first refusal of a flood gets one polite notice.
 
@@ -47,10 +53,11 @@ async def _within_rate_limit(update: Update, context: Context) -> bool:
     """
     user_id, _ = ids(update)
     message = update.effective_message
-    sent = message.date.timestamp() if message is not None and message.date else None
     limiter = context.bot_data.rate_limiter
     assert limiter is not None
-    verdict = await limiter.check(person_key("telegram", user_id), sent, key=message_key(update))
+    verdict = await limiter.check(
+        person_key("telegram", user_id), _sent_at(update), key=message_key(update)
+    )
     if verdict == Verdict.OK:
         return True
     log.info("Rate limit for Telegram user %s: %s", user_id, verdict)
@@ -112,15 +119,21 @@ async def cancel_command(update: Update, context: Context) -> None:
 async def text_message(update: Update, context: Context) -> None:
     """Record the question, route it through Rasa and answer with department and reference."""
     assert update.message is not None and update.message.text is not None
-    if not await _within_rate_limit(update, context):
+    limiter = context.bot_data.rate_limiter
+    assert limiter is not None
+    user_id, chat_id = ids(update)
+    key = message_key(update)
+    # The database store takes the limit in the turn's own transaction (one commit per
+    # message); Redis is asked first, off the database.
+    admit = limiter.admit_in(person_key("telegram", user_id), _sent_at(update), key=key)
+    if admit is None and not await _within_rate_limit(update, context):
         return
-    _, chat_id = ids(update)
     async with _typing_when_slow(context, chat_id):
-        await conversation(context).handle_text(
-            writer=writer(update),
-            text=update.message.text,
-            message_key=message_key(update),
+        verdict = await conversation(context).handle_text(
+            writer=writer(update), text=update.message.text, message_key=key, admit=admit
         )
+    if verdict != Verdict.OK:
+        log.info("Rate limit for Telegram user %s: %s", user_id, verdict)
     kick_outbox(context)
 
 

@@ -17,6 +17,7 @@ from bot.channels.telegram.common import (
     refused,
     run_db,
     staff_person_id,
+    services,
 )
 from bot.channels.telegram.department import remember_prompt
 from bot.i18n import translate
@@ -24,6 +25,7 @@ from bot.messages import Choice, Message, choices
 from bot.messages import coordinator as cards
 from bot.messages.department import answer_prompt, button_invalid, not_allowed
 from bot.messages.formats import department_name
+from bot.settings import Settings
 from db.enquiries import crud
 from db.enquiries import queue as coordinator_queue
 from db.enquiries.notifications import Recipient
@@ -102,9 +104,13 @@ class CardAction:
     reference: str = ""
     refused: bool = False
     error: str | None = None
+    alert: bool = False
+    """Show the notice as an alert (the department could not be reached)."""
 
 
-def _act(session: Session, user_id: int, parsed: choices.Callback) -> CardAction:
+def _act(
+    session: Session, settings: Settings, user_id: int, parsed: choices.Callback
+) -> CardAction:
     """Carry out a card button press for a coordinator (in one transaction)."""
     person_id = _coordinator(session, user_id)
     if person_id is None:
@@ -136,7 +142,11 @@ def _act(session: Session, user_id: int, parsed: choices.Callback) -> CardAction
                 escalation_id=escalation_id,
                 department_key=parsed.value,
                 staff_user_id=person_id,
+                email_enabled=settings.email_enabled,
             )
+            unreachable = routed.unreachable()
+            if unreachable is not None:
+                return CardAction(notice=translate(STAFF_LANGUAGE, unreachable), alert=True)
             name = department_name(routed.department, STAFF_LANGUAGE)
             return CardAction(notice=cards.routed(STAFF_LANGUAGE, reference, name))
         if parsed.action == "why" and parsed.value:
@@ -164,7 +174,8 @@ async def queue_button(update: Update, context: Context) -> None:
         return
     user_id = update.effective_user.id
     chat_id, message_id = query.message.chat.id, query.message.message_id
-    done = await run_db(context, lambda session: _act(session, user_id, parsed))
+    settings = services(context).settings
+    done = await run_db(context, lambda session: _act(session, settings, user_id, parsed))
     if done.refused:
         refused(update, f"q:{parsed.action}")
         await query.answer(not_allowed(STAFF_LANGUAGE), show_alert=True)
@@ -192,6 +203,6 @@ async def queue_button(update: Update, context: Context) -> None:
             escalation_id=parsed.object_id,
         )
         return
-    await query.answer(done.notice[:190])
+    await query.answer(done.notice[:190], show_alert=done.alert)
     await _refresh_card(context, chat_id, message_id, parsed.object_id)
     kick_outbox(context)

@@ -7,14 +7,16 @@ assigns `Enquiry.status` or adds an `EnquiryEvent` (tests/test_layers.py checks 
 - `received`: status received, event received (the enquiry row is its own record).
 - `routed`: routed then forwarded (events routed, forwarded; audit route, forward; the
   forward on every channel that reaches the department), or, when none can, `escalated`
-  with the reason unreachable.
+  with the reason unreachable. `routed`, `rerouted` and `chosen` all go through the one rule
+  of `arrival.sent_to`.
 - `forwarded`: forwarded (event, audit forward, the forward on each channel).
 - `escalated`: escalated (the escalation row, event, audit, the coordinators' card; with
   `told`, the association hears that the coordinator has its question).
 - `answered`: answered (event, audit answer, the answer with Yes/No buttons).
 - `returned`: "not ours" — escalated (audit not_ours, card, the department's mailbox).
 - `rerouted`: the coordinator's choice — routed then forwarded (events rerouted, forwarded;
-  audit reroute; the previous department and the association told).
+  audit reroute; the previous department and the association told), or, when nothing can
+  reach the department, escalated again (unreachable; the association not told "sent").
 - `claimed`: the escalation's holder (event claimed, audit claim).
 - `closed`: closed (event, audit close; the association told when the caller says how).
 - `reopened`: escalated (events reopened, escalated; audit reopen; card).

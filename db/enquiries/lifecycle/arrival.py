@@ -29,7 +29,7 @@ from db.enquiries.lifecycle.base import (
     tell,
 )
 from db.enquiries.notifications import Kind
-from db.enquiries.reach import department_reach
+from db.enquiries.reach import Reach, department_reach
 from db.enquiries.sla import add_working_hours
 from db.models import (
     AssociationUser,
@@ -101,10 +101,14 @@ def received(
 
 @dataclass(frozen=True)
 class Sent:
-    """What routing did: forwarded (its outbox rows) or escalated (nobody can be reached)."""
+    """What routing did: forwarded (its outbox rows) or escalated (nobody can be reached).
+
+    `reach` says which channels reach the department and, when none can, why.
+    """
 
     messages: Sequence[OutboxMessage] = ()
     escalation: Escalation | None = None
+    reach: Reach | None = None
 
     @property
     def forwarded(self) -> bool:
@@ -112,7 +116,7 @@ class Sent:
         return bool(self.messages)
 
 
-def route_to(
+def _route_to(
     session: Session,
     enquiry: Enquiry,
     department: Department,
@@ -121,7 +125,11 @@ def route_to(
     now: datetime,
     **detail: object,
 ) -> None:
-    """Give the enquiry to a department with a fresh deadline in working hours (no forward)."""
+    """Give the enquiry to a department with a fresh deadline in working hours (no forward).
+
+    Only `sent_to` (and `recorded_as_routed`, history without a forward) call this: every
+    route is followed by its forward or by the escalation that nobody can be reached.
+    """
     municipality = crud.get_municipality(session=session)
     hours = department.sla_hours or municipality.default_sla_hours
     window = {
@@ -147,30 +155,28 @@ def route_to(
     )
 
 
-def deliver(
+def sent_to(
     session: Session,
     enquiry: Enquiry,
     department: Department,
+    change: Change,
     *,
-    email_enabled: bool | None,
+    actor: str,
+    email_enabled: bool,
     by_coordinator: bool,
     now: datetime,
+    **detail: object,
 ) -> Sent:
-    """Forward a routed enquiry on every channel that reaches the department, else escalate.
+    """Route the enquiry to a department and forward it on every channel that reaches it.
 
-    `email_enabled` None forwards on the department's chosen channels only (no e-mail
-    fallback, no escalation when none is set up: the coordinator's own choice of department).
+    The one rule of every path that routes (the intake, the coordinator's reroute, the
+    association's choice): the forward goes on the department's channels that can carry it,
+    else by e-mail to its functional mailbox or contact when `email_enabled`
+    (`db/enquiries/reach.py`); when nothing can reach the department the enquiry goes to the
+    coordinator at once (`EscalationReason.UNREACHABLE`, with its card). The result says
+    which happened: the association may be told "sent" only when `Sent.forwarded`.
     """
-    if email_enabled is None:
-        return Sent(
-            forwarded(
-                session=session,
-                enquiry=enquiry,
-                department=department,
-                now=now,
-                by_coordinator=by_coordinator,
-            )
-        )
+    _route_to(session, enquiry, department, change, actor, now, **detail)
     reach = department_reach(
         session=session, department=department, email_enabled=email_enabled, now=now
     )
@@ -184,7 +190,7 @@ def deliver(
             channels=reach.channels,
         )
         if messages:
-            return Sent(messages=messages)
+            return Sent(messages=messages, reach=reach)
     escalation = escalated(
         session=session,
         enquiry=enquiry,
@@ -192,7 +198,7 @@ def deliver(
         actor=SYSTEM_ACTOR,
         now=now,
     )
-    return Sent(escalation=escalation)
+    return Sent(escalation=escalation, reach=reach)
 
 
 def routed(
@@ -201,7 +207,7 @@ def routed(
     enquiry: Enquiry,
     department: Department,
     actor: str,
-    email_enabled: bool | None,
+    email_enabled: bool,
     now: datetime | None = None,
     by_coordinator: bool = False,
 ) -> Sent:
@@ -211,15 +217,15 @@ def routed(
     forward on every channel that reaches the department (`db/enquiries/reach.py`); when no
     channel can, the coordinator gets it at once (`EscalationReason.UNREACHABLE`).
     """
-    now = now or utcnow()
-    route_to(session, enquiry, department, ROUTE, actor, now)
-    return deliver(
+    return sent_to(
         session,
         enquiry,
         department,
+        ROUTE,
+        actor=actor,
         email_enabled=email_enabled,
         by_coordinator=by_coordinator,
-        now=now,
+        now=now or utcnow(),
     )
 
 
@@ -227,7 +233,7 @@ def recorded_as_routed(
     *, session: Session, enquiry: Enquiry, department: Department, actor: str, now: datetime
 ) -> None:
     """Record that an enquiry was routed without forwarding it (history carried over, tests)."""
-    route_to(session, enquiry, department, ROUTE, actor, now)
+    _route_to(session, enquiry, department, ROUTE, actor, now)
 
 
 def forwarded(
@@ -243,7 +249,7 @@ def forwarded(
 
     The forward carries the deadline, the promised working hours and who routed it (the model
     or the coordinator), as they were when it was sent. `channels` overrides the department's
-    choice (`deliver` passes the channels that reach it).
+    choice (`sent_to` passes the channels that reach it).
     """
     assert enquiry.id is not None
     now = now or utcnow()

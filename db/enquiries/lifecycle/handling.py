@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from db.enquiries import answers
 from db.enquiries import notifications as notify
-from db.enquiries.lifecycle.arrival import deliver, escalated, route_to
+from db.enquiries.lifecycle.arrival import Sent, escalated, sent_to
 from db.enquiries.lifecycle.base import (
     ANSWER,
     CLOSE,
@@ -140,32 +140,38 @@ def rerouted(
     escalation: Escalation,
     department: Department,
     actor: str,
+    email_enabled: bool,
     now: datetime | None = None,
     **note: object,
-) -> list[OutboxMessage]:
+) -> Sent:
     """The coordinator sends an escalated enquiry to a department: resolve, route, forward, tell.
 
     The REROUTED event carries `note` (what the correction teaches); the department that had
-    the enquiry before hears by e-mail where it went, and the association which department
-    has it now.
+    the enquiry before hears by e-mail where it went. The forward follows the one rule of
+    `sent_to`: when nothing can reach the department, the enquiry is back with the coordinator
+    at once (a new escalation, reason unreachable) and the association, which knows the
+    coordinator has its question, is not told it was sent; otherwise it hears which
+    department has it now.
     """
     now = now or utcnow()
     resolve([escalation], "rerouted", now)
     previous = session.get(Department, enquiry.department_id) if enquiry.department_id else None
-    route_to(
+    sent = sent_to(
         session,
         enquiry,
         department,
         REROUTE,
-        actor,
-        now,
+        actor=actor,
+        email_enabled=email_enabled,
+        by_coordinator=True,
+        now=now,
         **note,
     )
-    sent = deliver(session, enquiry, department, email_enabled=None, by_coordinator=True, now=now)
     if previous is not None and previous.id != department.id:
         _mail_department(session, previous, enquiry, Kind.REASSIGNED, to=department.key)
-    tell(session, enquiry, Kind.REROUTED, department=department.key)
-    return list(sent.messages)
+    if sent.forwarded:
+        tell(session, enquiry, Kind.REROUTED, department=department.key)
+    return sent
 
 
 def claimed(

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from db.enquiries.lifecycle.arrival import deliver, escalated, route_to
+from db.enquiries.lifecycle.arrival import Sent, escalated, sent_to
 from db.enquiries.lifecycle.base import (
     ASK_TO_CONFIRM,
     REFER,
@@ -103,12 +103,15 @@ def chosen(
     offered: Sequence[str],
     candidate: TrainingCandidate | None,
     actor: str,
+    email_enabled: bool,
     now: datetime,
     dedupe_key: str | None = None,
-) -> None:
+) -> Sent | None:
     """Record the association's choice (taken with `take_confirming` first).
 
-    A department: the CHOSEN event, routed and forwarded there, the association told;
+    A department: the CHOSEN event, routed and forwarded there (`sent_to`), the association
+    told it was sent — or, when nothing can reach the department, the coordinator has it at
+    once (reason unreachable) and the association is told so; returns what routing did.
     None ("something else"): the CHOSEN event and the coordinator has it (`NOT_LISTED`).
     """
     before = state(enquiry)
@@ -119,7 +122,7 @@ def chosen(
         _coordinator_has_it(
             session, enquiry, EscalationReason.NOT_LISTED, "choose", actor, now, dedupe_key
         )
-        return
+        return None
     event(
         session,
         enquiry,
@@ -131,10 +134,23 @@ def chosen(
         training_candidate=candidate.id if candidate is not None else None,
         training_intent=candidate.intent if candidate is not None else None,
     )
-    route_to(session, enquiry, department, ROUTE_QUIETLY, actor, now)
-    deliver(session, enquiry, department, email_enabled=None, by_coordinator=False, now=now)
+    sent = sent_to(
+        session,
+        enquiry,
+        department,
+        ROUTE_QUIETLY,
+        actor=actor,
+        email_enabled=email_enabled,
+        by_coordinator=False,
+        now=now,
+    )
     audit(session, enquiry, "choose", before, actor, now)
-    tell(session, enquiry, Kind.ROUTED, dedupe_key=dedupe_key, department=department.key)
+    if sent.forwarded:
+        tell(session, enquiry, Kind.ROUTED, dedupe_key=dedupe_key, department=department.key)
+    else:  # nobody at the department can be reached: the coordinator has it
+        reason = EscalationReason.UNREACHABLE
+        tell(session, enquiry, Kind.ESCALATED, dedupe_key=dedupe_key, reason=reason)
+    return sent
 
 
 def _coordinator_has_it(
