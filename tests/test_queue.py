@@ -592,7 +592,7 @@ def test_cli_queue_flow(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped
 def test_cli_route_to_a_department_nobody_can_reach_says_so(cli) -> None:  # type: ignore[no-untyped-def]
     invoke, engine = cli
     with session_scope(engine) as session:
-        session.add(StaffMember(telegram_user_id=ALICE, name="Alice", role="coordinator"))
+        staff_member(session, ALICE, "coordinator", name="Alice", person_id=ALICE)
         enquiry, escalation_id = escalated_enquiry(session, now=MONDAY_9, text="Vem lagar gungan?")
         reference = enquiry.reference
     result = invoke("queue", "route", str(escalation_id), "teknik", "--as", str(ALICE))

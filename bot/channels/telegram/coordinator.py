@@ -16,8 +16,8 @@ from bot.channels.telegram.common import (
     kick_outbox,
     refused,
     run_db,
-    staff_person_id,
     services,
+    staff_person_id,
 )
 from bot.channels.telegram.department import remember_prompt
 from bot.i18n import translate
