@@ -94,7 +94,7 @@ def sentence_features_only() -> None:
     from rasa.shared.nlu.training_data.message import Message
     from scipy.sparse import csr_matrix, hstack, vstack
 
-    def _create_X(self: Any, messages: list[Message]) -> csr_matrix:  # noqa: N802
+    def _create_X(self: Any, messages: list[Message]) -> csr_matrix:
         rows = []
         for message in messages:
             # Rasa's get_sparse_features / get_dense_features, without the sequence part.
