@@ -16,17 +16,14 @@ import pytest
 
 from bot.settings import PROJECT_ROOT, load_settings
 from bot.understanding import rasa_env
+from tests.test_parse_batch import TEXTS as BATCH_TEXTS
 
 pytestmark = pytest.mark.slow
 
 PROBE = PROJECT_ROOT / "tests" / "rasa" / "speedups_probe.py"
 TEXTS = [
-    "Hur söker vår förening aktivitetsstöd för barn och unga?",
-    "När kommer min skatteåterbäring?",
-    "hej",
-    "Vi vill ha loppis på torget, vem ger tillstånd? LOT-2026-00042",
-    "كيف نحجز قاعة رياضية للنادي؟",
-    "Wie beantragen wir einen Zuschuss?",
+    # The batch parser's texts (a reference number, Arabic, German, small talk), and two more:
+    *BATCH_TEXTS,
     "tips på restaurang till föreningens julfest",
     "Kan vi få bidrag för att hyra lokal till vår danskurs för pensionärer i höst, och hur "
     "lång tid tar det innan beslutet kommer? Vi har sökt förut men fick inget svar.",
