@@ -69,9 +69,9 @@ def batches(lines: Iterable[str], size: int = BATCH) -> Iterator[list[str]]:
 
 
 def _main(model_path: str) -> None:
-    from lotsen_rasa.startup import import_skops_first
+    from lotsen_rasa.speedups import for_parsing_only
 
-    import_skops_first()
+    for_parsing_only()
     from rasa.core.agent import Agent
 
     agent = Agent.load(model_path)

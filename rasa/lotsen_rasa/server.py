@@ -42,6 +42,9 @@ if __name__ == "__main__":
 
     import_skops_first()
     validate_once()
+    from lotsen_rasa.speedups import for_serving
+
+    for_serving()
     from rasa.__main__ import main
 
     sys.argv[0] = "rasa"
