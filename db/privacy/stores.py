@@ -216,7 +216,8 @@ def kept(
 
 def none(*_: Any) -> ColumnElement[bool]:
     """The condition that holds for no row."""
-    return false()
+    nothing: ColumnElement[bool] = false()
+    return nothing
 
 
 # -- the walker -------------------------------------------------------------------------------
@@ -229,7 +230,8 @@ def _key_columns(model: type[SQLModel]) -> list[Any]:
 def _key_condition(model: type[SQLModel], keys: Sequence[Any]) -> ColumnElement[bool]:
     columns = _key_columns(model)
     if len(columns) == 1:
-        return columns[0].in_(keys)
+        single: ColumnElement[bool] = columns[0].in_(keys)
+        return single
     return tuple_(*columns).in_(keys)
 
 
@@ -273,10 +275,10 @@ def carry_out(
         for chunk in _chunks(list(keys)):
             where = _key_condition(store.model, chunk)
             if rule.action == Erasure.DELETE:
-                session.exec(delete(store.model).where(where))  # type: ignore[call-overload]
+                session.exec(delete(store.model).where(where))
             elif isinstance(rule.values, Mapping):
                 statement = update(store.model).where(where).values(**rule.values)
-                session.exec(statement)  # type: ignore[call-overload]
+                session.exec(statement)
             else:
                 for row in session.exec(select(store.model).where(where)).all():
                     for column, value in rule.values(row, now).items():
