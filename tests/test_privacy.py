@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
-from bot.cli.privacy import parse_telegram_user_id
+from bot.cli.privacy import parse_identity, parse_telegram_user_id
 from bot.messages.coordinator import reason_text
 from db.enquiries import crud, lifecycle
 from db.enquiries import notifications as notify
@@ -35,7 +35,7 @@ from db.models import (
     StaffMember,
 )
 from db.people import departments
-from db.people.identities import identities_of, identity_for
+from db.people.identities import Writer, identities_of, identity_for, link
 from db.plumbing.audit import history
 from db.plumbing.session import session_scope
 from db.privacy.erasure import erase_identity, request_erasure
@@ -469,6 +469,53 @@ def test_parse_telegram_user_id() -> None:
     for bad in ["anna", "-5", "1.5", "", str(2**63)]:
         with pytest.raises(ValueError):
             parse_telegram_user_id(bad)
+
+
+def test_parse_identity() -> None:
+    assert parse_identity("7000000000") == ("telegram", str(USER))  # a bare number: Telegram
+    assert parse_identity(" telegram:7000000000 ") == ("telegram", str(USER))
+    assert parse_identity("email:Kassor@Forening.se") == ("email", "kassor@forening.se")
+    assert parse_identity("web:v65fefc6e") == ("web", "v65fefc6e")
+    assert parse_identity("Console:1") == ("console", "1")
+    for bad in ["anna", "telegram:anna", "fax:123", "email:", "errand:1", ":5"]:
+        with pytest.raises(ValueError):
+            parse_identity(bad)
+
+
+def test_cli_takes_any_identity_of_the_person(tmp_path: Path) -> None:
+    import bot.cli
+
+    url = f"sqlite:///{tmp_path / 'lotsen.db'}"
+    engine = migrate_and_seed(url)
+    ids = _user_with_data(engine)
+    with session_scope(engine) as session:
+        person = session.get(AssociationUser, ids["user"])
+        assert person is not None
+        link(session=session, person=person, writer=Writer("email", "kassor@storasa.se"))
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(bot.cli.app, list(args), env={"DATABASE_URL": url})
+
+    by_mail = run("export-user", "email:Kassor@Storasa.se")
+    assert by_mail.exit_code == 0, by_mail.output
+    data = json.loads(by_mail.stdout)
+    assert data["association_user"]["id"] == ids["user"]
+    assert data["telegram_user_id"] == USER  # the same person, all identities
+    assert data == json.loads(run("export-user", f"telegram:{USER}").stdout) | {
+        "exported_at": data["exported_at"]
+    }
+    fax = run("erase-user", "fax:123", "--confirm")
+    assert fax.exit_code == 1 and "Unknown channel 'fax'" in fax.stderr
+    nobody = run("erase-user", "email:nobody@example.org", "--confirm")
+    assert nobody.exit_code == 1 and "email:nobody@example.org" in nobody.stderr
+    result = run("erase-user", "email:kassor@storasa.se", "--confirm")
+    assert result.exit_code == 0, result.output
+    assert "enquiries anonymised: 1" in result.stdout
+    with session_scope(engine) as session:
+        for channel, address in (("email", "kassor@storasa.se"), ("telegram", str(USER))):
+            assert find_by_identity(session=session, channel=channel, address=address) is None
+    engine.dispose()
 
 
 def test_cli_export_request_and_erase(tmp_path: Path) -> None:
