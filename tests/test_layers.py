@@ -161,8 +161,9 @@ def test_the_lifecycle_check_finds_a_bypass() -> None:
 TELEGRAM_LINES_IN_DB = 155
 """How many lines of `db/` (outside migrations) name Telegram today: staff members, desk
 sign-ins from Telegram and departments' Telegram groups are still keyed on it (the privacy
-commands take any identity; db/privacy names Telegram only for the update store). Lower it as they move to channel identities; it must never rise (the
-domain reads no Telegram update: that is `bot/channels/telegram/updates.py`)."""
+commands take any identity; db/privacy names Telegram only for the update store). Lower it as
+they move to channel identities; it must never rise (the domain reads no Telegram update: that
+is `bot/channels/telegram/updates.py`)."""
 
 
 def _lines_naming_telegram() -> list[str]:
