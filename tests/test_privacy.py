@@ -271,6 +271,7 @@ def _user_with_data(engine: Engine) -> dict[str, int]:
                         },
                     },
                     processed_at=NOW,
+                    sender=f"telegram:{USER}",  # as the intake writes it
                 ),
                 InboxUpdate(
                     update_id=1002,
@@ -278,10 +279,12 @@ def _user_with_data(engine: Engine) -> dict[str, int]:
                         "update_id": 1002,
                         "callback_query": {"id": "x", "from": {"id": USER}, "data": "fb:1:y"},
                     },
+                    sender=f"telegram:{USER}",
                 ),
                 InboxUpdate(
                     update_id=1003,
                     payload={"update_id": 1003, "message": {"from": {"id": OTHER}, "text": "Hej"}},
+                    sender=f"telegram:{OTHER}",
                 ),
             ]
         )

@@ -8,10 +8,12 @@ purged, erased and exported without a line of the walkers changing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -39,7 +41,8 @@ from db.models import (
 from db.people.identities import Writer, link
 from db.people.limits import person_key
 from db.plumbing.audit import record
-from db.plumbing.session import session_scope
+from db.plumbing.migrate import downgrade, upgrade
+from db.plumbing.session import make_engine, session_scope
 from db.privacy import catalogue
 from db.privacy.disposal import KINDS
 from db.privacy.erasure import erase_person
@@ -140,6 +143,7 @@ def _one_row_per_store(session: Session) -> AssociationUser:
                 update_id=1,
                 payload={"update_id": 1, "message": {"from": {"id": USER}, "text": "Hej"}},
                 processed_at=THEN,
+                sender=person_key("telegram", USER),
             ),
             OutboxMessage(
                 kind="answer",
@@ -286,3 +290,62 @@ def _blanked(session: Session, described: Store, values: object, subject: Subjec
             if getattr(row, column) != value:
                 return False
     return True
+
+
+def test_the_intake_writes_who_sent_an_update_and_erasure_finds_it(engine: Engine) -> None:
+    from bot.channels.telegram.inbox import store_updates
+
+    updates = [
+        {"update_id": 7, "message": {"message_id": 1, "from": {"id": USER}, "chat": {"id": -5}}},
+        {"update_id": 8, "callback_query": {"id": "q", "from": {"id": USER + 1}, "data": "x"}},
+        {"update_id": 9, "poll": {"id": "p"}},  # names nobody
+    ]
+    assert store_updates(engine, updates) == 3
+    with session_scope(engine) as session:
+        senders = {u.update_id: u.sender for u in session.exec(select(InboxUpdate))}
+        assert senders == {7: f"telegram:{USER}", 8: f"telegram:{USER + 1}", 9: None}
+        person = telegram_person(session=session, telegram_user_id=USER, chat_id=USER)
+        report = erase_person(session=session, person=person, actor="test", now=LATER)
+        assert report.counts["inbox_updates_deleted"] == 1
+        assert sorted(u.update_id for u in session.exec(select(InboxUpdate))) == [8, 9]
+
+
+def test_migration_0170_gives_stored_updates_their_sender_both_ways(database_url: str) -> None:
+    upgrade(database_url, "0140")
+    engine = make_engine(database_url)
+    payloads = {
+        1: {"update_id": 1, "message": {"from": {"id": USER}, "text": "Hej"}},
+        2: {"update_id": 2, "edited_message": {"from": {"id": 42}, "text": "Hej då"}},
+        3: {"update_id": 3, "poll": {"id": "p"}},
+    }
+    with engine.begin() as connection:
+        for update_id, payload in payloads.items():
+            connection.execute(
+                text(
+                    "INSERT INTO inbox_update (update_id, payload, chat_id, received_at,"
+                    " attempts) VALUES (:id, :payload, 1, '2026-03-16 08:00:00', 0)"
+                ),
+                {"id": update_id, "payload": json.dumps(payload)},
+            )
+    upgrade(database_url, "0170")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT update_id, sender, payload FROM inbox_update ORDER BY update_id")
+        ).all()
+    assert [(row[0], row[1]) for row in rows] == [
+        (1, f"telegram:{USER}"),
+        (2, "telegram:42"),
+        (3, None),
+    ]
+    assert all(_json(row[2]) == payloads[row[0]] for row in rows)  # payloads untouched
+    downgrade(database_url, "0140")
+    assert "sender" not in {c["name"] for c in inspect(engine).get_columns("inbox_update")}
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM inbox_update")).scalar_one()
+    assert count == 3
+    upgrade(database_url)
+    engine.dispose()
+
+
+def _json(value: object) -> object:
+    return json.loads(value) if isinstance(value, str) else value

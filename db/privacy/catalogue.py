@@ -16,7 +16,7 @@ order, so web chat entries go before their chats).
 
 from __future__ import annotations
 
-from sqlalchemy import or_, true
+from sqlalchemy import or_
 from sqlmodel import SQLModel, col, select
 
 from db.models import (
@@ -62,7 +62,6 @@ from db.privacy.rules import (
     of_finished,
     person_erased,
     person_keys,
-    sent_by,
     to_person,
 )
 from db.privacy.stores import (
@@ -77,7 +76,6 @@ from db.privacy.stores import (
     kept,
     marked,
     marking,
-    none,
 )
 
 __all__ = ["NO_PERSONAL_DATA", "PURGED", "STORES", "Erasure", "Found", "Store", "readme_table"]
@@ -212,11 +210,10 @@ STORES: tuple[Store, ...] = (
     ),
     deleted(
         InboxUpdate,
-        ("payload",),
-        Found.CHAT_USER_ID,
+        ("payload", "sender"),
+        Found.PERSON_KEY,
         INBOX,
-        mine=lambda s: true() if chat_user_ids(s) else none(),
-        holds=sent_by,
+        mine=lambda s: col(InboxUpdate.sender).in_(person_keys(s)),
         count="inbox_updates_deleted",
         purge=(
             deleting(

@@ -76,21 +76,6 @@ def of_finished(column: Any) -> Any:
     return lambda c: col(column).in_(select(Enquiry.id).where(finished_before(c)))
 
 
-def update_sender_ids(payload: dict[str, Any]) -> set[int]:
-    """Return the ids of the users who sent a Telegram update (from.id of its parts)."""
-    ids: set[int] = set()
-    for part in payload.values():
-        if isinstance(part, dict):
-            sender = part.get("from")
-            if isinstance(sender, dict) and isinstance(sender.get("id"), int):
-                ids.add(sender["id"])
-    return ids
-
-
-def sent_by(subject: Subject, row: Any) -> bool:
-    return bool(update_sender_ids(row.payload or {}) & set(chat_user_ids(subject)))
-
-
 def to_person(s: Subject) -> ColumnElement[bool]:
     return (col(OutboxMessage.recipient) == Recipient.ASSOCIATION) & (
         col(OutboxMessage.recipient_id) == s.person_id

@@ -38,7 +38,7 @@ class Found(enum.StrEnum):
     CHAT_USER_ID = "the person's chat-app user ids (their channel_identity rows)"
     EMAIL = "the person's e-mail addresses (channel_identity, channel email) or enquiries"
     WEB_VISITOR = "the person's web-chat visitor ids (channel_identity, channel web)"
-    PERSON_KEY = "the rate limit's person key (channel:address of an identity)"
+    PERSON_KEY = "the person key (channel:address of an identity)"
     NOT_BY_PERSON = "not by person (kept under its own retention only)"
 
 
