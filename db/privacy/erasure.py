@@ -35,7 +35,7 @@ from db.privacy import catalogue
 from db.privacy.masking import clean_text, mask_personal_data
 from db.privacy.personal_data import known_person
 from db.privacy.retention import count_lines
-from db.privacy.rules import CHAT_APP
+from db.privacy.rules import chat_user_ids
 from db.privacy.stores import Subject, carry_out, find, subject_of
 
 ERASURE_RESOLUTION = "erased"
@@ -253,9 +253,7 @@ def erase_person(
 def _staff_roles_kept(*, session: Session, subject: Subject) -> int:
     """Return how many staff roles the person's chat-app ids hold (not erased: staff)."""
     return sum(
-        len(crud.staff_roles(session=session, telegram_user_id=int(address)))
-        for address in subject.addresses(CHAT_APP)
-        if address.isdigit()
+        len(crud.staff_roles(session=session, telegram_user_id=i)) for i in chat_user_ids(subject)
     )
 
 

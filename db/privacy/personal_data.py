@@ -19,7 +19,7 @@ from db.models import AssociationUser, StaffMember, utcnow
 from db.people.identities import find_person, identities_of
 from db.plumbing.phrases import N_, DomainError
 from db.privacy import catalogue, shapes
-from db.privacy.rules import CHAT_APP
+from db.privacy.rules import chat_user_ids
 from db.privacy.stores import Subject, rows_of, subject_of
 
 NO_PERSON = N_("Det finns ingen föreningsanvändare med identiteten {identity}.")
@@ -99,7 +99,7 @@ def _export(
     *, session: Session, subject: Subject, tracker_url: str | None, now: datetime | None
 ) -> dict[str, Any]:
     """Walk the catalogue: each exported store's rows of the subject under its key."""
-    chat_app = [int(a) for a in subject.addresses(CHAT_APP) if a.isdigit()]
+    chat_app = chat_user_ids(subject)
     data: dict[str, Any] = {
         "exported_at": (now or utcnow()).isoformat(),
         catalogue.USER_ID: chat_app[0] if chat_app else None,
@@ -130,7 +130,6 @@ def staff_roles(*, session: Session, subject: Subject) -> list[Any]:
     """Return the staff roles held by the subject's chat-app ids (staff are people too)."""
     return [
         shapes.row(member)
-        for address in subject.addresses(CHAT_APP)
-        if address.isdigit()
-        for member in crud.staff_roles(session=session, telegram_user_id=int(address))
+        for chat_user_id in chat_user_ids(subject)
+        for member in crud.staff_roles(session=session, telegram_user_id=chat_user_id)
     ]

@@ -23,7 +23,7 @@ from db.models import (
 from db.people.limits import person_key
 from db.privacy.stores import PURGED, Cut, Subject
 
-CHAT_APP = "telegram"  # the channel whose user ids staff, sign-ins and the update store hold
+CHAT_APP = "telegram"  # the channel whose user ids staff roles and desk sign-ins hold
 RETENTION_ACTOR = "retention"
 ERASURE_ACTOR = "erasure"
 
@@ -40,6 +40,7 @@ HANDLED_MAIL = (
 
 
 def chat_user_ids(subject: Subject) -> list[int]:
+    """Return the subject's chat-app user ids (staff roles and desk sign-ins are keyed on them)."""
     return [int(a) for a in subject.addresses(CHAT_APP) if a.isdigit()]
 
 
