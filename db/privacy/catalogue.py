@@ -48,6 +48,7 @@ from db.privacy import shapes
 from db.privacy.rules import (
     HANDLED_MAIL,
     MAIL_BLANK,
+    before,
     candidate_erased,
     candidate_retired,
     chat_user_ids,
@@ -171,16 +172,16 @@ STORES: tuple[Store, ...] = (
         purge=(
             blanking(
                 {"comment": PURGED},
-                lambda c: of_finished(Feedback.enquiry_id)(c) & col(Feedback.comment).is_not(None),
+                of_finished(Feedback.enquiry_id, col(Feedback.comment).is_not(None)),
                 kept=ENQUIRY_TEXTS,
             ),
             # Comments may hold personal data: gone after their own period (the tap stays).
             blanking(
                 {"comment": PURGED},
-                lambda c: (
-                    col(Feedback.comment).is_not(None)
-                    & (col(Feedback.comment) != PURGED)
-                    & (col(Feedback.comment_at) < c.at)
+                before(
+                    Feedback.comment_at,
+                    col(Feedback.comment).is_not(None),
+                    col(Feedback.comment) != PURGED,
                 ),
                 count="feedback_comments_deleted",
             ),
@@ -198,10 +199,10 @@ STORES: tuple[Store, ...] = (
         purge=(
             blanking(
                 candidate_retired,
-                lambda c: (
-                    of_finished(TrainingCandidate.enquiry_id)(c)
-                    & col(TrainingCandidate.accepted).is_not(True)
-                    & (col(TrainingCandidate.text) != PURGED)
+                of_finished(
+                    TrainingCandidate.enquiry_id,
+                    col(TrainingCandidate.accepted).is_not(True),
+                    col(TrainingCandidate.text) != PURGED,
                 ),
                 count="training_candidates_redacted",
             ),
@@ -215,15 +216,7 @@ STORES: tuple[Store, ...] = (
         INBOX,
         mine=lambda s: col(InboxUpdate.sender).in_(person_keys(s)),
         count="inbox_updates_deleted",
-        purge=(
-            deleting(
-                lambda c: (
-                    col(InboxUpdate.processed_at).is_not(None)
-                    & (col(InboxUpdate.processed_at) < c.at)
-                ),
-                count="inbox_updates_deleted",
-            ),
-        ),
+        purge=(deleting(before(InboxUpdate.processed_at), count="inbox_updates_deleted"),),
         export="inbox_updates",
     ),
     blanked(
@@ -251,11 +244,7 @@ STORES: tuple[Store, ...] = (
         purge=(
             blanking(
                 {"params": {}, "address": None},
-                lambda c: (
-                    col(OutboxMessage.sent_at).is_not(None)
-                    & (col(OutboxMessage.sent_at) < c.at)
-                    & col(OutboxMessage.address).is_not(None)
-                ),
+                before(OutboxMessage.sent_at, col(OutboxMessage.address).is_not(None)),
                 count="outbox_messages_redacted",
             ),
         ),
@@ -269,11 +258,7 @@ STORES: tuple[Store, ...] = (
         SIGN_INS,
         mine=lambda s: col(DeskLoginToken.telegram_user_id).in_(chat_user_ids(s)),
         count="desk_sign_ins_deleted",
-        purge=(
-            deleting(
-                lambda c: col(DeskLoginToken.expires_at) < c.at, count="desk_sign_ins_deleted"
-            ),
-        ),
+        purge=(deleting(before(DeskLoginToken.expires_at), count="desk_sign_ins_deleted"),),
         export="desk_sign_ins",
         shown=shapes.sign_in,
     ),
@@ -350,7 +335,7 @@ STORES: tuple[Store, ...] = (
         ("retention_audit_days", "audit"),
         purge=(
             deleting(
-                lambda c: col(AuditEntry.at) < c.at,
+                before(AuditEntry.at),
                 count="audit_entries_deleted",
                 guard=lambda session, c: retention_purge(session, before=c.at),
             ),
@@ -368,10 +353,10 @@ STORES: tuple[Store, ...] = (
         purge=(
             blanking(
                 MAIL_BLANK,
-                lambda c: (
-                    col(InboundMail.state).in_(list(HANDLED_MAIL))
-                    & (col(InboundMail.handled_at) < c.at)
-                    & (col(InboundMail.size) > 0)
+                before(
+                    InboundMail.handled_at,
+                    col(InboundMail.state).in_(list(HANDLED_MAIL)),
+                    col(InboundMail.size) > 0,
                 ),
                 count="inbound_mails_redacted",
             ),
@@ -387,7 +372,7 @@ STORES: tuple[Store, ...] = (
         ("retention_web_chat_days", "web_chats"),
         mine=chats_of,
         count="web_chats_deleted",
-        purge=(deleting(lambda c: col(WebChat.last_seen_at) < c.at, count="web_chats_deleted"),),
+        purge=(deleting(before(WebChat.last_seen_at), count="web_chats_deleted"),),
         export="web_chats",
         shown=shapes.chat,
         note="with its transcript",

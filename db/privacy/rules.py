@@ -72,9 +72,14 @@ def finished_before(cut: Cut) -> ColumnElement[bool]:
     )
 
 
-def of_finished(column: Any) -> Any:
-    """The rows tied to the enquiries a purge anonymises."""
-    return lambda c: col(column).in_(select(Enquiry.id).where(finished_before(c)))
+def of_finished(column: Any, *more: Any) -> Any:
+    """The rows tied to the enquiries a purge anonymises (and meeting `more`)."""
+    return lambda c: and_(col(column).in_(select(Enquiry.id).where(finished_before(c))), *more)
+
+
+def before(column: Any, *more: Any) -> Any:
+    """The rows whose `column` is before the purge's cutoff (and meeting `more`)."""
+    return lambda c: and_(col(column) < c.at, *more)
 
 
 def to_person(s: Subject) -> ColumnElement[bool]:
