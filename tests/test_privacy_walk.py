@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import inspect, text
@@ -24,7 +24,6 @@ from db.models import (
     DeskLoginThrottle,
     DeskLoginToken,
     DeskSession,
-    DisposalDecision,
     EnquiryStatus,
     Escalation,
     EscalationReason,
@@ -44,7 +43,6 @@ from db.plumbing.audit import record
 from db.plumbing.migrate import downgrade, upgrade
 from db.plumbing.session import make_engine, session_scope
 from db.privacy import catalogue
-from db.privacy.disposal import KINDS
 from db.privacy.erasure import erase_person
 from db.privacy.personal_data import export_person
 from db.privacy.retention import purge
@@ -53,20 +51,12 @@ from db.privacy.stores import subject_of as subject_from
 from db.records import inbound_mail
 from db.webchat import record_inbound, start_chat
 from harness.people import telegram_person
+from tests.test_privacy_catalogue import Retention
+from tests.test_retention import decide_all
 
 THEN = datetime(2000, 3, 2, 9, 0, tzinfo=UTC)  # long past every retention period
 LATER = datetime.now(UTC)  # (PostgreSQL refuses an audit cutoff in the future)
 USER = 7_000_000_001
-
-
-class Retention:
-    retention_enquiry_text_days = 730
-    retention_tracker_days = 90
-    retention_audit_days = 3650
-    retention_inbox_days = 30
-    retention_feedback_comment_days = 365
-    retention_inbound_mail_days = 90
-    retention_web_chat_days = 60
 
 
 class Scrap(SQLModel, table=True):
@@ -182,18 +172,6 @@ def with_scraps(engine: Engine) -> Iterator[Engine]:
     Scrap.__table__.drop(engine)  # type: ignore[attr-defined]
 
 
-def _decide_all(session: Session) -> None:
-    session.add(
-        DisposalDecision(
-            reference="KS 2026/1 § 1",
-            decided_on=date(2026, 1, 1),
-            covers=dict.fromkeys(KINDS, 1),
-            recorded_by="test",
-        )
-    )
-    session.flush()
-
-
 def _purge_found(session: Session, now: datetime) -> dict[str, int]:
     """Return, per table, the rows its purge rules find (with the settings' periods)."""
     found: dict[str, int] = {}
@@ -224,7 +202,7 @@ def _erase_found(session: Session, subject: Subject, *, deleting: bool) -> dict[
 def test_every_store_is_purged_by_its_description(with_scraps: Engine) -> None:
     with session_scope(with_scraps) as session:
         _one_row_per_store(session)
-        _decide_all(session)
+        decide_all(session)
     with session_scope(with_scraps) as session:
         before = _purge_found(session, LATER)
         purging = {s.table for s in catalogue.STORES if s.purge}
