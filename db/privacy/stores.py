@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, false, inspect, tuple_, update
+from sqlalchemy import ColumnElement, delete, inspect, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
@@ -125,7 +125,6 @@ class Store:
     found: Found
     export: str | None = None  # the key in the export, None when it is not exported
     mine: Where | None = None  # a person's rows (a Subject → condition), None: not by person
-    holds: Holds | None = None  # a further test of each of a person's rows, in Python
     erase: tuple[Rule, ...] = ()
     purge: tuple[Rule, ...] = ()
     setting: str | None = None  # the retention setting (days), None: kept while needed
@@ -214,12 +213,6 @@ def kept(
     return _store(None, model, columns, found, retained, (), kw)
 
 
-def none(*_: Any) -> ColumnElement[bool]:
-    """The condition that holds for no row."""
-    nothing: ColumnElement[bool] = false()
-    return nothing
-
-
 # -- the walker -------------------------------------------------------------------------------
 
 
@@ -251,10 +244,9 @@ def find(session: Session, store: Store, rule: Rule, context: Any) -> list[Any]:
     """Return the keys of the rows a rule takes (before anything is written)."""
     where = condition(store, rule, context)
     columns = _key_columns(store.model)
-    holds = rule.holds or (store.holds if rule.where is None else None)
-    if holds is not None:
+    if rule.holds is not None:
         rows = session.exec(select(store.model).where(where)).all()
-        return [_key_of(row, columns) for row in rows if holds(context, row)]
+        return [_key_of(row, columns) for row in rows if rule.holds(context, row)]
     found = session.execute(sa_select(*columns).where(where)).all()
     return [tuple(row) if len(columns) > 1 else row[0] for row in found]
 
@@ -290,8 +282,7 @@ def rows_of(session: Session, store: Store, subject: Subject) -> list[SQLModel]:
     """Return a person's rows of a store, in the order of its key."""
     assert store.mine is not None
     query = select(store.model).where(store.mine(subject))
-    rows = session.exec(query.order_by(*_key_columns(store.model))).all()
-    return [row for row in rows if store.holds is None or store.holds(subject, row)]
+    return list(session.exec(query.order_by(*_key_columns(store.model))).all())
 
 
 def subject_of(
