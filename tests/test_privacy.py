@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
+from bot.cli.privacy import parse_identity, parse_telegram_user_id
 from bot.messages.coordinator import reason_text
 from db.enquiries import crud, lifecycle
 from db.enquiries import notifications as notify
@@ -34,17 +35,16 @@ from db.models import (
     StaffMember,
 )
 from db.people import departments
-from db.people.identities import identities_of, identity_for
+from db.people.identities import Writer, identities_of, identity_for, link
 from db.people.staff_identities import staff_address, staff_person_for
 from db.plumbing.audit import history
 from db.plumbing.session import session_scope
-from db.privacy.erasure import erase_user, request_erasure
+from db.privacy.erasure import erase_identity, request_erasure
 from db.privacy.masking import mask_personal_data
 from db.privacy.personal_data import (
     UnknownUser,
-    export_user,
-    find_user,
-    parse_telegram_user_id,
+    export_identity,
+    find_by_identity,
 )
 from db.privacy.retention import PURGED
 from harness.database import migrate_and_seed
@@ -279,6 +279,7 @@ def _user_with_data(engine: Engine) -> dict[str, int]:
                         },
                     },
                     processed_at=NOW,
+                    sender=f"telegram:{USER}",  # as the intake writes it
                 ),
                 InboxUpdate(
                     update_id=1002,
@@ -286,10 +287,12 @@ def _user_with_data(engine: Engine) -> dict[str, int]:
                         "update_id": 1002,
                         "callback_query": {"id": "x", "from": {"id": USER}, "data": "fb:1:y"},
                     },
+                    sender=f"telegram:{USER}",
                 ),
                 InboxUpdate(
                     update_id=1003,
                     payload={"update_id": 1003, "message": {"from": {"id": OTHER}, "text": "Hej"}},
+                    sender=f"telegram:{OTHER}",
                 ),
             ]
         )
@@ -307,10 +310,16 @@ def test_export_user_holds_everything_about_the_user(engine: Engine, database_ur
     ids = _user_with_data(engine)
     with session_scope(engine) as session:
         staff_member(session, USER, "staff")
-        request_erasure(session=session, telegram_user_id=USER, actor="cli:test", now=NOW)
+        request_erasure(
+            session=session, channel="telegram", address=str(USER), actor="cli:test", now=NOW
+        )
     with session_scope(engine) as session:
-        data = export_user(
-            session=session, telegram_user_id=USER, tracker_url=database_url, now=NOW
+        data = export_identity(
+            session=session,
+            channel="telegram",
+            address=str(USER),
+            tracker_url=database_url,
+            now=NOW,
         )
     json.dumps(data)  # JSON-ready
     assert data["exported_at"] == NOW.isoformat()
@@ -334,7 +343,7 @@ def test_export_user_holds_everything_about_the_user(engine: Engine, database_ur
     assert all(ids["other"] != e["id"] for e in data["enquiries"])
 
     with session_scope(engine) as session, pytest.raises(UnknownUser):
-        export_user(session=session, telegram_user_id=123456789)
+        export_identity(session=session, channel="telegram", address=str(123456789))
 
 
 def test_erasure_request_lands_in_the_coordinators_queue(engine: Engine) -> None:
@@ -342,13 +351,16 @@ def test_erasure_request_lands_in_the_coordinators_queue(engine: Engine) -> None
     with session_scope(engine) as session:
         request = request_erasure(
             session=session,
-            telegram_user_id=USER,
+            channel="telegram",
+            address=str(USER),
             actor="cli:registrator",
             note="Begärd per e-post, svara till anna@example.se",
             now=NOW,
         )
         assert request.created
-        again = request_erasure(session=session, telegram_user_id=USER, actor="x", now=NOW)
+        again = request_erasure(
+            session=session, channel="telegram", address=str(USER), actor="x", now=NOW
+        )
         assert not again.created and again.escalation.id == request.escalation.id
     with session_scope(engine) as session:
         items = list_queue(session=session, now=NOW + timedelta(hours=2))
@@ -365,7 +377,7 @@ def test_erasure_request_lands_in_the_coordinators_queue(engine: Engine) -> None
         # Nothing was erased by the request.
         assert session.exec(select(InboxUpdate)).all() != []
     with session_scope(engine) as session, pytest.raises(UnknownUser):
-        request_erasure(session=session, telegram_user_id=424242, actor="x")
+        request_erasure(session=session, channel="telegram", address=str(424242), actor="x")
 
 
 def test_erase_user_anonymises_and_deletes_but_keeps_public_records(
@@ -374,13 +386,16 @@ def test_erase_user_anonymises_and_deletes_but_keeps_public_records(
     _tracker(database_url)
     ids = _user_with_data(engine)
     with session_scope(engine) as session:
-        request = request_erasure(session=session, telegram_user_id=USER, actor="cli", now=NOW)
+        request = request_erasure(
+            session=session, channel="telegram", address=str(USER), actor="cli", now=NOW
+        )
         request_id = request.enquiry.id
     later = NOW + timedelta(days=3)
     with session_scope(engine) as session:
-        report = erase_user(
+        report = erase_identity(
             session=session,
-            telegram_user_id=USER,
+            channel="telegram",
+            address=str(USER),
             actor="staff:42",
             tracker_url=database_url,
             now=later,
@@ -447,7 +462,7 @@ def test_erase_user_anonymises_and_deletes_but_keeps_public_records(
         )
         assert str(USER) not in json.dumps(entry.after)
         with pytest.raises(UnknownUser):
-            export_user(session=session, telegram_user_id=USER)
+            export_identity(session=session, channel="telegram", address=str(USER))
     assert _tracker_senders(database_url) == sorted(
         [
             sender_id("telegram", str(OTHER), str(OTHER)),
@@ -465,6 +480,53 @@ def test_parse_telegram_user_id() -> None:
     for bad in ["anna", "-5", "1.5", "", str(2**63)]:
         with pytest.raises(ValueError):
             parse_telegram_user_id(bad)
+
+
+def test_parse_identity() -> None:
+    assert parse_identity("7000000000") == ("telegram", str(USER))  # a bare number: Telegram
+    assert parse_identity(" telegram:7000000000 ") == ("telegram", str(USER))
+    assert parse_identity("email:Kassor@Forening.se") == ("email", "kassor@forening.se")
+    assert parse_identity("web:v65fefc6e") == ("web", "v65fefc6e")
+    assert parse_identity("Console:1") == ("console", "1")
+    for bad in ["anna", "telegram:anna", "fax:123", "email:", "errand:1", ":5"]:
+        with pytest.raises(ValueError):
+            parse_identity(bad)
+
+
+def test_cli_takes_any_identity_of_the_person(tmp_path: Path) -> None:
+    import bot.cli
+
+    url = f"sqlite:///{tmp_path / 'lotsen.db'}"
+    engine = migrate_and_seed(url)
+    ids = _user_with_data(engine)
+    with session_scope(engine) as session:
+        person = session.get(AssociationUser, ids["user"])
+        assert person is not None
+        link(session=session, person=person, writer=Writer("email", "kassor@storasa.se"))
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(bot.cli.app, list(args), env={"DATABASE_URL": url})
+
+    by_mail = run("export-user", "email:Kassor@Storasa.se")
+    assert by_mail.exit_code == 0, by_mail.output
+    data = json.loads(by_mail.stdout)
+    assert data["association_user"]["id"] == ids["user"]
+    assert data["telegram_user_id"] == USER  # the same person, all identities
+    assert data == json.loads(run("export-user", f"telegram:{USER}").stdout) | {
+        "exported_at": data["exported_at"]
+    }
+    fax = run("erase-user", "fax:123", "--confirm")
+    assert fax.exit_code == 1 and "Unknown channel 'fax'" in fax.stderr
+    nobody = run("erase-user", "email:nobody@example.org", "--confirm")
+    assert nobody.exit_code == 1 and "email:nobody@example.org" in nobody.stderr
+    result = run("erase-user", "email:kassor@storasa.se", "--confirm")
+    assert result.exit_code == 0, result.output
+    assert "enquiries anonymised: 1" in result.stdout
+    with session_scope(engine) as session:
+        for channel, address in (("email", "kassor@storasa.se"), ("telegram", str(USER))):
+            assert find_by_identity(session=session, channel=channel, address=address) is None
+    engine.dispose()
 
 
 def test_cli_export_request_and_erase(tmp_path: Path) -> None:
@@ -504,7 +566,9 @@ def test_cli_export_request_and_erase(tmp_path: Path) -> None:
     refused = run("erase-user", str(USER))
     assert refused.exit_code == 2 and "--confirm" in refused.stderr
     with session_scope(engine) as session:
-        assert find_user(session=session, telegram_user_id=USER) is not None  # nothing changed
+        assert (
+            find_by_identity(session=session, channel="telegram", address=str(USER)) is not None
+        )  # nothing changed
     result = run("erase-user", str(USER), "--confirm", "--actor", "samordnaren")
     assert result.exit_code == 0, result.output
     assert "enquiries anonymised: 1" in result.stdout
@@ -544,7 +608,7 @@ def test_desk_sign_ins_are_exported_without_their_secrets_and_erased(engine: Eng
     _desk_sign_ins(engine, USER)
     _desk_sign_ins(engine, OTHER)
     with session_scope(engine) as session:
-        data = export_user(session=session, telegram_user_id=USER, now=NOW)
+        data = export_identity(session=session, channel="telegram", address=str(USER), now=NOW)
     signs = data["desk_sign_ins"]
     with session_scope(engine) as session:
         user_staff, other_staff = staff_id(session, USER), staff_id(session, OTHER)
@@ -559,7 +623,9 @@ def test_desk_sign_ins_are_exported_without_their_secrets_and_erased(engine: Eng
     assert "csrf_token" not in exported and "c" * 43 not in exported
 
     with session_scope(engine) as session:
-        report = erase_user(session=session, telegram_user_id=USER, actor="cli", now=NOW)
+        report = erase_identity(
+            session=session, channel="telegram", address=str(USER), actor="cli", now=NOW
+        )
     assert report.counts["desk_sign_ins_deleted"] == 2
     with session_scope(engine) as session:
         left = [row.person_id for row in session.exec(select(DeskLoginToken))]
@@ -571,7 +637,7 @@ def test_desk_sign_ins_are_exported_without_their_secrets_and_erased(engine: Eng
 def test_a_staff_member_with_only_desk_sign_ins_can_export_them(engine: Engine) -> None:
     _desk_sign_ins(engine, OTHER)
     with session_scope(engine) as session:
-        data = export_user(session=session, telegram_user_id=OTHER, now=NOW)
+        data = export_identity(session=session, channel="telegram", address=str(OTHER), now=NOW)
     assert data["association_user"] is None
     assert len(data["desk_sign_ins"]) == 2
 
@@ -593,14 +659,20 @@ def test_events_under_the_sender_the_bot_uses_are_exported_and_erased(
                 )
             )
     with session_scope(engine) as session:
-        data = export_user(session=session, telegram_user_id=USER, tracker_url=database_url)
+        data = export_identity(
+            session=session, channel="telegram", address=str(USER), tracker_url=database_url
+        )
     assert sorted(e["sender_id"] for e in data["tracker_events"]) == [
         f"telegram:{USER}:{USER}",
         f"tg:{USER}:{USER}",
     ]
     with session_scope(engine) as session:
-        report = erase_user(
-            session=session, telegram_user_id=USER, actor="cli", tracker_url=database_url
+        report = erase_identity(
+            session=session,
+            channel="telegram",
+            address=str(USER),
+            actor="cli",
+            tracker_url=database_url,
         )
     assert report.counts["tracker_events_deleted"] == 2
     assert _tracker_senders(database_url) == [f"telegram:{OTHER}:{OTHER}"]

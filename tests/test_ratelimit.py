@@ -162,7 +162,7 @@ def test_migration_0060_adds_and_removes_the_tables_around_existing_data(
 
 
 def test_erasing_a_user_forgets_their_bucket_and_refusals(engine: Engine) -> None:
-    from db.privacy.erasure import erase_user
+    from db.privacy.erasure import erase_identity
     from harness.people import telegram_person
 
     limit = Limit(rate=0.001, burst=1)
@@ -172,7 +172,7 @@ def test_erasing_a_user_forgets_their_bucket_and_refusals(engine: Engine) -> Non
             for _ in range(2):
                 check(session, person=person, sent=T0, key=None, limit=limit, day=DAY)
     with session_scope(engine) as session:
-        erase_user(session=session, telegram_user_id=515, actor="test")
+        erase_identity(session=session, channel="telegram", address=str(515), actor="test")
     with Session(engine) as session:
         assert refusals_on(session, day=DAY) == [("telegram:516", 1)]
         buckets = session.exec(select(RateLimitBucket.person)).all()

@@ -44,6 +44,9 @@ class InboxUpdate(SQLModel, table=True):
     update_id: int = Field(sa_type=BigInteger, primary_key=True)
     payload: dict[str, Any] = Field(sa_type=JSON)
     chat_id: int | None = Field(default=None, sa_type=BigInteger, index=True)  # its lane
+    # Who sent it, as channel:address (the person key), written at intake: erasure and export
+    # find a person's updates by it without reading the channel's format.
+    sender: str | None = Field(default=None, max_length=128, index=True)
     received_at: datetime = Field(default_factory=utcnow)
     processed_at: datetime | None = Field(default=None, index=True)
     claimed_until: datetime | None = None  # a bot process works on it until then (claims.py)

@@ -1,26 +1,23 @@
-"""One description of where personal data is held: which tables and columns, how a person's
-rows are found, how long they are kept (the retention setting and the disposal decision's kind
-of data), how they are erased and under which name the export (`/mydata`, `lotsen privacy
-export`) lists them.
+"""One description of where personal data is held, and the only one: which tables and columns,
+how a person's rows are found, what the end of retention does with them (the retention setting
+and the disposal decision's kind of data), what an erasure does and under which name the
+export (`/mydata`, `lotsen export-user`) lists them.
 
-`STORES` drives the purge and erasure of the channels' own stores (inbound e-mail, web chats)
-through `matching`, `dispose` and `rows_of`, and the README's table of what is kept
-(`readme_table`); the other stores' rules are written out in retention.py, erasure.py and
-personal_data.py and described here (tests/test_privacy_catalogue.py checks both ways: every
-table is described or listed in `NO_PERSONAL_DATA`, every column named exists, every kind is a
-disposal kind, every setting a setting, every export name in the export).
+`STORES` drives the purge (retention.py), the erasure (erasure.py) and the export
+(personal_data.py) through the walker in stores.py, and the README's table of what is kept
+(`readme_table`). tests/test_privacy_catalogue.py checks both ways: every table is described or
+listed in `NO_PERSONAL_DATA`, every column named exists, every kind is a disposal kind, every
+setting a setting, every export name in the export; and that a store added here is purged,
+erased and exported without touching the walkers.
+
+A store whose rows point at another store's rows comes after it (the walker writes in reverse
+order, so web chat entries go before their chats).
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
-
-from sqlalchemy import ColumnElement, delete, or_, update
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import or_
+from sqlmodel import SQLModel, col, select
 
 from db.models import (
     AnswerRecord,
@@ -36,7 +33,6 @@ from db.models import (
     Escalation,
     Feedback,
     InboundMail,
-    InboundMailState,
     InboxUpdate,
     OutboxMessage,
     RateLimitBucket,
@@ -49,272 +45,372 @@ from db.models import (
     WebChat,
     WebChatEntry,
 )
+from db.plumbing.audit import retention_purge
+from db.privacy import shapes
+from db.privacy.rules import (
+    HANDLED_MAIL,
+    MAIL_BLANK,
+    before,
+    candidate_erased,
+    candidate_retired,
+    chats_of,
+    enquiry_texts,
+    event_texts,
+    finished_before,
+    mail_of,
+    not_to_person,
+    of_anonymised,
+    of_enquiries,
+    of_finished,
+    person_erased,
+    person_keys,
+    staff_of,
+    to_person,
+)
+from db.privacy.stores import (
+    PURGED,
+    Erasure,
+    Found,
+    Store,
+    blanked,
+    blanking,
+    deleted,
+    deleting,
+    kept,
+    marked,
+    marking,
+)
 
-PURGED = "[gallrad]"
+__all__ = ["NO_PERSONAL_DATA", "PURGED", "STORES", "Erasure", "Found", "Store", "readme_table"]
+
 USER_ID = "person_id"  # the column of staff roles and desk sign-ins naming the staff person
 
+ENQUIRY_TEXTS = ("retention_enquiry_text_days", "enquiry_texts")
+INBOX = ("retention_inbox_days", "inbox")
 
-class Found(enum.StrEnum):
-    """How a person's rows of a table are found."""
-
-    PERSON = "the person's row (association_user)"
-    IDENTITY = "channel_identity.person_id"
-    ENQUIRY = "the person's enquiries (enquiry.user_id)"
-    CHAT_USER_ID = "the person's chat-app user ids (their channel_identity rows)"
-    STAFF = "the staff person behind the person's chat-app user ids (staff_identity)"
-    EMAIL = "the person's e-mail addresses (channel_identity, channel email) or enquiries"
-    WEB_VISITOR = "the person's web-chat visitor ids (channel_identity, channel web)"
-    PERSON_KEY = "the rate limit's person key (channel:address of an identity)"
-    NOT_BY_PERSON = "not by person (kept under its own retention only)"
-
-
-class Erasure(enum.StrEnum):
-    """What an erasure does with a person's rows."""
-
-    DELETE = "delete"
-    BLANK = "blank"  # the row stays (a public record, statistics), the columns are blanked
-    MARK = "mark"  # the person's row stays with erased_at set
-    KEEP = "keep"  # not erased (staff roles: removed with `lotsen staff remove`)
-
-
-@dataclass(frozen=True)
-class Store:
-    """One table holding personal data."""
-
-    model: type[SQLModel]
-    columns: tuple[str, ...]
-    found: Found
-    erasure: Erasure
-    export: str | None  # the key in the export, None when it is not exported
-    setting: str | None = None  # the retention setting (days), None: kept while needed
-    kind: str | None = None  # the disposal decision's kind of data
-    blanked: dict[str, Any] = field(default_factory=dict)  # Erasure.BLANK: column → value
-    note: str = ""
-
-    @property
-    def table(self) -> str:
-        return str(self.model.__tablename__)
-
+SIGN_INS = ("retention_inbox_days", "desk_sign_ins")
 
 STORES: tuple[Store, ...] = (
-    Store(
+    marked(
         AssociationUser,
         ("channel", "language", "awaiting"),
         Found.PERSON,
-        Erasure.MARK,
-        "association_user",
+        marking(person_erased),
+        mine=lambda s: col(AssociationUser.id) == s.person_id,
+        export="association_user",
+        single=True,
         note="kept with erased_at (statistics), awaiting cleared",
     ),
-    Store(
+    kept(
         Association,
         ("name", "org_number"),
         Found.PERSON,
-        Erasure.KEEP,
-        "association",
+        mine=lambda s: col(Association.id) == getattr(s.person, "association_id", None),
+        export="association",
+        single=True,
         note="an organisation, or one private person (then never published)",
     ),
-    Store(
+    deleted(
         ChannelIdentity,
         ("address", "conversation"),
         Found.IDENTITY,
-        Erasure.DELETE,
-        "channel_identities",
+        mine=lambda s: col(ChannelIdentity.person_id) == s.person_id,
+        export="channel_identities",
     ),
-    Store(
+    blanked(
         Enquiry,
         ("text", "answer_text", "chat_id", "message_key"),
         Found.ENQUIRY,
-        Erasure.BLANK,
-        "enquiries",
-        setting="retention_enquiry_text_days",
-        kind="enquiry_texts",
-        blanked={"text": PURGED, "answer_text": PURGED, "chat_id": None, "message_key": None},
+        ENQUIRY_TEXTS,
+        blanking(enquiry_texts, of_anonymised(Enquiry.id), count="enquiries_anonymised"),
+        blanking({"chat_id": None, "message_key": None}),  # <channel>:<conversation>:…
+        mine=of_enquiries(Enquiry.id),
+        purge=(blanking(enquiry_texts, finished_before, count="enquiries_anonymised"),),
+        export="enquiries",
+        shown=shapes.enquiry,
         note="a public record: the row stays, its texts become [gallrad]",
     ),
-    Store(
+    blanked(
         EnquiryEvent,
         ("detail",),
         Found.ENQUIRY,
-        Erasure.BLANK,
-        "enquiries",
-        setting="retention_enquiry_text_days",
-        kind="enquiry_texts",
-        blanked={"detail": {"text": PURGED}},
+        ENQUIRY_TEXTS,
+        blanking(event_texts, of_anonymised(EnquiryEvent.enquiry_id)),
+        mine=of_enquiries(EnquiryEvent.enquiry_id),
+        purge=(blanking(event_texts, of_finished(EnquiryEvent.enquiry_id)),),
+        export="enquiries",
+        nested=True,
     ),
-    Store(
+    kept(
         Escalation,
         ("claimed_by",),
         Found.ENQUIRY,
-        Erasure.KEEP,
-        "enquiries",
+        mine=of_enquiries(Escalation.enquiry_id),
+        export="enquiries",
+        nested=True,
         note="queue entries, exported with their enquiry",
     ),
-    Store(
+    blanked(
         AnswerRecord,
         ("text",),
         Found.ENQUIRY,
-        Erasure.BLANK,
-        "enquiries",
-        setting="retention_enquiry_text_days",
-        kind="enquiry_texts",
-        blanked={"text": PURGED},
+        ENQUIRY_TEXTS,
+        blanking({"text": PURGED}, of_anonymised(AnswerRecord.enquiry_id)),
+        mine=of_enquiries(AnswerRecord.enquiry_id),
+        purge=(blanking({"text": PURGED}, of_finished(AnswerRecord.enquiry_id)),),
+        export="enquiries",
+        nested=True,
     ),
-    Store(
+    blanked(
         Feedback,
         ("comment",),
         Found.ENQUIRY,
-        Erasure.BLANK,
-        "feedback",
-        setting="retention_feedback_comment_days",
-        kind="feedback_comments",
-        blanked={"comment": PURGED},
+        ("retention_feedback_comment_days", "feedback_comments"),
+        blanking(
+            {"comment": PURGED},
+            of_anonymised(Feedback.enquiry_id, col(Feedback.comment).is_not(None)),
+        ),
+        mine=of_enquiries(Feedback.enquiry_id),
+        purge=(
+            blanking(
+                {"comment": PURGED},
+                of_finished(Feedback.enquiry_id, col(Feedback.comment).is_not(None)),
+                kept=ENQUIRY_TEXTS,
+            ),
+            # Comments may hold personal data: gone after their own period (the tap stays).
+            blanking(
+                {"comment": PURGED},
+                before(
+                    Feedback.comment_at,
+                    col(Feedback.comment).is_not(None),
+                    col(Feedback.comment) != PURGED,
+                ),
+                count="feedback_comments_deleted",
+            ),
+        ),
+        export="feedback",
         note="the yes/no stays for the figures",
     ),
-    Store(
+    blanked(
         TrainingCandidate,
         ("text",),
         Found.ENQUIRY,
-        Erasure.BLANK,
-        None,
-        setting="retention_enquiry_text_days",
-        kind="enquiry_texts",
-        blanked={"text": PURGED},
+        ENQUIRY_TEXTS,
+        blanking(candidate_erased, count="training_candidates_redacted"),
+        mine=of_enquiries(TrainingCandidate.enquiry_id),
+        purge=(
+            blanking(
+                candidate_retired,
+                of_finished(
+                    TrainingCandidate.enquiry_id,
+                    col(TrainingCandidate.accepted).is_not(True),
+                    col(TrainingCandidate.text) != PURGED,
+                ),
+                count="training_candidates_redacted",
+            ),
+        ),
         note="accepted ones are reviewed training examples and stay",
     ),
-    Store(
+    deleted(
         InboxUpdate,
-        ("payload",),
-        Found.CHAT_USER_ID,
-        Erasure.DELETE,
-        "inbox_updates",
-        setting="retention_inbox_days",
-        kind="inbox",
+        ("payload", "sender"),
+        Found.PERSON_KEY,
+        INBOX,
+        mine=lambda s: col(InboxUpdate.sender).in_(person_keys(s)),
+        count="inbox_updates_deleted",
+        purge=(deleting(before(InboxUpdate.processed_at), count="inbox_updates_deleted"),),
+        export="inbox_updates",
     ),
-    Store(
+    blanked(
         OutboxMessage,
         ("params", "address"),
         Found.PERSON,
-        Erasure.BLANK,
-        "outbox_messages",
-        setting="retention_inbox_days",
-        kind="outbox",
-        blanked={"params": {}, "address": None},
+        ("retention_inbox_days", "outbox"),
+        blanking(
+            {"params": {}, "address": None},
+            lambda s: to_person(s) & col(OutboxMessage.sent_at).is_not(None),
+            holds=lambda _, row: bool(row.params) or row.address is not None,
+            count="outbox_messages_redacted",
+        ),
+        blanking(  # messages to others about the person's enquiries
+            {"params": {}},
+            lambda s: col(OutboxMessage.enquiry_id).in_(s.enquiry_ids) & not_to_person(s),
+            holds=lambda _, row: bool(row.params),
+            count="outbox_messages_redacted",
+        ),
+        deleting(  # unsent messages to the person
+            lambda s: to_person(s) & col(OutboxMessage.sent_at).is_(None),
+            count="outbox_messages_deleted",
+        ),
+        mine=to_person,
+        purge=(
+            blanking(
+                {"params": {}, "address": None},
+                before(OutboxMessage.sent_at, col(OutboxMessage.address).is_not(None)),
+                count="outbox_messages_redacted",
+            ),
+        ),
+        export="outbox_messages",
         note="unsent messages to the person are deleted",
     ),
-    Store(
+    deleted(
         DeskLoginToken,
         (USER_ID, "mailbox"),
         Found.STAFF,
-        Erasure.DELETE,
-        "desk_sign_ins",
-        setting="retention_inbox_days",
-        kind="desk_sign_ins",
+        SIGN_INS,
+        mine=lambda s: col(DeskLoginToken.person_id).in_(staff_of(s)),
+        count="desk_sign_ins_deleted",
+        purge=(deleting(before(DeskLoginToken.expires_at), count="desk_sign_ins_deleted"),),
+        export="desk_sign_ins",
+        shown=shapes.sign_in,
     ),
-    Store(
+    deleted(
         DeskSession,
         (USER_ID,),
         Found.STAFF,
-        Erasure.DELETE,
-        "desk_sign_ins",
-        setting="retention_inbox_days",
-        kind="desk_sign_ins",
+        SIGN_INS,
+        mine=lambda s: col(DeskSession.person_id).in_(staff_of(s)),
+        count="desk_sign_ins_deleted",
+        purge=(
+            deleting(
+                lambda c: or_(col(DeskSession.expires_at) < c.at, col(DeskSession.ended_at) < c.at),
+                count="desk_sign_ins_deleted",
+            ),
+        ),
+        export="desk_sign_ins",
+        shown=shapes.sign_in,
     ),
-    Store(
+    kept(
         DeskLoginThrottle,
         ("key_hash",),
         Found.NOT_BY_PERSON,
-        Erasure.KEEP,
-        None,
-        setting="retention_inbox_days",
-        kind="desk_sign_ins",
+        SIGN_INS,
+        purge=(
+            deleting(
+                lambda c: (
+                    (col(DeskLoginThrottle.window_started_at) < c.at)
+                    & or_(
+                        col(DeskLoginThrottle.locked_until).is_(None),
+                        col(DeskLoginThrottle.locked_until) < c.now,
+                    )
+                ),
+                count="desk_sign_ins_deleted",
+            ),
+        ),
     ),
-    Store(
+    deleted(
         RateLimitBucket,
         ("person",),
         Found.PERSON_KEY,
-        Erasure.DELETE,
-        None,
+        mine=lambda s: col(RateLimitBucket.person).in_(person_keys(s)),
     ),
-    Store(
+    deleted(
         RateLimitRefusal,
         ("person",),
         Found.PERSON_KEY,
-        Erasure.DELETE,
-        None,
-        setting="retention_inbox_days",
-        kind="inbox",
+        INBOX,
+        mine=lambda s: col(RateLimitRefusal.person).in_(person_keys(s)),
+        purge=(
+            deleting(
+                lambda c: col(RateLimitRefusal.day) < c.at.date(),
+                count="rate_limit_refusals_deleted",
+            ),
+        ),
     ),
-    Store(
+    kept(
         StaffPerson,
         ("name",),
         Found.STAFF,
-        Erasure.KEEP,
-        "staff_person",
+        mine=lambda s: col(StaffPerson.id).in_(staff_of(s)),
+        export="staff_person",
         note="a colleague's name; erased when their last role goes (`lotsen staff remove`)",
     ),
-    Store(
+    kept(
         StaffIdentity,
         ("address",),
         Found.STAFF,
-        Erasure.KEEP,
-        "staff_identities",
+        mine=lambda s: col(StaffIdentity.person_id).in_(staff_of(s)),
+        export="staff_identities",
         note="a colleague's chat-app user id or e-mail address; erased with their last role",
     ),
-    Store(
+    kept(
         StaffMember,
         (USER_ID,),
         Found.STAFF,
-        Erasure.KEEP,
-        "staff_roles",
+        mine=lambda s: col(StaffMember.person_id).in_(staff_of(s)),
+        export="staff_roles",
         note="removed with `lotsen staff remove`",
     ),
-    Store(
+    kept(
         StaffInvite,
         ("used_by",),
         Found.NOT_BY_PERSON,
-        Erasure.KEEP,
-        None,
         note="staff invitations, until used or expired",
     ),
-    Store(
+    kept(
         AuditEntry,
         ("before", "after"),
         Found.NOT_BY_PERSON,
-        Erasure.KEEP,
-        None,
-        setting="retention_audit_days",
-        kind="audit",
+        ("retention_audit_days", "audit"),
+        purge=(
+            deleting(
+                before(AuditEntry.at),
+                count="audit_entries_deleted",
+                guard=lambda session, c: retention_purge(session, before=c.at),
+            ),
+        ),
         note="names erased people by pseudonym only",
     ),
-    Store(
+    blanked(
         InboundMail,
         ("sender", "subject", "raw", "error"),
         Found.EMAIL,
-        Erasure.BLANK,
-        "inbound_mails",
-        setting="retention_inbound_mail_days",
-        kind="inbound_mail",
-        blanked={"sender": None, "subject": PURGED, "raw": b"", "error": None},
+        ("retention_inbound_mail_days", "inbound_mail"),
+        mine=mail_of,
+        values=MAIL_BLANK,
+        count="inbound_mails_redacted",
+        purge=(
+            blanking(
+                MAIL_BLANK,
+                before(
+                    InboundMail.handled_at,
+                    col(InboundMail.state).in_(list(HANDLED_MAIL)),
+                    col(InboundMail.size) > 0,
+                ),
+                count="inbound_mails_redacted",
+            ),
+        ),
+        export="inbound_mails",
+        shown=shapes.mail,
         note="the row (its Message-ID, state, enquiry) stays so a mail is never handled twice",
     ),
-    Store(
+    deleted(
         WebChat,
         ("visitor", "email"),
         Found.WEB_VISITOR,
-        Erasure.DELETE,
-        "web_chats",
-        setting="retention_web_chat_days",
-        kind="web_chats",
+        ("retention_web_chat_days", "web_chats"),
+        mine=chats_of,
+        count="web_chats_deleted",
+        purge=(deleting(before(WebChat.last_seen_at), count="web_chats_deleted"),),
+        export="web_chats",
+        shown=shapes.chat,
         note="with its transcript",
     ),
-    Store(
+    deleted(
         WebChatEntry,
         ("text", "action"),
         Found.WEB_VISITOR,
-        Erasure.DELETE,
-        "web_chats",
-        setting="retention_web_chat_days",
-        kind="web_chats",
+        ("retention_web_chat_days", "web_chats"),
+        mine=lambda s: col(WebChatEntry.chat_id).in_(select(WebChat.id).where(chats_of(s))),
+        purge=(
+            deleting(
+                lambda c: col(WebChatEntry.chat_id).in_(
+                    select(WebChat.id).where(col(WebChat.last_seen_at) < c.at)
+                )
+            ),
+        ),
+        export="web_chats",
+        nested=True,
     ),
 )
 """Every table that holds personal data."""
@@ -342,87 +438,6 @@ def store(model: type[SQLModel]) -> Store:
     return next(s for s in STORES if s.model is model)
 
 
-HANDLED_MAIL = (
-    InboundMailState.DONE,
-    InboundMailState.IGNORED,
-    InboundMailState.REFUSED,
-    InboundMailState.DROPPED,
-)
-"""Inbound mails whose handling is over (held, failed and new ones wait and are kept)."""
-
-
-def expired(model: type[SQLModel], cutoff: datetime) -> ColumnElement[bool]:
-    """Return the condition for rows of a channel's store past their retention."""
-    if model is InboundMail:
-        return (
-            col(InboundMail.state).in_(list(HANDLED_MAIL))
-            & (col(InboundMail.handled_at) < cutoff)
-            & (col(InboundMail.size) > 0)
-        )
-    if model is WebChat:
-        return col(WebChat.last_seen_at) < cutoff
-    raise KeyError(model)
-
-
-def of_person(
-    model: type[SQLModel], *, identities: Sequence[ChannelIdentity], enquiry_ids: Sequence[int]
-) -> ColumnElement[bool]:
-    """Return the condition for a person's rows of a channel's store."""
-    if model is InboundMail:
-        emails = [i.address.lower() for i in identities if i.channel == "email"]
-        return or_(
-            col(InboundMail.sender).in_(emails), col(InboundMail.enquiry_id).in_(enquiry_ids)
-        )
-    if model is WebChat:
-        visitors = [i.address for i in identities if i.channel == "web"]
-        return col(WebChat.visitor).in_(visitors)
-    raise KeyError(model)
-
-
-def count(session: Session, model: type[SQLModel], where: ColumnElement[bool]) -> int:
-    """Return how many rows of a channel's store match."""
-    from sqlalchemy import func
-
-    return int(session.exec(select(func.count()).select_from(model).where(where)).one())
-
-
-def dispose(session: Session, model: type[SQLModel], where: ColumnElement[bool]) -> int:
-    """Dispose of matching rows of a channel's store as its description says; return how many."""
-    described = store(model)
-    found = count(session, model, where)
-    if not found:
-        return 0
-    if described.erasure == Erasure.BLANK:
-        values = dict(described.blanked)
-        if model is InboundMail:
-            values["size"] = 0
-        session.exec(update(model).where(where).values(**values))
-    elif model is WebChat:
-        chats = select(WebChat.id).where(where)
-        session.exec(delete(WebChatEntry).where(col(WebChatEntry.chat_id).in_(chats)))
-        session.exec(delete(WebChat).where(where))
-    else:
-        session.exec(delete(model).where(where))
-    return found
-
-
-def rows_of(
-    session: Session,
-    model: type[SQLModel],
-    *,
-    identities: Sequence[ChannelIdentity],
-    enquiry_ids: Sequence[int],
-) -> list[SQLModel]:
-    """Return a person's rows of a channel's store, oldest first."""
-    where = of_person(model, identities=identities, enquiry_ids=enquiry_ids)
-    id_column = col(model.id)  # type: ignore[attr-defined]
-    return list(session.exec(select(model).where(where).order_by(id_column)).all())
-
-
-CHANNEL_STORES: tuple[type[SQLModel], ...] = (InboundMail, WebChat)
-"""The stores `dispose` handles from their description (purge and erasure)."""
-
-
 def readme_table() -> list[str]:
     """Return the README's table of what is kept, for how long, how erased and exported."""
     lines = [
@@ -430,10 +445,10 @@ def readme_table() -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for s in STORES:
-        kept = f"`{s.setting.upper()}` / `{s.kind}`" if s.setting and s.kind else "while needed"
+        kept_for = f"`{s.setting.upper()}` / `{s.kind}`" if s.setting and s.kind else "while needed"
         erasure = s.erasure.value + (f" ({s.note})" if s.note else "")
         lines.append(
-            f"| `{s.table}` | {', '.join(s.columns)} | {s.found.value} | {kept} | {erasure} "
+            f"| `{s.table}` | {', '.join(s.columns)} | {s.found.value} | {kept_for} | {erasure} "
             f"| {f'`{s.export}`' if s.export else '—'} |"
         )
     return lines

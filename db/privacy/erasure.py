@@ -12,13 +12,13 @@ name the row only (the pseudonym "minus the row id", e.g. -17).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from db.enquiries import crud, lifecycle
-from db.enquiries.notifications import Recipient
+from db.enquiries import lifecycle
 from db.models import (
     OPEN_STATUSES,
     AssociationUser,
@@ -26,26 +26,17 @@ from db.models import (
     EnquiryStatus,
     Escalation,
     EscalationReason,
-    OutboxMessage,
-    TrainingCandidate,
+    StaffMember,
     utcnow,
 )
 from db.people.identities import identities_of
-from db.people.limits import forget_person, person_key
 from db.plumbing.audit import record
 from db.plumbing.phrases import N_, Phrase
-from db.privacy.catalogue import CHANNEL_STORES, dispose, of_person
+from db.privacy import catalogue
 from db.privacy.masking import clean_text, mask_personal_data
-from db.privacy.personal_data import (
-    desk_sign_ins,
-    inbox_from,
-    known_user,
-    staff_person_id,
-    telegram_ids,
-    tracker_identities,
-    user_enquiries,
-)
-from db.privacy.retention import CHANNEL_COUNTS, PURGED, anonymise_enquiry, count_lines
+from db.privacy.personal_data import known_person
+from db.privacy.retention import count_lines
+from db.privacy.stores import Subject, carry_out, find, rows_of, subject_of
 
 ERASURE_RESOLUTION = "erased"
 ERASURE_REQUEST_TEXT = N_("Begäran om radering av personuppgifter")
@@ -76,13 +67,14 @@ class ErasureRequest:
 def request_erasure(
     *,
     session: Session,
-    telegram_user_id: int,
+    channel: str,
+    address: str,
     actor: str,
     note: str | None = None,
     now: datetime | None = None,
 ) -> ErasureRequest:
-    """Put a request to erase the data of the person with this Telegram id in the queue."""
-    user = known_user(session=session, telegram_user_id=telegram_user_id)
+    """Put a request to erase the data of the person with this identity in the queue."""
+    user = known_person(session=session, channel=channel, address=address)
     return request_erasure_for(session=session, person=user, actor=actor, note=note, now=now)
 
 
@@ -155,16 +147,32 @@ class ErasureReport:
         return lines
 
 
-def erase_user(
+ERASURE_COUNTS = (
+    "enquiries_anonymised",
+    "erasure_requests_closed",
+    "training_candidates_redacted",
+    "inbox_updates_deleted",
+    "outbox_messages_deleted",
+    "outbox_messages_redacted",
+    "tracker_events_deleted",
+    "desk_sign_ins_deleted",
+    "inbound_mails_redacted",
+    "web_chats_deleted",
+)
+"""What an erasure reports, in this order (a store added to the catalogue adds its count)."""
+
+
+def erase_identity(
     *,
     session: Session,
-    telegram_user_id: int,
+    channel: str,
+    address: str,
     actor: str,
     tracker_url: str | None = None,
     now: datetime | None = None,
 ) -> ErasureReport:
-    """Erase the data of the person with this Telegram id (all their identities)."""
-    user = known_user(session=session, telegram_user_id=telegram_user_id)
+    """Erase the data of the person with this identity (all their identities)."""
+    user = known_person(session=session, channel=channel, address=address)
     return erase_person(session=session, person=user, actor=actor, tracker_url=tracker_url, now=now)
 
 
@@ -176,35 +184,14 @@ def erase_person(
     tracker_url: str | None = None,
     now: datetime | None = None,
 ) -> ErasureReport:
-    """Erase a person's personal data across all their channel identities, keeping enquiry
-    rows (public records) without their texts."""
+    """Erase a person's personal data across all their channel identities, as every store of
+    db/privacy/catalogue.py says, keeping enquiry rows (public records) without their texts."""
     now = now or utcnow()
     user = person
     assert user.id is not None
     identities = identities_of(session=session, person_id=user.id)
-    telegram = telegram_ids(identities)
-    enquiries = user_enquiries(session=session, user=user)
-    erasure_requests = {
-        e.enquiry_id
-        for e in session.exec(
-            select(Escalation).where(
-                col(Escalation.enquiry_id).in_([q.id for q in enquiries]),
-                Escalation.reason == EscalationReason.ERASURE,
-            )
-        )
-    }
-    counts = {
-        "enquiries_anonymised": 0,
-        "erasure_requests_closed": 0,
-        "training_candidates_redacted": 0,
-        "inbox_updates_deleted": 0,
-        "outbox_messages_deleted": 0,
-        "outbox_messages_redacted": 0,
-        "tracker_events_deleted": 0,
-        "desk_sign_ins_deleted": 0,
-        "inbound_mails_redacted": 0,
-        "web_chats_deleted": 0,
-    }
+    subject = subject_of(session, user, identities)
+    counts = dict.fromkeys(ERASURE_COUNTS, 0)
     tracker_state = "not checked"
     if tracker_url is not None:
         # First, before this session writes: on SQLite the tracker store may share the file.
@@ -214,60 +201,38 @@ def erase_person(
             tracker_state = "no events table yet" if connection is None else "checked"
             if connection is not None:
                 counts["tracker_events_deleted"] = delete_user_events(
-                    connection, tracker_identities(identities)
+                    connection, list(subject.identities)
                 )
+    # Erasure requests are carried out (closed), their texts stay; the others are anonymised.
+    requests = _erasure_requests(session=session, enquiry_ids=subject.enquiry_ids)
+    subject = replace(subject, anonymised_ids=tuple(set(subject.enquiry_ids) - requests))
     open_references: list[str] = []
-    for enquiry in enquiries:
-        if enquiry.id in erasure_requests:
+    for enquiry_id in subject.enquiry_ids:
+        enquiry = session.get(Enquiry, enquiry_id)
+        assert enquiry is not None
+        if enquiry_id in requests:
             counts["erasure_requests_closed"] += _close_request(
                 session=session, enquiry=enquiry, actor=actor, now=now
             )
-        else:
-            anonymise_enquiry(session=session, enquiry=enquiry)
-            counts["enquiries_anonymised"] += 1
-            if enquiry.status in OPEN_STATUSES:
-                open_references.append(enquiry.reference or f"#{enquiry.id}")
-        enquiry.chat_id = None
-        enquiry.message_key = None  # <channel>:<conversation>:…: names the writer's chat
-    for candidate in session.exec(
-        select(TrainingCandidate).where(
-            col(TrainingCandidate.enquiry_id).in_([q.id for q in enquiries])
-        )
-    ):
-        candidate.text = PURGED
-        candidate.accepted = False
-        candidate.reviewed_at = now
-        candidate.reviewed_by = "erasure"
-        counts["training_candidates_redacted"] += 1
-    for telegram_user_id in telegram:
-        for row in inbox_from(session=session, telegram_user_id=telegram_user_id):
-            session.delete(row)
-            counts["inbox_updates_deleted"] += 1
-        for sign_in in desk_sign_ins(session=session, telegram_user_id=telegram_user_id):
-            session.delete(sign_in)  # ends any desk session of theirs too
-            counts["desk_sign_ins_deleted"] += 1
-    # The channels' own stores (raw e-mails, web chats), as db/privacy/catalogue.py describes.
-    enquiry_ids = [q.id for q in enquiries if q.id is not None]
-    for model in CHANNEL_STORES:
-        mine = of_person(model, identities=identities, enquiry_ids=enquiry_ids)
-        counts[CHANNEL_COUNTS[model]] = dispose(session, model, mine)
-    for identity in identities:
-        # the rate limit's bucket and refusals, then the identity itself
-        forget_person(session, person=person_key(identity.channel, identity.address))
-        session.delete(identity)
+        elif enquiry.status in OPEN_STATUSES:
+            open_references.append(enquiry.reference or f"#{enquiry.id}")
+    plan = []
+    for described in catalogue.STORES:
+        for rule in described.erase:
+            keys = find(session, described, rule, subject)
+            plan.append((described, rule, keys))
+            if rule.count is not None:
+                counts[rule.count] = counts.get(rule.count, 0) + len(keys)
+    staff_roles_kept = _staff_roles_kept(session=session, subject=subject)
+    for described, rule, keys in reversed(plan):
+        carry_out(session, described, rule, keys, now)
     pseudonym = -user.id
-    _erase_outbox(session=session, user=user, enquiries=enquiries, counts=counts)
-    user.erased_at = now
-    user.awaiting = None
     report = ErasureReport(
         user_row_id=user.id,
         pseudonym=pseudonym,
         counts=counts,
         open_references=open_references,
-        staff_roles_kept=sum(
-            len(crud.staff_roles(session=session, person_id=staff_person_id(session, t)))
-            for t in telegram
-        ),
+        staff_roles_kept=staff_roles_kept,
         tracker_store=tracker_state,
     )
     # The audit row names the pseudonym only: no erased identity is written anywhere.
@@ -283,6 +248,24 @@ def erase_person(
     )
     session.flush()
     return report
+
+
+def _staff_roles_kept(*, session: Session, subject: Subject) -> int:
+    """Return how many staff roles the person's identities hold (not erased: staff)."""
+    return len(rows_of(session, catalogue.store(StaffMember), subject))
+
+
+def _erasure_requests(*, session: Session, enquiry_ids: Sequence[int]) -> set[int]:
+    """Return which of these enquiries are erasure requests."""
+    return {
+        e.enquiry_id
+        for e in session.exec(
+            select(Escalation).where(
+                col(Escalation.enquiry_id).in_(enquiry_ids),
+                Escalation.reason == EscalationReason.ERASURE,
+            )
+        )
+    }
 
 
 def _close_request(*, session: Session, enquiry: Enquiry, actor: str, now: datetime) -> int:
@@ -301,31 +284,3 @@ def _close_request(*, session: Session, enquiry: Enquiry, actor: str, now: datet
         resolution=ERASURE_RESOLUTION,
     )
     return 1
-
-
-def _erase_outbox(
-    *,
-    session: Session,
-    user: AssociationUser,
-    enquiries: list[Enquiry],
-    counts: dict[str, int],
-) -> None:
-    """Delete unsent messages to the user; strip sent ones and those about their enquiries."""
-    enquiry_ids = [q.id for q in enquiries]
-    to_user = (col(OutboxMessage.recipient) == Recipient.ASSOCIATION) & (
-        col(OutboxMessage.recipient_id) == user.id
-    )
-    rows = session.exec(
-        select(OutboxMessage).where(to_user | col(OutboxMessage.enquiry_id).in_(enquiry_ids))
-    ).all()
-    for message in rows:
-        mine = message.recipient == Recipient.ASSOCIATION and message.recipient_id == user.id
-        if mine and message.sent_at is None:
-            session.delete(message)
-            counts["outbox_messages_deleted"] += 1
-            continue
-        if message.params or (mine and message.address is not None):
-            message.params = {}
-            if mine:
-                message.address = None
-            counts["outbox_messages_redacted"] += 1

@@ -6,52 +6,34 @@ decision says; every disposal is logged with its kind, count and decision.
 
 Enquiries are public records: a closed enquiry's texts are replaced by the marker "[gallrad]"
 but the row, reference, department, timestamps and history stay (statistics and public-records
-duty). Processed updates in the inbox are deleted; sent outbox messages lose their parameters and
-address; audit
-rows older than the audit retention are deleted (the only way they are ever deleted); Rasa
-tracker events older than the tracker retention are deleted from the tracker store.
+duty). What each table keeps, for how long and what its end of retention does is the
+`purge` rules of its store in db/privacy/catalogue.py; `purge` only walks them (audit rows are
+deleted there and nowhere else). Rasa tracker events older than the tracker retention are
+deleted from the tracker store.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, or_, true, update
-from sqlmodel import Session, SQLModel, col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel import Session
 
-from db.models import (
-    AnswerRecord,
-    AuditEntry,
-    DeskLoginThrottle,
-    DeskLoginToken,
-    DeskSession,
-    Enquiry,
-    EnquiryEvent,
-    EnquiryStatus,
-    Feedback,
-    InboundMail,
-    InboxUpdate,
-    OutboxMessage,
-    RateLimitRefusal,
-    TrainingCandidate,
-    WebChat,
-    utcnow,
-)
-from db.plumbing.audit import record, retention_purge
+from db.models import utcnow
+from db.plumbing.audit import record
 from db.plumbing.phrases import N_, Phrase
-from db.privacy.catalogue import CHANNEL_STORES, dispose, expired, store
-from db.privacy.catalogue import count as count_rows
-from db.privacy.disposal import COUNT_KINDS, KINDS, Cover, coverage, log_disposal
+from db.privacy import catalogue
+from db.privacy.disposal import KINDS, Cover, coverage, log_disposal
+from db.privacy.rules import RETENTION_ACTOR
+from db.privacy.stores import PURGED, Cut, Rule, Store, carry_out, find
+
+__all__ = ["PURGED", "PurgeReport", "count_lines", "purge", "run_purge"]
 
 log = logging.getLogger(__name__)
 
-PURGED = "[gallrad]"
-RETENTION_ACTOR = "retention"
 
 COUNTED = {
     "enquiries_anonymised": N_("ärenden anonymiserade"),
@@ -161,6 +143,14 @@ class PurgeReport:
     # disposal, and the kinds no decision covers (kept, whatever the settings say).
     decisions: dict[str, str] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
+    more: dict[str, int] = field(default_factory=dict)  # counts of stores added since
+
+    def add(self, name: str, count: int) -> None:
+        """Add to a count (a new store's count goes into `more`)."""
+        if name in self.__dataclass_fields__ and name != "more":
+            setattr(self, name, getattr(self, name) + count)
+        else:
+            self.more[name] = self.more.get(name, 0) + count
 
     def counts(self) -> dict[str, int]:
         """Return the counts per kind of data."""
@@ -176,6 +166,7 @@ class PurgeReport:
             "feedback_comments_deleted": self.feedback_comments_deleted,
             "inbound_mails_redacted": self.inbound_mails_redacted,
             "web_chats_deleted": self.web_chats_deleted,
+            **self.more,
         }
 
     @property
@@ -232,78 +223,21 @@ class PurgeReport:
         return lines
 
 
-CHANNEL_COUNTS: dict[type[SQLModel], str] = {
-    InboundMail: "inbound_mails_redacted",
-    WebChat: "web_chats_deleted",
+CUTOFF_KINDS = {
+    "enquiry texts": "enquiry_texts",
+    "inbox and outbox": "inbox",
+    "audit": "audit",
+    "tracker": "tracker",
+    "feedback comments": "feedback_comments",
+    "inbound mail": "inbound_mail",
+    "web chats": "web_chats",
 }
-"""The count of a purge or an erasure each channel store's disposal goes into."""
-CHANNEL_CUTOFFS: dict[type[SQLModel], str] = {InboundMail: "inbound mail", WebChat: "web chats"}
+"""The cutoffs a purge report shows (by the name the audit records them under) and their kind."""
 
-
-def _redact_detail(detail: dict[str, object]) -> dict[str, object] | None:
-    """Return the event detail with free text replaced, or None when it holds none."""
-    if "text" not in detail or detail["text"] == PURGED:
-        return None
-    return {**detail, "text": PURGED}
-
-
-def anonymise_enquiry(*, session: Session, enquiry: Enquiry) -> None:
-    """Replace an enquiry's free texts (question, answers, answer in history, comments on its
-    answers) with the marker."""
-    enquiry.text = PURGED
-    if enquiry.answer_text is not None:
-        enquiry.answer_text = PURGED
-    session.exec(
-        update(AnswerRecord).where(col(AnswerRecord.enquiry_id) == enquiry.id).values(text=PURGED)
-    )
-    session.exec(
-        update(Feedback)
-        .where(col(Feedback.enquiry_id) == enquiry.id, col(Feedback.comment).is_not(None))
-        .values(comment=PURGED)
-    )
-    for event in session.exec(select(EnquiryEvent).where(EnquiryEvent.enquiry_id == enquiry.id)):
-        redacted = _redact_detail(event.detail or {})
-        if redacted is not None:
-            event.detail = redacted
-
-
-def _expired_enquiries(*, session: Session, cutoff: datetime) -> list[Enquiry]:
-    """Return finished enquiries (closed, or referred to another authority) finished before the
-    cutoff whose texts are still there."""
-    closed_at = func.coalesce(col(Enquiry.closed_at), col(Enquiry.updated_at))
-    finished = (EnquiryStatus.CLOSED, EnquiryStatus.REFERRED)
-    return list(
-        session.exec(
-            select(Enquiry).where(
-                col(Enquiry.status).in_(finished),
-                closed_at < cutoff,
-                (col(Enquiry.text) != PURGED)
-                | (col(Enquiry.answer_text).is_not(None) & (col(Enquiry.answer_text) != PURGED)),
-            )
-        ).all()
-    )
-
-
-def _candidates_to_redact(
-    *, session: Session, enquiry_ids: Iterable[int | None]
-) -> list[TrainingCandidate]:
-    """Return the not-accepted training candidates of these enquiries that still hold text."""
-    ids = [i for i in enquiry_ids if i is not None]
-    if not ids:
-        return []
-    return list(
-        session.exec(
-            select(TrainingCandidate).where(
-                col(TrainingCandidate.enquiry_id).in_(ids),
-                col(TrainingCandidate.accepted).is_not(True),
-                TrainingCandidate.text != PURGED,
-            )
-        ).all()
-    )
-
-
-def _count(session: Session, query: SelectOfScalar[int]) -> int:
-    return int(session.exec(query).one())
+KIND_SETTINGS = {"tracker": "retention_tracker_days"} | {
+    s.kind: s.setting for s in catalogue.STORES if s.kind and s.setting
+}
+"""The retention setting of each kind of data."""
 
 
 def purge(
@@ -314,7 +248,8 @@ def purge(
     dry_run: bool = False,
     tracker_url: str | None = None,
 ) -> PurgeReport:
-    """Apply the retention periods; idempotent (a second run finds nothing to do)."""
+    """Apply the retention periods to every store db/privacy/catalogue.py describes (and the
+    tracker store); idempotent (a second run finds nothing to do)."""
     now = now or utcnow()
     report = PurgeReport(now=now, dry_run=dry_run)
     # Only what a disposal decision covers is disposed of, kept at least as long as it says.
@@ -322,141 +257,39 @@ def purge(
     report.refused = [kind for kind in KINDS if kind not in covered]
     report.decisions = {kind: cover.decision.reference for kind, cover in covered.items()}
 
-    def cutoff(kind: str, days: int) -> datetime:
+    def cutoff(kind: str, setting: str | None = None) -> datetime:
+        days = getattr(retention, setting or KIND_SETTINGS[kind])
         cover = covered.get(kind)
         return now - timedelta(days=max(days, cover.days if cover is not None else days))
 
-    enquiry_cutoff = cutoff("enquiry_texts", retention.retention_enquiry_text_days)
-    inbox_cutoff = cutoff("inbox", retention.retention_inbox_days)
-    outbox_cutoff = cutoff("outbox", retention.retention_inbox_days)
-    sign_in_cutoff = cutoff("desk_sign_ins", retention.retention_inbox_days)
-    audit_cutoff = cutoff("audit", retention.retention_audit_days)
-    tracker_cutoff = cutoff("tracker", retention.retention_tracker_days)
-    comment_cutoff = cutoff("feedback_comments", retention.retention_feedback_comment_days)
-    report.cutoffs = {
-        "enquiry texts": enquiry_cutoff,
-        "inbox and outbox": inbox_cutoff,
-        "audit": audit_cutoff,
-        "tracker": tracker_cutoff,
-        "feedback comments": comment_cutoff,
-    }
-
-    # Closed enquiries: anonymise, keep the rows. Training candidates that were not accepted
-    # into the training data go with them (accepted ones are reviewed training examples).
-    enquiries = (
-        _expired_enquiries(session=session, cutoff=enquiry_cutoff)
-        if "enquiry_texts" in covered
-        else []
-    )
-    candidates = _candidates_to_redact(session=session, enquiry_ids=(e.id for e in enquiries))
-    report.enquiries_anonymised = len(enquiries)
-    report.training_candidates_redacted = len(candidates)
-
-    def allowed(kind: str) -> ColumnElement[bool]:
-        """A condition that holds only when a decision covers the kind (else nothing matches)."""
-        return true() if kind in covered else false()
-
-    inbox_expired = (
-        allowed("inbox"),
-        col(InboxUpdate.processed_at).is_not(None),
-        col(InboxUpdate.processed_at) < inbox_cutoff,
-    )
-    outbox_expired = (
-        allowed("outbox"),
-        col(OutboxMessage.sent_at).is_not(None),
-        col(OutboxMessage.sent_at) < outbox_cutoff,
-        col(OutboxMessage.address).is_not(None),
-    )
-    audit_expired = and_(allowed("audit"), col(AuditEntry.at) < audit_cutoff)
-    # Comments on answers may hold personal data: gone after their own period (the tap stays).
-    comments_expired = (
-        allowed("feedback_comments"),
-        col(Feedback.comment).is_not(None),
-        col(Feedback.comment) != PURGED,
-        col(Feedback.comment_at) < comment_cutoff,
-    )
-    report.feedback_comments_deleted = _count(
-        session, select(func.count()).select_from(Feedback).where(*comments_expired)
-    )
-    report.inbox_updates_deleted = _count(
-        session, select(func.count()).select_from(InboxUpdate).where(*inbox_expired)
-    )
-    report.outbox_messages_redacted = _count(
-        session, select(func.count()).select_from(OutboxMessage).where(*outbox_expired)
-    )
-    report.audit_entries_deleted = _count(
-        session, select(func.count()).select_from(AuditEntry).where(audit_expired)
-    )
-    # Desk sign-ins that can no longer be used (links, sessions, throttling of failed sign-ins),
-    # kept as long as the inbox and outbox.
-    sign_ins_expired = {
-        DeskLoginToken: (allowed("desk_sign_ins"), col(DeskLoginToken.expires_at) < sign_in_cutoff),
-        DeskSession: (
-            allowed("desk_sign_ins"),
-            or_(
-                col(DeskSession.expires_at) < sign_in_cutoff,
-                col(DeskSession.ended_at) < sign_in_cutoff,
-            ),
-        ),
-        DeskLoginThrottle: (
-            allowed("desk_sign_ins"),
-            col(DeskLoginThrottle.window_started_at) < sign_in_cutoff,
-            or_(
-                col(DeskLoginThrottle.locked_until).is_(None),
-                col(DeskLoginThrottle.locked_until) < now,
-            ),
-        ),
-    }
-    report.desk_sign_ins_deleted = sum(
-        _count(session, select(func.count()).select_from(model).where(*where))
-        for model, where in sign_ins_expired.items()
-    )
-
-    # The rate limit's refusals per person and day (for the coordinator's view of floods),
-    # kept as long as the inbox: they name the person writing.
-    refusals_expired = (allowed("inbox"), col(RateLimitRefusal.day) < inbox_cutoff.date())
-    report.rate_limit_refusals_deleted = _count(
-        session, select(func.count()).select_from(RateLimitRefusal).where(*refusals_expired)
-    )
-
-    # The channels' own stores (raw inbound e-mail, web chats), as db/privacy/catalogue.py
-    # describes them: their setting, their kind of data and how they are disposed of.
-    channel_expired: dict[type[SQLModel], ColumnElement[bool]] = {}
-    for channel_store in CHANNEL_STORES:
-        described = store(channel_store)
-        assert described.setting is not None and described.kind is not None
-        moment = cutoff(described.kind, getattr(retention, described.setting))
-        report.cutoffs[CHANNEL_CUTOFFS[channel_store]] = moment
-        past = and_(allowed(described.kind), expired(channel_store, moment))
-        channel_expired[channel_store] = past
-        setattr(report, CHANNEL_COUNTS[channel_store], count_rows(session, channel_store, past))
+    report.cutoffs = {name: cutoff(kind) for name, kind in CUTOFF_KINDS.items()}
+    # Every rule finds its rows before anything is written (dry run: only this).
+    plan: list[tuple[Store, Rule, list[Any], Cut]] = []
+    per_kind: dict[str, int] = {}
+    for described in catalogue.STORES:
+        for rule in described.purge:
+            setting, kind = rule.kept or (described.setting, described.kind)
+            assert setting is not None and kind is not None, described.table
+            if kind not in covered:
+                continue
+            cut = Cut(at=cutoff(kind, setting), now=now)
+            keys = find(session, described, rule, cut)
+            plan.append((described, rule, keys, cut))
+            if rule.count is not None:
+                report.add(rule.count, len(keys))
+                per_kind[kind] = per_kind.get(kind, 0) + len(keys)
 
     # The tracker store first: on SQLite it may share the file, so before this session writes.
     if tracker_url is not None and "tracker" in covered:
-        _purge_tracker(report, tracker_url=tracker_url, cutoff=tracker_cutoff, dry_run=dry_run)
+        _purge_tracker(
+            report, tracker_url=tracker_url, cutoff=report.cutoffs["tracker"], dry_run=dry_run
+        )
+        per_kind["tracker"] = report.tracker_events_deleted
 
     if not dry_run:
-        for enquiry in enquiries:
-            anonymise_enquiry(session=session, enquiry=enquiry)
-        for candidate in candidates:
-            candidate.text = PURGED
-            if candidate.reviewed_at is None:
-                candidate.accepted = False
-                candidate.reviewed_at = now
-                candidate.reviewed_by = RETENTION_ACTOR
-        session.exec(delete(InboxUpdate).where(*inbox_expired))
-        for channel_store, condition in channel_expired.items():
-            dispose(session, channel_store, condition)
-        session.exec(update(Feedback).where(*comments_expired).values(comment=PURGED))
-        session.exec(update(OutboxMessage).where(*outbox_expired).values(params={}, address=None))
-        for model, where in sign_ins_expired.items():
-            session.exec(delete(model).where(*where))
-        session.exec(delete(RateLimitRefusal).where(*refusals_expired))
-        with retention_purge(session, before=audit_cutoff):
-            session.exec(delete(AuditEntry).where(audit_expired))
-
-    if not dry_run:
-        _log_disposals(session=session, report=report, covered=covered)
+        for described, rule, keys, cut in reversed(plan):
+            carry_out(session, described, rule, keys, now, cut)
+        _log_disposals(session=session, report=report, covered=covered, per_kind=per_kind)
     if not dry_run and report.total:
         # The purge itself is recorded (gallring is documented), after the audit cutoff.
         record(
@@ -473,17 +306,19 @@ def purge(
     return report
 
 
-def _log_disposals(*, session: Session, report: PurgeReport, covered: Mapping[str, Cover]) -> None:
+def _log_disposals(
+    *, session: Session, report: PurgeReport, covered: Mapping[str, Cover], per_kind: dict[str, int]
+) -> None:
     """Log each kind disposed of with its count and decision (nothing of what it was)."""
-    per_kind: dict[str, int] = {}
-    for name, count in report.counts().items():
-        kind = COUNT_KINDS.get(name)
-        if kind is not None and count:
-            per_kind[kind] = per_kind.get(kind, 0) + count
     for kind, count in per_kind.items():
-        log_disposal(
-            session=session, kind=kind, count=count, decision=covered[kind].decision, now=report.now
-        )
+        if count:
+            log_disposal(
+                session=session,
+                kind=kind,
+                count=count,
+                decision=covered[kind].decision,
+                now=report.now,
+            )
 
 
 def _purge_tracker(

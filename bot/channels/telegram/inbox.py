@@ -23,8 +23,9 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.channels.telegram.dead_letters import give_up
-from bot.channels.telegram.updates import read_update
+from bot.channels.telegram.updates import TELEGRAM, read_update
 from db.models import InboxUpdate, utcnow
+from db.people.limits import person_key
 from db.plumbing import claims
 from db.plumbing.session import session_scope
 
@@ -47,16 +48,22 @@ def store_updates(engine: Engine, updates: Iterable[dict[str, Any]]) -> int:
             update_id = int(payload["update_id"])
             if session.get(InboxUpdate, update_id) is not None:
                 continue
+            facts = read_update(payload)  # never raises: a malformed update must not stop others
             session.add(
-                InboxUpdate(update_id=update_id, payload=payload, chat_id=_chat_key(payload))
+                InboxUpdate(
+                    update_id=update_id,
+                    payload=payload,
+                    chat_id=facts.chat_id or facts.sender_id or 0,
+                    sender=_sender(facts.sender_id),
+                )
             )
             added += 1
     return added
 
 
-def _chat_key(payload: dict[str, Any]) -> int:
-    facts = read_update(payload)  # never raises: a malformed update must not stop the others
-    return facts.chat_id or facts.sender_id or 0
+def _sender(sender_id: int | None) -> str | None:
+    """Return the update's sender as the person key (channel:address), if it names one."""
+    return person_key(TELEGRAM, sender_id) if sender_id is not None else None
 
 
 def claim(engine: Engine, limit: int) -> list[InboxUpdate]:
