@@ -84,7 +84,9 @@ sys.exit(main(sys.argv[2:]))
 
 def _run(tree: Path, command: list[str], report: Callable[[str], None]) -> None:
     """Run a command of the baseline's code (its packages first on the path), reporting it."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    # The baseline's Rasa components too (rasa/lotsen_rasa): its `rasa_env` does not put them
+    # first, and the shared `.venv-rasa` has another checkout's copy installed.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), str(tree / "rasa")])}
     process = subprocess.Popen(
         command,
         cwd=tree,

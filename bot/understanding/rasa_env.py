@@ -61,6 +61,12 @@ def rasa_env() -> dict[str, str]:
             "OMP_WAIT_POLICY": env.get("OMP_WAIT_POLICY", "PASSIVE"),
             "TF_NUM_INTRAOP_THREADS": env.get("TF_NUM_INTRAOP_THREADS", "2"),
             "TF_NUM_INTEROP_THREADS": env.get("TF_NUM_INTEROP_THREADS", "1"),
+            # This checkout's Rasa components (rasa/lotsen_rasa) come first: a `.venv-rasa`
+            # shared with another checkout (a symlink, as in the benchmark's baseline worktree)
+            # has that checkout's copy installed, and the model is served with this one's.
+            "PYTHONPATH": os.pathsep.join(
+                [str(PROJECT_ROOT / "rasa"), *filter(None, [env.get("PYTHONPATH")])]
+            ),
         }
     )
     return env
