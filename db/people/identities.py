@@ -58,16 +58,19 @@ def identify(*, session: Session, writer: Writer, language: str) -> AssociationU
     Updates the identity's `last_seen_at` (to the minute) and `conversation`, and makes the
     writer's channel the person's answer channel. `language` is the new person's language.
     """
-    identity = find_identity(session=session, channel=writer.channel, address=writer.address)
-    if identity is None:
+    # The identity and its person in one statement (this runs for every message).
+    found = session.exec(
+        select(ChannelIdentity, AssociationUser)
+        .join(AssociationUser, col(AssociationUser.id) == ChannelIdentity.person_id)
+        .where(ChannelIdentity.channel == writer.channel, ChannelIdentity.address == writer.address)
+    ).first()
+    if found is None:
         person = AssociationUser(channel=writer.channel, language=language)
         session.add(person)
         session.flush()
         _add_identity(session, person, writer)
         return person
-    found = session.get(AssociationUser, identity.person_id)
-    assert found is not None
-    person = found
+    identity, person = found
     now = utcnow()
     if now - identity.last_seen_at >= SEEN_PRECISION:
         identity.last_seen_at = now
