@@ -97,11 +97,17 @@ def for_intake(
     )
 
 
-def _decide(session: Session, context: ActionContext, parse: dict[str, Any]) -> Decision:
-    """Decide with the routing table and the authorities table as they are now."""
+def _decide(
+    session: Session,
+    context: ActionContext,
+    parse: dict[str, Any],
+    routes: dict[str, str] | None = None,
+) -> Decision:
+    """Decide with the routing table (`routes`, read here when not given) and the authorities
+    table as they are now."""
     return decide(
         parse,
-        crud.routes_map(session=session),
+        routes if routes is not None else crud.routes_map(session=session),
         context.threshold,
         authorities=intent_map(session=session),
     )
@@ -169,7 +175,9 @@ class ActionHandleEnquiry(_LotsenAction):
     def _handle(self, tracker: Tracker) -> dict[str, Any]:
         message = _message(tracker)
         with session_scope(self.context.engine) as session:
-            decision = _decide(session, self.context, tracker.latest_message)
+            # The routing table read once: the decision and the intake use the same.
+            routes = crud.routes_map(session=session)
+            decision = _decide(session, self.context, tracker.latest_message, routes)
             if not decision.is_enquiry:
                 intent = decision.intent if decision.intent in SMALLTALK else "greet"
                 _reply(session, message, Kind.SMALLTALK, "smalltalk", intent=intent)
@@ -177,9 +185,7 @@ class ActionHandleEnquiry(_LotsenAction):
             received = intake.receive(
                 session=session,
                 message=message,
-                decision=for_intake(
-                    decision, tracker.latest_message, crud.routes_map(session=session)
-                ),
+                decision=for_intake(decision, tracker.latest_message, routes),
                 email_enabled=self.context.settings.email_enabled,
                 case_system=self.context.settings.errand_enabled,
             )
