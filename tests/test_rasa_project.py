@@ -66,3 +66,23 @@ def test_end_to_end_stories_pass(rasa_settings: Settings, tmp_path: Path) -> Non
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     failed = tmp_path / "results" / "failed_test_stories.yml"
     assert not failed.exists() or "# None of the test stories failed" in failed.read_text()
+
+
+def test_rasa_processes_import_this_checkouts_components(rasa_settings: Settings) -> None:
+    # The model is served with this checkout's rasa/lotsen_rasa, also when `.venv-rasa` is
+    # shared with another checkout that has its own copy installed (the benchmark's baseline).
+    found = subprocess.run(
+        [
+            str(rasa_env.rasa_python(rasa_settings)),
+            "-c",
+            "import lotsen_rasa; print(lotsen_rasa.__file__)",
+        ],
+        cwd=Path("/"),
+        env=rasa_env.rasa_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    imported = Path(found.stdout.strip()).resolve()
+    assert imported == (PROJECT_ROOT / "rasa" / "lotsen_rasa" / "__init__.py").resolve()
