@@ -172,7 +172,8 @@ def invite(
     actor: str | None = ActorOption,
 ) -> None:
     """Print a one-time Telegram link that makes whoever opens it staff of a department."""
-    from db.people.staff import create_invite, invite_link
+    from bot.channels.telegram.common import invite_link
+    from db.people.staff import create_invite
 
     settings = settings_or_exit()
     with open_session() as session:

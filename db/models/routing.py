@@ -41,8 +41,8 @@ class Department(SQLModel, table=True):
     name_en: str | None = None
     languages: list[str] = Field(default_factory=lambda: ["sv"], sa_type=JSON)
     sla_hours: int = 48
-    # The address of the department's group on the chat app (the chat channel reads it: for
-    # Telegram, the group's chat id); None when it has no group.
+    # The address of the department's group on the chat app (its numeric chat id, as text;
+    # the chat channel reads the number back); None when it has no group.
     group_chat: str | None = Field(default=None, max_length=64)
     # Where forwarded enquiries go (DepartmentChannels) and the functional mailbox for e-mail;
     # without a mailbox, the e-mail address of the contact who answers today is used.
