@@ -31,6 +31,18 @@ NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 BIG_GROUP = -1_001_234_567_890_123  # a supergroup's id: beyond 32 bits, negative
 
 
+def _forward_to(department_id: int) -> OutboxMessage:
+    """Return an (unsaved) forward to a department on the chat app, as the outbox holds it."""
+    return OutboxMessage(
+        kind=notify.Kind.FORWARD,
+        channel=notify.Channel.TELEGRAM,
+        recipient=notify.Recipient.DEPARTMENT,
+        recipient_id=department_id,
+        language="sv",
+        params={},
+    )
+
+
 def _exported(engine: Engine) -> str:
     with session_scope(engine) as session:
         return dump_table(export_table(session=session))
@@ -116,14 +128,7 @@ def test_a_forward_to_the_group_goes_to_its_chat_id(engine: Engine) -> None:
         department = department_by_key(session=session, key="teknik")
         assert department is not None and department.id is not None
         set_group_chat(department, BIG_GROUP)
-        row = OutboxMessage(
-            kind=notify.Kind.FORWARD,
-            channel=notify.Channel.TELEGRAM,
-            recipient=notify.Recipient.DEPARTMENT,
-            recipient_id=department.id,
-            language="sv",
-            params={},
-        )
+        row = _forward_to(department.id)
         assert resolve_chat(session, row, None) == BIG_GROUP  # the 64-bit id, exactly
         set_group_chat(department, None)
         assert resolve_chat(session, row, None) is None
@@ -193,14 +198,7 @@ def test_migration_0180_carries_every_chat_id_over_and_back(database_url: str) -
             reach = department_reach(session=session, department=technical, email_enabled=False)
             assert not reach.reachable
             assert culture.id is not None
-            row = OutboxMessage(
-                kind=notify.Kind.FORWARD,
-                channel=notify.Channel.TELEGRAM,
-                recipient=notify.Recipient.DEPARTMENT,
-                recipient_id=culture.id,
-                language="sv",
-                params={},
-            )
+            row = _forward_to(culture.id)
             assert resolve_chat(session, row, None) == BIG_GROUP
         downgrade(database_url, "0170")
         assert "group_chat" not in {c["name"] for c in inspect(engine).get_columns("department")}
