@@ -10,7 +10,7 @@ import pytest
 import yaml
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.channels.telegram.outbox import resolve_chat
 from bot.i18n import translate
@@ -184,13 +184,13 @@ def test_migration_0180_carries_every_chat_id_over_and_back(database_url: str) -
             c["name"] for c in inspect(engine).get_columns("department")
         }
         with Session(engine) as session:
-            departments = session.exec(select(Department).order_by(Department.id)).all()
+            departments = session.exec(select(Department).order_by(col(Department.id))).all()
             assert [(d.key, d.group_chat) for d in departments] == [
                 ("kultur", str(BIG_GROUP)),
                 ("teknik", None),
                 ("ny", "77"),
             ]
-            contacts = session.exec(select(Contact).order_by(Contact.id)).all()
+            contacts = session.exec(select(Contact).order_by(col(Contact.id))).all()
             assert [c.chat for c in contacts] == ["5000000001", None]
             culture, technical = departments[0], departments[1]
             reach = department_reach(session=session, department=culture, email_enabled=False)
