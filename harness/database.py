@@ -32,3 +32,8 @@ def migrate_and_seed(url: str, *, demo_channels: bool = False) -> Engine:
             for department in session.exec(select(Department)).all():
                 department.channels = DepartmentChannels.TELEGRAM
     return engine
+
+
+def set_group_chat(department: Department, chat_id: int | None) -> None:
+    """Give a department a chat group (its Telegram chat id), or take it away with None."""
+    department.group_chat = None if chat_id is None else str(chat_id)

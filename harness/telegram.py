@@ -280,13 +280,13 @@ class Harness:
         """Give a department a Telegram chat for the block, then restore the old value."""
         with session_scope(self.engine) as session:
             department = session.exec(select(Department).where(Department.key == key)).one()
-            old, department.telegram_chat_id = department.telegram_chat_id, chat_id
+            old, department.group_chat = department.group_chat, str(chat_id)
         try:
             yield chat_id
         finally:
             with session_scope(self.engine) as session:
                 department = session.exec(select(Department).where(Department.key == key)).one()
-                department.telegram_chat_id = old
+                department.group_chat = old
 
 
 def buttons(message: dict[str, Any]) -> list[str]:

@@ -29,6 +29,7 @@ from db.models import (
 from db.people import departments
 from db.people.identities import identify
 from db.plumbing.phrases import DomainError
+from harness.database import set_group_chat
 
 LOCAL = ZoneInfo("Europe/Stockholm")
 ASSOCIATION_CHAT = 5001
@@ -93,7 +94,7 @@ def routed_enquiry(
     """Record an enquiry and route it to a department (optionally with its chat and SLA)."""
     department = departments.department_by_key(session=session, key=department_key)
     assert department is not None
-    department.telegram_chat_id = department_chat
+    set_group_chat(department, department_chat)
     if sla_hours is not None:
         department.sla_hours = sla_hours
     enquiry = new_enquiry(session, now=now, **kwargs)  # type: ignore[arg-type]

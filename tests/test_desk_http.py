@@ -303,7 +303,7 @@ async def test_queue_route_to_a_department_nobody_can_reach_says_so(
         enquiry, escalation_id = escalated_enquiry(session, now=NOW - timedelta(hours=3))
         enquiry_id = enquiry.id
         teknik = session.exec(select(Department).where(Department.key == "teknik")).one()
-        assert teknik.channels == "telegram" and teknik.telegram_chat_id is None
+        assert teknik.channels == "telegram" and teknik.group_chat is None
         teknik_id = teknik.id
     settings = Settings(
         database_url="sqlite://",

@@ -28,6 +28,7 @@ from db.models import (
 )
 from db.people import departments
 from db.plumbing.session import session_scope
+from harness.database import set_group_chat
 from harness.desk import COORDINATOR_ID, OTHER_STAFF_ID, STAFF_ID, Clock, add_staff, csrf_of, person
 from harness.desk import login_path as login_link
 from harness.people import staff_id, staff_member
@@ -409,7 +410,7 @@ async def test_a_link_stops_working_when_the_enquiry_leaves_the_mailbox(
         assert escalation.id is not None
         teknik = departments.department_by_key(session=session, key="teknik")
         assert teknik is not None
-        teknik.telegram_chat_id = DEPARTMENT_CHAT  # the reroute's forward goes to its group
+        set_group_chat(teknik, DEPARTMENT_CHAT)  # the reroute's forward goes to its group
         queue.route(
             session=session,
             escalation_id=escalation.id,

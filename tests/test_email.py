@@ -22,6 +22,7 @@ from db.enquiries.notifications import Kind
 from db.models import Contact, Department, Enquiry, EnquiryStatus, OutboxMessage
 from db.people import departments
 from db.plumbing.session import session_scope
+from harness.database import set_group_chat
 from harness.desk import Clock
 from harness.people import staff_people
 from harness.smtp import DESK_URL, SmtpServer, body, smtp_server
@@ -253,7 +254,7 @@ async def test_not_ours_reassignment_and_assignment_reach_the_mailbox(
         staff_people(session, 111)  # the coordinator, a staff person
         building = departments.department_by_key(session=session, key="samhallsbyggnad")
         assert building is not None
-        building.telegram_chat_id = DEPARTMENT_CHAT  # its forward goes to its Telegram group
+        set_group_chat(building, DEPARTMENT_CHAT)  # its forward goes to its Telegram group
         queue.route(
             session=session,
             escalation_id=escalation.id,

@@ -46,8 +46,8 @@ def email_only(harness: Harness) -> Iterator[None]:
     """Make kultur_fritid take enquiries by e-mail only, without a Telegram group."""
     with session_scope(harness.engine) as session:
         department = session.exec(select(Department).where(Department.key == "kultur_fritid")).one()
-        before = (department.channels, department.telegram_chat_id, department.mailbox)
-        department.channels, department.telegram_chat_id = "email", None
+        before = (department.channels, department.group_chat, department.mailbox)
+        department.channels, department.group_chat = "email", None
     try:
         yield
     finally:
@@ -55,7 +55,7 @@ def email_only(harness: Harness) -> Iterator[None]:
             department = session.exec(
                 select(Department).where(Department.key == "kultur_fritid")
             ).one()
-            department.channels, department.telegram_chat_id, department.mailbox = before
+            department.channels, department.group_chat, department.mailbox = before
 
 
 async def _mail_to(smtp: SmtpServer, address: str, needle: str) -> EmailMessage:

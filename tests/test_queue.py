@@ -29,6 +29,7 @@ from db.models import (
 from db.people import departments
 from db.plumbing.session import make_engine, session_scope
 from db.routing.training import export_nlu_yaml, review
+from harness.database import set_group_chat
 from harness.people import staff_member, staff_people
 from harness.wait import wait_until
 from harness.workflow import (
@@ -293,7 +294,7 @@ def test_route_gives_fresh_deadline_training_candidate_and_forward(engine: Engin
     with session_scope(engine) as session:
         department = departments.department_by_key(session=session, key="teknik")
         assert department is not None
-        department.telegram_chat_id = DEPARTMENT_CHAT
+        set_group_chat(department, DEPARTMENT_CHAT)
         enquiry, escalation_id = escalated_enquiry(
             session, now=local(2026, 3, 13, 15), text="Får vi ha loppis på torget i maj?"
         )
@@ -527,7 +528,7 @@ def test_cli_queue_flow(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped
         _, third = escalated_enquiry(session, now=MONDAY_9, text="Köp billiga klockor")
         culture = departments.department_by_key(session=session, key="kultur_fritid")
         assert culture is not None
-        culture.telegram_chat_id = DEPARTMENT_CHAT  # reachable: the route forwards there
+        set_group_chat(culture, DEPARTMENT_CHAT)  # reachable: the route forwards there
 
     result = invoke("queue", "list")
     assert result.exit_code == 0, result.output

@@ -34,7 +34,7 @@ from db.models import (
 )
 from db.people.departments import department_by_key
 from db.plumbing.session import session_scope
-from harness.database import migrate_and_seed
+from harness.database import migrate_and_seed, set_group_chat
 from harness.desk import Clock
 from harness.smtp import SmtpServer, body, smtp_server
 from harness.telegram import COORDINATOR_CHAT as COORDINATORS_GROUP
@@ -128,10 +128,12 @@ def test_reach_names_the_channels_and_why(fresh: Engine) -> None:
         assert reach(True).channels == (Channel.EMAIL,) and reach(True).fallback
         assert reach(True).problems == (Unreachable.NO_GROUP,)
         assert reach(False).problems == (Unreachable.NO_GROUP, Unreachable.EMAIL_OFF)
-        culture.channels, culture.telegram_chat_id = "both", -100200
+        culture.channels = "both"
+        set_group_chat(culture, -100200)
         assert reach(False).channels == (Channel.TELEGRAM,)
         assert reach(True).channels == (Channel.TELEGRAM, Channel.EMAIL)
-        culture.channels, culture.telegram_chat_id = "telegram", None
+        culture.channels = "telegram"
+        set_group_chat(culture, None)
         culture.mailbox = None
         for contact in session.exec(select(Contact).where(Contact.department_id == culture.id)):
             contact.email = None

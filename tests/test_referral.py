@@ -43,6 +43,7 @@ from db.people.identities import find_person, identify
 from db.plumbing.audit import history
 from db.plumbing.session import session_scope
 from db.routing.confirmation import CONFIRM_HOURS, sweep_unconfirmed
+from harness.database import set_group_chat
 from harness.people import telegram_person, telegram_writer
 from harness.telegram import COORDINATOR_CHAT as COORDINATORS_GROUP
 from harness.telegram import TIMEOUT, Harness, buttons, has, new_user_id, running_bot
@@ -261,7 +262,7 @@ async def test_the_choice_routes_and_becomes_a_training_candidate(engine: Engine
     with session_scope(engine) as session:
         teknik = departments.department_by_key(session=session, key="teknik")
         assert teknik is not None
-        teknik.telegram_chat_id = DEPARTMENT_CHAT  # reachable: the choice forwards there
+        set_group_chat(teknik, DEPARTMENT_CHAT)  # reachable: the choice forwards there
     conversation = _conversation(engine)
     try:
         offered_not = await conversation.press(
@@ -342,7 +343,7 @@ async def test_a_choice_of_a_department_nobody_can_reach_never_goes_into_the_voi
     with Session(engine) as session:
         teknik = departments.department_by_key(session=session, key="teknik")
         assert teknik is not None and teknik.channels == "telegram"
-        assert teknik.telegram_chat_id is None
+        assert teknik.group_chat is None
         mailbox = departments.department_mailbox(session=session, department=teknik)
         assert mailbox == "gatapark@storasa.example"
     conversation = _conversation(engine, settings)
@@ -502,7 +503,7 @@ async def test_console_offers_the_choice_as_numbers(engine: Engine, tmp_path: An
         crud.set_user_association(session=session, user=user, name="Storåsa IF", org_number=None)
         teknik = departments.department_by_key(session=session, key="teknik")
         assert teknik is not None
-        teknik.telegram_chat_id = DEPARTMENT_CHAT  # reachable: the choice forwards there
+        set_group_chat(teknik, DEPARTMENT_CHAT)  # reachable: the choice forwards there
     tracker = _tracker(
         UNSURE_QUESTION, UNSURE, user_id=CONSOLE_USER_ID, key="console:1", channel="console"
     )

@@ -28,7 +28,7 @@ from db.routing.export import dump_table, export_table
 from db.routing.importing import import_table
 from db.routing.review import overdue_routes
 from db.routing.routing_file import load_domain_intents, validate_table
-from harness.database import migrate_and_seed
+from harness.database import migrate_and_seed, set_group_chat
 
 SEED_INTENTS = [
     r["intent"]
@@ -554,10 +554,11 @@ def test_check_names_the_departments_email_cannot_reach(engine: Engine) -> None:
         technical = department_by_key(session=session, key="teknik")
         assert culture is not None and technical is not None
         culture.channels = "email"
-        technical.channels, technical.telegram_chat_id = "both", -100200
+        technical.channels = "both"
+        set_group_chat(technical, -100200)
         for other in session.exec(select(Department)).all():  # the others have a group
             if other.key not in ("kultur_fritid", "teknik"):
-                other.telegram_chat_id = -100300 - (other.id or 0)
+                set_group_chat(other, -100300 - (other.id or 0))
 
     def problems(*, email_enabled: bool) -> list[str]:
         with session_scope(engine) as session:

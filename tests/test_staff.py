@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from bot.channels.telegram.common import invite_link
 from bot.cli.staff import parse_identity
 from db.enquiries import crud
 from db.models import StaffInvite, StaffMember, StaffPerson
@@ -18,7 +19,6 @@ from db.people.departments import department_by_key
 from db.people.staff import (
     add_staff,
     create_invite,
-    invite_link,
     list_staff,
     redeem_invite,
     remove_staff,

@@ -31,10 +31,10 @@ def parse_identity(value: str) -> tuple[str, str]:
     """
     from db.people.staff_identities import check_identity
     from db.plumbing.validation import (
+        CHAT_ID_PROBLEM,
         FIELD_PROBLEM,
-        TELEGRAM_ID_PROBLEM,
         ValidationProblem,
-        parse_telegram_id,
+        parse_chat_id,
     )
 
     text = value.strip()
@@ -43,9 +43,9 @@ def parse_identity(value: str) -> tuple[str, str]:
         channel, address = "telegram", text
     channel = channel.strip().lower()
     if channel == "telegram":
-        number = parse_telegram_id(address, "telegram_user_id")
+        number = parse_chat_id(address, "telegram_user_id")
         if number <= 0:
-            raise ValidationProblem("telegram_user_id", TELEGRAM_ID_PROBLEM, value=value)
+            raise ValidationProblem("telegram_user_id", CHAT_ID_PROBLEM, value=value)
         return channel, str(number)
     if channel != "email":
         raise ValidationProblem("channel", FIELD_PROBLEM, value=value)
@@ -172,7 +172,8 @@ def invite(
     actor: str | None = ActorOption,
 ) -> None:
     """Print a one-time Telegram link that makes whoever opens it staff of a department."""
-    from db.people.staff import create_invite, invite_link
+    from bot.channels.telegram.common import invite_link
+    from db.people.staff import create_invite
 
     settings = settings_or_exit()
     with open_session() as session:

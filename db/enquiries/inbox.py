@@ -2,7 +2,7 @@
 
 An update that keeps failing is not dropped: it becomes a *dead letter*, kept with its error
 and out of the processing, until an operator puts it back (`retry`) or ends it (`drop`,
-audited). What an update says is read by its channel (`bot/channels/telegram/updates.py`).
+audited). What an update says is read by its channel (its `updates` module in `bot/channels/`).
 """
 
 from __future__ import annotations

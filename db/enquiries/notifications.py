@@ -5,12 +5,13 @@ transaction: an outbox row per recipient and channel holding a message *kind* an
 parameters (ids and short facts, never rendered text). Channels render the kinds in the row's
 language and resolve the recipient to an address when they send:
 
-- an association user: the channel the user writes from (Telegram or the console);
-- a department: every channel it uses (`department_channels`: its Telegram group, its
-  functional mailbox, or both);
-- the coordinators: their Telegram group (the queue itself is in the desk and the CLI), and the
+- an association user: the channel the user writes from (the chat app, the web chat, e-mail or
+  the console);
+- a department: every channel it uses (`department_channels`: its chat group, its functional
+  mailbox, or both);
+- the coordinators: their chat group (the queue itself is in the desk and the CLI), and the
   coordinator's mailbox for the daily digest and for alerts about mail that cannot be delivered;
-- a staff member: a private Telegram chat.
+- a staff member: a private chat on the chat app.
 
 `dedupe_key` makes a reply to one inbound message exactly-once: the same key never makes a
 second row, so handling a redelivered message again sends nothing twice.
@@ -26,9 +27,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from db.models import (
+    BY_GROUP_CHAT,
+    BY_MAIL,
     AssociationUser,
     Department,
-    DepartmentChannels,
     Enquiry,
     Escalation,
     OutboxMessage,
@@ -60,6 +62,10 @@ class Channel(enum.StrEnum):
     EMAIL = "email"
     WEB = "web"  # the web chat for associations
     ERRAND = "errand"  # filed in the case system over HTTP (bot/channels/errand)
+
+
+CHAT_APP = Channel.TELEGRAM
+"""The chat app that carries departments' and coordinators' groups and staff's private chats."""
 
 
 class Kind(enum.StrEnum):
@@ -104,7 +110,7 @@ class Kind(enum.StrEnum):
     PROMPT = "prompt"
     FOLLOW_UP = "follow_up"  # the association wrote more about an enquiry the department has
     # To a department's mailbox: its enquiry went back to the coordinator, to another
-    # department, or to one colleague (the Telegram group sees these steps where they happen).
+    # department, or to one colleague (the chat group sees these steps where they happen).
     RETURNED = "returned"
     REASSIGNED = "reassigned"
     ASSIGNED = "assigned"
@@ -183,17 +189,15 @@ def to_enquirer(
 def department_channels(department: Department) -> list[Channel]:
     """Return the channels on which a department takes enquiries.
 
-    Telegram when the department chose it (alone or with e-mail) and has a group; e-mail when
-    it chose it. Mail waits in the outbox while e-mail is switched off (`lotsen routes check`
+    The chat app when the department chose it (alone or with e-mail) and has a group; e-mail
+    when it chose it. Mail waits in the outbox while e-mail is switched off (`lotsen routes check`
     names the departments nobody can then reach) and names no address until it is sent.
     """
     chosen = department.channels
     channels = []
-    if chosen in (DepartmentChannels.TELEGRAM, DepartmentChannels.BOTH) and (
-        department.telegram_chat_id is not None
-    ):
-        channels.append(Channel.TELEGRAM)
-    if chosen in (DepartmentChannels.EMAIL, DepartmentChannels.BOTH):
+    if chosen in BY_GROUP_CHAT and department.group_chat is not None:
+        channels.append(CHAT_APP)
+    if chosen in BY_MAIL:
         channels.append(Channel.EMAIL)
     return channels
 
@@ -208,7 +212,7 @@ def forwarded_on(*, session: Session, enquiry: Enquiry, department: Department) 
             OutboxMessage.kind == Kind.FORWARD,
         )
     ).all()
-    return [channel for channel in Channel if channel in set(found)]  # Telegram first
+    return [channel for channel in Channel if channel in set(found)]  # the chat app first
 
 
 def to_department(
@@ -259,11 +263,11 @@ def to_coordinators(
     kind: Kind,
     escalation: Escalation | None = None,
     enquiry_id: int | None = None,
-    channel: Channel = Channel.TELEGRAM,
+    channel: Channel = CHAT_APP,
     dedupe_key: str | None = None,
     **params: Any,
 ) -> OutboxMessage | None:
-    """Tell the coordinators something: on their Telegram group, or by e-mail to their mailbox."""
+    """Tell the coordinators something: on their chat group, or by e-mail to their mailbox."""
     return _add(
         session,
         OutboxMessage(
@@ -315,13 +319,13 @@ def to_staff(
 ) -> OutboxMessage | None:
     """Tell one staff person something (about an enquiry), in a private chat; None if they
     have no identity on the chat channel (e.g. only a desk account)."""
-    if staff_address(session=session, person_id=person_id, channel=Channel.TELEGRAM) is None:
+    if staff_address(session=session, person_id=person_id, channel=CHAT_APP) is None:
         return None
     return _add(
         session,
         OutboxMessage(
             kind=kind,
-            channel=Channel.TELEGRAM,
+            channel=CHAT_APP,
             recipient=Recipient.STAFF,
             recipient_id=person_id,
             language=STAFF_LANGUAGE,
@@ -357,7 +361,7 @@ def record_prompt(
     """Remember a "reply to this message" prompt a channel sent itself, so a reply finds it."""
     row = OutboxMessage(
         kind=Kind.PROMPT,
-        channel=Channel.TELEGRAM,
+        channel=CHAT_APP,
         recipient=recipient,
         recipient_id=recipient_id,
         language=STAFF_LANGUAGE,

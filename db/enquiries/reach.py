@@ -1,7 +1,7 @@
 """A forward always reaches someone: which channels carry it to a department, and if none can.
 
-A department chooses where it takes enquiries (`Department.channels`: Telegram, e-mail or
-both). `department_reach` says which of the chosen channels can carry a forward right now and,
+A department chooses where it takes enquiries (`Department.channels`: its chat group, e-mail
+or both). `department_reach` says which of the chosen channels can carry a forward right now and,
 for those that cannot, why (`Unreachable`). When none can, the forward goes by e-mail to the
 department's functional mailbox, else to the e-mail address of its contact who answers today,
 provided e-mail is switched on (SMTP configured); otherwise the department cannot be reached.
@@ -22,11 +22,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from db.enquiries.notifications import Channel
-from db.models import (
-    Department,
-    DepartmentChannels,
-)
+from db.enquiries.notifications import CHAT_APP, Channel
+from db.models import BY_GROUP_CHAT, BY_MAIL, Department
 from db.people.departments import department_mailbox
 from db.plumbing.phrases import N_, Phrase
 
@@ -34,7 +31,7 @@ from db.plumbing.phrases import N_, Phrase
 class Unreachable(enum.StrEnum):
     """Why a channel cannot carry a forward to a department."""
 
-    NO_GROUP = "no_group"  # Telegram chosen, but the department has no Telegram group
+    NO_GROUP = "no_group"  # the chat app chosen, but the department has no chat group
     NO_ADDRESS = "no_address"  # no functional mailbox, and today's contact has no e-mail
     EMAIL_OFF = "email_off"  # e-mail is switched off (SMTP_HOST is not set)
 
@@ -77,12 +74,12 @@ def department_reach(
     mailbox = department_mailbox(session=session, department=department, now=now)
     channels: list[Channel] = []
     problems: list[Unreachable] = []
-    if chosen in (DepartmentChannels.TELEGRAM, DepartmentChannels.BOTH):
-        if department.telegram_chat_id is not None:
-            channels.append(Channel.TELEGRAM)
+    if chosen in BY_GROUP_CHAT:
+        if department.group_chat is not None:
+            channels.append(CHAT_APP)
         else:
             problems.append(Unreachable.NO_GROUP)
-    if chosen in (DepartmentChannels.EMAIL, DepartmentChannels.BOTH):
+    if chosen in BY_MAIL:
         if not mailbox:
             problems.append(Unreachable.NO_ADDRESS)
         elif not email_enabled:
@@ -122,9 +119,7 @@ def reach_problems(
     )
     key = {"key": department.key}
     problems: list[Phrase] = []
-    if department.channels in (DepartmentChannels.EMAIL, DepartmentChannels.BOTH) and (
-        Unreachable.NO_ADDRESS in reach.problems
-    ):
+    if department.channels in BY_MAIL and Unreachable.NO_ADDRESS in reach.problems:
         problems.append(Phrase(NO_MAIL_ADDRESS, key))
     said_all = bool(problems) and set(reach.problems) == {Unreachable.NO_ADDRESS}
     if not reach.reachable and not said_all:  # the line above may say all there is to say

@@ -2,8 +2,8 @@
 
 Rasa 3.6's SQLTrackerStore keeps one row per event in the table `events` (sender_id, type_name,
 timestamp as unix seconds, data as JSON text). The bot talks to Rasa as sender
-`<channel>:<conversation>:<address>` of the writer's channel identity (`telegram:<chat>:<user>`;
-the first build wrote `tg:…`).
+`<channel>:<conversation>:<address>` of the writer's channel identity (a chat app's
+`<channel>:<chat>:<user>`; the first build wrote `tg:…`).
 """
 
 from __future__ import annotations

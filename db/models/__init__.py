@@ -16,6 +16,9 @@ from db.models.enquiries import (
     TrainingCandidate,
 )
 from db.models.enums import (
+    BY_GROUP_CHAT,
+    BY_MAIL,
+    DEFAULT_DEPARTMENT_CHANNELS,
     OPEN_STATUSES,
     DepartmentChannels,
     EnquiryStatus,
@@ -38,6 +41,9 @@ from db.models.staff import StaffIdentity, StaffInvite, StaffMember, StaffPerson
 from db.models.webchat import WebChat, WebChatEntry
 
 __all__ = [
+    "BY_GROUP_CHAT",
+    "BY_MAIL",
+    "DEFAULT_DEPARTMENT_CHANNELS",
     "OPEN_STATUSES",
     "AnswerRecord",
     "Association",

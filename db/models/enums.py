@@ -78,11 +78,19 @@ class StaffRole(enum.StrEnum):
 
 
 class DepartmentChannels(enum.StrEnum):
-    """Where a department takes its enquiries: its Telegram group, its mailbox, or both."""
+    """Where a department takes its enquiries: its chat group, its mailbox, or both."""
 
     TELEGRAM = "telegram"
     EMAIL = "email"
     BOTH = "both"
+
+
+DEFAULT_DEPARTMENT_CHANNELS = DepartmentChannels.TELEGRAM
+"""What a department takes when nothing else is chosen (every department did before e-mail)."""
+BY_GROUP_CHAT = frozenset({DepartmentChannels.TELEGRAM, DepartmentChannels.BOTH})
+"""The choices that forward to the department's chat group (`Department.group_chat`)."""
+BY_MAIL = frozenset({DepartmentChannels.EMAIL, DepartmentChannels.BOTH})
+"""The choices that forward to the department's mailbox."""
 
 
 class InboundMailState(enum.StrEnum):

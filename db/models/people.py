@@ -46,9 +46,9 @@ class AssociationUser(SQLModel, table=True):
 
 
 class ChannelIdentity(SQLModel, table=True):
-    """One address of a person on one channel: a Telegram user, the console, a web-chat
+    """One address of a person on one channel: a chat-app user, the console, a web-chat
     visitor, an e-mail address. `conversation` is where replies go back within the channel
-    (a Telegram chat, a web chat's conversation, an e-mail thread's root Message-ID)."""
+    (a chat-app chat, a web chat's conversation, an e-mail thread's root Message-ID)."""
 
     __tablename__ = "channel_identity"
     __table_args__ = (UniqueConstraint("channel", "address"),)

@@ -33,7 +33,7 @@ class AuditEntry(SQLModel, table=True):
 
 
 class InboxUpdate(SQLModel, table=True):
-    """A Telegram update, stored before it is acknowledged and processed from here.
+    """An update from the chat app, stored before it is acknowledged and processed from here.
 
     An update that keeps failing becomes a dead letter (`dead_at`): kept with its error, out
     of the processing until `lotsen inbox retry` puts it back or `lotsen inbox drop` ends it.
@@ -97,7 +97,7 @@ class RateLimitBucket(SQLModel, table=True):
 
     __tablename__ = "rate_limit_bucket"
 
-    # A channel-neutral key for the person writing: "telegram:<user id>", "console:<n>", …
+    # A channel-neutral key for the person writing: "<channel>:<address>", e.g. "console:1"
     person: str = Field(primary_key=True, max_length=128)
     tokens: float
     updated: float = Field(index=True)  # when the person sent the last counted message (epoch s)

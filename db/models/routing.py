@@ -6,7 +6,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Column,
     String,
     Text,
@@ -15,7 +14,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from db.models.base import utcnow
-from db.models.enums import DepartmentChannels
+from db.models.enums import DEFAULT_DEPARTMENT_CHANNELS
 
 
 class Municipality(SQLModel, table=True):
@@ -42,13 +41,15 @@ class Department(SQLModel, table=True):
     name_en: str | None = None
     languages: list[str] = Field(default_factory=lambda: ["sv"], sa_type=JSON)
     sla_hours: int = 48
-    telegram_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    # The address of the department's group on the chat app (its numeric chat id, as text;
+    # the chat channel reads the number back); None when it has no group.
+    group_chat: str | None = Field(default=None, max_length=64)
     # Where forwarded enquiries go (DepartmentChannels) and the functional mailbox for e-mail;
     # without a mailbox, the e-mail address of the contact who answers today is used.
     channels: str = Field(
-        default=DepartmentChannels.TELEGRAM,
+        default=DEFAULT_DEPARTMENT_CHANNELS,
         max_length=16,
-        sa_column_kwargs={"server_default": DepartmentChannels.TELEGRAM.value},
+        sa_column_kwargs={"server_default": DEFAULT_DEPARTMENT_CHANNELS.value},
     )
     mailbox: str | None = Field(default=None, max_length=320)
     handles: list[str] = Field(default_factory=list, sa_type=JSON)
@@ -67,7 +68,7 @@ class Contact(SQLModel, table=True):
     email: str | None = None
     phone: str | None = None
     hours: str | None = None
-    telegram_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    chat: str | None = Field(default=None, max_length=64)  # the contact's own chat address
     absent_from: datetime | None = None
     absent_until: datetime | None = None
     updated_by: str | None = None

@@ -1,7 +1,7 @@
 """People and their channel identities: who writes for an association, from where.
 
 A person (`AssociationUser`) writes from one or more channel identities (`ChannelIdentity`):
-a Telegram user, the console, a web-chat visitor, an e-mail address. Each channel hands the
+a chat-app user, the console, a web-chat visitor, an e-mail address. Each channel hands the
 domain a `Writer` (channel, address, conversation); `identify` returns the person behind it,
 creating both on first contact. Answers go to the channel the person last wrote from
 (`AssociationUser.channel`); a channel's outbox dispatcher finds the person's address there

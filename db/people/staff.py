@@ -255,11 +255,6 @@ def create_invite(
     return invite
 
 
-def invite_link(bot_username: str, code: str) -> str:
-    """Return the Telegram deep link that starts the bot with the invitation code."""
-    return f"https://t.me/{bot_username.lstrip('@')}?start={code}"
-
-
 def redeem_invite(
     *,
     session: Session,

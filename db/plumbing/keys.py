@@ -14,7 +14,7 @@ MAX_KEY_LENGTH = 64
 """The longest key stored as it is (the enquiry's `message_key` column); longer ones are hashed."""
 
 OLDER_PREFIXES = {"telegram": ("tg",)}
-"""The prefixes a channel's keys had before (the first build named Telegram `tg`)."""
+"""The prefixes a channel's keys had before (the first build's chat-app keys began `tg`)."""
 
 
 def message_key(channel: str, conversation: str, message: str) -> str:

@@ -1,4 +1,4 @@
-"""Field checks shared by staff edits (CLI, Telegram, web): one exception that names the field."""
+"""Field checks shared by staff edits (CLI, chat app, desk): one exception that names the field."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from db.plumbing.phrases import N_, DomainError
 EMAIL_RE = re.compile(r"^[^@\s,;:<>()\[\]\"]+@[^@\s,;:<>()\[\]\"]+\.[A-Za-z]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-/]*$")
 DEPARTMENT_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-MAX_TELEGRAM_ID = 2**63 - 1
+MAX_CHAT_ID = 2**63 - 1  # the chat app's ids are signed 64-bit numbers
 
 
 class ValidationProblem(DomainError):
@@ -29,7 +29,7 @@ PHONE_PROBLEM = N_(
     "Telefonnumret går inte att använda: {value}. Skriv siffror, gärna med +46 först."
 )
 NUMBER_PROBLEM = N_("Skriv ett heltal som är större än noll (inte {value}).")
-TELEGRAM_ID_PROBLEM = N_("{value} är inte ett Telegram-id. Ett id är bara siffror.")
+CHAT_ID_PROBLEM = N_("{value} är inte ett Telegram-id. Ett id är bara siffror.")
 DEPARTMENT_PROBLEM = N_("Det finns ingen förvaltning med nyckeln {value}.")
 INTENT_PROBLEM = N_("Ämnet {value} finns inte hos boten.")
 ROUTE_PROBLEM = N_("Det finns ingen väg för ämnet {value}.")
@@ -69,7 +69,7 @@ def check_email(value: object, field: str = "email") -> str | None:
 
 
 def check_channels(value: object, field: str = "channels") -> str:
-    """Return where a department takes enquiries (telegram, email, both) or raise."""
+    """Return where a department takes enquiries (one of CHANNEL_CHOICES) or raise."""
     text = (clean_text(value) or "").lower()
     if text not in CHANNEL_CHOICES:
         raise ValidationProblem(field, CHANNELS_PROBLEM, value=clean_text(value) or "")
@@ -100,15 +100,26 @@ def check_positive_int(value: object, field: str) -> int:
     return number
 
 
-def parse_telegram_id(value: object, field: str = "telegram_user_id") -> int:
-    """Return a numeric Telegram id (64-bit) or raise ValidationProblem."""
+def parse_chat_id(value: object, field: str) -> int:
+    """Return the chat app's numeric id of a user or a group (64-bit, not zero) or raise."""
     text = str(value).strip()
     if isinstance(value, bool) or not re.fullmatch(r"-?[0-9]{1,19}", text):
-        raise ValidationProblem(field, TELEGRAM_ID_PROBLEM, value=text)
+        raise ValidationProblem(field, CHAT_ID_PROBLEM, value=text)
     number = int(text)
-    if number == 0 or abs(number) > MAX_TELEGRAM_ID:
-        raise ValidationProblem(field, TELEGRAM_ID_PROBLEM, value=text)
+    if number == 0 or abs(number) > MAX_CHAT_ID:
+        raise ValidationProblem(field, CHAT_ID_PROBLEM, value=text)
     return number
+
+
+def check_group_chat(value: object, field: str = "group_chat") -> str | None:
+    """Return the address of a chat group (None when empty) or raise ValidationProblem.
+
+    A group on the chat app is addressed by its numeric id; it is kept as text, the way every
+    channel's address is, and the chat channel reads the number back when it sends.
+    """
+    if clean_text(value) is None:
+        return None
+    return str(parse_chat_id(value, field))
 
 
 def check_handles(value: object, field: str = "handles") -> list[str]:

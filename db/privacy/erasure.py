@@ -5,7 +5,7 @@ Erasure is never silent: `request_erasure` puts a task in the coordinator's queu
 are public records, so their rows stay; their texts are replaced by the "[gallrad]" marker.
 
 An erased person keeps the row (enquiry statistics) with `erased_at` set, and loses every
-channel identity: nothing ties the row to a Telegram user, an e-mail address or a web visitor
+channel identity: nothing ties the row to a chat-app user, an e-mail address or a web visitor
 any more, and if the person writes again, the bot sees a new person. Reports and the audit
 name the row only (the pseudonym "minus the row id", e.g. -17).
 """
@@ -136,7 +136,7 @@ class ErasureReport:
         if self.staff_roles_kept:
             lines.append(
                 Phrase(
-                    # Translators: the staff roles belong to the same Telegram user.
+                    # Translators: the staff roles belong to the same person.
                     N_(
                         "Obs: personalroller som finns kvar: {count}; ta bort dem med "
                         "`lotsen staff remove` om de också ska bort."

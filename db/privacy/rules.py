@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, func, or_
 from sqlmodel import col, select
 
-from db.enquiries.notifications import Recipient
+from db.enquiries.notifications import CHAT_APP, Recipient
 from db.models import (
     Enquiry,
     EnquiryStatus,
@@ -24,8 +24,7 @@ from db.models import (
 from db.people.limits import person_key
 from db.privacy.stores import PURGED, Cut, Subject
 
-CHAT_APP = "telegram"  # the chat app whose first user id heads an export
-CHAT_APP_ID = f"{CHAT_APP}_user_id"  # the export's key for it
+CHAT_APP_ID = f"{CHAT_APP}_user_id"  # the export's key for the chat app's first user id
 RETENTION_ACTOR = "retention"
 ERASURE_ACTOR = "erasure"
 

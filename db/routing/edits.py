@@ -1,6 +1,6 @@
 """Audited changes to the routing table: the single place where departments, contacts and
 routes change. Every change writes an audit row in the caller's transaction; the CLI, the
-Telegram staff handlers and the web page all call these keyword-only functions.
+chat app's staff handlers and the desk all call these keyword-only functions.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from db.plumbing.validation import (
     ValidationProblem,
     check_channels,
     check_email,
+    check_group_chat,
     check_handles,
     check_phone,
     check_positive_int,
     clean_text,
-    parse_telegram_id,
+    parse_chat_id,
 )
 from db.routing.export import (
     CONTACT_FIELDS,
@@ -65,7 +66,7 @@ def update_department(
     actor: str,
     now: datetime | None = None,
 ) -> Department:
-    """Change a department's name, SLA hours, Telegram chat, channels, mailbox or what it
+    """Change a department's name, SLA hours, chat group, channels, mailbox or what it
     handles (the list associations see when Lotsen describes the department) (audited)."""
     department = department_named(session, department_key)
     clean: dict[str, Any] = {}
@@ -74,8 +75,8 @@ def update_department(
             raise ValidationProblem(name, FIELD_PROBLEM, value=name)
         if name == "sla_hours":
             clean[name] = check_positive_int(value, name)
-        elif name == "telegram_chat_id":
-            clean[name] = None if clean_text(value) is None else parse_telegram_id(value, name)
+        elif name == "group_chat":
+            clean[name] = check_group_chat(value, name)
         elif name == "channels":
             clean[name] = check_channels(value, name)
         elif name == "mailbox":
@@ -136,8 +137,8 @@ def update_contact(
             clean[name] = check_email(value, name)
         elif name == "phone":
             clean[name] = check_phone(value, name)
-        elif name == "telegram_chat_id":
-            clean[name] = None if clean_text(value) is None else parse_telegram_id(value, name)
+        elif name == "chat":
+            clean[name] = None if clean_text(value) is None else str(parse_chat_id(value, name))
         else:
             clean[name] = clean_text(value)
     if "role" in clean and clean["role"] is None:

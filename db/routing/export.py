@@ -12,16 +12,20 @@ from db.models import Contact, Department, Route
 from db.routing.dates import last_absent_day, local_day
 
 CONTACT_KINDS = ("contact", "deputy")
-CONTACT_FIELDS = ("role", "email", "phone", "hours", "telegram_chat_id")
+CONTACT_FIELDS = ("role", "email", "phone", "hours", "chat")
 DEPARTMENT_FIELDS = (
     "name",
     "name_en",
     "sla_hours",
-    "telegram_chat_id",
+    "group_chat",
     "channels",
     "mailbox",
     "handles",
 )
+
+GROUP_CHAT_FIELD = "telegram_chat_id"
+"""The routing file's field for a department's chat group: named after the chat app since the
+first files (it says which channel the address is on), so every file written since imports."""
 
 # --- snapshots (audit) and the exported representation -----------------------------------
 
@@ -65,6 +69,13 @@ def _contact_out(contact: Contact) -> dict[str, Any]:
     }
 
 
+def _address_out(address: str | None) -> int | str | None:
+    """Return an address for the file: a numeric one as a number, as files always had it."""
+    if address is not None and address.lstrip("-").isdigit():
+        return int(address)
+    return address
+
+
 def _department_out(department: Department, contacts: Mapping[str, Contact]) -> dict[str, Any]:
     main = contacts.get("contact")
     deputy = contacts.get("deputy")
@@ -73,7 +84,7 @@ def _department_out(department: Department, contacts: Mapping[str, Contact]) -> 
         "name": department.name,
         "name_en": department.name_en,
         "sla_hours": department.sla_hours,
-        "telegram_chat_id": department.telegram_chat_id,
+        GROUP_CHAT_FIELD: _address_out(department.group_chat),
         "channels": department.channels,
         "mailbox": department.mailbox,
         "handles": list(department.handles or []),

@@ -9,18 +9,20 @@ from typing import Any
 
 import yaml
 
+from db.models import DEFAULT_DEPARTMENT_CHANNELS
 from db.plumbing.phrases import N_, Phrase
 from db.plumbing.validation import (
     DEPARTMENT_KEY_RE,
     ValidationProblem,
     check_channels,
     check_email,
+    check_group_chat,
     check_handles,
     check_phone,
     check_positive_int,
     clean_text,
-    parse_telegram_id,
 )
+from db.routing.export import GROUP_CHAT_FIELD
 
 DEFAULT_REVIEW_DAYS = 180
 
@@ -199,14 +201,11 @@ def _int_field(
     out: Collector,
     *,
     default: int | None,
-    chat_id: bool = False,
 ) -> int | None:
     if name not in fields or node_value(fields[name][1]) is None:
         return default
     node = fields[name][1]
     try:
-        if chat_id:
-            return parse_telegram_id(node_value(node), name)
         return check_positive_int(node_value(node), name)
     except ValidationProblem as exc:
         out.add(node, N_("{where}: {name}: {problem}"), where=where, name=name, problem=exc.phrase)
@@ -284,7 +283,7 @@ def check_department(node: yaml.Node, out: Collector) -> dict[str, Any] | None:
         "name",
         "name_en",
         "sla_hours",
-        "telegram_chat_id",
+        GROUP_CHAT_FIELD,
         "channels",
         "mailbox",
         "handles",
@@ -312,10 +311,10 @@ def check_department(node: yaml.Node, out: Collector) -> dict[str, Any] | None:
         "name": name,
         "name_en": _text_field(fields, "name_en"),
         "sla_hours": _int_field(fields, "sla_hours", where, out, default=48),
-        "telegram_chat_id": _int_field(
-            fields, "telegram_chat_id", where, out, default=None, chat_id=True
+        "group_chat": _checked_field(fields, GROUP_CHAT_FIELD, check_group_chat, None, where, out),
+        "channels": _checked_field(
+            fields, "channels", check_channels, DEFAULT_DEPARTMENT_CHANNELS.value, where, out
         ),
-        "channels": _checked_field(fields, "channels", check_channels, "telegram", where, out),
         "mailbox": _checked_field(fields, "mailbox", check_email, None, where, out),
         "handles": _handles_field(fields, where, out),
         "contact": _check_contact(contact_node, where, "contact", True, out, node),

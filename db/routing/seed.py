@@ -7,12 +7,20 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, select
 
-from db.models import Contact, Department, DepartmentChannels, Municipality, Route
+from db.models import (
+    DEFAULT_DEPARTMENT_CHANNELS,
+    Contact,
+    Department,
+    DepartmentChannels,
+    Municipality,
+    Route,
+)
 from db.plumbing.phrases import N_, DomainError, Phrase
 from db.routing.authorities import AuthorityFileError, seed_authorities
+from db.routing.export import GROUP_CHAT_FIELD
 from db.routing.routing_file import INVALID_YAML
 
 
@@ -36,7 +44,9 @@ class _ContactIn(BaseModel):
     email: str | None = None
     phone: str | None = None
     hours: str | None = None
-    telegram_chat_id: int | None = None
+    chat: int | str | None = Field(
+        default=None, validation_alias=AliasChoices("chat", GROUP_CHAT_FIELD)
+    )
 
 
 class _DepartmentIn(BaseModel):
@@ -46,8 +56,10 @@ class _DepartmentIn(BaseModel):
     name_en: str | None = None
     languages: list[str] | None = None
     sla_hours: int | None = None
-    telegram_chat_id: int | None = None
-    channels: DepartmentChannels = DepartmentChannels.TELEGRAM
+    group_chat: int | str | None = Field(
+        default=None, validation_alias=AliasChoices("group_chat", GROUP_CHAT_FIELD)
+    )
+    channels: DepartmentChannels = DEFAULT_DEPARTMENT_CHANNELS
     mailbox: str | None = None
     contact: _ContactIn
     deputy: _ContactIn | None = None
@@ -117,6 +129,11 @@ class SeedReport:
             )
             for name in names
         ]
+
+
+def _address(value: int | str | None) -> str | None:
+    """Return a chat address as the text the tables keep (files may write it as a number)."""
+    return None if value is None or str(value).strip() == "" else str(value).strip()
 
 
 def _read_yaml(path: Path) -> object:
@@ -195,7 +212,7 @@ def seed(
                 name_en=dep.name_en,
                 languages=dep.languages or m.languages,
                 sla_hours=dep.sla_hours or m.default_sla_hours,
-                telegram_chat_id=dep.telegram_chat_id,
+                group_chat=_address(dep.group_chat),
                 channels=dep.channels,
                 mailbox=dep.mailbox,
                 handles=dep.handles,
@@ -216,7 +233,8 @@ def seed(
             if kind in have:
                 report.count("contacts", added=False)
                 continue
-            session.add(Contact(department_id=row.id, kind=kind, **contact.model_dump()))
+            values = {**contact.model_dump(), "chat": _address(contact.chat)}
+            session.add(Contact(department_id=row.id, kind=kind, **values))
             report.count("contacts", added=True)
 
     if routes is not None:

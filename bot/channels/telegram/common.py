@@ -123,3 +123,8 @@ def refused(update: Update, action: str) -> None:
         user.id if user else None,
         chat.id if chat else None,
     )
+
+
+def invite_link(bot_username: str, code: str) -> str:
+    """Return the Telegram deep link that starts the bot with the invitation code."""
+    return f"https://t.me/{bot_username.lstrip('@')}?start={code}"

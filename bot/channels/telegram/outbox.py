@@ -88,7 +88,7 @@ def resolve_chat(
         return conversation_number(identity.conversation)
     if row.recipient == Recipient.DEPARTMENT:
         department = session.get(Department, row.recipient_id) if row.recipient_id else None
-        return department.telegram_chat_id if department else None
+        return conversation_number(department.group_chat) if department else None  # its group
     if row.recipient == Recipient.COORDINATORS:
         return coordinator_chat_id
     if row.recipient == Recipient.STAFF and row.recipient_id is not None:
