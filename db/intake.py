@@ -154,7 +154,7 @@ def _number(value: object) -> str | None:
 def _writer_from(metadata: Mapping[str, Any]) -> Writer | None:
     """Return the writer of Rasa message metadata (new or old keys), None without one."""
     channel = metadata.get("channel")
-    channel = channel if isinstance(channel, str) else notify.Channel.TELEGRAM.value
+    channel = channel if isinstance(channel, str) else notify.CHAT_APP.value  # older: the chat app
     address = metadata.get("address")
     conversation = metadata.get("conversation")
     if not isinstance(address, str):  # written before the writer was channel-neutral

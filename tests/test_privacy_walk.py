@@ -228,6 +228,8 @@ def test_every_store_is_erased_and_exported_by_its_description(with_scraps: Engi
         exported = {s.export for s in catalogue.STORES if s.export}
         assert {key for key in exported if not data[key]} == set()  # every key has rows
         assert [s["note"] for s in data["scraps"]] == ["ringer på tisdagar"]
+        # the nested answer records go out inside their enquiry
+        assert [a["text"] for e in data["enquiries"] for a in e["answers"]] == ["Så här"]
         subject = _subject(session, person)
         erasing = {s.table for s in catalogue.STORES if s.erasure != Erasure.KEEP}
         every = _erase_found(session, subject, deleting=False)

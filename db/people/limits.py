@@ -4,8 +4,8 @@ A token bucket per person: `burst` messages at once, then `rate` messages a seco
 refills continuously up to `burst`). The first refused message of a flood gets one notice
 ("notify"), further ones none ("drop"); every refused message is counted per person and day so
 the coordinator sees floods. A message handled again after a failure (same key) passes without
-taking a second token. The person is a channel-neutral key ("telegram:<user id>",
-"console:<n>", …) so every channel identity plugs in.
+taking a second token. The person is a channel-neutral key ("<channel>:<address>", e.g.
+"console:1" or "email:kassor@forening.se") so every channel identity plugs in.
 
 Atomic under concurrency: the check first writes (inserts the bucket if it is missing, which
 takes SQLite's write lock), then reads the row `FOR UPDATE` on PostgreSQL, so two workers
@@ -50,7 +50,7 @@ class Limit:
 
 
 def person_key(channel: str, identity: object) -> str:
-    """Return the channel-neutral key of a person writing in: "telegram:42"."""
+    """Return the channel-neutral key of a person writing in: "console:1"."""
     return f"{channel}:{identity}"
 
 

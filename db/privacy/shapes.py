@@ -7,7 +7,15 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel, col, select
 
-from db.models import DeskLoginToken, EnquiryEvent, Escalation, InboundMail, WebChat, WebChatEntry
+from db.models import (
+    AnswerRecord,
+    DeskLoginToken,
+    EnquiryEvent,
+    Escalation,
+    InboundMail,
+    WebChat,
+    WebChatEntry,
+)
 from db.plumbing.audit import jsonable
 
 DESK_SECRETS = {"token_hash", "session_hash", "csrf_token"}
@@ -48,7 +56,7 @@ def chat(session: Session, model: SQLModel) -> dict[str, Any]:
 
 
 def enquiry(session: Session, model: SQLModel) -> dict[str, Any]:
-    """One enquiry with its history and queue entries."""
+    """One enquiry with its history, queue entries and answers."""
     data = row(model) or {}
     events = select(EnquiryEvent).where(EnquiryEvent.enquiry_id == getattr(model, "id", None))
     data["events"] = [
@@ -57,4 +65,6 @@ def enquiry(session: Session, model: SQLModel) -> dict[str, Any]:
     ]
     queue = select(Escalation).where(Escalation.enquiry_id == getattr(model, "id", None))
     data["escalations"] = [row(e) for e in session.exec(queue.order_by(col(Escalation.id)))]
+    answers = select(AnswerRecord).where(AnswerRecord.enquiry_id == getattr(model, "id", None))
+    data["answers"] = [row(a) for a in session.exec(answers.order_by(col(AnswerRecord.number)))]
     return data
