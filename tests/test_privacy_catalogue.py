@@ -4,8 +4,7 @@ inbound e-mail and web chats purged under a decision, erased with their person, 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -31,26 +30,13 @@ from db.privacy.personal_data import export_person
 from db.privacy.retention import purge
 from db.records import inbound_mail
 from db.webchat import record_inbound, set_email, start_chat
+from tests.test_retention import NOW, Retention, days_ago
 
-NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-@dataclass
-class Retention:
-    """Retention periods in days, as the settings hold them."""
-
-    retention_enquiry_text_days: int = 730
-    retention_tracker_days: int = 90
-    retention_audit_days: int = 3650
-    retention_inbox_days: int = 30
-    retention_feedback_comment_days: int = 365
-    retention_inbound_mail_days: int = 90
-    retention_web_chat_days: int = 60
-
-
-def days_ago(days: int) -> datetime:
-    return NOW - timedelta(days=days)
+SHORT = Retention(retention_inbound_mail_days=90, retention_web_chat_days=60)
+"""The retention periods with raw e-mail and web chats kept 90 and 60 days."""
 
 
 def test_every_table_is_described_or_listed_as_holding_no_personal_data() -> None:
@@ -137,17 +123,17 @@ def test_purge_disposes_of_old_mail_and_chats_only_under_a_decision(engine: Engi
         old_chat_id, new_chat_id = old_chat.id, new_chat.id
 
     with session_scope(engine) as session:  # no decision: everything kept
-        report = purge(session=session, retention=Retention(), now=NOW)
+        report = purge(session=session, retention=SHORT, now=NOW)
         assert report.inbound_mails_redacted == 0 and report.web_chats_deleted == 0
         assert {"inbound_mail", "web_chats"} <= set(report.refused)
     with session_scope(engine) as session:
         _decide(session, ["inbound_mail", "web_chats"])
-        dry = purge(session=session, retention=Retention(), now=NOW, dry_run=True)
+        dry = purge(session=session, retention=SHORT, now=NOW, dry_run=True)
         assert (dry.inbound_mails_redacted, dry.web_chats_deleted) == (1, 1)
     with session_scope(engine) as session:
         mail = session.get(InboundMail, old)
         assert mail is not None and mail.raw != b""  # the dry run changed nothing
-        report = purge(session=session, retention=Retention(), now=NOW)
+        report = purge(session=session, retention=SHORT, now=NOW)
         assert (report.inbound_mails_redacted, report.web_chats_deleted) == (1, 1)
         assert report.cutoffs["inbound mail"] == days_ago(90)
         assert report.cutoffs["web chats"] == days_ago(60)
@@ -164,7 +150,7 @@ def test_purge_disposes_of_old_mail_and_chats_only_under_a_decision(engine: Engi
         assert set(entries) == {new_chat_id}
         logged = {e.kind: e.count for e in session.exec(select(DisposalLog))}
         assert logged == {"inbound_mail": 1, "web_chats": 1}
-        again = purge(session=session, retention=Retention(), now=NOW)
+        again = purge(session=session, retention=SHORT, now=NOW)
         assert (again.inbound_mails_redacted, again.web_chats_deleted) == (0, 0)
 
 

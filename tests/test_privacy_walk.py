@@ -50,7 +50,7 @@ from db.privacy.stores import subject_of as subject_from
 from db.records import inbound_mail
 from db.webchat import record_inbound, start_chat
 from harness.people import staff_member, telegram_person
-from tests.test_privacy_catalogue import Retention
+from tests.test_privacy_catalogue import SHORT
 from tests.test_retention import decide_all
 
 THEN = datetime(2000, 3, 2, 9, 0, tzinfo=UTC)  # long past every retention period
@@ -175,7 +175,7 @@ def _purge_found(session: Session, now: datetime) -> dict[str, int]:
     for described in catalogue.STORES:
         for rule in described.purge:
             setting, _ = rule.kept or (described.setting, described.kind)
-            days = getattr(Retention, str(setting))
+            days = getattr(SHORT, str(setting))
             cut = Cut(at=now - timedelta(days=days), now=now)
             found[described.table] = found.get(described.table, 0) + len(
                 find(session, described, rule, cut)
@@ -205,7 +205,7 @@ def test_every_store_is_purged_by_its_description(with_scraps: Engine) -> None:
         purging = {s.table for s in catalogue.STORES if s.purge}
         assert purging >= {"enquiry", "inbox_update", "audit_entry", "web_chat", "test_scrap"}
         assert {table for table, n in before.items() if not n} == set()  # each rule has rows
-        report = purge(session=session, retention=Retention(), now=LATER)
+        report = purge(session=session, retention=SHORT, now=LATER)
         assert report.more == {"scraps_deleted": 1}
         assert report.enquiries_anonymised == 1 and report.inbound_mails_redacted == 1
     with session_scope(with_scraps) as session:
