@@ -126,6 +126,7 @@ def _one_of_each(
         )
         rows.append(
             OutboxMessage(
+                channel="telegram",
                 kind=kind,
                 recipient=recipient,
                 recipient_id=recipient_id,
