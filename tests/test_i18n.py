@@ -534,3 +534,19 @@ def test_translator_comments_reach_every_catalogue(language: str) -> None:
     have = {(m.id, m.context): m.auto_comments for m in load(language) if m.id}
     missing = [str(key[0])[:60] for key, comments in wanted.items() if have.get(key) != comments]
     assert missing == []
+
+
+def test_a_channel_the_domain_names_is_shown_by_its_name_in_the_readers_language() -> None:
+    from db.plumbing.validation import CHAT_ID_PROBLEM
+    from db.privacy.disposal import kind_phrase
+
+    # The domain passes the channel's value; the application names it (bot.i18n.CHANNEL_NAMES).
+    assert translate("en", kind_phrase("inbox")) == "processed Telegram updates"
+    assert translate("sv", kind_phrase("inbox")) == "behandlade Telegram-uppdateringar"
+    problem = Phrase(CHAT_ID_PROBLEM, {"value": "anna", "channel": notify.CHAT_APP})
+    assert translate("en", problem) == "anna is not a Telegram id. An id is digits only."
+    assert "تلگرام" in translate("fa", problem)  # the name in Persian, from the catalogue
+    assert translate("en", Phrase("{channel}", {"channel": notify.Channel.EMAIL})) == "E-mail"
+    # A plain text value is shown as it is, even when it spells a channel's value.
+    assert translate("en", Phrase("{channel}", {"channel": "telegram"})) == "telegram"
+    assert translate("en", kind_phrase("audit")) == t("en", "ändringsloggen")

@@ -18,7 +18,8 @@ from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from db.plumbing.phrases import Phrase
+from db.models.enums import Channel
+from db.plumbing.phrases import N_, Phrase
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "lotsen"
@@ -47,6 +48,16 @@ LANGUAGE_NAMES = {
     "bs": "Bosanski / Hrvatski / Srpski",
 }
 """Each language's name in itself (for the language choice)."""
+
+CHANNEL_NAMES: dict[str, str] = {
+    # Translators: a channel's name (the desk's enquiry page; sentences that name a channel).
+    Channel.TELEGRAM: N_("Telegram"),
+    Channel.WEB: N_("Webbchatten"),
+    Channel.EMAIL: N_("E-post"),
+    Channel.CONSOLE: N_("Konsolen"),
+}
+"""The channels' names as people know them. The domain names a channel by its value (a
+`Channel` among a phrase's values); `translate` shows its name here, in the reader's language."""
 
 RIGHT_TO_LEFT = frozenset({"ar", "fa"})
 """Languages written from right to left (their texts isolate left-to-right tokens)."""
@@ -112,10 +123,17 @@ def nt(language: str, singular: str, plural: str, count: int, /, **values: Any) 
     return _fill(text, {"count": count, **values})
 
 
+def _shown(language: str, value: Any) -> Any:
+    """Return a phrase's value as the reader sees it: a phrase translated, a channel named."""
+    if isinstance(value, Phrase):
+        return translate(language, value)
+    if isinstance(value, Channel) and value in CHANNEL_NAMES:
+        return t(language, CHANNEL_NAMES[value])
+    return value
+
+
 def translate(language: str, phrase: Phrase) -> str:
-    """Return a domain phrase in the language (phrases among its values are translated too)."""
-    values = {
-        name: translate(language, value) if isinstance(value, Phrase) else value
-        for name, value in phrase.values.items()
-    }
+    """Return a domain phrase in the language (phrases among its values are translated too,
+    channels named: `CHANNEL_NAMES`)."""
+    values = {name: _shown(language, value) for name, value in phrase.values.items()}
     return t(language, phrase.message, **values)
