@@ -18,7 +18,6 @@ from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from db.models.enums import Channel
 from db.plumbing.phrases import N_, Phrase
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -51,13 +50,14 @@ LANGUAGE_NAMES = {
 
 CHANNEL_NAMES: dict[str, str] = {
     # Translators: a channel's name (the desk's enquiry page; sentences that name a channel).
-    Channel.TELEGRAM: N_("Telegram"),
-    Channel.WEB: N_("Webbchatten"),
-    Channel.EMAIL: N_("E-post"),
-    Channel.CONSOLE: N_("Konsolen"),
+    "telegram": N_("Telegram"),
+    "web": N_("Webbchatten"),
+    "email": N_("E-post"),
+    "console": N_("Konsolen"),
 }
-"""The channels' names as people know them. The domain names a channel by its value (a
-`Channel` among a phrase's values); `translate` shows its name here, in the reader's language."""
+"""The channels' names as people know them, by the channel's value (`db.models.Channel`). The
+domain names a channel by its value (a `Channel` among a phrase's values); `translate` shows its
+name here, in the reader's language."""
 
 RIGHT_TO_LEFT = frozenset({"ar", "fa"})
 """Languages written from right to left (their texts isolate left-to-right tokens)."""
@@ -127,6 +127,10 @@ def _shown(language: str, value: Any) -> Any:
     """Return a phrase's value as the reader sees it: a phrase translated, a channel named."""
     if isinstance(value, Phrase):
         return translate(language, value)
+    # Imported here: the data model is loaded by every process that renders domain phrases,
+    # and this module stays light for those that only translate (python -m bot.i18n).
+    from db.models.enums import Channel
+
     if isinstance(value, Channel) and value in CHANNEL_NAMES:
         return t(language, CHANNEL_NAMES[value])
     return value
