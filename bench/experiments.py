@@ -29,7 +29,7 @@ import yaml
 
 from bench.data import load_routes, nlu_examples, stratified_folds, training_examples
 from bench.pipelines import DEV_SETS
-from bench.thresholds import FOLDS, TUNING, Parsed, _language, load, outcomes
+from bench.thresholds import FOLDS, TUNING, Parsed, _dump, _language, load, outcomes
 from bot.settings import PROJECT_ROOT, load_settings
 from bot.understanding import rasa_env
 from bot.understanding.evaluation import Metrics, outcomes_by_group, score_outcomes
@@ -308,6 +308,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--configs", default="shipped", help="names or patterns of CONFIGS, a,b*,c")
     parser.add_argument("--validate", action="store_true", help="compare with Rasa's dev parses")
     parser.add_argument("--out", type=Path, default=CACHE / "results.md")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep each configuration's parses in var/experiments/<name>/ for "
+        "`python -m bench.thresholds sweep --tuning var/experiments/<name>`",
+    )
     args = parser.parse_args(argv)
     names = [
         name
@@ -325,6 +331,9 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, Scores] = {}
     for name, variant in chosen.items():
         cv, dev = parsed_rows(result, labels, variant.key)
+        if args.keep:
+            _dump(CACHE / name / "cv.jsonl", cv)
+            _dump(CACHE / name / "dev.jsonl", dev)
         thresholds = replace(base, **dict(variant.thresholds))
         results[name] = score(cv, dev, thresholds)
     text = "cells: in scope / out of scope caught / false escalation\n\n" + table(results)

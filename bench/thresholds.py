@@ -186,7 +186,7 @@ def _cells(m: Metrics) -> str:
     )
 
 
-def sweep(grid: Mapping[str, Sequence[float]], base: Thresholds) -> None:
+def sweep(grid: Mapping[str, Sequence[float]], base: Thresholds, tuning: Path = TUNING) -> None:
     """Print the figures of every threshold setting of the grid.
 
     Per setting: the cross-validation (all held-out examples), then all dev sets pooled per
@@ -194,8 +194,8 @@ def sweep(grid: Mapping[str, Sequence[float]], base: Thresholds) -> None:
     """
     settings = load_settings()
     routes = load_routes(settings.routes_file)
-    dev = load(TUNING / "dev.jsonl")
-    cv = load(TUNING / "cv.jsonl") if (TUNING / "cv.jsonl").exists() else []
+    dev = load(tuning / "dev.jsonl")
+    cv = load(tuning / "cv.jsonl") if (tuning / "cv.jsonl").exists() else []
     intents = {item["name"] for row in dev + cv for item in row.parse.get("intent_ranking", [])}
     authorities = authority_mapping(intents)
     names = list(grid)
@@ -220,6 +220,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=("collect-dev", "collect-cv", "sweep"))
     for name in KNOBS:
         parser.add_argument(f"--{name.replace('_', '-')}", default="", help="values, a,b,c")
+    parser.add_argument(
+        "--tuning",
+        type=Path,
+        default=TUNING,
+        help="folder of the kept parses (sweep; bench.experiments --keep writes others)",
+    )
     args = parser.parse_args(argv)
     settings = load_settings()
     if args.command == "collect-dev":
@@ -230,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     base = load_thresholds(PROJECT_ROOT / "config.yml")
     grid = {name: _floats(getattr(args, name)) for name in KNOBS if getattr(args, name)}
-    sweep(grid or {"department": [base.department]}, base)
+    sweep(grid or {"department": [base.department]}, base, args.tuning)
 
 
 if __name__ == "__main__":
