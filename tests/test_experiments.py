@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.data import nlu_examples
-from bench.experiments import CONFIGS, Parsed, Scores, run_replica, score, table
+from bench.experiments import CONFIGS, Scores, run_replica, score, table
+from bench.thresholds import Parsed
 from bot.settings import PROJECT_ROOT, load_settings
 from bot.understanding.routing import load_thresholds
 
