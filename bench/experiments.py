@@ -29,7 +29,16 @@ import yaml
 
 from bench.data import load_routes, nlu_examples, stratified_folds, training_examples
 from bench.pipelines import DEV_SETS
-from bench.thresholds import FOLDS, TUNING, Parsed, _dump, _language, load, outcomes
+from bench.thresholds import (
+    FOLDS,
+    TUNING,
+    Parsed,
+    _dump,
+    _language,
+    dev_lines,
+    load,
+    outcomes,
+)
 from bot.settings import PROJECT_ROOT, load_settings
 from bot.understanding import rasa_env
 from bot.understanding.evaluation import Metrics, outcomes_by_group, score_outcomes
@@ -137,22 +146,16 @@ def splits() -> tuple[list[dict[str, Any]], dict[str, list[Labelled]]]:
             )
             for e in test
         ]
-    dev: list[Labelled] = []
-    for source, path in DEV_SETS.items():
-        if not path.is_file():
-            continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                dev.append(
-                    Labelled(
-                        source,
-                        row["text"],
-                        row["expected"],
-                        str(row.get("lang") or "–"),
-                        row.get("authority"),
-                    )
-                )
+    dev = [
+        Labelled(
+            source,
+            row["text"],
+            row["expected"],
+            str(row.get("lang") or "–"),
+            row.get("authority"),
+        )
+        for source, row in dev_lines()
+    ]
     jobs.append(
         {"name": "dev", "train": list(dict.fromkeys(everything)), "test": [d.text for d in dev]}
     )

@@ -85,17 +85,22 @@ def _language(text: str) -> str:
     return ranked[0][0] if ranked else "–"
 
 
-def collect_dev(settings: Settings, model: Path) -> list[Parsed]:
-    """Parse the lines of the three dev sets with `model`."""
-    rows: list[dict[str, Any]] = []
-    sources: list[str] = []
+def dev_lines() -> list[tuple[str, dict[str, Any]]]:
+    """Return (dev set name, labelled line) for every line of the dev sets that exist."""
+    lines: list[tuple[str, dict[str, Any]]] = []
     for name, path in DEV_SETS.items():
-        if not path.is_file():
-            continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
-                sources.append(name)
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    lines.append((name, json.loads(line)))
+    return lines
+
+
+def collect_dev(settings: Settings, model: Path) -> list[Parsed]:
+    """Parse the lines of the dev sets with `model`."""
+    lines = dev_lines()
+    sources = [name for name, _ in lines]
+    rows = [row for _, row in lines]
     parses = parse_with(settings, model, [r["text"] for r in rows])
     return [
         Parsed(
