@@ -47,6 +47,7 @@ $(RASA_VENV)/.installed: rasa/rasa-3.6.21-py310.lock rasa/rasa-3.6.21-py311.lock
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 	@mkdir -p var
+	@$(VENV)/bin/python -m bot.i18n compile
 	@$(LOTSEN) db upgrade
 	@$(LOTSEN) db seed
 	@$(LOTSEN) desk demo-accounts
@@ -79,3 +80,4 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) $(RASA_VENV) models var
+	rm -f bot/i18n/locale/*/LC_MESSAGES/*.mo

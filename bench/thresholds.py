@@ -85,17 +85,22 @@ def _language(text: str) -> str:
     return ranked[0][0] if ranked else "–"
 
 
-def collect_dev(settings: Settings, model: Path) -> list[Parsed]:
-    """Parse the lines of the three dev sets with `model`."""
-    rows: list[dict[str, Any]] = []
-    sources: list[str] = []
+def dev_lines() -> list[tuple[str, dict[str, Any]]]:
+    """Return (dev set name, labelled line) for every line of the dev sets that exist."""
+    lines: list[tuple[str, dict[str, Any]]] = []
     for name, path in DEV_SETS.items():
-        if not path.is_file():
-            continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
-                sources.append(name)
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    lines.append((name, json.loads(line)))
+    return lines
+
+
+def collect_dev(settings: Settings, model: Path) -> list[Parsed]:
+    """Parse the lines of the dev sets with `model`."""
+    lines = dev_lines()
+    sources = [name for name, _ in lines]
+    rows = [row for _, row in lines]
     parses = parse_with(settings, model, [r["text"] for r in rows])
     return [
         Parsed(
@@ -186,7 +191,7 @@ def _cells(m: Metrics) -> str:
     )
 
 
-def sweep(grid: Mapping[str, Sequence[float]], base: Thresholds) -> None:
+def sweep(grid: Mapping[str, Sequence[float]], base: Thresholds, tuning: Path = TUNING) -> None:
     """Print the figures of every threshold setting of the grid.
 
     Per setting: the cross-validation (all held-out examples), then all dev sets pooled per
@@ -194,8 +199,8 @@ def sweep(grid: Mapping[str, Sequence[float]], base: Thresholds) -> None:
     """
     settings = load_settings()
     routes = load_routes(settings.routes_file)
-    dev = load(TUNING / "dev.jsonl")
-    cv = load(TUNING / "cv.jsonl") if (TUNING / "cv.jsonl").exists() else []
+    dev = load(tuning / "dev.jsonl")
+    cv = load(tuning / "cv.jsonl") if (tuning / "cv.jsonl").exists() else []
     intents = {item["name"] for row in dev + cv for item in row.parse.get("intent_ranking", [])}
     authorities = authority_mapping(intents)
     names = list(grid)
@@ -220,6 +225,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=("collect-dev", "collect-cv", "sweep"))
     for name in KNOBS:
         parser.add_argument(f"--{name.replace('_', '-')}", default="", help="values, a,b,c")
+    parser.add_argument(
+        "--tuning",
+        type=Path,
+        default=TUNING,
+        help="folder of the kept parses (sweep; bench.experiments --keep writes others)",
+    )
     args = parser.parse_args(argv)
     settings = load_settings()
     if args.command == "collect-dev":
@@ -230,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     base = load_thresholds(PROJECT_ROOT / "config.yml")
     grid = {name: _floats(getattr(args, name)) for name in KNOBS if getattr(args, name)}
-    sweep(grid or {"department": [base.department]}, base)
+    sweep(grid or {"department": [base.department]}, base, args.tuning)
 
 
 if __name__ == "__main__":

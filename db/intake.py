@@ -123,8 +123,9 @@ class Message:
     def from_metadata(cls, metadata: Mapping[str, Any]) -> Message | None:
         """Return the message a channel sent through Rasa (None without its languages).
 
-        Reads the keys `as_metadata` writes, and those of messages sent before the writer
-        became channel-neutral (`user_id`/`telegram_user_id` and `chat_id`, numbers).
+        Reads the keys `as_metadata` writes; metadata written before the writer became
+        channel-neutral is read by the layer that talks to Rasa, which turns it into these
+        keys first (`bot/actions/metadata.py`).
         """
         reply = metadata.get("reply_language")
         text = metadata.get("text")
@@ -146,21 +147,12 @@ class Message:
         )
 
 
-def _number(value: object) -> str | None:
-    """Return a whole number (not a bool) as its decimal string, else None."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _writer_from(metadata: Mapping[str, Any]) -> Writer | None:
-    """Return the writer of Rasa message metadata (new or old keys), None without one."""
+    """Return the writer of Rasa message metadata, None without one."""
     channel = metadata.get("channel")
-    channel = channel if isinstance(channel, str) else notify.CHAT_APP.value  # older: the chat app
     address = metadata.get("address")
     conversation = metadata.get("conversation")
-    if not isinstance(address, str):  # written before the writer was channel-neutral
-        address = _number(metadata.get("user_id", metadata.get("telegram_user_id")))
-        conversation = _number(metadata.get("chat_id"))
-    if address is None:
+    if not isinstance(channel, str) or not isinstance(address, str):
         return None
     return Writer(
         channel=channel,

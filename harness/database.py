@@ -30,7 +30,7 @@ def migrate_and_seed(url: str, *, demo_channels: bool = False) -> Engine:
         )
         if not demo_channels:
             for department in session.exec(select(Department)).all():
-                department.channels = DepartmentChannels.TELEGRAM
+                department.channels = DepartmentChannels.GROUP_CHAT
     return engine
 
 

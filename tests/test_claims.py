@@ -65,10 +65,17 @@ def test_an_outbox_lane_sends_its_head_only_and_skips_a_head_waiting_for_a_retry
     with session_scope(engine) as session:
         for n in range(3):
             session.add(
-                OutboxMessage(kind="text", recipient="staff", recipient_id=501, params={"n": n})
+                OutboxMessage(
+                    kind="text",
+                    channel="telegram",
+                    recipient="staff",
+                    recipient_id=501,
+                    params={"n": n},
+                )
             )
         session.add(
             OutboxMessage(
+                channel="telegram",
                 kind="text",
                 recipient="staff",
                 recipient_id=502,

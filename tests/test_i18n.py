@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import ast
 import builtins
+import hashlib
+import os
 import re
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,7 +18,17 @@ from babel.messages.plurals import get_plural
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.i18n import LANGUAGES, LOCALE_DIR, catalogue_path, nt, t, translate
+from bot.i18n import (
+    LANGUAGES,
+    LOCALE_DIR,
+    catalogue_path,
+    compile_all,
+    compile_po,
+    load_catalogue,
+    nt,
+    t,
+    translate,
+)
 from bot.i18n.catalogue import extract, load, placeholders, problems
 from bot.messages import RENDERERS, render
 from bot.messages.languages import EnquiryLanguages, languages_line
@@ -126,6 +139,7 @@ def _one_of_each(
         )
         rows.append(
             OutboxMessage(
+                channel="telegram",
                 kind=kind,
                 recipient=recipient,
                 recipient_id=recipient_id,
@@ -533,3 +547,78 @@ def test_translator_comments_reach_every_catalogue(language: str) -> None:
     have = {(m.id, m.context): m.auto_comments for m in load(language) if m.id}
     missing = [str(key[0])[:60] for key, comments in wanted.items() if have.get(key) != comments]
     assert missing == []
+
+
+def test_a_channel_the_domain_names_is_shown_by_its_name_in_the_readers_language() -> None:
+    from db.plumbing.validation import CHAT_ID_PROBLEM
+    from db.privacy.disposal import kind_phrase
+
+    # The domain passes the channel's value; the application names it (bot.i18n.CHANNEL_NAMES).
+    assert translate("en", kind_phrase("inbox")) == "processed Telegram updates"
+    assert translate("sv", kind_phrase("inbox")) == "behandlade Telegram-uppdateringar"
+    problem = Phrase(CHAT_ID_PROBLEM, {"value": "anna", "channel": notify.CHAT_APP})
+    assert translate("en", problem) == "anna is not a Telegram id. An id is digits only."
+    assert "تلگرام" in translate("fa", problem)  # the name in Persian, from the catalogue
+    assert translate("en", Phrase("{channel}", {"channel": notify.Channel.EMAIL})) == "E-mail"
+    # A plain text value is shown as it is, even when it spells a channel's value.
+    assert translate("en", Phrase("{channel}", {"channel": "telegram"})) == "telegram"
+    assert translate("en", kind_phrase("audit")) == t("en", "ändringsloggen")
+
+
+HELP = 'msgid "Hjälp"\nmsgstr "Help"\n'
+
+
+def _catalogue_copy(folder: Path) -> Path:
+    """Copy the English catalogue into a folder of its own (the shipped one is left alone)."""
+    po_file = folder / "lotsen.po"
+    source = catalogue_path("en").read_text()
+    assert source.count(HELP) == 1
+    po_file.write_text(source)
+    return po_file
+
+
+def test_a_start_reads_the_compiled_catalogue_kept_for_the_po(tmp_path: Path) -> None:
+    po_file = _catalogue_copy(tmp_path)
+    assert load_catalogue(po_file, "en").gettext("Hjälp") == "Help"
+    [kept] = tmp_path.glob("lotsen-*.mo")
+    # The next start reads the kept file, not the .po: a file with another text under the same
+    # name is what it serves.
+    other = po_file.read_text().replace(HELP, 'msgid "Hjälp"\nmsgstr "Help (kept)"\n')
+    kept.write_bytes(compile_po(other.encode(), "en"))
+    assert load_catalogue(po_file, "en").gettext("Hjälp") == "Help (kept)"
+
+
+def test_a_changed_po_is_served_never_its_stale_compiled_file(tmp_path: Path) -> None:
+    po_file = _catalogue_copy(tmp_path)
+    assert load_catalogue(po_file, "en").gettext("Hjälp") == "Help"
+    [stale] = tmp_path.glob("lotsen-*.mo")
+    po_file.write_text(po_file.read_text().replace(HELP, 'msgid "Hjälp"\nmsgstr "Assistance"\n'))
+    os.utime(po_file, (0, 0))  # older than the compiled file: its content decides, not its time
+    assert load_catalogue(po_file, "en").gettext("Hjälp") == "Assistance"
+    [fresh] = tmp_path.glob("lotsen-*.mo")
+    assert fresh != stale and not stale.exists()  # the stale one is gone, the new one kept
+
+
+def test_a_catalogue_that_cannot_be_kept_is_compiled_in_memory(tmp_path: Path) -> None:
+    po_file = _catalogue_copy(tmp_path)
+    unwritable = tmp_path / "not-a-folder"
+    unwritable.write_text("a file where the compiled catalogues would go")
+    for _ in range(2):  # every start compiles it again, and serves it all the same
+        assert load_catalogue(po_file, "en", unwritable).gettext("Hjälp") == "Help"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lotsen.po", "not-a-folder"]
+
+
+def test_every_shipped_catalogue_is_compiled_and_kept_beside_its_po() -> None:
+    kept = compile_all()
+    assert len(kept) == len(LANGUAGES)
+    for path in kept:
+        po_file = path.with_name("lotsen.po")
+        assert path.name == f"lotsen-{hashlib.sha256(po_file.read_bytes()).hexdigest()[:16]}.mo"
+    # Not committed: git ignores them.
+    ignored = subprocess.run(
+        ["git", "check-ignore", *map(str, kept)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert ignored.returncode == 0 and len(ignored.stdout.splitlines()) == len(kept)

@@ -8,6 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.actions import metadata
 from bot.actions.enquiry import ActionHandleEnquiry, ActionSmalltalk
 from db import intake
 from db.enquiries.notifications import Kind
@@ -38,6 +39,11 @@ def test_every_outcome_has_a_handler() -> None:
 
 def test_the_message_travels_through_rasa_metadata_unchanged() -> None:
     assert intake.Message.from_metadata(MESSAGE.as_metadata()) == MESSAGE
+    assert metadata.current(MESSAGE.as_metadata()) == MESSAGE.as_metadata()
+    assert intake.Message.from_metadata({"text": "Hej"}) is None  # no languages: not ours
+
+
+def test_older_rasa_metadata_is_read_by_the_action_server_layer() -> None:
     old = {  # what the bot sent before the writer's id was channel-neutral
         "message_key": "tg:4242:17",
         "telegram_user_id": 4242,
@@ -49,10 +55,16 @@ def test_the_message_travels_through_rasa_metadata_unchanged() -> None:
         "unsupported_language": False,
         "text": "Hej",
     }
-    found = intake.Message.from_metadata(old)
+    found = intake.Message.from_metadata(metadata.current(old))
     assert found is not None and found.writer == intake.Writer("telegram", "4242", "4242")
     assert found.key == "tg:4242:17" and found.languages.reply == "sv"
-    assert intake.Message.from_metadata({"text": "Hej"}) is None  # no languages: not ours
+    # The domain reads one shape: the older keys are translated before it, never inside it.
+    unread = intake.Message.from_metadata(old)
+    assert unread is not None and unread.writer is None
+    # Older metadata without a channel came from the chat app; `user_id` was its other name.
+    bare = {k: v for k, v in old.items() if k not in ("channel", "telegram_user_id")}
+    again = intake.Message.from_metadata(metadata.current({**bare, "user_id": 4242}))
+    assert again is not None and again.writer == intake.Writer("telegram", "4242", "4242")
 
 
 def test_receive_records_routes_forwards_and_replies_once(engine: Engine) -> None:

@@ -248,6 +248,7 @@ def _user_with_data(engine: Engine) -> dict[str, int]:
         assert department is not None
         session.add(
             OutboxMessage(
+                channel="telegram",
                 kind=notify.Kind.FORWARD,
                 recipient=notify.Recipient.DEPARTMENT,
                 recipient_id=department.id,

@@ -136,6 +136,7 @@ def _one_row_per_store(session: Session) -> AssociationUser:
                 sender=person_key("telegram", USER),
             ),
             OutboxMessage(
+                channel="telegram",
                 kind="answer",
                 recipient="association",
                 recipient_id=person.id,

@@ -426,6 +426,7 @@ def test_both_kinds_render_in_every_language_with_buttons(engine: Engine, langua
         enquiry, _ = lifecycle.received(session=session, text="?", language=language, user=user)
         rows = [
             OutboxMessage(
+                channel="telegram",
                 kind=Kind.REFERRED,
                 recipient="association",
                 recipient_id=user.id,
@@ -434,6 +435,7 @@ def test_both_kinds_render_in_every_language_with_buttons(engine: Engine, langua
                 enquiry_id=enquiry.id,
             ),
             OutboxMessage(
+                channel="telegram",
                 kind=Kind.CONFIRM,
                 recipient="association",
                 recipient_id=user.id,

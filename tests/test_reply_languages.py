@@ -42,6 +42,7 @@ KULTUR_EMAIL = "foreningsservice@storasa.example"
 
 def _row(enquiry: Enquiry, kind: Kind, language: str, **params: object) -> OutboxMessage:
     return OutboxMessage(
+        channel="telegram",
         kind=kind,
         recipient=Recipient.ASSOCIATION,
         recipient_id=enquiry.user_id,

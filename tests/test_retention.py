@@ -176,6 +176,7 @@ def _fill(engine: Engine, tracker_url: str) -> dict[str, int]:
 
         def message(text: str, sent_at: datetime | None) -> OutboxMessage:
             return OutboxMessage(
+                channel="telegram",
                 kind="text",
                 recipient="association",
                 params={"text": text},

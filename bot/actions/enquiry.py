@@ -13,6 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlmodel import Session
 
+from bot.actions import metadata
 from bot.actions.context import ActionContext, default_context
 from bot.i18n import LANGUAGES, normalise_language
 from bot.understanding.language import identify
@@ -49,8 +50,9 @@ class _LotsenAction(Action, abc.ABC):  # type: ignore[misc]
 
 
 def _metadata(tracker: Tracker) -> dict[str, Any]:
+    """Return the latest message's metadata in the keys the domain reads (older ones too)."""
     meta = tracker.latest_message.get("metadata") or {}
-    return meta if isinstance(meta, dict) else {}
+    return metadata.current(meta) if isinstance(meta, dict) else {}
 
 
 def _message(tracker: Tracker) -> intake.Message:

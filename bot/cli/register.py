@@ -94,7 +94,7 @@ def decision_add_command(
 
 def decision_list_command() -> None:
     """List the disposal decisions and the latest disposals made under them."""
-    from db.privacy.disposal import KINDS, decisions, disposals
+    from db.privacy.disposal import decisions, disposals, kind_phrase
 
     language = cli_language()
     with open_session() as session:
@@ -109,13 +109,13 @@ def decision_list_command() -> None:
         for decision in found:
             typer.echo(f"{decision.reference}  {decision.decided_on.isoformat()}  {decision.note}")
             for kind, days in sorted(decision.covers.items()):
-                what = say(Phrase(KINDS.get(kind, kind)))
+                what = say(kind_phrase(kind))
                 typer.echo("  " + t(language, "{what}: {days} dagar", what=what, days=days))
         latest = disposals(session=session, limit=20)
         if latest:
             typer.echo(t(language, "Senaste gallringar:"))
         for entry, reference in latest:
-            what = say(Phrase(KINDS.get(entry.kind, entry.kind)))
+            what = say(kind_phrase(entry.kind))
             typer.echo(
                 "  "
                 + t(

@@ -29,6 +29,7 @@ def parse_identity(value: str) -> tuple[str, str]:
     Digits (or `telegram:` and digits) are a Telegram user id; `email:ADDRESS` an e-mail address.
     Raises ValidationProblem for anything else.
     """
+    from db.models import Channel
     from db.people.staff_identities import check_identity
     from db.plumbing.validation import (
         CHAT_ID_PROBLEM,
@@ -45,7 +46,9 @@ def parse_identity(value: str) -> tuple[str, str]:
     if channel == "telegram":
         number = parse_chat_id(address, "telegram_user_id")
         if number <= 0:
-            raise ValidationProblem("telegram_user_id", CHAT_ID_PROBLEM, value=value)
+            raise ValidationProblem(
+                "telegram_user_id", CHAT_ID_PROBLEM, value=value, channel=Channel.TELEGRAM
+            )
         return channel, str(number)
     if channel != "email":
         raise ValidationProblem("channel", FIELD_PROBLEM, value=value)

@@ -1,14 +1,22 @@
 """Every user-facing word, from gettext catalogues: Swedish is the source, the rest translate it.
 
-The catalogues are `locale/<language>/LC_MESSAGES/lotsen.po` beside this module, read directly
-(no compile step). Message ids are the Swedish texts; `{name}` placeholders are filled after
-translation, so a translator may move them. Translator comments (`# Translators: …` above a
+The catalogues are `locale/<language>/LC_MESSAGES/lotsen.po` beside this module. A process loads
+them compiled: `lotsen-<hash>.mo` beside each .po (not committed), named by the hash of the .po's
+content, written by `make setup` (`python -m bot.i18n compile`) or by the first process that
+needs it, so a changed .po is compiled again and never served stale; where nothing can be
+written (a read-only install) the .po is compiled in memory at each start.
+
+Message ids are the Swedish texts; `{name}` placeholders are filled after translation, so a
+translator may move them. Translator comments (`# Translators: …` above a
 call) travel into the catalogues. `python -m bot.i18n update` re-extracts and merges them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gettext
+import hashlib
+import os
 from functools import cache
 from io import BytesIO
 from pathlib import Path
@@ -18,7 +26,7 @@ from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from db.plumbing.phrases import Phrase
+from db.plumbing.phrases import N_, Phrase
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "lotsen"
@@ -48,6 +56,17 @@ LANGUAGE_NAMES = {
 }
 """Each language's name in itself (for the language choice)."""
 
+CHANNEL_NAMES: dict[str, str] = {
+    # Translators: a channel's name (the desk's enquiry page; sentences that name a channel).
+    "telegram": N_("Telegram"),
+    "web": N_("Webbchatten"),
+    "email": N_("E-post"),
+    "console": N_("Konsolen"),
+}
+"""The channels' names as people know them, by the channel's value (`db.models.Channel`). The
+domain names a channel by its value (a `Channel` among a phrase's values); `translate` shows its
+name here, in the reader's language."""
+
 RIGHT_TO_LEFT = frozenset({"ar", "fa"})
 """Languages written from right to left (their texts isolate left-to-right tokens)."""
 
@@ -57,18 +76,77 @@ def catalogue_path(language: str) -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
+def compiled_path(po_file: Path, digest: str, cache_dir: Path | None = None) -> Path:
+    """Return where the compiled catalogue of this content of a .po file is kept: beside it
+    (or in `cache_dir`), named by the content's hash, so a changed .po never finds a stale one."""
+    return (cache_dir or po_file.parent) / f"{po_file.stem}-{digest[:16]}.mo"
+
+
+def compile_po(source: bytes, language: str) -> bytes:
+    """Return a .po file's content compiled (.mo), fuzzy translations left out."""
+    catalogue = read_po(BytesIO(source), locale=language, domain=DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalogue, use_fuzzy=False)
+    return compiled.getvalue()
+
+
+def load_catalogue(
+    po_file: Path, language: str, cache_dir: Path | None = None
+) -> gettext.GNUTranslations:
+    """Return a .po file's catalogue, from its compiled file when one matches its content.
+
+    Compiles it when none does and keeps the result (written whole, then renamed into place,
+    older ones of the same catalogue removed); when it cannot be kept (a read-only install), the
+    catalogue is compiled in memory, as the first start always is.
+    """
+    source = po_file.read_bytes()
+    target = compiled_path(po_file, hashlib.sha256(source).hexdigest(), cache_dir)
+    try:
+        return gettext.GNUTranslations(BytesIO(target.read_bytes()))
+    except (OSError, ValueError):
+        pass  # not compiled yet (or unreadable): compile it below
+    compiled = compile_po(source, language)
+    with contextlib.suppress(OSError):  # cannot be kept: served from memory
+        _keep(target, compiled)
+    return gettext.GNUTranslations(BytesIO(compiled))
+
+
+def _keep(target: Path, compiled: bytes) -> None:
+    """Write a compiled catalogue atomically and remove the older ones of the catalogue."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(compiled)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    stem = target.name.rsplit("-", 1)[0]
+    for older in target.parent.glob(f"{stem}-*.mo"):
+        if older != target:
+            older.unlink(missing_ok=True)
+
+
 @cache
 def translations(language: str) -> gettext.NullTranslations:
     """Return the compiled catalogue of a language (the Swedish source when there is none)."""
     path = catalogue_path(language)
     if not path.exists():
         return gettext.NullTranslations()
-    with path.open("rb") as handle:
-        catalogue = read_po(handle, locale=language, domain=DOMAIN)
-    compiled = BytesIO()
-    write_mo(compiled, catalogue, use_fuzzy=False)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    return load_catalogue(path, language)
+
+
+def compile_all() -> list[Path]:
+    """Compile every shipped catalogue that has no compiled file for its content yet (`make
+    setup`, `python -m bot.i18n compile`); return the compiled files that are kept."""
+    kept = []
+    for language in LANGUAGES:
+        po_file = catalogue_path(language)
+        if po_file.exists():
+            load_catalogue(po_file, language)
+            digest = hashlib.sha256(po_file.read_bytes()).hexdigest()
+            target = compiled_path(po_file, digest)
+            if target.exists():
+                kept.append(target)
+    return kept
 
 
 def language_name(code: str | None, in_language: str = SOURCE_LANGUAGE) -> str | None:
@@ -112,10 +190,21 @@ def nt(language: str, singular: str, plural: str, count: int, /, **values: Any) 
     return _fill(text, {"count": count, **values})
 
 
+def _shown(language: str, value: Any) -> Any:
+    """Return a phrase's value as the reader sees it: a phrase translated, a channel named."""
+    if isinstance(value, Phrase):
+        return translate(language, value)
+    # Imported here: the data model is loaded by every process that renders domain phrases,
+    # and this module stays light for those that only translate (python -m bot.i18n).
+    from db.models.enums import Channel
+
+    if isinstance(value, Channel) and value in CHANNEL_NAMES:
+        return t(language, CHANNEL_NAMES[value])
+    return value
+
+
 def translate(language: str, phrase: Phrase) -> str:
-    """Return a domain phrase in the language (phrases among its values are translated too)."""
-    values = {
-        name: translate(language, value) if isinstance(value, Phrase) else value
-        for name, value in phrase.values.items()
-    }
+    """Return a domain phrase in the language (phrases among its values are translated too,
+    channels named: `CHANNEL_NAMES`)."""
+    values = {name: _shown(language, value) for name, value in phrase.values.items()}
     return t(language, phrase.message, **values)

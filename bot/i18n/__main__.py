@@ -1,4 +1,5 @@
-"""`python -m bot.i18n update|check`: merge new messages into the catalogues, or list gaps."""
+"""`python -m bot.i18n update|check|compile`: merge new messages into the catalogues, list gaps,
+or compile the catalogues for a quick start (bot/i18n/__init__.py; `make setup` runs it)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ def main(argv: list[str]) -> int:
         for problem in found:
             print(problem)
         return 1 if found else 0
-    print("usage: python -m bot.i18n update|check", file=sys.stderr)
+    if argv[:1] == ["compile"]:
+        from bot.i18n import LANGUAGES, compile_all
+
+        kept = compile_all()
+        print(f"{len(kept)} of {len(LANGUAGES)} catalogues compiled and kept", file=sys.stderr)
+        return 0
+    print("usage: python -m bot.i18n update|check|compile", file=sys.stderr)
     return 2
 
 

@@ -36,6 +36,10 @@ from db.models import (
     OutboxMessage,
     utcnow,
 )
+
+# The channels (db/models/enums.py), re-exported: notifications travel on them.
+from db.models import CHAT_APP as CHAT_APP
+from db.models import Channel as Channel
 from db.people.staff_identities import staff_address
 from db.plumbing.keys import older_keys
 
@@ -52,20 +56,6 @@ class Recipient(enum.StrEnum):
     CASE_SYSTEM = "case_system"  # the municipality's errand system (SupportManagement)
     REGISTRAR = "registrar"  # the registrar's mailbox (REGISTRAR_EMAIL)
     MAILBOX = "mailbox"  # the one address in params["to"]: an answer to a mail that was refused
-
-
-class Channel(enum.StrEnum):
-    """How a notification travels."""
-
-    TELEGRAM = "telegram"
-    CONSOLE = "console"
-    EMAIL = "email"
-    WEB = "web"  # the web chat for associations
-    ERRAND = "errand"  # filed in the case system over HTTP (bot/channels/errand)
-
-
-CHAT_APP = Channel.TELEGRAM
-"""The chat app that carries departments' and coordinators' groups and staff's private chats."""
 
 
 class Kind(enum.StrEnum):

@@ -37,8 +37,9 @@ class Unreachable(enum.StrEnum):
 
 
 WHY = {
-    # Translators: why a department cannot be reached (joined with "; " into a sentence).
-    Unreachable.NO_GROUP: N_("Telegram är valt men förvaltningen har ingen Telegram-grupp"),
+    # Translators: why a department cannot be reached (joined with "; " into a sentence);
+    # {channel} is the chat app's name.
+    Unreachable.NO_GROUP: N_("{channel} är valt men förvaltningen har ingen {channel}-grupp"),
     # Translators: why a department cannot be reached.
     Unreachable.NO_ADDRESS: N_("ingen e-postadress (varken funktionsbrevlåda eller kontakt)"),
     # Translators: why a department cannot be reached; SMTP_HOST is a setting's name.
@@ -98,7 +99,7 @@ def department_reach(
 
 def why_unreachable(reach: Reach) -> Phrase:
     """Return the reasons of a reach as one phrase ("…; …")."""
-    parts = [Phrase(WHY[p]) for p in reach.problems]
+    parts = [Phrase(WHY[p], {"channel": CHAT_APP}) for p in reach.problems]
     phrase = parts[0]
     for part in parts[1:]:
         phrase = Phrase("{first}; {second}", {"first": phrase, "second": part})

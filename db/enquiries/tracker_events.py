@@ -32,6 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
+from db.plumbing.keys import prefixes
+
 METADATA = MetaData()
 
 # The same shape as rasa.core.tracker_store.SQLTrackerStore.SQLEvent (Rasa 3.6).
@@ -47,9 +49,6 @@ EVENTS = Table(
     Column("data", Text),
 )
 
-
-SENDER_PREFIXES = {"telegram": ("telegram", "tg")}
-"""What a channel's sender ids start with ("tg" is how the first build named that channel)."""
 
 Identity = tuple[str, str]
 """A channel identity as the tracker store knows it: (channel, address)."""
@@ -68,7 +67,7 @@ def is_senders(sender: str, identity: Identity) -> bool:
         sender.startswith(f"{prefix}:")
         and sender.endswith(f":{address}")
         and len(sender) > len(prefix) + len(address) + 2
-        for prefix in SENDER_PREFIXES.get(channel, (channel,))
+        for prefix in prefixes(channel)  # its name, or how the first build named it
     )
 
 

@@ -18,8 +18,10 @@ from db.models.enquiries import (
 from db.models.enums import (
     BY_GROUP_CHAT,
     BY_MAIL,
+    CHAT_APP,
     DEFAULT_DEPARTMENT_CHANNELS,
     OPEN_STATUSES,
+    Channel,
     DepartmentChannels,
     EnquiryStatus,
     EscalationReason,
@@ -43,6 +45,7 @@ from db.models.webchat import WebChat, WebChatEntry
 __all__ = [
     "BY_GROUP_CHAT",
     "BY_MAIL",
+    "CHAT_APP",
     "DEFAULT_DEPARTMENT_CHANNELS",
     "OPEN_STATUSES",
     "AnswerRecord",
@@ -50,6 +53,7 @@ __all__ = [
     "AssociationUser",
     "AuditEntry",
     "Authority",
+    "Channel",
     "ChannelIdentity",
     "Contact",
     "Department",

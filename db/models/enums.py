@@ -77,17 +77,41 @@ class StaffRole(enum.StrEnum):
     ADMIN = "admin"
 
 
-class DepartmentChannels(enum.StrEnum):
-    """Where a department takes its enquiries: its chat group, its mailbox, or both."""
+class Channel(enum.StrEnum):
+    """How a message travels: where a person writes from and where a notification goes.
+
+    The values are the channels' names in message keys, Rasa sender ids, identities and
+    outbox rows; the chat app's value is the one place the domain names that app.
+    """
 
     TELEGRAM = "telegram"
+    CONSOLE = "console"
     EMAIL = "email"
+    WEB = "web"  # the web chat for associations
+    ERRAND = "errand"  # filed in the case system over HTTP (bot/channels/errand)
+
+
+CHAT_APP = Channel.TELEGRAM
+"""The chat app that carries departments' and coordinators' groups and staff's private chats."""
+
+
+class DepartmentChannels(enum.StrEnum):
+    """Where a department takes its enquiries: its chat group, its mailbox, or both.
+
+    The values are what operators write (`channels:` in the routing file, the desk, the CLI):
+    the chat app's channel value for its group, "email" or "both".
+    """
+
+    GROUP_CHAT = CHAT_APP.value
+    EMAIL = Channel.EMAIL.value
     BOTH = "both"
 
 
-DEFAULT_DEPARTMENT_CHANNELS = DepartmentChannels.TELEGRAM
-"""What a department takes when nothing else is chosen (every department did before e-mail)."""
-BY_GROUP_CHAT = frozenset({DepartmentChannels.TELEGRAM, DepartmentChannels.BOTH})
+DEFAULT_DEPARTMENT_CHANNELS = DepartmentChannels.GROUP_CHAT
+"""What a department takes when nothing else is chosen: its chat group, as every department did
+before e-mail (a routing file written then has no `channels`). A department without a group is
+still reached: the forward goes to its mailbox by e-mail (db/enquiries/reach.py)."""
+BY_GROUP_CHAT = frozenset({DepartmentChannels.GROUP_CHAT, DepartmentChannels.BOTH})
 """The choices that forward to the department's chat group (`Department.group_chat`)."""
 BY_MAIL = frozenset({DepartmentChannels.EMAIL, DepartmentChannels.BOTH})
 """The choices that forward to the department's mailbox."""

@@ -36,7 +36,7 @@ class AssociationUser(SQLModel, table=True):
     __tablename__ = "association_user"
 
     id: int | None = Field(default=None, primary_key=True)
-    channel: str = Field(default="telegram", max_length=16)  # where answers go (last written from)
+    channel: str = Field(max_length=16)  # where answers go (last written from); always given
     association_id: int | None = Field(default=None, foreign_key="association.id", index=True)
     language: str = "sv"
     awaiting: str | None = None  # what the bot asked for and waits on, e.g. "association"

@@ -68,7 +68,7 @@ class OutboxMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=32)
-    channel: str = Field(default="telegram", max_length=16, index=True)
+    channel: str = Field(max_length=16, index=True)  # always given: the domain picks no channel
     recipient: str = Field(max_length=16)
     recipient_id: int | None = Field(default=None, sa_type=BigInteger)
     language: str = Field(default="sv", max_length=8)

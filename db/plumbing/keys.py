@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import hashlib
 
+from db.models import CHAT_APP
+
 MAX_KEY_LENGTH = 64
 """The longest key stored as it is (the enquiry's `message_key` column); longer ones are hashed."""
 
-OLDER_PREFIXES = {"telegram": ("tg",)}
-"""The prefixes a channel's keys had before (the first build's chat-app keys began `tg`)."""
+OLDER_PREFIXES: dict[str, tuple[str, ...]] = {CHAT_APP.value: ("tg",)}
+"""The prefixes a channel's keys and Rasa sender ids had before (the first build's chat-app
+keys and sender ids began `tg`)."""
+
+
+def prefixes(channel: str) -> tuple[str, ...]:
+    """Return what a channel's keys and sender ids may begin with: its name, then its older
+    prefixes (`OLDER_PREFIXES`)."""
+    return (channel, *OLDER_PREFIXES.get(channel, ()))
 
 
 def message_key(channel: str, conversation: str, message: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from db.models import DepartmentChannels
+from db.models import CHAT_APP, DepartmentChannels
 from db.plumbing.phrases import N_, DomainError
 
 EMAIL_RE = re.compile(r"^[^@\s,;:<>()\[\]\"]+@[^@\s,;:<>()\[\]\"]+\.[A-Za-z]{2,}$")
@@ -29,7 +29,8 @@ PHONE_PROBLEM = N_(
     "Telefonnumret går inte att använda: {value}. Skriv siffror, gärna med +46 först."
 )
 NUMBER_PROBLEM = N_("Skriv ett heltal som är större än noll (inte {value}).")
-CHAT_ID_PROBLEM = N_("{value} är inte ett Telegram-id. Ett id är bara siffror.")
+# Translators: {channel} is the chat app's name.
+CHAT_ID_PROBLEM = N_("{value} är inte ett {channel}-id. Ett id är bara siffror.")
 DEPARTMENT_PROBLEM = N_("Det finns ingen förvaltning med nyckeln {value}.")
 INTENT_PROBLEM = N_("Ämnet {value} finns inte hos boten.")
 ROUTE_PROBLEM = N_("Det finns ingen väg för ämnet {value}.")
@@ -104,10 +105,10 @@ def parse_chat_id(value: object, field: str) -> int:
     """Return the chat app's numeric id of a user or a group (64-bit, not zero) or raise."""
     text = str(value).strip()
     if isinstance(value, bool) or not re.fullmatch(r"-?[0-9]{1,19}", text):
-        raise ValidationProblem(field, CHAT_ID_PROBLEM, value=text)
+        raise ValidationProblem(field, CHAT_ID_PROBLEM, value=text, channel=CHAT_APP)
     number = int(text)
     if number == 0 or abs(number) > MAX_CHAT_ID:
-        raise ValidationProblem(field, CHAT_ID_PROBLEM, value=text)
+        raise ValidationProblem(field, CHAT_ID_PROBLEM, value=text, channel=CHAT_APP)
     return number
 
 

@@ -16,13 +16,14 @@ from datetime import date, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from db.models import DisposalDecision, DisposalLog, utcnow
+from db.models import CHAT_APP, DisposalDecision, DisposalLog, utcnow
 from db.plumbing.audit import record
-from db.plumbing.phrases import N_, DomainError
+from db.plumbing.phrases import N_, DomainError, Phrase
 
 KINDS = {
     "enquiry_texts": N_("frågornas och svarens texter i avslutade ärenden"),
-    "inbox": N_("behandlade Telegram-uppdateringar"),
+    # Translators: {channel} is the chat app's name.
+    "inbox": N_("behandlade {channel}-uppdateringar"),
     "outbox": N_("skickade meddelanden i utkorgen"),
     "audit": N_("ändringsloggen"),
     "tracker": N_("Rasas samtalshistorik"),
@@ -31,7 +32,18 @@ KINDS = {
     "inbound_mail": N_("inkomna e-postmeddelanden som behandlats"),
     "web_chats": N_("webbchattar och deras utskrifter"),
 }
-"""The kinds of data a decision can cover, with what they are called in reports."""
+"""The kinds of data a decision can cover, with what they are called in reports (`kind_phrase`)."""
+
+INBOX_CHANNEL = CHAT_APP
+"""The channel whose updates the inbox (`inbox_update`) holds: only the chat app's channel
+writes them (web chats and inbound mail are kinds of their own)."""
+
+
+def kind_phrase(kind: str) -> Phrase:
+    """Return what a kind of data (or a purge count, db/privacy/retention.py) is called in
+    reports; a name nobody labelled is shown as it is."""
+    return Phrase(KINDS.get(kind, kind), {"channel": INBOX_CHANNEL})
+
 
 COUNT_KINDS = {
     "enquiries_anonymised": "enquiry_texts",

@@ -26,7 +26,7 @@ from db.models import utcnow
 from db.plumbing.audit import record
 from db.plumbing.phrases import N_, Phrase
 from db.privacy import catalogue
-from db.privacy.disposal import KINDS, Cover, coverage, log_disposal
+from db.privacy.disposal import INBOX_CHANNEL, KINDS, Cover, coverage, kind_phrase, log_disposal
 from db.privacy.rules import RETENTION_ACTOR
 from db.privacy.stores import PURGED, Cut, Rule, Store, carry_out, find
 
@@ -39,7 +39,8 @@ COUNTED = {
     "enquiries_anonymised": N_("ärenden anonymiserade"),
     "erasure_requests_closed": N_("begäranden om radering avslutade"),
     "training_candidates_redacted": N_("träningsförslag rensade"),
-    "inbox_updates_deleted": N_("Telegram-uppdateringar i inkorgen raderade"),
+    # Translators: {channel} is the chat app's name.
+    "inbox_updates_deleted": N_("{channel}-uppdateringar i inkorgen raderade"),
     "outbox_messages_deleted": N_("meddelanden i utkorgen raderade"),
     "outbox_messages_redacted": N_("meddelanden i utkorgen rensade"),
     "audit_entries_deleted": N_("rader i ändringsloggen raderade"),
@@ -72,11 +73,16 @@ CUTOFFS = {
 """The retention limits a purge applies, by the name the audit records them under."""
 
 
+def _counted(name: str) -> Phrase:
+    """Return what a purge or an erasure count is called (its name when nobody labelled it)."""
+    return Phrase(COUNTED.get(name, name), {"channel": INBOX_CHANNEL})
+
+
 def count_lines(counts: Mapping[str, int], tracker_store: str) -> list[Phrase]:
     """Return one phrase per count, then what was found in the tracker store."""
     lines = [
         # Translators: a line of a purge or erasure report, e.g. "enquiries anonymised: 3".
-        Phrase(N_("{what}: {count}"), {"what": Phrase(COUNTED.get(name, name)), "count": count})
+        Phrase(N_("{what}: {count}"), {"what": _counted(name), "count": count})
         for name, count in counts.items()
     ]
     state = Phrase(TRACKER_STATES.get(tracker_store, tracker_store))
@@ -198,7 +204,7 @@ class PurgeReport:
             # under, e.g. "ändringsloggen: enligt beslut KS 2026/123 § 45".
             Phrase(
                 N_("{what}: enligt beslut {reference}"),
-                {"what": Phrase(KINDS[kind]), "reference": reference},
+                {"what": kind_phrase(kind), "reference": reference},
             )
             for kind, reference in self.decisions.items()
         ]
@@ -216,7 +222,7 @@ class PurgeReport:
             # Translators: a line of a purge report: a kind of data that was kept.
             Phrase(
                 N_("{what}: behålls, inget gallringsbeslut omfattar det"),
-                {"what": Phrase(KINDS[kind])},
+                {"what": kind_phrase(kind)},
             )
             for kind in self.refused
         )

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from db.enquiries.notifications import Channel, Recipient
 from db.models import Enquiry, InboundMail, OutboxMessage
-from db.plumbing.keys import OLDER_PREFIXES
+from db.plumbing.keys import prefixes
 from db.privacy.masking import mask_personal_data
 
 CHANNELS = tuple(channel for channel in Channel if channel != Channel.ERRAND)
@@ -38,7 +38,7 @@ def written_in(enquiry: Enquiry) -> Channel | None:
     """Return the channel the association wrote the enquiry in (None: not known)."""
     prefix = (enquiry.message_key or "").partition(":")[0]
     for channel in CHANNELS:
-        if prefix == channel.value or prefix in OLDER_PREFIXES.get(channel.value, ()):
+        if prefix in prefixes(channel.value):
             return channel
     return None
 

@@ -15,7 +15,7 @@ from bot.channels.desk.auth import Principal
 from bot.channels.desk.dates import DateProblem, parse_day
 from bot.channels.desk.views_register import register_marks
 from bot.channels.desk.web import not_found, render, require, run_db, texts_of
-from bot.i18n import LANGUAGES
+from bot.i18n import CHANNEL_NAMES, LANGUAGES
 from bot.messages.languages import UNDETERMINED, enquiry_languages, language_label
 from bot.messages.mail import REASONS
 from db.enquiries import queue
@@ -158,13 +158,6 @@ async def enquiries_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-CHANNEL_NAMES: dict[str, str] = {
-    # Translators: the channel an association wrote its enquiry in (the desk's enquiry page).
-    "telegram": N_("Telegram"),
-    "web": N_("Webbchatten"),
-    "email": N_("E-post"),
-    "console": N_("Konsolen"),
-}
 MAIL_STATES: dict[str, str] = {
     # Translators: what became of a mail in an enquiry's e-mail thread (the desk).
     "new": N_("inte hanterat än"),
