@@ -13,7 +13,6 @@ call) travel into the catalogues. `python -m bot.i18n update` re-extracts and me
 
 from __future__ import annotations
 
-import contextlib
 import gettext
 import hashlib
 import os
@@ -99,16 +98,25 @@ def load_catalogue(
     older ones of the same catalogue removed); when it cannot be kept (a read-only install), the
     catalogue is compiled in memory, as the first start always is.
     """
+    return _load(po_file, language, cache_dir)[0]
+
+
+def _load(
+    po_file: Path, language: str, cache_dir: Path | None = None
+) -> tuple[gettext.GNUTranslations, Path | None]:
+    """Return a .po file's catalogue (`load_catalogue`) and its compiled file, None if not kept."""
     source = po_file.read_bytes()
     target = compiled_path(po_file, hashlib.sha256(source).hexdigest(), cache_dir)
     try:
-        return gettext.GNUTranslations(BytesIO(target.read_bytes()))
+        return gettext.GNUTranslations(BytesIO(target.read_bytes())), target
     except (OSError, ValueError):
         pass  # not compiled yet (or unreadable): compile it below
     compiled = compile_po(source, language)
-    with contextlib.suppress(OSError):  # cannot be kept: served from memory
+    try:
         _keep(target, compiled)
-    return gettext.GNUTranslations(BytesIO(compiled))
+    except OSError:  # cannot be kept: served from memory
+        return gettext.GNUTranslations(BytesIO(compiled)), None
+    return gettext.GNUTranslations(BytesIO(compiled)), target
 
 
 def _keep(target: Path, compiled: bytes) -> None:
@@ -141,10 +149,8 @@ def compile_all() -> list[Path]:
     for language in LANGUAGES:
         po_file = catalogue_path(language)
         if po_file.exists():
-            load_catalogue(po_file, language)
-            digest = hashlib.sha256(po_file.read_bytes()).hexdigest()
-            target = compiled_path(po_file, digest)
-            if target.exists():
+            _, target = _load(po_file, language)
+            if target is not None:
                 kept.append(target)
     return kept
 
