@@ -7,6 +7,7 @@ than hyphens and underscores dropped, a repeated heading numbered -1, -2, …).
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -52,7 +53,8 @@ def slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
-def anchors(path: Path) -> set[str]:
+@functools.cache
+def anchors(path: Path) -> frozenset[str]:
     """Return every anchor a Markdown file offers."""
     found: set[str] = set()
     seen: dict[str, int] = {}
@@ -65,7 +67,7 @@ def anchors(path: Path) -> set[str]:
         count = seen.get(base, 0)
         seen[base] = count + 1
         found.add(base if count == 0 else f"{base}-{count}")
-    return found
+    return frozenset(found)
 
 
 def links(path: Path) -> list[tuple[int, str]]:
