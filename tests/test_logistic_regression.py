@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from functools import cache
 from typing import Any
 
 import pytest
 
-from bot.settings import PROJECT_ROOT, Settings
-from bot.understanding import rasa_env
+from bot.settings import PROJECT_ROOT
+from tests.probes import run_rasa_probe
 
 PROBE = PROJECT_ROOT / "tests" / "rasa" / "classifier_probe.py"
 
@@ -18,19 +16,7 @@ PROBE = PROJECT_ROOT / "tests" / "rasa" / "classifier_probe.py"
 @cache
 def facts() -> dict[str, Any]:
     """Run the probe once in the Rasa environment and return what it printed."""
-    python = rasa_env.rasa_python(Settings(_env_file=None))  # type: ignore[call-arg]
-    done = subprocess.run(
-        [str(python), str(PROBE)],
-        cwd=PROJECT_ROOT,
-        env=rasa_env.rasa_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return run_rasa_probe(PROBE)
 
 
 def test_with_c_1_it_trains_exactly_rasas_model() -> None:

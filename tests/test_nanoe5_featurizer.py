@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from functools import cache
 from typing import Any
 
 import pytest
 
-from bot.settings import PROJECT_ROOT, Settings
-from bot.understanding import rasa_env
+from bot.settings import PROJECT_ROOT
+from tests.probes import run_rasa_probe
 
 PROBE = PROJECT_ROOT / "tests" / "rasa" / "featurizer_probe.py"
 DIM = 384
@@ -20,19 +18,7 @@ SCALE = 3.0
 @cache
 def facts() -> dict[str, Any]:
     """Run the probe once in the Rasa environment and return what it printed."""
-    python = rasa_env.rasa_python(Settings(_env_file=None))  # type: ignore[call-arg]
-    done = subprocess.run(
-        [str(python), str(PROBE)],
-        cwd=PROJECT_ROOT,
-        env=rasa_env.rasa_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return run_rasa_probe(PROBE)
 
 
 def test_sentence_and_sequence_features_have_the_right_shapes() -> None:

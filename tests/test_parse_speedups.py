@@ -9,13 +9,13 @@ time and in a batch.
 from __future__ import annotations
 
 import json
-import subprocess
 from typing import Any
 
 import pytest
 
 from bot.settings import PROJECT_ROOT, load_settings
 from bot.understanding import rasa_env
+from tests.probes import run_rasa_probe
 from tests.test_parse_batch import TEXTS as BATCH_TEXTS
 
 pytestmark = pytest.mark.slow
@@ -35,21 +35,15 @@ def _probe(mode: str, *, speedups: bool) -> dict[str, Any]:
     model = rasa_env.model_path(settings)
     if not model.exists():
         pytest.fail("No trained model: run `make setup` before the tests (make test does).")
-    env = rasa_env.rasa_env()
-    env["LOTSEN_RASA_SPEEDUPS"] = "1" if speedups else "0"
-    done = subprocess.run(
-        [str(rasa_env.rasa_python(settings)), str(PROBE), str(model), mode],
-        input="".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in TEXTS),
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=PROJECT_ROOT,
-        check=False,
+    return run_rasa_probe(
+        PROBE,
+        str(model),
+        mode,
+        settings=settings,
+        stdin="".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in TEXTS),
+        env={"LOTSEN_RASA_SPEEDUPS": "1" if speedups else "0"},
         timeout=900,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 def test_speedups_change_no_parse() -> None:
