@@ -1,7 +1,7 @@
 """Explore model variants in minutes: the shipped pipeline replicated, cross-validated and routed.
 
 `python -m bench.experiments [--configs a,b] [--folds-only]` replays, for each named
-configuration of `CONFIGS`, the same stratified 5-fold cross-validation as
+configuration of `configs()`, the same stratified 5-fold cross-validation as
 `python -m bench.thresholds collect-cv` (same examples, same folds) and a training on all of
 `nlu/` scored on the four dev sets — not with five Rasa trainings per configuration but with
 `bench/nlu_replica.py`, which rebuilds the pipeline's features and classifier in Rasa's
@@ -22,32 +22,30 @@ import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench.data import load_routes, nlu_examples, stratified_folds, training_examples
+from bench.data import load_routes, nlu_examples
 from bench.pipelines import DEV_SETS
 from bench.thresholds import (
-    FOLDS,
     TUNING,
     Parsed,
     _dump,
     _language,
+    authority_of,
+    cross_validation,
     dev_lines,
     load,
     outcomes,
+    routing_for,
 )
 from bot.settings import PROJECT_ROOT, load_settings
 from bot.understanding import rasa_env
 from bot.understanding.evaluation import Metrics, outcomes_by_group, score_outcomes
-from bot.understanding.routing import (
-    AUTHORITY_PREFIX,
-    Thresholds,
-    authority_mapping,
-    load_thresholds,
-)
+from bot.understanding.routing import Thresholds, load_thresholds
 
 CACHE = PROJECT_ROOT / "var" / "experiments"
 
@@ -78,8 +76,14 @@ def shipped_model(config_path: Path = PROJECT_ROOT / "config.yml") -> dict[str, 
     return model
 
 
-def _grid() -> dict[str, Variant]:
-    """Name the shipped model and its variants (each changes one option of the shipped)."""
+@cache
+def configs() -> dict[str, Variant]:
+    """Name the shipped model and its variants (each changes one option of the shipped).
+
+    `--configs shipped,scale80` runs some, `--configs 'shipped*'` all variants of one main
+    classifier (names with +blend reuse their main classifier's fit). Read from config.yml
+    when first asked, not when the module is imported.
+    """
     shipped = shipped_model()
     configs: dict[str, Variant] = {}
     for main_name, change in (
@@ -102,11 +106,6 @@ def _grid() -> dict[str, Variant]:
                 configs[f"{main_name}+blend{weight:g}C{c:g}"] = Variant(blend)
     configs["dense"] = Variant({"sparse": False, "scale": 1, "C": 10.0})
     return configs
-
-
-CONFIGS: dict[str, Variant] = _grid()
-"""Named configurations; `--configs shipped,scale80` runs some, `--configs 'shipped*'` all
-variants of one main classifier (names with +blend reuse their main classifier's fit)."""
 
 
 def _patterns() -> list[str]:
@@ -134,36 +133,21 @@ class Labelled:
 
 def splits() -> tuple[list[dict[str, Any]], dict[str, list[Labelled]]]:
     """Return the replica's train/test splits and the labels of their test lines."""
-    settings = load_settings()
-    routes = load_routes(settings.routes_file)
-    everything = nlu_examples(PROJECT_ROOT / "nlu")
-    examples = training_examples(PROJECT_ROOT / "nlu", routes)
-    folds = stratified_folds(examples, FOLDS)
-    held = {(e.intent, e.text) for e in examples}
-    always = [(i, t) for i, t in everything if (i, t) not in held]
     jobs: list[dict[str, Any]] = []
     labels: dict[str, list[Labelled]] = {}
-    for fold in range(FOLDS):
-        train = always + [
-            (e.intent, e.text) for e, f in zip(examples, folds, strict=True) if f != fold
-        ]
-        test = [e for e, f in zip(examples, folds, strict=True) if f == fold]
-        name = f"cv{fold}"
+    for fold in cross_validation(load_routes(load_settings().routes_file)):
         jobs.append(
-            {"name": name, "train": list(dict.fromkeys(train)), "test": [e.text for e in test]}
+            {
+                "name": fold.name,
+                "train": list(dict.fromkeys(fold.train)),
+                "test": [e.text for e in fold.test],
+            }
         )
-        labels[name] = [
-            Labelled(
-                name,
-                e.text,
-                e.label,
-                _language(e.text),
-                e.intent.removeprefix(AUTHORITY_PREFIX)
-                if e.intent.startswith(AUTHORITY_PREFIX)
-                else None,
-            )
-            for e in test
+        labels[fold.name] = [
+            Labelled(fold.name, e.text, e.label, _language(e.text), authority_of(e))
+            for e in fold.test
         ]
+    everything = nlu_examples(PROJECT_ROOT / "nlu")
     dev = [
         Labelled(
             source,
@@ -239,9 +223,7 @@ class Scores:
 
 def score(cv: Sequence[Parsed], dev: Sequence[Parsed], thresholds: Thresholds) -> Scores:
     """Decide every row with `decide()` and score per group (CV) and per dev set and group."""
-    routes = load_routes(load_settings().routes_file)
-    intents = {item["name"] for row in [*cv, *dev] for item in row.parse.get("intent_ranking", [])}
-    authorities = authority_mapping(intents)
+    routes, authorities = routing_for([*cv, *dev])
     cv_out = outcomes(cv, routes, thresholds, authorities)
     groups = {"all": score_outcomes(cv_out), **outcomes_by_group(cv_out)}
     per_set: dict[str, dict[str, Metrics]] = {}
@@ -295,11 +277,9 @@ def validate(result: Mapping[str, Any], labels: Mapping[str, list[Labelled]], co
     rasa = {(r.source, r.text): r.parse for r in load(TUNING / "dev.jsonl")}
     same_top = same_decision = compared = 0
     differences: list[float] = []
-    routes = load_routes(load_settings().routes_file)
     thresholds = load_thresholds(PROJECT_ROOT / "config.yml")
     _, dev = parsed_rows(result, labels, config)
-    intents = {item["name"] for row in dev for item in row.parse.get("intent_ranking", [])}
-    authorities = authority_mapping(intents)
+    routes, authorities = routing_for(dev)
     mine = outcomes(dev, routes, thresholds, authorities)
     theirs_rows = [
         replace(r, parse=rasa[(r.source, r.text)]) for r in dev if (r.source, r.text) in rasa
@@ -326,7 +306,7 @@ def validate(result: Mapping[str, Any], labels: Mapping[str, list[Labelled]], co
 def main(argv: list[str] | None = None) -> None:
     """Run the chosen configurations and print the table (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m bench.experiments", description=__doc__)
-    parser.add_argument("--configs", default="shipped", help="names or patterns of CONFIGS, a,b*,c")
+    parser.add_argument("--configs", default="shipped", help="names or patterns, a,b*,c")
     parser.add_argument("--validate", action="store_true", help="compare with Rasa's dev parses")
     parser.add_argument("--out", type=Path, default=CACHE / "results.md")
     parser.add_argument(
@@ -336,16 +316,17 @@ def main(argv: list[str] | None = None) -> None:
         "`python -m bench.thresholds sweep --tuning var/experiments/<name>`",
     )
     args = parser.parse_args(argv)
+    named = configs()
     names = [
         name
         for pattern in args.configs.split(",")
         if pattern
-        for name in (fnmatch.filter(CONFIGS, pattern) or [pattern])
+        for name in (fnmatch.filter(named, pattern) or [pattern])
     ]
-    unknown = [n for n in names if n not in CONFIGS]
+    unknown = [n for n in names if n not in named]
     if unknown:
         parser.error(f"unknown configurations: {', '.join(unknown)}")
-    chosen = {n: CONFIGS[n] for n in names}
+    chosen = {n: named[n] for n in names}
     jobs, labels = splits()
     result = run_replica(jobs, chosen)
     base = load_thresholds(PROJECT_ROOT / "config.yml")

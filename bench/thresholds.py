@@ -19,7 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.data import load_routes, nlu_examples, stratified_folds, training_examples
+from bench.data import (
+    Example,
+    load_routes,
+    nlu_examples,
+    stratified_folds,
+    training_examples,
+)
 from bench.pipelines import DEV_SETS
 from bench.rasa_models import parse_with, temp_dir, train_nlu, write_nlu
 from bot.settings import PROJECT_ROOT, Settings, load_settings
@@ -115,50 +121,77 @@ def collect_dev(settings: Settings, model: Path) -> list[Parsed]:
     ]
 
 
+@dataclass(frozen=True)
+class Fold:
+    """One fold of the cross-validation: what is trained on and what is held out."""
+
+    name: str
+    train: list[tuple[str, str]]
+    """(intent, text): the other folds, and the conversation and status examples always."""
+    test: list[Example]
+
+
+def cross_validation(routes: dict[str, str]) -> list[Fold]:
+    """Return the stratified folds of the routable training examples of `nlu/`."""
+    examples = training_examples(PROJECT_ROOT / "nlu", routes)
+    folds = stratified_folds(examples, FOLDS)
+    held = {(e.intent, e.text) for e in examples}
+    always = [(i, t) for i, t in nlu_examples(PROJECT_ROOT / "nlu") if (i, t) not in held]
+    return [
+        Fold(
+            f"cv{fold}",
+            always
+            + [(e.intent, e.text) for e, f in zip(examples, folds, strict=True) if f != fold],
+            [e for e, f in zip(examples, folds, strict=True) if f == fold],
+        )
+        for fold in range(FOLDS)
+    ]
+
+
+def authority_of(example: Example) -> str | None:
+    """Return the authority a held-out `authority_<key>` example belongs to, else None."""
+    if example.intent.startswith(AUTHORITY_PREFIX):
+        return example.intent.removeprefix(AUTHORITY_PREFIX)
+    return None
+
+
 def collect_cv(settings: Settings, out_path: Path, report: Any = print) -> None:
     """Train the shipped pipeline once per fold; keep each fold's held-out parses.
 
     Each fold is appended to `out_path` as soon as it is done (a slow machine may stop the
     run early: the folds done so far can still be swept).
     """
-    routes = load_routes(settings.routes_file)
-    examples = training_examples(PROJECT_ROOT / "nlu", routes)
-    folds = stratified_folds(examples, FOLDS)
-    held = {(e.intent, e.text) for e in examples}
-    always = [(i, t) for i, t in nlu_examples(PROJECT_ROOT / "nlu") if (i, t) not in held]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text("", encoding="utf-8")
-    for fold in range(FOLDS):
+    for number, fold in enumerate(cross_validation(load_routes(settings.routes_file)), 1):
         out: list[Parsed] = []
-        report(f"cross-validation: fold {fold + 1}/{FOLDS}")
-        train = always + [
-            (e.intent, e.text) for e, f in zip(examples, folds, strict=True) if f != fold
-        ]
-        test = [e for e, f in zip(examples, folds, strict=True) if f == fold]
+        report(f"cross-validation: fold {number}/{FOLDS}")
         with temp_dir() as tmp:
             folder = Path(tmp)
-            write_nlu(train, folder / "train.yml")
+            write_nlu(fold.train, folder / "train.yml")
             model = train_nlu(settings, PROJECT_ROOT / "config.yml", folder / "train.yml", folder)
-            parses = parse_with(settings, model.path, [e.text for e in test])
-        for example, parse in zip(test, parses, strict=True):
-            authority = (
-                example.intent.removeprefix(AUTHORITY_PREFIX)
-                if example.intent.startswith(AUTHORITY_PREFIX)
-                else None
-            )
+            parses = parse_with(settings, model.path, [e.text for e in fold.test])
+        for example, parse in zip(fold.test, parses, strict=True):
             out.append(
                 Parsed(
-                    f"cv{fold}",
+                    fold.name,
                     example.text,
                     example.label,
                     _language(example.text),
-                    authority,
+                    authority_of(example),
                     parse,
                 )
             )
         with out_path.open("a", encoding="utf-8") as handle:
             for row in out:
                 handle.write(json.dumps(row.__dict__, ensure_ascii=False) + "\n")
+
+
+def routing_for(rows: Iterable[Parsed]) -> tuple[dict[str, str], dict[str, str]]:
+    """Return the routing table and the authorities of the intents the parses rank."""
+    routes = load_routes(load_settings().routes_file)
+    intents = {item["name"] for row in rows for item in row.parse.get("intent_ranking", [])}
+    return routes, authority_mapping(intents)
 
 
 def outcomes(
@@ -197,12 +230,9 @@ def sweep(grid: Mapping[str, Sequence[float]], base: Thresholds, tuning: Path = 
     Per setting: the cross-validation (all held-out examples), then all dev sets pooled per
     language group (the targets are per group, over every unseen question).
     """
-    settings = load_settings()
-    routes = load_routes(settings.routes_file)
     dev = load(tuning / "dev.jsonl")
     cv = load(tuning / "cv.jsonl") if (tuning / "cv.jsonl").exists() else []
-    intents = {item["name"] for row in dev + cv for item in row.parse.get("intent_ranking", [])}
-    authorities = authority_mapping(intents)
+    routes, authorities = routing_for([*dev, *cv])
     names = list(grid)
     print("cells: in-scope acc, caught, false esc, confirm, referral acc, small talk")
     for values in itertools.product(*(grid[n] for n in names)):

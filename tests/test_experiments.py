@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.data import nlu_examples
-from bench.experiments import CONFIGS, Scores, run_replica, score, table
+from bench.experiments import Scores, configs, run_replica, score, table
 from bench.thresholds import Parsed
 from bot.settings import PROJECT_ROOT, load_settings
 from bot.understanding.routing import load_thresholds
@@ -32,7 +32,7 @@ def _slice() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
 def test_the_replica_trains_parses_and_the_figures_have_their_structure(tmp_path: Path) -> None:
     train, test = _slice()
     assert len(train) == 40 and len(test) == 8
-    variants = {"shipped": CONFIGS["shipped"], "blend": CONFIGS["shipped+blend0.35C10"]}
+    variants = {"shipped": configs()["shipped"], "blend": configs()["shipped+blend0.35C10"]}
     jobs = [{"name": "cv0", "train": train, "test": [t for _, t in test]}]
     result = run_replica(jobs, variants, cache=tmp_path)
 

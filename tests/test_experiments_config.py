@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.experiments import CONFIGS, shipped_model
+from bench.experiments import configs, shipped_model
 from bot.settings import PROJECT_ROOT
 
 PIPELINE = """
@@ -36,7 +36,7 @@ def test_the_shipped_variant_reads_scale_and_c_from_the_pipeline(tmp_path: Path)
 
 def test_variants_change_one_option_of_the_shipped_model() -> None:
     shipped = shipped_model(PROJECT_ROOT / "config.yml")
-    assert CONFIGS["shipped"].model == shipped
-    assert CONFIGS["scale80"].model == {**shipped, "scale": 80}
-    assert CONFIGS["C1"].model == {**shipped, "C": 1.0}
-    assert CONFIGS["shipped+blend0.2C10"].model == {**shipped, "blend": 0.2, "blend_C": 10.0}
+    assert configs()["shipped"].model == shipped
+    assert configs()["scale80"].model == {**shipped, "scale": 80}
+    assert configs()["C1"].model == {**shipped, "C": 1.0}
+    assert configs()["shipped+blend0.2C10"].model == {**shipped, "blend": 0.2, "blend_C": 10.0}
